@@ -1,0 +1,38 @@
+import secrets
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import User, Workspace
+from accounts.services import api_key_create, user_create, workspace_create
+from cursive.errors import ApplicationError
+
+
+class Command(BaseCommand):
+    help = ("Create a workspace and its owner (the user is created when the email is new). "
+            "Prints the workspace's new API key alone on the last line.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--owner-email", required=True)
+        parser.add_argument("--role", choices=Workspace.Kind.values, default=Workspace.Kind.BUYER,
+                            help="The workspace kind: buyer (default) or partner.")
+        parser.add_argument("--password", default=None,
+                            help="Password for a new owner; a random one is generated and printed otherwise.")
+
+    def handle(self, *args, name, owner_email, role, password, **options):
+        try:
+            with transaction.atomic():
+                owner = User.objects.filter(email__iexact=owner_email.strip()).first()
+                generated = None
+                if owner is None:
+                    generated = password or secrets.token_urlsafe(12)
+                    owner = user_create(email=owner_email, password=generated)
+                workspace = workspace_create(name=name, owner=owner, kind=role)
+                _, raw_key = api_key_create(workspace=workspace, name="CLI", created_by=owner)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write(f"Workspace {workspace.name} (id {workspace.pk}, {workspace.kind}) owned by {owner.email}")
+        if generated and not password:
+            self.stdout.write(f"Owner password: {generated}")
+        self.stdout.write(raw_key)

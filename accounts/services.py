@@ -1,0 +1,211 @@
+"""Every write to users, workspaces, memberships, invitations and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from cursive.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+
+from .models import ApiKey, Invitation, Membership, User, Workspace
+
+API_KEY_PREFIX = "cur_"
+
+
+def _sha256(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _validate_password(password: str, user: User | None = None) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages), fields={"password": exc.messages}) from exc
+
+
+@transaction.atomic
+def user_create(*, email: str, password: str, full_name: str = "", is_staff: bool = False) -> User:
+    email = User.objects.normalize_email(email).strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationFailed(
+            "An account with this email already exists; log in or reset your password.",
+            fields={"email": ["An account with this email already exists."]},
+        )
+    _validate_password(password, User(email=email, full_name=full_name))
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(
+                email=email, password=password, full_name=full_name.strip(),
+                is_staff=is_staff, is_superuser=is_staff,
+            )
+    except IntegrityError as exc:  # a concurrent sign-up with the same address
+        raise ValidationFailed(
+            "An account with this email already exists.", fields={"email": ["Already registered."]}
+        ) from exc
+
+
+@transaction.atomic
+def workspace_create(*, name: str, owner: User, kind: str = Workspace.Kind.BUYER) -> Workspace:
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("Give the workspace a name.", fields={"name": ["This field is required."]})
+    if kind not in Workspace.Kind.values:
+        raise ValidationFailed(f"Unknown workspace kind '{kind}'.", fields={"kind": ["Use buyer or partner."]})
+    workspace = Workspace.objects.create(name=name, kind=kind)
+    Membership.objects.create(user=owner, workspace=workspace, role=Membership.Role.OWNER)
+    return workspace
+
+
+@transaction.atomic
+def user_signup(*, email: str, password: str, full_name: str, workspace_name: str,
+                kind: str = Workspace.Kind.BUYER) -> tuple[User, Workspace]:
+    user = user_create(email=email, password=password, full_name=full_name)
+    workspace = workspace_create(name=workspace_name or f"{user.get_short_name()}'s workspace", owner=user, kind=kind)
+    return user, workspace
+
+
+def _require_manager(*, workspace: Workspace, actor: User) -> Membership:
+    membership = Membership.objects.filter(workspace=workspace, user=actor).first()
+    if membership is None:
+        raise NotFound()
+    if not membership.can_manage:
+        raise PermissionDenied("Only owners and admins can do this.")
+    return membership
+
+
+@transaction.atomic
+def api_key_create(*, workspace: Workspace, name: str, created_by: User | None) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is never stored and never shown again."""
+    if created_by is not None:
+        _require_manager(workspace=workspace, actor=created_by)
+    name = name.strip() or "API key"
+    prefix = secrets.token_hex(4)
+    raw = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        workspace=workspace, name=name[:80], prefix=prefix, key_hash=_sha256(raw), created_by=created_by
+    )
+    return api_key, raw
+
+
+@transaction.atomic
+def api_key_revoke(*, workspace: Workspace, api_key_id: int, actor: User) -> ApiKey:
+    _require_manager(workspace=workspace, actor=actor)
+    api_key = ApiKey.objects.select_for_update().filter(workspace=workspace, pk=api_key_id).first()
+    if api_key is None:
+        raise NotFound("That API key does not exist.")
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def api_key_authenticate(raw: str) -> ApiKey | None:
+    """The active key matching a raw secret, or None. Compares hashes in constant time."""
+    raw = raw.strip()
+    if not raw.startswith(API_KEY_PREFIX) or raw.count("_") < 2:
+        return None
+    prefix = raw[len(API_KEY_PREFIX):].split("_", 1)[0]
+    api_key = (
+        ApiKey.objects.select_related("workspace", "created_by")
+        .filter(prefix=prefix, revoked_at__isnull=True)
+        .first()
+    )
+    if api_key is None or not secrets.compare_digest(api_key.key_hash, _sha256(raw)):
+        return None
+    _api_key_touch(api_key)
+    return api_key
+
+
+def _api_key_touch(api_key: ApiKey) -> None:
+    # At most one write a minute per key: last_used_at is for humans, not an audit trail.
+    now = timezone.now()
+    if api_key.last_used_at is None or (now - api_key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+
+
+@transaction.atomic
+def invitation_create(*, workspace: Workspace, email: str, role: str, invited_by: User) -> Invitation:
+    _require_manager(workspace=workspace, actor=invited_by)
+    email = User.objects.normalize_email(email).strip().lower()
+    if role not in (Membership.Role.ADMIN, Membership.Role.MEMBER):
+        raise ValidationFailed("Invite as admin or member.", fields={"role": ["Choose admin or member."]})
+    if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
+        raise Conflict(f"{email} is already a member of this workspace.", code="already_member")
+    Invitation.objects.filter(
+        workspace=workspace, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    raw = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        workspace=workspace, email=email, role=role, token_hash=_sha256(raw), invited_by=invited_by
+    )
+    link = settings.SITE_URL.rstrip("/") + reverse("accounts:invitation_accept", args=[raw])
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"{invited_by.get_full_name()} invited you to {workspace.name} on Cursive",
+            message=(
+                f"{invited_by.get_full_name()} invited you to join the workspace '{workspace.name}' on Cursive.\n\n"
+                f"Accept the invitation: {link}\n\n"
+                f"The link works for {settings.INVITATION_MAX_AGE_DAYS} days."
+            ),
+            from_email=None,
+            recipient_list=[email],
+        )
+    )
+    return invitation
+
+
+def invitation_for_token(raw: str) -> Invitation:
+    invitation = Invitation.objects.select_related("workspace", "invited_by").filter(token_hash=_sha256(raw)).first()
+    if invitation is None or not invitation.is_open:
+        raise NotFound("This invitation link is not valid any more; ask for a new one.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, raw_token: str, user: User) -> Membership:
+    invitation = invitation_for_token(raw_token)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if not invitation.is_open:
+        raise NotFound("This invitation link is not valid any more; ask for a new one.")
+    if invitation.email.lower() != user.email.lower():
+        raise PermissionDenied(
+            f"This invitation was sent to {invitation.email}; log in with that address to accept it."
+        )
+    membership, _ = Membership.objects.get_or_create(
+        user=user, workspace=invitation.workspace, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["accepted_at"])
+    return membership
+
+
+@transaction.atomic
+def invitation_revoke(*, workspace: Workspace, invitation_id: int, actor: User) -> None:
+    _require_manager(workspace=workspace, actor=actor)
+    updated = Invitation.objects.filter(
+        workspace=workspace, pk=invitation_id, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    if not updated:
+        raise NotFound("That invitation does not exist or was already used.")
+
+
+@transaction.atomic
+def membership_remove(*, workspace: Workspace, membership_id: int, actor: User) -> None:
+    _require_manager(workspace=workspace, actor=actor)
+    memberships = list(Membership.objects.select_for_update().filter(workspace=workspace).order_by("pk"))
+    target = next((m for m in memberships if m.pk == membership_id), None)
+    if target is None:
+        raise NotFound("That member does not exist.")
+    owners = [m for m in memberships if m.role == Membership.Role.OWNER]
+    if target.role == Membership.Role.OWNER and len(owners) == 1:
+        raise Conflict("A workspace needs at least one owner; make someone else owner first.", code="last_owner")
+    target.delete()

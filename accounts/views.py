@@ -1,0 +1,199 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
+
+from cursive.errors import ApplicationError, NotFound
+from cursive.forms import apply_error
+
+from . import selectors, services
+from .decorators import workspace_required
+from .forms import ApiKeyForm, EmailAuthenticationForm, InvitationForm, SignupForm, WorkspaceForm
+from .middleware import SESSION_WORKSPACE_KEY
+
+
+def _enter_workspace(request, workspace) -> None:
+    request.session[SESSION_WORKSPACE_KEY] = workspace.pk
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("dashboard")
+    initial = {"kind": request.GET.get("kind", "buyer")}
+    form = SignupForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user, workspace = services.user_signup(**form.cleaned_data)
+        except ApplicationError as exc:
+            apply_error(form, exc)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            _enter_workspace(request, workspace)
+            messages.success(request, f"Welcome to Cursive! Your workspace “{workspace.name}” is ready.")
+            return redirect("dashboard")
+    return render(request, "accounts/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset.html"
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+
+@login_required
+def workspace_new(request):
+    form = WorkspaceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            workspace = services.workspace_create(owner=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            apply_error(form, exc)
+        else:
+            _enter_workspace(request, workspace)
+            messages.success(request, f"Workspace “{workspace.name}” created.")
+            return redirect("dashboard")
+    return render(request, "accounts/workspace_new.html", {"form": form})
+
+
+@login_required
+@require_POST
+def workspace_switch(request):
+    membership = selectors.memberships_for_user(user=request.user).filter(
+        workspace_id=request.POST.get("workspace_id") or None
+    ).first()
+    if membership is None:
+        raise Http404("No such workspace.")
+    _enter_workspace(request, membership.workspace)
+    messages.info(request, f"Switched to {membership.workspace.name}.")
+    return redirect("dashboard")
+
+
+def _settings_context(request, **extra):
+    workspace = request.workspace
+    return {
+        "members": selectors.workspace_members(workspace=workspace),
+        "invitations": selectors.workspace_open_invitations(workspace=workspace),
+        "api_keys": selectors.workspace_api_keys(workspace=workspace),
+        "api_key_form": ApiKeyForm(),
+        "invitation_form": InvitationForm(),
+        **extra,
+    }
+
+
+@workspace_required
+def settings_page(request):
+    return render(request, "accounts/settings.html", _settings_context(request))
+
+
+@workspace_required(manager=True)
+@require_POST
+def api_key_create(request):
+    form = ApiKeyForm(request.POST)
+    context = {}
+    if form.is_valid():
+        api_key, raw = services.api_key_create(
+            workspace=request.workspace, name=form.cleaned_data["name"], created_by=request.user
+        )
+        context["new_key"] = raw
+        context["new_key_name"] = api_key.name
+    else:
+        context["api_key_form"] = form
+    context = _settings_context(request, **context)
+    if request.htmx:
+        return render(request, "accounts/settings.html#api-keys", context)
+    return render(request, "accounts/settings.html", context)
+
+
+@workspace_required(manager=True)
+@require_POST
+def api_key_revoke(request, key_id: int):
+    try:
+        api_key = services.api_key_revoke(workspace=request.workspace, api_key_id=key_id, actor=request.user)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, f"API key “{api_key.name}” revoked. Integrations using it stop working now.")
+    if request.htmx:
+        return render(request, "accounts/settings.html#api-keys", _settings_context(request))
+    return redirect("accounts:settings")
+
+
+@workspace_required(manager=True)
+@require_POST
+def invitation_create(request):
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation = services.invitation_create(
+                workspace=request.workspace, invited_by=request.user, **form.cleaned_data
+            )
+        except ApplicationError as exc:
+            apply_error(form, exc)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email}.")
+            form = InvitationForm()
+    context = _settings_context(request, invitation_form=form)
+    if request.htmx:
+        return render(request, "accounts/settings.html#team", context)
+    return render(request, "accounts/settings.html", context)
+
+
+@workspace_required(manager=True)
+@require_POST
+def invitation_revoke(request, invitation_id: int):
+    try:
+        services.invitation_revoke(workspace=request.workspace, invitation_id=invitation_id, actor=request.user)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    messages.success(request, "Invitation withdrawn.")
+    if request.htmx:
+        return render(request, "accounts/settings.html#team", _settings_context(request))
+    return redirect("accounts:settings")
+
+
+@workspace_required(manager=True)
+@require_POST
+def member_remove(request, membership_id: int):
+    try:
+        services.membership_remove(workspace=request.workspace, membership_id=membership_id, actor=request.user)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Member removed.")
+    if request.htmx:
+        return render(request, "accounts/settings.html#team", _settings_context(request))
+    return redirect("accounts:settings")
+
+
+def invitation_accept(request, token: str):
+    try:
+        invitation = services.invitation_for_token(token)
+    except NotFound as exc:
+        return render(request, "accounts/invitation.html", {"error": exc.message}, status=404)
+    if request.method == "POST" and request.user.is_authenticated:
+        try:
+            membership = services.invitation_accept(raw_token=token, user=request.user)
+        except ApplicationError as exc:
+            return render(request, "accounts/invitation.html", {"invitation": invitation, "error": exc.message},
+                          status=exc.status_code)
+        _enter_workspace(request, membership.workspace)
+        messages.success(request, f"You joined {membership.workspace.name}.")
+        return redirect("dashboard")
+    return render(request, "accounts/invitation.html", {"invitation": invitation})

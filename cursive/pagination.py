@@ -1,0 +1,83 @@
+"""Keyset pagination with opaque cursors (API.md: stable under inserts).
+
+A cursor is the ordering values of the last row of a page; the next page is
+the rows strictly after it in that ordering. Ordering always ends with a
+unique column (the primary key) so no row is skipped or repeated.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q, QuerySet
+
+from cursive.errors import ValidationFailed
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+@dataclass
+class KeysetPage:
+    results: list
+    next_cursor: str | None
+
+
+def _value(obj, field: str):
+    for part in field.split("__"):
+        obj = getattr(obj, part)
+    return obj
+
+
+def encode_cursor(values: list) -> str:
+    raw = json.dumps(values, cls=DjangoJSONEncoder, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, expected: int) -> list:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("The cursor is not valid; start again without it.", code="invalid_cursor") from exc
+    if not isinstance(values, list) or len(values) != expected:
+        raise ValidationFailed("The cursor is not valid; start again without it.", code="invalid_cursor")
+    return values
+
+
+def _after(ordering: tuple[str, ...], values: list) -> Q:
+    clauses = []
+    for i, spec in enumerate(ordering):
+        field = spec.lstrip("-")
+        op = "lt" if spec.startswith("-") else "gt"
+        equal = {o.lstrip("-"): v for o, v in zip(ordering[:i], values[:i])}
+        clauses.append(Q(**equal, **{f"{field}__{op}": values[i]}))
+    return reduce(or_, clauses)
+
+
+def parse_page_size(raw, default: int = DEFAULT_PAGE_SIZE) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        size = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed("`limit` must be a whole number.", fields={"limit": ["Not a number."]}) from exc
+    return max(1, min(size, MAX_PAGE_SIZE))
+
+
+def keyset_paginate(queryset: QuerySet, *, ordering: tuple[str, ...], cursor: str | None,
+                    page_size: int = DEFAULT_PAGE_SIZE) -> KeysetPage:
+    if cursor:
+        queryset = queryset.filter(_after(ordering, decode_cursor(cursor, len(ordering))))
+    rows = list(queryset.order_by(*ordering)[: page_size + 1])
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    next_cursor = None
+    if has_more and rows:
+        next_cursor = encode_cursor([_value(rows[-1], spec.lstrip("-")) for spec in ordering])
+    return KeysetPage(results=rows, next_cursor=next_cursor)

@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from cursive import health, views
+
+api_v1 = [
+    path("", include("accounts.api_urls")),
+    path("", include("leads.api_urls")),
+]
+
+urlpatterns = [
+    path("health", health.health, name="health"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include("accounts.urls")),
+    path("", include("analytics.urls")),
+    path("leads/", include("leads.urls")),
+]
+
+handler403 = views.permission_denied
+handler404 = views.page_not_found
+handler500 = views.server_error

@@ -1,0 +1,29 @@
+"""Friendly error pages; API paths get API.md's JSON error shape instead."""
+
+from django.shortcuts import render
+
+from cursive.api.errors import json_error
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def permission_denied(request, exception=None):
+    message = str(exception) if exception and str(exception) else "Your role in this workspace does not allow this."
+    if _is_api(request):
+        return json_error(403, "permission_denied", message)
+    return render(request, "errors/403.html", {"message": message}, status=403)
+
+
+def page_not_found(request, exception=None):
+    if _is_api(request):
+        return json_error(404, "not_found", "Not found.")
+    return render(request, "errors/404.html", status=404)
+
+
+def server_error(request):
+    if _is_api(request):
+        return json_error(500, "server_error", "Something went wrong on our side; it has been logged. Try again shortly.")
+    # No request context: the context processors need the database, which may be what failed.
+    return render(None, "errors/500.html", {"request_id": getattr(request, "request_id", "")}, status=500)

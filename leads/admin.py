@@ -1,0 +1,31 @@
+from django.contrib import admin
+
+from .models import Company, Lead, Person
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "email", "company_name", "workspace", "source", "status", "score", "created_at"]
+    list_filter = ["source", "status", "email_status", "seniority", "company_size"]
+    search_fields = ["email", "first_name", "last_name", "company_name", "workspace__name"]
+    list_select_related = ["workspace"]
+    readonly_fields = ["dedup_hash", "created_at", "updated_at"]
+    show_full_result_count = False
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ["name", "domain", "industry", "size", "state"]
+    list_filter = ["size", "industry"]
+    search_fields = ["name", "domain"]
+    show_full_result_count = False
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "email", "title", "company_name", "industry", "state", "score"]
+    list_filter = ["seniority", "company_size", "has_phone", "has_linkedin", "email_verified"]
+    search_fields = ["email", "last_name", "company_name"]
+    raw_id_fields = ["company"]
+    readonly_fields = ["dedup_hash"]
+    show_full_result_count = False

@@ -1,0 +1,162 @@
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Workspace
+
+
+class Seniority(models.TextChoices):
+    C_LEVEL = "c_level", "C-level"
+    VP = "vp", "VP"
+    DIRECTOR = "director", "Director"
+    MANAGER = "manager", "Manager"
+    SENIOR = "senior", "Senior"
+    ENTRY = "entry", "Entry"
+
+
+class CompanySize(models.TextChoices):
+    S1_10 = "1-10", "1-10"
+    S11_50 = "11-50", "11-50"
+    S51_200 = "51-200", "51-200"
+    S201_500 = "201-500", "201-500"
+    S501_1000 = "501-1000", "501-1000"
+    S1001_5000 = "1001-5000", "1001-5000"
+    S5001_PLUS = "5001+", "5001+"
+
+
+class VerificationStatus(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    VALID = "valid", "Verified"
+    INVALID = "invalid", "Invalid"
+
+
+class ContactFields(models.Model):
+    """The lead fields of API.md, shared by a workspace's leads and the lead database."""
+
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    seniority = models.CharField(max_length=16, choices=Seniority.choices, blank=True)
+    company_name = models.CharField(max_length=200, blank=True)
+    company_domain = models.CharField(max_length=200, blank=True)
+    company_size = models.CharField(max_length=16, choices=CompanySize.choices, blank=True)
+    industry = models.CharField(max_length=100, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=50, blank=True)
+    zip = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, default="US")
+    linkedin_url = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Lead(ContactFields):
+    """A lead a workspace owns: bought, pulled from the database, uploaded, identified or typed in."""
+
+    class Source(models.TextChoices):
+        MARKETPLACE = "marketplace", "Marketplace"
+        DATABASE = "database", "Lead database"
+        PARTNER_UPLOAD = "partner_upload", "Partner upload"
+        PIXEL = "pixel", "Website pixel"
+        MANUAL = "manual", "Manual"
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        CONTACTED = "contacted", "Contacted"
+        QUALIFIED = "qualified", "Qualified"
+        UNQUALIFIED = "unqualified", "Unqualified"
+        CUSTOMER = "customer", "Customer"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="leads")
+    source = models.CharField(max_length=20, choices=Source.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    email_status = models.CharField(max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.UNKNOWN)
+    phone_status = models.CharField(max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.UNKNOWN)
+    score = models.PositiveSmallIntegerField(default=0)
+    tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    dedup_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "dedup_hash"], name="lead_workspace_dedup_unique"),
+            models.CheckConstraint(condition=models.Q(score__gte=0, score__lte=100), name="lead_score_0_100"),
+            models.CheckConstraint(
+                condition=~models.Q(email="") | ~models.Q(phone=""), name="lead_has_email_or_phone"
+            ),
+        ]
+        indexes = [
+            # My Leads: newest first and best first, always within one workspace.
+            models.Index(fields=["workspace", "-created_at", "-id"], name="lead_ws_recent_idx"),
+            models.Index(fields=["workspace", "-score", "-id"], name="lead_ws_score_idx"),
+            models.Index(fields=["workspace", "source", "status"], name="lead_ws_source_status_idx"),
+            GinIndex(fields=["tags"], name="lead_tags_gin"),
+        ]
+
+    def __str__(self):
+        return self.full_name or self.email or self.phone
+
+
+class Company(models.Model):
+    """A company in the shared lead database."""
+
+    name = models.CharField(max_length=200)
+    domain = models.CharField(max_length=200, unique=True)
+    size = models.CharField(max_length=16, choices=CompanySize.choices)
+    industry = models.CharField(max_length=100)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=50, blank=True)
+    country = models.CharField(max_length=2, default="US")
+
+    class Meta:
+        verbose_name_plural = "companies"
+        indexes = [models.Index(fields=["industry", "size"], name="company_industry_size_idx")]
+
+    def __str__(self):
+        return self.name
+
+
+class Person(ContactFields):
+    """A person in the shared lead database that segments search and pull from.
+
+    The company's firmographics are copied onto the person so that every
+    filter of a search is a column of one table and one index can serve it;
+    a join per count over millions of rows is what made searches slow.
+    """
+
+    company = models.ForeignKey(Company, on_delete=models.PROTECT, related_name="people", null=True, blank=True)
+    has_email = models.BooleanField(default=False)
+    has_phone = models.BooleanField(default=False)
+    has_linkedin = models.BooleanField(default=False)
+    email_verified = models.BooleanField(default=False)
+    score = models.PositiveSmallIntegerField(default=0)
+    dedup_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "people"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(score__gte=0, score__lte=100), name="person_score_0_100"),
+        ]
+        indexes = [
+            # Lead Search counts: the common firmographic combinations.
+            models.Index(fields=["industry", "state", "company_size"], name="person_ind_state_size_idx"),
+            models.Index(fields=["seniority", "industry", "company_size"], name="person_sen_ind_size_idx"),
+            models.Index(fields=["state", "city"], name="person_state_city_idx"),
+            models.Index(fields=["company_size", "seniority"], name="person_size_seniority_idx"),
+            models.Index(fields=["-score"], name="person_score_idx"),
+        ]
+
+    def __str__(self):
+        return self.full_name

@@ -1,0 +1,86 @@
+"""Contact-detail normalisation: the one place that decides what an email or
+phone number is, used by leads, the lead database, uploads and the pixel."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import phonenumbers
+
+# RFC 5322 is far looser than what mail servers accept; this is the shape
+# deliverable addresses have: a dot-atom local part and a dotted domain with
+# an alphabetic TLD.
+_EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+_LINKEDIN_RE = re.compile(r"^https?://([a-z]{2,3}\.)?linkedin\.com/(in|pub|company)/[^/\s?#]+/?(\?.*)?$", re.I)
+_SPACE_RE = re.compile(r"\s+")
+
+DEFAULT_REGION = "US"
+
+
+def clean_text(value) -> str:
+    """Trim and fold inner whitespace; None and NaN-like blanks become ''."""
+    if value is None:
+        return ""
+    text = str(value)
+    return _SPACE_RE.sub(" ", text).strip()
+
+
+def normalize_email(value) -> str:
+    return clean_text(value).lower()
+
+
+def is_valid_email(value) -> bool:
+    email = clean_text(value)
+    return len(email) <= 254 and bool(_EMAIL_RE.match(email))
+
+
+def email_domain(value) -> str:
+    email = normalize_email(value)
+    return email.rsplit("@", 1)[1] if "@" in email else ""
+
+
+def normalize_phone(value, region: str = DEFAULT_REGION) -> str | None:
+    """E.164 form of a phone number, '' for a blank one, None when it is not a valid number."""
+    text = clean_text(value)
+    if not text:
+        return ""
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_digits(value) -> str:
+    return "".join(ch for ch in str(value or "") if ch.isdigit())
+
+
+def is_valid_linkedin_url(value) -> bool:
+    return bool(_LINKEDIN_RE.match(clean_text(value)))
+
+
+def dedup_hash(email, phone) -> str:
+    """The identity of a person across every source: lowercased email + phone digits."""
+    key = f"{normalize_email(email)}|{phone_digits(phone)}"
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def mask_email(value) -> str:
+    email = normalize_email(value)
+    if "@" not in email:
+        return ""
+    local, domain = email.split("@", 1)
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_phone(value) -> str:
+    digits = phone_digits(value)
+    if not digits:
+        return ""
+    return "*" * max(len(digits) - 2, 0) + digits[-2:]

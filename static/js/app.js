@@ -1,0 +1,56 @@
+// Toasts dismiss themselves; destructive actions ask first; secrets copy with one click.
+(function () {
+  function dismissLater(toast) {
+    setTimeout(function () { toast.remove(); }, 6000);
+  }
+  function wire(root) {
+    root.querySelectorAll(".toast").forEach(function (toast) {
+      if (toast.dataset.wired) return;
+      toast.dataset.wired = "1";
+      dismissLater(toast);
+      var close = toast.querySelector("button");
+      if (close) close.addEventListener("click", function () { toast.remove(); });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { wire(document); });
+  document.addEventListener("htmx:afterSettle", function (event) { wire(document); });
+
+  // <form data-confirm="Revoke this key?"> asks in a real dialog before submitting.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute("data-confirm");
+    if (!question || form.dataset.confirmed) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    var dialog = document.getElementById("confirm-dialog");
+    dialog.querySelector("[data-question]").textContent = question;
+    dialog.showModal();
+    dialog.addEventListener("close", function onClose() {
+      dialog.removeEventListener("close", onClose);
+      if (dialog.returnValue === "yes") {
+        form.dataset.confirmed = "1";
+        form.requestSubmit ? form.requestSubmit() : form.submit();
+        delete form.dataset.confirmed;
+      }
+    });
+  }, true);
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var text = document.getElementById(button.getAttribute("data-copy")).textContent.trim();
+    navigator.clipboard.writeText(text).then(function () { button.textContent = "Copied"; });
+  });
+
+  // Server-sent toasts for htmx responses (HX-Trigger: {"toast": {...}}).
+  document.addEventListener("toast", function (event) {
+    var box = document.getElementById("toasts");
+    var div = document.createElement("div");
+    div.className = "toast " + (event.detail.level || "info");
+    div.setAttribute("role", "status");
+    div.innerHTML = "<span></span><button type='button' aria-label='Dismiss'>&times;</button>";
+    div.querySelector("span").textContent = event.detail.message;
+    box.appendChild(div);
+    wire(box);
+  });
+})();
