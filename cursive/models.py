@@ -15,6 +15,9 @@ class RateLimitCounter(models.Model):
         ]
         indexes = [models.Index(fields=["window_start"], name="ratelimit_window_prune_idx")]
 
+    def __str__(self):
+        return f"{self.key} @ {self.window_start}: {self.count}"
+
 
 class WorkerHeartbeat(models.Model):
     """Written by a scheduled job; /health reads it to tell whether the worker runs."""

@@ -55,7 +55,7 @@ def _after(ordering: tuple[str, ...], values: list) -> Q:
     for i, spec in enumerate(ordering):
         field = spec.lstrip("-")
         op = "lt" if spec.startswith("-") else "gt"
-        equal = {o.lstrip("-"): v for o, v in zip(ordering[:i], values[:i])}
+        equal = {o.lstrip("-"): v for o, v in zip(ordering[:i], values[:i], strict=True)}
         clauses.append(Q(**equal, **{f"{field}__{op}": values[i]}))
     return reduce(or_, clauses)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_REGISTRY: dict[str, "Recurring"] = {}
+_REGISTRY: dict[str, Recurring] = {}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,50 @@
+# The two commands: `make run` and `make test`. Everything else is a step of theirs.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-requirements
+
+.PHONY: run test install setup browsers lint stop seed clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Starts the embedded PostgreSQL when DATABASE_URL is unset, then migrates.
+setup: install
+	$(PY) manage.py migrate --noinput
+
+run: setup
+	$(PY) manage.py serve
+
+# Debian's chromium for the browser tests; they skip with a clear message where it cannot be installed.
+browsers:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing chromium for the browser tests..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "chromium could not be installed: browser tests will be skipped"; \
+	  else \
+	    echo "chromium is missing and apt-get needs root: browser tests will be skipped"; \
+	  fi; \
+	fi
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+test: setup browsers lint
+	$(PY) -m pytest
+
+seed: setup
+	$(PY) manage.py seed_demo
+
+stop:
+	@$(PY) -m cursive.embedded_db stop
+
+clean: stop
+	rm -rf $(VENV) .data staticfiles
