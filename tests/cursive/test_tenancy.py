@@ -1,0 +1,115 @@
+"""Walk every URL pattern that takes an object id with another workspace's ids: each must 404.
+
+A new URL with an id parameter fails this test until it gets an entry in
+OBJECT_FACTORIES (how to make such an object in the *other* workspace) or,
+for parameters that are not workspace objects, in NOT_WORKSPACE_OBJECTS.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from accounts.models import Membership
+from accounts.services import invitation_create, user_create
+from leads.models import Lead
+from leads.services import lead_create
+
+pytestmark = pytest.mark.django_db
+
+# Parameters that are secrets or belong to no workspace, with the reason.
+NOT_WORKSPACE_OBJECTS = {
+    ("accounts:invitation_accept", "token"): "a secret token addressed to one email, not a workspace object",
+    ("accounts:password_reset_confirm", "uidb64"): "Django's password-reset link",
+    ("accounts:password_reset_confirm", "token"): "Django's password-reset link",
+}
+
+
+def _lead(other):
+    return lead_create(workspace=other.workspace, source=Lead.Source.MANUAL, data={"email": "secret@globex.test"}).pk
+
+
+def _member(other):
+    user = user_create(email="teammate@globex.test", password="another-good-pass-1")
+    return Membership.objects.create(user=user, workspace=other.workspace, role=Membership.Role.MEMBER).pk
+
+
+def _invitation(other):
+    return invitation_create(workspace=other.workspace, email="new@globex.test", role="member",
+                             invited_by=other.user).pk
+
+
+OBJECT_FACTORIES = {
+    "lead_id": _lead,
+    "key_id": lambda other: other.api_key.pk,
+    "membership_id": _member,
+    "invitation_id": _invitation,
+}
+
+
+def _walk(patterns, prefix="", namespace=None):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            ns = pattern.namespace or namespace
+            if ns == "admin":  # staff see every workspace by design
+                continue
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), ns)
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern, namespace
+
+
+def _id_patterns():
+    found = []
+    for route, pattern, namespace in _walk(get_resolver().url_patterns):
+        converters = pattern.pattern.converters
+        if not converters:
+            continue
+        name = f"{namespace}:{pattern.name}" if namespace else pattern.name
+        found.append((name, route, sorted(converters)))
+    return found
+
+
+def _materialise(route: str, values: dict) -> str:
+    path = route
+    for key, value in values.items():
+        for conv in ("int", "str", "slug", "uuid", "path"):
+            path = path.replace(f"<{conv}:{key}>", str(value))
+        path = path.replace(f"<{key}>", str(value))
+    return "/" + path.lstrip("^").rstrip("$")
+
+
+def test_walks_at_least_the_known_patterns():
+    names = {name for name, _, _ in _id_patterns()}
+    assert {"leads:detail", "accounts:api_key_revoke", "accounts:member_remove"} <= names
+
+
+def test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, other_tenant):
+    client.force_login(tenant.user)
+    api = tenant.api()
+    checked = []
+    for name, route, params in _id_patterns():
+        values = {}
+        for param in params:
+            if (name, param) in NOT_WORKSPACE_OBJECTS:
+                values = None
+                break
+            assert param in OBJECT_FACTORIES, (
+                f"URL {name} ({route}) takes `{param}`: add a factory to OBJECT_FACTORIES in {__file__}"
+            )
+            values[param] = OBJECT_FACTORIES[param](other_tenant)
+        if values is None:
+            continue
+        path = _materialise(route, values)
+        requester = api if path.startswith("/api/") else client
+        response = requester.get(path)
+        if response.status_code == 405:
+            response = requester.post(path)
+        assert response.status_code == 404, f"{name} {path} answered {response.status_code} for another workspace's id"
+        checked.append(name)
+    assert checked, "no URL with object ids was checked"
+
+
+def test_other_workspace_objects_are_untouched_after_the_walk(client, tenant, other_tenant):
+    test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, other_tenant)
+    assert other_tenant.api_key.__class__.objects.get(pk=other_tenant.api_key.pk).revoked_at is None
+    assert Membership.objects.filter(workspace=other_tenant.workspace).count() == 2

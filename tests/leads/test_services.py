@@ -1,0 +1,57 @@
+import pytest
+
+from cursive.errors import Conflict, ValidationFailed
+from leads.models import Lead
+from leads.services import lead_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_lead_create_normalises_and_hashes(tenant):
+    lead = lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={
+        "first_name": "  Jane ", "email": "Jane@Acme.COM", "phone": "(415) 555-2671", "state": "ca",
+    })
+    assert (lead.first_name, lead.email, lead.phone, lead.state) == ("Jane", "jane@acme.com", "+14155552671", "CA")
+    assert len(lead.dedup_hash) == 64
+
+
+def test_same_person_twice_in_a_workspace_is_a_conflict_but_fine_across_workspaces(tenant, other_tenant):
+    data = {"email": "jane@acme.com", "phone": "4155552671"}
+    lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data=data)
+    with pytest.raises(Conflict):
+        lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL,
+                    data={"email": "JANE@acme.com", "phone": "+1 (415) 555-2671"})
+    lead_create(workspace=other_tenant.workspace, source=Lead.Source.MANUAL, data=data)
+    assert Lead.objects.count() == 2
+
+
+@pytest.mark.parametrize("data,field", [
+    ({}, "email"), ({"email": "nope"}, "email"), ({"email": "a@b.co", "phone": "12"}, "phone"),
+    ({"email": "a@b.co", "seniority": "wizard"}, "seniority"),
+    ({"email": "a@b.co", "linkedin_url": "https://myspace.com/me"}, "linkedin_url"),
+])
+def test_invalid_leads_are_rejected_with_the_field(tenant, data, field):
+    with pytest.raises(ValidationFailed) as exc:
+        lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data=data)
+    assert field in exc.value.fields
+    assert not Lead.objects.exists()
+
+
+def test_database_enforces_score_range_and_contact(tenant):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Lead.objects.create(workspace=tenant.workspace, source="manual", email="a@b.co", dedup_hash="x", score=101)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Lead.objects.create(workspace=tenant.workspace, source="manual", dedup_hash="y")
+
+
+def test_add_lead_page_and_my_leads(client, tenant):
+    client.force_login(tenant.user)
+    assert b"No leads yet" in client.get("/leads/").content
+    response = client.post("/leads/new/", {"first_name": "Ada", "email": "ada@engine.test", "country": "US"})
+    assert response.status_code == 302
+    listing = client.get("/leads/")
+    assert b"Ada" in listing.content
+    bad = client.post("/leads/new/", {"first_name": "Bob", "email": "bob@", "country": "US"})
+    assert bad.status_code == 200 and b"not a valid email" in bad.content and b"Bob" in bad.content
