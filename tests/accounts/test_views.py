@@ -91,3 +91,33 @@ def test_friendly_404_page(client, tenant):
     response = client.get("/leads/999999/")
     assert response.status_code == 404
     assert b"couldn't find that" in response.content
+
+
+def test_invited_person_signs_up_and_joins(client, tenant, django_capture_on_commit_callbacks, mailoutbox):
+    from accounts.services import invitation_create
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation_create(workspace=tenant.workspace, email="new@acme.test", role="member", invited_by=tenant.user)
+    path = "/invitations/" + mailoutbox[0].body.split("/invitations/")[1].split()[0]
+    assert b"Join Acme" in client.get(path).content
+    client.post("/signup/?next=" + path, {"full_name": "New", "email": "new@acme.test", "password": "new-person-pass-1",
+                                          "workspace_name": "Mine", "kind": "buyer", "next": path})
+    response = client.post(path, follow=True)
+    assert response.redirect_chain[-1][0] == "/"
+    assert Membership.objects.filter(user__email="new@acme.test", workspace=tenant.workspace).exists()
+
+
+def test_signup_ignores_offsite_next(client):
+    response = client.post("/signup/", {"full_name": "Eve", "email": "eve@x.test", "password": "eve-password-12",
+                                        "workspace_name": "Eve", "kind": "buyer", "next": "https://evil.test/"})
+    assert response.url == "/"
+
+
+def test_server_error_page_is_friendly_and_needs_no_database(rf):
+    from cursive.views import server_error
+
+    request = rf.get("/boom")
+    request.request_id = "abc123"
+    response = server_error(request)
+    assert response.status_code == 500
+    assert b"Something went wrong on our side" in response.content and b"abc123" in response.content
