@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from .models import RateLimitCounter, WorkerHeartbeat
+from .jobs import job_retry
+from .models import FailedJob, Job, RateLimitCounter, WorkerHeartbeat
 
 
 @admin.register(WorkerHeartbeat)
@@ -14,3 +15,40 @@ class RateLimitCounterAdmin(admin.ModelAdmin):
     list_display = ["key", "window_start", "count"]
     search_fields = ["key"]
     list_filter = ["window_start"]
+
+
+class JobAdminBase(admin.ModelAdmin):
+    list_display = ["id", "func", "status", "attempts", "max_attempts", "last_error_short", "created_at", "updated_at"]
+    list_filter = ["status", "func"]
+    search_fields = ["func", "last_error"]
+    readonly_fields = [f.name for f in Job._meta.fields]
+    actions = ["retry"]
+
+    @admin.display(description="last error")
+    def last_error_short(self, job):
+        return job.last_error[:120]
+
+    @admin.action(description="Retry the selected failed operations")
+    def retry(self, request, queryset):
+        retried = 0
+        for job_id in queryset.filter(status=Job.Status.FAILED).values_list("pk", flat=True):
+            job_retry(job_id=job_id)
+            retried += 1
+        self.message_user(request, f"{retried} operation(s) queued again.", messages.SUCCESS)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(JobAdminBase):
+    pass
+
+
+@admin.register(FailedJob)
+class FailedJobAdmin(JobAdminBase):
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(status=Job.Status.FAILED)

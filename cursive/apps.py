@@ -12,5 +12,6 @@ class CursiveConfig(AppConfig):
         from cursive.schedules import Recurring, ensure_schedules, register
 
         register(Recurring("worker heartbeat", "cursive.tasks.worker_heartbeat", Schedule.MINUTES, minutes=1))
+        register(Recurring("dispatch due and lost jobs", "cursive.jobs.jobs_sweep", Schedule.MINUTES, minutes=1))
         register(Recurring("prune rate-limit counters", "cursive.tasks.prune_rate_limit_counters", Schedule.HOURLY))
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="cursive.ensure_schedules")

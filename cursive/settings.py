@@ -203,6 +203,10 @@ Q_CLUSTER = {
     "ack_failures": True,
     "label": "Background jobs",
 }
+# A queued side effect (receipt, notification) is tried this many times in all, waiting
+# JOB_RETRY_BASE_SECONDS * 4^(attempt-1) between tries, then listed under "Failed operations".
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=4)
+JOB_RETRY_BASE_SECONDS = env.int("JOB_RETRY_BASE_SECONDS", default=30)
 WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=180)
 
 # --- Observability ------------------------------------------------------------
