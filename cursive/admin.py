@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from .jobs import job_retry
-from .models import FailedJob, Job, RateLimitCounter, WorkerHeartbeat
+from .models import AuditEvent, FailedJob, IdempotencyRecord, Job, RateLimitCounter, WorkerHeartbeat
 
 
 @admin.register(WorkerHeartbeat)
@@ -52,3 +52,27 @@ class JobAdmin(JobAdminBase):
 class FailedJobAdmin(JobAdminBase):
     def get_queryset(self, request):
         return super().get_queryset(request).filter(status=Job.Status.FAILED)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "action", "target", "workspace", "reason"]
+    list_filter = ["action"]
+    search_fields = ["target", "reason", "actor__email", "workspace__name"]
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    list_display = ["key", "workspace", "state", "status_code", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["key", "workspace__name"]

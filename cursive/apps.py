@@ -13,5 +13,6 @@ class CursiveConfig(AppConfig):
 
         register(Recurring("worker heartbeat", "cursive.tasks.worker_heartbeat", Schedule.MINUTES, minutes=1))
         register(Recurring("dispatch due and lost jobs", "cursive.jobs.jobs_sweep", Schedule.MINUTES, minutes=1))
+        register(Recurring("consistency check", "cursive.consistency.run_scheduled", Schedule.DAILY))
         register(Recurring("prune rate-limit counters", "cursive.tasks.prune_rate_limit_counters", Schedule.HOURLY))
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="cursive.ensure_schedules")

@@ -66,3 +66,46 @@ class FailedJob(Job):
         proxy = True
         verbose_name = "failed operation"
         verbose_name_plural = "failed operations"
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, and why: every staff change to money or data writes one."""
+
+    actor = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    action = models.CharField(max_length=100)
+    target = models.CharField(max_length=100, help_text="type:id of the object acted on.")
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="+")
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["target", "-created_at"], name="audit_target_idx")]
+
+    def __str__(self):
+        return f"{self.action} on {self.target}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a POST sent with an Idempotency-Key, replayed for every repeat."""
+
+    class State(models.TextChoices):
+        STARTED = "started", "In progress"
+        DONE = "done", "Done"
+
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.STARTED)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="idempotency_workspace_key_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} ({self.state})"

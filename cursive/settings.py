@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.workspace",
+                "credits.context_processors.balance",
             ],
         },
     },
@@ -242,6 +243,21 @@ if SENTRY_DSN:
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
         send_default_pii=False,
     )
+
+# --- Payments -----------------------------------------------------------------
+# Without STRIPE_SECRET_KEY a local checkout page stands in for Stripe (offline demo);
+# its events are signed with STRIPE_WEBHOOK_SECRET and go through the real webhook code.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+if PRODUCTION and STRIPE_SECRET_KEY:
+    STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET")
+else:
+    STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_cursive_local_development")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Stripe accepts Checkout Session lifetimes from 30 minutes to 24 hours.
+CHECKOUT_SESSION_MINUTES = env.int("CHECKOUT_SESSION_MINUTES", default=30)
+# What one credit is worth when something priced in credits is paid by card.
+CREDIT_VALUE_CENTS = env.int("CREDIT_VALUE_CENTS", default=49)
 
 # --- Product ------------------------------------------------------------------
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="cursive-demo-2026")

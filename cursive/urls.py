@@ -7,6 +7,7 @@ from cursive import health, views
 api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("leads.api_urls")),
+    path("", include("credits.api_urls")),
 ]
 
 urlpatterns = [
@@ -18,6 +19,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("analytics.urls")),
     path("leads/", include("leads.urls")),
+    path("", include("credits.urls")),
 ]
 
 handler403 = views.permission_denied

@@ -22,6 +22,8 @@ NOT_WORKSPACE_OBJECTS = {
     ("accounts:invitation_accept", "token"): "a secret token addressed to one email, not a workspace object",
     ("accounts:password_reset_confirm", "uidb64"): "Django's password-reset link",
     ("accounts:password_reset_confirm", "token"): "Django's password-reset link",
+    ("credits:buy", "package_id"): "credit packages are the same catalogue for every workspace",
+    ("credits:local_checkout", "session_id"): "stands in for Stripe's hosted page, addressed by a secret session id",
 }
 
 
@@ -39,7 +41,16 @@ def _invitation(other):
                              invited_by=other.user).pk
 
 
+def _credit_purchase(other):
+    from credits.models import CreditPackage, CreditPurchase
+
+    package = CreditPackage.objects.first()
+    return CreditPurchase.objects.create(workspace=other.workspace, package=package, credits=package.credits,
+                                         price_cents=package.price_cents).pk
+
+
 OBJECT_FACTORIES = {
+    "purchase_id": _credit_purchase,
     "lead_id": _lead,
     "key_id": lambda other: other.api_key.pk,
     "membership_id": _member,

@@ -1,10 +1,12 @@
 import secrets
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import User, Workspace
 from accounts.services import api_key_create, user_create, workspace_create
+from credits.services import credits_adjust
 from cursive.errors import ApplicationError
 
 
@@ -17,10 +19,13 @@ class Command(BaseCommand):
         parser.add_argument("--owner-email", required=True)
         parser.add_argument("--role", choices=Workspace.Kind.values, default=Workspace.Kind.BUYER,
                             help="The workspace kind: buyer (default) or partner.")
+        parser.add_argument("--credits", type=Decimal, default=None,
+                            help="Grant this many credits (a ledger entry of kind adjustment).")
         parser.add_argument("--password", default=None,
                             help="Password for a new owner; a random one is generated and printed otherwise.")
 
-    def handle(self, *args, name, owner_email, role, password, **options):
+    # Lives in `credits` because it provisions both a workspace and its opening balance.
+    def handle(self, *args, name, owner_email, role, password, credits, **options):
         try:
             with transaction.atomic():
                 owner = User.objects.filter(email__iexact=owner_email.strip()).first()
@@ -29,10 +34,14 @@ class Command(BaseCommand):
                     generated = password or secrets.token_urlsafe(12)
                     owner = user_create(email=owner_email, password=generated)
                 workspace = workspace_create(name=name, owner=owner, kind=role)
+                if credits:
+                    credits_adjust(workspace=workspace, amount=credits, actor=None,
+                                   reason="Opening balance granted by create_workspace")
                 _, raw_key = api_key_create(workspace=workspace, name="CLI", created_by=owner)
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
-        self.stdout.write(f"Workspace {workspace.name} (id {workspace.pk}, {workspace.kind}) owned by {owner.email}")
+        self.stdout.write(f"Workspace {workspace.name} (id {workspace.pk}, {workspace.kind}) owned by {owner.email}"
+                          + (f", {credits} credits" if credits else ""))
         if generated and not password:
             self.stdout.write(f"Owner password: {generated}")
         self.stdout.write(raw_key)

@@ -1,0 +1,17 @@
+from decimal import Decimal
+
+from cursive.errors import PaymentRequired
+
+
+class InsufficientCredits(PaymentRequired):
+    """Not enough credits; says how many are missing so the person knows what to buy."""
+
+    def __init__(self, *, needed: Decimal, balance: Decimal):
+        self.needed = needed
+        self.balance = balance
+        self.missing = needed - balance
+        super().__init__(
+            f"This needs {needed:,.2f} credits and the balance is {balance:,.2f}: "
+            f"buy at least {self.missing:,.2f} more credits.",
+            extra={"missing": f"{self.missing:.2f}", "needed": f"{needed:.2f}", "balance": f"{balance:.2f}"},
+        )

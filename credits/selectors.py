@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import Workspace
+from cursive.errors import NotFound
+
+from .models import ZERO, CreditAccount, CreditPackage, CreditPurchase, CreditTransaction
+
+
+def credit_account(*, workspace: Workspace) -> CreditAccount:
+    """The workspace's account, unsaved with a zero balance until its first movement."""
+    account = CreditAccount.objects.filter(workspace=workspace).first()
+    return account or CreditAccount(workspace=workspace, balance=ZERO)
+
+
+def credit_balance(*, workspace: Workspace):
+    return credit_account(workspace=workspace).balance
+
+
+def ledger(*, workspace: Workspace, kind: str | None = None) -> QuerySet[CreditTransaction]:
+    rows = CreditTransaction.objects.filter(account__workspace=workspace).select_related("actor")
+    return rows.filter(kind=kind) if kind else rows
+
+
+def active_packages() -> QuerySet[CreditPackage]:
+    return CreditPackage.objects.filter(active=True)
+
+
+def credit_purchases(*, workspace: Workspace) -> QuerySet[CreditPurchase]:
+    return CreditPurchase.objects.filter(workspace=workspace).select_related("package")
+
+
+def credit_purchase_get(*, workspace: Workspace, purchase_id) -> CreditPurchase:
+    purchase = credit_purchases(workspace=workspace).filter(pk=purchase_id).first()
+    if purchase is None:
+        raise NotFound("That purchase does not exist in this workspace.")
+    return purchase

@@ -1,0 +1,229 @@
+"""Every write to credit balances, the ledger, packages and credit purchases.
+
+The one rule: a balance changes only in the transaction that writes the ledger
+row explaining it, with the account row locked (`SELECT ... FOR UPDATE`), so
+the balance always equals the sum of its ledger and never goes below zero.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User, Workspace
+from cursive.audit import audit_record
+from cursive.errors import PermissionDenied, ValidationFailed
+from cursive.jobs import job_enqueue
+
+from . import stripe_gateway
+from .errors import InsufficientCredits
+from .models import ZERO, CreditAccount, CreditPackage, CreditPurchase, CreditTransaction
+
+CENT = Decimal("0.01")
+Kind = CreditTransaction.Kind
+
+
+def to_credits(value) -> Decimal:
+    """A credit amount as a 2-place Decimal; refuses floats' imprecision and garbage."""
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, TypeError, ValueError) as exc:
+        raise ValidationFailed(f"'{value}' is not a credit amount.", fields={"amount": ["Not a number."]}) from exc
+    if not amount.is_finite():
+        raise ValidationFailed("Credit amounts must be finite.", fields={"amount": ["Not a number."]})
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _account_for_update(workspace: Workspace) -> CreditAccount:
+    # Create the account on first use without racing another first use, then lock it.
+    CreditAccount.objects.bulk_create([CreditAccount(workspace=workspace)], ignore_conflicts=True)
+    return CreditAccount.objects.select_for_update().get(workspace=workspace)
+
+
+def _post(*, workspace: Workspace, kind: str, amount: Decimal, reference: str, actor: User | None,
+          reason: str = "") -> CreditTransaction:
+    """Move `amount` (signed) on the locked account and write its ledger row; the caller holds the transaction."""
+    account = _account_for_update(workspace)
+    new_balance = account.balance + amount
+    if new_balance < ZERO:
+        raise InsufficientCredits(needed=-amount, balance=account.balance)
+    account.balance = new_balance
+    account.save(update_fields=["balance", "updated_at"])
+    return CreditTransaction.objects.create(account=account, kind=kind, amount=amount, balance_after=new_balance,
+                                            reference=reference, actor=actor, reason=reason)
+
+
+def _positive(amount) -> Decimal:
+    amount = to_credits(amount)
+    if amount <= ZERO:
+        raise ValidationFailed("The amount must be more than zero.", fields={"amount": ["Must be positive."]})
+    return amount
+
+
+@transaction.atomic
+def credits_grant(*, workspace: Workspace, amount, reference: str, kind: str = Kind.PURCHASE,
+                  actor: User | None = None, reason: str = "") -> CreditTransaction:
+    if kind not in (Kind.PURCHASE, Kind.EARN, Kind.REFUND, Kind.ADJUSTMENT):
+        raise ValueError(f"credits_grant cannot write a '{kind}' row")
+    return _post(workspace=workspace, kind=kind, amount=_positive(amount), reference=reference, actor=actor,
+                 reason=reason)
+
+
+@transaction.atomic
+def credits_spend(*, workspace: Workspace, amount, reference: str, actor: User | None = None,
+                  reason: str = "") -> CreditTransaction:
+    """Take credits; raises InsufficientCredits (carrying how many are missing) and changes nothing then."""
+    return _post(workspace=workspace, kind=Kind.SPEND, amount=-_positive(amount), reference=reference, actor=actor,
+                 reason=reason)
+
+
+@transaction.atomic
+def credits_refund(*, workspace: Workspace, amount, reference: str, actor: User | None = None,
+                   reason: str = "") -> CreditTransaction:
+    return _post(workspace=workspace, kind=Kind.REFUND, amount=_positive(amount), reference=reference, actor=actor,
+                 reason=reason)
+
+
+@transaction.atomic
+def credits_reverse(*, workspace: Workspace, amount, reference: str, actor: User | None = None,
+                    reason: str = "") -> CreditTransaction:
+    """Take back credits that were granted for money that went back (a card refund, a refunded sale)."""
+    return _post(workspace=workspace, kind=Kind.REVERSAL, amount=-_positive(amount), reference=reference,
+                 actor=actor, reason=reason)
+
+
+@transaction.atomic
+def credits_adjust(*, workspace: Workspace, amount, actor: User | None, reason: str) -> CreditTransaction:
+    """A correction in either direction by staff (or, with no actor, the set-up CLI): needs a reason and
+    writes the audit row that the ledger entry points at."""
+    if actor is not None and not actor.is_staff:
+        raise PermissionDenied("Only staff can adjust credit balances.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Say why you are adjusting the balance.", fields={"reason": ["A reason is required."]})
+    amount = to_credits(amount)
+    if amount == ZERO:
+        raise ValidationFailed("An adjustment of zero changes nothing.", fields={"amount": ["Must not be zero."]})
+    audit = audit_record(actor=actor, action="credits.adjust", target=f"workspace:{workspace.pk}",
+                         workspace=workspace, reason=reason, amount=str(amount))
+    return _post(workspace=workspace, kind=Kind.ADJUSTMENT, amount=amount, reference=f"audit:{audit.pk}",
+                 actor=actor, reason=reason)
+
+
+@transaction.atomic
+def credit_account_settings_update(*, workspace: Workspace, low_balance_threshold) -> CreditAccount:
+    threshold = to_credits(low_balance_threshold)
+    if threshold < ZERO:
+        raise ValidationFailed("The threshold cannot be negative.",
+                               fields={"low_balance_threshold": ["Must be zero or more."]})
+    account = _account_for_update(workspace)
+    account.low_balance_threshold = threshold
+    account.save(update_fields=["low_balance_threshold", "updated_at"])
+    return account
+
+
+# --- Buying credits -----------------------------------------------------------------
+
+def credit_checkout_create(*, workspace: Workspace, package_id, created_by: User | None,
+                           idempotency_key: str | None = None) -> CreditPurchase:
+    """Record a pending purchase, then open its Checkout Session (never while holding a lock)."""
+    package = CreditPackage.objects.filter(pk=package_id, active=True).first() if str(package_id).isdigit() else None
+    if package is None:
+        raise ValidationFailed("That credit package does not exist; pick one from /api/v1/credits/packages.",
+                               fields={"package": ["Unknown package."]})
+    with transaction.atomic():
+        purchase = CreditPurchase.objects.create(workspace=workspace, package=package, credits=package.credits,
+                                                 price_cents=package.price_cents, created_by=created_by)
+    session = stripe_gateway.checkout_session_create(
+        kind="credits",
+        object_id=purchase.pk,
+        workspace_id=workspace.pk,
+        description=f"{package.label}: {package.credits:,.0f} Cursive credits",
+        amount_cents=package.price_cents,
+        success_path=reverse("credits:checkout_return", args=[purchase.pk]) + "?result=success",
+        cancel_path=reverse("credits:checkout_return", args=[purchase.pk]) + "?result=cancel",
+        customer_email=created_by.email if created_by else None,
+        idempotency_key=f"credit-purchase-{purchase.pk}",
+    )
+    with transaction.atomic():
+        purchase = CreditPurchase.objects.select_for_update().get(pk=purchase.pk)
+        purchase.checkout_session_id = session.id
+        purchase.checkout_url = session.url
+        purchase.save(update_fields=["checkout_session_id", "checkout_url"])
+    return purchase
+
+
+def _purchase_for_session(session: dict) -> CreditPurchase | None:
+    reference = session.get("client_reference_id")
+    if not (reference and str(reference).isdigit()):
+        return None
+    return CreditPurchase.objects.select_for_update().filter(pk=int(reference)).first()
+
+
+@transaction.atomic
+def credit_purchase_complete(*, session: dict) -> CreditPurchase | None:
+    """Grant a paid purchase's credits exactly once, whichever event says so and however often."""
+    purchase = _purchase_for_session(session)
+    if purchase is None:
+        return None
+    if purchase.status == CreditPurchase.Status.COMPLETE or purchase.completed_at is not None:
+        return purchase
+    if session.get("payment_status") not in ("paid", "no_payment_required"):
+        return purchase  # completed with a delayed method: async_payment_succeeded will follow
+    credits_grant(workspace=purchase.workspace, amount=purchase.credits, reference=purchase.reference,
+                  kind=Kind.PURCHASE, actor=purchase.created_by, reason=f"{purchase.package.label} package")
+    purchase.status = CreditPurchase.Status.COMPLETE
+    purchase.completed_at = timezone.now()
+    purchase.closed_at = None
+    purchase.payment_intent_id = session.get("payment_intent") or purchase.payment_intent_id
+    if not purchase.checkout_session_id:
+        purchase.checkout_session_id = session.get("id")
+    purchase.save(update_fields=["status", "completed_at", "closed_at", "payment_intent_id", "checkout_session_id"])
+    job_enqueue("credits.tasks.send_credit_receipt", purchase_id=purchase.pk)
+    return purchase
+
+
+@transaction.atomic
+def credit_purchase_close(*, session: dict, status: str) -> CreditPurchase | None:
+    """Expired or failed: a pending purchase is closed; a completed one is never touched."""
+    purchase = _purchase_for_session(session)
+    if purchase is None or purchase.status != CreditPurchase.Status.PENDING:
+        return purchase
+    purchase.status = status
+    purchase.closed_at = timezone.now()
+    purchase.save(update_fields=["status", "closed_at"])
+    return purchase
+
+
+@transaction.atomic
+def credit_purchase_refund(*, payment_intent_id: str, amount_refunded_cents: int) -> CreditPurchase | None:
+    """A card refund takes back the matching share of credits, or flags the account when they are spent."""
+    purchase = (CreditPurchase.objects.select_for_update().filter(payment_intent_id=payment_intent_id)
+                .exclude(payment_intent_id="").first())
+    if purchase is None or purchase.completed_at is None:
+        return purchase
+    newly_refunded = min(amount_refunded_cents, purchase.price_cents) - purchase.refunded_cents
+    if newly_refunded <= 0:
+        return purchase  # this refund was already handled
+    credits_back = (purchase.credits * newly_refunded / purchase.price_cents).quantize(CENT, rounding=ROUND_HALF_UP)
+    account = _account_for_update(purchase.workspace)
+    if account.balance >= credits_back:
+        credits_reverse(workspace=purchase.workspace, amount=credits_back, reference=purchase.reference,
+                        reason=f"Card refund of ${newly_refunded / 100:,.2f}")
+    else:
+        account.needs_review = True
+        account.review_note = (
+            f"{account.review_note}\n" if account.review_note else ""
+        ) + (f"{timezone.now():%Y-%m-%d %H:%M} UTC: card refund of ${newly_refunded / 100:,.2f} on "
+             f"{purchase.reference} should take back {credits_back} credits but the balance is {account.balance}.")
+        account.save(update_fields=["needs_review", "review_note", "updated_at"])
+    purchase.refunded_cents += newly_refunded
+    if purchase.refunded_cents >= purchase.price_cents:
+        purchase.status = CreditPurchase.Status.REFUNDED
+    purchase.save(update_fields=["refunded_cents", "status"])
+    return purchase

@@ -1,0 +1,85 @@
+"""The only place that talks to Stripe.
+
+With STRIPE_SECRET_KEY set, Checkout Sessions are created through the Stripe
+SDK (pointed at STRIPE_API_BASE when set, e.g. a Stripe-compatible local
+server). Without it, a local checkout page stands in for Stripe's hosted page
+and signs its events with STRIPE_WEBHOOK_SECRET, so the offline demo runs the
+same webhook code as production.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import stripe
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from .models import LocalCheckoutSession
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    id: str
+    url: str
+
+
+def uses_local_checkout() -> bool:
+    return not settings.STRIPE_SECRET_KEY
+
+
+def client() -> stripe.StripeClient:
+    options = {"max_network_retries": 2}
+    if settings.STRIPE_API_BASE:
+        options["base_addresses"] = {"api": settings.STRIPE_API_BASE}
+    return stripe.StripeClient(settings.STRIPE_SECRET_KEY, **options)
+
+
+def _absolute(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def checkout_session_create(*, kind: str, object_id: int, workspace_id: int, description: str, amount_cents: int,
+                            success_path: str, cancel_path: str, customer_email: str | None,
+                            idempotency_key: str) -> CheckoutSession:
+    metadata = {"kind": kind, "workspace_id": str(workspace_id)}
+    expires_at = timezone.now() + timedelta(minutes=settings.CHECKOUT_SESSION_MINUTES)
+    if uses_local_checkout():
+        local = LocalCheckoutSession.objects.create(
+            session_id=f"cs_local_{secrets.token_urlsafe(24)}", client_reference_id=str(object_id), metadata=metadata,
+            description=description, amount_total=amount_cents, success_url=_absolute(success_path),
+            cancel_url=_absolute(cancel_path), expires_at=expires_at,
+        )
+        return CheckoutSession(id=local.session_id, url=_absolute(reverse("credits:local_checkout",
+                                                                           args=[local.session_id])))
+    params = {
+        "mode": "payment",
+        "client_reference_id": str(object_id),
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata},
+        "line_items": [{
+            "quantity": 1,
+            "price_data": {"currency": "usd", "unit_amount": amount_cents, "product_data": {"name": description}},
+        }],
+        "success_url": _absolute(success_path),
+        "cancel_url": _absolute(cancel_path),
+        "expires_at": int(expires_at.timestamp()),
+    }
+    if customer_email:
+        params["customer_email"] = customer_email
+    session = client().v1.checkout.sessions.create(params=params, options={"idempotency_key": idempotency_key})
+    return CheckoutSession(id=session.id, url=session.url)
+
+
+def sign_payload(payload: str) -> str:
+    """A Stripe-Signature header for a payload, as Stripe computes it (for the local checkout)."""
+    return stripe.WebhookSignature.generate_signature_header(payload, settings.STRIPE_WEBHOOK_SECRET)
+
+
+def verify_signature(payload: bytes, header: str | None) -> None:
+    """Raise stripe.SignatureVerificationError unless the header signs this payload recently enough."""
+    stripe.WebhookSignature.verify_header(payload, header, settings.STRIPE_WEBHOOK_SECRET,
+                                          tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS)

@@ -1,0 +1,164 @@
+import json
+import secrets
+import time
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from accounts.decorators import workspace_required
+from cursive.api.errors import json_error
+from cursive.errors import ApplicationError, NotFound
+from cursive.pagination import keyset_paginate
+
+from . import selectors, services, stripe_gateway
+from .forms import LedgerFilterForm, ThresholdForm
+from .models import LocalCheckoutSession
+from .webhooks import BadSignature, stripe_webhook_receive
+
+LEDGER_PAGE_SIZE = 25
+
+
+def _ledger_page(request):
+    form = LedgerFilterForm(request.GET or None)
+    kind = form.cleaned_data.get("kind") if form.is_valid() else None
+    try:
+        page = keyset_paginate(selectors.ledger(workspace=request.workspace, kind=kind or None),
+                               ordering=("-created_at", "-id"), cursor=request.GET.get("cursor"),
+                               page_size=LEDGER_PAGE_SIZE)
+    except ApplicationError:
+        page = keyset_paginate(selectors.ledger(workspace=request.workspace, kind=kind or None),
+                               ordering=("-created_at", "-id"), cursor=None, page_size=LEDGER_PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return {"ledger_form": form, "ledger": page, "ledger_query": query.urlencode()}
+
+
+@workspace_required
+@vary_on_headers("HX-Request")
+def credits_page(request):
+    context = _ledger_page(request)
+    if request.htmx and request.htmx.target in ("ledger", "ledger-more"):
+        partial = "ledger-rows" if request.GET.get("cursor") else "ledger"
+        return render(request, f"credits/page.html#{partial}", context)
+    account = selectors.credit_account(workspace=request.workspace)
+    context.update({
+        "account": account,
+        "packages": selectors.active_packages(),
+        "purchases": selectors.credit_purchases(workspace=request.workspace).order_by("-created_at", "-id")[:10],
+        "threshold_form": ThresholdForm(initial={"low_balance_threshold": account.low_balance_threshold}),
+        "local_checkout": stripe_gateway.uses_local_checkout(),
+    })
+    return render(request, "credits/page.html", context)
+
+
+@workspace_required
+def balance_widget(request):
+    account = selectors.credit_account(workspace=request.workspace)
+    return render(request, "credits/_balance.html", {"account": account})
+
+
+@workspace_required(manager=True)
+@require_POST
+def buy_package(request, package_id: int):
+    try:
+        purchase = services.credit_checkout_create(workspace=request.workspace, package_id=package_id,
+                                                   created_by=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("credits:page")
+    response = redirect(purchase.checkout_url)
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = purchase.checkout_url
+    return response
+
+
+@workspace_required(manager=True)
+@require_POST
+def threshold_update(request):
+    form = ThresholdForm(request.POST)
+    if form.is_valid():
+        try:
+            services.credit_account_settings_update(workspace=request.workspace, **form.cleaned_data)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Low-balance alert updated.")
+    else:
+        messages.error(request, "Enter the threshold as a number of credits, e.g. 50.")
+    return redirect("credits:page")
+
+
+@workspace_required
+def checkout_return(request, purchase_id: int):
+    try:
+        purchase = selectors.credit_purchase_get(workspace=request.workspace, purchase_id=purchase_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    context = {"purchase": purchase, "result": request.GET.get("result", "success")}
+    if request.htmx:
+        return render(request, "credits/checkout_return.html#status", context)
+    return render(request, "credits/checkout_return.html", context)
+
+
+def _local_session(session_id: str) -> LocalCheckoutSession:
+    if not stripe_gateway.uses_local_checkout():
+        raise Http404("Checkout is handled by Stripe.")
+    session = LocalCheckoutSession.objects.filter(session_id=session_id).first()
+    if session is None:
+        raise Http404("No such checkout session.")
+    return session
+
+
+def _local_event(session: LocalCheckoutSession, event_type: str, **session_fields) -> str:
+    return json.dumps({
+        "id": f"evt_local_{secrets.token_hex(12)}",
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "livemode": False,
+        "data": {"object": {
+            "id": session.session_id,
+            "object": "checkout.session",
+            "client_reference_id": session.client_reference_id,
+            "metadata": session.metadata,
+            "amount_total": session.amount_total,
+            "currency": session.currency,
+            "mode": "payment",
+            **session_fields,
+        }},
+    })
+
+
+def local_checkout(request, session_id: str):
+    """The offline stand-in for Stripe's hosted checkout: Pay sends a signed completed event to the webhook code."""
+    session = _local_session(session_id)
+    expired = session.expires_at <= timezone.now()
+    if request.method == "POST":
+        if request.POST.get("action") == "cancel":
+            return redirect(session.cancel_url)
+        if expired:
+            messages.error(request, "This checkout expired. Start again from the Credits page.")
+            return redirect(session.cancel_url)
+        payload = _local_event(session, "checkout.session.completed", status="complete", payment_status="paid",
+                               payment_intent=f"pi_local_{secrets.token_hex(12)}")
+        stripe_webhook_receive(payload=payload.encode(), signature=stripe_gateway.sign_payload(payload))
+        return redirect(session.success_url)
+    return render(request, "credits/local_checkout.html", {"session": session, "expired": expired})
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    try:
+        event = stripe_webhook_receive(payload=request.body, signature=request.headers.get("Stripe-Signature"))
+    except BadSignature as exc:
+        return json_error(400, exc.code, exc.message)
+    if event.status == event.Status.FAILED:
+        return json_error(500, "handler_failed", "Processing this event failed; it is recorded and will be retried.")
+    return JsonResponse({"received": True, "status": event.status})

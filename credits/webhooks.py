@@ -1,0 +1,130 @@
+"""Stripe webhooks: verify, record by event id, dispatch from a table of handlers, exactly once.
+
+Checkout Sessions belong to different products (credit packages here, lead
+purchases in the marketplace), told apart by `metadata.kind`. Apps above
+credits register their handlers with `register_checkout_kind()` so this module
+never imports them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cursive.errors import ApplicationError
+
+from . import services, stripe_gateway
+from .models import CreditPurchase, StripeEvent
+
+logger = logging.getLogger("cursive.stripe")
+
+
+class BadSignature(ApplicationError):
+    status_code = 400
+    code = "bad_signature"
+    default_message = "The Stripe-Signature header does not match this payload or is too old."
+
+
+@dataclass(frozen=True)
+class CheckoutKind:
+    complete: Callable[[dict], object]
+    close: Callable[[dict, str], object]
+
+
+_CHECKOUT_KINDS: dict[str, CheckoutKind] = {
+    "credits": CheckoutKind(
+        complete=lambda session: services.credit_purchase_complete(session=session),
+        close=lambda session, status: services.credit_purchase_close(session=session, status=status),
+    ),
+}
+
+
+def register_checkout_kind(kind: str, *, complete, close) -> None:
+    _CHECKOUT_KINDS[kind] = CheckoutKind(complete=complete, close=close)
+
+
+def _checkout_kind(session: dict) -> CheckoutKind | None:
+    kind = (session.get("metadata") or {}).get("kind")
+    handler = _CHECKOUT_KINDS.get(kind)
+    if handler is None:
+        logger.warning("checkout session of unknown kind", extra={"kind": kind, "session": session.get("id")})
+    return handler
+
+
+def _on_session_completed(session: dict) -> None:
+    if (handler := _checkout_kind(session)) is not None:
+        handler.complete(session)
+
+
+def _on_session_expired(session: dict) -> None:
+    if (handler := _checkout_kind(session)) is not None:
+        handler.close(session, CreditPurchase.Status.EXPIRED)
+
+
+def _on_async_payment_failed(session: dict) -> None:
+    if (handler := _checkout_kind(session)) is not None:
+        handler.close(session, CreditPurchase.Status.FAILED)
+
+
+def _on_charge_refunded(charge: dict) -> None:
+    if charge.get("payment_intent"):
+        services.credit_purchase_refund(payment_intent_id=charge["payment_intent"],
+                                        amount_refunded_cents=int(charge.get("amount_refunded") or 0))
+
+
+HANDLERS: dict[str, Callable[[dict], None]] = {
+    "checkout.session.completed": _on_session_completed,
+    "checkout.session.async_payment_succeeded": _on_session_completed,
+    "checkout.session.expired": _on_session_expired,
+    "checkout.session.async_payment_failed": _on_async_payment_failed,
+    "charge.refunded": _on_charge_refunded,
+}
+
+
+def stripe_webhook_receive(*, payload: bytes, signature: str | None) -> StripeEvent:
+    """Verify and record an event, then process it. Returns the event with its final status."""
+    try:
+        stripe_gateway.verify_signature(payload, signature)
+        event = json.loads(payload)
+        event_id, event_type = event["id"], event["type"]
+    except Exception as exc:  # a bad signature, bad JSON or a payload that is no event: nothing is recorded
+        raise BadSignature() from exc
+    try:
+        with transaction.atomic():
+            StripeEvent.objects.create(event_id=event_id, type=event_type, payload=event)
+    except IntegrityError:
+        pass  # seen before: processing below is a no-op unless it failed last time
+    return stripe_event_process(event_id=event_id)
+
+
+def stripe_event_process(*, event_id: str, force: bool = False) -> StripeEvent:
+    """Run an event's handler once. `force` (staff's Reprocess) runs a processed event's handler again,
+    which is safe because every handler checks the state of what it touches before acting."""
+    with transaction.atomic():
+        event = StripeEvent.objects.select_for_update().get(event_id=event_id)
+        if event.status in (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED) and not force:
+            return event
+        handler = HANDLERS.get(event.type)
+        event.attempts += 1
+        if handler is None:
+            logger.info("stripe event type not handled", extra={"event_id": event_id, "type": event.type})
+            event.status = StripeEvent.Status.IGNORED
+        else:
+            try:
+                with transaction.atomic():
+                    handler(event.payload["data"]["object"])
+            except Exception as exc:  # recorded for staff and answered 500 so Stripe retries
+                logger.exception("stripe event handler failed", extra={"event_id": event_id, "type": event.type})
+                event.status = StripeEvent.Status.FAILED
+                event.last_error = f"{exc.__class__.__name__}: {exc}"
+            else:
+                event.status = StripeEvent.Status.PROCESSED
+                event.last_error = ""
+        event.processed_at = timezone.now()
+        event.save(update_fields=["status", "attempts", "last_error", "processed_at"])
+        return event
