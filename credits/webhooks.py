@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from cursive.errors import ApplicationError
@@ -106,6 +107,10 @@ def stripe_event_process(*, event_id: str, force: bool = False) -> StripeEvent:
     """Run an event's handler once. `force` (staff's Reprocess) runs a processed event's handler again,
     which is safe because every handler checks the state of what it touches before acting."""
     with transaction.atomic():
+        # Stripe gives up on a webhook after seconds; fail fast (500, retried later) rather than hang on a lock.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)",
+                           [f"{settings.STRIPE_WEBHOOK_LOCK_TIMEOUT_MS}ms"])
         event = StripeEvent.objects.select_for_update().get(event_id=event_id)
         if event.status in (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED) and not force:
             return event

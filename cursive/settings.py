@@ -254,6 +254,7 @@ if PRODUCTION and STRIPE_SECRET_KEY:
 else:
     STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_cursive_local_development")
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+STRIPE_WEBHOOK_LOCK_TIMEOUT_MS = env.int("STRIPE_WEBHOOK_LOCK_TIMEOUT_MS", default=5000)
 # Stripe accepts Checkout Session lifetimes from 30 minutes to 24 hours.
 CHECKOUT_SESSION_MINUTES = env.int("CHECKOUT_SESSION_MINUTES", default=30)
 # What one credit is worth when something priced in credits is paid by card.

@@ -9,6 +9,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Workspace
 from accounts.services import api_key_create, user_create, workspace_create
+from credits.models import CreditPackage
+from credits.packages import ensure_default_packages
 
 _counter = itertools.count(1)
 PASSWORD = "correct-horse-battery-9"
@@ -42,6 +44,9 @@ class Tenant:
 
 @pytest.fixture
 def tenant_factory(db):
+    # Transactional tests truncate every table afterwards, data migrations' rows included.
+    ensure_default_packages(CreditPackage)
+
     def make(name: str = "Acme", kind: str = Workspace.Kind.BUYER) -> Tenant:
         return Tenant(name=name, kind=kind)
 

@@ -1,22 +1,10 @@
-from decimal import Decimal
-
 from django.db import migrations
 
-PACKAGES = [
-    ("Starter", Decimal("100"), 4900, False, 1),
-    ("Growth", Decimal("500"), 19900, True, 2),
-    ("Pro", Decimal("1000"), 34900, False, 3),
-    ("Enterprise", Decimal("5000"), 149900, False, 4),
-]
+from credits.packages import ensure_default_packages
 
 
 def add_packages(apps, schema_editor):
-    CreditPackage = apps.get_model("credits", "CreditPackage")
-    for label, credits, price_cents, popular, position in PACKAGES:
-        CreditPackage.objects.get_or_create(
-            label=label, defaults={"credits": credits, "price_cents": price_cents, "popular": popular,
-                                   "position": position},
-        )
+    ensure_default_packages(apps.get_model("credits", "CreditPackage"))
 
 
 # The ledger is append-only: corrections are new rows (reversal, adjustment), never edits.
