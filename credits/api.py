@@ -63,7 +63,7 @@ class CheckoutView(WorkspaceAPIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         purchase = services.credit_checkout_create(workspace=request.workspace, package_id=data.validated_data["package"],
-                                                   created_by=request.user)
+                                                   created_by=request.user, base_url=request.build_absolute_uri("/"))
         return Response(self.OutputSerializer(purchase).data, status=201)
 
 

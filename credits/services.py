@@ -40,9 +40,20 @@ def to_credits(value) -> Decimal:
 
 
 def _account_for_update(workspace: Workspace) -> CreditAccount:
-    # Create the account on first use without racing another first use, then lock it.
-    CreditAccount.objects.bulk_create([CreditAccount(workspace=workspace)], ignore_conflicts=True)
-    return CreditAccount.objects.select_for_update().get(workspace=workspace)
+    account = CreditAccount.objects.select_for_update().filter(workspace=workspace).first()
+    if account is None:
+        # First movement: create the account without racing another first use, then lock it.
+        CreditAccount.objects.bulk_create([CreditAccount(workspace=workspace)], ignore_conflicts=True)
+        account = CreditAccount.objects.select_for_update().get(workspace=workspace)
+    return account
+
+
+def credit_accounts_lock(*, workspaces) -> None:
+    """Lock several accounts at once, in workspace id order: every multi-account operation (a purchase
+    that pays partners) takes its locks in this one order, so two of them can never deadlock."""
+    ids = sorted({workspace.pk for workspace in workspaces})
+    CreditAccount.objects.bulk_create([CreditAccount(workspace_id=pk) for pk in ids], ignore_conflicts=True)
+    list(CreditAccount.objects.filter(workspace_id__in=ids).order_by("workspace_id").select_for_update())
 
 
 def _post(*, workspace: Workspace, kind: str, amount: Decimal, reference: str, actor: User | None,
@@ -130,7 +141,7 @@ def credit_account_settings_update(*, workspace: Workspace, low_balance_threshol
 # --- Buying credits -----------------------------------------------------------------
 
 def credit_checkout_create(*, workspace: Workspace, package_id, created_by: User | None,
-                           idempotency_key: str | None = None) -> CreditPurchase:
+                           base_url: str | None = None) -> CreditPurchase:
     """Record a pending purchase, then open its Checkout Session (never while holding a lock)."""
     package = CreditPackage.objects.filter(pk=package_id, active=True).first() if str(package_id).isdigit() else None
     if package is None:
@@ -149,6 +160,7 @@ def credit_checkout_create(*, workspace: Workspace, package_id, created_by: User
         cancel_path=reverse("credits:checkout_return", args=[purchase.pk]) + "?result=cancel",
         customer_email=created_by.email if created_by else None,
         idempotency_key=f"credit-purchase-{purchase.pk}",
+        base_url=base_url,
     )
     with transaction.atomic():
         purchase = CreditPurchase.objects.select_for_update().get(pk=purchase.pk)

@@ -38,23 +38,24 @@ def client() -> stripe.StripeClient:
     return stripe.StripeClient(settings.STRIPE_SECRET_KEY, **options)
 
 
-def _absolute(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
+def _absolute(path: str, base_url: str | None) -> str:
+    return (base_url or settings.SITE_URL).rstrip("/") + path
 
 
 def checkout_session_create(*, kind: str, object_id: int, workspace_id: int, description: str, amount_cents: int,
                             success_path: str, cancel_path: str, customer_email: str | None,
-                            idempotency_key: str) -> CheckoutSession:
+                            idempotency_key: str, base_url: str | None = None) -> CheckoutSession:
+    """Open a Checkout Session; return URLs are built on `base_url` (the host the buyer is using) or SITE_URL."""
     metadata = {"kind": kind, "workspace_id": str(workspace_id)}
     expires_at = timezone.now() + timedelta(minutes=settings.CHECKOUT_SESSION_MINUTES)
     if uses_local_checkout():
         local = LocalCheckoutSession.objects.create(
             session_id=f"cs_local_{secrets.token_urlsafe(24)}", client_reference_id=str(object_id), metadata=metadata,
-            description=description, amount_total=amount_cents, success_url=_absolute(success_path),
-            cancel_url=_absolute(cancel_path), expires_at=expires_at,
+            description=description, amount_total=amount_cents, success_url=_absolute(success_path, base_url),
+            cancel_url=_absolute(cancel_path, base_url), expires_at=expires_at,
         )
-        return CheckoutSession(id=local.session_id, url=_absolute(reverse("credits:local_checkout",
-                                                                           args=[local.session_id])))
+        return CheckoutSession(id=local.session_id,
+                               url=_absolute(reverse("credits:local_checkout", args=[local.session_id]), base_url))
     params = {
         "mode": "payment",
         "client_reference_id": str(object_id),
@@ -64,8 +65,8 @@ def checkout_session_create(*, kind: str, object_id: int, workspace_id: int, des
             "quantity": 1,
             "price_data": {"currency": "usd", "unit_amount": amount_cents, "product_data": {"name": description}},
         }],
-        "success_url": _absolute(success_path),
-        "cancel_url": _absolute(cancel_path),
+        "success_url": _absolute(success_path, base_url),
+        "cancel_url": _absolute(cancel_path, base_url),
         "expires_at": int(expires_at.timestamp()),
     }
     if customer_email:

@@ -67,7 +67,7 @@ def balance_widget(request):
 def buy_package(request, package_id: int):
     try:
         purchase = services.credit_checkout_create(workspace=request.workspace, package_id=package_id,
-                                                   created_by=request.user)
+                                                   created_by=request.user, base_url=request.build_absolute_uri("/"))
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("credits:page")
