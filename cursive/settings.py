@@ -261,5 +261,7 @@ CHECKOUT_SESSION_MINUTES = env.int("CHECKOUT_SESSION_MINUTES", default=30)
 CREDIT_VALUE_CENTS = env.int("CREDIT_VALUE_CENTS", default=49)
 
 # --- Product ------------------------------------------------------------------
+# A partner's share of each sale unless staff set another for that partner.
+PARTNER_REVENUE_SHARE_DEFAULT = env.int("PARTNER_REVENUE_SHARE_DEFAULT", default=70)
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="cursive-demo-2026")
 INVITATION_MAX_AGE_DAYS = 14

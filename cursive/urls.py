@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("leads.api_urls")),
     path("", include("credits.api_urls")),
+    path("", include("marketplace.api_urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("", include("analytics.urls")),
     path("leads/", include("leads.urls")),
     path("", include("credits.urls")),
+    path("marketplace/", include("marketplace.urls")),
 ]
 
 handler403 = views.permission_denied

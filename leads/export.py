@@ -1,0 +1,29 @@
+"""CSV export of lead fields, streamed, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+
+from .services import LEAD_FIELDS
+
+# A cell starting with one of these is run as a formula by Excel, Sheets and LibreOffice.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def csv_rows(rows: Iterable, fields: tuple[str, ...] = LEAD_FIELDS) -> Iterator[str]:
+    """The header and one escaped line per object, produced lazily for a StreamingHttpResponse."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(fields)
+    for row in rows:
+        yield writer.writerow([escape_cell(getattr(row, field)) for field in fields])

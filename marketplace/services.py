@@ -1,0 +1,340 @@
+"""Every write to listings and lead purchases. A lead is sold once, under any concurrency.
+
+Lock discipline: listings are locked in id order with SKIP LOCKED, so a buyer
+never waits behind another buyer's purchase; a listing that is locked right
+now is "being bought" and answers 409 at once. Credit accounts (buyer and
+partners) are then locked in workspace id order by the credits service.
+Card purchases reserve their listings and commit before Stripe is called.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User, Workspace
+from credits import stripe_gateway
+from credits.models import CreditTransaction
+from credits.services import (
+    credit_accounts_lock,
+    credits_grant,
+    credits_refund,
+    credits_reverse,
+    credits_spend,
+)
+from cursive.audit import audit_record
+from cursive.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+from cursive.jobs import job_enqueue
+from leads import normalize
+from leads.models import Lead
+from leads.services import LEAD_FIELDS
+
+from .models import LeadPurchase, LeadPurchaseItem, Listing
+
+CENT = Decimal("0.01")
+MAX_LEADS_PER_PURCHASE = 100
+RESERVATION = timedelta(minutes=30)
+
+
+class LeadUnavailable(Conflict):
+    code = "lead_unavailable"
+
+    def __init__(self, lead_ids: list[int], reason: str = "sold or being bought by someone else"):
+        self.lead_ids = sorted(lead_ids)
+        names = ", ".join(str(pk) for pk in self.lead_ids)
+        super().__init__(f"Lead{'s' if len(self.lead_ids) > 1 else ''} {names} {'are' if len(self.lead_ids) > 1 else 'is'}"
+                         f" no longer available ({reason}); remove {'them' if len(self.lead_ids) > 1 else 'it'}"
+                         " from your cart and try again.", extra={"lead_ids": self.lead_ids})
+
+
+class PaymentProviderUnavailable(ApplicationError):
+    status_code = 503
+    code = "payment_provider_unavailable"
+    default_message = "The card payment provider did not answer; nothing was charged or reserved. Try again shortly."
+
+
+def _clean_ids(lead_ids) -> list[int]:
+    if not isinstance(lead_ids, (list, tuple)) or not lead_ids:
+        raise ValidationFailed("Choose at least one lead.", fields={"lead_ids": ["A non-empty list of lead ids."]})
+    try:
+        ids = sorted({int(pk) for pk in lead_ids})
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed("Lead ids are numbers.", fields={"lead_ids": ["Only numeric ids."]}) from exc
+    if len(ids) > MAX_LEADS_PER_PURCHASE:
+        raise ValidationFailed(f"Buy at most {MAX_LEADS_PER_PURCHASE} leads at once.",
+                               fields={"lead_ids": [f"At most {MAX_LEADS_PER_PURCHASE}."]})
+    return ids
+
+
+def _lock_listings(*, workspace: Workspace, ids: list[int]) -> list[Listing]:
+    """Lock the requested listings (id order, never waiting) and check every one can be bought now."""
+    listings = list(Listing.objects.filter(pk__in=ids).order_by("pk").select_for_update(skip_locked=True,
+                                                                                       of=("self",)))
+    locked_ids = {listing.pk for listing in listings}
+    if missing := [pk for pk in ids if pk not in locked_ids]:
+        exists = set(Listing.objects.filter(pk__in=missing).values_list("pk", flat=True))
+        if unknown := [pk for pk in missing if pk not in exists]:
+            raise NotFound(f"No lead with id {', '.join(map(str, unknown))} is on the marketplace.",
+                           extra={"lead_ids": unknown})
+        raise LeadUnavailable(missing)
+    if taken := [listing.pk for listing in listings if listing.status != Listing.Status.AVAILABLE]:
+        raise LeadUnavailable(taken)
+    if own := [listing.pk for listing in listings if listing.partner_id == workspace.pk]:
+        raise Conflict(f"Leads {', '.join(map(str, own))} are your own listings.", code="own_listing",
+                       extra={"lead_ids": own})
+    owned = set(Lead.objects.filter(workspace=workspace, dedup_hash__in=[lst.dedup_hash for lst in listings])
+                .values_list("dedup_hash", flat=True))
+    if already := [listing.pk for listing in listings if listing.dedup_hash in owned]:
+        raise Conflict(f"You already have lead{'s' if len(already) > 1 else ''} "
+                       f"{', '.join(map(str, already))} in My Leads.", code="already_owned",
+                       extra={"lead_ids": already})
+    return listings
+
+
+def _earning(listing: Listing) -> Decimal:
+    if listing.partner_id is None:
+        return Decimal("0.00")
+    return (listing.price * listing.revenue_share_percent / 100).quantize(CENT, rounding=ROUND_DOWN)
+
+
+def _deliver(*, purchase: LeadPurchase, listings: list[Listing], buyer: Workspace) -> None:
+    """Mark the listings sold, copy them into the buyer's leads and pay the partners; inside the caller's
+    transaction, with the listings locked."""
+    now = timezone.now()
+    partners = {listing.partner for listing in listings if listing.partner_id}
+    credit_accounts_lock(workspaces=[buyer, *partners])
+    leads = Lead.objects.bulk_create([
+        Lead(workspace=buyer, source=Lead.Source.MARKETPLACE, dedup_hash=listing.dedup_hash, score=listing.quality,
+             email_status="valid" if listing.email_verified else "unknown", created_by=purchase.created_by,
+             **{field: getattr(listing, field) for field in LEAD_FIELDS})
+        for listing in listings
+    ])
+    items = {item.listing_id: item for item in purchase.items.all()}
+    for listing, lead in zip(listings, leads, strict=True):
+        item = items[listing.pk]
+        item.lead = lead
+        item.is_sale = True
+        item.partner_id = listing.partner_id
+        item.partner_earning = _earning(listing)
+    LeadPurchaseItem.objects.bulk_update(items.values(), ["lead", "is_sale", "partner", "partner_earning"])
+    Listing.objects.filter(pk__in=[listing.pk for listing in listings]).update(
+        status=Listing.Status.SOLD, buyer=buyer, sold_at=now, reserved_by=None, reserved_until=None)
+    earnings: dict[int, Decimal] = {}
+    for item in items.values():
+        if item.partner_id:
+            earnings[item.partner_id] = earnings.get(item.partner_id, Decimal("0.00")) + item.partner_earning
+    for partner in sorted(partners, key=lambda w: w.pk):
+        if earnings[partner.pk] > 0:
+            credits_grant(workspace=partner, amount=earnings[partner.pk], kind=CreditTransaction.Kind.EARN,
+                          reference=purchase.reference, reason=f"Revenue share on purchase #{purchase.pk}")
+    purchase.status = LeadPurchase.Status.COMPLETE
+    purchase.completed_at = now
+    purchase.reserved_until = None
+    purchase.save(update_fields=["status", "completed_at", "reserved_until"])
+    job_enqueue("marketplace.tasks.send_purchase_confirmation", purchase_id=purchase.pk)
+
+
+def _create_pending(*, workspace: Workspace, listings: list[Listing], payment: str,
+                    created_by: User | None) -> LeadPurchase:
+    purchase = LeadPurchase.objects.create(workspace=workspace, payment=payment, created_by=created_by,
+                                           total_credits=sum((lst.price for lst in listings), Decimal("0.00")))
+    LeadPurchaseItem.objects.bulk_create(
+        [LeadPurchaseItem(purchase=purchase, listing=listing, price=listing.price, partner_id=listing.partner_id)
+         for listing in listings])
+    return purchase
+
+
+def purchase_create(*, workspace: Workspace, lead_ids, payment: str = LeadPurchase.Payment.CREDITS,
+                    created_by: User | None = None, base_url: str | None = None) -> LeadPurchase:
+    ids = _clean_ids(lead_ids)
+    if payment == LeadPurchase.Payment.CREDITS:
+        return _purchase_with_credits(workspace=workspace, ids=ids, created_by=created_by)
+    if payment == LeadPurchase.Payment.CARD:
+        return _purchase_with_card(workspace=workspace, ids=ids, created_by=created_by, base_url=base_url)
+    raise ValidationFailed("Pay with 'credits' or 'card'.", fields={"payment": ["Use credits or card."]})
+
+
+@transaction.atomic
+def _purchase_with_credits(*, workspace: Workspace, ids: list[int], created_by: User | None) -> LeadPurchase:
+    listings = _lock_listings(workspace=workspace, ids=ids)
+    purchase = _create_pending(workspace=workspace, listings=listings, payment=LeadPurchase.Payment.CREDITS,
+                               created_by=created_by)
+    credit_accounts_lock(workspaces=[workspace, *{lst.partner for lst in listings if lst.partner_id}])
+    credits_spend(workspace=workspace, amount=purchase.total_credits, reference=purchase.reference, actor=created_by,
+                  reason=f"{len(listings)} marketplace lead{'s' if len(listings) > 1 else ''}")
+    _deliver(purchase=purchase, listings=listings, buyer=workspace)
+    return purchase
+
+
+def _purchase_with_card(*, workspace: Workspace, ids: list[int], created_by: User | None,
+                        base_url: str | None) -> LeadPurchase:
+    with transaction.atomic():
+        listings = _lock_listings(workspace=workspace, ids=ids)
+        purchase = _create_pending(workspace=workspace, listings=listings, payment=LeadPurchase.Payment.CARD,
+                                   created_by=created_by)
+        purchase.reserved_until = timezone.now() + RESERVATION
+        purchase.total_cents = int((purchase.total_credits * settings.CREDIT_VALUE_CENTS).to_integral_value())
+        purchase.save(update_fields=["reserved_until", "total_cents"])
+        Listing.objects.filter(pk__in=ids).update(status=Listing.Status.RESERVED, reserved_by=purchase,
+                                                  reserved_until=purchase.reserved_until)
+    # The reservation is committed: Stripe is called with no lock held.
+    return_path = reverse("marketplace:purchase_detail", args=[purchase.pk])
+    try:
+        session = stripe_gateway.checkout_session_create(
+            kind="leads", object_id=purchase.pk, workspace_id=workspace.pk,
+            description=f"{len(ids)} Cursive lead{'s' if len(ids) > 1 else ''}", amount_cents=purchase.total_cents,
+            success_path=return_path + "?result=success", cancel_path=return_path + "?result=cancel",
+            customer_email=created_by.email if created_by else None, idempotency_key=f"lead-purchase-{purchase.pk}",
+            base_url=base_url,
+        )
+    except Exception as exc:  # Stripe down or refusing: give the leads back at once
+        purchase_release(purchase_id=purchase.pk, status=LeadPurchase.Status.FAILED,
+                         reason=f"Checkout could not be created: {exc.__class__.__name__}")
+        raise PaymentProviderUnavailable() from exc
+    with transaction.atomic():
+        purchase = LeadPurchase.objects.select_for_update().get(pk=purchase.pk)
+        purchase.checkout_session_id = session.id
+        purchase.checkout_url = session.url
+        purchase.save(update_fields=["checkout_session_id", "checkout_url"])
+    return purchase
+
+
+def _purchase_for_session(session: dict) -> LeadPurchase | None:
+    reference = session.get("client_reference_id")
+    if not (reference and str(reference).isdigit()):
+        return None
+    return LeadPurchase.objects.select_for_update().select_related("workspace").filter(pk=int(reference)).first()
+
+
+@transaction.atomic
+def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
+    """A card payment succeeded: deliver the leads exactly once, whatever order the events come in."""
+    purchase = _purchase_for_session(session)
+    if purchase is None or purchase.status in (LeadPurchase.Status.COMPLETE, LeadPurchase.Status.REFUNDED):
+        return purchase
+    if session.get("payment_status") not in ("paid", "no_payment_required"):
+        return purchase
+    ids = list(purchase.items.values_list("listing_id", flat=True))
+    # Waiting here is fine (the webhook has a lock timeout); skipping would lose a paid sale.
+    listings = list(Listing.objects.filter(pk__in=ids).order_by("pk").select_for_update(of=("self",)))
+    lost = [lst.pk for lst in listings
+            if not (lst.status == Listing.Status.AVAILABLE
+                    or (lst.status == Listing.Status.RESERVED and lst.reserved_by_id == purchase.pk))]
+    if lost:
+        # Paid after the reservation ran out and someone else bought a lead meanwhile: staff refund the card.
+        purchase.status = LeadPurchase.Status.FAILED
+        purchase.failure_reason = (f"Paid after the reservation expired; leads {lost} were sold meanwhile. "
+                                   f"Refund payment {session.get('payment_intent') or session.get('id')}.")
+        purchase.closed_at = timezone.now()
+        purchase.save(update_fields=["status", "failure_reason", "closed_at"])
+        audit_record(actor=None, action="marketplace.paid_but_unavailable", target=purchase.reference,
+                     workspace=purchase.workspace, reason=purchase.failure_reason)
+        return purchase
+    purchase.checkout_session_id = purchase.checkout_session_id or session.get("id")
+    purchase.save(update_fields=["checkout_session_id"])
+    _deliver(purchase=purchase, listings=listings, buyer=purchase.workspace)
+    return purchase
+
+
+@transaction.atomic
+def purchase_release(*, purchase_id: int, status: str = LeadPurchase.Status.EXPIRED, reason: str = "") -> LeadPurchase:
+    """Close a pending card purchase and put its reserved leads back on the market."""
+    purchase = LeadPurchase.objects.select_for_update().get(pk=purchase_id)
+    if purchase.status != LeadPurchase.Status.PENDING:
+        return purchase
+    Listing.objects.filter(reserved_by=purchase, status=Listing.Status.RESERVED).update(
+        status=Listing.Status.AVAILABLE, reserved_by=None, reserved_until=None)
+    purchase.status = status
+    purchase.closed_at = timezone.now()
+    purchase.failure_reason = reason
+    purchase.save(update_fields=["status", "closed_at", "failure_reason"])
+    return purchase
+
+
+def purchase_close_session(*, session: dict, status: str) -> LeadPurchase | None:
+    reference = session.get("client_reference_id")
+    if not (reference and str(reference).isdigit()):
+        return None
+    if not LeadPurchase.objects.filter(pk=int(reference)).exists():
+        return None
+    closing = LeadPurchase.Status.FAILED if status == "failed" else LeadPurchase.Status.EXPIRED
+    return purchase_release(purchase_id=int(reference), status=closing)
+
+
+def reservations_release_expired() -> int:
+    """The scheduled end of card reservations (Stripe's own expiry event may come later, or never)."""
+    due = LeadPurchase.objects.filter(status=LeadPurchase.Status.PENDING, reserved_until__lt=timezone.now())
+    released = 0
+    for purchase_id in due.values_list("pk", flat=True)[:1000]:
+        purchase_release(purchase_id=purchase_id, reason="The 30-minute reservation ended before payment.")
+        released += 1
+    return released
+
+
+@transaction.atomic
+def purchase_refund(*, purchase_id: int, actor: User, reason: str, return_to_market: bool = True) -> LeadPurchase:
+    """Staff refund: credits back to the buyer, leads out of their workspace, listings back on the market
+    (or withdrawn), partner earnings reversed, an audit row; all or nothing."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Say why the purchase is refunded.", fields={"reason": ["A reason is required."]})
+    purchase = LeadPurchase.objects.select_for_update().select_related("workspace").filter(pk=purchase_id).first()
+    if purchase is None:
+        raise NotFound("No such purchase.")
+    if purchase.status != LeadPurchase.Status.COMPLETE:
+        raise Conflict(f"Only complete purchases can be refunded; this one is {purchase.get_status_display().lower()}.",
+                       code="not_refundable")
+    items = list(purchase.items.filter(is_sale=True).select_related("partner").order_by("listing_id"))
+    listing_ids = [item.listing_id for item in items]
+    list(Listing.objects.filter(pk__in=listing_ids).order_by("pk").select_for_update(of=("self",)))
+    partners = {item.partner for item in items if item.partner_id}
+    credit_accounts_lock(workspaces=[purchase.workspace, *partners])
+    credits_refund(workspace=purchase.workspace, amount=purchase.total_credits, reference=purchase.reference,
+                   actor=actor, reason=f"Refund: {reason}")
+    earnings: dict[int, Decimal] = {}
+    for item in items:
+        if item.partner_id and item.partner_earning > 0:
+            earnings[item.partner_id] = earnings.get(item.partner_id, Decimal("0.00")) + item.partner_earning
+    for partner in sorted(partners, key=lambda w: w.pk):
+        if earnings.get(partner.pk):
+            credits_reverse(workspace=partner, amount=earnings[partner.pk], reference=purchase.reference,
+                            actor=actor, reason=f"Sale refunded: {reason}")
+    Lead.objects.filter(pk__in=[item.lead_id for item in items if item.lead_id]).delete()
+    LeadPurchaseItem.objects.filter(pk__in=[item.pk for item in items]).update(is_sale=False, lead=None)
+    Listing.objects.filter(pk__in=listing_ids).update(
+        status=Listing.Status.AVAILABLE if return_to_market else Listing.Status.WITHDRAWN,
+        buyer=None, sold_at=None)
+    purchase.status = LeadPurchase.Status.REFUNDED
+    purchase.closed_at = timezone.now()
+    purchase.save(update_fields=["status", "closed_at"])
+    audit_record(actor=actor, action="marketplace.refund", target=purchase.reference, workspace=purchase.workspace,
+                 reason=reason, credits=str(purchase.total_credits), leads=listing_ids,
+                 returned_to_market=return_to_market)
+    return purchase
+
+
+@transaction.atomic
+def listing_create(*, data: dict, price, quality: int, partner: Workspace | None = None,
+                   revenue_share_percent=None) -> Listing:
+    """List one lead (house leads, demo data; partner uploads list in bulk through the same rules)."""
+    from leads.services import lead_fields_clean
+
+    cleaned, errors = lead_fields_clean(data)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    share = Decimal(str(revenue_share_percent if revenue_share_percent is not None
+                        else settings.PARTNER_REVENUE_SHARE_DEFAULT))
+    listing = Listing(**cleaned, price=Decimal(str(price)).quantize(CENT), quality=quality, partner=partner,
+                      revenue_share_percent=share,
+                      dedup_hash=normalize.dedup_hash(cleaned["email"], cleaned["phone"]),
+                      has_phone=bool(cleaned["phone"]), has_linkedin=bool(cleaned["linkedin_url"]))
+    if Listing.objects.filter(dedup_hash=listing.dedup_hash).filter(~Q(status=Listing.Status.WITHDRAWN)).exists():
+        raise Conflict("This person is already on the marketplace.", code="duplicate_listing")
+    listing.save()
+    return listing

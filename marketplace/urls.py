@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "marketplace"
+
+urlpatterns = [
+    path("", views.browse, name="browse"),
+    path("cart/", views.cart_page, name="cart"),
+    path("cart/summary/", views.cart_summary, name="cart_summary"),
+    path("cart/toggle/<int:listing_id>/", views.cart_toggle, name="cart_toggle"),
+    path("cart/clear-unavailable/", views.cart_clear_unavailable, name="cart_clear_unavailable"),
+    path("cart/checkout/", views.cart_checkout, name="checkout"),
+    path("purchases/", views.purchase_list, name="purchases"),
+    path("purchases/<int:purchase_id>/", views.purchase_detail, name="purchase_detail"),
+    path("purchases/<int:purchase_id>/download/", views.purchase_download, name="purchase_download"),
+]

@@ -1,0 +1,171 @@
+from decimal import Decimal
+
+from django.contrib import messages
+from django.http import Http404, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from accounts.decorators import workspace_required
+from credits.errors import InsufficientCredits
+from credits.selectors import credit_balance
+from cursive.errors import ApplicationError, NotFound
+from cursive.pagination import keyset_paginate
+from leads.models import CompanySize, Seniority
+
+from . import cart, selectors, services
+from .api import purchase_csv_response
+from .filters import ListingFilterSerializer
+from .models import LeadPurchase
+
+PAGE_SIZE = 25
+AGE_CHOICES = [(1, "Last 24 hours"), (7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")]
+
+
+def _non_empty(query: QueryDict) -> QueryDict:
+    cleaned = QueryDict(mutable=True)
+    for key, values in query.lists():
+        kept = [value for value in values if value.strip()]
+        if kept and key not in ("cursor", "page"):
+            cleaned.setlist(key, kept)
+    return cleaned
+
+
+def _cart_context(request) -> dict:
+    listings = list(selectors.listings_by_ids(ids=cart.cart_ids(request)))
+    available = [listing for listing in listings if listing.status == listing.Status.AVAILABLE]
+    return {"cart_listings": listings, "cart_ids": {listing.pk for listing in listings},
+            "cart_total": sum((listing.price for listing in available), Decimal("0.00")),
+            "cart_unavailable": [listing for listing in listings if listing.status != listing.Status.AVAILABLE]}
+
+
+@workspace_required
+@vary_on_headers("HX-Request")
+def browse(request):
+    query = _non_empty(request.GET)
+    params = ListingFilterSerializer(data=query)
+    errors = {}
+    if not params.is_valid():
+        # Show what was wrong and browse unfiltered rather than fail the page.
+        errors = params.errors
+        params = ListingFilterSerializer(data={})
+        params.is_valid()
+    filters = params.filters()
+    listings = selectors.available_listings(filters=filters, exclude_partner=request.workspace)
+    try:
+        page = keyset_paginate(listings, ordering=selectors.SORTS[filters.sort], cursor=request.GET.get("cursor"),
+                               page_size=PAGE_SIZE)
+    except ApplicationError:
+        return redirect(f"{reverse('marketplace:browse')}?{query.urlencode()}")
+    context = {"page": page, "query": query.urlencode(), "filters": filters, "errors": errors,
+               **_cart_context(request)}
+    if request.htmx and request.GET.get("cursor"):
+        return render(request, "marketplace/browse.html#rows", context)
+    context["result_count"] = listings.count()
+    if request.htmx and request.htmx.target == "results":
+        return render(request, "marketplace/browse.html#results", context)
+    context.update({"facets": selectors.listing_facets(), "sizes": CompanySize.choices,
+                    "seniorities": Seniority.choices, "ages": AGE_CHOICES, "sorts": [
+                        ("-quality", "Best quality"), ("price", "Lowest price"), ("-created", "Newest")]})
+    return render(request, "marketplace/browse.html", context)
+
+
+@workspace_required
+@require_POST
+def cart_toggle(request, listing_id: int):
+    if listing_id in cart.cart_ids(request):
+        cart.cart_remove(request, listing_id)
+    else:
+        if not selectors.listings_by_ids(ids=[listing_id]).exists():
+            raise Http404("No such lead.")
+        if not cart.cart_add(request, listing_id):
+            messages.warning(request, f"Your cart holds at most {services.MAX_LEADS_PER_PURCHASE} leads.")
+    if request.htmx:
+        context = {"listing_id": listing_id, **_cart_context(request)}
+        response = render(request, "marketplace/_cart_button.html", context)
+        response["HX-Trigger"] = "cart-changed"
+        return response
+    return redirect(request.POST.get("next") or "marketplace:cart")
+
+
+@workspace_required
+def cart_summary(request):
+    return render(request, "marketplace/_cart_summary.html", _cart_context(request))
+
+
+@workspace_required
+def cart_page(request):
+    context = _cart_context(request)
+    context["balance"] = credit_balance(workspace=request.workspace)
+    context["shortfall"] = max(context["cart_total"] - context["balance"], Decimal("0.00"))
+    return render(request, "marketplace/cart.html", context)
+
+
+@workspace_required
+@require_POST
+def cart_clear_unavailable(request):
+    for listing in _cart_context(request)["cart_unavailable"]:
+        cart.cart_remove(request, listing.pk)
+    return redirect("marketplace:cart")
+
+
+@workspace_required
+@require_POST
+def cart_checkout(request):
+    ids = cart.cart_ids(request)
+    payment = request.POST.get("payment", LeadPurchase.Payment.CREDITS)
+    if not ids:
+        messages.info(request, "Your cart is empty: add leads from the marketplace first.")
+        return redirect("marketplace:browse")
+    try:
+        purchase = services.purchase_create(workspace=request.workspace, lead_ids=ids, payment=payment,
+                                            created_by=request.user, base_url=request.build_absolute_uri("/"))
+    except InsufficientCredits as exc:
+        messages.error(request, exc.message)
+        return redirect("marketplace:cart")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect("marketplace:cart")
+    cart.cart_clear(request)
+    if purchase.status == LeadPurchase.Status.PENDING and purchase.checkout_url:
+        return redirect(purchase.checkout_url)
+    messages.success(request, f"Bought {len(ids)} lead{'s' if len(ids) > 1 else ''}. They're in My Leads now.")
+    return redirect("marketplace:purchase_detail", purchase_id=purchase.pk)
+
+
+@workspace_required
+def purchase_list(request):
+    purchases = selectors.workspace_purchases(workspace=request.workspace).prefetch_related("items")
+    try:
+        page = keyset_paginate(purchases, ordering=("-created_at", "-id"), cursor=request.GET.get("cursor"),
+                               page_size=PAGE_SIZE)
+    except ApplicationError:
+        return redirect("marketplace:purchases")
+    return render(request, "marketplace/purchases.html", {"page": page})
+
+
+def _purchase(request, purchase_id):
+    try:
+        return selectors.purchase_get(workspace=request.workspace, purchase_id=purchase_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@workspace_required
+def purchase_detail(request, purchase_id: int):
+    purchase = _purchase(request, purchase_id)
+    context = {"purchase": purchase, "items": selectors.purchase_items(purchase=purchase),
+               "result": request.GET.get("result", "")}
+    if request.htmx:
+        return render(request, "marketplace/purchase_detail.html#status", context)
+    return render(request, "marketplace/purchase_detail.html", context)
+
+
+@workspace_required
+def purchase_download(request, purchase_id: int):
+    purchase = _purchase(request, purchase_id)
+    if purchase.status != LeadPurchase.Status.COMPLETE:
+        messages.error(request, "Only complete purchases can be downloaded.")
+        return redirect("marketplace:purchase_detail", purchase_id=purchase.pk)
+    return purchase_csv_response(purchase)

@@ -1,0 +1,109 @@
+"""Real threads, each on its own database connection, racing for the same leads."""
+
+import random
+import threading
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Count, Sum
+
+from credits.errors import InsufficientCredits
+from credits.models import CreditAccount, CreditTransaction
+from marketplace.models import LeadPurchase, LeadPurchaseItem, Listing
+from marketplace.services import LeadUnavailable, purchase_create
+
+from .conftest import fund, make_listing
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def race(workers, target):
+    barrier = threading.Barrier(len(workers))
+    results, lock = [], threading.Lock()
+
+    def run(worker):
+        try:
+            barrier.wait()
+            try:
+                outcome = ("ok", target(worker))
+            except LeadUnavailable as exc:
+                outcome = ("unavailable", exc.lead_ids)
+            except InsufficientCredits as exc:
+                outcome = ("insufficient", exc.missing)
+            except Exception as exc:  # deadlocks, lock timeouts, anything else: the test must show it
+                outcome = ("error", repr(exc))
+            with lock:
+                results.append((worker, outcome))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+def assert_every_balance_equals_its_ledger():
+    sums = dict(CreditTransaction.objects.values_list("account_id").annotate(total=Sum("amount")))
+    for account in CreditAccount.objects.all():
+        assert account.balance == sums.get(account.pk, Decimal("0")), account
+
+
+def test_100_buyers_race_for_one_lead(tenant_factory, partner):
+    listing = make_listing(partner=partner.workspace, price="10.00")
+    buyers = []
+    for i in range(100):
+        buyer = tenant_factory(f"Racer {i}")
+        fund(buyer.workspace, 50)
+        buyers.append(buyer)
+    results = race(buyers, lambda b: purchase_create(workspace=b.workspace, lead_ids=[listing.pk]).pk)
+    outcomes = Counter(kind for _, (kind, _) in results)
+    assert outcomes == {"ok": 1, "unavailable": 99}, outcomes
+    (winner,) = [b for b, (kind, _) in results if kind == "ok"]
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.SOLD and listing.buyer_id == winner.workspace.pk
+    assert LeadPurchaseItem.objects.filter(listing=listing, is_sale=True).count() == 1
+    spent = CreditTransaction.objects.filter(kind="spend")
+    assert spent.count() == 1 and spent.get().account.workspace_id == winner.workspace.pk
+    for buyer in buyers:
+        expected = Decimal("40.00") if buyer is winner else Decimal("50.00")
+        assert CreditAccount.objects.get(workspace=buyer.workspace).balance == expected
+    assert CreditTransaction.objects.filter(kind="earn").count() == 1
+    assert CreditAccount.objects.get(workspace=partner.workspace).balance == Decimal("7.00")
+    assert_every_balance_equals_its_ledger()
+
+
+def test_50_buyers_with_overlapping_carts(tenant_factory, partner):
+    rng = random.Random(7)
+    listings = [make_listing(partner=partner.workspace if i % 2 else None, price=f"{rng.randint(2, 9)}.00")
+                for i in range(40)]
+    carts = {}
+    buyers = []
+    for i in range(50):
+        buyer = tenant_factory(f"Cart {i}")
+        # Some buyers are short of credits so that refusals for money race with refusals for leads.
+        fund(buyer.workspace, 12 if i % 10 == 0 else 100)
+        carts[buyer.workspace.pk] = rng.sample([lst.pk for lst in listings], 5)
+        buyers.append(buyer)
+    results = race(buyers, lambda b: purchase_create(workspace=b.workspace, lead_ids=carts[b.workspace.pk]).pk)
+    kinds = Counter(kind for _, (kind, _) in results)
+    assert kinds["error"] == 0, [o for _, o in results if o[0] == "error"]
+    assert kinds["ok"] >= 1
+    # All or nothing: a buyer either owns their whole cart or nothing of it.
+    for buyer, (kind, _) in results:
+        owned = set(LeadPurchaseItem.objects.filter(purchase__workspace=buyer.workspace, is_sale=True)
+                    .values_list("listing_id", flat=True))
+        assert owned == (set(carts[buyer.workspace.pk]) if kind == "ok" else set())
+    # No lead in two purchases; every sold lead in exactly one.
+    per_listing = LeadPurchaseItem.objects.filter(is_sale=True).values("listing").annotate(n=Count("id"))
+    assert all(row["n"] == 1 for row in per_listing)
+    assert Listing.objects.filter(status="sold").count() == per_listing.count() == 5 * kinds["ok"]
+    assert LeadPurchase.objects.filter(status="complete").count() == kinds["ok"]
+    assert_every_balance_equals_its_ledger()
+    from django.core.management import call_command
+
+    call_command("check_consistency")
