@@ -95,9 +95,9 @@ def threshold_update(request):
 
 
 @workspace_required
-def checkout_return(request, purchase_id: int):
+def checkout_return(request, credit_purchase_id: int):
     try:
-        purchase = selectors.credit_purchase_get(workspace=request.workspace, purchase_id=purchase_id)
+        purchase = selectors.credit_purchase_get(workspace=request.workspace, purchase_id=credit_purchase_id)
     except NotFound as exc:
         raise Http404(exc.message) from exc
     context = {"purchase": purchase, "result": request.GET.get("result", "success")}

@@ -1,0 +1,164 @@
+import json
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from credits.models import CreditAccount, CreditTransaction, StripeEvent
+from leads.models import Lead
+from marketplace.models import LeadPurchase, LeadPurchaseItem, Listing
+from marketplace.services import LeadUnavailable, purchase_create, reservations_release_expired
+from tests.credits.conftest import sign
+
+from .conftest import fund, make_listing
+
+
+@pytest.fixture(autouse=True)
+def _local_checkout(settings):
+    settings.STRIPE_SECRET_KEY = ""
+
+
+def session_event(purchase, event_type="checkout.session.completed", **fields):
+    session = {"id": purchase.checkout_session_id, "object": "checkout.session",
+               "client_reference_id": str(purchase.pk), "amount_total": purchase.total_cents,
+               "metadata": {"kind": "leads", "workspace_id": str(purchase.workspace_id)},
+               "payment_status": "paid", "payment_intent": f"pi_leads_{purchase.pk}", "status": "complete"}
+    session.update(fields)
+    return {"id": f"evt_{event_type}_{purchase.pk}", "type": event_type, "data": {"object": session}}
+
+
+def deliver(event, client=None):
+    payload = json.dumps(event)
+    return (client or Client()).post("/webhooks/stripe", data=payload, content_type="application/json",
+                                     HTTP_STRIPE_SIGNATURE=sign(payload))
+
+
+@pytest.mark.django_db
+class TestCardFlow:
+    def test_card_purchase_reserves_and_opens_a_checkout(self, buyer, partner):
+        listing = make_listing(partner=partner.workspace, price="10.00")
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        assert purchase.status == LeadPurchase.Status.PENDING
+        assert purchase.total_cents == 490 and "/checkout/local/" in purchase.checkout_url
+        listing.refresh_from_db()
+        assert listing.status == Listing.Status.RESERVED and listing.reserved_by_id == purchase.pk
+        assert purchase.reserved_until - timezone.now() > timedelta(minutes=29)
+
+    def test_a_reserved_lead_is_refused_to_a_credit_buyer_until_released(self, buyer, tenant_factory):
+        listing = make_listing()
+        card = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        rival = tenant_factory("Rival")
+        fund(rival.workspace, 100)
+        with pytest.raises(LeadUnavailable):
+            purchase_create(workspace=rival.workspace, lead_ids=[listing.pk])
+        deliver(session_event(card, "checkout.session.expired", status="expired"))
+        card.refresh_from_db()
+        assert card.status == LeadPurchase.Status.EXPIRED
+        assert purchase_create(workspace=rival.workspace, lead_ids=[listing.pk]).status == "complete"
+
+    def test_completion_delivers_once_over_repeated_deliveries(self, buyer, partner):
+        listing = make_listing(partner=partner.workspace, price="10.00")
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        event = session_event(purchase)
+        assert [deliver(event).status_code for _ in range(4)] == [200] * 4
+        again = session_event(purchase, "checkout.session.async_payment_succeeded")
+        assert deliver(again).status_code == 200
+        purchase.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.COMPLETE
+        assert Lead.objects.filter(workspace=buyer.workspace).count() == 1
+        assert CreditAccount.objects.get(workspace=buyer.workspace).balance == Decimal("1000.00"), "paid by card"
+        assert CreditTransaction.objects.filter(kind="earn").count() == 1
+        listing.refresh_from_db()
+        assert listing.status == Listing.Status.SOLD and listing.reserved_by is None
+        # A late expiry changes nothing.
+        deliver(session_event(purchase, "checkout.session.expired", status="expired"))
+        purchase.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.COMPLETE
+
+    def test_the_reservation_ends_on_schedule(self, buyer):
+        listing = make_listing()
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        assert reservations_release_expired() == 0
+        LeadPurchase.objects.filter(pk=purchase.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
+        assert reservations_release_expired() == 1
+        listing.refresh_from_db()
+        assert listing.status == Listing.Status.AVAILABLE and listing.reserved_by is None
+
+    def test_payment_after_the_lead_was_sold_elsewhere_is_flagged_not_delivered(self, buyer, tenant_factory):
+        listing = make_listing()
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        LeadPurchase.objects.filter(pk=purchase.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
+        reservations_release_expired()
+        rival = tenant_factory("Rival")
+        fund(rival.workspace, 100)
+        purchase_create(workspace=rival.workspace, lead_ids=[listing.pk])
+        assert deliver(session_event(purchase)).status_code == 200
+        purchase.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.FAILED and "Refund payment pi_leads_" in purchase.failure_reason
+        assert LeadPurchaseItem.objects.filter(listing=listing, is_sale=True).count() == 1
+
+    def test_payment_after_expiry_still_delivers_when_the_leads_are_free(self, buyer):
+        listing = make_listing()
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        LeadPurchase.objects.filter(pk=purchase.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
+        reservations_release_expired()
+        deliver(session_event(purchase))
+        purchase.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.COMPLETE
+
+    def test_stripe_outage_releases_the_leads_and_answers_503(self, buyer, settings, httpserver):
+        settings.STRIPE_SECRET_KEY = "sk_test_cursive"
+        settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
+        httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
+            {"error": {"type": "api_error", "message": "Stripe is down"}}, status=500)
+        listing = make_listing()
+        response = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [listing.pk], "payment": "card"},
+                                    format="json")
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "payment_provider_unavailable"
+        listing.refresh_from_db()
+        assert listing.status == Listing.Status.AVAILABLE
+        assert LeadPurchase.objects.get().status == LeadPurchase.Status.FAILED
+
+    def test_local_checkout_page_pays_a_lead_purchase(self, client, buyer):
+        from urllib.parse import urlparse
+
+        listing = make_listing()
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        client.force_login(buyer.user)
+        paid = client.post(urlparse(purchase.checkout_url).path, {"action": "pay"})
+        assert paid.status_code == 302
+        purchase.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.COMPLETE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_completed_deliveries_complete_once(buyer, partner):
+    listing = make_listing(partner=partner.workspace, price="10.00")
+    purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+    events = [session_event(purchase)] * 5 + [session_event(purchase, "checkout.session.async_payment_succeeded")] * 5
+    barrier, statuses, lock = threading.Barrier(len(events)), [], threading.Lock()
+
+    def post(event):
+        try:
+            barrier.wait()
+            code = deliver(event).status_code
+            with lock:
+                statuses.append(code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(e,)) for e in events]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 10
+    assert LeadPurchase.objects.get().status == LeadPurchase.Status.COMPLETE
+    assert Lead.objects.filter(workspace=buyer.workspace).count() == 1
+    assert CreditTransaction.objects.filter(kind="earn").count() == 1
+    assert StripeEvent.objects.count() == 2

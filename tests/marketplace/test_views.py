@@ -1,0 +1,92 @@
+import pytest
+
+from marketplace.models import LeadPurchase
+
+from .conftest import fund, make_listing
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def browser(client, buyer):
+    client.force_login(buyer.user)
+    return client
+
+
+def test_browse_page_filters_and_partials(browser):
+    make_listing(industry="SaaS", state="CA", email="alpha@one.example")
+    make_listing(industry="Fintech", state="NY")
+    page = browser.get("/marketplace/").content.decode()
+    assert "2 leads" in page and "a***@one.example" in page and "alpha@one.example" not in page
+    assert 'name="industry" value="SaaS"' in page and 'hx-push-url="true"' in page
+    partial = browser.get("/marketplace/?industry=Fintech", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results")
+    body = partial.content.decode()
+    assert "1 lead" in body and "<html" not in body and "Fintech" in body
+    assert partial.headers["Vary"].count("HX-Request")
+
+
+def test_bad_filters_show_a_message_instead_of_failing(browser):
+    make_listing()
+    page = browser.get("/marketplace/?quality_min=500").content.decode()
+    assert "were not valid and were ignored" in page and "1 lead" in page
+
+
+def test_empty_marketplace(browser):
+    assert b"No leads match these filters" in browser.get("/marketplace/").content
+
+
+def test_cart_survives_navigation_and_checkout_with_credits(browser, buyer):
+    a, b = make_listing(price="10.00"), make_listing(price="5.00")
+    browser.post(f"/marketplace/cart/toggle/{a.pk}/")
+    response = browser.post(f"/marketplace/cart/toggle/{b.pk}/", HTTP_HX_REQUEST="true")
+    assert b"In cart" in response.content and response.headers["HX-Trigger"] == "cart-changed"
+    browser.get("/leads/")
+    cart = browser.get("/marketplace/cart/").content.decode()
+    assert cart.count('data-testid="cart-row"') == 2 and "15.00" in cart
+    done = browser.post("/marketplace/cart/checkout/", {"payment": "credits"}, follow=True)
+    assert b"Bought 2 leads" in done.content and b"Download CSV" in done.content
+    assert browser.get("/marketplace/cart/").content.count(b'data-testid="cart-row"') == 0
+    purchase = LeadPurchase.objects.get()
+    csv_body = b"".join(browser.get(f"/marketplace/purchases/{purchase.pk}/download/").streaming_content).decode()
+    assert a.email in csv_body and b.email in csv_body
+
+
+def test_cart_explains_unavailable_leads_and_missing_credits(browser, buyer, tenant_factory):
+    gone, kept = make_listing(price="10.00"), make_listing(price="2000.00")
+    browser.post(f"/marketplace/cart/toggle/{gone.pk}/")
+    browser.post(f"/marketplace/cart/toggle/{kept.pk}/")
+    rival = tenant_factory("Rival")
+    fund(rival.workspace, 50)
+    from marketplace.services import purchase_create
+
+    purchase_create(workspace=rival.workspace, lead_ids=[gone.pk])
+    cart = browser.get("/marketplace/cart/").content.decode()
+    assert "bought by someone else" in cart and "no longer available" in cart
+    assert "You need 1,000.00 more credits" in cart
+    response = browser.post("/marketplace/cart/checkout/", {"payment": "credits"}, follow=True)
+    assert b"no longer available" in response.content
+    browser.post("/marketplace/cart/clear-unavailable/")
+    assert browser.get("/marketplace/cart/").content.count(b'data-testid="cart-row"') == 1
+    response = browser.post("/marketplace/cart/checkout/", {"payment": "credits"}, follow=True)
+    assert b"1,000.00 more credits" in response.content
+    assert not LeadPurchase.objects.filter(workspace=buyer.workspace).exists()
+
+
+def test_card_checkout_from_the_cart_goes_to_the_checkout_page(browser, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    listing = make_listing()
+    browser.post(f"/marketplace/cart/toggle/{listing.pk}/")
+    response = browser.post("/marketplace/cart/checkout/", {"payment": "card"})
+    assert "/checkout/local/" in response.url
+    purchase = LeadPurchase.objects.get()
+    detail = browser.get(f"/marketplace/purchases/{purchase.pk}/").content.decode()
+    assert "Waiting for the card payment" in detail and 'hx-trigger="every 2s"' in detail
+    assert browser.get(f"/marketplace/purchases/{purchase.pk}/download/").status_code == 302
+
+
+def test_purchases_page(browser, buyer):
+    assert b"No purchases yet" in browser.get("/marketplace/purchases/").content
+    from marketplace.services import purchase_create
+
+    purchase_create(workspace=buyer.workspace, lead_ids=[make_listing().pk])
+    assert browser.get("/marketplace/purchases/").content.count(b'data-testid="purchase-row"') == 1
