@@ -90,3 +90,19 @@ def test_purchases_page(browser, buyer):
 
     purchase_create(workspace=buyer.workspace, lead_ids=[make_listing().pk])
     assert browser.get("/marketplace/purchases/").content.count(b'data-testid="purchase-row"') == 1
+
+
+def test_staff_refund_from_admin(client, buyer):
+    from accounts.services import user_create
+    from marketplace.services import purchase_create
+
+    staff = user_create(email="ops@cursive.test", password="ops-password-123", is_staff=True)
+    purchase = purchase_create(workspace=buyer.workspace, lead_ids=[make_listing(price="10").pk])
+    client.force_login(staff)
+    assert b"Refund" in client.get("/admin/marketplace/leadpurchase/").content
+    url = f"/admin/marketplace/leadpurchase/{purchase.pk}/refund/"
+    assert b"required" in client.post(url, {"reason": ""}).content.lower()
+    client.post(url, {"reason": "Wrong industry", "return_to_market": "on"})
+    purchase.refresh_from_db()
+    assert purchase.status == LeadPurchase.Status.REFUNDED
+    assert b"Only complete purchases" in client.post(url, {"reason": "again"}).content
