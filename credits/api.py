@@ -47,24 +47,24 @@ class CheckoutView(WorkspaceAPIView):
     rate_class = "credit_checkouts"
     permission_classes = [IsWorkspaceManager]
 
-    class InputSerializer(serializers.Serializer):
+    class CheckoutInputSerializer(serializers.Serializer):
         package = serializers.IntegerField()
 
-    class OutputSerializer(serializers.Serializer):
+    class CheckoutOutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         status = serializers.CharField()
         checkout_id = serializers.CharField(source="checkout_session_id")
         checkout_url = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer},
+    @extend_schema(request=CheckoutInputSerializer, responses={201: CheckoutOutputSerializer},
                    parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)])
     @idempotent
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.CheckoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         purchase = services.credit_checkout_create(workspace=request.workspace, package_id=data.validated_data["package"],
                                                    created_by=request.user, base_url=request.build_absolute_uri("/"))
-        return Response(self.OutputSerializer(purchase).data, status=201)
+        return Response(self.CheckoutOutputSerializer(purchase).data, status=201)
 
 
 class TransactionSerializer(serializers.ModelSerializer):

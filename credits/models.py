@@ -44,6 +44,7 @@ class CreditTransaction(models.Model):
         EARN = "earn", "Earning"
         ADJUSTMENT = "adjustment", "Adjustment"
         REVERSAL = "reversal", "Reversal"
+        PAYOUT = "payout", "Payout"
 
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="transactions")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -62,7 +63,7 @@ class CreditTransaction(models.Model):
             models.CheckConstraint(
                 condition=(
                     models.Q(kind__in=["purchase", "refund", "earn"], amount__gt=0)
-                    | models.Q(kind__in=["spend", "reversal"], amount__lt=0)
+                    | models.Q(kind__in=["spend", "reversal", "payout"], amount__lt=0)
                     | models.Q(kind="adjustment")
                 ),
                 name="credit_tx_sign_matches_kind",

@@ -63,7 +63,7 @@ class PurchaseOutputSerializer(serializers.ModelSerializer):
 class PurchaseListCreateView(WorkspaceAPIView):
     rate_class = {"POST": "purchases"}
 
-    class InputSerializer(serializers.Serializer):
+    class PurchaseInputSerializer(serializers.Serializer):
         lead_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1,
                                          max_length=services.MAX_LEADS_PER_PURCHASE)
         payment = serializers.ChoiceField(choices=LeadPurchase.Payment.choices, default=LeadPurchase.Payment.CREDITS)
@@ -74,11 +74,11 @@ class PurchaseListCreateView(WorkspaceAPIView):
         return paginated_response(request, purchases, ordering=("-created_at", "-id"),
                                   serializer_class=PurchaseOutputSerializer)
 
-    @extend_schema(request=InputSerializer, responses={201: PurchaseOutputSerializer},
+    @extend_schema(request=PurchaseInputSerializer, responses={201: PurchaseOutputSerializer},
                    parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)])
     @idempotent
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.PurchaseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         purchase = services.purchase_create(workspace=request.workspace, created_by=request.user,
                                             base_url=request.build_absolute_uri("/"), **data.validated_data)

@@ -74,8 +74,8 @@ def _clean_ids(lead_ids) -> list[int]:
 
 def _lock_listings(*, workspace: Workspace, ids: list[int]) -> list[Listing]:
     """Lock the requested listings (id order, never waiting) and check every one can be bought now."""
-    listings = list(Listing.objects.filter(pk__in=ids).order_by("pk").select_for_update(skip_locked=True,
-                                                                                       of=("self",)))
+    listings = list(Listing.objects.filter(pk__in=ids).select_related("partner").order_by("pk")
+                    .select_for_update(skip_locked=True, of=("self",)))
     locked_ids = {listing.pk for listing in listings}
     if missing := [pk for pk in ids if pk not in locked_ids]:
         exists = set(Listing.objects.filter(pk__in=missing).values_list("pk", flat=True))
@@ -103,41 +103,49 @@ def _earning(listing: Listing) -> Decimal:
     return (listing.price * listing.revenue_share_percent / 100).quantize(CENT, rounding=ROUND_DOWN)
 
 
-def _deliver(*, purchase: LeadPurchase, listings: list[Listing], buyer: Workspace) -> None:
-    """Mark the listings sold, copy them into the buyer's leads and pay the partners; inside the caller's
-    transaction, with the listings locked."""
+def _deliver(*, purchase: LeadPurchase, listings: list[Listing], items: list[LeadPurchaseItem] | None) -> None:
+    """Mark the listings sold, copy them into the buyer's leads and pay the partners. Inside the caller's
+    transaction, with the listings and every credit account involved already locked. `items` are the
+    pending purchase's items to complete, or None to create them complete."""
     now = timezone.now()
-    partners = {listing.partner for listing in listings if listing.partner_id}
-    credit_accounts_lock(workspaces=[buyer, *partners])
+    buyer = purchase.workspace
     leads = Lead.objects.bulk_create([
         Lead(workspace=buyer, source=Lead.Source.MARKETPLACE, dedup_hash=listing.dedup_hash, score=listing.quality,
              email_status="valid" if listing.email_verified else "unknown", created_by=purchase.created_by,
              **{field: getattr(listing, field) for field in LEAD_FIELDS})
         for listing in listings
     ])
-    items = {item.listing_id: item for item in purchase.items.all()}
-    for listing, lead in zip(listings, leads, strict=True):
-        item = items[listing.pk]
-        item.lead = lead
-        item.is_sale = True
-        item.partner_id = listing.partner_id
-        item.partner_earning = _earning(listing)
-    LeadPurchaseItem.objects.bulk_update(items.values(), ["lead", "is_sale", "partner", "partner_earning"])
-    Listing.objects.filter(pk__in=[listing.pk for listing in listings]).update(
+    sale = {listing.pk: (lead, _earning(listing)) for listing, lead in zip(listings, leads, strict=True)}
+    if items is None:
+        items = LeadPurchaseItem.objects.bulk_create([
+            LeadPurchaseItem(purchase=purchase, listing=listing, price=listing.price, partner_id=listing.partner_id,
+                             lead=sale[listing.pk][0], partner_earning=sale[listing.pk][1], is_sale=True)
+            for listing in listings])
+    else:
+        for item in items:
+            item.lead, item.partner_earning = sale[item.listing_id]
+            item.is_sale = True
+        LeadPurchaseItem.objects.bulk_update(items, ["lead", "is_sale", "partner_earning"])
+    Listing.objects.filter(pk__in=list(sale)).update(
         status=Listing.Status.SOLD, buyer=buyer, sold_at=now, reserved_by=None, reserved_until=None)
     earnings: dict[int, Decimal] = {}
-    for item in items.values():
+    for item in items:
         if item.partner_id:
             earnings[item.partner_id] = earnings.get(item.partner_id, Decimal("0.00")) + item.partner_earning
-    for partner in sorted(partners, key=lambda w: w.pk):
-        if earnings[partner.pk] > 0:
-            credits_grant(workspace=partner, amount=earnings[partner.pk], kind=CreditTransaction.Kind.EARN,
-                          reference=purchase.reference, reason=f"Revenue share on purchase #{purchase.pk}")
+    partners = {listing.partner_id: listing.partner for listing in listings if listing.partner_id}
+    for partner_id in sorted(earnings):
+        if earnings[partner_id] > 0:
+            credits_grant(workspace=partners[partner_id], amount=earnings[partner_id],
+                          kind=CreditTransaction.Kind.EARN, reference=purchase.reference,
+                          reason=f"Revenue share on purchase #{purchase.pk}")
     purchase.status = LeadPurchase.Status.COMPLETE
-    purchase.completed_at = now
+    purchase.completed_at = purchase.completed_at or now
     purchase.reserved_until = None
-    purchase.save(update_fields=["status", "completed_at", "reserved_until"])
     job_enqueue("marketplace.tasks.send_purchase_confirmation", purchase_id=purchase.pk)
+
+
+def _lock_accounts(workspace: Workspace, listings: list[Listing]) -> None:
+    credit_accounts_lock(workspaces=[workspace, *(lst.partner for lst in listings if lst.partner_id)])
 
 
 def _create_pending(*, workspace: Workspace, listings: list[Listing], payment: str,
@@ -163,12 +171,15 @@ def purchase_create(*, workspace: Workspace, lead_ids, payment: str = LeadPurcha
 @transaction.atomic
 def _purchase_with_credits(*, workspace: Workspace, ids: list[int], created_by: User | None) -> LeadPurchase:
     listings = _lock_listings(workspace=workspace, ids=ids)
-    purchase = _create_pending(workspace=workspace, listings=listings, payment=LeadPurchase.Payment.CREDITS,
-                               created_by=created_by)
-    credit_accounts_lock(workspaces=[workspace, *{lst.partner for lst in listings if lst.partner_id}])
+    purchase = LeadPurchase(workspace=workspace, payment=LeadPurchase.Payment.CREDITS, created_by=created_by,
+                            total_credits=sum((lst.price for lst in listings), Decimal("0.00")))
+    # Saved complete at once: the whole purchase commits or none of it does.
+    purchase.status, purchase.completed_at = LeadPurchase.Status.COMPLETE, timezone.now()
+    purchase.save()
+    _lock_accounts(workspace, listings)
     credits_spend(workspace=workspace, amount=purchase.total_credits, reference=purchase.reference, actor=created_by,
                   reason=f"{len(listings)} marketplace lead{'s' if len(listings) > 1 else ''}")
-    _deliver(purchase=purchase, listings=listings, buyer=workspace)
+    _deliver(purchase=purchase, listings=listings, items=None)
     return purchase
 
 
@@ -222,7 +233,8 @@ def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
         return purchase
     ids = list(purchase.items.values_list("listing_id", flat=True))
     # Waiting here is fine (the webhook has a lock timeout); skipping would lose a paid sale.
-    listings = list(Listing.objects.filter(pk__in=ids).order_by("pk").select_for_update(of=("self",)))
+    listings = list(Listing.objects.filter(pk__in=ids).select_related("partner").order_by("pk")
+                    .select_for_update(of=("self",)))
     lost = [lst.pk for lst in listings
             if not (lst.status == Listing.Status.AVAILABLE
                     or (lst.status == Listing.Status.RESERVED and lst.reserved_by_id == purchase.pk))]
@@ -236,9 +248,10 @@ def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
         audit_record(actor=None, action="marketplace.paid_but_unavailable", target=purchase.reference,
                      workspace=purchase.workspace, reason=purchase.failure_reason)
         return purchase
+    _lock_accounts(purchase.workspace, listings)
+    _deliver(purchase=purchase, listings=listings, items=list(purchase.items.all()))
     purchase.checkout_session_id = purchase.checkout_session_id or session.get("id")
-    purchase.save(update_fields=["checkout_session_id"])
-    _deliver(purchase=purchase, listings=listings, buyer=purchase.workspace)
+    purchase.save(update_fields=["status", "completed_at", "reserved_until", "checkout_session_id"])
     return purchase
 
 

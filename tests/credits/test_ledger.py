@@ -60,8 +60,8 @@ class TestLedger:
         ws = tenant.workspace
         credits_grant(workspace=ws, amount="50", reference="credit_purchase:1")
         # An empty reference passes Python but violates the ledger's CHECK: the INSERT fails after the
-        # balance UPDATE already ran inside the same transaction.
-        with pytest.raises(IntegrityError):
+        # balance UPDATE already ran inside the same (request's) transaction.
+        with pytest.raises(IntegrityError), transaction.atomic():
             credits_spend(workspace=ws, amount="20", reference="")
         assert balance(ws) == D("50.00") == ledger_sum(ws)
         assert CreditTransaction.objects.count() == 1
@@ -144,3 +144,13 @@ def test_200_simultaneous_spends_end_exactly_right(tenant):
     assert CreditTransaction.objects.filter(kind="spend").count() == 150
     balances_after = sorted(CreditTransaction.objects.filter(kind="spend").values_list("balance_after", flat=True))
     assert balances_after == [D(n) for n in range(150)], "every spend saw the balance the one before it left"
+
+
+@pytest.mark.django_db
+def test_a_refusal_caught_inside_a_transaction_does_not_doom_it(tenant):
+    with transaction.atomic():
+        credits_grant(workspace=tenant.workspace, amount="5", reference="credit_purchase:1")
+        with pytest.raises(InsufficientCredits):
+            credits_spend(workspace=tenant.workspace, amount="50", reference="purchase:1")
+        credits_spend(workspace=tenant.workspace, amount="2", reference="purchase:2")
+    assert balance(tenant.workspace) == D("3.00") == ledger_sum(tenant.workspace)

@@ -1,0 +1,648 @@
+"""How many one-lead credit purchases per second the marketplace takes from 8 concurrent buyers, against pgbench.
+
+    .venv/bin/python bench/purchase.py [--threads 8] [--purchases-per-thread 250] [--http-purchases-per-thread 150]
+                                       [--partners 8] [--gunicorn-workers 4] [--pgbench-seconds 10]
+
+Creates `cursive_bench_purchase` on the project's database server (dropping a
+leftover one first), migrates it, and measures, one after the other:
+
+  service:     `marketplace.services.purchase_create` called directly by N threads, each with its own Django
+               connection and its own funded buyer workspace, each purchase buying ONE distinct lead (the threads
+               get disjoint slices of the listings, so no purchase meets a 409); listings are partner-listed,
+               round-robin over --partners partners, so every sale also pays a revenue share;
+  service_single_thread: the same service from ONE thread (buyer 0, its own listings): the per-call cost with no
+               concurrency, to tell what the 8 threads add; one purchase of it runs under a query counter, giving
+               the database round trips of one purchase;
+  http:        the same through `POST /api/v1/marketplace/purchases` served by a real gunicorn
+               (--gunicorn-workers sync workers, DATABASE_URL pointing at the scratch database, the purchase
+               rate limit lifted), N client threads each with its buyer's API key; latency measured by the client;
+  pgbench:     a hand-written purchase transaction (lock the account, debit it, mark the lead sold, insert the
+               purchase) in a custom pgbench script, -c 8 -j 2 -T 10 -n, on tables of its own (schema
+               `pgbench_purchase`) in the same scratch database: the ceiling the service is compared with.
+
+Then it checks that every credit account's balance equals the sum of its ledger (and what the purchases made
+it), that no listing is in two sales, and that pgbench's accounts never went below zero. One JSON object goes
+to stdout; progress to stderr. The scratch database is dropped at the end: the dev data is never touched.
+Other processes using the same server at the same time (other test runs) slow every figure alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["DJANGO_SETTINGS_MODULE"] = "cursive.settings"
+
+SCRATCH_DATABASE = "cursive_bench_purchase"
+PGBENCH_SCHEMA = "pgbench_purchase"
+PRICE = Decimal("1.00")
+PGBENCH_ACCOUNTS = 8
+PGBENCH_LEADS = 1_000_000
+
+PGBENCH_SCRIPT = f"""\\set aid random(1, {PGBENCH_ACCOUNTS})
+\\set lid random(1, {PGBENCH_LEADS})
+BEGIN;
+SELECT balance FROM {PGBENCH_SCHEMA}.accounts WHERE id = :aid FOR UPDATE;
+UPDATE {PGBENCH_SCHEMA}.accounts SET balance = balance - 1 WHERE id = :aid;
+UPDATE {PGBENCH_SCHEMA}.leads SET status = 'sold' WHERE id = :lid AND status = 'available';
+INSERT INTO {PGBENCH_SCHEMA}.purchases (account_id, lead_id, amount) VALUES (:aid, :lid, 1);
+COMMIT;
+"""
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def server_connection(database: dict, dbname: str | None = None):
+    """An autocommit connection to the server (its original database unless told otherwise)."""
+    import psycopg
+
+    return psycopg.connect(
+        host=database.get("HOST") or None, port=database.get("PORT") or None, user=database.get("USER") or None,
+        password=database.get("PASSWORD") or None, dbname=dbname or database["NAME"], autocommit=True,
+    )
+
+
+def drop_scratch(database: dict) -> None:
+    from psycopg import sql
+
+    with server_connection(database) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCRATCH_DATABASE)))
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, round(fraction * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def latency_summary(milliseconds: list[float]) -> dict:
+    values = sorted(milliseconds)
+    return {
+        "p50": round(percentile(values, 0.50), 3),
+        "p95": round(percentile(values, 0.95), 3),
+        "p99": round(percentile(values, 0.99), 3),
+        "mean": round(statistics.fmean(values), 3) if values else None,
+        "max": round(values[-1], 3) if values else None,
+    }
+
+
+# --- Set-up, through the real services ------------------------------------------------------------------------
+
+def make_buyers(count: int, *, funding: Decimal) -> list:
+    from accounts.services import user_create, workspace_create
+    from credits.services import credits_adjust
+
+    buyers = []
+    for n in range(count):
+        owner = user_create(email=f"bench-buyer-{n}@bench.test", password="bench-password-correct-9")
+        workspace = workspace_create(name=f"Bench buyer {n}", owner=owner)
+        credits_adjust(workspace=workspace, amount=funding, actor=None, reason="bench funding")
+        buyers.append((workspace, owner))
+    return buyers
+
+
+def make_partners(count: int) -> list:
+    from accounts.models import Workspace
+    from accounts.services import user_create, workspace_create
+
+    partners = []
+    for n in range(count):
+        owner = user_create(email=f"bench-partner-{n}@bench.test", password="bench-password-correct-9")
+        partners.append(workspace_create(name=f"Bench partner {n}", owner=owner, kind=Workspace.Kind.PARTNER))
+    return partners
+
+
+def make_listings(count: int, *, partners: list, label: str) -> list[int]:
+    """`count` partner-listed leads through `listing_create`, round-robin over the partners; their ids."""
+    from marketplace.services import listing_create
+
+    ids = []
+    for n in range(count):
+        data = {"first_name": f"Lead{n}", "last_name": label.title(), "email": f"{label}-{n}@company{n % 211}.example",
+                "title": "VP of Sales", "seniority": "vp", "company_name": f"Company {n % 211}",
+                "company_size": "51-200", "industry": "SaaS", "state": "CA", "city": "San Francisco"}
+        ids.append(listing_create(data=data, price=PRICE, quality=50 + n % 50, partner=partners[n % len(partners)]).pk)
+    return ids
+
+
+# --- (a) the service, called directly -------------------------------------------------------------------------
+
+def run_service(name: str, buyers: list, slices: list[list[int]]) -> dict:
+    """One thread per buyer; thread i buys the ids of slices[i], one purchase per lead."""
+    from django.db import connection
+
+    from marketplace.services import purchase_create
+
+    threads_count = len(buyers)
+    barrier = threading.Barrier(threads_count + 1)
+    latencies: list[list[float]] = [[] for _ in range(threads_count)]
+    errors: list[list[str]] = [[] for _ in range(threads_count)]
+
+    def worker(index: int) -> None:
+        workspace, owner = buyers[index]
+        try:
+            connection.ensure_connection()  # connect before the clock starts: measure purchases, not connects
+            barrier.wait()
+            mine = latencies[index]
+            for listing_id in slices[index]:
+                started = time.perf_counter()
+                try:
+                    purchase_create(workspace=workspace, lead_ids=[listing_id], payment="credits", created_by=owner)
+                except Exception as exc:  # counted and reported, never hidden
+                    errors[index].append(f"{exc.__class__.__name__}: {exc}")
+                    continue
+                mine.append((time.perf_counter() - started) * 1000)
+        except threading.BrokenBarrierError:
+            errors[index].append("barrier broken")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,), name=f"{name}-{i}") for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    all_latencies = [value for values in latencies for value in values]
+    all_errors = [error for values in errors for error in values]
+    return {
+        "threads": threads_count,
+        "purchases": len(all_latencies),
+        "failed_purchases": len(all_errors),
+        "first_errors": all_errors[:3],
+        "elapsed_seconds": round(elapsed, 3),
+        "purchases_per_second": round(len(all_latencies) / elapsed, 1) if elapsed else None,
+        "latency_ms": latency_summary(all_latencies),
+        "_succeeded_by_thread": [len(values) for values in latencies],
+    }
+
+
+def count_queries(buyer: tuple, listing_id: int) -> dict:
+    """Run one purchase under Django's query counter: the statements it sends (BEGIN/COMMIT and savepoints
+    included, the job hand-off after commit too)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from marketplace.services import purchase_create
+
+    workspace, owner = buyer
+    connection.queries_log.clear()  # a full log (9,000 entries) would make the counter read zero
+    with CaptureQueriesContext(connection) as captured:
+        purchase_create(workspace=workspace, lead_ids=[listing_id], payment="credits", created_by=owner)
+    statements = [query["sql"].split(None, 1)[0].upper() for query in captured.captured_queries]
+    connection.close()
+    return {"total": len(statements), **{kind.lower(): statements.count(kind) for kind in
+                                         ("SELECT", "INSERT", "UPDATE", "SAVEPOINT", "RELEASE")}}
+
+
+# --- (b) the HTTP endpoint, through gunicorn -------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url(settings_dict: dict) -> str:
+    user = quote(settings_dict.get("USER") or "", safe="")
+    password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+def start_gunicorn(*, workers: int, env: dict, log_file) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "cursive.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers)],
+        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/health", timeout=2)  # noqa: S310 - loopback only
+            break
+        except urllib.error.HTTPError:
+            break  # a 503 still means the server answers
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_gunicorn(process)
+                raise RuntimeError("gunicorn did not start; see its log above") from None
+            time.sleep(0.2)
+    return process, base
+
+
+def stop_gunicorn(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def run_http(base: str, keys: list[str], slices: list[list[int]], *, warmup_requests: int = 5) -> dict:
+    """One client thread per API key, each with its own HTTP connection (reopened when the server closes it)."""
+    host, port = base.removeprefix("http://").split(":")
+    threads_count = len(keys)
+    barrier = threading.Barrier(threads_count + 1)
+    latencies: list[list[float]] = [[] for _ in range(threads_count)]
+    errors: list[list[str]] = [[] for _ in range(threads_count)]
+
+    def request(conn: http.client.HTTPConnection, method: str, path: str, key: str, body: dict | None = None):
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = {"Authorization": f"Token {key}", "Accept": "application/json"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=payload, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        except (http.client.HTTPException, OSError):
+            conn.close()  # a stale kept-alive socket: one retry on a fresh connection
+            conn.request(method, path, body=payload, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        if response.getheader("Connection", "").lower() == "close":
+            conn.close()  # the sync worker closes after each response; the next request reconnects
+        return response.status, data
+
+    def worker(index: int) -> None:
+        key = keys[index]
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            # Warm up: every worker process loaded, its database connection open, before the clock starts.
+            for _ in range(warmup_requests):
+                request(conn, "GET", "/api/v1/me", key)
+            barrier.wait()
+            mine = latencies[index]
+            for listing_id in slices[index]:
+                started = time.perf_counter()
+                try:
+                    status, data = request(conn, "POST", "/api/v1/marketplace/purchases", key,
+                                           {"lead_ids": [listing_id], "payment": "credits"})
+                except Exception as exc:  # counted and reported, never hidden
+                    errors[index].append(f"{exc.__class__.__name__}: {exc}")
+                    continue
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                if status != 201:
+                    errors[index].append(f"HTTP {status}: {data[:200].decode(errors='replace')}")
+                    continue
+                mine.append(elapsed_ms)
+        except threading.BrokenBarrierError:
+            errors[index].append("barrier broken")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,), name=f"http-{i}") for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    all_latencies = [value for values in latencies for value in values]
+    all_errors = [error for values in errors for error in values]
+    return {
+        "client_threads": threads_count,
+        "purchases": len(all_latencies),
+        "failed_purchases": len(all_errors),
+        "first_errors": all_errors[:3],
+        "elapsed_seconds": round(elapsed, 3),
+        "purchases_per_second": round(len(all_latencies) / elapsed, 1) if elapsed else None,
+        "latency_ms": latency_summary(all_latencies),
+        "_succeeded_by_thread": [len(values) for values in latencies],
+    }
+
+
+# --- (c) pgbench -----------------------------------------------------------------------------------------------
+
+def pgbench_binary() -> str:
+    if os.environ.get("DATABASE_URL"):
+        system = shutil.which("pgbench")
+        if system:
+            return system
+    from cursive.embedded_db import binary
+
+    return str(binary("pgbench"))
+
+
+def pgbench_prepare(database: dict) -> None:
+    with server_connection(database, SCRATCH_DATABASE) as conn:
+        conn.execute(f"CREATE SCHEMA {PGBENCH_SCHEMA}")
+        conn.execute(f"CREATE TABLE {PGBENCH_SCHEMA}.accounts (id integer PRIMARY KEY, "
+                     "balance numeric(14, 2) NOT NULL CHECK (balance >= 0))")
+        conn.execute(f"CREATE TABLE {PGBENCH_SCHEMA}.leads (id integer PRIMARY KEY, status varchar(16) NOT NULL)")
+        conn.execute(f"CREATE TABLE {PGBENCH_SCHEMA}.purchases (id serial PRIMARY KEY, "
+                     f"account_id integer NOT NULL REFERENCES {PGBENCH_SCHEMA}.accounts (id), "
+                     f"lead_id integer NOT NULL REFERENCES {PGBENCH_SCHEMA}.leads (id), amount numeric(10, 2) NOT NULL)")
+        conn.execute(f"INSERT INTO {PGBENCH_SCHEMA}.accounts SELECT g, 1000000000 "
+                     f"FROM generate_series(1, {PGBENCH_ACCOUNTS}) g")
+        conn.execute(f"INSERT INTO {PGBENCH_SCHEMA}.leads SELECT g, 'available' "
+                     f"FROM generate_series(1, {PGBENCH_LEADS}) g")
+        conn.execute(f"VACUUM ANALYZE {PGBENCH_SCHEMA}.accounts, {PGBENCH_SCHEMA}.leads, {PGBENCH_SCHEMA}.purchases")
+
+
+def run_pgbench(database: dict, *, clients: int, jobs: int, seconds: int) -> dict:
+    executable = pgbench_binary()
+    env = {**os.environ}
+    if database.get("PASSWORD"):
+        env["PGPASSWORD"] = database["PASSWORD"]
+    with tempfile.TemporaryDirectory(prefix="bench-purchase-") as workdir:
+        script = Path(workdir) / "purchase.sql"
+        script.write_text(PGBENCH_SCRIPT)
+        command = [executable, "-h", database.get("HOST") or "127.0.0.1", "-p", str(database.get("PORT") or 5432),
+                   "-U", database.get("USER") or "postgres", "-n", "-c", str(clients), "-j", str(jobs),
+                   "-T", str(seconds), "-f", str(script), "-l", "--log-prefix", str(Path(workdir) / "tx"),
+                   SCRATCH_DATABASE]
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir,
+                                timeout=seconds + 120)
+        if result.returncode != 0:
+            raise RuntimeError(f"pgbench failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        # Per-transaction log lines: client_id transaction_no time_us script_no time_epoch time_us_part
+        latencies = []
+        for path in Path(workdir).glob("tx.*"):
+            for line in path.read_text().splitlines():
+                fields = line.split()
+                if len(fields) >= 3 and fields[2].isdigit():
+                    latencies.append(int(fields[2]) / 1000)
+    out = result.stdout
+
+    def number(pattern: str) -> float | None:
+        match = re.search(pattern, out)
+        return float(match.group(1)) if match else None
+
+    return {
+        "binary": executable,
+        "version": subprocess.run([executable, "--version"], capture_output=True, text=True).stdout.strip(),
+        "command": f"pgbench -n -c {clients} -j {jobs} -T {seconds} -f purchase.sql {SCRATCH_DATABASE}",
+        "script": PGBENCH_SCRIPT,
+        "transactions": int(number(r"number of transactions actually processed: (\d+)") or 0),
+        "failed_transactions": int(number(r"number of failed transactions: (\d+)") or 0),
+        "tps": number(r"tps = ([\d.]+) \(without initial connection time\)"),
+        "latency_average_ms": number(r"latency average = ([\d.]+) ms"),
+        "latency_ms": latency_summary(latencies),
+    }
+
+
+def pgbench_check(database: dict, *, transactions: int) -> dict:
+    with server_connection(database, SCRATCH_DATABASE) as conn:
+        negative = conn.execute(f"SELECT count(*) FROM {PGBENCH_SCHEMA}.accounts WHERE balance < 0").fetchone()[0]
+        debited = conn.execute(f"SELECT sum(1000000000 - balance) FROM {PGBENCH_SCHEMA}.accounts").fetchone()[0]
+        purchases, spent = conn.execute(f"SELECT count(*), coalesce(sum(amount), 0) FROM {PGBENCH_SCHEMA}.purchases"
+                                        ).fetchone()
+        sold = conn.execute(f"SELECT count(*) FROM {PGBENCH_SCHEMA}.leads WHERE status = 'sold'").fetchone()[0]
+    return {
+        "purchases_rows": purchases,
+        "purchases_equal_transactions": purchases == transactions,
+        "debits_equal_purchase_amounts": debited == spent,
+        "no_negative_balance": negative == 0,
+        "distinct_leads_sold": sold,
+    }
+
+
+# --- Final checks -----------------------------------------------------------------------------------------------
+
+def check_marketplace(*, buyers: list, partners: list, funding: Decimal, bought_by_buyer: dict[int, int]) -> dict:
+    """Balances == ledger sums (and what the purchases made them); no listing in two sales."""
+    from django.db.models import Count, Q, Sum
+
+    from credits.models import CreditAccount, CreditTransaction
+    from marketplace.models import LeadPurchase, LeadPurchaseItem, Listing
+
+    mismatched = []
+    accounts = CreditAccount.objects.annotate(ledger=Sum("transactions__amount"), rows=Count("transactions"))
+    for account in accounts:
+        if account.balance != (account.ledger or Decimal("0.00")):
+            mismatched.append({"workspace_id": account.workspace_id, "balance": str(account.balance),
+                               "ledger_sum": str(account.ledger)})
+    expected_buyer = {}
+    for workspace, _owner in buyers:
+        expected = funding - PRICE * bought_by_buyer.get(workspace.pk, 0)
+        actual = CreditAccount.objects.get(workspace=workspace).balance
+        expected_buyer[workspace.pk] = actual == expected
+    earnings = {row["partner"]: row["total"] for row in LeadPurchaseItem.objects.filter(
+        is_sale=True, partner__isnull=False).values("partner").annotate(total=Sum("partner_earning"))}
+    partners_paid = all(
+        CreditAccount.objects.filter(workspace=partner).values_list("balance", flat=True).first()
+        == earnings.get(partner.pk) for partner in partners if partner.pk in earnings)
+    in_two_sales = (LeadPurchaseItem.objects.filter(is_sale=True).values("listing").annotate(n=Count("id"))
+                    .filter(n__gt=1).count())
+    in_two_complete = (LeadPurchaseItem.objects.filter(purchase__status=LeadPurchase.Status.COMPLETE)
+                       .values("listing").annotate(n=Count("id")).filter(n__gt=1).count())
+    sold = Listing.objects.filter(status=Listing.Status.SOLD).count()
+    sales = LeadPurchaseItem.objects.filter(is_sale=True).count()
+    complete = LeadPurchase.objects.filter(status=LeadPurchase.Status.COMPLETE).count()
+    spends = CreditTransaction.objects.filter(kind=CreditTransaction.Kind.SPEND).count()
+    sold_without_sale = Listing.objects.filter(status=Listing.Status.SOLD).filter(
+        ~Q(purchase_items__is_sale=True)).count()
+    return {
+        "credit_accounts": accounts.count(),
+        "balances_equal_ledger_sums": not mismatched,
+        "mismatched_accounts": mismatched[:5],
+        "buyer_balances_as_expected": all(expected_buyer.values()),
+        "partner_balances_equal_their_earnings": partners_paid,
+        "listings_in_two_sales": in_two_sales,
+        "listings_in_two_complete_purchases": in_two_complete,
+        "sold_listings": sold,
+        "sale_items": sales,
+        "complete_purchases": complete,
+        "spend_ledger_rows": spends,
+        "sold_listings_without_a_sale": sold_without_sale,
+        "ok": (not mismatched and all(expected_buyer.values()) and partners_paid and in_two_sales == 0
+               and in_two_complete == 0 and sold == sales == complete == spends and sold_without_sale == 0),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--purchases-per-thread", type=int, default=250, help="service scenario")
+    parser.add_argument("--http-purchases-per-thread", type=int, default=150)
+    parser.add_argument("--single-thread-purchases", type=int, default=100)
+    parser.add_argument("--partners", type=int, default=8, help="listings are round-robin over this many partners")
+    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--pgbench-seconds", type=int, default=10)
+    parser.add_argument("--pgbench-clients", type=int, default=8)
+    parser.add_argument("--pgbench-jobs", type=int, default=2)
+    args = parser.parse_args()
+    service_total = args.threads * args.purchases_per_thread
+    http_total = args.threads * args.http_purchases_per_thread
+    # Every buyer can pay for all of its purchases twice over: no purchase may fail for lack of credits.
+    per_buyer = args.purchases_per_thread + args.http_purchases_per_thread + args.single_thread_purchases + 1
+    funding = (PRICE * per_buyer * 2).quantize(Decimal("0.01"))
+
+    from django.conf import settings
+
+    # Reading the settings starts the embedded server when DATABASE_URL is not set.
+    original = dict(settings.DATABASES["default"])
+    from psycopg import sql
+
+    drop_scratch(original)
+    with server_connection(original) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCRATCH_DATABASE)))
+        server_version = conn.execute("SHOW server_version").fetchone()[0]
+    log(f"Created the scratch database {SCRATCH_DATABASE}")
+    # Django opens its connections lazily from these settings: point the default one at the scratch database.
+    settings.DATABASES["default"]["NAME"] = SCRATCH_DATABASE
+    # Only the bench users are hashed with this; it keeps set-up fast and changes nothing measured.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # As production (and the gunicorn below) runs: no per-query logging into connection.queries.
+    settings.DEBUG = False
+
+    import django
+
+    django.setup()
+    import logging
+
+    # django-q logs one INFO line per enqueued task (one per purchase): keep stderr for progress.
+    logging.getLogger("django-q").setLevel(logging.WARNING)
+    from django.core.management import call_command
+    from django.db import connection, connections
+
+    from accounts.services import api_key_create
+
+    results: dict = {}
+    gunicorn = None
+    with tempfile.TemporaryFile(mode="w+") as gunicorn_log:
+        try:
+            log("Migrating the scratch database")
+            call_command("migrate", verbosity=0, interactive=False)
+            assert connection.settings_dict["NAME"] == SCRATCH_DATABASE
+            scratch = dict(connection.settings_dict)
+
+            log(f"Setting up {args.threads} buyers ({funding} credits each), {args.partners} partners, "
+                f"{service_total + http_total + args.single_thread_purchases + 1} listings")
+            started = time.perf_counter()
+            buyers = make_buyers(args.threads, funding=funding)
+            partners = make_partners(args.partners)
+            service_ids = make_listings(service_total, partners=partners, label="service")
+            http_ids = make_listings(http_total, partners=partners, label="http")
+            single_ids = make_listings(args.single_thread_purchases + 1, partners=partners, label="single")
+            keys = [api_key_create(workspace=workspace, name="bench", created_by=owner)[1] for workspace, owner in buyers]
+            log(f"  set-up took {time.perf_counter() - started:.1f} s")
+            connections.close_all()
+
+            # (a0) One thread: the cost of one call, and the round trips of one purchase.
+            log(f"(a0) service, one thread: {args.single_thread_purchases} one-lead purchases")
+            results["service_single_thread"] = run_service("single", buyers[:1], [single_ids[1:]])
+            results["service_single_thread"]["queries_per_purchase"] = count_queries(buyers[0], single_ids[0])
+            log(f"    {results['service_single_thread']['purchases_per_second']} purchases/s, "
+                f"p50 {results['service_single_thread']['latency_ms']['p50']} ms, "
+                f"{results['service_single_thread']['queries_per_purchase']['total']} queries per purchase")
+
+            # (a) The service. Slice i of the listings goes to thread i: every purchase buys a distinct lead.
+            log(f"(a) service: {args.threads} threads x {args.purchases_per_thread} one-lead purchases")
+            service_slices = [service_ids[i::args.threads] for i in range(args.threads)]
+            results["service"] = run_service("service", buyers, service_slices)
+            log(f"    {results['service']['purchases_per_second']} purchases/s, "
+                f"p50 {results['service']['latency_ms']['p50']} ms, p95 {results['service']['latency_ms']['p95']} ms, "
+                f"{results['service']['failed_purchases']} failed")
+
+            # (b) The HTTP endpoint through gunicorn.
+            log(f"(b) http: gunicorn with {args.gunicorn_workers} workers, {args.threads} client threads x "
+                f"{args.http_purchases_per_thread} purchases")
+            env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cursive.settings", "DATABASE_URL": database_url(scratch),
+                   "RATE_LIMIT_PURCHASES": "100000000", "RATE_LIMIT_READS": "100000000", "DEBUG": "false"}
+            gunicorn, base = start_gunicorn(workers=args.gunicorn_workers, env=env, log_file=gunicorn_log)
+            http_slices = [http_ids[i::args.threads] for i in range(args.threads)]
+            results["http"] = run_http(base, keys, http_slices)
+            stop_gunicorn(gunicorn)
+            gunicorn = None
+            results["http"].update({"gunicorn_workers": args.gunicorn_workers, "worker_class": "sync",
+                                    "debug": False, "conn_max_age": settings.DATABASES["default"].get("CONN_MAX_AGE")})
+            log(f"    {results['http']['purchases_per_second']} purchases/s, p50 {results['http']['latency_ms']['p50']} ms, "
+                f"p95 {results['http']['latency_ms']['p95']} ms, {results['http']['failed_purchases']} failed")
+
+            # (c) pgbench: the hand-written transaction, same server, same scratch database.
+            log(f"(c) pgbench: preparing {PGBENCH_ACCOUNTS} accounts and {PGBENCH_LEADS:,} leads")
+            pgbench_prepare(scratch)
+            log(f"    running pgbench -c {args.pgbench_clients} -j {args.pgbench_jobs} -T {args.pgbench_seconds} -n")
+            results["pgbench"] = run_pgbench(scratch, clients=args.pgbench_clients, jobs=args.pgbench_jobs,
+                                             seconds=args.pgbench_seconds)
+            results["pgbench"]["check"] = pgbench_check(scratch, transactions=results["pgbench"]["transactions"])
+            log(f"    {results['pgbench']['tps']} TPS, p50 {results['pgbench']['latency_ms']['p50']} ms, "
+                f"p95 {results['pgbench']['latency_ms']['p95']} ms")
+
+            log("Checking balances against ledgers and sales")
+            # What each buyer really bought (thread i is buyer i in both scenarios), failures left out.
+            bought = {workspace.pk: service_ok + http_ok for (workspace, _owner), service_ok, http_ok in zip(
+                buyers, results["service"].pop("_succeeded_by_thread"), results["http"].pop("_succeeded_by_thread"),
+                strict=True)}
+            bought[buyers[0][0].pk] += results["service_single_thread"].pop("_succeeded_by_thread")[0] + 1
+            results["check"] = check_marketplace(buyers=buyers, partners=partners, funding=funding,
+                                                 bought_by_buyer=bought)
+            log(f"    {'ok' if results['check']['ok'] else 'PROBLEMS FOUND'}")
+        except BaseException:
+            gunicorn_log.seek(0)
+            if output := gunicorn_log.read():
+                log("gunicorn log (last 5,000 characters):\n" + output[-5000:])
+            raise
+        finally:
+            if gunicorn is not None:
+                stop_gunicorn(gunicorn)
+            connections.close_all()
+            drop_scratch(original)
+            log(f"Dropped the scratch database {SCRATCH_DATABASE}")
+
+    pgbench_tps = results["pgbench"]["tps"]
+    service_tps = results["service"]["purchases_per_second"]
+    http_tps = results["http"]["purchases_per_second"]
+    print(json.dumps({
+        "benchmark": "one-lead credit purchases under concurrency, against a hand-written pgbench transaction",
+        "threads": args.threads,
+        "price_per_lead": str(PRICE),
+        "partners": args.partners,
+        "revenue_share_percent": str(settings.PARTNER_REVENUE_SHARE_DEFAULT),
+        "debug": False,
+        "connections": "service: one Django connection per thread, opened before the clock starts; http: one "
+                       "keep-alive-capable client connection per thread, gunicorn workers with persistent DB "
+                       "connections",
+        "postgres": server_version,
+        "cpu_count": os.cpu_count(),
+        "service_single_thread": results["service_single_thread"],
+        "service": results["service"],
+        "http": results["http"],
+        "pgbench": results["pgbench"],
+        "ratios": {
+            "service_tps_over_pgbench_tps": round(service_tps / pgbench_tps, 3) if service_tps and pgbench_tps else None,
+            "http_tps_over_pgbench_tps": round(http_tps / pgbench_tps, 3) if http_tps and pgbench_tps else None,
+        },
+        "check": results["check"],
+        "all_ok": bool(results["check"]["ok"] and results["pgbench"]["check"]["no_negative_balance"]
+                       and results["pgbench"]["check"]["purchases_equal_transactions"]
+                       and not results["service"]["failed_purchases"] and not results["http"]["failed_purchases"]
+                       and not results["service_single_thread"]["failed_purchases"]),
+    }))
+
+
+if __name__ == "__main__":
+    main()
