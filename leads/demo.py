@@ -1,4 +1,4 @@
-"""`manage.py seed_demo [--people N] [--listed N]`: demo accounts and a generated lead database.
+"""The generated lead database of the demo (`manage.py seed_demo`): people and companies.
 
 Every person and every company is a pure function of its index and a fixed
 seed, so the data is the same on every machine and a run only has to add the
@@ -27,14 +27,9 @@ import time
 from functools import lru_cache
 
 import numpy as np
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from psycopg.copy import QueuedLibpqWriter
 
-from accounts.models import Membership, User, Workspace
-from accounts.services import user_create, workspace_create
-from cursive.errors import ApplicationError
 from leads.models import Company, CompanySize, Person, Seniority
 from leads.normalize import dedup_hash
 
@@ -472,140 +467,91 @@ def people_rows(layout: Layout, chunk: int, lo: int, hi: int, company_pk: np.nda
 
 
 # ---------------------------------------------------------------------------
-# The command
-
-DEMO_ACCOUNTS = [  # email, full name, workspace, workspace kind (no workspace: the staff superuser)
-    ("buyer@cursive.demo", "Dana Whitfield", "Northwind Sales", Workspace.Kind.BUYER),
-    ("partner@cursive.demo", "Marcus Lee", "LeadForge Data", Workspace.Kind.PARTNER),
-    ("admin@cursive.demo", "Cursive Admin", None, None),
-]
+# Loading
 
 
-class Command(BaseCommand):
-    help = ("Create the demo accounts and fill the lead database with generated people and companies. "
-            "Idempotent: a second run with the same --people adds nothing, a larger --people adds the difference.")
+class DemoDataError(RuntimeError):
+    """The lead database holds rows the generator did not write, so "add what is missing" cannot work."""
 
-    def add_arguments(self, parser):
-        parser.add_argument("--people", type=int, default=100_000, help="People in the lead database (default 100,000).")
-        parser.add_argument("--listed", type=int, default=200,
-                            help="Marketplace listings (default 200); they arrive with the marketplace.")
 
-    def handle(self, *args, people: int, listed: int, **options):
-        if people < 0 or listed < 0:
-            raise CommandError("--people and --listed must be 0 or more.")
-        self.verbosity = options.get("verbosity", 1)
-        started = time.monotonic()
-        try:
-            self._demo_accounts()
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from exc
-        added_companies, added_people = self._lead_database(people)
-        elapsed = time.monotonic() - started
+def fill_lead_database(target: int, progress=lambda message: None) -> tuple[int, int]:
+    """Add the people (and their companies) missing to reach `target`; returns (companies added, people added)."""
+    layout = Layout()
+    have_people = Person.objects.count()
+    have_companies = Company.objects.count()
+    need_companies = companies_needed(layout, target)
+    added_companies = 0
+    if need_companies > have_companies:
+        added_companies = _copy_companies(have_companies, need_companies, progress)
+    if target <= have_people:
+        return added_companies, 0
 
-        self.stdout.write(
-            f"People: {Person.objects.count():,} ({added_people:,} added); "
-            f"companies: {Company.objects.count():,} ({added_companies:,} added); {elapsed:.1f} s"
-        )
-        self.stdout.write(f"Marketplace listings (--listed {listed}): none yet, listings arrive with the marketplace.")
-        self.stdout.write(f"Demo logins (password {settings.DEMO_PASSWORD}):")
-        for email, _, workspace, kind in DEMO_ACCOUNTS:
-            where = f"{workspace} ({kind} workspace)" if workspace else "staff superuser, /admin/"
-            self.stdout.write(f"  {email:<22} {where}")
+    first_company = int(chunk_companies(layout, have_people // PEOPLE_CHUNK).min())
+    company_pk = _company_pks(first_company, need_companies)
+    adding = target - have_people
+    rebuild = adding >= DROP_INDEXES_MIN_PEOPLE and adding >= have_people
+    now = dt.datetime.now(dt.UTC)
+    started = time.monotonic()
+    columns = ", ".join(PERSON_COLUMNS)
+    # One transaction: a failed or interrupted load leaves neither half the people nor a table
+    # without its indexes.
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Check each row's company as it arrives rather than queueing millions of deferred checks,
+        # which would also forbid CREATE INDEX later in the transaction.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        if rebuild:
+            cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            progress("Dropping the search indexes of leads_person for the load")
+            with connection.schema_editor(atomic=False) as editor:
+                for index in Person._meta.indexes:
+                    editor.remove_index(Person, index)
+        psycopg_cursor = cursor.cursor
+        writer = QueuedLibpqWriter(psycopg_cursor)  # formats the next chunk while the server stores this one
+        with psycopg_cursor.copy(f"COPY leads_person ({columns}) FROM STDIN", writer=writer) as copy:
+            for chunk in range(have_people // PEOPLE_CHUNK, (target - 1) // PEOPLE_CHUNK + 1):
+                base = chunk * PEOPLE_CHUNK
+                lo, hi = max(have_people - base, 0), min(target - base, PEOPLE_CHUNK)
+                copy.write(people_rows(layout, chunk, lo, hi, company_pk, first_company, now))
+                progress(f"  people {base + hi:,}/{target:,} ({time.monotonic() - started:.1f} s)")
+        progress(f"  people stored ({time.monotonic() - started:.1f} s)")
+        if rebuild:
+            progress("Recreating the search indexes of leads_person")
+            with connection.schema_editor(atomic=False) as editor:
+                for index in Person._meta.indexes:
+                    editor.add_index(Person, index)
+            progress(f"  indexes rebuilt ({time.monotonic() - started:.1f} s)")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE leads_company")
+        cursor.execute("ANALYZE leads_person")
+    return added_companies, adding
 
-    def _progress(self, message: str) -> None:
-        if self.verbosity >= 1:
-            self.stderr.write(message)
 
-    @transaction.atomic
-    def _demo_accounts(self) -> None:
-        for email, full_name, workspace_name, kind in DEMO_ACCOUNTS:
-            user = User.objects.filter(email__iexact=email).first()
-            if user is None:
-                user = user_create(email=email, password=settings.DEMO_PASSWORD, full_name=full_name,
-                                   is_staff=workspace_name is None)
-            if workspace_name is None:
-                continue
-            owned = Membership.objects.filter(
-                user=user, role=Membership.Role.OWNER, workspace__name=workspace_name, workspace__kind=kind
-            )
-            if not owned.exists():
-                workspace_create(name=workspace_name, owner=user, kind=kind)
+def _copy_companies(start: int, stop: int, progress) -> int:
+    columns = ", ".join(COMPANY_COLUMNS)
+    with (
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY leads_company ({columns}) FROM STDIN") as copy,
+    ):
+        for block_start in range(start, stop, COMPANY_BLOCK):
+            copy.write(company_rows(block_start, min(block_start + COMPANY_BLOCK, stop)))
+    progress(f"  companies {stop:,}")
+    return stop - start
 
-    def _lead_database(self, target: int) -> tuple[int, int]:
-        layout = Layout()
-        have_people = Person.objects.count()
-        have_companies = Company.objects.count()
-        need_companies = companies_needed(layout, target)
-        added_companies = 0
-        if need_companies > have_companies:
-            added_companies = self._copy_companies(have_companies, need_companies)
-        if target <= have_people:
-            return added_companies, 0
 
-        first_company = int(chunk_companies(layout, have_people // PEOPLE_CHUNK).min())
-        company_pk = self._company_pks(first_company, need_companies)
-        adding = target - have_people
-        rebuild = adding >= DROP_INDEXES_MIN_PEOPLE and adding >= have_people
-        now = dt.datetime.now(dt.UTC)
-        started = time.monotonic()
-        columns = ", ".join(PERSON_COLUMNS)
-        # One transaction: a failed or interrupted load leaves neither half the people nor a table
-        # without its indexes.
-        with transaction.atomic(), connection.cursor() as cursor:
-            # Check each row's company as it arrives rather than queueing millions of deferred checks,
-            # which would also forbid CREATE INDEX later in the transaction.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            if rebuild:
-                cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-                self._progress("Dropping the search indexes of leads_person for the load")
-                with connection.schema_editor(atomic=False) as editor:
-                    for index in Person._meta.indexes:
-                        editor.remove_index(Person, index)
-            psycopg_cursor = cursor.cursor
-            writer = QueuedLibpqWriter(psycopg_cursor)  # formats the next chunk while the server stores this one
-            with psycopg_cursor.copy(f"COPY leads_person ({columns}) FROM STDIN", writer=writer) as copy:
-                for chunk in range(have_people // PEOPLE_CHUNK, (target - 1) // PEOPLE_CHUNK + 1):
-                    base = chunk * PEOPLE_CHUNK
-                    lo, hi = max(have_people - base, 0), min(target - base, PEOPLE_CHUNK)
-                    copy.write(people_rows(layout, chunk, lo, hi, company_pk, first_company, now))
-                    self._progress(f"  people {base + hi:,}/{target:,} ({time.monotonic() - started:.1f} s)")
-            self._progress(f"  people stored ({time.monotonic() - started:.1f} s)")
-            if rebuild:
-                self._progress("Recreating the search indexes of leads_person")
-                with connection.schema_editor(atomic=False) as editor:
-                    for index in Person._meta.indexes:
-                        editor.add_index(Person, index)
-                self._progress(f"  indexes rebuilt ({time.monotonic() - started:.1f} s)")
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE leads_company")
-            cursor.execute("ANALYZE leads_person")
-        return added_companies, adding
-
-    def _copy_companies(self, start: int, stop: int) -> int:
-        columns = ", ".join(COMPANY_COLUMNS)
-        with (
-            transaction.atomic(),
-            connection.cursor() as cursor,
-            cursor.copy(f"COPY leads_company ({columns}) FROM STDIN") as copy,
-        ):
-            for block_start in range(start, stop, COMPANY_BLOCK):
-                copy.write(company_rows(block_start, min(block_start + COMPANY_BLOCK, stop)))
-        self._progress(f"  companies {stop:,}")
-        return stop - start
-
-    def _company_pks(self, start: int, stop: int) -> np.ndarray:
-        """Primary keys of companies start..stop-1, found by their domains (positions: index - start)."""
-        pks = np.zeros(stop - start, dtype=np.int64)
-        with connection.cursor() as cursor:
-            for block_start in range(start, stop, COMPANY_BLOCK):
-                domains = companies(block_start, min(block_start + COMPANY_BLOCK, stop))["domain"]
-                cursor.execute("SELECT domain, id FROM leads_company WHERE domain = ANY(%s)", [domains.tolist()])
-                found = dict(cursor.fetchall())
-                missing = [d for d in domains.tolist() if d not in found]
-                if missing:
-                    raise CommandError(
-                        f"leads_company lacks {len(missing)} generated companies (e.g. {missing[0]}): it holds rows "
-                        "seed_demo did not write, or some were deleted; seed an empty lead database instead."
-                    )
-                pks[block_start - start: block_start - start + len(domains)] = [found[d] for d in domains.tolist()]
-        return pks
+def _company_pks(start: int, stop: int) -> np.ndarray:
+    """Primary keys of companies start..stop-1, found by their domains (positions: index - start)."""
+    pks = np.zeros(stop - start, dtype=np.int64)
+    with connection.cursor() as cursor:
+        for block_start in range(start, stop, COMPANY_BLOCK):
+            domains = companies(block_start, min(block_start + COMPANY_BLOCK, stop))["domain"]
+            cursor.execute("SELECT domain, id FROM leads_company WHERE domain = ANY(%s)", [domains.tolist()])
+            found = dict(cursor.fetchall())
+            missing = [d for d in domains.tolist() if d not in found]
+            if missing:
+                raise DemoDataError(
+                    f"leads_company lacks {len(missing)} generated companies (e.g. {missing[0]}): it holds rows "
+                    "seed_demo did not write, or some were deleted; seed an empty lead database instead."
+                )
+            pks[block_start - start: block_start - start + len(domains)] = [found[d] for d in domains.tolist()]
+    return pks

@@ -20,7 +20,7 @@ PEOPLE = 2000
 
 def seed(people: int = PEOPLE) -> str:
     out = StringIO()
-    call_command("seed_demo", people=people, stdout=out, stderr=StringIO())
+    call_command("seed_demo", people=people, listed=30, stdout=out, stderr=StringIO())
     return out.getvalue()
 
 
@@ -32,7 +32,7 @@ def test_people_and_companies_are_consistent_and_plausible():
     companies = Company.objects.count()
     assert PEOPLE / 30 <= companies <= PEOPLE / 12
     assert Company.objects.values("domain").distinct().count() == companies
-    assert "People: 2,000" in output and "listings arrive with the marketplace" in output
+    assert "People: 2,000" in output and "marketplace listings: 30 (30 added)" in output
 
     people = Person.objects.all()
     # The has_* flags say exactly whether the value is there.
@@ -129,3 +129,17 @@ def test_a_second_run_adds_nothing_and_a_bigger_one_only_the_missing_people():
     Company.objects.all().delete()
     seed(PEOPLE + 700)
     assert set(Person.objects.values_list("dedup_hash", flat=True)) == grown
+
+
+def test_the_demo_buyer_has_credits_and_the_marketplace_has_leads_once():
+    from credits.models import CreditAccount
+    from marketplace.models import Listing
+
+    seed()
+    seed()
+    buyer = Workspace.objects.get(name="Northwind Sales")
+    assert CreditAccount.objects.get(workspace=buyer).balance == 500
+    assert Listing.objects.filter(status="available").count() == 30
+    partner_listed = Listing.objects.filter(partner__name="LeadForge Data").count()
+    assert 5 <= partner_listed <= 15
+    call_command("check_consistency", stdout=StringIO())
