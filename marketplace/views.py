@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -64,7 +65,11 @@ def browse(request):
         return render(request, "marketplace/browse.html#rows", context)
     context["result_count"] = listings.count()
     if request.htmx and request.htmx.target == "results":
-        return render(request, "marketplace/browse.html#results", context)
+        response = render(request, "marketplace/browse.html#results", context)
+        # The address bar shows only the filters in use, so a shared link stays readable.
+        response["HX-Push-Url"] = f"{reverse('marketplace:browse')}?{context['query']}" if context["query"] else \
+            reverse("marketplace:browse")
+        return response
     context.update({"facets": selectors.listing_facets(), "sizes": CompanySize.choices,
                     "seniorities": Seniority.choices, "ages": AGE_CHOICES, "sorts": [
                         ("-quality", "Best quality"), ("price", "Lowest price"), ("-created", "Newest")]})
@@ -82,11 +87,14 @@ def cart_toggle(request, listing_id: int):
         if not cart.cart_add(request, listing_id):
             messages.warning(request, f"Your cart holds at most {services.MAX_LEADS_PER_PURCHASE} leads.")
     if request.htmx:
-        context = {"listing_id": listing_id, **_cart_context(request)}
+        context = {"listing_id": listing_id, "next_url": request.POST.get("next", ""), **_cart_context(request)}
         response = render(request, "marketplace/_cart_button.html", context)
         response["HX-Trigger"] = "cart-changed"
         return response
-    return redirect(request.POST.get("next") or "marketplace:cart")
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("marketplace:cart")
+    return redirect(next_url)
 
 
 @workspace_required

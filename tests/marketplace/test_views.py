@@ -19,8 +19,10 @@ def test_browse_page_filters_and_partials(browser):
     page = browser.get("/marketplace/").content.decode()
     assert "2 leads" in page and "a***@one.example" in page and "alpha@one.example" not in page
     assert 'name="industry" value="SaaS"' in page and 'hx-push-url="true"' in page
-    partial = browser.get("/marketplace/?industry=Fintech", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results")
+    partial = browser.get("/marketplace/?industry=Fintech&q=&price_min=", HTTP_HX_REQUEST="true",
+                          HTTP_HX_TARGET="results")
     body = partial.content.decode()
+    assert partial.headers["HX-Push-Url"] == "/marketplace/?industry=Fintech"
     assert "1 lead" in body and "<html" not in body and "Fintech" in body
     assert partial.headers["Vary"].count("HX-Request")
 
@@ -43,6 +45,10 @@ def test_cart_survives_navigation_and_checkout_with_credits(browser, buyer):
     browser.get("/leads/")
     cart = browser.get("/marketplace/cart/").content.decode()
     assert cart.count('data-testid="cart-row"') == 2 and "15.00" in cart
+    # Removing on the cart page reloads it with the new total.
+    response = browser.post(f"/marketplace/cart/toggle/{b.pk}/", {"next": "/marketplace/cart/"}, follow=True)
+    assert response.content.decode().count('data-testid="cart-row"') == 1 and b"10.00" in response.content
+    browser.post(f"/marketplace/cart/toggle/{b.pk}/", {"next": "https://evil.example/"})
     done = browser.post("/marketplace/cart/checkout/", {"payment": "credits"}, follow=True)
     assert b"Bought 2 leads" in done.content and b"Download CSV" in done.content
     assert browser.get("/marketplace/cart/").content.count(b'data-testid="cart-row"') == 0
