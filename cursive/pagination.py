@@ -10,10 +10,12 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from functools import reduce
 from operator import or_
+from uuid import UUID
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Q, QuerySet
 
 from cursive.errors import ValidationFailed
@@ -34,8 +36,18 @@ def _value(obj, field: str):
     return obj
 
 
+def _exact(value):
+    # Full precision: DjangoJSONEncoder cuts datetimes to milliseconds, and rows created within the
+    # same millisecond would then be skipped or repeated across pages.
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (Decimal, UUID)):
+        return str(value)
+    raise TypeError(f"cannot put {type(value).__name__} in a cursor")
+
+
 def encode_cursor(values: list) -> str:
-    raw = json.dumps(values, cls=DjangoJSONEncoder, separators=(",", ":"))
+    raw = json.dumps(values, default=_exact, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
