@@ -53,6 +53,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         added_listings = self._listings(listed, partner=workspaces["LeadForge Data"])
         elapsed = time.monotonic() - started
+        if self.verbosity < 1:
+            return
         self.stdout.write(
             f"People: {Person.objects.count():,} ({added_people:,} added); "
             f"companies: {Company.objects.count():,} ({added_companies:,} added); "
