@@ -261,6 +261,11 @@ CHECKOUT_SESSION_MINUTES = env.int("CHECKOUT_SESSION_MINUTES", default=30)
 CREDIT_VALUE_CENTS = env.int("CREDIT_VALUE_CENTS", default=49)
 
 # --- Product ------------------------------------------------------------------
+# Partner uploads: the largest CSV accepted (413 beyond), rows read per chunk (memory stays bounded),
+# and how long a processing worker may go silent before another resumes its upload.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+UPLOAD_CHUNK_ROWS = env.int("UPLOAD_CHUNK_ROWS", default=20_000)
+UPLOAD_STALE_SECONDS = env.int("UPLOAD_STALE_SECONDS", default=120)
 # A partner's share of each sale unless staff set another for that partner.
 PARTNER_REVENUE_SHARE_DEFAULT = env.int("PARTNER_REVENUE_SHARE_DEFAULT", default=70)
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="cursive-demo-2026")

@@ -1,0 +1,322 @@
+"""Every write of the partner portal: profiles, uploads and their processing, review, listing and payouts.
+
+Processing reads the CSV with pandas in chunks, so memory stays bounded
+whatever the file's size. Each chunk's staged leads, row errors, counters and
+progress commit together; a worker that dies mid-file leaves the upload
+"processing" with a stale heartbeat, and the next run (the sweeper's, or a
+retry) resumes after the last committed chunk. Nothing is listed until the
+whole file is processed, and listing is one INSERT ... ON CONFLICT DO NOTHING,
+so no lead is ever listed twice, whoever uploads it and however often.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User, Workspace
+from credits.services import credits_pay_out
+from cursive.errors import PayloadTooLarge, PermissionDenied, ValidationFailed
+from cursive.jobs import job_enqueue
+from leads import normalize
+from leads.scoring import listing_quality
+from leads.services import LEAD_FIELDS, lead_fields_clean
+from marketplace.models import Listing
+
+from .csv_format import FileRejected, detect_format, suggest_mapping, validate_mapping
+from .models import PartnerProfile, Payout, Upload, UploadedLead, UploadError
+
+logger = logging.getLogger("cursive.partners")
+CENT = Decimal("0.01")
+# Rows errors kept per upload; the counts stay exact beyond it.
+MAX_STORED_ERRORS = 10_000
+# Columns read beyond the header, so a row with a few extra cells is reported, not fatal to the file.
+SPARE_COLUMNS = 20
+
+
+def partner_profile_ensure(*, workspace: Workspace, company_name: str | None = None) -> PartnerProfile:
+    profile, _ = PartnerProfile.objects.get_or_create(
+        workspace=workspace,
+        defaults={"company_name": company_name or workspace.name,
+                  "revenue_share_percent": Decimal(settings.PARTNER_REVENUE_SHARE_DEFAULT)},
+    )
+    return profile
+
+
+def _price(value) -> Decimal:
+    try:
+        price = Decimal(str(value)).quantize(CENT)
+    except (InvalidOperation, TypeError, ValueError) as exc:
+        raise ValidationFailed("Set the price per lead in credits, e.g. 5.00.",
+                               fields={"price_per_lead": ["Not a number."]}) from exc
+    if not (Decimal("0.50") <= price <= Decimal("1000")):
+        raise ValidationFailed("The price per lead must be between 0.50 and 1,000 credits.",
+                               fields={"price_per_lead": ["Between 0.50 and 1000."]})
+    return price
+
+
+def upload_create(*, workspace: Workspace, file: UploadedFile, price_per_lead, mapping: dict | None,
+                  created_by: User | None) -> Upload:
+    """Store the file and queue its processing; the file's rows are judged by the worker, not here."""
+    if not workspace.is_partner:
+        raise PermissionDenied("Only partner workspaces can upload leads.")
+    profile = partner_profile_ensure(workspace=workspace)
+    if profile.status == PartnerProfile.Status.SUSPENDED:
+        raise PermissionDenied("This partner account is suspended; contact Cursive support.")
+    if file.size > settings.UPLOAD_MAX_BYTES:
+        raise PayloadTooLarge(f"The file is {file.size / 1_048_576:,.1f} MB; the limit is "
+                              f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files.")
+    price = _price(price_per_lead)
+    try:
+        mapping = validate_mapping(mapping or {})
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), fields={"mapping": [str(exc)]}) from exc
+    with transaction.atomic():
+        upload = Upload(workspace=workspace, original_name=(file.name or "upload.csv")[:255], size_bytes=file.size,
+                        price_per_lead=price, mapping=mapping, created_by=created_by)
+        upload.file.save(f"{workspace.pk}-{timezone.now():%Y%m%d%H%M%S}.csv", file, save=False)
+        upload.save()
+        job_enqueue("partners.tasks.process_upload", upload_id=upload.pk)
+    return upload
+
+
+def _claim(upload_id: int) -> Upload | None:
+    """Take an upload for processing: a queued one, or one whose worker stopped beating (resume)."""
+    stale = timezone.now() - timedelta(seconds=settings.UPLOAD_STALE_SECONDS)
+    with transaction.atomic():
+        upload = (Upload.objects.select_for_update(skip_locked=True).filter(pk=upload_id)
+                  .select_related("workspace").first())
+        if upload is None:
+            return None
+        resumable = upload.status == Upload.Status.PROCESSING and (upload.heartbeat_at is None
+                                                                   or upload.heartbeat_at < stale)
+        if upload.status != Upload.Status.QUEUED and not resumable:
+            return None
+        upload.status = Upload.Status.PROCESSING
+        upload.started_at = upload.started_at or timezone.now()
+        upload.heartbeat_at = timezone.now()
+        upload.save(update_fields=["status", "started_at", "heartbeat_at"])
+    return upload
+
+
+def _fail(upload: Upload, message: str, *, field: str = "file") -> Upload:
+    with transaction.atomic():
+        UploadedLead.objects.filter(upload=upload).delete()
+        UploadError.objects.filter(upload=upload, row=0).delete()
+        UploadError.objects.create(upload=upload, row=0, field=field, message=message[:500])
+        Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.FAILED, failure_message=message,
+                                                   valid_rows=0, finished_at=timezone.now())
+    upload.refresh_from_db()
+    return upload
+
+
+def _row_problems(raw: dict) -> tuple[dict, dict[str, list[str]]]:
+    cleaned, errors = lead_fields_clean(raw)
+    if not errors.get("email") and cleaned["email"] and normalize.is_disposable_email(cleaned["email"]):
+        errors["email"] = ["This is a disposable (throwaway) email address."]
+    if not (cleaned["first_name"] or cleaned["last_name"]):
+        errors["first_name"] = ["A lead needs a first or last name."]
+    return cleaned, errors
+
+
+def _process_chunk(upload: Upload, frame: pd.DataFrame, first_row: int, mapping: dict[str, str],
+                   spare: list[str]) -> tuple[list[UploadedLead], list[UploadError], dict[str, int]]:
+    counts = {"total": len(frame), "valid": 0, "duplicate": 0, "invalid": 0}
+    fields = frame.rename(columns=mapping)
+    staged: list[UploadedLead] = []
+    errors: list[UploadError] = []
+    candidates: dict[str, UploadedLead] = {}
+    records = fields[list(mapping.values())].to_dict("records")
+    overflow = fields[spare].ne("").any(axis=1).tolist() if spare else [False] * len(records)
+    for offset, (raw, too_long) in enumerate(zip(records, overflow, strict=True)):
+        row = first_row + offset
+        if too_long:
+            counts["invalid"] += 1
+            errors.append(UploadError(upload=upload, row=row, field="row",
+                                      message="This row has more cells than the header has columns."))
+            continue
+        cleaned, problems = _row_problems(raw)
+        if problems:
+            counts["invalid"] += 1
+            errors.extend(UploadError(upload=upload, row=row, field=field, message=message)
+                          for field, messages in problems.items() for message in messages)
+            continue
+        key = normalize.dedup_hash(cleaned["email"], cleaned["phone"])
+        if key in candidates:
+            counts["duplicate"] += 1
+            continue
+        candidates[key] = UploadedLead(upload=upload, row=row, dedup_hash=key, quality=listing_quality(cleaned),
+                                       **cleaned)
+    if candidates:
+        seen = set(UploadedLead.objects.filter(upload=upload, dedup_hash__in=list(candidates))
+                   .values_list("dedup_hash", flat=True))
+        seen |= set(Listing.objects.filter(dedup_hash__in=list(candidates)).exclude(status=Listing.Status.WITHDRAWN)
+                    .values_list("dedup_hash", flat=True))
+        for key, lead in candidates.items():
+            if key in seen:
+                counts["duplicate"] += 1
+            else:
+                staged.append(lead)
+        counts["valid"] = len(staged)
+    return staged, errors, counts
+
+
+def upload_process(*, upload_id: int) -> Upload | None:
+    upload = _claim(upload_id)
+    if upload is None:
+        return None
+    path = Path(upload.file.path)
+    try:
+        fmt = detect_format(path)
+    except FileRejected as exc:
+        return _fail(upload, str(exc))
+    except FileNotFoundError:
+        return _fail(upload, "The uploaded file is missing on the server; upload it again.")
+    try:
+        mapping = validate_mapping(upload.mapping or suggest_mapping(fmt.header), fmt.header)
+    except ValueError as exc:
+        return _fail(upload, str(exc), field="mapping")
+    if not {"email", "phone"} & set(mapping.values()):
+        found = ", ".join(fmt.header[:10]) or "none"
+        return _fail(upload, f"No column holds email addresses or phone numbers (columns found: {found}). "
+                             "Name them e.g. 'Email' or 'Phone', or map them by hand.", field="mapping")
+    spare = [f"__spare_{i}" for i in range(SPARE_COLUMNS)]
+    names = [*fmt.header, *spare]
+    # Duplicate header names would make pandas rename them; positions are what the mapping means.
+    names = [f"{name}__{i}" if names.index(name) != i else name for i, name in enumerate(names)]
+    chunk_rows = settings.UPLOAD_CHUNK_ROWS
+    try:
+        with open(path, "rb") as handle:
+            reader = pd.read_csv(
+                handle, sep=fmt.delimiter, encoding=fmt.encoding, encoding_errors="replace", header=None,
+                names=names, skiprows=1, dtype=str, keep_default_na=False, na_filter=False, chunksize=chunk_rows,
+                engine="c", skip_blank_lines=True, quotechar='"', doublequote=True,
+            )
+            for index, frame in enumerate(reader):
+                if index < upload.chunks_done:
+                    continue  # committed by an earlier run of this upload
+                staged, errors, counts = _process_chunk(upload, frame, index * chunk_rows + 1, mapping, spare)
+                with transaction.atomic():
+                    UploadedLead.objects.bulk_create(staged, batch_size=5000)
+                    stored = UploadError.objects.filter(upload=upload).count()
+                    UploadError.objects.bulk_create(errors[: max(0, MAX_STORED_ERRORS - stored)], batch_size=5000)
+                    updated = Upload.objects.filter(pk=upload.pk, chunks_done=index).update(
+                        total_rows=F("total_rows") + counts["total"], valid_rows=F("valid_rows") + counts["valid"],
+                        duplicate_rows=F("duplicate_rows") + counts["duplicate"],
+                        invalid_rows=F("invalid_rows") + counts["invalid"], chunks_done=index + 1,
+                        processed_bytes=handle.tell(), heartbeat_at=timezone.now(),
+                    )
+                    if updated != 1:
+                        # Another run took this upload over (ours was thought dead): let it finish.
+                        transaction.set_rollback(True)
+                        return None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        return _fail(upload, f"The file could not be read as CSV: {str(exc).strip()[:300]}")
+    return _finish(upload_id)
+
+
+def _finish(upload_id: int) -> Upload:
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().select_related("workspace").get(pk=upload_id)
+        if upload.total_rows == 0:
+            return _fail(upload, "The file has a header row but no leads under it.")
+        if upload.valid_rows == 0:
+            upload.status = Upload.Status.FAILED
+            upload.failure_message = ("No row of this file can be listed: every row is invalid or a duplicate. "
+                                      "See the row errors below.")
+        else:
+            upload.status = Upload.Status.AWAITING_REVIEW
+        upload.finished_at = timezone.now()
+        upload.processed_bytes = upload.size_bytes
+        upload.save(update_fields=["status", "failure_message", "finished_at", "processed_bytes"])
+        profile = partner_profile_ensure(workspace=upload.workspace)
+    if upload.status == Upload.Status.AWAITING_REVIEW and profile.trusted:
+        return upload_approve(upload_id=upload.pk, actor=None, note="Listed at once: trusted partner.")
+    return upload
+
+
+# Listing copies staged rows straight into the marketplace; ON CONFLICT skips anyone listed meanwhile
+# (the partial unique index on live dedup hashes), so overlapping uploads list each person once.
+_LIST_SQL = """
+INSERT INTO marketplace_listing ({columns}, partner_id, revenue_share_percent, price, quality, status,
+    has_phone, has_linkedin, email_verified, dedup_hash, listed_at)
+SELECT {columns}, %(partner)s, %(share)s, %(price)s, quality, 'available',
+    phone <> '', linkedin_url <> '', false, dedup_hash, %(now)s
+FROM partners_uploadedlead WHERE upload_id = %(upload)s
+ORDER BY row
+ON CONFLICT DO NOTHING
+"""
+
+
+@transaction.atomic
+def upload_approve(*, upload_id: int, actor: User | None, note: str = "") -> Upload:
+    upload = Upload.objects.select_for_update().select_related("workspace").get(pk=upload_id)
+    if upload.status != Upload.Status.AWAITING_REVIEW:
+        raise ValidationFailed(f"Only uploads awaiting review can be approved; this one is "
+                               f"{upload.get_status_display().lower()}.")
+    profile = partner_profile_ensure(workspace=upload.workspace)
+    columns = ", ".join(LEAD_FIELDS)
+    with connection.cursor() as cursor:
+        cursor.execute(_LIST_SQL.format(columns=columns), {
+            "partner": upload.workspace_id, "share": profile.revenue_share_percent, "price": upload.price_per_lead,
+            "now": timezone.now(), "upload": upload.pk})
+        listed = cursor.rowcount
+    upload.listed_rows = listed
+    upload.status = Upload.Status.LISTED
+    upload.review_note = note
+    upload.reviewed_by = actor
+    upload.reviewed_at = timezone.now()
+    upload.save(update_fields=["listed_rows", "status", "review_note", "reviewed_by", "reviewed_at"])
+    UploadedLead.objects.filter(upload=upload).delete()
+    return upload
+
+
+@transaction.atomic
+def upload_reject(*, upload_id: int, actor: User, note: str) -> Upload:
+    note = (note or "").strip()
+    if not note:
+        raise ValidationFailed("Tell the partner why the upload is rejected.", fields={"note": ["Required."]})
+    upload = Upload.objects.select_for_update().get(pk=upload_id)
+    if upload.status != Upload.Status.AWAITING_REVIEW:
+        raise ValidationFailed(f"Only uploads awaiting review can be rejected; this one is "
+                               f"{upload.get_status_display().lower()}.")
+    upload.status = Upload.Status.REJECTED
+    upload.review_note = note
+    upload.reviewed_by = actor
+    upload.reviewed_at = timezone.now()
+    upload.save(update_fields=["status", "review_note", "reviewed_by", "reviewed_at"])
+    UploadedLead.objects.filter(upload=upload).delete()
+    return upload
+
+
+def uploads_resume_stale() -> int:
+    """Scheduled: hand uploads whose worker died back to a worker (the claim resumes them)."""
+    stale = timezone.now() - timedelta(seconds=settings.UPLOAD_STALE_SECONDS)
+    ids = list(Upload.objects.filter(status=Upload.Status.PROCESSING, heartbeat_at__lt=stale)
+               .values_list("pk", flat=True)[:100])
+    for upload_id in ids:
+        job_enqueue("partners.tasks.process_upload", upload_id=upload_id)
+    return len(ids)
+
+
+@transaction.atomic
+def payout_record(*, workspace: Workspace, credits, amount_cents: int, actor: User, method: str = "bank transfer",
+                  external_reference: str = "", note: str = "") -> Payout:
+    """Staff record money sent to a partner; the credits leave the partner's balance in the same transaction."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only staff record payouts.")
+    payout = Payout.objects.create(workspace=workspace, credits=Decimal(str(credits)).quantize(CENT),
+                                   amount_cents=amount_cents, method=method, external_reference=external_reference,
+                                   note=note, created_by=actor)
+    credits_pay_out(workspace=workspace, amount=payout.credits, reference=payout.reference, actor=actor,
+                    reason=f"Payout by {method}")
+    return payout
