@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("leads.api_urls")),
     path("", include("credits.api_urls")),
     path("", include("marketplace.api_urls")),
+    path("", include("partners.api_urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("leads/", include("leads.urls")),
     path("", include("credits.urls")),
     path("marketplace/", include("marketplace.urls")),
+    path("partner/", include("partners.urls")),
 ]
 
 handler403 = views.permission_denied

@@ -52,6 +52,16 @@ def partner_profile_ensure(*, workspace: Workspace, company_name: str | None = N
     return profile
 
 
+@transaction.atomic
+def partner_profile_update(*, profile_id: int, company_name: str, payout_details: str) -> PartnerProfile:
+    """What the partner may edit; the share, trust and status are staff's (admin)."""
+    profile = PartnerProfile.objects.select_for_update().get(pk=profile_id)
+    profile.company_name = company_name.strip()[:200] or profile.company_name
+    profile.payout_details = payout_details.strip()
+    profile.save(update_fields=["company_name", "payout_details"])
+    return profile
+
+
 def _price(value) -> Decimal:
     try:
         price = Decimal(str(value)).quantize(CENT)
@@ -281,7 +291,7 @@ def upload_approve(*, upload_id: int, actor: User | None, note: str = "") -> Upl
 
 
 @transaction.atomic
-def upload_reject(*, upload_id: int, actor: User, note: str) -> Upload:
+def upload_reject(*, upload_id: int, actor: User | None, note: str) -> Upload:
     note = (note or "").strip()
     if not note:
         raise ValidationFailed("Tell the partner why the upload is rejected.", fields={"note": ["Required."]})

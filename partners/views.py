@@ -1,0 +1,183 @@
+import csv
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.files import File
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import workspace_required
+from accounts.models import Workspace
+from credits.selectors import credit_balance
+from cursive.errors import ApplicationError, NotFound
+from cursive.forms import apply_error
+from cursive.pagination import keyset_paginate
+from leads.export import escape_cell
+
+from . import selectors, services
+from .csv_format import FileRejected, detect_format, preview_rows, suggest_mapping
+from .forms import MappingForm, UploadStartForm
+from .models import Upload
+
+partner_page = workspace_required(kind=Workspace.Kind.PARTNER)
+DRAFT_SESSION_KEY = "partner_upload_drafts"
+ERRORS_ON_PAGE = 100
+
+
+def _draft_dir() -> Path:
+    path = Path(settings.MEDIA_ROOT) / "drafts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _draft(request, token: str) -> dict:
+    draft = request.session.get(DRAFT_SESSION_KEY, {}).get(token)
+    if draft is None or draft["workspace"] != request.workspace.pk or not Path(draft["path"]).exists():
+        raise Http404("This upload draft expired; start the upload again.")
+    return draft
+
+
+@partner_page
+def dashboard(request):
+    profile = services.partner_profile_ensure(workspace=request.workspace)
+    uploads = selectors.workspace_uploads(workspace=request.workspace).order_by("-created_at", "-id")[:20]
+    return render(request, "partners/dashboard.html", {
+        "profile": profile, "summary": selectors.partner_summary(workspace=request.workspace),
+        "uploads": uploads, "balance": credit_balance(workspace=request.workspace),
+        "sales": selectors.partner_sales(workspace=request.workspace)[:10],
+    })
+
+
+@partner_page
+def upload_start(request):
+    form = UploadStartForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        incoming = form.cleaned_data["file"]
+        if incoming.size > settings.UPLOAD_MAX_BYTES:
+            form.add_error("file", f"The file is {incoming.size / 1_048_576:,.1f} MB; the limit is "
+                                   f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files.")
+        else:
+            token = secrets.token_urlsafe(12)
+            path = _draft_dir() / f"{request.workspace.pk}-{token}.csv"
+            with open(path, "wb") as out:
+                for piece in incoming.chunks():
+                    out.write(piece)
+            try:
+                detect_format(path)
+            except FileRejected as exc:
+                path.unlink(missing_ok=True)
+                form.add_error("file", str(exc))
+            else:
+                drafts = request.session.get(DRAFT_SESSION_KEY, {})
+                drafts[token] = {"path": str(path), "name": incoming.name, "workspace": request.workspace.pk,
+                                 "price": str(form.cleaned_data["price_per_lead"])}
+                request.session[DRAFT_SESSION_KEY] = drafts
+                return redirect("partners:upload_mapping", token=token)
+    return render(request, "partners/upload_start.html", {"form": form,
+                                                          "max_mb": settings.UPLOAD_MAX_BYTES // 1_048_576})
+
+
+@partner_page
+def upload_mapping(request, token: str):
+    draft = _draft(request, token)
+    path = Path(draft["path"])
+    fmt = detect_format(path)
+    suggested = suggest_mapping(fmt.header)
+    form = MappingForm(request.POST or None, headers=fmt.header, suggested=suggested,
+                       initial={"price_per_lead": draft["price"]})
+    if request.method == "POST" and form.is_valid():
+        try:
+            with open(path, "rb") as handle:
+                upload = services.upload_create(workspace=request.workspace, file=File(handle, name=draft["name"]),
+                                                price_per_lead=form.cleaned_data["price_per_lead"],
+                                                mapping=form.mapping(), created_by=request.user)
+        except ApplicationError as exc:
+            apply_error(form, exc)
+        else:
+            path.unlink(missing_ok=True)
+            drafts = request.session.get(DRAFT_SESSION_KEY, {})
+            drafts.pop(token, None)
+            request.session[DRAFT_SESSION_KEY] = drafts
+            messages.success(request, f"“{upload.original_name}” is being processed.")
+            return redirect("partners:upload_detail", upload_id=upload.pk)
+    return render(request, "partners/upload_mapping.html", {
+        "form": form, "draft": draft, "header": fmt.header, "rows": preview_rows(path, fmt),
+        "mapping_rows": form.mapping_rows(), "encoding": fmt.encoding,
+        "delimiter": {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[fmt.delimiter],
+    })
+
+
+def _upload(request, upload_id) -> Upload:
+    try:
+        return selectors.upload_get(workspace=request.workspace, upload_id=upload_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@partner_page
+def upload_detail(request, upload_id: int):
+    upload = _upload(request, upload_id)
+    context = {"upload": upload, "errors": selectors.upload_errors(upload=upload)[:ERRORS_ON_PAGE],
+               "error_count": selectors.upload_errors(upload=upload).count(), "errors_shown": ERRORS_ON_PAGE}
+    if request.htmx:
+        return render(request, "partners/upload_detail.html#report", context)
+    return render(request, "partners/upload_detail.html", context)
+
+
+@partner_page
+def upload_errors_csv(request, upload_id: int):
+    upload = _upload(request, upload_id)
+
+    class Echo:
+        def write(self, value):
+            return value
+
+    writer = csv.writer(Echo())
+
+    def rows():
+        yield writer.writerow(["row", "field", "message"])
+        for error in selectors.upload_errors(upload=upload).iterator():
+            yield writer.writerow([error.row, escape_cell(error.field), escape_cell(error.message)])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="upload-{upload.pk}-errors.csv"'
+    return response
+
+
+@partner_page
+def uploads(request):
+    try:
+        page = keyset_paginate(selectors.workspace_uploads(workspace=request.workspace),
+                               ordering=("-created_at", "-id"), cursor=request.GET.get("cursor"), page_size=25)
+    except ApplicationError:
+        return redirect("partners:uploads")
+    return render(request, "partners/uploads.html", {"page": page})
+
+
+@partner_page
+def earnings(request):
+    try:
+        page = keyset_paginate(selectors.partner_sales(workspace=request.workspace),
+                               ordering=("-purchase__completed_at", "-id"), cursor=request.GET.get("cursor"),
+                               page_size=50)
+    except ApplicationError:
+        return redirect("partners:earnings")
+    return render(request, "partners/earnings.html", {
+        "page": page, "summary": selectors.partner_summary(workspace=request.workspace),
+        "payouts": selectors.partner_payouts(workspace=request.workspace)[:50],
+        "balance": credit_balance(workspace=request.workspace),
+    })
+
+
+@partner_page
+@require_POST
+def profile_update(request):
+    profile = services.partner_profile_ensure(workspace=request.workspace)
+    services.partner_profile_update(profile_id=profile.pk, company_name=request.POST.get("company_name", ""),
+                                    payout_details=request.POST.get("payout_details", ""))
+    messages.success(request, "Partner details saved.")
+    return redirect("partners:dashboard")
+
