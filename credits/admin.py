@@ -4,22 +4,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from cursive.admin_base import ReadOnlyAdmin
 from cursive.errors import ApplicationError
 
 from .models import CreditAccount, CreditPackage, CreditPurchase, CreditTransaction, LocalCheckoutSession, StripeEvent
 from .services import credits_adjust
 from .webhooks import stripe_event_process
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class AdjustForm(forms.Form):

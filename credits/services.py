@@ -219,10 +219,7 @@ def credit_checkout_create(*, workspace: Workspace, package_id, created_by: User
 
 
 def _purchase_for_session(session: dict) -> CreditPurchase | None:
-    reference = session.get("client_reference_id")
-    if not (reference and str(reference).isdigit()):
-        return None
-    return CreditPurchase.objects.select_for_update().filter(pk=int(reference)).first()
+    return stripe_gateway.session_object_for_update(session, CreditPurchase.objects.all())
 
 
 @transaction.atomic

@@ -84,3 +84,15 @@ def verify_signature(payload: bytes, header: str | None) -> None:
     """Raise stripe.SignatureVerificationError unless the header signs this payload recently enough."""
     stripe.WebhookSignature.verify_header(payload, header, settings.STRIPE_WEBHOOK_SECRET,
                                           tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS)
+
+
+def session_reference(session: dict) -> int | None:
+    """The id of the Cursive object a Checkout Session was opened for (its client_reference_id)."""
+    reference = session.get("client_reference_id")
+    return int(reference) if reference and str(reference).isdigit() else None
+
+
+def session_object_for_update(session: dict, queryset):
+    """That object, locked for the rest of the caller's transaction; None when it is not ours."""
+    reference = session_reference(session)
+    return None if reference is None else queryset.select_for_update().filter(pk=reference).first()

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from .admin_base import ReadOnlyAdmin
 from .jobs import job_retry
 from .models import AuditEvent, FailedJob, IdempotencyRecord, Job, RateLimitCounter, WorkerHeartbeat
 
@@ -55,20 +56,10 @@ class FailedJobAdmin(JobAdminBase):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor", "action", "target", "workspace", "reason"]
     list_filter = ["action"]
     search_fields = ["target", "reason", "actor__email", "workspace__name"]
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(IdempotencyRecord)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 
+from django.http import StreamingHttpResponse
+
 from .services import LEAD_FIELDS
 
 # A cell starting with one of these is run as a formula by Excel, Sheets and LibreOffice.
@@ -27,3 +29,9 @@ def csv_rows(rows: Iterable, fields: tuple[str, ...] = LEAD_FIELDS) -> Iterator[
     yield writer.writerow(fields)
     for row in rows:
         yield writer.writerow([escape_cell(getattr(row, field)) for field in fields])
+
+
+def csv_download(lines: Iterator[str], filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

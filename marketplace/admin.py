@@ -4,6 +4,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from cursive.admin_base import ReadOnlyAdmin
 from cursive.errors import ApplicationError
 
 from .models import LeadPurchase, LeadPurchaseItem, Listing
@@ -92,17 +93,10 @@ class LeadPurchaseAdmin(admin.ModelAdmin):
 
 
 @admin.register(LeadPurchaseItem)
-class LeadPurchaseItemAdmin(admin.ModelAdmin):
+class LeadPurchaseItemAdmin(ReadOnlyAdmin):
     """Which sale a listing went in, and what the partner earned on it."""
 
     list_display = ["id", "purchase", "listing", "price", "partner", "partner_earning", "is_sale"]
     list_filter = ["is_sale"]
     search_fields = ["=purchase__id", "=listing__id", "partner__name"]
     list_select_related = ["purchase", "listing", "partner"]
-    readonly_fields = [f.name for f in LeadPurchaseItem._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,4 +1,3 @@
-from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -8,7 +7,7 @@ from cursive.api.pagination import CURSOR_PARAMETERS, paginated_response
 from cursive.api.views import WorkspaceAPIView
 from cursive.errors import Conflict
 from leads import normalize
-from leads.export import csv_rows
+from leads.export import csv_download, csv_rows
 
 from . import selectors, services
 from .filters import ListingFilterSerializer
@@ -98,8 +97,6 @@ class PurchaseDownloadView(WorkspaceAPIView):
         return purchase_csv_response(purchase)
 
 
-def purchase_csv_response(purchase: LeadPurchase) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(csv_rows(selectors.purchase_leads(purchase=purchase).iterator()),
-                                     content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="cursive-purchase-{purchase.pk}.csv"'
-    return response
+def purchase_csv_response(purchase: LeadPurchase):
+    return csv_download(csv_rows(selectors.purchase_leads(purchase=purchase).iterator()),
+                        f"cursive-purchase-{purchase.pk}.csv")

@@ -217,10 +217,7 @@ def _purchase_with_card(*, workspace: Workspace, ids: list[int], created_by: Use
 
 
 def _purchase_for_session(session: dict) -> LeadPurchase | None:
-    reference = session.get("client_reference_id")
-    if not (reference and str(reference).isdigit()):
-        return None
-    return LeadPurchase.objects.select_for_update().select_related("workspace").filter(pk=int(reference)).first()
+    return stripe_gateway.session_object_for_update(session, LeadPurchase.objects.select_related("workspace"))
 
 
 @transaction.atomic
@@ -271,13 +268,11 @@ def purchase_release(*, purchase_id: int, status: str = LeadPurchase.Status.EXPI
 
 
 def purchase_close_session(*, session: dict, status: str) -> LeadPurchase | None:
-    reference = session.get("client_reference_id")
-    if not (reference and str(reference).isdigit()):
-        return None
-    if not LeadPurchase.objects.filter(pk=int(reference)).exists():
+    reference = stripe_gateway.session_reference(session)
+    if reference is None or not LeadPurchase.objects.filter(pk=reference).exists():
         return None
     closing = LeadPurchase.Status.FAILED if status == "failed" else LeadPurchase.Status.EXPIRED
-    return purchase_release(purchase_id=int(reference), status=closing)
+    return purchase_release(purchase_id=reference, status=closing)
 
 
 def reservations_release_expired() -> int:

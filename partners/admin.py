@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 
 from credits.selectors import credit_balance
+from cursive.admin_base import ReadOnlyAdmin
 from cursive.errors import ApplicationError
 
 from .models import PartnerProfile, Payout, Upload, UploadedLead, UploadError
@@ -81,26 +82,18 @@ class UploadAdmin(admin.ModelAdmin):
 
 
 @admin.register(UploadedLead)
-class UploadedLeadAdmin(admin.ModelAdmin):
+class UploadedLeadAdmin(ReadOnlyAdmin):
     list_display = ["upload", "row", "email", "company_name", "quality"]
     search_fields = ["email", "company_name"]
-    readonly_fields = [f.name for f in UploadedLead._meta.fields]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(UploadError)
-class UploadErrorAdmin(admin.ModelAdmin):
+class UploadErrorAdmin(ReadOnlyAdmin):
     list_display = ["upload", "row", "field", "message"]
     list_filter = ["field"]
     search_fields = ["message"]
-    readonly_fields = [f.name for f in UploadError._meta.fields]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
 
 
 class PayoutForm(forms.ModelForm):

@@ -1,11 +1,10 @@
-import csv
 import secrets
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.files import File
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -15,7 +14,7 @@ from credits.selectors import credit_balance
 from cursive.errors import ApplicationError, NotFound
 from cursive.forms import apply_error
 from cursive.pagination import keyset_paginate
-from leads.export import escape_cell
+from leads.export import csv_download, csv_rows
 
 from . import selectors, services
 from .csv_format import FileRejected, detect_format, preview_rows, suggest_mapping
@@ -130,21 +129,8 @@ def upload_detail(request, upload_id: int):
 @partner_page
 def upload_errors_csv(request, upload_id: int):
     upload = _upload(request, upload_id)
-
-    class Echo:
-        def write(self, value):
-            return value
-
-    writer = csv.writer(Echo())
-
-    def rows():
-        yield writer.writerow(["row", "field", "message"])
-        for error in selectors.upload_errors(upload=upload).iterator():
-            yield writer.writerow([error.row, escape_cell(error.field), escape_cell(error.message)])
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="upload-{upload.pk}-errors.csv"'
-    return response
+    errors = selectors.upload_errors(upload=upload).iterator()
+    return csv_download(csv_rows(errors, fields=("row", "field", "message")), f"upload-{upload.pk}-errors.csv")
 
 
 @partner_page

@@ -55,3 +55,17 @@ def test_add_lead_page_and_my_leads(client, tenant):
     assert b"Ada" in listing.content
     bad = client.post("/leads/new/", {"first_name": "Bob", "email": "bob@", "country": "US"})
     assert bad.status_code == 200 and b"not a valid email" in bad.content and b"Bob" in bad.content
+
+
+def test_my_leads_paginates_with_load_more_and_filters(client, tenant):
+    client.force_login(tenant.user)
+    for i in range(55):
+        lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": f"p{i}@x.example"})
+    page = client.get("/leads/").content.decode()
+    assert page.count("/leads/") >= 50 and "Load more" in page
+    cursor = page.split("cursor=")[1].split('"')[0]
+    more = client.get(f"/leads/?cursor={cursor}", HTTP_HX_REQUEST="true").content.decode()
+    assert more.count("p") and "<html" not in more and "Load more" not in more
+    assert more.count('href="/leads/') == 5
+    filtered = client.get("/leads/?source=pixel").content.decode()
+    assert "No leads match these filters" in filtered
