@@ -1,5 +1,6 @@
 """Settings, read from the environment (see .env.example for every variable)."""
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -177,7 +178,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"VerificationStatusEnum": "leads.models.VerificationStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "VerificationStatusEnum": "leads.models.VerificationStatus",
+        "LeadStatusEnum": "leads.models.Lead.Status",
+        "LeadPurchaseStatusEnum": "marketplace.models.LeadPurchase.Status",
+        "UploadStatusEnum": "partners.models.Upload.Status",
+        "SegmentStatusEnum": "segments.models.Segment.Status",
+    },
 }
 
 # Requests allowed per workspace per window, by action class (API.md, rate limits).
@@ -261,6 +268,8 @@ CHECKOUT_SESSION_MINUTES = env.int("CHECKOUT_SESSION_MINUTES", default=30)
 CREDIT_VALUE_CENTS = env.int("CREDIT_VALUE_CENTS", default=49)
 
 # --- Product ------------------------------------------------------------------
+# Credits charged per person pulled from the lead database into a workspace.
+SEGMENT_PULL_PRICE = Decimal(env.str("SEGMENT_PULL_PRICE", default="1.00"))
 # Partner uploads: the largest CSV accepted (413 beyond), rows read per chunk (memory stays bounded),
 # and how long a processing worker may go silent before another resumes its upload.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)

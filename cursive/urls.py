@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("credits.api_urls")),
     path("", include("marketplace.api_urls")),
     path("", include("partners.api_urls")),
+    path("", include("segments.api_urls")),
 ]
 
 urlpatterns = [

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.utils import timezone
 
@@ -143,6 +144,9 @@ class Person(ContactFields):
     score = models.PositiveSmallIntegerField(default=0)
     dedup_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Job-title words for "title contains all of these words" searches, kept by PostgreSQL itself.
+    title_search = models.GeneratedField(
+        expression=SearchVector("title", config="simple"), output_field=SearchVectorField(), db_persist=True)
 
     class Meta:
         verbose_name_plural = "people"
@@ -156,6 +160,7 @@ class Person(ContactFields):
             models.Index(fields=["state", "city"], name="person_state_city_idx"),
             models.Index(fields=["company_size", "seniority"], name="person_size_seniority_idx"),
             models.Index(fields=["-score"], name="person_score_idx"),
+            GinIndex(fields=["title_search"], name="person_title_search_gin"),
         ]
 
     def __str__(self):

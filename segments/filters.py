@@ -1,0 +1,59 @@
+"""The one schema of segment filters (API.md), shared by the Lead Search page, the API and the runner."""
+
+from __future__ import annotations
+
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import QuerySet
+from rest_framework import serializers
+
+from leads.models import CompanySize, Person, Seniority
+
+LIST_FIELDS = ("industry", "state", "city", "company_size", "seniority")
+BOOLEAN_FIELDS = ("has_email", "has_phone", "has_linkedin", "email_verified")
+
+
+class SegmentFiltersSerializer(serializers.Serializer):
+    industry = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=50)
+    state = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=60)
+    city = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=50)
+    company_size = serializers.ListField(child=serializers.ChoiceField(choices=CompanySize.values), required=False)
+    seniority = serializers.ListField(child=serializers.ChoiceField(choices=Seniority.values), required=False)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    has_email = serializers.BooleanField(required=False)
+    has_phone = serializers.BooleanField(required=False)
+    has_linkedin = serializers.BooleanField(required=False)
+    email_verified = serializers.BooleanField(required=False)
+    score_min = serializers.IntegerField(min_value=0, max_value=100, required=False)
+
+    def validate(self, attrs):
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        if unknown:
+            raise serializers.ValidationError(
+                {key: [f"Unknown filter. Use: {', '.join(self.fields)}."] for key in unknown})
+        # Empty lists and blank words filter nothing: drop them so saved filters stay minimal.
+        return {key: value for key, value in attrs.items() if value not in ([], "")}
+
+
+def clean_filters(raw) -> dict:
+    """Validated filters or serializers.ValidationError (the API answers 400 with the fields)."""
+    if not isinstance(raw, dict):
+        raise serializers.ValidationError({"filters": ["Filters are an object, e.g. {\"industry\": [\"SaaS\"]}."]})
+    serializer = SegmentFiltersSerializer(data=raw)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def people_matching(filters: dict) -> QuerySet[Person]:
+    """Filters must already be clean (clean_filters)."""
+    people = Person.objects.all()
+    for name in LIST_FIELDS:
+        if filters.get(name):
+            people = people.filter(**{f"{name}__in": filters[name]})
+    for name in BOOLEAN_FIELDS:
+        if name in filters:
+            people = people.filter(**{name: filters[name]})
+    if filters.get("score_min") is not None:
+        people = people.filter(score__gte=filters["score_min"])
+    if filters.get("title", "").strip():
+        people = people.filter(title_search=SearchQuery(filters["title"], search_type="plain", config="simple"))
+    return people

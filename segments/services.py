@@ -1,0 +1,220 @@
+"""Every write to saved segments and every run of one: previews (free) and pulls (paid, never twice)."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, Sum
+from django.utils import timezone
+from rest_framework import serializers
+
+from accounts.models import User, Workspace
+from credits.errors import InsufficientCredits
+from credits.services import credits_spend
+from cursive.errors import Conflict, NotFound, ValidationFailed
+from leads.models import Lead, Person
+from leads.services import LEAD_FIELDS
+
+from .filters import clean_filters, people_matching
+from .models import Segment, SegmentRun, SegmentSettings
+
+logger = logging.getLogger("cursive.segments")
+MAX_PULL = 10_000
+
+
+def _filters(raw) -> dict:
+    try:
+        return clean_filters(raw)
+    except serializers.ValidationError as exc:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"filters": exc.detail}
+        fields = {key: [str(item) for item in (value if isinstance(value, list) else [value])]
+                  for key, value in detail.items()}
+        first_key = next(iter(fields))
+        raise ValidationFailed(f"Filter '{first_key}': {fields[first_key][0]}", fields={"filters": fields}) from exc
+
+
+def _name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("Give the segment a name.", fields={"name": ["This field is required."]})
+    return name[:120]
+
+
+def _segment_for_update(*, workspace: Workspace, segment_id) -> Segment:
+    segment = Segment.objects.select_for_update().filter(workspace=workspace, pk=segment_id).first()
+    if segment is None:
+        raise NotFound("That segment does not exist in this workspace.")
+    return segment
+
+
+@transaction.atomic
+def segment_create(*, workspace: Workspace, name: str, filters: dict, description: str = "",
+                   created_by: User | None = None, status: str = Segment.Status.ACTIVE) -> Segment:
+    if status not in Segment.Status.values:
+        raise ValidationFailed("Status is active, paused or archived.", fields={"status": ["Unknown status."]})
+    return Segment.objects.create(workspace=workspace, name=_name(name), description=(description or "").strip(),
+                                  filters=_filters(filters), created_by=created_by, status=status)
+
+
+@transaction.atomic
+def segment_update(*, workspace: Workspace, segment_id, **changes) -> Segment:
+    segment = _segment_for_update(workspace=workspace, segment_id=segment_id)
+    allowed = {"name", "description", "filters", "status", "auto_pull_per_day"}
+    if unknown := sorted(set(changes) - allowed):
+        raise ValidationFailed(f"These fields cannot be changed: {', '.join(unknown)}.",
+                               fields={key: ["Not editable."] for key in unknown})
+    if "name" in changes:
+        segment.name = _name(changes["name"])
+    if "description" in changes:
+        segment.description = (changes["description"] or "").strip()
+    if "filters" in changes:
+        segment.filters = _filters(changes["filters"])
+        segment.last_count = None  # the old count described other filters
+    if "status" in changes:
+        if changes["status"] not in Segment.Status.values:
+            raise ValidationFailed("Status is active, paused or archived.", fields={"status": ["Unknown status."]})
+        segment.status = changes["status"]
+    if "auto_pull_per_day" in changes:
+        per_day = changes["auto_pull_per_day"]
+        if not isinstance(per_day, int) or not 0 <= per_day <= MAX_PULL:
+            raise ValidationFailed(f"Automatic pulls take 0 to {MAX_PULL:,} people a day.",
+                                   fields={"auto_pull_per_day": [f"0 to {MAX_PULL}."]})
+        segment.auto_pull_per_day = per_day
+    segment.save()
+    return segment
+
+
+@transaction.atomic
+def segment_duplicate(*, workspace: Workspace, segment_id, created_by: User | None = None) -> Segment:
+    original = _segment_for_update(workspace=workspace, segment_id=segment_id)
+    return Segment.objects.create(workspace=workspace, name=f"{original.name} (copy)"[:120],
+                                  description=original.description, filters=original.filters, created_by=created_by)
+
+
+@transaction.atomic
+def segment_delete(*, workspace: Workspace, segment_id) -> None:
+    _segment_for_update(workspace=workspace, segment_id=segment_id).delete()
+
+
+def search_count(*, filters: dict) -> int:
+    return people_matching(_filters(filters)).count()
+
+
+def search_sample(*, filters: dict, limit: int = 10) -> list[Person]:
+    return list(people_matching(_filters(filters)).order_by("-score", "id")[:limit])
+
+
+@transaction.atomic
+def segment_preview(*, workspace: Workspace, segment_id, actor: User | None = None,
+                    mode: str = SegmentRun.Mode.PREVIEW) -> SegmentRun:
+    segment = _segment_for_update(workspace=workspace, segment_id=segment_id)
+    count = people_matching(_filters(segment.filters)).count()
+    segment.last_count = count
+    segment.last_run = timezone.now()
+    segment.save(update_fields=["last_count", "last_run", "updated_at"])
+    return SegmentRun.objects.create(segment=segment, mode=mode, count=count, actor=actor)
+
+
+# New people go in with one INSERT ... SELECT; ON CONFLICT skips anyone another pull added meanwhile,
+# and RETURNING says exactly how many were added, which is what gets charged.
+_PULL_SQL = """
+INSERT INTO leads_lead (workspace_id, source, status, email_status, phone_status, score, tags, dedup_hash,
+                        created_by_id, created_at, updated_at, {columns})
+SELECT %(workspace)s, 'database', 'new', CASE WHEN email_verified THEN 'valid' ELSE 'unknown' END, 'unknown',
+       score, '{{}}', dedup_hash, %(actor)s, %(now)s, %(now)s, {columns}
+FROM leads_person WHERE id = ANY(%(ids)s)
+ON CONFLICT (workspace_id, dedup_hash) DO NOTHING
+RETURNING id
+"""
+
+
+@transaction.atomic
+def segment_pull(*, workspace: Workspace, segment_id, limit, actor: User | None = None,
+                 mode: str = SegmentRun.Mode.PULL) -> SegmentRun:
+    """Add up to `limit` people the workspace does not own yet and charge only for them, all in one transaction.
+    The segment row is locked first, so two pulls of one segment run one after the other."""
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_PULL:
+        raise ValidationFailed(f"Pull between 1 and {MAX_PULL:,} people at a time.",
+                               fields={"limit": [f"1 to {MAX_PULL}."]})
+    segment = _segment_for_update(workspace=workspace, segment_id=segment_id)
+    if segment.status != Segment.Status.ACTIVE:
+        raise Conflict(f"“{segment.name}” is {segment.get_status_display().lower()}; make it active to pull from it.",
+                       code="segment_not_active")
+    matching = people_matching(_filters(segment.filters))
+    owned = Lead.objects.filter(workspace=workspace, dedup_hash=OuterRef("dedup_hash"))
+    candidates = list(matching.filter(~Exists(owned)).order_by("-score", "id").values_list("id", "score")[:limit])
+    owned_matching = matching.filter(dedup_hash__in=Lead.objects.filter(workspace=workspace).values("dedup_hash"))
+    if len(candidates) == limit:
+        last_id, last_score = candidates[-1]
+        owned_matching = owned_matching.filter(Q(score__gt=last_score) | Q(score=last_score, id__lt=last_id))
+    skipped_owned = owned_matching.count()
+    pulled = 0
+    if candidates:
+        columns = ", ".join(LEAD_FIELDS)
+        with connection.cursor() as cursor:
+            cursor.execute(_PULL_SQL.format(columns=columns), {
+                "workspace": workspace.pk, "actor": actor.pk if actor else None, "now": timezone.now(),
+                "ids": [person_id for person_id, _ in candidates]})
+            pulled = len(cursor.fetchall())
+    run = SegmentRun.objects.create(segment=segment, mode=mode, requested=limit, pulled=pulled,
+                                    skipped_owned=skipped_owned, actor=actor,
+                                    credits_charged=settings.SEGMENT_PULL_PRICE * pulled)
+    if pulled:
+        credits_spend(workspace=workspace, amount=run.credits_charged, reference=run.reference, actor=actor,
+                      reason=f"{pulled} {'person' if pulled == 1 else 'people'} from segment “{segment.name}”")
+    segment.last_run = run.created_at
+    segment.save(update_fields=["last_run", "updated_at"])
+    return run
+
+
+@transaction.atomic
+def segment_settings_update(*, workspace: Workspace, auto_pull_daily_credit_cap) -> SegmentSettings:
+    try:
+        cap = Decimal(str(auto_pull_daily_credit_cap)).quantize(Decimal("0.01"))
+    except ArithmeticError as exc:
+        raise ValidationFailed("The daily cap is a number of credits.",
+                               fields={"auto_pull_daily_credit_cap": ["Not a number."]}) from exc
+    if cap < 0:
+        raise ValidationFailed("The daily cap cannot be negative.", fields={"auto_pull_daily_credit_cap": [">= 0"]})
+    segment_settings, _ = SegmentSettings.objects.select_for_update().get_or_create(workspace=workspace)
+    segment_settings.auto_pull_daily_credit_cap = cap
+    segment_settings.save(update_fields=["auto_pull_daily_credit_cap"])
+    return segment_settings
+
+
+def segments_refresh_counts() -> int:
+    """Daily: refresh the count of every active segment."""
+    refreshed = 0
+    for segment in Segment.objects.filter(status=Segment.Status.ACTIVE).select_related("workspace").iterator():
+        segment_preview(workspace=segment.workspace, segment_id=segment.pk, mode=SegmentRun.Mode.REFRESH)
+        refreshed += 1
+    return refreshed
+
+
+def segments_auto_pull() -> int:
+    """Daily: pull each active segment's daily quota, within its workspace's daily credit cap."""
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    pulled = 0
+    segments = (Segment.objects.filter(status=Segment.Status.ACTIVE, auto_pull_per_day__gt=0)
+                .select_related("workspace").order_by("workspace_id", "id"))
+    for segment in segments.iterator():
+        cap = (SegmentSettings.objects.filter(workspace=segment.workspace)
+               .values_list("auto_pull_daily_credit_cap", flat=True).first() or Decimal("0"))
+        spent = (SegmentRun.objects.filter(segment__workspace=segment.workspace, mode=SegmentRun.Mode.AUTO_PULL,
+                                           created_at__gte=today).aggregate(total=Sum("credits_charged"))["total"]
+                 or Decimal("0"))
+        affordable = int((cap - spent) // settings.SEGMENT_PULL_PRICE) if settings.SEGMENT_PULL_PRICE else 0
+        limit = min(segment.auto_pull_per_day, affordable)
+        if limit < 1:
+            continue
+        try:
+            run = segment_pull(workspace=segment.workspace, segment_id=segment.pk, limit=limit,
+                               mode=SegmentRun.Mode.AUTO_PULL)
+        except InsufficientCredits:
+            logger.info("auto-pull skipped: not enough credits", extra={"segment": segment.pk})
+            continue
+        pulled += run.pulled
+    return pulled
