@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("credits.urls")),
     path("marketplace/", include("marketplace.urls")),
     path("partner/", include("partners.urls")),
+    path("", include("segments.urls")),
 ]
 
 handler403 = views.permission_denied

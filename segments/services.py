@@ -25,7 +25,8 @@ logger = logging.getLogger("cursive.segments")
 MAX_PULL = 10_000
 
 
-def _filters(raw) -> dict:
+def validated_filters(raw) -> dict:
+    """Clean filters, or ValidationFailed naming the first bad filter (the API's 400)."""
     try:
         return clean_filters(raw)
     except serializers.ValidationError as exc:
@@ -56,7 +57,7 @@ def segment_create(*, workspace: Workspace, name: str, filters: dict, descriptio
     if status not in Segment.Status.values:
         raise ValidationFailed("Status is active, paused or archived.", fields={"status": ["Unknown status."]})
     return Segment.objects.create(workspace=workspace, name=_name(name), description=(description or "").strip(),
-                                  filters=_filters(filters), created_by=created_by, status=status)
+                                  filters=validated_filters(filters), created_by=created_by, status=status)
 
 
 @transaction.atomic
@@ -71,7 +72,7 @@ def segment_update(*, workspace: Workspace, segment_id, **changes) -> Segment:
     if "description" in changes:
         segment.description = (changes["description"] or "").strip()
     if "filters" in changes:
-        segment.filters = _filters(changes["filters"])
+        segment.filters = validated_filters(changes["filters"])
         segment.last_count = None  # the old count described other filters
     if "status" in changes:
         if changes["status"] not in Segment.Status.values:
@@ -100,18 +101,18 @@ def segment_delete(*, workspace: Workspace, segment_id) -> None:
 
 
 def search_count(*, filters: dict) -> int:
-    return people_matching(_filters(filters)).count()
+    return people_matching(validated_filters(filters)).count()
 
 
 def search_sample(*, filters: dict, limit: int = 10) -> list[Person]:
-    return list(people_matching(_filters(filters)).order_by("-score", "id")[:limit])
+    return list(people_matching(validated_filters(filters)).order_by("-score", "id")[:limit])
 
 
 @transaction.atomic
 def segment_preview(*, workspace: Workspace, segment_id, actor: User | None = None,
                     mode: str = SegmentRun.Mode.PREVIEW) -> SegmentRun:
     segment = _segment_for_update(workspace=workspace, segment_id=segment_id)
-    count = people_matching(_filters(segment.filters)).count()
+    count = people_matching(validated_filters(segment.filters)).count()
     segment.last_count = count
     segment.last_run = timezone.now()
     segment.save(update_fields=["last_count", "last_run", "updated_at"])
@@ -143,7 +144,7 @@ def segment_pull(*, workspace: Workspace, segment_id, limit, actor: User | None 
     if segment.status != Segment.Status.ACTIVE:
         raise Conflict(f"“{segment.name}” is {segment.get_status_display().lower()}; make it active to pull from it.",
                        code="segment_not_active")
-    matching = people_matching(_filters(segment.filters))
+    matching = people_matching(validated_filters(segment.filters))
     owned = Lead.objects.filter(workspace=workspace, dedup_hash=OuterRef("dedup_hash"))
     candidates = list(matching.filter(~Exists(owned)).order_by("-score", "id").values_list("id", "score")[:limit])
     owned_matching = matching.filter(dedup_hash__in=Lead.objects.filter(workspace=workspace).values("dedup_hash"))

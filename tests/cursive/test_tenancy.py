@@ -24,6 +24,7 @@ NOT_WORKSPACE_OBJECTS = {
     ("accounts:invitation_accept", "token"): "a secret token addressed to one email, not a workspace object",
     ("accounts:password_reset_confirm", "uidb64"): "Django's password-reset link",
     ("accounts:password_reset_confirm", "token"): "Django's password-reset link",
+    ("partners:upload_mapping", "token"): "an upload draft lives only in its uploader's session",
     ("marketplace:cart_toggle", "listing_id"): "listings are the marketplace every workspace browses",
     ("credits:buy", "package_id"): "credit packages are the same catalogue for every workspace",
     ("credits:local_checkout", "session_id"): "stands in for Stripe's hosted page, addressed by a secret session id",
@@ -65,7 +66,24 @@ def _lead_purchase(other):
     return purchase_create(workspace=other.workspace, lead_ids=[listing.pk]).pk
 
 
+def _segment(other):
+    from segments.services import segment_create
+
+    return segment_create(workspace=other.workspace, name=f"Theirs {next(_serial)}", filters={}).pk
+
+
+def _upload(other):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from partners.services import upload_create
+
+    return upload_create(workspace=other.workspace, file=SimpleUploadedFile("x.csv", b"email\na@b.example\n"),
+                         price_per_lead="5", mapping=None, created_by=other.user).pk
+
+
 OBJECT_FACTORIES = {
+    "segment_id": _segment,
+    "upload_id": _upload,
     "credit_purchase_id": _credit_purchase,
     "purchase_id": _lead_purchase,
     "lead_id": _lead,
@@ -111,11 +129,19 @@ def test_walks_at_least_the_known_patterns():
     assert {"leads:detail", "accounts:api_key_revoke", "accounts:member_remove"} <= names
 
 
-def test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, other_tenant):
-    client.force_login(tenant.user)
-    api = tenant.api()
+def _is_partner_url(route: str) -> bool:
+    return route.startswith(("partner/", "api/v1/partner/"))
+
+
+def test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, other_tenant, tenant_factory,
+                                                               settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    # Partner pages are only for partner workspaces: walk them as a partner, with another partner's ids.
+    partner, other_partner = tenant_factory("Our partner", kind="partner"), tenant_factory("Their partner",
+                                                                                           kind="partner")
     checked = []
     for name, route, params in _id_patterns():
+        me, other = (partner, other_partner) if _is_partner_url(route) else (tenant, other_tenant)
         values = {}
         for param in params:
             if (name, param) in NOT_WORKSPACE_OBJECTS:
@@ -124,11 +150,15 @@ def test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, 
             assert param in OBJECT_FACTORIES, (
                 f"URL {name} ({route}) takes `{param}`: add a factory to OBJECT_FACTORIES in {__file__}"
             )
-            values[param] = OBJECT_FACTORIES[param](other_tenant)
+            values[param] = OBJECT_FACTORIES[param](other)
         if values is None:
             continue
         path = _materialise(route, values)
-        requester = api if path.startswith("/api/") else client
+        if path.startswith("/api/"):
+            requester = me.api()
+        else:
+            client.force_login(me.user)
+            requester = client
         response = requester.get(path)
         if response.status_code == 405:
             response = requester.post(path)
@@ -137,7 +167,9 @@ def test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, 
     assert checked, "no URL with object ids was checked"
 
 
-def test_other_workspace_objects_are_untouched_after_the_walk(client, tenant, other_tenant):
-    test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, other_tenant)
+def test_other_workspace_objects_are_untouched_after_the_walk(client, tenant, other_tenant, tenant_factory,
+                                                             settings, tmp_path):
+    test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, other_tenant, tenant_factory,
+                                                               settings, tmp_path)
     assert other_tenant.api_key.__class__.objects.get(pk=other_tenant.api_key.pk).revoked_at is None
     assert Membership.objects.filter(workspace=other_tenant.workspace).count() > 1

@@ -1,0 +1,171 @@
+import json
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from accounts.decorators import workspace_required
+from credits.errors import InsufficientCredits
+from credits.selectors import credit_balance
+from cursive.errors import ApplicationError, NotFound, ValidationFailed
+from leads.models import CompanySize, Person, Seniority
+
+from . import selectors, services
+from .forms import filters_from_query, query_from_filters
+from .models import Segment
+
+FACETS_SECONDS = 600
+SAMPLE_SIZE = 10
+
+
+def _facets() -> dict:
+    """Industries and states on offer; a DISTINCT over millions of people is worth caching for minutes."""
+    facets = cache.get("lead-search-facets")
+    if facets is None:
+        facets = {name: list(Person.objects.order_by(name).values_list(name, flat=True).distinct()
+                             .exclude(**{name: ""})[:100]) for name in ("industry", "state")}
+        cache.set("lead-search-facets", facets, FACETS_SECONDS)
+    return facets
+
+
+def _search_context(raw: dict) -> dict:
+    try:
+        filters = services.validated_filters(raw)
+    except ValidationFailed as exc:
+        return {"error": exc.message, "filters": raw, "count": None, "sample": []}
+    return {"filters": filters, "count": services.search_count(filters=filters),
+            "sample": services.search_sample(filters=filters, limit=SAMPLE_SIZE),
+            "filters_json": json.dumps(filters), "query": query_from_filters(filters)}
+
+
+def _form_context(filters: dict) -> dict:
+    return {"facets": _facets(), "sizes": CompanySize.choices, "seniorities": Seniority.choices,
+            "booleans": [("has_email", "Email"), ("has_phone", "Phone"), ("has_linkedin", "LinkedIn"),
+                         ("email_verified", "Verified email")], "f": filters}
+
+
+@workspace_required
+@vary_on_headers("HX-Request")
+def search(request):
+    context = _search_context(filters_from_query(request.GET))
+    if request.htmx and request.htmx.target == "search-results":
+        response = render(request, "segments/search.html#results", context)
+        response["HX-Push-Url"] = f"{reverse('segments:search')}?{context.get('query', '')}".rstrip("?")
+        return response
+    context.update(_form_context(context["filters"]))
+    return render(request, "segments/search.html", context)
+
+
+@workspace_required
+@require_POST
+def save_search(request):
+    try:
+        raw = json.loads(request.POST.get("filters") or "{}")
+        segment = services.segment_create(workspace=request.workspace, name=request.POST.get("name", ""),
+                                          filters=raw, created_by=request.user)
+    except (ValueError, ApplicationError) as exc:
+        messages.error(request, getattr(exc, "message", "Those filters could not be read; search again."))
+        return redirect(request.META.get("HTTP_REFERER") or "segments:search")
+    services.segment_preview(workspace=request.workspace, segment_id=segment.pk, actor=request.user)
+    messages.success(request, f"Saved segment “{segment.name}”.")
+    return redirect("segments:detail", segment_id=segment.pk)
+
+
+@workspace_required
+def segment_list(request):
+    status = request.GET.get("status") or "active"
+    segments = selectors.segment_performance(workspace=request.workspace).filter(status=status)
+    return render(request, "segments/list.html", {
+        "segments": segments.order_by("-updated_at", "-id"), "status": status, "statuses": Segment.Status.choices,
+        "settings": selectors.segment_settings(workspace=request.workspace)})
+
+
+def _segment(request, segment_id) -> Segment:
+    try:
+        return selectors.segment_get(workspace=request.workspace, segment_id=segment_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@workspace_required
+def segment_detail(request, segment_id: int):
+    segment = _segment(request, segment_id)
+    context = {"segment": segment, "runs": selectors.segment_runs(segment=segment)[:20],
+               "balance": credit_balance(workspace=request.workspace), **_form_context(segment.filters)}
+    return render(request, "segments/detail.html", context)
+
+
+@workspace_required
+@require_POST
+def segment_autosave(request, segment_id: int):
+    """Edits save as they are typed: the form posts itself (debounced) and gets a status line back."""
+    _segment(request, segment_id)
+    changes = {"name": request.POST.get("name", ""), "description": request.POST.get("description", ""),
+               "filters": filters_from_query(request.POST)}
+    if request.POST.get("auto_pull_per_day", "").strip().isdigit():
+        changes["auto_pull_per_day"] = int(request.POST["auto_pull_per_day"])
+    try:
+        segment = services.segment_update(workspace=request.workspace, segment_id=segment_id, **changes)
+    except ApplicationError as exc:
+        return render(request, "segments/_autosave.html", {"error": exc.message}, status=200)
+    return render(request, "segments/_autosave.html", {"segment": segment})
+
+
+@workspace_required
+@require_POST
+def segment_run(request, segment_id: int):
+    segment = _segment(request, segment_id)
+    try:
+        if request.POST.get("mode") == "pull":
+            limit = int(request.POST.get("limit") or 0)
+            run = services.segment_pull(workspace=request.workspace, segment_id=segment.pk, limit=limit,
+                                        actor=request.user)
+            messages.success(request, f"Pulled {run.pulled} new lead{'s' if run.pulled != 1 else ''} into My Leads "
+                                      f"for {run.credits_charged} credits ({run.skipped_owned} already yours).")
+        else:
+            run = services.segment_preview(workspace=request.workspace, segment_id=segment.pk, actor=request.user)
+            messages.info(request, f"“{segment.name}” matches {run.count:,} people.")
+    except InsufficientCredits as exc:
+        messages.error(request, exc.message)
+    except ValueError:
+        messages.error(request, "Say how many people to pull.")
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect(request.POST.get("next") or reverse("segments:detail", args=[segment.pk]))
+
+
+@workspace_required
+@require_POST
+def segment_action(request, segment_id: int):
+    segment = _segment(request, segment_id)
+    action = request.POST.get("action")
+    if action == "duplicate":
+        copy = services.segment_duplicate(workspace=request.workspace, segment_id=segment.pk, created_by=request.user)
+        messages.success(request, f"Duplicated as “{copy.name}”.")
+        return redirect("segments:detail", segment_id=copy.pk)
+    if action == "delete":
+        services.segment_delete(workspace=request.workspace, segment_id=segment.pk)
+        messages.success(request, f"Deleted “{segment.name}”.")
+        return redirect("segments:list")
+    if action in Segment.Status.values:
+        services.segment_update(workspace=request.workspace, segment_id=segment.pk, status=action)
+        messages.success(request, f"“{segment.name}” is now {action}.")
+        return redirect("segments:list")
+    raise Http404("Unknown action.")
+
+
+@workspace_required(manager=True)
+@require_POST
+def settings_update(request):
+    try:
+        services.segment_settings_update(workspace=request.workspace,
+                                         auto_pull_daily_credit_cap=request.POST.get("auto_pull_daily_credit_cap", "0"))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Daily cap for automatic pulls saved.")
+    return redirect("segments:list")
