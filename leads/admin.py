@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Company, Lead, Person
+from .models import Company, IdealCustomerProfile, Lead, Person
 
 
 @admin.register(Lead)
@@ -29,3 +29,10 @@ class PersonAdmin(admin.ModelAdmin):
     raw_id_fields = ["company"]
     readonly_fields = ["dedup_hash"]
     show_full_result_count = False
+
+
+@admin.register(IdealCustomerProfile)
+class IdealCustomerProfileAdmin(admin.ModelAdmin):
+    list_display = ["workspace", "company_sizes", "industries", "updated_at"]
+    search_fields = ["workspace__name"]
+    raw_id_fields = ["workspace"]

@@ -1,35 +1,66 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.response import Response
 
 from cursive.api.pagination import CURSOR_PARAMETERS, paginated_response
 from cursive.api.views import WorkspaceAPIView
 
-from . import selectors
+from . import selectors, services
+from .export import WORKSPACE_EXPORT_FIELDS, csv_download, csv_rows
+from .filters import LeadFilterSerializer, parse_lead_filters
 from .models import Lead
 from .services import LEAD_FIELDS
+
+FILTER_PARAMETERS = [OpenApiParameter(name, str) for name in LeadFilterSerializer().fields]
 
 
 class LeadOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Lead
-        fields = ("id", *LEAD_FIELDS, "source", "status", "email_status", "phone_status", "score", "tags",
-                  "created_at")
+        fields = ("id", *LEAD_FIELDS, "source", "source_detail", "status", "email_status", "phone_status", "score",
+                  "tags", "created_at")
 
 
 class LeadListView(WorkspaceAPIView):
-    class FilterSerializer(serializers.Serializer):
-        source = serializers.ChoiceField(choices=Lead.Source.choices, required=False)
-        status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
-        tag = serializers.CharField(required=False, max_length=50)
-
-    @extend_schema(
-        parameters=[*CURSOR_PARAMETERS, OpenApiParameter("source", str), OpenApiParameter("status", str),
-                    OpenApiParameter("tag", str)],
-        responses=LeadOutputSerializer(many=True),
-    )
+    @extend_schema(parameters=[*CURSOR_PARAMETERS, *FILTER_PARAMETERS], responses=LeadOutputSerializer(many=True))
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        leads = selectors.workspace_leads(workspace=request.workspace, **filters.validated_data)
-        return paginated_response(request, leads, ordering=("-created_at", "-id"),
+        filters = parse_lead_filters(request.query_params)
+        leads = selectors.workspace_leads(workspace=request.workspace, filters=filters)
+        return paginated_response(request, leads, ordering=selectors.SORTS[filters.sort],
                                   serializer_class=LeadOutputSerializer)
+
+
+def export_response(leads, name: str):
+    return csv_download(csv_rows(leads.iterator(chunk_size=2000), fields=WORKSPACE_EXPORT_FIELDS), name)
+
+
+class LeadExportView(WorkspaceAPIView):
+    @extend_schema(parameters=FILTER_PARAMETERS, responses={(200, "text/csv"): str})
+    def get(self, request):
+        filters = parse_lead_filters(request.query_params)
+        leads = selectors.workspace_leads(workspace=request.workspace, filters=filters).order_by(
+            *selectors.SORTS[filters.sort])
+        return export_response(leads, "cursive-leads.csv")
+
+
+class LeadBulkView(WorkspaceAPIView):
+    class BulkInputSerializer(serializers.Serializer):
+        action = serializers.ChoiceField(choices=services.BULK_ACTIONS)
+        lead_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1,
+                                         max_length=services.MAX_BULK)
+        tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
+        status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
+
+    @extend_schema(request=BulkInputSerializer, responses=inline_serializer(
+        "LeadBulkResult", {"action": serializers.CharField(), "updated": serializers.IntegerField()}))
+    def post(self, request):
+        data = self.BulkInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if values["action"] == "export":
+            leads = selectors.workspace_leads(workspace=request.workspace).filter(pk__in=values["lead_ids"])
+            return export_response(leads.order_by("-score", "-id"), "cursive-leads-selection.csv")
+        updated = services.leads_bulk_update(workspace=request.workspace, action=values["action"],
+                                             lead_ids=values["lead_ids"], tags=values.get("tags"),
+                                             status=values.get("status"))
+        return Response({"action": values["action"], "updated": updated})

@@ -3,3 +3,10 @@ from django.apps import AppConfig
 
 class LeadsConfig(AppConfig):
     name = "leads"
+
+    def ready(self):
+        from django_q.models import Schedule
+
+        from cursive.schedules import Recurring, register
+
+        register(Recurring("re-score leads", "leads.services.leads_rescore_all", Schedule.DAILY))

@@ -13,7 +13,13 @@ from .services import LEAD_FIELDS
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+# My Leads exports also say where each lead came from and what the team did with it.
+WORKSPACE_EXPORT_FIELDS = (*LEAD_FIELDS, "source", "status", "score", "tags")
+
+
 def escape_cell(value) -> str:
+    if isinstance(value, (list, tuple)):
+        value = ";".join(str(item) for item in value)
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 

@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import CompanySize, Lead, Seniority
+from .models import CompanySize, Seniority
 
 
 class LeadForm(forms.Form):
@@ -21,7 +21,11 @@ class LeadForm(forms.Form):
     linkedin_url = forms.CharField(max_length=300, required=False, label="LinkedIn URL")
 
 
-class LeadFilterForm(forms.Form):
-    source = forms.ChoiceField(choices=[("", "All sources"), *Lead.Source.choices], required=False)
-    status = forms.ChoiceField(choices=[("", "All statuses"), *Lead.Status.choices], required=False)
-    tag = forms.CharField(max_length=50, required=False)
+class ProfileForm(forms.Form):
+    company_sizes = forms.MultipleChoiceField(choices=CompanySize.choices, required=False,
+                                              widget=forms.CheckboxSelectMultiple, label="Company sizes you sell to")
+    industries = forms.CharField(required=False, label="Industries you sell to",
+                                 help_text="Comma separated, as they appear on leads, e.g. SaaS, Fintech.")
+
+    def clean_industries(self):
+        return [industry.strip() for industry in self.cleaned_data["industries"].split(",") if industry.strip()]

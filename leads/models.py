@@ -85,6 +85,10 @@ class Lead(ContactFields):
     score = models.PositiveSmallIntegerField(default=0)
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     dedup_hash = models.CharField(max_length=64)
+    source_detail = models.CharField(max_length=200, blank=True,
+                                     help_text="Where exactly it came from: the segment, the purchase, the upload.")
+    pages_viewed = models.PositiveIntegerField(default=0, help_text="Website visits (pixel leads).")
+    seconds_on_site = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -165,3 +169,15 @@ class Person(ContactFields):
 
     def __str__(self):
         return self.full_name
+
+
+class IdealCustomerProfile(models.Model):
+    """What a workspace sells best to; leads that fit it score higher."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="ideal_customer_profile")
+    company_sizes = ArrayField(models.CharField(max_length=16, choices=CompanySize.choices), default=list, blank=True)
+    industries = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Ideal customer profile of {self.workspace}"

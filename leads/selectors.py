@@ -2,23 +2,48 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db.models import Count, QuerySet
 
 from accounts.models import Workspace
 from cursive.errors import NotFound
 
-from .models import Lead
+from .models import IdealCustomerProfile, Lead
+
+SORTS = {"-score": ("-score", "-id"), "-created": ("-created_at", "-id")}
 
 
-def workspace_leads(*, workspace: Workspace, source: str | None = None, status: str | None = None,
-                    tag: str | None = None) -> QuerySet[Lead]:
+@dataclass
+class LeadFilters:
+    source: str | None = None
+    status: str | None = None
+    tag: str | None = None
+    industry: str | None = None
+    score_min: int | None = None
+    score_max: int | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    sort: str = "-score"
+
+
+def workspace_leads(*, workspace: Workspace, filters: LeadFilters | None = None) -> QuerySet[Lead]:
     leads = Lead.objects.filter(workspace=workspace)
-    if source:
-        leads = leads.filter(source=source)
-    if status:
-        leads = leads.filter(status=status)
-    if tag:
-        leads = leads.filter(tags__contains=[tag])
+    f = filters or LeadFilters()
+    for field in ("source", "status", "industry"):
+        if getattr(f, field):
+            leads = leads.filter(**{field: getattr(f, field)})
+    if f.tag:
+        leads = leads.filter(tags__contains=[f.tag])
+    if f.score_min is not None:
+        leads = leads.filter(score__gte=f.score_min)
+    if f.score_max is not None:
+        leads = leads.filter(score__lte=f.score_max)
+    if f.created_from:
+        leads = leads.filter(created_at__date__gte=f.created_from)
+    if f.created_to:
+        leads = leads.filter(created_at__date__lte=f.created_to)
     return leads
 
 
@@ -31,3 +56,18 @@ def lead_get(*, workspace: Workspace, lead_id) -> Lead:
 
 def workspace_lead_count(*, workspace: Workspace) -> int:
     return Lead.objects.filter(workspace=workspace).count()
+
+
+def ideal_customer_profile(*, workspace: Workspace) -> IdealCustomerProfile | None:
+    return IdealCustomerProfile.objects.filter(workspace=workspace).first()
+
+
+def workspace_tags(*, workspace: Workspace, limit: int = 50) -> list[str]:
+    rows = (Lead.objects.filter(workspace=workspace).exclude(tags=[]).values_list("tags", flat=True)[:5000])
+    return sorted({tag for tags in rows for tag in tags})[:limit]
+
+
+def new_leads_since(*, workspace: Workspace, since: datetime) -> list[dict]:
+    """Leads that arrived after `since`, grouped by where they came from (for the "new leads" toast)."""
+    return list(Lead.objects.filter(workspace=workspace, created_at__gt=since)
+                .values("source", "source_detail").annotate(count=Count("id")).order_by("-count"))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from accounts.models import User, Workspace
 from cursive.errors import Conflict, ValidationFailed
+from cursive.jobs import job_enqueue
 
 from . import normalize
-from .models import CompanySize, Lead, Seniority
+from .models import CompanySize, IdealCustomerProfile, Lead, Seniority
+from .scoring import score_expression
 
 LEAD_FIELDS = (
     "first_name", "last_name", "email", "phone", "title", "seniority", "company_name", "company_domain",
@@ -58,7 +61,91 @@ def lead_create(*, workspace: Workspace, source: str, data: dict, created_by: Us
     try:
         with transaction.atomic():
             lead.save()
+            leads_rescore(workspace=workspace, lead_ids=[lead.pk])
     except IntegrityError as exc:
         raise Conflict("This person is already one of your leads (same email and phone).",
                        code="duplicate_lead") from exc
+    lead.refresh_from_db(fields=["score"])
     return lead
+
+
+def leads_rescore(*, workspace: Workspace, lead_ids: list[int] | None = None) -> int:
+    """Score leads in one UPDATE (never a loop over rows): on arrival, nightly, and when the profile changes."""
+    profile = IdealCustomerProfile.objects.filter(workspace=workspace).first()
+    leads = Lead.objects.filter(workspace=workspace)
+    if lead_ids is not None:
+        leads = leads.filter(pk__in=lead_ids)
+    return leads.update(score=score_expression(profile, timezone.now()))
+
+
+def leads_rescore_all() -> int:
+    """Nightly: recency changes with time, so every workspace's leads are re-scored."""
+    rescored = 0
+    for workspace in Workspace.objects.filter(leads__isnull=False).distinct().order_by("pk").iterator():
+        rescored += leads_rescore(workspace=workspace)
+    return rescored
+
+
+@transaction.atomic
+def ideal_customer_profile_update(*, workspace: Workspace, company_sizes: list[str],
+                                  industries: list[str]) -> IdealCustomerProfile:
+    unknown = sorted(set(company_sizes) - set(CompanySize.values))
+    if unknown:
+        raise ValidationFailed(f"Unknown company sizes: {', '.join(unknown)}.", fields={"company_sizes": unknown})
+    profile, _ = IdealCustomerProfile.objects.select_for_update().get_or_create(workspace=workspace)
+    profile.company_sizes = sorted(set(company_sizes))
+    profile.industries = sorted({industry.strip() for industry in industries if industry.strip()})
+    profile.save()
+    # Re-scoring a large workspace takes a while: the worker does it, after this commit.
+    job_enqueue("leads.tasks.rescore_workspace", workspace_id=workspace.pk)
+    return profile
+
+
+MAX_BULK = 1000
+BULK_ACTIONS = ("tag", "untag", "delete", "export", "set_status")
+
+_TAG_SQL = """
+UPDATE leads_lead SET tags = (SELECT coalesce(array_agg(DISTINCT t ORDER BY t), '{}')
+                              FROM unnest(tags || %(tags)s::varchar(50)[]) AS t), updated_at = now()
+WHERE workspace_id = %(workspace)s AND id = ANY(%(ids)s)
+"""
+_UNTAG_SQL = """
+UPDATE leads_lead SET tags = array(SELECT t FROM unnest(tags) AS t WHERE t <> ALL(%(tags)s::varchar(50)[])),
+                      updated_at = now()
+WHERE workspace_id = %(workspace)s AND id = ANY(%(ids)s)
+"""
+
+
+def _clean_tags(tags) -> list[str]:
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    cleaned = sorted({normalize.clean_text(tag).lower()[:50] for tag in (tags or []) if normalize.clean_text(tag)})
+    if not cleaned:
+        raise ValidationFailed("Name at least one tag.", fields={"tags": ["At least one tag."]})
+    return cleaned
+
+
+@transaction.atomic
+def leads_bulk_update(*, workspace: Workspace, action: str, lead_ids: list[int], tags=None,
+                      status: str | None = None) -> int:
+    """Tag, untag, set the status of or delete up to 1,000 of the workspace's leads; returns how many changed.
+    Ids of other workspaces' leads are simply not matched."""
+    if action not in ("tag", "untag", "delete", "set_status"):
+        raise ValidationFailed(f"Unknown action '{action}'. Use one of: {', '.join(BULK_ACTIONS)}.",
+                               fields={"action": ["Unknown action."]})
+    if not lead_ids:
+        raise ValidationFailed("Select at least one lead.", fields={"lead_ids": ["Empty."]})
+    if len(lead_ids) > MAX_BULK:
+        raise ValidationFailed(f"Act on at most {MAX_BULK:,} leads at once.", fields={"lead_ids": [f"At most {MAX_BULK}."]})
+    ids = sorted({int(pk) for pk in lead_ids})
+    if action == "delete":
+        deleted, _ = Lead.objects.filter(workspace=workspace, pk__in=ids).delete()
+        return deleted
+    if action == "set_status":
+        if status not in Lead.Status.values:
+            raise ValidationFailed(f"Status is one of: {', '.join(Lead.Status.values)}.", fields={"status": ["Unknown."]})
+        return Lead.objects.filter(workspace=workspace, pk__in=ids).update(status=status, updated_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_TAG_SQL if action == "tag" else _UNTAG_SQL,
+                       {"tags": _clean_tags(tags), "workspace": workspace.pk, "ids": ids})
+        return cursor.rowcount

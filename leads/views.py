@@ -1,7 +1,14 @@
+import json
+
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
+from rest_framework import serializers
 
 from accounts.decorators import workspace_required
 from cursive.errors import ApplicationError, NotFound
@@ -9,41 +16,70 @@ from cursive.forms import apply_error
 from cursive.pagination import keyset_paginate
 
 from . import selectors, services
-from .forms import LeadFilterForm, LeadForm
-from .models import Lead
+from .api import export_response
+from .filters import parse_lead_filters
+from .forms import LeadForm, ProfileForm
+from .models import CompanySize, Lead
+from .scoring import score_factors, score_total
 
 PAGE_SIZE = 50
+
+
+def _filters_from(query: QueryDict):
+    try:
+        return parse_lead_filters(query), {}
+    except serializers.ValidationError as exc:
+        return selectors.LeadFilters(), exc.detail
+
+
+def _query_without(query: QueryDict, *keys: str) -> str:
+    kept = QueryDict(mutable=True)
+    for key, values in query.lists():
+        if key not in keys and any(value.strip() for value in values):
+            kept.setlist(key, [value for value in values if value.strip()])
+    return kept.urlencode()
 
 
 @workspace_required
 @vary_on_headers("HX-Request")
 def lead_list(request):
-    form = LeadFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_valid() else {}
-    leads = selectors.workspace_leads(workspace=request.workspace, **{k: v for k, v in filters.items() if v})
+    filters, errors = _filters_from(request.GET)
+    leads = selectors.workspace_leads(workspace=request.workspace, filters=filters)
     try:
-        page = keyset_paginate(leads, ordering=("-created_at", "-id"), cursor=request.GET.get("cursor"),
+        page = keyset_paginate(leads, ordering=selectors.SORTS[filters.sort], cursor=request.GET.get("cursor"),
                                page_size=PAGE_SIZE)
     except ApplicationError:
         return redirect("leads:list")
-    query = request.GET.copy()
-    query.pop("cursor", None)
-    context = {"form": form, "page": page, "query": query.urlencode(),
-               "total": selectors.workspace_lead_count(workspace=request.workspace)}
+    context = {"page": page, "filters": filters, "errors": errors, "query": _query_without(request.GET, "cursor")}
     if request.htmx and request.GET.get("cursor"):
         return render(request, "leads/list.html#rows", context)
-    if request.htmx:
-        return render(request, "leads/list.html#results", context)
+    context["matching"] = leads.count()
+    if request.htmx and request.htmx.target == "lead-results":
+        response = render(request, "leads/list.html#results", context)
+        response["HX-Push-Url"] = f"{reverse('leads:list')}?{context['query']}".rstrip("?")
+        return response
+    context.update({"total": selectors.workspace_lead_count(workspace=request.workspace),
+                    "sources": Lead.Source.choices, "statuses": Lead.Status.choices,
+                    "tags": selectors.workspace_tags(workspace=request.workspace),
+                    "since": timezone.now().isoformat()})
     return render(request, "leads/list.html", context)
+
+
+def _lead(request, lead_id) -> Lead:
+    try:
+        return selectors.lead_get(workspace=request.workspace, lead_id=lead_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
 
 
 @workspace_required
 def lead_detail(request, lead_id: int):
-    try:
-        lead = selectors.lead_get(workspace=request.workspace, lead_id=lead_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    return render(request, "leads/detail.html", {"lead": lead})
+    lead = _lead(request, lead_id)
+    factors = score_factors(lead, selectors.ideal_customer_profile(workspace=request.workspace), timezone.now())
+    context = {"lead": lead, "factors": factors, "factor_total": score_total(factors)}
+    if request.htmx:
+        return render(request, "leads/_drawer.html", context)
+    return render(request, "leads/detail.html", context)
 
 
 @workspace_required
@@ -59,3 +95,83 @@ def lead_new(request):
             messages.success(request, f"Lead {lead} added.")
             return redirect("leads:detail", lead_id=lead.pk)
     return render(request, "leads/new.html", {"form": form})
+
+
+@workspace_required
+@require_POST
+def lead_bulk(request):
+    """Act on the ticked leads, or on every lead matching the filters (at most 1,000)."""
+    action = request.POST.get("action", "")
+    if request.POST.get("scope") == "all":
+        filters, _ = _filters_from(QueryDict(request.POST.get("query", "")))
+        ids = list(selectors.workspace_leads(workspace=request.workspace, filters=filters)
+                   .order_by(*selectors.SORTS[filters.sort]).values_list("pk", flat=True)[:services.MAX_BULK])
+    else:
+        ids = [int(pk) for pk in request.POST.getlist("lead_ids") if pk.isdigit()]
+    back = f"{reverse('leads:list')}?{request.POST.get('query', '')}".rstrip("?")
+    if not ids:
+        messages.info(request, "Tick at least one lead first.")
+        return redirect(back)
+    if action == "export":
+        leads = selectors.workspace_leads(workspace=request.workspace).filter(pk__in=ids).order_by("-score", "-id")
+        return export_response(leads, "cursive-leads-selection.csv")
+    try:
+        changed = services.leads_bulk_update(workspace=request.workspace, action=action, lead_ids=ids,
+                                             tags=request.POST.get("tags"), status=request.POST.get("status"))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        done = {"tag": "tagged", "untag": "untagged", "delete": "deleted", "set_status": "updated"}[action]
+        messages.success(request, f"{changed} lead{'s' if changed != 1 else ''} {done}.")
+    return redirect(back)
+
+
+@workspace_required
+def lead_export(request):
+    filters, errors = _filters_from(request.GET)
+    if errors:
+        messages.error(request, "Fix the filters before exporting.")
+        return redirect("leads:list")
+    leads = selectors.workspace_leads(workspace=request.workspace, filters=filters).order_by(
+        *selectors.SORTS[filters.sort])
+    return export_response(leads, "cursive-leads.csv")
+
+
+def _arrival_message(groups: list[dict]) -> str:
+    parts = []
+    for group in groups[:3]:
+        count = group["count"]
+        origin = group["source_detail"] or dict(Lead.Source.choices)[group["source"]].lower()
+        parts.append(f"{count} new lead{'s' if count != 1 else ''} from your {origin}")
+    return "; ".join(parts)
+
+
+@workspace_required
+def lead_updates(request):
+    """Polled every few seconds by every dashboard page: announces leads that arrived since the last poll."""
+    since = parse_datetime(request.GET.get("since", "")) or timezone.now()
+    now = timezone.now()
+    groups = selectors.new_leads_since(workspace=request.workspace, since=since)
+    response = render(request, "leads/_updates.html", {"since": now.isoformat()})
+    if groups:
+        response["HX-Trigger"] = json.dumps({"toast": {"message": _arrival_message(groups) + ".", "level": "info"},
+                                             "leads-arrived": {}})
+    return response
+
+
+@workspace_required
+def scoring_profile(request):
+    profile = selectors.ideal_customer_profile(workspace=request.workspace)
+    form = ProfileForm(request.POST or None, initial={
+        "company_sizes": profile.company_sizes if profile else [],
+        "industries": ", ".join(profile.industries) if profile else ""})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.ideal_customer_profile_update(workspace=request.workspace, **form.cleaned_data)
+        except ApplicationError as exc:
+            apply_error(form, exc)
+        else:
+            messages.success(request, "Ideal customer profile saved; your leads are being re-scored.")
+            return redirect("leads:profile")
+    return render(request, "leads/profile.html", {"form": form, "sizes": CompanySize.choices})
+

@@ -33,7 +33,7 @@ from cursive.errors import ApplicationError, Conflict, NotFound, ValidationFaile
 from cursive.jobs import job_enqueue
 from leads import normalize
 from leads.models import Lead
-from leads.services import LEAD_FIELDS
+from leads.services import LEAD_FIELDS, leads_rescore
 
 from .models import LeadPurchase, LeadPurchaseItem, Listing
 
@@ -110,11 +110,13 @@ def _deliver(*, purchase: LeadPurchase, listings: list[Listing], items: list[Lea
     now = timezone.now()
     buyer = purchase.workspace
     leads = Lead.objects.bulk_create([
-        Lead(workspace=buyer, source=Lead.Source.MARKETPLACE, dedup_hash=listing.dedup_hash, score=listing.quality,
+        Lead(workspace=buyer, source=Lead.Source.MARKETPLACE, dedup_hash=listing.dedup_hash,
+             source_detail=f"marketplace purchase LP-{purchase.pk}",
              email_status="valid" if listing.email_verified else "unknown", created_by=purchase.created_by,
              **{field: getattr(listing, field) for field in LEAD_FIELDS})
         for listing in listings
     ])
+    leads_rescore(workspace=buyer, lead_ids=[lead.pk for lead in leads])
     sale = {listing.pk: (lead, _earning(listing)) for listing, lead in zip(listings, leads, strict=True)}
     if items is None:
         items = LeadPurchaseItem.objects.bulk_create([

@@ -16,7 +16,7 @@ from credits.errors import InsufficientCredits
 from credits.services import credits_spend
 from cursive.errors import Conflict, NotFound, ValidationFailed
 from leads.models import Lead, Person
-from leads.services import LEAD_FIELDS
+from leads.services import LEAD_FIELDS, leads_rescore
 
 from .filters import clean_filters, people_matching
 from .models import Segment, SegmentRun, SegmentSettings
@@ -122,10 +122,10 @@ def segment_preview(*, workspace: Workspace, segment_id, actor: User | None = No
 # New people go in with one INSERT ... SELECT; ON CONFLICT skips anyone another pull added meanwhile,
 # and RETURNING says exactly how many were added, which is what gets charged.
 _PULL_SQL = """
-INSERT INTO leads_lead (workspace_id, source, status, email_status, phone_status, score, tags, dedup_hash,
-                        created_by_id, created_at, updated_at, {columns})
-SELECT %(workspace)s, 'database', 'new', CASE WHEN email_verified THEN 'valid' ELSE 'unknown' END, 'unknown',
-       score, '{{}}', dedup_hash, %(actor)s, %(now)s, %(now)s, {columns}
+INSERT INTO leads_lead (workspace_id, source, source_detail, status, email_status, phone_status, score, tags,
+                        dedup_hash, pages_viewed, seconds_on_site, created_by_id, created_at, updated_at, {columns})
+SELECT %(workspace)s, 'database', %(detail)s, 'new', CASE WHEN email_verified THEN 'valid' ELSE 'unknown' END,
+       'unknown', 0, '{{}}', dedup_hash, 0, 0, %(actor)s, %(now)s, %(now)s, {columns}
 FROM leads_person WHERE id = ANY(%(ids)s)
 ON CONFLICT (workspace_id, dedup_hash) DO NOTHING
 RETURNING id
@@ -158,8 +158,10 @@ def segment_pull(*, workspace: Workspace, segment_id, limit, actor: User | None 
         with connection.cursor() as cursor:
             cursor.execute(_PULL_SQL.format(columns=columns), {
                 "workspace": workspace.pk, "actor": actor.pk if actor else None, "now": timezone.now(),
-                "ids": [person_id for person_id, _ in candidates]})
-            pulled = len(cursor.fetchall())
+                "ids": [person_id for person_id, _ in candidates], "detail": f"segment “{segment.name}”"[:200]})
+            new_ids = [row[0] for row in cursor.fetchall()]
+        pulled = len(new_ids)
+        leads_rescore(workspace=workspace, lead_ids=new_ids)
     run = SegmentRun.objects.create(segment=segment, mode=mode, requested=limit, pulled=pulled,
                                     skipped_owned=skipped_owned, actor=actor,
                                     credits_charged=settings.SEGMENT_PULL_PRICE * pulled)

@@ -113,7 +113,7 @@ def test_admin_lists_every_model(client):
 
     staff = user_create(email="root@cursive.test", password="root-password-123", is_staff=True)
     client.force_login(staff)
-    ours = ("accounts", "leads", "credits", "cursive", "marketplace")
+    ours = ("accounts", "leads", "credits", "cursive", "marketplace", "partners", "segments", "analytics")
     for model in apps.get_models():
         if model._meta.app_label in ours and not model._meta.auto_created:
             assert model in admin.site._registry, f"{model.__name__} is not in the admin"
