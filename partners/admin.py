@@ -50,18 +50,18 @@ class UploadAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    def _review(self, request, queryset, *, verb: str, service):
+    def _review(self, request, queryset, *, verb: str, done: str, service):
         if "apply" in request.POST:
             form = ReviewForm(request.POST)
             if form.is_valid():
-                done, failed = 0, []
+                count, failed = 0, []
                 for upload_id in queryset.values_list("pk", flat=True):
                     try:
                         service(upload_id=upload_id, actor=request.user, note=form.cleaned_data["note"])
-                        done += 1
+                        count += 1
                     except ApplicationError as exc:
                         failed.append(f"#{upload_id}: {exc.message}")
-                self.message_user(request, f"{done} upload(s) {verb}.", messages.SUCCESS)
+                self.message_user(request, f"{count} upload(s) {done}.", messages.SUCCESS)
                 for problem in failed:
                     self.message_user(request, problem, messages.WARNING)
                 return redirect(request.get_full_path())
@@ -74,11 +74,11 @@ class UploadAdmin(admin.ModelAdmin):
 
     @admin.action(description="Approve and list the selected uploads")
     def approve(self, request, queryset):
-        return self._review(request, queryset, verb="approved", service=upload_approve)
+        return self._review(request, queryset, verb="approve", done="approved", service=upload_approve)
 
     @admin.action(description="Reject the selected uploads (with a note to the partner)")
     def reject(self, request, queryset):
-        return self._review(request, queryset, verb="rejected", service=upload_reject)
+        return self._review(request, queryset, verb="reject", done="rejected", service=upload_reject)
 
 
 @admin.register(UploadedLead)

@@ -56,8 +56,8 @@ class Upload(models.Model):
     duplicate_rows = models.PositiveIntegerField(default=0)
     invalid_rows = models.PositiveIntegerField(default=0)
     listed_rows = models.PositiveIntegerField(default=0)
-    processed_bytes = models.BigIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0, help_text="Chunks committed; a rerun resumes after them.")
+    estimated_rows = models.PositiveIntegerField(default=0, help_text="Line count of the file, for the progress bar.")
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of its worker.")
     failure_message = models.TextField(blank=True)
     review_note = models.TextField(blank=True, help_text="Shown to the partner.")
@@ -83,12 +83,13 @@ class Upload(models.Model):
 
     @property
     def progress(self) -> int:
-        """Percent of the file read; 100 once processing is over."""
+        """Percent of the rows processed (a line count estimates the total); 100 once processing is over.
+    Not the file position: pandas reads far ahead of the rows it has handed over."""
         if self.status not in (self.Status.QUEUED, self.Status.PROCESSING):
             return 100
-        if not self.size_bytes:
+        if not self.estimated_rows:
             return 0
-        return min(99, int(self.processed_bytes * 100 / self.size_bytes))
+        return min(99, int(self.total_rows * 100 / self.estimated_rows))
 
 
 class UploadedLead(ContactFields):

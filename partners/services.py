@@ -199,6 +199,8 @@ def upload_process(*, upload_id: int) -> Upload | None:
         found = ", ".join(fmt.header[:10]) or "none"
         return _fail(upload, f"No column holds email addresses or phone numbers (columns found: {found}). "
                              "Name them e.g. 'Email' or 'Phone', or map them by hand.", field="mapping")
+    if not upload.estimated_rows:
+        Upload.objects.filter(pk=upload.pk).update(estimated_rows=_count_lines(path) - 1)
     spare = [f"__spare_{i}" for i in range(SPARE_COLUMNS)]
     names = [*fmt.header, *spare]
     # Duplicate header names would make pandas rename them; positions are what the mapping means.
@@ -223,7 +225,7 @@ def upload_process(*, upload_id: int) -> Upload | None:
                         total_rows=F("total_rows") + counts["total"], valid_rows=F("valid_rows") + counts["valid"],
                         duplicate_rows=F("duplicate_rows") + counts["duplicate"],
                         invalid_rows=F("invalid_rows") + counts["invalid"], chunks_done=index + 1,
-                        processed_bytes=handle.tell(), heartbeat_at=timezone.now(),
+                        heartbeat_at=timezone.now(),
                     )
                     if updated != 1:
                         # Another run took this upload over (ours was thought dead): let it finish.
@@ -232,6 +234,15 @@ def upload_process(*, upload_id: int) -> Upload | None:
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         return _fail(upload, f"The file could not be read as CSV: {str(exc).strip()[:300]}")
     return _finish(upload_id)
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in the file, read in 1 MB blocks (a quoted newline counts too: it is an estimate)."""
+    lines = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            lines += block.count(b"\n")
+    return max(lines, 1)
 
 
 def _finish(upload_id: int) -> Upload:
@@ -246,8 +257,7 @@ def _finish(upload_id: int) -> Upload:
         else:
             upload.status = Upload.Status.AWAITING_REVIEW
         upload.finished_at = timezone.now()
-        upload.processed_bytes = upload.size_bytes
-        upload.save(update_fields=["status", "failure_message", "finished_at", "processed_bytes"])
+        upload.save(update_fields=["status", "failure_message", "finished_at"])
         profile = partner_profile_ensure(workspace=upload.workspace)
     if upload.status == Upload.Status.AWAITING_REVIEW and profile.trusted:
         return upload_approve(upload_id=upload.pk, actor=None, note="Listed at once: trusted partner.")

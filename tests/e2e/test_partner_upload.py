@@ -329,9 +329,9 @@ def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
         row.locator("input[name=_selected_action]").check()
         admin.locator("select[name=action]").select_option(label="Approve and list the selected uploads")
         admin.get_by_role("button", name="Go").click()
-        expect(admin.get_by_role("heading", name="Approved uploads")).to_be_visible()
+        expect(admin.get_by_role("heading", name="Approve uploads")).to_be_visible()
         expect(admin.locator("#content")).to_contain_text(
-            f"#{upload.pk} {FILE_NAME} (Northwind Data): {EXPECTED_VALID} valid of {EXPECTED_TOTAL} rows, "
+            f"#{upload.pk} {FILE_NAME} (Northwind Data): {EXPECTED_VALID:,} valid of {EXPECTED_TOTAL:,} rows, "
             "awaiting review")
         admin.get_by_label("Note").fill("Checked a sample of 20 rows: looks good.")
         admin.screenshot(path=str(artifact_path("partner_upload-admin-confirm.png")), full_page=True)
