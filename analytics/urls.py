@@ -1,7 +1,9 @@
 from django.urls import path
 
-from . import views
+from . import monitoring, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("analytics/", views.analytics_page, name="analytics"),
+    path("admin/monitoring/", monitoring.monitoring, name="staff-monitoring"),
 ]

@@ -4,6 +4,10 @@ from .admin_base import ReadOnlyAdmin
 from .jobs import job_retry
 from .models import AuditEvent, FailedJob, IdempotencyRecord, Job, RateLimitCounter, WorkerHeartbeat
 
+admin.site.site_header = "Cursive staff"
+admin.site.site_title = "Cursive staff"
+admin.site.index_template = "admin/cursive_index.html"
+
 
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):

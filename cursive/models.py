@@ -109,3 +109,23 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.key} ({self.state})"
+
+
+class RequestStat(models.Model):
+    """Requests per hour, route and status class, for the staff monitoring page."""
+
+    hour = models.DateTimeField()
+    route = models.CharField(max_length=120)
+    method = models.CharField(max_length=8)
+    status = models.PositiveSmallIntegerField(help_text="The status code.")
+    count = models.PositiveIntegerField(default=0)
+    total_ms = models.FloatField(default=0)
+    max_ms = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "route", "method", "status"],
+                                               name="request_stat_unique")]
+        indexes = [models.Index(fields=["-hour"], name="request_stat_hour_idx")]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}h {self.method} {self.route} {self.status}: {self.count}"

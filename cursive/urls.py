@@ -11,16 +11,18 @@ api_v1 = [
     path("", include("marketplace.api_urls")),
     path("", include("partners.api_urls")),
     path("", include("segments.api_urls")),
+    path("", include("analytics.api_urls")),
 ]
 
 urlpatterns = [
     path("health", health.health, name="health"),
+    # Before admin/: the analytics URLs include the staff monitoring page under admin/monitoring/.
+    path("", include("analytics.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("accounts.urls")),
-    path("", include("analytics.urls")),
     path("leads/", include("leads.urls")),
     path("", include("credits.urls")),
     path("marketplace/", include("marketplace.urls")),

@@ -1,0 +1,67 @@
+"""Rollups into the analytics summary tables: set-based upserts over the last days (every few minutes)
+or over all history (nightly). The analytics pages read only these tables and a few indexed counts."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+_CREDITS = """
+INSERT INTO analytics_dailycredits (workspace_id, day, spent, added, earned, sales)
+SELECT a.workspace_id, (t.created_at AT TIME ZONE 'UTC')::date,
+       COALESCE(SUM(-t.amount) FILTER (WHERE t.kind = 'spend'), 0),
+       COALESCE(SUM(t.amount) FILTER (WHERE t.amount > 0 AND t.kind IN ('purchase', 'adjustment', 'refund')), 0),
+       COALESCE(SUM(t.amount) FILTER (WHERE t.kind = 'earn'), 0), 0
+FROM credits_credittransaction t JOIN credits_creditaccount a ON a.id = t.account_id
+WHERE t.created_at >= %(since)s
+GROUP BY 1, 2
+ON CONFLICT (workspace_id, day) DO UPDATE SET spent = EXCLUDED.spent, added = EXCLUDED.added, earned = EXCLUDED.earned
+"""
+_SALES = """
+INSERT INTO analytics_dailycredits (workspace_id, day, spent, added, earned, sales)
+SELECT i.partner_id, (p.completed_at AT TIME ZONE 'UTC')::date, 0, 0, 0, COUNT(*)
+FROM marketplace_leadpurchaseitem i JOIN marketplace_leadpurchase p ON p.id = i.purchase_id
+WHERE i.is_sale AND i.partner_id IS NOT NULL AND p.completed_at >= %(since)s
+GROUP BY 1, 2
+ON CONFLICT (workspace_id, day) DO UPDATE SET sales = EXCLUDED.sales
+"""
+_LEADS = """
+INSERT INTO analytics_dailyleads (workspace_id, day, source, leads, credits)
+SELECT workspace_id, (created_at AT TIME ZONE 'UTC')::date, source, COUNT(*), 0
+FROM leads_lead WHERE created_at >= %(since)s
+GROUP BY 1, 2, 3
+ON CONFLICT (workspace_id, day, source) DO UPDATE SET leads = EXCLUDED.leads
+"""
+# What each source cost: marketplace purchases and segment pulls are the ledger spends with those references.
+_LEAD_CREDITS = """
+INSERT INTO analytics_dailyleads (workspace_id, day, source, leads, credits)
+SELECT a.workspace_id, (t.created_at AT TIME ZONE 'UTC')::date,
+       CASE WHEN t.reference LIKE 'purchase:%%' THEN 'marketplace' ELSE 'database' END, 0, SUM(-t.amount)
+FROM credits_credittransaction t JOIN credits_creditaccount a ON a.id = t.account_id
+WHERE t.kind = 'spend' AND t.created_at >= %(since)s
+  AND (t.reference LIKE 'purchase:%%' OR t.reference LIKE 'segment_run:%%')
+GROUP BY 1, 2, 3
+ON CONFLICT (workspace_id, day, source) DO UPDATE SET credits = EXCLUDED.credits
+"""
+
+
+@transaction.atomic
+def analytics_rollup(*, days: int | None = 2) -> None:
+    """Recompute the summary rows of the last `days` days (None: all of history)."""
+    since = (timezone.now() - timedelta(days=days)).date() if days is not None else date(2000, 1, 1)
+    with connection.cursor() as cursor:
+        # Counts can go down (refunds, deleted leads): clear the window, then fill it again.
+        cursor.execute("UPDATE analytics_dailycredits SET sales = 0 WHERE day >= %s", [since])
+        cursor.execute("DELETE FROM analytics_dailyleads WHERE day >= %s", [since])
+        for statement in (_CREDITS, _SALES, _LEADS, _LEAD_CREDITS):
+            cursor.execute(statement, {"since": since})
+
+
+def analytics_rollup_recent() -> None:
+    analytics_rollup(days=2)
+
+
+def analytics_rollup_all() -> None:
+    analytics_rollup(days=None)
