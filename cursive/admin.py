@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from .admin_base import ReadOnlyAdmin
 from .jobs import job_retry
-from .models import AuditEvent, FailedJob, IdempotencyRecord, Job, RateLimitCounter, WorkerHeartbeat
+from .models import AuditEvent, FailedJob, IdempotencyRecord, Job, RateLimitCounter, RequestStat, WorkerHeartbeat
 
 admin.site.site_header = "Cursive staff"
 admin.site.site_title = "Cursive staff"
@@ -71,3 +71,10 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
     list_display = ["key", "workspace", "state", "status_code", "created_at"]
     list_filter = ["state"]
     search_fields = ["key", "workspace__name"]
+
+
+@admin.register(RequestStat)
+class RequestStatAdmin(ReadOnlyAdmin):
+    list_display = ["hour", "method", "route", "status", "count", "total_ms", "max_ms"]
+    list_filter = ["status", "method"]
+    search_fields = ["route"]
