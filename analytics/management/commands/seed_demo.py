@@ -13,14 +13,16 @@ from django.db import transaction
 
 from accounts.models import Membership, User, Workspace
 from accounts.services import user_create, workspace_create
+from analytics.services import analytics_rollup
 from credits.models import CreditTransaction
 from credits.services import credits_adjust
 from cursive.errors import ApplicationError
 from leads.demo import DemoDataError, fill_lead_database
-from leads.models import Company, Person
+from leads.models import Company, Lead, Person
 from leads.services import LEAD_FIELDS
 from marketplace.models import Listing
-from marketplace.services import listing_create
+from marketplace.services import listing_create, purchase_create
+from segments.services import segment_create, segment_pull
 
 DEMO_ACCOUNTS = [  # email, full name, workspace, workspace kind (no workspace: the staff superuser)
     ("buyer@cursive.demo", "Dana Whitfield", "Northwind Sales", Workspace.Kind.BUYER),
@@ -52,6 +54,7 @@ class Command(BaseCommand):
         except DemoDataError as exc:
             raise CommandError(str(exc)) from exc
         added_listings = self._listings(listed, partner=workspaces["LeadForge Data"])
+        self._buyer_history(workspaces["Northwind Sales"])
         elapsed = time.monotonic() - started
         if self.verbosity < 1:
             return
@@ -88,6 +91,20 @@ class Command(BaseCommand):
             credits_adjust(workspace=buyer, amount=BUYER_OPENING_CREDITS, actor=None,
                            reason="Demo opening balance")
         return workspaces
+
+    def _buyer_history(self, buyer: Workspace) -> None:
+        """The demo buyer starts with some history (a segment pull, a purchase) so every page has something to show."""
+        if Lead.objects.filter(workspace=buyer).exists() or not Person.objects.exists():
+            return
+        segment = segment_create(workspace=buyer, name="SaaS leaders", description="C-level and VPs at SaaS companies",
+                                 filters={"industry": ["SaaS"], "seniority": ["c_level", "vp"]})
+        segment_pull(workspace=buyer, segment_id=segment.pk, limit=25)
+        owned = Lead.objects.filter(workspace=buyer).values("dedup_hash")
+        available = list(Listing.objects.filter(status=Listing.Status.AVAILABLE).exclude(partner=buyer)
+                         .exclude(dedup_hash__in=owned).order_by("-quality", "id").values_list("pk", flat=True)[:5])
+        if available:
+            purchase_create(workspace=buyer, lead_ids=available)
+        analytics_rollup(days=None)
 
     def _listings(self, target: int, *, partner: Workspace) -> int:
         """List people of the lead database until `target` listings exist: a third by the demo partner."""
