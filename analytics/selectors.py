@@ -50,7 +50,8 @@ def workspace_summary(*, workspace: Workspace, days: int = 30) -> dict:
         per_day[row.day] = per_day.get(row.day, 0) + row.leads
     for entry in by_source.values():
         entry["cost_per_lead"] = (entry["credits"] / entry["leads"]).quantize(Decimal("0.01")) if entry["leads"] else None
-    quality = Lead.objects.filter(workspace=workspace).aggregate(**{
+    period_start = timezone.now() - timedelta(days=days)
+    quality = Lead.objects.filter(workspace=workspace, created_at__gte=period_start).aggregate(**{
         f"q{low}": Count("id", filter=Q(score__gte=low, score__lte=high)) for low, high in QUALITY_BUCKETS})
     segments = [{"id": s.pk, "name": s.name, "runs": s.run_count, "people_pulled": s.people_pulled or 0,
                  "credits_spent": s.credits_spent or ZERO}
@@ -78,7 +79,9 @@ def week_glance(*, workspace: Workspace) -> dict:
     """The dashboard's figures for the last 7 days."""
     since = timezone.now().date() - timedelta(days=6)
     spent = DailyCredits.objects.filter(workspace=workspace, day__gte=since).aggregate(total=Sum("spent"))["total"]
-    leads = Lead.objects.filter(workspace=workspace, created_at__date__gte=since).count()
+    # A range on created_at itself, so the (workspace, created_at) index serves it.
+    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)
+    leads = Lead.objects.filter(workspace=workspace, created_at__gte=start).count()
     return {"spent": spent or ZERO, "leads": leads}
 
 

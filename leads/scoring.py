@@ -69,7 +69,8 @@ def score_factors(lead, profile, now) -> dict[str, dict]:
         "fit": {"points": fit, "max": 25,
                 "why": "Company size +12 and industry +13 when they match your ideal customer profile."
                 if sizes or industries else "Set your ideal customer profile to score fit."},
-        "recency": {"points": recency, "max": 15, "why": f"Added {age_days} day{'s' if age_days != 1 else ''} ago."},
+        "recency": {"points": recency, "max": 15,
+                    "why": "Added today." if age_days == 0 else f"Added {age_days} day{'s' if age_days != 1 else ''} ago."},
     }
 
 

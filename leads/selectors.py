@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.db import connection
 from django.db.models import Count, QuerySet
 
 from accounts.models import Workspace
@@ -62,9 +63,11 @@ def ideal_customer_profile(*, workspace: Workspace) -> IdealCustomerProfile | No
     return IdealCustomerProfile.objects.filter(workspace=workspace).first()
 
 
-def workspace_tags(*, workspace: Workspace, limit: int = 50) -> list[str]:
-    rows = (Lead.objects.filter(workspace=workspace).exclude(tags=[]).values_list("tags", flat=True)[:5000])
-    return sorted({tag for tags in rows for tag in tags})[:limit]
+def workspace_tags(*, workspace: Workspace, limit: int = 100) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT tag FROM leads_lead, unnest(tags) AS tag WHERE workspace_id = %s "
+                       "ORDER BY tag LIMIT %s", [workspace.pk, limit])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def new_leads_since(*, workspace: Workspace, since: datetime) -> list[dict]:

@@ -23,6 +23,7 @@ from .models import CompanySize, Lead
 from .scoring import score_factors, score_total
 
 PAGE_SIZE = 50
+MATCHING_CAP = 10_000
 
 
 def _filters_from(query: QueryDict):
@@ -53,12 +54,16 @@ def lead_list(request):
     context = {"page": page, "filters": filters, "errors": errors, "query": _query_without(request.GET, "cursor")}
     if request.htmx and request.GET.get("cursor"):
         return render(request, "leads/list.html#rows", context)
-    context["matching"] = leads.count()
+    # Counting a huge filtered set costs more than the page: past the cap, say "10,000+".
+    context["matching_cap"] = MATCHING_CAP
+    context["matching"] = leads[: MATCHING_CAP + 1].count()
     if request.htmx and request.htmx.target == "lead-results":
         response = render(request, "leads/list.html#results", context)
         response["HX-Push-Url"] = f"{reverse('leads:list')}?{context['query']}".rstrip("?")
         return response
-    context.update({"total": selectors.workspace_lead_count(workspace=request.workspace),
+    unfiltered = not _query_without(request.GET, "cursor", "sort")
+    context.update({"total": context["matching"] if unfiltered else selectors.workspace_lead_count(
+                        workspace=request.workspace),
                     "sources": Lead.Source.choices, "statuses": Lead.Status.choices,
                     "tags": selectors.workspace_tags(workspace=request.workspace),
                     "since": timezone.now().isoformat()})

@@ -42,6 +42,15 @@
     navigator.clipboard.writeText(text).then(function () { button.textContent = "Copied"; });
   });
 
+  // Bulk actions: show only the inputs the chosen action uses.
+  document.addEventListener("change", function (event) {
+    if (!event.target.matches("[data-testid=bulk-action]")) return;
+    var form = event.target.form;
+    form.querySelectorAll("[data-for-actions]").forEach(function (input) {
+      input.hidden = input.dataset.forActions.split(" ").indexOf(event.target.value) === -1;
+    });
+  });
+
   // Server-sent toasts for htmx responses (HX-Trigger: {"toast": {...}}).
   document.addEventListener("toast", function (event) {
     var box = document.getElementById("toasts");

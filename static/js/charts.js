@@ -37,7 +37,11 @@
       var config = builders[canvas.dataset.chart]();
       config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false,
         plugins: { legend: { position: "bottom" } } }, config.options || {});
-      canvas.parentElement.style.height = canvas.getAttribute("height") + "px";
+      var box = document.createElement("div");
+      box.style.position = "relative";
+      box.style.height = canvas.getAttribute("height") + "px";
+      canvas.parentElement.insertBefore(box, canvas);
+      box.appendChild(canvas);
       canvas.chart = new Chart(canvas, config);
       canvas.dataset.drawn = "true";
     });
