@@ -132,6 +132,9 @@ class Company(models.Model):
         return self.name
 
 
+PERSON_FLAGS = ["has_email", "has_phone", "has_linkedin", "email_verified", "score"]
+
+
 class Person(ContactFields):
     """A person in the shared lead database that segments search and pull from.
 
@@ -158,10 +161,14 @@ class Person(ContactFields):
             models.CheckConstraint(condition=models.Q(score__gte=0, score__lte=100), name="person_score_0_100"),
         ]
         indexes = [
-            # Lead Search counts: the common firmographic combinations.
-            models.Index(fields=["industry", "state", "company_size"], name="person_ind_state_size_idx"),
-            models.Index(fields=["seniority", "industry", "company_size"], name="person_sen_ind_size_idx"),
-            models.Index(fields=["state", "city"], name="person_state_city_idx"),
+            # Lead Search counts: the common firmographic combinations, each carrying the flags and the score
+            # so that adding "has phone" or "score >= 60" is still answered from the index alone (at 10M people
+            # a trip to the table made such counts ~0.7 s instead of milliseconds).
+            models.Index(fields=["industry", "state", "company_size"], include=PERSON_FLAGS,
+                         name="person_ind_state_size_idx"),
+            models.Index(fields=["seniority", "industry", "company_size"], include=PERSON_FLAGS,
+                         name="person_sen_ind_size_idx"),
+            models.Index(fields=["state", "city"], include=PERSON_FLAGS, name="person_state_city_idx"),
             models.Index(fields=["company_size", "seniority"], name="person_size_seniority_idx"),
             models.Index(fields=["-score"], name="person_score_idx"),
             GinIndex(fields=["title_search"], name="person_title_search_gin"),

@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -135,7 +136,10 @@ def segment_run(request, segment_id: int):
         messages.error(request, "Say how many people to pull.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
-    return redirect(request.POST.get("next") or reverse("segments:detail", args=[segment.pk]))
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("segments:detail", args=[segment.pk])
+    return redirect(next_url)
 
 
 @workspace_required
