@@ -21,47 +21,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import sys
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ["DJANGO_SETTINGS_MODULE"] = "cursive.settings"
+from scratch import latency_summary, log, run_together, scratch_database, server_version
 
 SCRATCH_DATABASE = "cursive_bench_credits"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def server_connection(database: dict):
-    """An autocommit connection to the server's original database, to create and drop the scratch one."""
-    import psycopg
-
-    return psycopg.connect(
-        host=database.get("HOST") or None, port=database.get("PORT") or None, user=database.get("USER") or None,
-        password=database.get("PASSWORD") or None, dbname=database["NAME"], autocommit=True,
-    )
-
-
-def drop_scratch(database: dict) -> None:
-    from psycopg import sql
-
-    with server_connection(database) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCRATCH_DATABASE)))
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, round(fraction * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def make_workspaces(count: int, *, label: str, funding: Decimal) -> list:
@@ -87,11 +53,11 @@ def run_scenario(name: str, workspaces_per_thread: list, *, spends_per_thread: i
     from credits.services import credits_spend
 
     threads_count = len(workspaces_per_thread)
-    barrier = threading.Barrier(threads_count + 1)
     latencies: list[list[float]] = [[] for _ in range(threads_count)]
     errors: list[list[str]] = [[] for _ in range(threads_count)]
 
-    def worker(index: int, workspace) -> None:
+    def worker(index: int, barrier: threading.Barrier) -> None:
+        workspace = workspaces_per_thread[index]
         try:
             connection.ensure_connection()  # connect before the clock starts: measure spends, not connects
             barrier.wait()
@@ -110,17 +76,8 @@ def run_scenario(name: str, workspaces_per_thread: list, *, spends_per_thread: i
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker, args=(i, ws), name=f"{name}-{i}")
-               for i, ws in enumerate(workspaces_per_thread)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-
-    all_latencies = sorted(value * 1000 for values in latencies for value in values)
+    elapsed = run_together(threads_count, worker, name=name)
+    all_latencies = [value * 1000 for values in latencies for value in values]
     all_errors = [error for values in errors for error in values]
     spends = len(all_latencies)
     by_workspace: dict[int, int] = {}
@@ -134,13 +91,7 @@ def run_scenario(name: str, workspaces_per_thread: list, *, spends_per_thread: i
         "first_errors": all_errors[:3],
         "elapsed_seconds": round(elapsed, 3),
         "spends_per_second": round(spends / elapsed, 1) if elapsed else None,
-        "latency_ms": {
-            "p50": round(percentile(all_latencies, 0.50), 3),
-            "p95": round(percentile(all_latencies, 0.95), 3),
-            "p99": round(percentile(all_latencies, 0.99), 3),
-            "mean": round(statistics.fmean(all_latencies), 3) if all_latencies else None,
-            "max": round(all_latencies[-1], 3) if all_latencies else None,
-        },
+        "latency_ms": latency_summary(all_latencies),
     }
 
 
@@ -182,34 +133,9 @@ def main() -> None:
     # Enough for every spend of a scenario on one account, with room to spare: no spend may fail for lack of credits.
     funding = (amount * total_spends * 2).quantize(Decimal("0.01"))
 
-    from django.conf import settings
-
-    # Reading the settings starts the embedded server when DATABASE_URL is not set.
-    original = dict(settings.DATABASES["default"])
-    from psycopg import sql
-
-    drop_scratch(original)
-    with server_connection(original) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCRATCH_DATABASE)))
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
-    log(f"Created the scratch database {SCRATCH_DATABASE}")
-    # Django opens its connections lazily from these settings: point the default one at the scratch database.
-    settings.DATABASES["default"]["NAME"] = SCRATCH_DATABASE
-    # Only the bench users are hashed with this; it keeps set-up fast and changes nothing measured.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection, connections
-
     results = {}
-    try:
-        log("Migrating the scratch database")
-        call_command("migrate", verbosity=0, interactive=False)
-        assert connection.settings_dict["NAME"] == SCRATCH_DATABASE
-
+    with scratch_database(SCRATCH_DATABASE) as original:
+        postgres = server_version(original)
         log(f"Scenario one_account: {args.threads} threads x {args.spends_per_thread} spends on ONE account")
         shared = make_workspaces(1, label="shared", funding=funding)
         spent, one = run_scenario("one_account", shared * args.threads, spends_per_thread=args.spends_per_thread,
@@ -227,10 +153,6 @@ def main() -> None:
         results["own_accounts"] = own
         log(f"  {own['spends_per_second']} spends/s, p50 {own['latency_ms']['p50']} ms, "
             f"p95 {own['latency_ms']['p95']} ms")
-    finally:
-        connections.close_all()
-        drop_scratch(original)
-        log(f"Dropped the scratch database {SCRATCH_DATABASE}")
 
     print(json.dumps({
         "benchmark": "credits_spend under concurrency",
@@ -241,7 +163,7 @@ def main() -> None:
         "amount_per_spend": str(amount),
         "funding_per_account": str(funding),
         "connections": "one Django connection per thread, opened before the clock starts, closed at thread end",
-        "postgres": server_version,
+        "postgres": postgres,
         "cpu_count": os.cpu_count(),
         "one_account": results["one_account"],
         "own_accounts": results["own_accounts"],

@@ -37,11 +37,9 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ["DJANGO_SETTINGS_MODULE"] = "cursive.settings"
+from scratch import log, percentile, scratch_database, server_version
+
 os.environ.setdefault("DEBUG", "false")  # production-like: no query log kept in memory on every request
 
 SCRATCH_DATABASE = "cursive_bench_pages"
@@ -136,35 +134,6 @@ FROM (SELECT 'purchase' AS kind, credits AS amount, 'credit_purchase:' || id AS 
       FROM segments_segmentrun r WHERE r.segment_id = %(segment)s AND r.pulled > 0) AS events
 ORDER BY created_at, reference
 """
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def server_connection(database: dict):
-    """An autocommit connection to the server's original database, to create and drop the scratch one."""
-    import psycopg
-
-    return psycopg.connect(
-        host=database.get("HOST") or None, port=database.get("PORT") or None, user=database.get("USER") or None,
-        password=database.get("PASSWORD") or None, dbname=database["NAME"], autocommit=True,
-    )
-
-
-def drop_scratch(database: dict) -> None:
-    from psycopg import sql
-
-    with server_connection(database) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCRATCH_DATABASE)))
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, round(fraction * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def timed(label: str, func, *args, **kwargs):
@@ -317,78 +286,53 @@ def main() -> None:
 
     from django.conf import settings
 
-    # Reading the settings starts the embedded server when DATABASE_URL is not set.
-    original = dict(settings.DATABASES["default"])
-    from psycopg import sql
+    with scratch_database(SCRATCH_DATABASE) as original:
+        import logging
+        import warnings
 
-    drop_scratch(original)
-    with server_connection(original) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCRATCH_DATABASE)))
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
-    log(f"Created the scratch database {SCRATCH_DATABASE}")
-    # Django opens its connections lazily from these settings: point the default one at the scratch database.
-    settings.DATABASES["default"]["NAME"] = SCRATCH_DATABASE
-    # Only the bench users are hashed with this; it keeps set-up fast and changes nothing measured.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+        from django.test import Client
 
-    import django
+        from analytics.services import analytics_rollup
+        from cursive.consistency import run_checks
+        from cursive.observability import request_stats
 
-    django.setup()
-    import logging
-    import warnings
+        # whitenoise looks for STATIC_ROOT, which exists only after collectstatic; the pages measured need no static files.
+        warnings.filterwarnings("ignore", message="No directory at")
+        # One access-log line per request would drown the progress lines (its cost is a few microseconds).
+        logging.getLogger("cursive.access").setLevel(logging.WARNING)
+        postgres = server_version(original)
+        try:
+            built = build(args)
+            setup = built["setup"]
 
-    # whitenoise looks for STATIC_ROOT, which exists only after collectstatic; the pages measured need no static files.
-    warnings.filterwarnings("ignore", message="No directory at")
+            log("analytics_rollup(days=None), the nightly full rollup")
+            _, setup["rollup_all_seconds"] = timed("analytics_rollup(days=None)", analytics_rollup, days=None)
+            _, setup["rollup_recent_seconds"] = timed("analytics_rollup(days=2)", analytics_rollup, days=2)
+            findings = run_checks()
+            setup["check_consistency_findings"] = [f"[{check}] {finding}" for check, finding in findings]
+            log(f"check_consistency: {len(findings)} finding(s)")
 
-    from django.core.management import call_command
-    from django.db import connection, connections
-    from django.test import Client
-
-    from analytics.services import analytics_rollup
-    from cursive.consistency import run_checks
-    from cursive.observability import request_stats
-
-    # One access-log line per request would drown the progress lines (its cost is a few microseconds).
-    logging.getLogger("cursive.access").setLevel(logging.WARNING)
-
-    try:
-        log("Migrating the scratch database")
-        call_command("migrate", verbosity=0, interactive=False)
-        assert connection.settings_dict["NAME"] == SCRATCH_DATABASE
-        built = build(args)
-        setup = built["setup"]
-
-        log("analytics_rollup(days=None), the nightly full rollup")
-        _, setup["rollup_all_seconds"] = timed("analytics_rollup(days=None)", analytics_rollup, days=None)
-        _, setup["rollup_recent_seconds"] = timed("analytics_rollup(days=2)", analytics_rollup, days=2)
-        findings = run_checks()
-        setup["check_consistency_findings"] = [f"[{check}] {finding}" for check, finding in findings]
-        log(f"check_consistency: {len(findings)} finding(s)")
-
-        client = Client()
-        client.force_login(built["owner"])
-        timings = measure(client, warmup=args.warmup, rounds=args.requests)
-        pages = {}
-        for name, path in PAGES.items():
-            values = sorted(timings[name])
-            p50 = percentile(values, 0.50)
-            pages[name] = {
-                "path": path,
-                "p50_ms": round(p50, 2),
-                "p95_ms": round(percentile(values, 0.95), 2),
-                "mean_ms": round(statistics.fmean(values), 2),
-                "min_ms": round(values[0], 2),
-                "max_ms": round(values[-1], 2),
-                "queries": queries_of(client, path, with_plan=args.explain_all or p50 > args.slow_ms),
-            }
-            log(f"  {name:<18} p50 {p50:7.1f} ms  p95 {pages[name]['p95_ms']:7.1f} ms  "
-                f"{pages[name]['queries']['count']} queries, {pages[name]['queries']['total_ms']} ms in SQL")
-    finally:
-        # The request statistics the middleware keeps in memory go to the scratch database now, not at exit.
-        request_stats.flush()
-        connections.close_all()
-        drop_scratch(original)
-        log(f"Dropped the scratch database {SCRATCH_DATABASE}")
+            client = Client()
+            client.force_login(built["owner"])
+            timings = measure(client, warmup=args.warmup, rounds=args.requests)
+            pages = {}
+            for name, path in PAGES.items():
+                values = sorted(timings[name])
+                p50 = percentile(values, 0.50)
+                pages[name] = {
+                    "path": path,
+                    "p50_ms": round(p50, 2),
+                    "p95_ms": round(percentile(values, 0.95), 2),
+                    "mean_ms": round(statistics.fmean(values), 2),
+                    "min_ms": round(values[0], 2),
+                    "max_ms": round(values[-1], 2),
+                    "queries": queries_of(client, path, with_plan=args.explain_all or p50 > args.slow_ms),
+                }
+                log(f"  {name:<18} p50 {p50:7.1f} ms  p95 {pages[name]['p95_ms']:7.1f} ms  "
+                    f"{pages[name]['queries']['count']} queries, {pages[name]['queries']['total_ms']} ms in SQL")
+        finally:
+            # The request statistics the middleware keeps in memory go to the scratch database now, not at exit.
+            request_stats.flush()
 
     print(json.dumps({
         "benchmark": "server time of My Leads, Analytics and the Dashboard for a big workspace",
@@ -397,7 +341,7 @@ def main() -> None:
         "debug": settings.DEBUG,
         "requests_per_page": args.requests,
         "warmup_per_page": args.warmup,
-        "postgres": server_version,
+        "postgres": postgres,
         "cpu_count": os.cpu_count(),
         "setup": setup,
         "pages": pages,

@@ -35,7 +35,6 @@ import os
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,11 +44,8 @@ import urllib.error
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ["DJANGO_SETTINGS_MODULE"] = "cursive.settings"
+from scratch import ROOT, database_url, latency_summary, log, run_together, scratch_database, server_connection, server_version
 
 SCRATCH_DATABASE = "cursive_bench_purchase"
 PGBENCH_SCHEMA = "pgbench_purchase"
@@ -66,46 +62,6 @@ UPDATE {PGBENCH_SCHEMA}.leads SET status = 'sold' WHERE id = :lid AND status = '
 INSERT INTO {PGBENCH_SCHEMA}.purchases (account_id, lead_id, amount) VALUES (:aid, :lid, 1);
 COMMIT;
 """
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def server_connection(database: dict, dbname: str | None = None):
-    """An autocommit connection to the server (its original database unless told otherwise)."""
-    import psycopg
-
-    return psycopg.connect(
-        host=database.get("HOST") or None, port=database.get("PORT") or None, user=database.get("USER") or None,
-        password=database.get("PASSWORD") or None, dbname=dbname or database["NAME"], autocommit=True,
-    )
-
-
-def drop_scratch(database: dict) -> None:
-    from psycopg import sql
-
-    with server_connection(database) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCRATCH_DATABASE)))
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, round(fraction * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-def latency_summary(milliseconds: list[float]) -> dict:
-    values = sorted(milliseconds)
-    return {
-        "p50": round(percentile(values, 0.50), 3),
-        "p95": round(percentile(values, 0.95), 3),
-        "p99": round(percentile(values, 0.99), 3),
-        "mean": round(statistics.fmean(values), 3) if values else None,
-        "max": round(values[-1], 3) if values else None,
-    }
 
 
 # --- Set-up, through the real services ------------------------------------------------------------------------
@@ -149,6 +105,21 @@ def make_listings(count: int, *, partners: list, label: str) -> list[int]:
 
 # --- (a) the service, called directly -------------------------------------------------------------------------
 
+def purchase_figures(latencies: list[list[float]], errors: list[list[str]], elapsed: float) -> dict:
+    """What one concurrent run did, from each thread's latencies (ms) and errors and the run's wall time."""
+    all_latencies = [value for values in latencies for value in values]
+    all_errors = [error for values in errors for error in values]
+    return {
+        "purchases": len(all_latencies),
+        "failed_purchases": len(all_errors),
+        "first_errors": all_errors[:3],
+        "elapsed_seconds": round(elapsed, 3),
+        "purchases_per_second": round(len(all_latencies) / elapsed, 1) if elapsed else None,
+        "latency_ms": latency_summary(all_latencies),
+        "_succeeded_by_thread": [len(values) for values in latencies],
+    }
+
+
 def run_service(name: str, buyers: list, slices: list[list[int]]) -> dict:
     """One thread per buyer; thread i buys the ids of slices[i], one purchase per lead."""
     from django.db import connection
@@ -156,11 +127,10 @@ def run_service(name: str, buyers: list, slices: list[list[int]]) -> dict:
     from marketplace.services import purchase_create
 
     threads_count = len(buyers)
-    barrier = threading.Barrier(threads_count + 1)
     latencies: list[list[float]] = [[] for _ in range(threads_count)]
     errors: list[list[str]] = [[] for _ in range(threads_count)]
 
-    def worker(index: int) -> None:
+    def worker(index: int, barrier: threading.Barrier) -> None:
         workspace, owner = buyers[index]
         try:
             connection.ensure_connection()  # connect before the clock starts: measure purchases, not connects
@@ -179,26 +149,8 @@ def run_service(name: str, buyers: list, slices: list[list[int]]) -> dict:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker, args=(i,), name=f"{name}-{i}") for i in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    all_latencies = [value for values in latencies for value in values]
-    all_errors = [error for values in errors for error in values]
-    return {
-        "threads": threads_count,
-        "purchases": len(all_latencies),
-        "failed_purchases": len(all_errors),
-        "first_errors": all_errors[:3],
-        "elapsed_seconds": round(elapsed, 3),
-        "purchases_per_second": round(len(all_latencies) / elapsed, 1) if elapsed else None,
-        "latency_ms": latency_summary(all_latencies),
-        "_succeeded_by_thread": [len(values) for values in latencies],
-    }
+    elapsed = run_together(threads_count, worker, name=name)
+    return {"threads": threads_count, **purchase_figures(latencies, errors, elapsed)}
 
 
 def count_queries(buyer: tuple, listing_id: int) -> dict:
@@ -225,14 +177,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def database_url(settings_dict: dict) -> str:
-    user = quote(settings_dict.get("USER") or "", safe="")
-    password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict.get("PASSWORD") else ""
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
 
 
 def start_gunicorn(*, workers: int, env: dict, log_file) -> tuple[subprocess.Popen, str]:
@@ -272,7 +216,6 @@ def run_http(base: str, keys: list[str], slices: list[list[int]], *, warmup_requ
     """One client thread per API key, each with its own HTTP connection (reopened when the server closes it)."""
     host, port = base.removeprefix("http://").split(":")
     threads_count = len(keys)
-    barrier = threading.Barrier(threads_count + 1)
     latencies: list[list[float]] = [[] for _ in range(threads_count)]
     errors: list[list[str]] = [[] for _ in range(threads_count)]
 
@@ -294,7 +237,7 @@ def run_http(base: str, keys: list[str], slices: list[list[int]], *, warmup_requ
             conn.close()  # the sync worker closes after each response; the next request reconnects
         return response.status, data
 
-    def worker(index: int) -> None:
+    def worker(index: int, barrier: threading.Barrier) -> None:
         key = keys[index]
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
@@ -321,26 +264,8 @@ def run_http(base: str, keys: list[str], slices: list[list[int]], *, warmup_requ
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=worker, args=(i,), name=f"http-{i}") for i in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    all_latencies = [value for values in latencies for value in values]
-    all_errors = [error for values in errors for error in values]
-    return {
-        "client_threads": threads_count,
-        "purchases": len(all_latencies),
-        "failed_purchases": len(all_errors),
-        "first_errors": all_errors[:3],
-        "elapsed_seconds": round(elapsed, 3),
-        "purchases_per_second": round(len(all_latencies) / elapsed, 1) if elapsed else None,
-        "latency_ms": latency_summary(all_latencies),
-        "_succeeded_by_thread": [len(values) for values in latencies],
-    }
+    elapsed = run_together(threads_count, worker, name="http")
+    return {"client_threads": threads_count, **purchase_figures(latencies, errors, elapsed)}
 
 
 # --- (c) pgbench -----------------------------------------------------------------------------------------------
@@ -502,41 +427,20 @@ def main() -> None:
 
     from django.conf import settings
 
-    # Reading the settings starts the embedded server when DATABASE_URL is not set.
-    original = dict(settings.DATABASES["default"])
-    from psycopg import sql
-
-    drop_scratch(original)
-    with server_connection(original) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCRATCH_DATABASE)))
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
-    log(f"Created the scratch database {SCRATCH_DATABASE}")
-    # Django opens its connections lazily from these settings: point the default one at the scratch database.
-    settings.DATABASES["default"]["NAME"] = SCRATCH_DATABASE
-    # Only the bench users are hashed with this; it keeps set-up fast and changes nothing measured.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # As production (and the gunicorn below) runs: no per-query logging into connection.queries.
-    settings.DEBUG = False
-
-    import django
-
-    django.setup()
-    import logging
-
-    # django-q logs one INFO line per enqueued task (one per purchase): keep stderr for progress.
-    logging.getLogger("django-q").setLevel(logging.WARNING)
-    from django.core.management import call_command
-    from django.db import connection, connections
-
-    from accounts.services import api_key_create
-
     results: dict = {}
     gunicorn = None
-    with tempfile.TemporaryFile(mode="w+") as gunicorn_log:
+    # DEBUG off as production (and the gunicorn below) runs: no per-query logging into connection.queries.
+    with tempfile.TemporaryFile(mode="w+") as gunicorn_log, scratch_database(SCRATCH_DATABASE, debug=False) as original:
+        import logging
+
+        from django.db import connection, connections
+
+        from accounts.services import api_key_create
+
+        # django-q logs one INFO line per enqueued task (one per purchase): keep stderr for progress.
+        logging.getLogger("django-q").setLevel(logging.WARNING)
+        postgres = server_version(original)
         try:
-            log("Migrating the scratch database")
-            call_command("migrate", verbosity=0, interactive=False)
-            assert connection.settings_dict["NAME"] == SCRATCH_DATABASE
             scratch = dict(connection.settings_dict)
 
             log(f"Setting up {args.threads} buyers ({funding} credits each), {args.partners} partners, "
@@ -609,9 +513,6 @@ def main() -> None:
         finally:
             if gunicorn is not None:
                 stop_gunicorn(gunicorn)
-            connections.close_all()
-            drop_scratch(original)
-            log(f"Dropped the scratch database {SCRATCH_DATABASE}")
 
     pgbench_tps = results["pgbench"]["tps"]
     service_tps = results["service"]["purchases_per_second"]
@@ -626,7 +527,7 @@ def main() -> None:
         "connections": "service: one Django connection per thread, opened before the clock starts; http: one "
                        "keep-alive-capable client connection per thread, gunicorn workers with persistent DB "
                        "connections",
-        "postgres": server_version,
+        "postgres": postgres,
         "cpu_count": os.cpu_count(),
         "service_single_thread": results["service_single_thread"],
         "service": results["service"],

@@ -42,11 +42,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ["DJANGO_SETTINGS_MODULE"] = "cursive.settings"
+from scratch import ROOT, database_url, log, scratch_database, server_version
 
 SCRATCH_DATABASE = "cursive_bench_upload"
 PRICE = "2.00"
@@ -89,35 +86,6 @@ seconds = time.perf_counter() - started
 print("BENCH_UPLOAD_RESULT " + json.dumps({"seconds": seconds, "rss_before_bytes": before,
       "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)
 """
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def server_connection(database: dict):
-    """An autocommit connection to the server's original database, to create and drop the scratch one."""
-    import psycopg
-
-    return psycopg.connect(
-        host=database.get("HOST") or None, port=database.get("PORT") or None, user=database.get("USER") or None,
-        password=database.get("PASSWORD") or None, dbname=database["NAME"], autocommit=True,
-    )
-
-
-def drop_scratch(database: dict) -> None:
-    from psycopg import sql
-
-    with server_connection(database) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCRATCH_DATABASE)))
-
-
-def database_url(settings_dict: dict) -> str:
-    user = quote(settings_dict.get("USER") or "", safe="")
-    password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict.get("PASSWORD") else ""
-    host = settings_dict.get("HOST") or "127.0.0.1"
-    port = settings_dict.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
 
 
 def check_phone_plan() -> None:
@@ -314,51 +282,29 @@ def main() -> None:
 
     from django.conf import settings
 
-    # Reading the settings starts the embedded server when DATABASE_URL is not set.
-    original = dict(settings.DATABASES["default"])
-    from psycopg import sql
-
-    drop_scratch(original)
-    with server_connection(original) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCRATCH_DATABASE)))
-        server_version = conn.execute("SHOW server_version").fetchone()[0]
-    log(f"Created the scratch database {SCRATCH_DATABASE}")
-    # Django opens its connections lazily from these settings: point the default one at the scratch database.
-    settings.DATABASES["default"]["NAME"] = SCRATCH_DATABASE
-    # Only the bench user is hashed with this; it keeps set-up fast and changes nothing measured.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.DEBUG = False
-
-    import django
-
-    django.setup()
-    import logging
-
-    logging.getLogger("django-q").setLevel(logging.WARNING)
-    from django.core.management import call_command
-    from django.db import connection, connections
-
-    from accounts.models import Workspace
-    from accounts.services import user_create, workspace_create
-
     results = []
     try:
-        log("Migrating the scratch database")
-        call_command("migrate", verbosity=0, interactive=False)
-        assert connection.settings_dict["NAME"] == SCRATCH_DATABASE
-        check_phone_plan()
-        child_environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "cursive.settings",
-                             "DATABASE_URL": database_url(dict(connection.settings_dict)), "DEBUG": "false",
-                             "LOG_LEVEL": "WARNING"}
-        user = user_create(email="bench-partner@bench.test", password="bench-password-correct-9")
-        partner = workspace_create(name="Bench Partner", owner=user, kind=Workspace.Kind.PARTNER)
-        for rows in sizes:
-            results.append(bench_size(rows, workdir=workdir, partner=partner, user=user,
-                                      child_environment=child_environment, args=args))
+        # Only the bench user is hashed with MD5 (fast_passwords); DEBUG off as production runs.
+        with scratch_database(SCRATCH_DATABASE, debug=False) as original:
+            import logging
+
+            from django.db import connection
+
+            from accounts.models import Workspace
+            from accounts.services import user_create, workspace_create
+
+            logging.getLogger("django-q").setLevel(logging.WARNING)
+            postgres = server_version(original)
+            check_phone_plan()
+            child_environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "cursive.settings",
+                                 "DATABASE_URL": database_url(dict(connection.settings_dict)), "DEBUG": "false",
+                                 "LOG_LEVEL": "WARNING"}
+            user = user_create(email="bench-partner@bench.test", password="bench-password-correct-9")
+            partner = workspace_create(name="Bench Partner", owner=user, kind=Workspace.Kind.PARTNER)
+            for rows in sizes:
+                results.append(bench_size(rows, workdir=workdir, partner=partner, user=user,
+                                          child_environment=child_environment, args=args))
     finally:
-        connections.close_all()
-        drop_scratch(original)
-        log(f"Dropped the scratch database {SCRATCH_DATABASE}")
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(json.dumps({
@@ -367,7 +313,7 @@ def main() -> None:
         "chunk_rows": settings.UPLOAD_CHUNK_ROWS,
         "duplicate_percent": args.duplicate_percent,
         "invalid_percent": args.invalid_percent,
-        "postgres": server_version,
+        "postgres": postgres,
         "cpu_count": os.cpu_count(),
         "parent_children_max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "files": results,
