@@ -30,11 +30,8 @@ import statistics
 import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ["DJANGO_SETTINGS_MODULE"] = "cursive.settings"
+from scratch import log, original_database, percentile, scratch_database, server_connection
 
 SCRATCH_DATABASE = "cursive_bench_segments"
 
@@ -50,44 +47,6 @@ COMBOS = {
 PULL_COMBO = "vp_clevel_fintech_saas"
 SLOW_P50_MS = 100.0
 PULL_PRICE_FUNDING = Decimal("100000.00")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def server_connection(database: dict):
-    """An autocommit connection to the server's original database, to create and drop the scratch one."""
-    import psycopg
-
-    return psycopg.connect(
-        host=database.get("HOST") or None, port=database.get("PORT") or None, user=database.get("USER") or None,
-        password=database.get("PASSWORD") or None, dbname=database["NAME"], autocommit=True,
-    )
-
-
-def drop_scratch(database: dict) -> None:
-    from psycopg import sql
-
-    with server_connection(database) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCRATCH_DATABASE)))
-
-
-def create_scratch(database: dict) -> str:
-    from psycopg import sql
-
-    drop_scratch(database)
-    with server_connection(database) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCRATCH_DATABASE)))
-        return conn.execute("SHOW server_version").fetchone()[0]
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, round(fraction * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def summary_ms(seconds: list[float]) -> dict:
@@ -287,48 +246,45 @@ def table_sizes() -> dict:
     return {"table_total_mb": round(total / 2**20, 1), "heap_mb": round(heap / 2**20, 1), "indexes_mb": indexes}
 
 
-def run_size(people: int, *, original: dict, args) -> dict:
-    from django.core.management import call_command
-    from django.db import connection, connections
-
-    from leads.models import Person
-
+def run_size(people: int, *, args) -> dict:
     result: dict = {"people": people}
     try:
-        create_scratch(original)
-        log(f"[{people:,}] created the scratch database {SCRATCH_DATABASE}; migrating")
-        call_command("migrate", verbosity=0, interactive=False)
-        assert connection.settings_dict["NAME"] == SCRATCH_DATABASE
-
-        log(f"[{people:,}] seed_demo --people {people} --listed 0")
-        started = time.perf_counter()
-        # seed_demo's summary goes to stderr with its progress: stdout carries only the JSON.
-        call_command("seed_demo", people=people, listed=0, stdout=sys.stderr, stderr=sys.stderr)
-        load_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM ANALYZE leads_person")
-        vacuum_seconds = time.perf_counter() - started
-        stored = Person.objects.count()
-        if stored != people:
-            raise RuntimeError(f"seed_demo stored {stored:,} people, not {people:,}")
-        result["load"] = {"seed_demo_seconds": round(load_seconds, 1),
-                          "vacuum_analyze_seconds": round(vacuum_seconds, 1),
-                          "people_per_second": round(people / load_seconds), **table_sizes()}
-        log(f"[{people:,}] loaded in {load_seconds:.1f} s, VACUUM ANALYZE {vacuum_seconds:.1f} s")
-
-        log(f"[{people:,}] counts: {args.warmups} warm-ups + {args.repetitions} timed runs per combination")
-        result["counts"] = measure_counts(repetitions=args.repetitions, warmups=args.warmups)
-        log(f"[{people:,}] pulls of {args.pull:,}")
-        result["pull"] = measure_pull(limit=args.pull, fresh_workspaces=args.pull_workspaces, label=str(people))
+        with scratch_database(SCRATCH_DATABASE):
+            _measure_size(people, args=args, result=result)
     except Exception as exc:  # reported in the JSON (and the exit status), never hidden
         log(f"[{people:,}] FAILED: {exc.__class__.__name__}: {exc}")
         result["error"] = f"{exc.__class__.__name__}: {exc}"
-    finally:
-        connections.close_all()
-        drop_scratch(original)
-        log(f"[{people:,}] dropped the scratch database {SCRATCH_DATABASE}")
     return result
+
+
+def _measure_size(people: int, *, args, result: dict) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    from leads.models import Person
+
+
+    log(f"[{people:,}] seed_demo --people {people} --listed 0")
+    started = time.perf_counter()
+    # seed_demo's summary goes to stderr with its progress: stdout carries only the JSON.
+    call_command("seed_demo", people=people, listed=0, stdout=sys.stderr, stderr=sys.stderr)
+    load_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE leads_person")
+    vacuum_seconds = time.perf_counter() - started
+    stored = Person.objects.count()
+    if stored != people:
+        raise RuntimeError(f"seed_demo stored {stored:,} people, not {people:,}")
+    result["load"] = {"seed_demo_seconds": round(load_seconds, 1),
+                      "vacuum_analyze_seconds": round(vacuum_seconds, 1),
+                      "people_per_second": round(people / load_seconds), **table_sizes()}
+    log(f"[{people:,}] loaded in {load_seconds:.1f} s, VACUUM ANALYZE {vacuum_seconds:.1f} s")
+
+    log(f"[{people:,}] counts: {args.warmups} warm-ups + {args.repetitions} timed runs per combination")
+    result["counts"] = measure_counts(repetitions=args.repetitions, warmups=args.warmups)
+    log(f"[{people:,}] pulls of {args.pull:,}")
+    result["pull"] = measure_pull(limit=args.pull, fresh_workspaces=args.pull_workspaces, label=str(people))
 
 
 def main() -> None:
@@ -340,19 +296,7 @@ def main() -> None:
     parser.add_argument("--pull-workspaces", type=int, default=3, help="fresh workspaces, one first pull each")
     args = parser.parse_args()
 
-    from django.conf import settings
-
-    # Reading the settings starts the embedded server when DATABASE_URL is not set.
-    original = dict(settings.DATABASES["default"])
-    # Django opens its connections lazily from these settings: point the default one at the scratch database.
-    settings.DATABASES["default"]["NAME"] = SCRATCH_DATABASE
-    # Only the bench users are hashed with this; it keeps set-up fast and changes nothing measured.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-    import django
-
-    django.setup()
-
+    original = original_database()
     with server_connection(original) as conn:
         server_version = conn.execute("SHOW server_version").fetchone()[0]
         server_settings = dict(conn.execute(
@@ -360,7 +304,7 @@ def main() -> None:
             "('shared_buffers', 'work_mem', 'max_parallel_workers_per_gather', 'effective_cache_size', "
             "'random_page_cost', 'jit')").fetchall())
 
-    sizes = [run_size(people, original=original, args=args) for people in args.people]
+    sizes = [run_size(people, args=args) for people in args.people]
     slow = [{"people": size["people"], "combo": name, "p50_ms": combo["latency_ms"]["p50"],
              "plan": combo["explain"]["plan"]}
             for size in sizes for name, combo in size.get("counts", {}).items() if combo["slow"]]
