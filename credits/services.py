@@ -210,12 +210,7 @@ def credit_checkout_create(*, workspace: Workspace, package_id, created_by: User
         idempotency_key=f"credit-purchase-{purchase.pk}",
         base_url=base_url,
     )
-    with transaction.atomic():
-        purchase = CreditPurchase.objects.select_for_update().get(pk=purchase.pk)
-        purchase.checkout_session_id = session.id
-        purchase.checkout_url = session.url
-        purchase.save(update_fields=["checkout_session_id", "checkout_url"])
-    return purchase
+    return stripe_gateway.session_record(CreditPurchase.objects.all(), pk=purchase.pk, session=session)
 
 
 def _purchase_for_session(session: dict) -> CreditPurchase | None:

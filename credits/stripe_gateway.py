@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import stripe
 from django.conf import settings
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -96,3 +97,13 @@ def session_object_for_update(session: dict, queryset):
     """That object, locked for the rest of the caller's transaction; None when it is not ours."""
     reference = session_reference(session)
     return None if reference is None else queryset.select_for_update().filter(pk=reference).first()
+
+
+def session_record(queryset, *, pk: int, session: CheckoutSession):
+    """Remember the Checkout Session on the object it was opened for (after the call, under a fresh lock)."""
+    with transaction.atomic():
+        obj = queryset.select_for_update().get(pk=pk)
+        obj.checkout_session_id = session.id
+        obj.checkout_url = session.url
+        obj.save(update_fields=["checkout_session_id", "checkout_url"])
+    return obj

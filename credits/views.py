@@ -12,8 +12,9 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import workspace_required
 from cursive.api.errors import json_error
-from cursive.errors import ApplicationError, NotFound
+from cursive.errors import ApplicationError
 from cursive.pagination import keyset_paginate
+from cursive.views import or_404
 
 from . import selectors, services, stripe_gateway
 from .forms import LedgerFilterForm, ThresholdForm
@@ -96,10 +97,7 @@ def threshold_update(request):
 
 @workspace_required
 def checkout_return(request, credit_purchase_id: int):
-    try:
-        purchase = selectors.credit_purchase_get(workspace=request.workspace, purchase_id=credit_purchase_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    purchase = or_404(selectors.credit_purchase_get, workspace=request.workspace, purchase_id=credit_purchase_id)
     context = {"purchase": purchase, "result": request.GET.get("result", "success")}
     if request.htmx:
         return render(request, "credits/checkout_return.html#status", context)

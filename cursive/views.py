@@ -1,8 +1,18 @@
 """Friendly error pages; API paths get API.md's JSON error shape instead."""
 
+from django.http import Http404
 from django.shortcuts import render
 
 from cursive.api.errors import json_error
+from cursive.errors import NotFound
+
+
+def or_404(selector, **kwargs):
+    """A workspace-scoped selector's object, or the page's 404 (another workspace's id is "not found" too)."""
+    try:
+        return selector(**kwargs)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
 
 
 def _is_api(request) -> bool:

@@ -1,7 +1,7 @@
 import json
 
 from django.contrib import messages
-from django.http import Http404, QueryDict
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,9 +11,10 @@ from django.views.decorators.vary import vary_on_headers
 from rest_framework import serializers
 
 from accounts.decorators import workspace_required
-from cursive.errors import ApplicationError, NotFound
+from cursive.errors import ApplicationError
 from cursive.forms import apply_error
 from cursive.pagination import keyset_paginate
+from cursive.views import or_404
 
 from . import selectors, services
 from .api import export_response
@@ -71,10 +72,7 @@ def lead_list(request):
 
 
 def _lead(request, lead_id) -> Lead:
-    try:
-        return selectors.lead_get(workspace=request.workspace, lead_id=lead_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    return or_404(selectors.lead_get, workspace=request.workspace, lead_id=lead_id)
 
 
 @workspace_required

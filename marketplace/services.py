@@ -210,12 +210,7 @@ def _purchase_with_card(*, workspace: Workspace, ids: list[int], created_by: Use
         purchase_release(purchase_id=purchase.pk, status=LeadPurchase.Status.FAILED,
                          reason=f"Checkout could not be created: {exc.__class__.__name__}")
         raise PaymentProviderUnavailable() from exc
-    with transaction.atomic():
-        purchase = LeadPurchase.objects.select_for_update().get(pk=purchase.pk)
-        purchase.checkout_session_id = session.id
-        purchase.checkout_url = session.url
-        purchase.save(update_fields=["checkout_session_id", "checkout_url"])
-    return purchase
+    return stripe_gateway.session_record(LeadPurchase.objects.all(), pk=purchase.pk, session=session)
 
 
 def _purchase_for_session(session: dict) -> LeadPurchase | None:

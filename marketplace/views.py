@@ -11,8 +11,9 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.decorators import workspace_required
 from credits.errors import InsufficientCredits
 from credits.selectors import credit_balance
-from cursive.errors import ApplicationError, NotFound
+from cursive.errors import ApplicationError
 from cursive.pagination import keyset_paginate
+from cursive.views import or_404
 from leads.models import CompanySize, Seniority
 
 from . import cart, selectors, services
@@ -154,10 +155,7 @@ def purchase_list(request):
 
 
 def _purchase(request, purchase_id):
-    try:
-        return selectors.purchase_get(workspace=request.workspace, purchase_id=purchase_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    return or_404(selectors.purchase_get, workspace=request.workspace, purchase_id=purchase_id)
 
 
 @workspace_required

@@ -11,9 +11,10 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import workspace_required
 from accounts.models import Workspace
 from credits.selectors import credit_balance
-from cursive.errors import ApplicationError, NotFound
+from cursive.errors import ApplicationError
 from cursive.forms import apply_error
 from cursive.pagination import keyset_paginate
+from cursive.views import or_404
 from leads.export import csv_download, csv_rows
 
 from . import selectors, services
@@ -110,10 +111,7 @@ def upload_mapping(request, token: str):
 
 
 def _upload(request, upload_id) -> Upload:
-    try:
-        return selectors.upload_get(workspace=request.workspace, upload_id=upload_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    return or_404(selectors.upload_get, workspace=request.workspace, upload_id=upload_id)
 
 
 @partner_page

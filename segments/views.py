@@ -12,7 +12,8 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.decorators import workspace_required
 from credits.errors import InsufficientCredits
 from credits.selectors import credit_balance
-from cursive.errors import ApplicationError, NotFound, ValidationFailed
+from cursive.errors import ApplicationError, ValidationFailed
+from cursive.views import or_404
 from leads.models import CompanySize, Person, Seniority
 
 from . import selectors, services
@@ -86,10 +87,7 @@ def segment_list(request):
 
 
 def _segment(request, segment_id) -> Segment:
-    try:
-        return selectors.segment_get(workspace=request.workspace, segment_id=segment_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    return or_404(selectors.segment_get, workspace=request.workspace, segment_id=segment_id)
 
 
 @workspace_required
