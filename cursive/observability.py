@@ -90,7 +90,7 @@ class RequestStats:
         if due:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, *, quiet: bool = False) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
             self._seen, self._last_flush = 0, time.monotonic()
@@ -106,8 +106,10 @@ class RequestStats:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(_STATS_UPSERT.format(rows=rows), params)
         except Exception:  # statistics must never break a request; the next flush tries again
-            logging.getLogger("cursive.observability").warning("request stats flush failed", exc_info=True)
+            if not quiet:
+                logging.getLogger("cursive.observability").warning("request stats flush failed", exc_info=True)
 
 
 request_stats = RequestStats()
-atexit.register(request_stats.flush)
+# At exit the database may already be gone (a test run drops its database first): try, but quietly.
+atexit.register(request_stats.flush, quiet=True)
