@@ -13,6 +13,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.decorators import workspace_required
 from cursive.api.errors import json_error
 from cursive.errors import ApplicationError
+from cursive.htmx import meaningful_query
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 
@@ -27,16 +28,13 @@ LEDGER_PAGE_SIZE = 25
 def _ledger_page(request):
     form = LedgerFilterForm(request.GET or None)
     kind = form.cleaned_data.get("kind") if form.is_valid() else None
+    ledger = selectors.ledger(workspace=request.workspace, kind=kind or None)
     try:
-        page = keyset_paginate(selectors.ledger(workspace=request.workspace, kind=kind or None),
-                               ordering=("-created_at", "-id"), cursor=request.GET.get("cursor"),
+        page = keyset_paginate(ledger, ordering=("-created_at", "-id"), cursor=request.GET.get("cursor"),
                                page_size=LEDGER_PAGE_SIZE)
-    except ApplicationError:
-        page = keyset_paginate(selectors.ledger(workspace=request.workspace, kind=kind or None),
-                               ordering=("-created_at", "-id"), cursor=None, page_size=LEDGER_PAGE_SIZE)
-    query = request.GET.copy()
-    query.pop("cursor", None)
-    return {"ledger_form": form, "ledger": page, "ledger_query": query.urlencode()}
+    except ApplicationError:  # a mangled cursor shows the first page rather than an error
+        page = keyset_paginate(ledger, ordering=("-created_at", "-id"), cursor=None, page_size=LEDGER_PAGE_SIZE)
+    return {"ledger_form": form, "ledger": page, "ledger_query": meaningful_query(request.GET).urlencode()}
 
 
 @workspace_required

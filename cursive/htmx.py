@@ -1,4 +1,5 @@
 from django.contrib.messages import get_messages
+from django.http import HttpResponse, QueryDict
 from django.template.loader import render_to_string
 
 
@@ -26,3 +27,19 @@ class HtmxMessagesMiddleware:
             return response
         response.content += render_to_string("components/_toasts_oob.html", {"messages": storage}).encode()
         return response
+
+
+def meaningful_query(query: QueryDict, *, drop: tuple[str, ...] = ("cursor",)) -> QueryDict:
+    """The filters a page was asked for: blank values and paging keys removed, so links stay readable."""
+    kept = QueryDict(mutable=True)
+    for key, values in query.lists():
+        non_blank = [value for value in values if value.strip()]
+        if non_blank and key not in drop:
+            kept.setlist(key, non_blank)
+    return kept
+
+
+def push_url(response: HttpResponse, path: str, query: str) -> HttpResponse:
+    """Have htmx put the filters in use into the address bar, so a search can be shared and bookmarked."""
+    response["HX-Push-Url"] = f"{path}?{query}" if query else path
+    return response

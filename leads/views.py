@@ -13,6 +13,7 @@ from rest_framework import serializers
 from accounts.decorators import workspace_required
 from cursive.errors import ApplicationError
 from cursive.forms import apply_error
+from cursive.htmx import meaningful_query, push_url
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 
@@ -34,14 +35,6 @@ def _filters_from(query: QueryDict):
         return selectors.LeadFilters(), exc.detail
 
 
-def _query_without(query: QueryDict, *keys: str) -> str:
-    kept = QueryDict(mutable=True)
-    for key, values in query.lists():
-        if key not in keys and any(value.strip() for value in values):
-            kept.setlist(key, [value for value in values if value.strip()])
-    return kept.urlencode()
-
-
 @workspace_required
 @vary_on_headers("HX-Request")
 def lead_list(request):
@@ -52,17 +45,15 @@ def lead_list(request):
                                page_size=PAGE_SIZE)
     except ApplicationError:
         return redirect("leads:list")
-    context = {"page": page, "filters": filters, "errors": errors, "query": _query_without(request.GET, "cursor")}
+    context = {"page": page, "filters": filters, "errors": errors, "query": meaningful_query(request.GET).urlencode()}
     if request.htmx and request.GET.get("cursor"):
         return render(request, "leads/list.html#rows", context)
     # Counting a huge filtered set costs more than the page: past the cap, say "10,000+".
     context["matching_cap"] = MATCHING_CAP
     context["matching"] = leads[: MATCHING_CAP + 1].count()
     if request.htmx and request.htmx.target == "lead-results":
-        response = render(request, "leads/list.html#results", context)
-        response["HX-Push-Url"] = f"{reverse('leads:list')}?{context['query']}".rstrip("?")
-        return response
-    unfiltered = not _query_without(request.GET, "cursor", "sort")
+        return push_url(render(request, "leads/list.html#results", context), reverse("leads:list"), context["query"])
+    unfiltered = not meaningful_query(request.GET, drop=("cursor", "sort"))
     context.update({"total": context["matching"] if unfiltered else selectors.workspace_lead_count(
                         workspace=request.workspace),
                     "sources": Lead.Source.choices, "statuses": Lead.Status.choices,

@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.contrib import messages
-from django.http import Http404, QueryDict
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -12,6 +12,7 @@ from accounts.decorators import workspace_required
 from credits.errors import InsufficientCredits
 from credits.selectors import credit_balance
 from cursive.errors import ApplicationError
+from cursive.htmx import meaningful_query, push_url
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 from leads.models import CompanySize, Seniority
@@ -25,15 +26,6 @@ PAGE_SIZE = 25
 AGE_CHOICES = [(1, "Last 24 hours"), (7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")]
 
 
-def _non_empty(query: QueryDict) -> QueryDict:
-    cleaned = QueryDict(mutable=True)
-    for key, values in query.lists():
-        kept = [value for value in values if value.strip()]
-        if kept and key not in ("cursor", "page"):
-            cleaned.setlist(key, kept)
-    return cleaned
-
-
 def _cart_context(request) -> dict:
     listings = list(selectors.listings_by_ids(ids=cart.cart_ids(request)))
     available = [listing for listing in listings if listing.status == listing.Status.AVAILABLE]
@@ -45,7 +37,7 @@ def _cart_context(request) -> dict:
 @workspace_required
 @vary_on_headers("HX-Request")
 def browse(request):
-    query = _non_empty(request.GET)
+    query = meaningful_query(request.GET)
     params = ListingFilterSerializer(data=query)
     errors = {}
     if not params.is_valid():
@@ -66,11 +58,8 @@ def browse(request):
         return render(request, "marketplace/browse.html#rows", context)
     context["result_count"] = listings.count()
     if request.htmx and request.htmx.target == "results":
-        response = render(request, "marketplace/browse.html#results", context)
-        # The address bar shows only the filters in use, so a shared link stays readable.
-        response["HX-Push-Url"] = f"{reverse('marketplace:browse')}?{context['query']}" if context["query"] else \
-            reverse("marketplace:browse")
-        return response
+        return push_url(render(request, "marketplace/browse.html#results", context), reverse("marketplace:browse"),
+                        context["query"])
     context.update({"facets": selectors.listing_facets(), "sizes": CompanySize.choices,
                     "seniorities": Seniority.choices, "ages": AGE_CHOICES, "sorts": [
                         ("-quality", "Best quality"), ("price", "Lowest price"), ("-created", "Newest")]})

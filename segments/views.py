@@ -13,6 +13,7 @@ from accounts.decorators import workspace_required
 from credits.errors import InsufficientCredits
 from credits.selectors import credit_balance
 from cursive.errors import ApplicationError, ValidationFailed
+from cursive.htmx import push_url
 from cursive.views import or_404
 from leads.models import CompanySize, Person, Seniority
 
@@ -55,9 +56,8 @@ def _form_context(filters: dict) -> dict:
 def search(request):
     context = _search_context(filters_from_query(request.GET))
     if request.htmx and request.htmx.target == "search-results":
-        response = render(request, "segments/search.html#results", context)
-        response["HX-Push-Url"] = f"{reverse('segments:search')}?{context.get('query', '')}".rstrip("?")
-        return response
+        return push_url(render(request, "segments/search.html#results", context), reverse("segments:search"),
+                        context.get("query", ""))
     context.update(_form_context(context["filters"]))
     return render(request, "segments/search.html", context)
 
