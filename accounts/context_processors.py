@@ -1,6 +1,3 @@
-from .selectors import memberships_for_user
-
-
 def workspace(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or getattr(request, "api_key", None):
@@ -8,5 +5,5 @@ def workspace(request):
     return {
         "workspace": getattr(request, "workspace", None),
         "membership": getattr(request, "membership", None),
-        "all_memberships": memberships_for_user(user=user),
+        "all_memberships": getattr(request, "memberships", []),
     }

@@ -1,6 +1,6 @@
 from django.utils.functional import SimpleLazyObject
 
-from .selectors import membership_for_session, workspace_owner
+from .selectors import membership_for_session, memberships_for_user, workspace_owner
 from .services import api_key_authenticate
 
 SESSION_WORKSPACE_KEY = "workspace_id"
@@ -20,6 +20,7 @@ class WorkspaceMiddleware:
     def __call__(self, request):
         request.workspace = None
         request.membership = None
+        request.memberships = []
         request.api_key = None
         request.api_key_invalid = False
         header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -33,8 +34,10 @@ class WorkspaceMiddleware:
                 acting = api_key.created_by or workspace_owner(workspace=api_key.workspace)
                 request.user = SimpleLazyObject(lambda: acting)
         elif request.user.is_authenticated:
+            # One query serves both the current workspace and the workspace switcher.
+            request.memberships = list(memberships_for_user(user=request.user))
             membership = membership_for_session(
-                user=request.user, workspace_id=request.session.get(SESSION_WORKSPACE_KEY)
+                memberships=request.memberships, workspace_id=request.session.get(SESSION_WORKSPACE_KEY)
             )
             if membership is not None:
                 request.membership = membership

@@ -11,14 +11,10 @@ def memberships_for_user(*, user: User) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user).select_related("workspace").order_by("workspace__name", "workspace_id")
 
 
-def membership_for_session(*, user: User, workspace_id) -> Membership | None:
+def membership_for_session(*, memberships: list[Membership], workspace_id) -> Membership | None:
     """The membership the session points at, or the user's first one when it points nowhere valid."""
-    memberships = memberships_for_user(user=user)
-    if workspace_id:
-        chosen = memberships.filter(workspace_id=workspace_id).first()
-        if chosen:
-            return chosen
-    return memberships.first()
+    chosen = next((m for m in memberships if workspace_id and m.workspace_id == workspace_id), None)
+    return chosen or (memberships[0] if memberships else None)
 
 
 def workspace_members(*, workspace: Workspace) -> QuerySet[Membership]:
