@@ -13,8 +13,7 @@ from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -335,11 +334,19 @@ def listing_create(*, data: dict, price, quality: int, partner: Workspace | None
         raise ValidationFailed(fields=errors)
     share = Decimal(str(revenue_share_percent if revenue_share_percent is not None
                         else settings.PARTNER_REVENUE_SHARE_DEFAULT))
-    listing = Listing(**cleaned, price=Decimal(str(price)).quantize(CENT), quality=quality, partner=partner,
+    price = Decimal(str(price)).quantize(CENT)
+    if price <= 0:
+        raise ValidationFailed("A listing needs a price above zero.", fields={"price": ["Must be positive."]})
+    listing = Listing(**cleaned, price=price, quality=quality, partner=partner,
                       revenue_share_percent=share,
                       dedup_hash=normalize.dedup_hash(cleaned["email"], cleaned["phone"]),
                       has_phone=bool(cleaned["phone"]), has_linkedin=bool(cleaned["linkedin_url"]))
-    if Listing.objects.filter(dedup_hash=listing.dedup_hash).filter(~Q(status=Listing.Status.WITHDRAWN)).exists():
-        raise Conflict("This person is already on the marketplace.", code="duplicate_listing")
-    listing.save()
+    try:
+        with transaction.atomic():
+            listing.save()
+    except IntegrityError as exc:
+        diag = getattr(exc.__cause__, "diag", None)
+        if getattr(diag, "constraint_name", None) != "listing_live_dedup_unique":
+            raise
+        raise Conflict("This person is already on the marketplace.", code="duplicate_listing") from exc
     return listing

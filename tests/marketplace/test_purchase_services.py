@@ -131,3 +131,17 @@ def test_consistency_catches_a_sold_lead_without_a_sale(buyer, capsys):
     with pytest.raises(SystemExit):
         call_command("check_consistency")
     assert f"Lead {listing.pk} is marked sold but no completed purchase contains it" in capsys.readouterr().out
+
+
+def test_a_person_is_listed_once_until_withdrawn():
+    from cursive.errors import ValidationFailed
+
+    first = make_listing(email="once@lead.example")
+    with pytest.raises(Conflict) as exc:
+        make_listing(email="ONCE@lead.example")
+    assert exc.value.code == "duplicate_listing"
+    Listing.objects.filter(pk=first.pk).update(status=Listing.Status.WITHDRAWN)
+    assert make_listing(email="once@lead.example").status == Listing.Status.AVAILABLE
+    with pytest.raises(ValidationFailed):
+        make_listing(email="free@lead.example", price="0")
+    assert Listing.objects.count() == 2
