@@ -21,6 +21,18 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _request_stats_flush_on_demand(monkeypatch):
+    """Request statistics flush every few seconds inside whichever request comes next: in a test that
+    would add three queries at random to a counted request, and carry another test's requests into this
+    test's database. Each test starts with none pending and flushes only when asked."""
+    from cursive.observability import request_stats
+
+    monkeypatch.setattr(request_stats, "_pending", {})
+    monkeypatch.setattr(request_stats, "flush_every_seconds", float("inf"))
+    monkeypatch.setattr(request_stats, "flush_every_requests", 10**9)
+
+
 class Tenant:
     """A user, their workspace and an API key, as one test actor."""
 
