@@ -22,6 +22,13 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
+def _one_rate_limit_window(settings):
+    """Rate limits count in fixed windows; a test that crossed a window's end would see its counter reset
+    half-way. One window spanning the whole run keeps the counts each test expects."""
+    settings.RATE_LIMIT_WINDOW_SECONDS = 10**9
+
+
+@pytest.fixture(autouse=True)
 def _request_stats_flush_on_demand(monkeypatch):
     """Request statistics flush every few seconds inside whichever request comes next: in a test that
     would add three queries at random to a counted request, and carry another test's requests into this
