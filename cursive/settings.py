@@ -275,6 +275,7 @@ SEGMENT_PULL_PRICE = Decimal(env.str("SEGMENT_PULL_PRICE", default="1.00"))
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
 UPLOAD_CHUNK_ROWS = env.int("UPLOAD_CHUNK_ROWS", default=20_000)
 UPLOAD_STALE_SECONDS = env.int("UPLOAD_STALE_SECONDS", default=120)
+UPLOAD_DRAFT_MAX_AGE_HOURS = env.int("UPLOAD_DRAFT_MAX_AGE_HOURS", default=24)
 # A partner's share of each sale unless staff set another for that partner.
 PARTNER_REVENUE_SHARE_DEFAULT = env.int("PARTNER_REVENUE_SHARE_DEFAULT", default=70)
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="cursive-demo-2026")

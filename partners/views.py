@@ -1,10 +1,8 @@
-import secrets
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.files import File
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -17,27 +15,13 @@ from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 from leads.export import csv_download, csv_rows
 
-from . import selectors, services
+from . import drafts, selectors, services
 from .csv_format import FileRejected, detect_format, preview_rows, suggest_mapping
 from .forms import MappingForm, UploadStartForm
 from .models import Upload
 
 partner_page = workspace_required(kind=Workspace.Kind.PARTNER)
-DRAFT_SESSION_KEY = "partner_upload_drafts"
 ERRORS_ON_PAGE = 100
-
-
-def _draft_dir() -> Path:
-    path = Path(settings.MEDIA_ROOT) / "drafts"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _draft(request, token: str) -> dict:
-    draft = request.session.get(DRAFT_SESSION_KEY, {}).get(token)
-    if draft is None or draft["workspace"] != request.workspace.pk or not Path(draft["path"]).exists():
-        raise Http404("This upload draft expired; start the upload again.")
-    return draft
 
 
 @partner_page
@@ -60,21 +44,14 @@ def upload_start(request):
             form.add_error("file", f"The file is {incoming.size / 1_048_576:,.1f} MB; the limit is "
                                    f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files.")
         else:
-            token = secrets.token_urlsafe(12)
-            path = _draft_dir() / f"{request.workspace.pk}-{token}.csv"
-            with open(path, "wb") as out:
-                for piece in incoming.chunks():
-                    out.write(piece)
+            token, path = drafts.draft_save(request.session, workspace_id=request.workspace.pk, incoming=incoming,
+                                            price=str(form.cleaned_data["price_per_lead"]))
             try:
                 detect_format(path)
             except FileRejected as exc:
-                path.unlink(missing_ok=True)
+                drafts.draft_discard(request.session, token=token)
                 form.add_error("file", str(exc))
             else:
-                drafts = request.session.get(DRAFT_SESSION_KEY, {})
-                drafts[token] = {"path": str(path), "name": incoming.name, "workspace": request.workspace.pk,
-                                 "price": str(form.cleaned_data["price_per_lead"])}
-                request.session[DRAFT_SESSION_KEY] = drafts
                 return redirect("partners:upload_mapping", token=token)
     return render(request, "partners/upload_start.html", {"form": form,
                                                           "max_mb": settings.UPLOAD_MAX_BYTES // 1_048_576})
@@ -82,7 +59,11 @@ def upload_start(request):
 
 @partner_page
 def upload_mapping(request, token: str):
-    draft = _draft(request, token)
+    try:
+        draft = drafts.draft_get(request.session, workspace_id=request.workspace.pk, token=token)
+    except drafts.DraftExpired as exc:
+        messages.warning(request, str(exc))
+        return redirect("partners:upload_start")
     path = Path(draft["path"])
     fmt = detect_format(path)
     suggested = suggest_mapping(fmt.header)
@@ -97,10 +78,7 @@ def upload_mapping(request, token: str):
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
-            path.unlink(missing_ok=True)
-            drafts = request.session.get(DRAFT_SESSION_KEY, {})
-            drafts.pop(token, None)
-            request.session[DRAFT_SESSION_KEY] = drafts
+            drafts.draft_discard(request.session, token=token)
             messages.success(request, f"“{upload.original_name}” is being processed.")
             return redirect("partners:upload_detail", upload_id=upload.pk)
     return render(request, "partners/upload_mapping.html", {

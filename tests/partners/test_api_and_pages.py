@@ -1,4 +1,7 @@
+import os
+import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -119,6 +122,36 @@ def test_upload_page_rejects_bad_files_with_a_message(client, partner):
                                                     "price_per_lead": "3"})
     page = client.post(mapping.url, {"col_0": "first_name", "col_1": "", "price_per_lead": "3"})
     assert b"email addresses or phone numbers" in page.content
+
+
+def test_abandoned_drafts_are_pruned_and_say_so(client, partner, settings):
+    from partners.drafts import drafts_prune
+
+    client.force_login(partner.user)
+    drafts_dir = Path(settings.MEDIA_ROOT) / "drafts"
+
+    def start():
+        content = csv_text([person(1)]).encode()
+        return client.post("/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", content),
+                                                     "price_per_lead": "3"}).url
+
+    abandoned, fresh = start(), start()
+    assert len(list(drafts_dir.glob("*.csv"))) == 2
+    old = time.time() - (settings.UPLOAD_DRAFT_MAX_AGE_HOURS * 3600 + 60)
+    token = abandoned.rstrip("/").rsplit("/", 1)[-1]
+    abandoned_file = next(drafts_dir.glob(f"*-{token}.csv"))
+    os.utime(abandoned_file, (old, old))
+    assert drafts_prune() == 1
+    expired = client.get(abandoned, follow=True)
+    assert expired.redirect_chain == [("/partner/uploads/new/", 302)]
+    assert "This upload draft expired; start the upload again." in expired.content.decode()
+    assert client.get(fresh).status_code == 200
+
+
+def test_a_rejected_file_leaves_no_draft_behind(client, partner, settings):
+    client.force_login(partner.user)
+    client.post("/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", b"\x00\x01binary"), "price_per_lead": "3"})
+    assert list((Path(settings.MEDIA_ROOT) / "drafts").glob("*")) == []
 
 
 def test_buyers_get_403_on_the_portal(client, tenant):
