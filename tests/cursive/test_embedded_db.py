@@ -1,9 +1,14 @@
 """The embedded PostgreSQL: started once, shared by every process, stopped on request."""
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
 
 from tests.servers import REPO
 
@@ -31,8 +36,18 @@ def _probe(env) -> list[str]:
     return line.split()[1:]
 
 
-def test_two_processes_share_one_embedded_server(tmp_path):
-    data_dir = tmp_path / "pg"
+@pytest.fixture
+def data_dir():
+    """Beside the project's own server, not in pytest's temporary tree: pytest keeps that tree private
+    (mode 0700, pruned by later sessions), and under root the server runs as an unprivileged user."""
+    parent = REPO / ".data"
+    parent.mkdir(exist_ok=True)
+    directory = Path(tempfile.mkdtemp(prefix="test-embedded-", dir=parent))
+    yield directory / "pg"
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_two_processes_share_one_embedded_server(data_dir):
     env = _embedded_env(data_dir)
     try:
         # Both start at once: one initialises and starts the server, the other waits for it and reuses it.
