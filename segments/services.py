@@ -23,6 +23,7 @@ from .models import Segment, SegmentRun, SegmentSettings
 
 logger = logging.getLogger("cursive.segments")
 MAX_PULL = 10_000
+OWNED_IN_MEMORY = 50_000
 
 
 def validated_filters(raw) -> dict:
@@ -132,6 +133,34 @@ RETURNING id
 """
 
 
+def _best_unowned(matching, *, workspace: Workspace, limit: int) -> tuple[list[tuple[int, int]], int]:
+    """The `limit` best-scored matching people the workspace does not own yet, as (id, score), and how many
+    owned matches rank above the last of them (all owned matches when fewer than `limit` are left).
+
+    The owned matches are found from the workspace's side (its leads joined to people by dedup hash); one
+    top-N sort of limit + owned matches then yields the candidates once the owned are dropped. A NOT EXISTS
+    anti-join instead probes and sorts every match: 1.9 s for a second pull at 10M people. Past
+    OWNED_IN_MEMORY owned matches the anti-join is the cheaper plan again."""
+    owned_hashes = Lead.objects.filter(workspace=workspace).values("dedup_hash")
+    owned = list(matching.filter(dedup_hash__in=owned_hashes).values_list("id", "score")[:OWNED_IN_MEMORY + 1])
+    ranked = matching.order_by("-score", "id").values_list("id", "score")
+    if len(owned) > OWNED_IN_MEMORY:
+        unowned = ~Exists(Lead.objects.filter(workspace=workspace, dedup_hash=OuterRef("dedup_hash")))
+        candidates = list(ranked.filter(unowned)[:limit])
+        owned_ranked_above = matching.filter(dedup_hash__in=owned_hashes)
+        if len(candidates) == limit:
+            last_id, last_score = candidates[-1]
+            owned_ranked_above = owned_ranked_above.filter(Q(score__gt=last_score) | Q(score=last_score, id__lt=last_id))
+        return candidates, owned_ranked_above.count()
+    owned_ids = {person_id for person_id, _ in owned}
+    candidates = [row for row in ranked[:limit + len(owned)] if row[0] not in owned_ids][:limit]
+    if len(candidates) < limit:
+        return candidates, len(owned)
+    last_id, last_score = candidates[-1]
+    return candidates, sum(1 for person_id, score in owned
+                           if score > last_score or (score == last_score and person_id < last_id))
+
+
 @transaction.atomic
 def segment_pull(*, workspace: Workspace, segment_id, limit, actor: User | None = None,
                  mode: str = SegmentRun.Mode.PULL) -> SegmentRun:
@@ -145,13 +174,7 @@ def segment_pull(*, workspace: Workspace, segment_id, limit, actor: User | None 
         raise Conflict(f"“{segment.name}” is {segment.get_status_display().lower()}; make it active to pull from it.",
                        code="segment_not_active")
     matching = people_matching(validated_filters(segment.filters))
-    owned = Lead.objects.filter(workspace=workspace, dedup_hash=OuterRef("dedup_hash"))
-    candidates = list(matching.filter(~Exists(owned)).order_by("-score", "id").values_list("id", "score")[:limit])
-    owned_matching = matching.filter(dedup_hash__in=Lead.objects.filter(workspace=workspace).values("dedup_hash"))
-    if len(candidates) == limit:
-        last_id, last_score = candidates[-1]
-        owned_matching = owned_matching.filter(Q(score__gt=last_score) | Q(score=last_score, id__lt=last_id))
-    skipped_owned = owned_matching.count()
+    candidates, skipped_owned = _best_unowned(matching, workspace=workspace, limit=limit)
     pulled = 0
     if candidates:
         columns = ", ".join(LEAD_FIELDS)

@@ -83,9 +83,13 @@ def test_every_filter_narrows_the_count(tenant, db):
         assert search_count(filters=filters) == expected, filters
 
 
-def test_pull_adds_new_people_charges_for_them_only_and_skips_owned(tenant, people):
+@pytest.mark.parametrize("owned_in_memory", [50_000, 0], ids=["owned-set-in-memory", "anti-join"])
+def test_pull_adds_new_people_charges_for_them_only_and_skips_owned(tenant, people, owned_in_memory, monkeypatch):
+    monkeypatch.setattr("segments.services.OWNED_IN_MEMORY", owned_in_memory)
     fund(tenant.workspace, 100)
-    lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": people[0].email})
+    # The best-scored person is owned (ranked above the pull, so skipped); the worst is too (ranked below it).
+    for owned in (people[0], people[-1]):
+        lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": owned.email})
     segment = create(tenant, {"industry": ["SaaS"]}).json()
     response = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 10},
                                  format="json")
@@ -96,8 +100,8 @@ def test_pull_adds_new_people_charges_for_them_only_and_skips_owned(tenant, peop
     assert set(pulled.values_list("email", flat=True)) == {p.email for p in people[1:11]}, "best scores first"
     again = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 100},
                               format="json").json()
-    assert again == {"pulled": 19, "skipped_owned": 11, "credits_charged": "19.00"}
-    assert CreditAccount.objects.get(workspace=tenant.workspace).balance == Decimal("71.00")
+    assert again == {"pulled": 18, "skipped_owned": 12, "credits_charged": "18.00"}
+    assert CreditAccount.objects.get(workspace=tenant.workspace).balance == Decimal("72.00")
     empty = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 5},
                               format="json").json()
     assert empty == {"pulled": 0, "skipped_owned": 30, "credits_charged": "0.00"}
