@@ -148,6 +148,22 @@ def credits_reverse(*, workspace: Workspace, amount, reference: str, actor: User
                  actor=actor, reason=reason)
 
 
+@transaction.atomic
+def credits_reverse_or_flag(*, workspace: Workspace, amount, reference: str, reason: str) -> bool:
+    """Take back credits for money that already went back, or, when they are spent, flag the account for
+    staff with a note saying what is owed. Webhooks use it: refusing would only make Stripe retry forever."""
+    account = _account_for_update(workspace)
+    if account.balance >= to_credits(amount):
+        credits_reverse(workspace=workspace, amount=amount, reference=reference, reason=reason)
+        return True
+    account.needs_review = True
+    account.review_note = (f"{account.review_note}\n" if account.review_note else "") + (
+        f"{timezone.now():%Y-%m-%d %H:%M} UTC: {reason} on {reference} should take back {to_credits(amount)} "
+        f"credits but the balance is {account.balance}.")
+    account.save(update_fields=["needs_review", "review_note", "updated_at"])
+    return False
+
+
 @_joins_transaction
 def credits_pay_out(*, workspace: Workspace, amount, reference: str, actor: User | None = None,
                     reason: str = "") -> CreditTransaction:
@@ -263,17 +279,8 @@ def credit_purchase_refund(*, payment_intent_id: str, amount_refunded_cents: int
     if newly_refunded <= 0:
         return purchase  # this refund was already handled
     credits_back = (purchase.credits * newly_refunded / purchase.price_cents).quantize(CENT, rounding=ROUND_HALF_UP)
-    account = _account_for_update(purchase.workspace)
-    if account.balance >= credits_back:
-        credits_reverse(workspace=purchase.workspace, amount=credits_back, reference=purchase.reference,
-                        reason=f"Card refund of ${newly_refunded / 100:,.2f}")
-    else:
-        account.needs_review = True
-        account.review_note = (
-            f"{account.review_note}\n" if account.review_note else ""
-        ) + (f"{timezone.now():%Y-%m-%d %H:%M} UTC: card refund of ${newly_refunded / 100:,.2f} on "
-             f"{purchase.reference} should take back {credits_back} credits but the balance is {account.balance}.")
-        account.save(update_fields=["needs_review", "review_note", "updated_at"])
+    credits_reverse_or_flag(workspace=purchase.workspace, amount=credits_back, reference=purchase.reference,
+                            reason=f"Card refund of ${newly_refunded / 100:,.2f}")
     purchase.refunded_cents += newly_refunded
     if purchase.refunded_cents >= purchase.price_cents:
         purchase.status = CreditPurchase.Status.REFUNDED

@@ -72,10 +72,23 @@ def _on_async_payment_failed(session: dict) -> None:
         handler.close(session, CreditPurchase.Status.FAILED)
 
 
+# Each takes (payment_intent_id=, amount_refunded_cents=) and returns the object it refunded, or None
+# when the payment is not one of its own; the marketplace adds its card purchases in ready().
+_REFUND_HANDLERS: list[Callable[..., object | None]] = [services.credit_purchase_refund]
+
+
+def register_refund_handler(handler: Callable[..., object | None]) -> None:
+    _REFUND_HANDLERS.append(handler)
+
+
 def _on_charge_refunded(charge: dict) -> None:
-    if charge.get("payment_intent"):
-        services.credit_purchase_refund(payment_intent_id=charge["payment_intent"],
-                                        amount_refunded_cents=int(charge.get("amount_refunded") or 0))
+    if not charge.get("payment_intent"):
+        return
+    for handler in _REFUND_HANDLERS:
+        if handler(payment_intent_id=charge["payment_intent"],
+                   amount_refunded_cents=int(charge.get("amount_refunded") or 0)) is not None:
+            return
+    logger.warning("refund of a payment Cursive does not know", extra={"payment_intent": charge["payment_intent"]})
 
 
 HANDLERS: dict[str, Callable[[dict], None]] = {

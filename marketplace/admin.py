@@ -52,7 +52,7 @@ class LeadPurchaseAdmin(admin.ModelAdmin):
     list_display = ["id", "workspace", "payment", "total_credits", "total_cents", "status", "created_at",
                     "completed_at", "refund_link"]
     list_filter = ["status", "payment"]
-    search_fields = ["workspace__name", "checkout_session_id", "id"]
+    search_fields = ["workspace__name", "checkout_session_id", "payment_intent_id", "id"]
     list_select_related = ["workspace"]
     readonly_fields = [f.name for f in LeadPurchase._meta.fields]
     inlines = [ItemInline]
@@ -67,6 +67,8 @@ class LeadPurchaseAdmin(admin.ModelAdmin):
     def refund_link(self, purchase):
         if purchase.status != LeadPurchase.Status.COMPLETE:
             return ""
+        if purchase.payment == LeadPurchase.Payment.CARD:
+            return "Refund in Stripe"  # its charge.refunded event takes the sale back
         return format_html('<a class="button" href="{}">Refund</a>',
                            reverse("admin:marketplace_leadpurchase_refund", args=[purchase.pk]))
 

@@ -8,7 +8,7 @@ class MarketplaceConfig(AppConfig):
         from django_q.models import Schedule
 
         from credits.consistency import register_reference
-        from credits.webhooks import register_checkout_kind
+        from credits.webhooks import register_checkout_kind, register_refund_handler
         from cursive.consistency import register_check
         from cursive.schedules import Recurring, register
 
@@ -20,6 +20,7 @@ class MarketplaceConfig(AppConfig):
             complete=lambda session: services.purchase_complete_paid(session=session),
             close=lambda session, status: services.purchase_close_session(session=session, status=status),
         )
+        register_refund_handler(services.purchase_card_refunded)
         register_reference("purchase", resolve_purchases)
         for name, check in CHECKS.items():
             register_check(name, check)

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Workspace
@@ -97,6 +97,9 @@ class LeadPurchase(models.Model):
     total_cents = models.PositiveIntegerField(default=0, help_text="What the card was charged (card payments).")
     checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
+    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True,
+                                         help_text="Stripe's payment of a card purchase; refunds arrive by it.")
+    refunded_cents = models.PositiveIntegerField(default=0, help_text="How much of the card payment went back.")
     reserved_until = models.DateTimeField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
@@ -107,6 +110,8 @@ class LeadPurchase(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(total_credits__gt=0), name="lead_purchase_total_positive"),
+            models.CheckConstraint(condition=Q(refunded_cents__lte=F("total_cents")),
+                                   name="lead_purchase_refund_within_payment"),
         ]
         indexes = [
             models.Index(fields=["workspace", "-created_at", "-id"], name="lead_purchase_ws_recent_idx"),

@@ -24,7 +24,7 @@ from credits.services import (
     credit_accounts_lock,
     credits_grant,
     credits_refund,
-    credits_reverse,
+    credits_reverse_or_flag,
     credits_spend,
 )
 from cursive.audit import audit_record
@@ -231,20 +231,22 @@ def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
     lost = [lst.pk for lst in listings
             if not (lst.status == Listing.Status.AVAILABLE
                     or (lst.status == Listing.Status.RESERVED and lst.reserved_by_id == purchase.pk))]
+    purchase.payment_intent_id = session.get("payment_intent") or ""
     if lost:
         # Paid after the reservation ran out and someone else bought a lead meanwhile: staff refund the card.
         purchase.status = LeadPurchase.Status.FAILED
         purchase.failure_reason = (f"Paid after the reservation expired; leads {lost} were sold meanwhile. "
                                    f"Refund payment {session.get('payment_intent') or session.get('id')}.")
         purchase.closed_at = timezone.now()
-        purchase.save(update_fields=["status", "failure_reason", "closed_at"])
+        purchase.save(update_fields=["status", "failure_reason", "closed_at", "payment_intent_id"])
         audit_record(actor=None, action="marketplace.paid_but_unavailable", target=purchase.reference,
                      workspace=purchase.workspace, reason=purchase.failure_reason)
         return purchase
     _lock_accounts(purchase.workspace, listings)
     _deliver(purchase=purchase, listings=listings, items=list(purchase.items.all()))
     purchase.checkout_session_id = purchase.checkout_session_id or session.get("id")
-    purchase.save(update_fields=["status", "completed_at", "reserved_until", "checkout_session_id"])
+    purchase.save(update_fields=["status", "completed_at", "reserved_until", "checkout_session_id",
+                                 "payment_intent_id"])
     return purchase
 
 
@@ -281,10 +283,43 @@ def reservations_release_expired() -> int:
     return released
 
 
+def _undo_sale(*, purchase: LeadPurchase, actor: User | None, reason: str, return_to_market: bool,
+               refund_buyer_credits: bool) -> list[int]:
+    """Take a complete purchase back, inside the caller's transaction: the buyer's copies of the leads go,
+    the listings return to the market (or are withdrawn), each partner's share is taken back (or, when
+    already spent or paid out, the partner's account is flagged for staff), and the buyer gets the credits
+    back when they paid in credits. Returns the listing ids."""
+    items = list(purchase.items.filter(is_sale=True).select_related("partner").order_by("listing_id"))
+    listing_ids = [item.listing_id for item in items]
+    list(Listing.objects.filter(pk__in=listing_ids).order_by("pk").select_for_update(of=("self",)))
+    partners = {item.partner for item in items if item.partner_id}
+    credit_accounts_lock(workspaces=[purchase.workspace, *partners])
+    if refund_buyer_credits:
+        credits_refund(workspace=purchase.workspace, amount=purchase.total_credits, reference=purchase.reference,
+                       actor=actor, reason=f"Refund: {reason}")
+    earnings: dict[int, Decimal] = {}
+    for item in items:
+        if item.partner_id and item.partner_earning > 0:
+            earnings[item.partner_id] = earnings.get(item.partner_id, Decimal("0.00")) + item.partner_earning
+    for partner in sorted(partners, key=lambda w: w.pk):
+        if earnings.get(partner.pk):
+            credits_reverse_or_flag(workspace=partner, amount=earnings[partner.pk], reference=purchase.reference,
+                                    reason=f"Sale refunded: {reason}")
+    Lead.objects.filter(pk__in=[item.lead_id for item in items if item.lead_id]).delete()
+    LeadPurchaseItem.objects.filter(pk__in=[item.pk for item in items]).update(is_sale=False, lead=None)
+    Listing.objects.filter(pk__in=listing_ids).update(
+        status=Listing.Status.AVAILABLE if return_to_market else Listing.Status.WITHDRAWN,
+        buyer=None, sold_at=None)
+    purchase.status = LeadPurchase.Status.REFUNDED
+    purchase.closed_at = timezone.now()
+    return listing_ids
+
+
 @transaction.atomic
 def purchase_refund(*, purchase_id: int, actor: User, reason: str, return_to_market: bool = True) -> LeadPurchase:
-    """Staff refund: credits back to the buyer, leads out of their workspace, listings back on the market
-    (or withdrawn), partner earnings reversed, an audit row; all or nothing."""
+    """Staff refund of a credit purchase: credits back to the buyer, leads out of their workspace, listings back
+    on the market (or withdrawn), partner earnings reversed, an audit row; all or nothing. Card purchases are
+    refunded in Stripe, whose `charge.refunded` event undoes the sale (purchase_card_refunded)."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("Say why the purchase is refunded.", fields={"reason": ["A reason is required."]})
@@ -294,32 +329,53 @@ def purchase_refund(*, purchase_id: int, actor: User, reason: str, return_to_mar
     if purchase.status != LeadPurchase.Status.COMPLETE:
         raise Conflict(f"Only complete purchases can be refunded; this one is {purchase.get_status_display().lower()}.",
                        code="not_refundable")
-    items = list(purchase.items.filter(is_sale=True).select_related("partner").order_by("listing_id"))
-    listing_ids = [item.listing_id for item in items]
-    list(Listing.objects.filter(pk__in=listing_ids).order_by("pk").select_for_update(of=("self",)))
-    partners = {item.partner for item in items if item.partner_id}
-    credit_accounts_lock(workspaces=[purchase.workspace, *partners])
-    credits_refund(workspace=purchase.workspace, amount=purchase.total_credits, reference=purchase.reference,
-                   actor=actor, reason=f"Refund: {reason}")
-    earnings: dict[int, Decimal] = {}
-    for item in items:
-        if item.partner_id and item.partner_earning > 0:
-            earnings[item.partner_id] = earnings.get(item.partner_id, Decimal("0.00")) + item.partner_earning
-    for partner in sorted(partners, key=lambda w: w.pk):
-        if earnings.get(partner.pk):
-            credits_reverse(workspace=partner, amount=earnings[partner.pk], reference=purchase.reference,
-                            actor=actor, reason=f"Sale refunded: {reason}")
-    Lead.objects.filter(pk__in=[item.lead_id for item in items if item.lead_id]).delete()
-    LeadPurchaseItem.objects.filter(pk__in=[item.pk for item in items]).update(is_sale=False, lead=None)
-    Listing.objects.filter(pk__in=listing_ids).update(
-        status=Listing.Status.AVAILABLE if return_to_market else Listing.Status.WITHDRAWN,
-        buyer=None, sold_at=None)
-    purchase.status = LeadPurchase.Status.REFUNDED
-    purchase.closed_at = timezone.now()
+    if purchase.payment == LeadPurchase.Payment.CARD:
+        raise Conflict("This purchase was paid by card: refund the payment in Stripe "
+                       f"({purchase.payment_intent_id or 'see the Checkout Session'}); the refund comes back by "
+                       "webhook and takes the sale back here.", code="refund_in_stripe")
+    listing_ids = _undo_sale(purchase=purchase, actor=actor, reason=reason, return_to_market=return_to_market,
+                             refund_buyer_credits=True)
     purchase.save(update_fields=["status", "closed_at"])
     audit_record(actor=actor, action="marketplace.refund", target=purchase.reference, workspace=purchase.workspace,
                  reason=reason, credits=str(purchase.total_credits), leads=listing_ids,
                  returned_to_market=return_to_market)
+    return purchase
+
+
+@transaction.atomic
+def purchase_card_refunded(*, payment_intent_id: str, amount_refunded_cents: int) -> LeadPurchase | None:
+    """Stripe refunded (part of) a card purchase; None when the payment is not a lead purchase.
+
+    A full refund of a delivered purchase takes the sale back; the listings are withdrawn rather than
+    relisted, since the buyer has seen the contact details and a refund often means the data was bad
+    (staff can relist). A partial refund cannot be matched to leads: it is recorded and flagged for staff.
+    A refund of a purchase that was paid too late to deliver closes its flag. Each refund counts once,
+    however often the event arrives."""
+    purchase = (LeadPurchase.objects.select_for_update().select_related("workspace")
+                .filter(payment_intent_id=payment_intent_id).exclude(payment_intent_id="").first())
+    if purchase is None:
+        return None
+    newly_refunded = min(amount_refunded_cents, purchase.total_cents) - purchase.refunded_cents
+    if newly_refunded <= 0:
+        return purchase
+    purchase.refunded_cents += newly_refunded
+    fully = purchase.refunded_cents >= purchase.total_cents
+    reason = f"card refund of ${newly_refunded / 100:,.2f} ({payment_intent_id})"
+    if purchase.status == LeadPurchase.Status.COMPLETE and fully:
+        listing_ids = _undo_sale(purchase=purchase, actor=None, reason=reason, return_to_market=False,
+                                 refund_buyer_credits=False)
+        audit_record(actor=None, action="marketplace.card_refund", target=purchase.reference,
+                     workspace=purchase.workspace, reason=reason, leads=listing_ids)
+    elif purchase.status == LeadPurchase.Status.COMPLETE:
+        purchase.failure_reason = (f"{purchase.failure_reason}\n" if purchase.failure_reason else "") + (
+            f"Partial {reason}: the leads stay delivered; staff decide what it covers.")
+        audit_record(actor=None, action="marketplace.partial_card_refund", target=purchase.reference,
+                     workspace=purchase.workspace, reason=purchase.failure_reason)
+    elif fully:  # paid too late to deliver (FAILED): the refund staff were asked for has happened
+        purchase.status = LeadPurchase.Status.REFUNDED
+        audit_record(actor=None, action="marketplace.card_refund", target=purchase.reference,
+                     workspace=purchase.workspace, reason=reason, leads=[])
+    purchase.save(update_fields=["refunded_cents", "status", "closed_at", "failure_reason"])
     return purchase
 
 

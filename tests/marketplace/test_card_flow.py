@@ -136,6 +136,100 @@ class TestCardFlow:
         assert purchase.status == LeadPurchase.Status.COMPLETE
 
 
+def refund_event(purchase, amount_cents, event_id="evt_refund"):
+    charge = {"id": f"ch_{purchase.pk}", "object": "charge", "payment_intent": f"pi_leads_{purchase.pk}",
+              "amount": purchase.total_cents, "amount_refunded": amount_cents, "refunded": amount_cents > 0}
+    return {"id": event_id, "type": "charge.refunded", "data": {"object": charge}}
+
+
+@pytest.mark.django_db
+class TestCardRefunds:
+    @pytest.fixture
+    def paid(self, buyer, partner):
+        listing = make_listing(partner=partner.workspace, price="10.00")
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        deliver(session_event(purchase))
+        purchase.refresh_from_db()
+        assert purchase.payment_intent_id == f"pi_leads_{purchase.pk}"
+        return purchase, listing
+
+    def test_a_full_refund_takes_the_sale_back_once(self, paid, buyer, partner):
+        from django.core.management import call_command
+
+        purchase, listing = paid
+        for attempt in range(3):  # Stripe redelivers; a second refund event reports the same total
+            assert deliver(refund_event(purchase, purchase.total_cents, f"evt_refund_{attempt}")).status_code == 200
+        purchase.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.REFUNDED and purchase.refunded_cents == purchase.total_cents
+        assert not Lead.objects.filter(workspace=buyer.workspace).exists()
+        listing.refresh_from_db()
+        assert listing.status == Listing.Status.WITHDRAWN and listing.buyer is None
+        assert CreditAccount.objects.get(workspace=partner.workspace).balance == Decimal("0.00")
+        assert CreditTransaction.objects.filter(kind="reversal").count() == 1
+        assert CreditAccount.objects.get(workspace=buyer.workspace).balance == Decimal("1000.00"), "money went back"
+        call_command("check_consistency")
+
+    def test_a_partner_who_spent_the_earning_is_flagged_and_the_sale_still_undone(self, paid, partner):
+        from credits.services import credits_spend
+
+        purchase, _listing = paid
+        credits_spend(workspace=partner.workspace, amount="7.00", reference="purchase:999")
+        deliver(refund_event(purchase, purchase.total_cents))
+        purchase.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.REFUNDED
+        account = CreditAccount.objects.get(workspace=partner.workspace)
+        assert account.needs_review and "should take back 7.00 credits but the balance is 0.00" in account.review_note
+        assert not CreditTransaction.objects.filter(kind="reversal").exists()
+
+    def test_a_partial_refund_keeps_the_leads_and_asks_staff(self, paid, buyer):
+        from cursive.models import AuditEvent
+
+        purchase, listing = paid
+        deliver(refund_event(purchase, 100))
+        purchase.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.COMPLETE and purchase.refunded_cents == 100
+        assert "Partial card refund of $1.00" in purchase.failure_reason
+        assert AuditEvent.objects.filter(action="marketplace.partial_card_refund").count() == 1
+        assert Lead.objects.filter(workspace=buyer.workspace).count() == 1
+        deliver(refund_event(purchase, purchase.total_cents, "evt_refund_rest"))
+        purchase.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.REFUNDED and not Lead.objects.filter(workspace=buyer.workspace)
+
+    def test_staff_refund_card_purchases_in_stripe_not_in_credits(self, paid):
+        from accounts.services import user_create
+        from cursive.errors import Conflict
+        from marketplace.services import purchase_refund
+
+        purchase, _listing = paid
+        staff = user_create(email="ops@cursive.test", password="ops-password-123", is_staff=True)
+        with pytest.raises(Conflict) as refused:
+            purchase_refund(purchase_id=purchase.pk, actor=staff, reason="Asked for it")
+        assert refused.value.code == "refund_in_stripe" and purchase.payment_intent_id in refused.value.message
+
+    def test_refunding_a_payment_that_came_too_late_closes_it(self, buyer, tenant_factory):
+        listing = make_listing()
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        LeadPurchase.objects.filter(pk=purchase.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
+        reservations_release_expired()
+        rival = tenant_factory("Rival")
+        fund(rival.workspace, 100)
+        purchase_create(workspace=rival.workspace, lead_ids=[listing.pk])
+        deliver(session_event(purchase))
+        deliver(refund_event(purchase, purchase.total_cents))
+        purchase.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.REFUNDED
+        listing.refresh_from_db()
+        assert listing.status == Listing.Status.SOLD and listing.buyer == rival.workspace, "the rival keeps it"
+
+    def test_a_refund_of_an_unknown_payment_is_acknowledged(self, paid):
+        purchase, _listing = paid
+        event = refund_event(purchase, 500)
+        event["data"]["object"]["payment_intent"] = "pi_not_ours"
+        assert deliver(event).status_code == 200
+        purchase.refresh_from_db()
+        assert purchase.refunded_cents == 0
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_completed_deliveries_complete_once(buyer, partner):
     listing = make_listing(partner=partner.workspace, price="10.00")
