@@ -14,7 +14,7 @@ companies needed for N people are therefore known without generating the
 people, and a person's company never depends on N.
 
 The people of a run go in with one COPY in one transaction. For a big load
-the search indexes (Person.Meta.indexes) are dropped first and rebuilt at
+the search indexes and the dedup-hash constraint are dropped first and rebuilt at
 the end of the same transaction, so an interrupted run leaves the table as
 it was, indexes included. The idempotency counts rows: it assumes that
 leads_person and leads_company hold only what seed_demo wrote.
@@ -30,7 +30,7 @@ import numpy as np
 from django.db import connection, transaction
 from psycopg.copy import QueuedLibpqWriter
 
-from leads.models import Company, CompanySize, Person, Seniority
+from leads.models import PERSON_DEDUP_UNIQUE, Company, CompanySize, Person, Seniority
 from leads.normalize import dedup_hash
 
 SEED = 20_260_101
@@ -474,6 +474,10 @@ class DemoDataError(RuntimeError):
     """The lead database holds rows the generator did not write, so "add what is missing" cannot work."""
 
 
+def _dedup_unique():
+    return next(c for c in Person._meta.constraints if c.name == PERSON_DEDUP_UNIQUE)
+
+
 def fill_lead_database(target: int, progress=lambda message: None) -> tuple[int, int]:
     """Add the people (and their companies) missing to reach `target`; returns (companies added, people added)."""
     layout = Layout()
@@ -501,10 +505,11 @@ def fill_lead_database(target: int, progress=lambda message: None) -> tuple[int,
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         if rebuild:
             cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-            progress("Dropping the search indexes of leads_person for the load")
+            progress("Dropping the search indexes and the dedup-hash constraint of leads_person for the load")
             with connection.schema_editor(atomic=False) as editor:
                 for index in Person._meta.indexes:
                     editor.remove_index(Person, index)
+                editor.remove_constraint(Person, _dedup_unique())
         psycopg_cursor = cursor.cursor
         writer = QueuedLibpqWriter(psycopg_cursor)  # formats the next chunk while the server stores this one
         with psycopg_cursor.copy(f"COPY leads_person ({columns}) FROM STDIN", writer=writer) as copy:
@@ -515,10 +520,11 @@ def fill_lead_database(target: int, progress=lambda message: None) -> tuple[int,
                 progress(f"  people {base + hi:,}/{target:,} ({time.monotonic() - started:.1f} s)")
         progress(f"  people stored ({time.monotonic() - started:.1f} s)")
         if rebuild:
-            progress("Recreating the search indexes of leads_person")
+            progress("Recreating the search indexes and the dedup-hash constraint of leads_person")
             with connection.schema_editor(atomic=False) as editor:
                 for index in Person._meta.indexes:
                     editor.add_index(Person, index)
+                editor.add_constraint(Person, _dedup_unique())
             progress(f"  indexes rebuilt ({time.monotonic() - started:.1f} s)")
     with connection.cursor() as cursor:
         # VACUUM also fills the visibility map, so that counts can be answered by index-only scans;

@@ -148,3 +148,28 @@ def test_the_demo_buyer_has_credits_and_the_marketplace_has_leads_once():
     partner_listed = Listing.objects.filter(partner__name="LeadForge Data").count()
     assert 5 <= partner_listed <= 15
     call_command("check_consistency", stdout=StringIO())
+
+
+def _person_indexes() -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'leads_person'")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_a_big_load_drops_and_rebuilds_every_index_and_the_dedup_constraint(monkeypatch):
+    from django.db import IntegrityError, transaction
+
+    from leads import demo
+
+    before = _person_indexes()
+    assert "person_dedup_hash_unique" in before and not any(name.endswith("_like") for name in before)
+    monkeypatch.setattr(demo, "DROP_INDEXES_MIN_PEOPLE", 100)
+    progress_lines = []
+    _, added = demo.fill_lead_database(300, progress=progress_lines.append)
+    assert added == 300 and any("Dropping" in line for line in progress_lines)
+    assert _person_indexes() == before
+    clash = Person.objects.first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Person.objects.create(first_name="Twin", email="twin@example.com", dedup_hash=clash.dedup_hash)
