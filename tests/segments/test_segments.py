@@ -83,12 +83,7 @@ def test_every_filter_narrows_the_count(tenant, db):
         assert search_count(filters=filters) == expected, filters
 
 
-@pytest.mark.parametrize("owned_in_memory,page", [(50_000, 1_000), (50_000, 1), (0, 1_000)],
-                         ids=["owned-set-in-memory", "pages-of-the-pull-size", "anti-join"])
-def test_pull_adds_new_people_charges_for_them_only_and_skips_owned(tenant, people, owned_in_memory, page,
-                                                                     monkeypatch):
-    monkeypatch.setattr("segments.services.OWNED_IN_MEMORY", owned_in_memory)
-    monkeypatch.setattr("segments.services.PULL_PAGE", page)
+def test_pull_adds_new_people_charges_for_them_only_and_skips_owned(tenant, people):
     fund(tenant.workspace, 100)
     # The best-scored person is owned (ranked above the pull, so skipped); the worst is too (ranked below it).
     for owned in (people[0], people[-1]):
