@@ -16,6 +16,7 @@ from functools import reduce
 from operator import or_
 from uuid import UUID
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 
 from cursive.errors import ValidationFailed
@@ -46,20 +47,48 @@ def _exact(value):
     raise TypeError(f"cannot put {type(value).__name__} in a cursor")
 
 
-def encode_cursor(values: list) -> str:
-    raw = json.dumps(values, default=_exact, separators=(",", ":"))
+_INVALID = "The cursor is not valid for this list; start again without it."
+
+
+def _ordering_key(model, ordering: tuple[str, ...]) -> str:
+    return f"{model._meta.label_lower}:{','.join(ordering)}"
+
+
+def encode_cursor(values: list, *, key: str) -> str:
+    raw = json.dumps({"k": key, "v": values}, default=_exact, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, expected: int) -> list:
+def _field(model, path: str):
+    *relations, name = path.split("__")
+    for relation in relations:
+        model = model._meta.get_field(relation).related_model
+    return model._meta.get_field(name)
+
+
+def decode_cursor(cursor: str, *, model, ordering: tuple[str, ...]) -> list:
+    """The cursor's values, typed by the ordering's fields; 400 `invalid_cursor` for anything this list did
+    not hand out (garbage, another list's or another sort's cursor, values of the wrong type)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("The cursor is not valid; start again without it.", code="invalid_cursor") from exc
-    if not isinstance(values, list) or len(values) != expected:
-        raise ValidationFailed("The cursor is not valid; start again without it.", code="invalid_cursor")
-    return values
+        raise ValidationFailed(_INVALID, code="invalid_cursor") from exc
+    values = decoded.get("v") if isinstance(decoded, dict) else None
+    if (decoded.get("k") if isinstance(decoded, dict) else None) != _ordering_key(model, ordering) \
+            or not isinstance(values, list) or len(values) != len(ordering):
+        raise ValidationFailed(_INVALID, code="invalid_cursor")
+    typed = []
+    for spec, value in zip(ordering, values, strict=True):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ValidationFailed(_INVALID, code="invalid_cursor")
+        try:
+            typed.append(_field(model, spec.lstrip("-")).to_python(value))
+        except (DjangoValidationError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ValidationFailed(_INVALID, code="invalid_cursor") from exc
+        if typed[-1] is None:
+            raise ValidationFailed(_INVALID, code="invalid_cursor")
+    return typed
 
 
 def _after(ordering: tuple[str, ...], values: list) -> Q:
@@ -79,17 +108,21 @@ def parse_page_size(raw, default: int = DEFAULT_PAGE_SIZE) -> int:
         size = int(raw)
     except (TypeError, ValueError) as exc:
         raise ValidationFailed("`limit` must be a whole number.", fields={"limit": ["Not a number."]}) from exc
-    return max(1, min(size, MAX_PAGE_SIZE))
+    if size < 1:
+        raise ValidationFailed(f"`limit` is a page size from 1 to {MAX_PAGE_SIZE}.",
+                               fields={"limit": [f"1 to {MAX_PAGE_SIZE}."]})
+    return min(size, MAX_PAGE_SIZE)
 
 
 def keyset_paginate(queryset: QuerySet, *, ordering: tuple[str, ...], cursor: str | None,
                     page_size: int = DEFAULT_PAGE_SIZE) -> KeysetPage:
     if cursor:
-        queryset = queryset.filter(_after(ordering, decode_cursor(cursor, len(ordering))))
+        queryset = queryset.filter(_after(ordering, decode_cursor(cursor, model=queryset.model, ordering=ordering)))
     rows = list(queryset.order_by(*ordering)[: page_size + 1])
     has_more = len(rows) > page_size
     rows = rows[:page_size]
     next_cursor = None
     if has_more and rows:
-        next_cursor = encode_cursor([_value(rows[-1], spec.lstrip("-")) for spec in ordering])
+        next_cursor = encode_cursor([_value(rows[-1], spec.lstrip("-")) for spec in ordering],
+                                    key=_ordering_key(queryset.model, ordering))
     return KeysetPage(results=rows, next_cursor=next_cursor)
