@@ -5,7 +5,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import IsWorkspaceManager
 from cursive.api.idempotency import idempotent
-from cursive.api.pagination import CURSOR_PARAMETERS, paginated_response
+from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
 from cursive.api.views import WorkspaceAPIView
 
 from . import selectors, services
@@ -38,7 +38,7 @@ class PackageSerializer(serializers.ModelSerializer):
 
 
 class PackageListView(WorkspaceAPIView):
-    @extend_schema(responses=PackageSerializer(many=True))
+    @extend_schema(responses=page_of(PackageSerializer))
     def get(self, request):
         return Response({"results": PackageSerializer(selectors.active_packages(), many=True).data, "next": None})
 
@@ -78,7 +78,7 @@ class TransactionListView(WorkspaceAPIView):
         kind = serializers.ChoiceField(choices=CreditTransaction.Kind.choices, required=False)
 
     @extend_schema(parameters=[*CURSOR_PARAMETERS, OpenApiParameter("kind", str)],
-                   responses=TransactionSerializer(many=True))
+                   responses=page_of(TransactionSerializer))
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

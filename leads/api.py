@@ -2,7 +2,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from cursive.api.pagination import CURSOR_PARAMETERS, paginated_response
+from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
 from cursive.api.views import WorkspaceAPIView
 
 from . import selectors, services
@@ -22,7 +22,7 @@ class LeadOutputSerializer(serializers.ModelSerializer):
 
 
 class LeadListView(WorkspaceAPIView):
-    @extend_schema(parameters=[*CURSOR_PARAMETERS, *FILTER_PARAMETERS], responses=LeadOutputSerializer(many=True))
+    @extend_schema(parameters=[*CURSOR_PARAMETERS, *FILTER_PARAMETERS], responses=page_of(LeadOutputSerializer))
     def get(self, request):
         filters = parse_lead_filters(request.query_params)
         leads = selectors.workspace_leads(workspace=request.workspace, filters=filters)

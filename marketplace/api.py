@@ -3,7 +3,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from cursive.api.idempotency import idempotent
-from cursive.api.pagination import CURSOR_PARAMETERS, paginated_response
+from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
 from cursive.api.views import WorkspaceAPIView
 from cursive.errors import Conflict
 from leads import normalize
@@ -37,7 +37,7 @@ FILTER_PARAMETERS = [
 
 
 class ListingListView(WorkspaceAPIView):
-    @extend_schema(parameters=[*CURSOR_PARAMETERS, *FILTER_PARAMETERS], responses=ListingOutputSerializer(many=True))
+    @extend_schema(parameters=[*CURSOR_PARAMETERS, *FILTER_PARAMETERS], responses=page_of(ListingOutputSerializer))
     def get(self, request):
         params = ListingFilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -67,7 +67,7 @@ class PurchaseListCreateView(WorkspaceAPIView):
                                          max_length=services.MAX_LEADS_PER_PURCHASE)
         payment = serializers.ChoiceField(choices=LeadPurchase.Payment.choices, default=LeadPurchase.Payment.CREDITS)
 
-    @extend_schema(parameters=CURSOR_PARAMETERS, responses=PurchaseOutputSerializer(many=True))
+    @extend_schema(parameters=CURSOR_PARAMETERS, responses=page_of(PurchaseOutputSerializer))
     def get(self, request):
         purchases = selectors.workspace_purchases(workspace=request.workspace).prefetch_related("items")
         return paginated_response(request, purchases, ordering=("-created_at", "-id"),

@@ -2,8 +2,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from cursive.api.pagination import CURSOR_PARAMETERS, paginated_response
+from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
 from cursive.api.views import WorkspaceAPIView
+from cursive.errors import ValidationFailed
 
 from . import selectors, services
 from .filters import SegmentFiltersSerializer
@@ -27,9 +28,12 @@ class SegmentInputSerializer(serializers.Serializer):
 
 class SegmentListCreateView(WorkspaceAPIView):
     @extend_schema(parameters=[*CURSOR_PARAMETERS, OpenApiParameter("status", str)],
-                   responses=SegmentSerializer(many=True))
+                   responses=page_of(SegmentSerializer))
     def get(self, request):
         status = request.query_params.get("status") or None
+        if status is not None and status not in Segment.Status.values:
+            raise ValidationFailed(f"`status` is one of {', '.join(Segment.Status.values)}.",
+                                   fields={"status": [f"Not one of {', '.join(Segment.Status.values)}."]})
         segments = selectors.workspace_segments(workspace=request.workspace, status=status)
         return paginated_response(request, segments, ordering=("-created_at", "-id"), serializer_class=SegmentSerializer)
 

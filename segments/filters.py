@@ -12,17 +12,44 @@ LIST_FIELDS = ("industry", "state", "city", "company_size", "seniority")
 BOOLEAN_FIELDS = ("has_email", "has_phone", "has_linkedin", "email_verified")
 
 
+class Text(serializers.CharField):
+    """A JSON string, not a number DRF would quietly turn into one (API.md: bad values are a 400)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Flag(serializers.BooleanField):
+    """A JSON true or false, not "yes" or 1."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class Choice(serializers.ChoiceField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=data)
+        return super().to_internal_value(data)
+
+
 class SegmentFiltersSerializer(serializers.Serializer):
-    industry = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=50)
-    state = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=60)
-    city = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=50)
-    company_size = serializers.ListField(child=serializers.ChoiceField(choices=CompanySize.values), required=False)
-    seniority = serializers.ListField(child=serializers.ChoiceField(choices=Seniority.values), required=False)
-    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    has_email = serializers.BooleanField(required=False)
-    has_phone = serializers.BooleanField(required=False)
-    has_linkedin = serializers.BooleanField(required=False)
-    email_verified = serializers.BooleanField(required=False)
+    industry = serializers.ListField(child=Text(max_length=100), required=False, max_length=50)
+    state = serializers.ListField(child=Text(max_length=50), required=False, max_length=60)
+    city = serializers.ListField(child=Text(max_length=100), required=False, max_length=50)
+    company_size = serializers.ListField(child=Choice(choices=CompanySize.values), required=False)
+    seniority = serializers.ListField(child=Choice(choices=Seniority.values), required=False)
+    title = Text(max_length=200, required=False, allow_blank=True)
+    has_email = Flag(required=False)
+    has_phone = Flag(required=False)
+    has_linkedin = Flag(required=False)
+    email_verified = Flag(required=False)
     score_min = serializers.IntegerField(min_value=0, max_value=100, required=False)
 
     def validate(self, attrs):

@@ -25,14 +25,23 @@ logger = logging.getLogger("cursive.segments")
 MAX_PULL = 10_000
 
 
+def _messages(detail) -> list[str]:
+    """DRF's nested error detail as sentences: a list item's errors come keyed by its index."""
+    if isinstance(detail, dict):
+        return [f"Item {index + 1}: {message}" if isinstance(index, int) else message
+                for index, value in detail.items() for message in _messages(value)]
+    if isinstance(detail, list):
+        return [message for item in detail for message in _messages(item)]
+    return [str(detail)]
+
+
 def validated_filters(raw) -> dict:
     """Clean filters, or ValidationFailed naming the first bad filter (the API's 400)."""
     try:
         return clean_filters(raw)
     except serializers.ValidationError as exc:
         detail = exc.detail if isinstance(exc.detail, dict) else {"filters": exc.detail}
-        fields = {key: [str(item) for item in (value if isinstance(value, list) else [value])]
-                  for key, value in detail.items()}
+        fields = {key: _messages(value) for key, value in detail.items()}
         first_key = next(iter(fields))
         raise ValidationFailed(f"Filter '{first_key}': {fields[first_key][0]}", fields={"filters": fields}) from exc
 

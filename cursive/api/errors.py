@@ -48,12 +48,14 @@ def _flatten_list(value):
 
 
 def _first_message(fields: dict) -> str:
+    """The first error as a sentence naming where it is: "lead_ids: item 2: A valid integer is required."."""
     for key, value in fields.items():
+        path = [] if key == "non_field_errors" else [str(key)]
         while isinstance(value, dict) and value:
-            key, value = next(iter(value.items()))
+            inner, value = next(iter(value.items()))
+            path.append(f"item {inner + 1}" if isinstance(inner, int) else str(inner))
         if isinstance(value, list) and value:
-            prefix = "" if key == "non_field_errors" else f"{key}: "
-            return f"{prefix}{value[0]}"
+            return ": ".join([*path, str(value[0])])
     return "The request is not valid."
 
 

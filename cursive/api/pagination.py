@@ -1,4 +1,5 @@
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from cursive.pagination import keyset_paginate, parse_page_size
@@ -15,3 +16,11 @@ def paginated_response(request, queryset, *, ordering, serializer_class) -> Resp
         page_size=parse_page_size(request.query_params.get("limit")),
     )
     return Response({"results": serializer_class(page.results, many=True).data, "next": page.next_cursor})
+
+
+def page_of(serializer_class):
+    """The schema of a list response (API.md): {"results": [...], "next": cursor or null}."""
+    return inline_serializer(f"{serializer_class.__name__.removesuffix('Serializer')}Page", {
+        "results": serializer_class(many=True),
+        "next": serializers.CharField(allow_null=True, help_text="Pass as ?cursor= for the next page."),
+    })

@@ -1,5 +1,6 @@
 import pytest
 from django.test import override_settings
+from rest_framework.test import APIClient
 
 from leads.models import Lead
 from leads.services import lead_create
@@ -48,10 +49,14 @@ def test_session_writes_need_csrf(tenant):
     assert response.json()["error"]["code"] == "permission_denied"
 
 
-def test_unknown_api_path_is_json_404(tenant):
-    response = tenant.api().get("/api/v1/nothing-here")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("path", ["/api/v1/nothing-here", "/api/v1/segments/abc", "/api/v2/leads"])
+def test_unknown_api_path_is_json_404(tenant, settings, debug, path):
+    settings.DEBUG = debug  # DEBUG's own 404 page would list every URL pattern
+    for response in (tenant.api().get(path), APIClient().get(path)):
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
 
 
 def test_method_not_allowed_uses_error_shape(tenant):
@@ -131,3 +136,29 @@ def test_openapi_schema_and_docs(client):
     assert schema.status_code == 200
     assert b"/api/v1/me" in schema.content and b"/api/v1/leads" in schema.content
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_a_bad_list_item_is_named_with_its_field_and_position(tenant):
+    response = tenant.api().post("/api/v1/marketplace/purchases", {"lead_ids": [3, 1.5]}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["message"].startswith("lead_ids: item 2: ")
+    assert error["fields"]["lead_ids"] == {"1": ["A valid integer is required."]}
+
+
+def test_the_schema_documents_lists_as_results_and_next(client):
+    import yaml
+
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    for path in ("/api/v1/marketplace/leads", "/api/v1/marketplace/purchases", "/api/v1/leads", "/api/v1/segments",
+                 "/api/v1/credits/transactions", "/api/v1/credits/packages"):
+        ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        component = schema["components"]["schemas"][ok["$ref"].rsplit("/", 1)[-1]]
+        assert set(component["properties"]) == {"results", "next"}, path
+        assert component["properties"]["results"]["type"] == "array"
+
+
+def test_segment_list_refuses_an_unknown_status(tenant):
+    response = tenant.api().get("/api/v1/segments?status=bogus")
+    assert response.status_code == 400 and "status" in response.json()["error"]["fields"]
+    assert tenant.api().get("/api/v1/segments?status=archived").status_code == 200

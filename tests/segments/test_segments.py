@@ -29,6 +29,11 @@ def create(tenant, filters=None, **extra):
     ({"seniority": ["wizard"]}, "seniority"),
     ({"has_phone": "perhaps"}, "has_phone"),
     ({"score_min": 101}, "score_min"),
+    ({"industry": [1, 2]}, "industry"),
+    ({"seniority": [7]}, "seniority"),
+    ({"has_email": "yes"}, "has_email"),
+    ({"email_verified": 1}, "email_verified"),
+    ({"title": 5}, "title"),
 ])
 def test_bad_filters_are_400_naming_the_filter(tenant, filters, field):
     response = create(tenant, filters)
@@ -37,6 +42,15 @@ def test_bad_filters_are_400_naming_the_filter(tenant, filters, field):
     assert error["code"] == "validation_error" and field in error["fields"]["filters"]
     assert field in error["message"]
     assert not Segment.objects.exists()
+    segment = create(tenant).json()
+    patched = tenant.api().patch(f"/api/v1/segments/{segment['id']}", {"filters": filters}, format="json")
+    assert patched.status_code == 400 and Segment.objects.get().filters == {}
+
+
+def test_a_bad_list_item_is_named_in_plain_words(tenant):
+    error = create(tenant, {"industry": ["SaaS", "x" * 101]}).json()["error"]
+    assert error["message"] == "Filter 'industry': Item 2: Ensure this field has no more than 100 characters."
+    assert "ErrorDetail" not in str(error)
 
 
 def test_crud_contract(tenant, other_tenant):
