@@ -38,7 +38,7 @@ class PackageSerializer(serializers.ModelSerializer):
 
 
 class PackageListView(WorkspaceAPIView):
-    @extend_schema(responses=page_of(PackageSerializer))
+    @extend_schema(responses=page_of(PackageSerializer), operation_id="v1_credits_packages_list")
     def get(self, request):
         return Response({"results": PackageSerializer(selectors.active_packages(), many=True).data, "next": None})
 
@@ -78,7 +78,7 @@ class TransactionListView(WorkspaceAPIView):
         kind = serializers.ChoiceField(choices=CreditTransaction.Kind.choices, required=False)
 
     @extend_schema(parameters=[*CURSOR_PARAMETERS, OpenApiParameter("kind", str)],
-                   responses=page_of(TransactionSerializer))
+                   responses=page_of(TransactionSerializer), operation_id="v1_credits_transactions_list")
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

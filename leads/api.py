@@ -22,7 +22,8 @@ class LeadOutputSerializer(serializers.ModelSerializer):
 
 
 class LeadListView(WorkspaceAPIView):
-    @extend_schema(parameters=[*CURSOR_PARAMETERS, *FILTER_PARAMETERS], responses=page_of(LeadOutputSerializer))
+    @extend_schema(parameters=[*CURSOR_PARAMETERS, *FILTER_PARAMETERS],
+                   responses=page_of(LeadOutputSerializer), operation_id="v1_leads_list")
     def get(self, request):
         filters = parse_lead_filters(request.query_params)
         leads = selectors.workspace_leads(workspace=request.workspace, filters=filters)

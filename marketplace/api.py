@@ -37,7 +37,8 @@ FILTER_PARAMETERS = [
 
 
 class ListingListView(WorkspaceAPIView):
-    @extend_schema(parameters=[*CURSOR_PARAMETERS, *FILTER_PARAMETERS], responses=page_of(ListingOutputSerializer))
+    @extend_schema(parameters=[*CURSOR_PARAMETERS, *FILTER_PARAMETERS],
+                   responses=page_of(ListingOutputSerializer), operation_id="v1_marketplace_leads_list")
     def get(self, request):
         params = ListingFilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -67,7 +68,8 @@ class PurchaseListCreateView(WorkspaceAPIView):
                                          max_length=services.MAX_LEADS_PER_PURCHASE)
         payment = serializers.ChoiceField(choices=LeadPurchase.Payment.choices, default=LeadPurchase.Payment.CREDITS)
 
-    @extend_schema(parameters=CURSOR_PARAMETERS, responses=page_of(PurchaseOutputSerializer))
+    @extend_schema(parameters=CURSOR_PARAMETERS,
+                   responses=page_of(PurchaseOutputSerializer), operation_id="v1_marketplace_purchases_list")
     def get(self, request):
         purchases = selectors.workspace_purchases(workspace=request.workspace).prefetch_related("items")
         return paginated_response(request, purchases, ordering=("-created_at", "-id"),

@@ -32,7 +32,7 @@ from leads.scoring import listing_quality
 from leads.services import LEAD_FIELDS, lead_fields_clean
 from marketplace.models import Listing
 
-from .csv_format import FileRejected, detect_format, suggest_mapping, validate_mapping
+from .csv_format import CsvFormat, FileRejected, detect_format, suggest_mapping, validate_mapping
 from .models import PartnerProfile, Payout, Upload, UploadedLead, UploadError
 
 logger = logging.getLogger("cursive.partners")
@@ -94,9 +94,34 @@ def upload_create(*, workspace: Workspace, file: UploadedFile, price_per_lead, m
         upload = Upload(workspace=workspace, original_name=(file.name or "upload.csv")[:255], size_bytes=file.size,
                         price_per_lead=price, mapping=mapping, created_by=created_by)
         upload.file.save(f"{workspace.pk}-{timezone.now():%Y%m%d%H%M%S}.csv", file, save=False)
+        try:
+            # What can be judged from the first lines is answered now (a 400), not after a trip to the worker.
+            _reading_plan(Path(upload.file.path), mapping)
+        except ValidationFailed:
+            upload.file.delete(save=False)
+            raise
         upload.save()
         job_enqueue("partners.tasks.process_upload", upload_id=upload.pk)
     return upload
+
+
+def _reading_plan(path: Path, mapping: dict | None) -> tuple[CsvFormat, dict[str, str]]:
+    """The file's format and the column mapping to read it with, or ValidationFailed naming `file` or
+    `mapping` with what to fix."""
+    try:
+        fmt = detect_format(path)
+    except FileRejected as exc:
+        raise ValidationFailed(str(exc), fields={"file": [str(exc)]}) from exc
+    try:
+        resolved = validate_mapping(mapping or suggest_mapping(fmt.header), fmt.header)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), fields={"mapping": [str(exc)]}) from exc
+    if not {"email", "phone"} & set(resolved.values()):
+        found = ", ".join(fmt.header[:10]) or "none"
+        message = (f"No column holds email addresses or phone numbers (columns found: {found}). "
+                   "Name them e.g. 'Email' or 'Phone', or map them by hand.")
+        raise ValidationFailed(message, fields={"mapping": [message]})
+    return fmt, resolved
 
 
 def _claim(upload_id: int) -> Upload | None:
@@ -118,11 +143,10 @@ def _claim(upload_id: int) -> Upload | None:
     return upload
 
 
-def _fail(upload: Upload, message: str, *, field: str = "file") -> Upload:
+def _fail(upload: Upload, message: str) -> Upload:
+    """The whole file cannot be used: says why in `failure_message` (row errors are for data rows only)."""
     with transaction.atomic():
         UploadedLead.objects.filter(upload=upload).delete()
-        UploadError.objects.filter(upload=upload, row=0).delete()
-        UploadError.objects.create(upload=upload, row=0, field=field, message=message[:500])
         Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.FAILED, failure_message=message,
                                                    valid_rows=0, finished_at=timezone.now())
     upload.refresh_from_db()
@@ -186,19 +210,11 @@ def upload_process(*, upload_id: int) -> Upload | None:
         return None
     path = Path(upload.file.path)
     try:
-        fmt = detect_format(path)
-    except FileRejected as exc:
-        return _fail(upload, str(exc))
+        fmt, mapping = _reading_plan(path, upload.mapping)
+    except ValidationFailed as exc:  # checked at upload already; a file changed on disk since
+        return _fail(upload, exc.message)
     except FileNotFoundError:
         return _fail(upload, "The uploaded file is missing on the server; upload it again.")
-    try:
-        mapping = validate_mapping(upload.mapping or suggest_mapping(fmt.header), fmt.header)
-    except ValueError as exc:
-        return _fail(upload, str(exc), field="mapping")
-    if not {"email", "phone"} & set(mapping.values()):
-        found = ", ".join(fmt.header[:10]) or "none"
-        return _fail(upload, f"No column holds email addresses or phone numbers (columns found: {found}). "
-                             "Name them e.g. 'Email' or 'Phone', or map them by hand.", field="mapping")
     if not upload.estimated_rows:
         Upload.objects.filter(pk=upload.pk).update(estimated_rows=_count_lines(path) - 1)
     spare = [f"__spare_{i}" for i in range(SPARE_COLUMNS)]

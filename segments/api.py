@@ -28,7 +28,7 @@ class SegmentInputSerializer(serializers.Serializer):
 
 class SegmentListCreateView(WorkspaceAPIView):
     @extend_schema(parameters=[*CURSOR_PARAMETERS, OpenApiParameter("status", str)],
-                   responses=page_of(SegmentSerializer))
+                   responses=page_of(SegmentSerializer), operation_id="v1_segments_list")
     def get(self, request):
         status = request.query_params.get("status") or None
         if status is not None and status not in Segment.Status.values:

@@ -49,6 +49,21 @@ def test_mapping_json_and_validation(partner):
     assert bad_field.status_code == 400 and "shoe_size" in bad_field.json()["error"]["message"]
     bad_price = api_upload(partner, b"a,b\n", price_per_lead="0")
     assert bad_price.status_code == 400
+    missing_column = api_upload(partner, b"Name,Mail\nAnn,ann@a.example\n", mapping='{"Nope": "email"}')
+    assert missing_column.status_code == 400 and "no column named Nope" in missing_column.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("content,field,words", [
+    (b"", "file", "file is empty."),
+    (bytes(range(256)) * 40, "file", "binary data"),
+    (b"animal,colour\ncat,black\n", "mapping", "No column holds email addresses or phone numbers"),
+])
+def test_an_unusable_file_is_a_400_at_once(partner, content, field, words):
+    response = api_upload(partner, content)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and words in error["message"] and list(error["fields"]) == [field]
+    assert not Upload.objects.exists()
 
 
 def test_too_large_is_413(partner, settings):

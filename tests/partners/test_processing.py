@@ -1,8 +1,12 @@
-import pytest
+from pathlib import Path
 
+import pytest
+from django.conf import settings
+
+from cursive.errors import ValidationFailed
 from marketplace.models import Listing
 from partners.models import Upload, UploadedLead, UploadError
-from partners.services import upload_approve
+from partners.services import upload_approve, upload_process
 
 from .conftest import csv_text, person, upload_bytes
 
@@ -33,41 +37,50 @@ def test_a_clean_file_is_staged_for_review_then_listed(partner):
     assert not UploadedLead.objects.exists(), "staged rows go once listed"
 
 
-def test_empty_file(partner):
-    upload = upload_bytes(partner, b"")
-    assert upload.status == Upload.Status.FAILED
-    assert errors_of(upload) == [(0, "file", "The file is empty.")]
+def refused(partner, content: bytes, **options) -> ValidationFailed:
+    """A file judged unusable from its first lines: a 400 at upload, nothing stored, nothing listed."""
+    with pytest.raises(ValidationFailed) as refusal:
+        upload_bytes(partner, content, **options)
+    assert not Upload.objects.exists()
+    assert not any((Path(settings.MEDIA_ROOT) / "uploads").rglob("*.csv"))
     assert_nothing_listed()
+    return refusal.value
+
+
+def test_empty_file(partner):
+    assert refused(partner, b"").fields == {"file": ["The file is empty."]}
 
 
 def test_header_only(partner):
     upload = upload_bytes(partner, b"first_name,last_name,email\n")
     assert upload.status == Upload.Status.FAILED
     assert upload.failure_message == "The file has a header row but no leads under it."
-    assert (upload.total_rows, upload.valid_rows) == (0, 0)
+    assert (upload.total_rows, upload.valid_rows) == (0, 0) and errors_of(upload) == []
     assert_nothing_listed()
 
 
 def test_binary_garbage(partner):
-    upload = upload_bytes(partner, bytes(range(256)) * 40, name="photo.csv")
-    assert upload.status == Upload.Status.FAILED
-    assert "binary data" in upload.failure_message
-    assert_nothing_listed()
+    assert "binary data" in refused(partner, bytes(range(256)) * 40, name="photo.csv").fields["file"][0]
 
 
 def test_wrong_columns(partner):
-    upload = upload_bytes(partner, b"animal,colour\ncat,black\ndog,brown\n")
-    assert upload.status == Upload.Status.FAILED
-    assert upload.failure_message.startswith("No column holds email addresses or phone numbers (columns found: "
-                                             "animal, colour)")
-    assert errors_of(upload)[0][:2] == (0, "mapping")
-    assert_nothing_listed()
+    refusal = refused(partner, b"animal,colour\ncat,black\ndog,brown\n")
+    assert refusal.message.startswith("No column holds email addresses or phone numbers (columns found: "
+                                      "animal, colour)")
+    assert list(refusal.fields) == ["mapping"]
 
 
 def test_a_50_mb_single_line(partner, tmp_path):
-    upload = upload_bytes(partner, b"a" * (50 * 1024 * 1024))
-    assert upload.status == Upload.Status.FAILED
-    assert "first line is longer than 64 KB" in upload.failure_message
+    assert "first line is longer than 64 KB" in refused(partner, b"a" * (50 * 1024 * 1024)).message
+
+
+def test_a_file_spoilt_on_disk_before_processing_fails_clearly(partner):
+    upload = upload_bytes(partner, csv_text([person(1)]).encode(), process=False)
+    Path(upload.file.path).write_bytes(b"")
+    upload_process(upload_id=upload.pk)
+    upload.refresh_from_db()
+    assert upload.status == Upload.Status.FAILED and upload.failure_message == "The file is empty."
+    assert errors_of(upload) == []
     assert_nothing_listed()
 
 
@@ -152,8 +165,8 @@ def test_header_variants_are_recognised_and_mapping_can_be_fixed(partner):
 
 
 def test_a_bad_mapping_fails_clearly(partner):
-    upload = upload_bytes(partner, b"Name,Mail\nAnn,ann@a.example\n", mapping={"Mail": "email", "Nope": "first_name"})
-    assert upload.status == Upload.Status.FAILED and "no column named Nope" in upload.failure_message
+    refusal = refused(partner, b"Name,Mail\nAnn,ann@a.example\n", mapping={"Mail": "email", "Nope": "first_name"})
+    assert "no column named Nope" in refusal.fields["mapping"][0]
 
 
 def test_duplicates_against_the_marketplace(partner, tenant_factory):
