@@ -37,6 +37,18 @@ def deliver(event, client=None):
                                      HTTP_STRIPE_SIGNATURE=sign(payload))
 
 
+def sold_elsewhere_while_paying(buyer, tenant_factory):
+    """A card checkout whose reservation ran out, and a rival who bought its lead meanwhile."""
+    listing = make_listing()
+    purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+    LeadPurchase.objects.filter(pk=purchase.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
+    reservations_release_expired()
+    rival = tenant_factory("Rival")
+    fund(rival.workspace, 100)
+    purchase_create(workspace=rival.workspace, lead_ids=[listing.pk])
+    return purchase, listing, rival
+
+
 @pytest.mark.django_db
 class TestCardFlow:
     def test_card_purchase_reserves_and_opens_a_checkout(self, buyer, partner):
@@ -89,13 +101,7 @@ class TestCardFlow:
         assert listing.status == Listing.Status.AVAILABLE and listing.reserved_by is None
 
     def test_payment_after_the_lead_was_sold_elsewhere_is_flagged_not_delivered(self, buyer, tenant_factory):
-        listing = make_listing()
-        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
-        LeadPurchase.objects.filter(pk=purchase.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
-        reservations_release_expired()
-        rival = tenant_factory("Rival")
-        fund(rival.workspace, 100)
-        purchase_create(workspace=rival.workspace, lead_ids=[listing.pk])
+        purchase, listing, _rival = sold_elsewhere_while_paying(buyer, tenant_factory)
         assert deliver(session_event(purchase)).status_code == 200
         purchase.refresh_from_db()
         assert purchase.status == LeadPurchase.Status.FAILED and "Refund payment pi_leads_" in purchase.failure_reason
@@ -207,13 +213,7 @@ class TestCardRefunds:
         assert refused.value.code == "refund_in_stripe" and purchase.payment_intent_id in refused.value.message
 
     def test_refunding_a_payment_that_came_too_late_closes_it(self, buyer, tenant_factory):
-        listing = make_listing()
-        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
-        LeadPurchase.objects.filter(pk=purchase.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
-        reservations_release_expired()
-        rival = tenant_factory("Rival")
-        fund(rival.workspace, 100)
-        purchase_create(workspace=rival.workspace, lead_ids=[listing.pk])
+        purchase, listing, rival = sold_elsewhere_while_paying(buyer, tenant_factory)
         deliver(session_event(purchase))
         deliver(refund_event(purchase, purchase.total_cents))
         purchase.refresh_from_db()
