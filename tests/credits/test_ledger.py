@@ -109,6 +109,12 @@ class TestLedger:
 
 @pytest.mark.django_db(transaction=True)
 def test_200_simultaneous_spends_end_exactly_right(tenant):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('max_connections')::int")
+        allowed = cursor.fetchone()[0]
+    if allowed < 250:
+        pytest.fail(f"200 simultaneous spends need 200 connections; this server allows {allowed}. "
+                    "Raise max_connections to 250 or more (see README, external PostgreSQL).")
     ws = tenant.workspace
     credits_grant(workspace=ws, amount="150", reference="credit_purchase:1")
     threads_count, barrier = 200, threading.Barrier(200)
