@@ -74,9 +74,10 @@ def decode_cursor(cursor: str, *, model, ordering: tuple[str, ...]) -> list:
         decoded = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed(_INVALID, code="invalid_cursor") from exc
-    values = decoded.get("v") if isinstance(decoded, dict) else None
-    if (decoded.get("k") if isinstance(decoded, dict) else None) != _ordering_key(model, ordering) \
-            or not isinstance(values, list) or len(values) != len(ordering):
+    if not isinstance(decoded, dict) or decoded.get("k") != _ordering_key(model, ordering):
+        raise ValidationFailed(_INVALID, code="invalid_cursor")
+    values = decoded.get("v")
+    if not isinstance(values, list) or len(values) != len(ordering):
         raise ValidationFailed(_INVALID, code="invalid_cursor")
     typed = []
     for spec, value in zip(ordering, values, strict=True):
