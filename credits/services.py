@@ -149,19 +149,18 @@ def credits_reverse(*, workspace: Workspace, amount, reference: str, actor: User
 
 
 @transaction.atomic
-def credits_reverse_or_flag(*, workspace: Workspace, amount, reference: str, reason: str) -> bool:
+def credits_reverse_or_flag(*, workspace: Workspace, amount, reference: str, reason: str) -> None:
     """Take back credits for money that already went back, or, when they are spent, flag the account for
     staff with a note saying what is owed. Webhooks use it: refusing would only make Stripe retry forever."""
     account = _account_for_update(workspace)
     if account.balance >= to_credits(amount):
         credits_reverse(workspace=workspace, amount=amount, reference=reference, reason=reason)
-        return True
+        return
     account.needs_review = True
     account.review_note = (f"{account.review_note}\n" if account.review_note else "") + (
         f"{timezone.now():%Y-%m-%d %H:%M} UTC: {reason} on {reference} should take back {to_credits(amount)} "
         f"credits but the balance is {account.balance}.")
     account.save(update_fields=["needs_review", "review_note", "updated_at"])
-    return False
 
 
 @_joins_transaction
