@@ -74,16 +74,19 @@ def lead_create(*, workspace: Workspace, source: str, data: dict, created_by: Us
 
 
 def leads_rescore(*, workspace: Workspace, lead_ids: list[int] | None = None) -> int:
-    """Score leads in one UPDATE (never a loop over rows): on arrival, nightly, and when the profile changes."""
+    """Score leads in one UPDATE (never a loop over rows): on arrival, nightly, and when the profile changes.
+    Only rows whose score changes are written (returns how many): a night moves few leads across a recency
+    boundary, and rewriting them all cost a new row version and index entries per lead."""
     profile = IdealCustomerProfile.objects.filter(workspace=workspace).first()
     leads = Lead.objects.filter(workspace=workspace)
     if lead_ids is not None:
         leads = leads.filter(pk__in=lead_ids)
-    return leads.update(score=score_expression(profile, timezone.now()))
+    score = score_expression(profile, timezone.now())
+    return leads.exclude(score=score).update(score=score)
 
 
 def leads_rescore_all() -> int:
-    """Nightly: recency changes with time, so every workspace's leads are re-scored."""
+    """Nightly: recency changes with time, so every workspace's leads are re-scored; returns how many changed."""
     rescored = 0
     for workspace in Workspace.objects.filter(leads__isnull=False).distinct().order_by("pk").iterator():
         rescored += leads_rescore(workspace=workspace)

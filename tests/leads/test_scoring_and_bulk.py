@@ -89,10 +89,15 @@ def test_nightly_rescore_is_scheduled_and_set_based(tenant, django_assert_max_nu
     from leads.services import leads_rescore_all
 
     assert Schedule.objects.filter(func="leads.services.leads_rescore_all").exists()
-    for _i in range(30):
-        make(tenant)
+    leads = [make(tenant) for _i in range(30)]
     with django_assert_max_num_queries(4):
-        assert leads_rescore_all() == 30
+        assert leads_rescore_all() == 0, "scored on arrival: a night that moves nobody writes nothing"
+    # Five leads cross the 7-day recency boundary overnight; only they are rewritten.
+    Lead.objects.filter(pk__in=[lead.pk for lead in leads[:5]]).update(created_at=timezone.now() - timedelta(days=9))
+    with django_assert_max_num_queries(4):
+        assert leads_rescore_all() == 5
+    assert set(Lead.objects.filter(pk__in=[lead.pk for lead in leads[:5]]).values_list("score", flat=True)) == {
+        leads[0].score - 5}
 
 
 def test_bulk_api_tag_untag_status_delete_and_export(tenant, other_tenant):
