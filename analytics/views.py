@@ -1,6 +1,4 @@
-import json
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.shortcuts import render
 
 from accounts.decorators import workspace_required
@@ -60,7 +58,6 @@ def analytics_page(request):
     summary = selectors.workspace_summary(workspace=request.workspace, days=days)
     return render(request, "analytics/page.html", {
         "summary": summary, "periods": selectors.PERIODS, "days": days,
-        "chart_data": json.dumps(summary, cls=DjangoJSONEncoder),
         "has_usage": any(row["spent"] or row["added"] for row in summary["credit_usage"]),
         "has_leads": any(row["leads"] for row in summary["daily_acquisition"]),
         "has_quality": any(row["leads"] for row in summary["quality"]),

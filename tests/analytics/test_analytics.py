@@ -155,3 +155,16 @@ def test_staff_monitoring_page(client, tenant):
     assert "api-marketplace-purchases" in page
     client.logout()
     assert client.get("/admin/monitoring/").status_code == 302
+
+
+def test_names_cannot_break_out_of_the_chart_data(client, tenant):
+    from segments.models import SegmentRun
+    from segments.services import segment_create, segment_preview
+
+    evil = "</script><script>alert(document.domain)</script>"
+    segment = segment_create(workspace=tenant.workspace, name=evil, filters={})
+    segment_preview(workspace=tenant.workspace, segment_id=segment.pk, mode=SegmentRun.Mode.PREVIEW)
+    client.force_login(tenant.user)
+    page = client.get("/analytics/").content.decode()
+    assert "<script>alert" not in page
+    assert "\\u003C/script\\u003E\\u003Cscript\\u003Ealert" in page, "the name is in the chart data, escaped"
