@@ -66,8 +66,11 @@ def is_valid_linkedin_url(value) -> bool:
 
 
 def dedup_hash(email, phone) -> str:
-    """The identity of a person across every source: lowercased email + phone digits."""
-    key = f"{normalize_email(email)}|{phone_digits(phone)}"
+    """The identity of a person across every source: the lowercased email, or the phone digits when there is
+    no email. Not both: the same email with another phone, or none, is still the same person, and must not
+    be listed, sold or pulled twice. (leads.migrations.0006 holds the same rule in SQL.)"""
+    email = normalize_email(email)
+    key = f"email:{email}" if email else f"phone:{phone_digits(phone)}"
     return hashlib.sha256(key.encode()).hexdigest()
 
 

@@ -67,7 +67,7 @@ def lead_create(*, workspace: Workspace, source: str, data: dict, created_by: Us
             lead.save()
             leads_rescore(workspace=workspace, lead_ids=[lead.pk])
     except IntegrityError as exc:
-        raise Conflict("This person is already one of your leads (same email and phone).",
+        raise Conflict("This person is already one of your leads (same email, or same phone where there is no email).",
                        code="duplicate_lead") from exc
     lead.refresh_from_db(fields=["score"])
     return lead

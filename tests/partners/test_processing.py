@@ -186,3 +186,13 @@ def test_trusted_partners_are_listed_at_once(partner):
     upload = upload_bytes(partner, csv_text([person(1)]).encode())
     assert upload.status == Upload.Status.LISTED and upload.listed_rows == 1
     assert Listing.objects.get().revenue_share_percent == 80
+
+
+def test_the_same_email_with_another_phone_or_none_is_a_duplicate(partner):
+    rows = [person(1), person(2), person(1, phone=""), person(2, phone="(212) 555-0199")]
+    upload = upload_bytes(partner, csv_text(rows).encode())
+    assert (upload.total_rows, upload.valid_rows, upload.duplicate_rows) == (4, 2, 2)
+    upload_approve(upload_id=upload.pk, actor=None, note="")
+    again = upload_bytes(partner, csv_text([person(1, phone="(646) 555-0100")]).encode())
+    assert (again.valid_rows, again.duplicate_rows) == (0, 1), "already listed under that email"
+    assert Listing.objects.count() == 2

@@ -1,0 +1,67 @@
+"""leads 0006 re-keys every stored identity hash (email, or phone without email) and merges nothing."""
+
+import hashlib
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from leads.models import Lead, Person
+from leads.normalize import dedup_hash
+from marketplace.models import Listing
+from tests.marketplace.conftest import make_listing
+
+BEFORE = [("leads", "0005_person_dedup_hash_constraint")]
+AFTER = [("leads", "0006_dedup_hash_by_email_or_phone")]
+
+
+def old_hash(email: str, phone: str) -> str:
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return hashlib.sha256(f"{email.lower()}|{digits}".encode()).hexdigest()
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+
+
+def with_old_hash(model, **fields):
+    return model.objects.create(**fields, dedup_hash=old_hash(fields.get("email", ""), fields.get("phone", "")))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hashes_are_rekeyed_and_same_person_rows_are_kept(tenant):
+    migrate(BEFORE)
+    try:
+        first = with_old_hash(Lead, workspace=tenant.workspace, source="manual", email="ann@acme.example",
+                              phone="+14155550001")
+        second = with_old_hash(Lead, workspace=tenant.workspace, source="manual", email="ann@acme.example",
+                               phone="+14155550002")
+        phone_only = with_old_hash(Lead, workspace=tenant.workspace, source="manual", phone="+14155550003")
+        person = with_old_hash(Person, first_name="Bo", email="bo@beta.example", phone="+14155550004")
+        withdrawn = make_listing(email="cy@gamma.example")
+        Listing.objects.filter(pk=withdrawn.pk).update(status=Listing.Status.WITHDRAWN)
+        listed = make_listing(email="cy@gamma.example", phone="(415) 555-0005")
+        for listing in (listed, withdrawn):
+            listing.refresh_from_db()
+            Listing.objects.filter(pk=listing.pk).update(dedup_hash=old_hash(listing.email, listing.phone))
+        kept_old = old_hash("ann@acme.example", "+14155550002")
+    finally:
+        migrate(AFTER)
+
+    def hash_of(model, row):
+        return model.objects.values_list("dedup_hash", flat=True).get(pk=row.pk)
+
+    assert hash_of(Lead, first) == dedup_hash("ann@acme.example", "")
+    assert hash_of(Lead, second) == kept_old, "the same person twice in one workspace: the newer keeps its old key"
+    assert Lead.objects.filter(workspace=tenant.workspace).count() == 3, "nothing merged or deleted"
+    assert hash_of(Lead, phone_only) == dedup_hash("", "+14155550003")
+    assert hash_of(Person, person) == dedup_hash("bo@beta.example", "")
+    assert hash_of(Listing, listed) == hash_of(Listing, withdrawn) == dedup_hash("cy@gamma.example", "")
+
+
+def test_the_same_email_is_the_same_person_whatever_the_phone():
+    assert dedup_hash("Ann@Acme.example", "+1 415 555 0001") == dedup_hash("ann@acme.example", "")
+    assert dedup_hash("", "+1 (415) 555-0001") == dedup_hash(None, "14155550001")
+    assert dedup_hash("", "+14155550001") != dedup_hash("x@y.example", "+14155550001")
