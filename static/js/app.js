@@ -15,15 +15,25 @@
   document.addEventListener("DOMContentLoaded", function () { wire(document); });
   document.addEventListener("htmx:afterSettle", function (event) { wire(document); });
 
-  // <form data-confirm="Revoke this key?"> asks in a real dialog before submitting.
+  // <form data-confirm="Revoke this key?" data-confirm-label="Revoke"> asks in a real dialog before submitting;
+  // a form whose `action` select says delete asks its data-confirm-delete question.
+  function confirmation(form) {
+    var action = form.querySelector("select[name=action]");
+    if (action && action.value === "delete" && form.getAttribute("data-confirm-delete")) {
+      return {question: form.getAttribute("data-confirm-delete"), label: "Delete"};
+    }
+    var question = form.getAttribute("data-confirm");
+    return question ? {question: question, label: form.getAttribute("data-confirm-label") || "Yes, continue"} : null;
+  }
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    var question = form.getAttribute("data-confirm");
-    if (!question || form.dataset.confirmed) return;
+    var ask = confirmation(form);
+    if (!ask || form.dataset.confirmed) return;
     event.preventDefault();
     event.stopImmediatePropagation();
     var dialog = document.getElementById("confirm-dialog");
-    dialog.querySelector("[data-question]").textContent = question;
+    dialog.querySelector("[data-question]").textContent = ask.question;
+    dialog.querySelector("button[value=yes]").textContent = ask.label;
     dialog.showModal();
     dialog.addEventListener("close", function onClose() {
       dialog.removeEventListener("close", onClose);

@@ -174,6 +174,20 @@ def test_tag_inspect_export_my_leads_then_read_analytics(page, live_server, tena
         chosen_ids
     _shot(page, capsys, "my-leads-tagged")
 
+    # Delete asks first; Cancel deletes nothing.
+    _checkbox(page, chosen[0]).check()
+    page.get_by_test_id("bulk-action").select_option(label="Delete")
+    page.get_by_test_id("bulk-apply").click()
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Delete the selected leads?")
+    expect(dialog.locator("button[value=yes]")).to_have_text("Delete")
+    dialog.locator("button[value=no]").click()
+    expect(dialog).to_be_hidden()
+    expect(rows).to_have_count(15)
+    assert Lead.objects.filter(workspace=workspace).count() == 15
+    _checkbox(page, chosen[0]).uncheck()
+
     # The drawer of one tagged lead (htmx, no page load): contact details and the score's factors.
     page.evaluate("window.__sameDocument = true")
     drawn_lead = manual[2]
