@@ -51,12 +51,12 @@ def lead_list(request):
     # Counting a huge filtered set costs more than the page: past the cap, say "10,000+".
     context["matching_cap"] = MATCHING_CAP
     context["matching"] = leads[: MATCHING_CAP + 1].count()
+    # The empty state tells "no leads match" from "no leads yet", on a live filter change too.
+    unfiltered = not meaningful_query(request.GET, drop=("cursor", "sort"))
+    context["total"] = context["matching"] if unfiltered else selectors.workspace_lead_count(workspace=request.workspace)
     if request.htmx and request.htmx.target == "lead-results":
         return push_url(render(request, "leads/list.html#results", context), reverse("leads:list"), context["query"])
-    unfiltered = not meaningful_query(request.GET, drop=("cursor", "sort"))
-    context.update({"total": context["matching"] if unfiltered else selectors.workspace_lead_count(
-                        workspace=request.workspace),
-                    "sources": Lead.Source.choices, "statuses": Lead.Status.choices,
+    context.update({"sources": Lead.Source.choices, "statuses": Lead.Status.choices,
                     "tags": selectors.workspace_tags(workspace=request.workspace),
                     "since": timezone.now().isoformat()})
     return render(request, "leads/list.html", context)

@@ -69,3 +69,5 @@ def test_my_leads_paginates_with_load_more_and_filters(client, tenant):
     assert more.count('href="/leads/') == 5
     filtered = client.get("/leads/?source=pixel").content.decode()
     assert "No leads match these filters" in filtered
+    live = client.get("/leads/?source=pixel", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="lead-results").content.decode()
+    assert "No leads match these filters" in live and "see all 55 leads" in live and "<html" not in live
