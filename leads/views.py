@@ -45,7 +45,8 @@ def lead_list(request):
                                page_size=PAGE_SIZE)
     except ApplicationError:
         return redirect("leads:list")
-    context = {"page": page, "filters": filters, "errors": errors, "query": meaningful_query(request.GET).urlencode()}
+    context = {"page": page, "filters": filters, "errors": errors, "query": meaningful_query(request.GET).urlencode(),
+               "statuses": Lead.Status.choices}
     if request.htmx and request.GET.get("cursor"):
         return render(request, "leads/list.html#rows", context)
     # Counting a huge filtered set costs more than the page: past the cap, say "10,000+".
@@ -56,7 +57,7 @@ def lead_list(request):
     context["total"] = context["matching"] if unfiltered else selectors.workspace_lead_count(workspace=request.workspace)
     if request.htmx and request.htmx.target == "lead-results":
         return push_url(render(request, "leads/list.html#results", context), reverse("leads:list"), context["query"])
-    context.update({"sources": Lead.Source.choices, "statuses": Lead.Status.choices,
+    context.update({"sources": Lead.Source.choices,
                     "tags": selectors.workspace_tags(workspace=request.workspace),
                     "since": timezone.now().isoformat()})
     return render(request, "leads/list.html", context)

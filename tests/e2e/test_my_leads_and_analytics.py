@@ -186,6 +186,16 @@ def test_tag_inspect_export_my_leads_then_read_analytics(page, live_server, tena
     expect(dialog).to_be_hidden()
     expect(rows).to_have_count(15)
     assert Lead.objects.filter(workspace=workspace).count() == 15
+
+    # New leads arriving refresh the list without losing a selection or typed tags.
+    page.get_by_test_id("bulk-action").select_option(label="Add tags")
+    page.get_by_test_id("bulk-tags").fill("half-typed")
+    with page.expect_response(lambda response: "/leads/" in response.url and response.request.method == "GET"):
+        page.evaluate("htmx.trigger(document.body, 'leads-arrived')")
+    page.wait_for_timeout(300)  # the swap settles after the response
+    expect(_checkbox(page, chosen[0])).to_be_checked()
+    expect(page.get_by_test_id("bulk-tags")).to_have_value("half-typed")
+    page.get_by_test_id("bulk-tags").fill("")
     _checkbox(page, chosen[0]).uncheck()
 
     # The drawer of one tagged lead (htmx, no page load): contact details and the score's factors.
