@@ -13,7 +13,8 @@ def workspace_required(view=None, *, manager=False, kind=None):
         @wraps(func)
         def wrapper(request, *args, **kwargs):
             if request.workspace is None:
-                return redirect("accounts:workspace_new")
+                # Staff run Cursive from the admin; everyone else needs a workspace first.
+                return redirect("admin:index" if request.user.is_staff else "accounts:workspace_new")
             if manager and not request.membership.can_manage:
                 raise PermissionDenied("Only owners and admins of this workspace can do this.")
             if kind and request.workspace.kind != kind:

@@ -16,6 +16,7 @@ class DailyCredits(models.Model):
     sales = models.PositiveIntegerField(default=0, help_text="Partner leads sold that day.")
 
     class Meta:
+        verbose_name_plural = "daily credits"
         constraints = [models.UniqueConstraint(fields=["workspace", "day"], name="daily_credits_unique")]
 
     def __str__(self):
@@ -32,6 +33,7 @@ class DailyLeads(models.Model):
     credits = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
 
     class Meta:
+        verbose_name_plural = "daily leads"
         constraints = [models.UniqueConstraint(fields=["workspace", "day", "source"], name="daily_leads_unique")]
 
     def __str__(self):

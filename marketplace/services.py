@@ -283,7 +283,7 @@ def reservations_release_expired() -> int:
     return released
 
 
-def _undo_sale(*, purchase: LeadPurchase, actor: User | None, reason: str, return_to_market: bool,
+def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: bool,
                refund_buyer_credits: bool) -> list[int]:
     """Take a complete purchase back, inside the caller's transaction: the buyer's copies of the leads go,
     the listings return to the market (or are withdrawn), each partner's share is taken back (or, when
@@ -296,7 +296,7 @@ def _undo_sale(*, purchase: LeadPurchase, actor: User | None, reason: str, retur
     credit_accounts_lock(workspaces=[purchase.workspace, *partners])
     if refund_buyer_credits:
         credits_refund(workspace=purchase.workspace, amount=purchase.total_credits, reference=purchase.reference,
-                       actor=actor, reason=f"Refund: {reason}")
+                       actor=actor, reason=f"Refund of purchase #{purchase.pk}")
     earnings: dict[int, Decimal] = {}
     for item in items:
         if item.partner_id and item.partner_earning > 0:
@@ -304,7 +304,7 @@ def _undo_sale(*, purchase: LeadPurchase, actor: User | None, reason: str, retur
     for partner in sorted(partners, key=lambda w: w.pk):
         if earnings.get(partner.pk):
             credits_reverse_or_flag(workspace=partner, amount=earnings[partner.pk], reference=purchase.reference,
-                                    reason=f"Sale refunded: {reason}")
+                                    reason=f"Sale refunded (purchase #{purchase.pk})")
     Lead.objects.filter(pk__in=[item.lead_id for item in items if item.lead_id]).delete()
     LeadPurchaseItem.objects.filter(pk__in=[item.pk for item in items]).update(is_sale=False, lead=None)
     Listing.objects.filter(pk__in=listing_ids).update(
@@ -333,7 +333,7 @@ def purchase_refund(*, purchase_id: int, actor: User, reason: str, return_to_mar
         raise Conflict("This purchase was paid by card: refund the payment in Stripe "
                        f"({purchase.payment_intent_id or 'see the Checkout Session'}); the refund comes back by "
                        "webhook and takes the sale back here.", code="refund_in_stripe")
-    listing_ids = _undo_sale(purchase=purchase, actor=actor, reason=reason, return_to_market=return_to_market,
+    listing_ids = _undo_sale(purchase=purchase, actor=actor, return_to_market=return_to_market,
                              refund_buyer_credits=True)
     purchase.save(update_fields=["status", "closed_at"])
     audit_record(actor=actor, action="marketplace.refund", target=purchase.reference, workspace=purchase.workspace,
@@ -362,7 +362,7 @@ def purchase_card_refunded(*, payment_intent_id: str, amount_refunded_cents: int
     fully = purchase.refunded_cents >= purchase.total_cents
     reason = f"card refund of ${newly_refunded / 100:,.2f} ({payment_intent_id})"
     if purchase.status == LeadPurchase.Status.COMPLETE and fully:
-        listing_ids = _undo_sale(purchase=purchase, actor=None, reason=reason, return_to_market=False,
+        listing_ids = _undo_sale(purchase=purchase, actor=None, return_to_market=False,
                                  refund_buyer_credits=False)
         audit_record(actor=None, action="marketplace.card_refund", target=purchase.reference,
                      workspace=purchase.workspace, reason=reason, leads=listing_ids)

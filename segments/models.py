@@ -77,5 +77,8 @@ class SegmentSettings(models.Model):
     auto_pull_daily_credit_cap = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"),
                                                      help_text="Credits automatic pulls may spend per day; 0 is off.")
 
+    class Meta:
+        verbose_name_plural = "segment settings"
+
     def __str__(self):
         return f"Segment settings of {self.workspace}"

@@ -80,6 +80,8 @@ def save_search(request):
 @workspace_required
 def segment_list(request):
     status = request.GET.get("status") or "active"
+    if status not in Segment.Status.values:
+        return redirect("segments:list")
     segments = selectors.segment_performance(workspace=request.workspace).filter(status=status)
     return render(request, "segments/list.html", {
         "segments": segments.order_by("-updated_at", "-id"), "status": status, "statuses": Segment.Status.choices,

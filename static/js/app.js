@@ -45,6 +45,12 @@
     });
   }, true);
 
+  // Esc closes the lead drawer, as its Close button does.
+  document.addEventListener("keydown", function (event) {
+    var drawer = document.getElementById("drawer");
+    if (event.key === "Escape" && drawer && drawer.innerHTML.trim()) drawer.innerHTML = "";
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (!button) return;

@@ -121,3 +121,12 @@ def test_server_error_page_is_friendly_and_needs_no_database(rf):
     response = server_error(request)
     assert response.status_code == 500
     assert b"Something went wrong on our side" in response.content and b"abc123" in response.content
+
+
+def test_staff_without_a_workspace_land_in_the_admin(client):
+    staff = user_create(email="ops@cursive.test", password="ops-password-123", is_staff=True)
+    client.force_login(staff)
+    assert client.get("/").url == "/admin/"
+    ordinary = user_create(email="solo@cursive.test", password="solo-password-123")
+    client.force_login(ordinary)
+    assert client.get("/").url == "/workspaces/new/"

@@ -106,6 +106,9 @@ def test_staff_refund_reverses_everything_in_one_transaction(buyer, partner):
     listing.refresh_from_db()
     assert listing.status == Listing.Status.AVAILABLE and listing.buyer is None
     assert AuditEvent.objects.get(action="marketplace.refund").actor == staff
+    assert AuditEvent.objects.get(action="marketplace.refund").reason == "Bounced email"
+    refund_row = CreditTransaction.objects.get(account__workspace=buyer.workspace, kind="refund")
+    assert refund_row.reason == f"Refund of purchase #{purchase.pk}", "staff's words stay in the audit log"
     call_command("check_consistency")
     # Back on the market, it can be sold again, once.
     again = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk])

@@ -98,3 +98,8 @@ def test_daily_refresh_updates_counts(tenant, people):
     assert segments_refresh_counts() == 1
     segment.refresh_from_db()
     assert segment.last_count == 30
+
+
+def test_an_unknown_status_tab_goes_back_to_the_list(browser):
+    response = browser.get("/segments/?status=bogus")
+    assert response.status_code == 302 and response.url == "/segments/"
