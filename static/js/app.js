@@ -45,6 +45,12 @@
     });
   }, true);
 
+  // htmx sends nothing for a form the browser finds invalid (quality 500 where the most is 100): say why,
+  // instead of leaving the old results standing as if they matched.
+  document.addEventListener("htmx:validation:failed", function (event) {
+    event.detail.elt.reportValidity();
+  });
+
   // Esc closes the lead drawer, as its Close button does.
   document.addEventListener("keydown", function (event) {
     var drawer = document.getElementById("drawer");
