@@ -76,6 +76,24 @@ def checkout_session_create(*, kind: str, object_id: int, workspace_id: int, des
     return CheckoutSession(id=session.id, url=session.url)
 
 
+class SessionNotOpen(Exception):
+    """The Checkout Session can no longer be expired: it was paid (or already closed)."""
+
+
+def checkout_session_expire(session_id: str) -> None:
+    """Close an open Checkout Session so it can no longer be paid; SessionNotOpen when it is past that."""
+    if uses_local_checkout():
+        closed = LocalCheckoutSession.objects.filter(session_id=session_id, expires_at__gt=timezone.now()).update(
+            expires_at=timezone.now())
+        if not closed:
+            raise SessionNotOpen(session_id)
+        return
+    try:
+        client().v1.checkout.sessions.expire(session_id)
+    except stripe.InvalidRequestError as exc:  # Stripe: "Only Checkout Sessions with a status of open can be expired"
+        raise SessionNotOpen(session_id) from exc
+
+
 def sign_payload(payload: str) -> str:
     """A Stripe-Signature header for a payload, as Stripe computes it (for the local checkout)."""
     return stripe.WebhookSignature.generate_signature_header(payload, settings.STRIPE_WEBHOOK_SECRET)

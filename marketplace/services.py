@@ -265,6 +265,26 @@ def purchase_release(*, purchase_id: int, status: str = LeadPurchase.Status.EXPI
     return purchase
 
 
+def purchase_cancel(*, workspace: Workspace, purchase_id: int) -> LeadPurchase:
+    """The buyer gives up a card checkout: its session is closed at Stripe first (so it can no longer be paid),
+    then the leads go back on the market. A session already paid is not cancelled: the leads are on their way."""
+    purchase = LeadPurchase.objects.filter(workspace=workspace, pk=purchase_id).first()
+    if purchase is None:
+        raise NotFound("No such purchase.")
+    if purchase.status != LeadPurchase.Status.PENDING or not purchase.checkout_session_id:
+        raise Conflict(f"This purchase is {purchase.get_status_display().lower()}; only one awaiting payment can be "
+                       "cancelled.", code="not_cancellable")
+    try:
+        stripe_gateway.checkout_session_expire(purchase.checkout_session_id)
+    except stripe_gateway.SessionNotOpen as exc:
+        raise Conflict("The payment already went through; your leads are being delivered.",
+                       code="already_paid") from exc
+    except Exception as exc:  # Stripe unreachable: keep the reservation rather than risk a paid, released sale
+        raise PaymentProviderUnavailable() from exc
+    return purchase_release(purchase_id=purchase.pk, status=LeadPurchase.Status.EXPIRED,
+                            reason="Cancelled by the buyer before paying.")
+
+
 def purchase_close_session(*, session: dict, status: str) -> LeadPurchase | None:
     reference = stripe_gateway.session_reference(session)
     if reference is None or not LeadPurchase.objects.filter(pk=reference).exists():

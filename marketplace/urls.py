@@ -14,4 +14,5 @@ urlpatterns = [
     path("purchases/", views.purchase_list, name="purchases"),
     path("purchases/<int:purchase_id>/", views.purchase_detail, name="purchase_detail"),
     path("purchases/<int:purchase_id>/download/", views.purchase_download, name="purchase_download"),
+    path("purchases/<int:purchase_id>/cancel/", views.purchase_cancel, name="purchase_cancel"),
 ]

@@ -142,6 +142,72 @@ class TestCardFlow:
         assert purchase.status == LeadPurchase.Status.COMPLETE
 
 
+@pytest.mark.django_db
+class TestCancellingACardPurchase:
+    def test_the_buyer_cancels_and_the_leads_go_back_at_once(self, client, buyer):
+        from urllib.parse import urlparse
+
+        listing = make_listing()
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        client.force_login(buyer.user)
+        detail = client.get(f"/marketplace/purchases/{purchase.pk}/").content.decode()
+        assert 'data-testid="cancel-purchase"' in detail
+        done = client.post(f"/marketplace/purchases/{purchase.pk}/cancel/", follow=True)
+        assert "Purchase cancelled: nothing was charged" in done.content.decode()
+        purchase.refresh_from_db()
+        listing.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.EXPIRED and listing.status == Listing.Status.AVAILABLE
+        # The checkout it left can no longer be paid.
+        paid = client.post(urlparse(purchase.checkout_url).path, {"action": "pay"}, follow=True)
+        assert "This checkout expired" in paid.content.decode()
+        purchase.refresh_from_db()
+        assert purchase.status == LeadPurchase.Status.EXPIRED
+        again = client.post(f"/marketplace/purchases/{purchase.pk}/cancel/", follow=True).content.decode()
+        assert "only one awaiting payment can be cancelled" in again
+
+    def test_with_stripe_the_session_is_expired_first(self, buyer, settings, httpserver):
+        from marketplace.services import purchase_cancel
+
+        settings.STRIPE_SECRET_KEY = "sk_test_cursive"
+        settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
+        httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
+            {"id": "cs_test_cancel", "object": "checkout.session", "url": "https://checkout.stripe.test/cs_test_cancel"})
+        httpserver.expect_request("/v1/checkout/sessions/cs_test_cancel/expire", method="POST") \
+            .respond_with_json({"id": "cs_test_cancel", "object": "checkout.session", "status": "expired"})
+        listing = make_listing()
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        assert purchase_cancel(workspace=buyer.workspace, purchase_id=purchase.pk).status == "expired"
+        listing.refresh_from_db()
+        assert listing.status == Listing.Status.AVAILABLE
+
+    def test_a_session_already_paid_is_not_cancelled(self, buyer, settings, httpserver):
+        from cursive.errors import Conflict
+        from marketplace.services import purchase_cancel
+
+        settings.STRIPE_SECRET_KEY = "sk_test_cursive"
+        settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
+        httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
+            {"id": "cs_test_paid", "object": "checkout.session", "url": "https://checkout.stripe.test/cs_test_paid"})
+        httpserver.expect_request("/v1/checkout/sessions/cs_test_paid/expire", method="POST").respond_with_json(
+            {"error": {"type": "invalid_request_error",
+                       "message": "Only Checkout Sessions with a status of open can be expired."}}, status=400)
+        listing = make_listing()
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
+        with pytest.raises(Conflict) as refused:
+            purchase_cancel(workspace=buyer.workspace, purchase_id=purchase.pk)
+        assert refused.value.code == "already_paid"
+        listing.refresh_from_db()
+        assert listing.status == Listing.Status.RESERVED, "a paid checkout keeps its leads"
+
+    def test_another_workspace_cannot_cancel_it(self, buyer, tenant_factory):
+        from cursive.errors import NotFound
+        from marketplace.services import purchase_cancel
+
+        purchase = purchase_create(workspace=buyer.workspace, lead_ids=[make_listing().pk], payment="card")
+        with pytest.raises(NotFound):
+            purchase_cancel(workspace=tenant_factory("Other").workspace, purchase_id=purchase.pk)
+
+
 def refund_event(purchase, amount_cents, event_id="evt_refund"):
     charge = {"id": f"ch_{purchase.pk}", "object": "charge", "payment_intent": f"pi_leads_{purchase.pk}",
               "amount": purchase.total_cents, "amount_refunded": amount_cents, "refunded": amount_cents > 0}
