@@ -46,6 +46,7 @@ def test_save_search_as_segment_then_autosave_and_pull(browser, tenant, people):
                                                                "industry": "SaaS", "state": "TX", "title": "vp"},
                          HTTP_HX_REQUEST="true")
     assert b"Saved" in saved.content
+    assert b'<h1 id="segment-name" hx-swap-oob="true">Texas SaaS VPs</h1>' in saved.content, "the heading follows"
     segment.refresh_from_db()
     assert segment.name == "Texas SaaS VPs" and segment.filters == {"industry": ["SaaS"], "state": ["TX"], "title": "vp"}
     bad = browser.post(f"/segments/{segment.pk}/autosave/", {"name": "", "industry": "SaaS"}, HTTP_HX_REQUEST="true")
