@@ -21,6 +21,12 @@ class SignupForm(forms.Form):
         ]
 
 
+class InvitationSignupForm(forms.Form):
+    full_name = forms.CharField(max_length=150, label="Your name")
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), min_length=8,
+                               help_text="At least 8 characters, not entirely numeric.")
+
+
 class EmailAuthenticationForm(AuthenticationForm):
     username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
 

@@ -38,3 +38,7 @@ def workspace_owner(*, workspace: Workspace) -> User | None:
         .select_related("user").order_by("created_at", "id").first()
     )
     return membership.user if membership else None
+
+
+def account_exists(*, email: str) -> bool:
+    return User.objects.filter(email__iexact=email).exists()

@@ -189,6 +189,15 @@ def invitation_accept(*, raw_token: str, user: User) -> Membership:
 
 
 @transaction.atomic
+def invitation_signup(*, raw_token: str, full_name: str, password: str) -> Membership:
+    """A newcomer accepts an invitation by creating their account with the invited address: they join the
+    inviting workspace and get no workspace of their own."""
+    invitation = invitation_for_token(raw_token)
+    user = user_create(email=invitation.email, password=password, full_name=full_name)
+    return invitation_accept(raw_token=raw_token, user=user)
+
+
+@transaction.atomic
 def invitation_revoke(*, workspace: Workspace, invitation_id: int, actor: User) -> None:
     _require_manager(workspace=workspace, actor=actor)
     updated = Invitation.objects.filter(

@@ -13,7 +13,7 @@ from cursive.forms import apply_error
 
 from . import selectors, services
 from .decorators import workspace_required
-from .forms import ApiKeyForm, EmailAuthenticationForm, InvitationForm, SignupForm, WorkspaceForm
+from .forms import ApiKeyForm, EmailAuthenticationForm, InvitationForm, InvitationSignupForm, SignupForm, WorkspaceForm
 from .middleware import SESSION_WORKSPACE_KEY
 
 
@@ -197,13 +197,22 @@ def invitation_accept(request, token: str):
         invitation = services.invitation_for_token(token)
     except NotFound as exc:
         return render(request, "accounts/invitation.html", {"error": exc.message}, status=404)
-    if request.method == "POST" and request.user.is_authenticated:
+    has_account = selectors.account_exists(email=invitation.email)
+    form = None if request.user.is_authenticated or has_account else InvitationSignupForm(request.POST or None)
+    if request.method == "POST" and (request.user.is_authenticated or (form is not None and form.is_valid())):
         try:
-            membership = services.invitation_accept(raw_token=token, user=request.user)
+            if request.user.is_authenticated:
+                membership = services.invitation_accept(raw_token=token, user=request.user)
+            else:
+                membership = services.invitation_signup(raw_token=token, **form.cleaned_data)
+                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
         except ApplicationError as exc:
-            return render(request, "accounts/invitation.html", {"invitation": invitation, "error": exc.message},
-                          status=exc.status_code)
-        _enter_workspace(request, membership.workspace)
-        messages.success(request, f"You joined {membership.workspace.name}.")
-        return redirect("dashboard")
-    return render(request, "accounts/invitation.html", {"invitation": invitation})
+            if form is None:
+                return render(request, "accounts/invitation.html", {"invitation": invitation, "error": exc.message},
+                              status=exc.status_code)
+            apply_error(form, exc)
+        else:
+            _enter_workspace(request, membership.workspace)
+            messages.success(request, f"You joined {membership.workspace.name}.")
+            return redirect("dashboard")
+    return render(request, "accounts/invitation.html", {"invitation": invitation, "form": form})

@@ -99,12 +99,30 @@ def test_invited_person_signs_up_and_joins(client, tenant, django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):
         invitation_create(workspace=tenant.workspace, email="new@acme.test", role="member", invited_by=tenant.user)
     path = "/invitations/" + mailoutbox[0].body.split("/invitations/")[1].split()[0]
-    assert b"Join Acme" in client.get(path).content
-    client.post("/signup/?next=" + path, {"full_name": "New", "email": "new@acme.test", "password": "new-person-pass-1",
-                                          "workspace_name": "Mine", "kind": "buyer", "next": path})
-    response = client.post(path, follow=True)
+    page = client.get(path).content.decode()
+    assert "Join Acme" in page and "Create account and join" in page and 'name="workspace_name"' not in page
+    weak = client.post(path, {"full_name": "New", "password": "short"})
+    assert weak.status_code == 200 and not User.objects.filter(email="new@acme.test").exists()
+    assert 'value="New"' in weak.content.decode(), "what was typed stays"
+    response = client.post(path, {"full_name": "New", "password": "new-person-pass-1"}, follow=True)
     assert response.redirect_chain[-1][0] == "/"
-    assert Membership.objects.filter(user__email="new@acme.test", workspace=tenant.workspace).exists()
+    assert "You joined Acme" in response.content.decode()
+    new = User.objects.get(email="new@acme.test")
+    assert [m.workspace for m in Membership.objects.filter(user=new)] == [tenant.workspace], "no workspace of their own"
+
+
+def test_an_invited_address_that_has_an_account_logs_in_to_accept(client, tenant, other_tenant,
+                                                                   django_capture_on_commit_callbacks, mailoutbox):
+    from accounts.services import invitation_create
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation_create(workspace=tenant.workspace, email=other_tenant.user.email, role="member",
+                          invited_by=tenant.user)
+    path = "/invitations/" + mailoutbox[0].body.split("/invitations/")[1].split()[0]
+    page = client.get(path).content.decode()
+    assert "already has a Cursive account: log in to accept" in page and 'name="password"' not in page
+    assert client.post(path, {"full_name": "X", "password": "whatever-pass-1"}).status_code == 200
+    assert not Membership.objects.filter(user=other_tenant.user, workspace=tenant.workspace).exists()
 
 
 def test_signup_ignores_offsite_next(client):
