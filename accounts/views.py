@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from cursive.errors import ApplicationError, NotFound
 from cursive.forms import apply_error
+from cursive.views import perform
 
 from . import selectors, services
 from .decorators import workspace_required
@@ -179,14 +180,8 @@ def invitation_revoke(request, invitation_id: int):
 @workspace_required(manager=True)
 @require_POST
 def member_remove(request, membership_id: int):
-    try:
-        services.membership_remove(workspace=request.workspace, membership_id=membership_id, actor=request.user)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Member removed.")
+    perform(request, services.membership_remove, workspace=request.workspace, membership_id=membership_id,
+            actor=request.user, success="Member removed.")
     if request.htmx:
         return render(request, "accounts/settings.html#team", _settings_context(request))
     return redirect("accounts:settings")

@@ -1,10 +1,11 @@
 """Friendly error pages; API paths get API.md's JSON error shape instead."""
 
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import render
 
 from cursive.api.errors import json_error
-from cursive.errors import NotFound
+from cursive.errors import ApplicationError, NotFound
 
 
 def or_404(selector, **kwargs):
@@ -13,6 +14,20 @@ def or_404(selector, **kwargs):
         return selector(**kwargs)
     except NotFound as exc:
         raise Http404(exc.message) from exc
+
+
+def perform(request, service, *, success: str, **kwargs) -> bool:
+    """Run a workspace-scoped service for a page: no such object (or another workspace's) is the 404 page, any
+    other refusal an error message, success the `success` message. Returns whether it succeeded."""
+    try:
+        service(**kwargs)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return False
+    messages.success(request, success)
+    return True
 
 
 def _is_api(request) -> bool:

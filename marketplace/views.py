@@ -11,10 +11,10 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.decorators import workspace_required
 from credits.errors import InsufficientCredits
 from credits.selectors import credit_balance
-from cursive.errors import ApplicationError, NotFound
+from cursive.errors import ApplicationError
 from cursive.htmx import meaningful_query, push_url
 from cursive.pagination import keyset_paginate
-from cursive.views import or_404
+from cursive.views import or_404, perform
 from leads.models import CompanySize, Seniority
 
 from . import cart, selectors, services
@@ -160,14 +160,8 @@ def purchase_detail(request, purchase_id: int):
 @workspace_required
 @require_POST
 def purchase_cancel(request, purchase_id: int):
-    try:
-        services.purchase_cancel(workspace=request.workspace, purchase_id=purchase_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Purchase cancelled: nothing was charged and the leads are back on the market.")
+    perform(request, services.purchase_cancel, workspace=request.workspace, purchase_id=purchase_id,
+            success="Purchase cancelled: nothing was charged and the leads are back on the market.")
     return redirect("marketplace:purchase_detail", purchase_id=purchase_id)
 
 
