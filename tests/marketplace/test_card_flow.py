@@ -22,6 +22,19 @@ def _local_checkout(settings):
     settings.STRIPE_SECRET_KEY = ""
 
 
+@pytest.fixture
+def stripe_api(settings, httpserver):
+    """Real Stripe calls, answered by a local Stripe-compatible server."""
+    settings.STRIPE_SECRET_KEY = "sk_test_cursive"
+    settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
+    return httpserver
+
+
+def open_session(stripe_api, session_id: str) -> None:
+    stripe_api.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
+        {"id": session_id, "object": "checkout.session", "url": f"https://checkout.stripe.test/{session_id}"})
+
+
 def session_event(purchase, event_type="checkout.session.completed", **fields):
     session = {"id": purchase.checkout_session_id, "object": "checkout.session",
                "client_reference_id": str(purchase.pk), "amount_total": purchase.total_cents,
@@ -116,10 +129,8 @@ class TestCardFlow:
         purchase.refresh_from_db()
         assert purchase.status == LeadPurchase.Status.COMPLETE
 
-    def test_stripe_outage_releases_the_leads_and_answers_503(self, buyer, settings, httpserver):
-        settings.STRIPE_SECRET_KEY = "sk_test_cursive"
-        settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
-        httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
+    def test_stripe_outage_releases_the_leads_and_answers_503(self, buyer, stripe_api):
+        stripe_api.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
             {"error": {"type": "api_error", "message": "Stripe is down"}}, status=500)
         listing = make_listing()
         response = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [listing.pk], "payment": "card"},
@@ -165,30 +176,24 @@ class TestCancellingACardPurchase:
         again = client.post(f"/marketplace/purchases/{purchase.pk}/cancel/", follow=True).content.decode()
         assert "only one awaiting payment can be cancelled" in again
 
-    def test_with_stripe_the_session_is_expired_first(self, buyer, settings, httpserver):
+    def test_with_stripe_the_session_is_expired_first(self, buyer, stripe_api):
         from marketplace.services import purchase_cancel
 
-        settings.STRIPE_SECRET_KEY = "sk_test_cursive"
-        settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
-        httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
-            {"id": "cs_test_cancel", "object": "checkout.session", "url": "https://checkout.stripe.test/cs_test_cancel"})
-        httpserver.expect_request("/v1/checkout/sessions/cs_test_cancel/expire", method="POST") \
-            .respond_with_json({"id": "cs_test_cancel", "object": "checkout.session", "status": "expired"})
+        open_session(stripe_api, "cs_test_cancel")
+        stripe_api.expect_request("/v1/checkout/sessions/cs_test_cancel/expire", method="POST").respond_with_json(
+            {"id": "cs_test_cancel", "object": "checkout.session", "status": "expired"})
         listing = make_listing()
         purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
         assert purchase_cancel(workspace=buyer.workspace, purchase_id=purchase.pk).status == "expired"
         listing.refresh_from_db()
         assert listing.status == Listing.Status.AVAILABLE
 
-    def test_a_session_already_paid_is_not_cancelled(self, buyer, settings, httpserver):
+    def test_a_session_already_paid_is_not_cancelled(self, buyer, stripe_api):
         from cursive.errors import Conflict
         from marketplace.services import purchase_cancel
 
-        settings.STRIPE_SECRET_KEY = "sk_test_cursive"
-        settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
-        httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
-            {"id": "cs_test_paid", "object": "checkout.session", "url": "https://checkout.stripe.test/cs_test_paid"})
-        httpserver.expect_request("/v1/checkout/sessions/cs_test_paid/expire", method="POST").respond_with_json(
+        open_session(stripe_api, "cs_test_paid")
+        stripe_api.expect_request("/v1/checkout/sessions/cs_test_paid/expire", method="POST").respond_with_json(
             {"error": {"type": "invalid_request_error",
                        "message": "Only Checkout Sessions with a status of open can be expired."}}, status=400)
         listing = make_listing()
