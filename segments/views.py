@@ -136,10 +136,14 @@ def segment_run(request, segment_id: int):
         messages.error(request, "Say how many people to pull.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
+    return _back(request, reverse("segments:detail", args=[segment.pk]))
+
+
+def _back(request, default: str):
+    """To the page the form came from (its `next`), if it is on this site."""
     next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = reverse("segments:detail", args=[segment.pk])
-    return redirect(next_url)
+    return redirect(next_url if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()})
+                    else default)
 
 
 @workspace_required
@@ -158,7 +162,7 @@ def segment_action(request, segment_id: int):
     if action in Segment.Status.values:
         services.segment_update(workspace=request.workspace, segment_id=segment.pk, status=action)
         messages.success(request, f"“{segment.name}” is now {action}.")
-        return redirect("segments:list")
+        return _back(request, reverse("segments:list"))
     raise Http404("Unknown action.")
 
 

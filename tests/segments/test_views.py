@@ -4,6 +4,7 @@ import pytest
 
 from leads.models import Lead
 from segments.models import Segment
+from segments.services import segment_create
 from tests.marketplace.conftest import fund
 
 from .conftest import make_person
@@ -104,3 +105,11 @@ def test_daily_refresh_updates_counts(tenant, people):
 def test_an_unknown_status_tab_goes_back_to_the_list(browser):
     response = browser.get("/segments/?status=bogus")
     assert response.status_code == 302 and response.url == "/segments/"
+
+
+def test_pausing_from_the_segment_page_stays_on_it(browser, tenant):
+    segment = segment_create(workspace=tenant.workspace, name="Stay", filters={})
+    paused = browser.post(f"/segments/{segment.pk}/action/", {"action": "paused", "next": f"/segments/{segment.pk}/"})
+    assert paused.url == f"/segments/{segment.pk}/"
+    offsite = browser.post(f"/segments/{segment.pk}/action/", {"action": "active", "next": "https://evil.test/"})
+    assert offsite.url == "/segments/"
