@@ -303,8 +303,7 @@ def reservations_release_expired() -> int:
     return released
 
 
-def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: bool,
-               refund_buyer_credits: bool) -> list[int]:
+def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: bool) -> list[int]:
     """Take a complete purchase back, inside the caller's transaction: the buyer's copies of the leads go,
     the listings return to the market (or are withdrawn), each partner's share is taken back (or, when
     already spent or paid out, the partner's account is flagged for staff), and the buyer gets the credits
@@ -314,7 +313,7 @@ def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: 
     list(Listing.objects.filter(pk__in=listing_ids).order_by("pk").select_for_update(of=("self",)))
     partners = {item.partner for item in items if item.partner_id}
     credit_accounts_lock(workspaces=[purchase.workspace, *partners])
-    if refund_buyer_credits:
+    if purchase.payment == LeadPurchase.Payment.CREDITS:  # card money goes back through Stripe
         credits_refund(workspace=purchase.workspace, amount=purchase.total_credits, reference=purchase.reference,
                        actor=actor, reason=f"Refund of purchase #{purchase.pk}")
     earnings: dict[int, Decimal] = {}
@@ -353,8 +352,7 @@ def purchase_refund(*, purchase_id: int, actor: User, reason: str, return_to_mar
         raise Conflict("This purchase was paid by card: refund the payment in Stripe "
                        f"({purchase.payment_intent_id or 'see the Checkout Session'}); the refund comes back by "
                        "webhook and takes the sale back here.", code="refund_in_stripe")
-    listing_ids = _undo_sale(purchase=purchase, actor=actor, return_to_market=return_to_market,
-                             refund_buyer_credits=True)
+    listing_ids = _undo_sale(purchase=purchase, actor=actor, return_to_market=return_to_market)
     purchase.save(update_fields=["status", "closed_at"])
     audit_record(actor=actor, action="marketplace.refund", target=purchase.reference, workspace=purchase.workspace,
                  reason=reason, credits=str(purchase.total_credits), leads=listing_ids,
@@ -382,8 +380,7 @@ def purchase_card_refunded(*, payment_intent_id: str, amount_refunded_cents: int
     fully = purchase.refunded_cents >= purchase.total_cents
     reason = f"card refund of ${newly_refunded / 100:,.2f} ({payment_intent_id})"
     if purchase.status == LeadPurchase.Status.COMPLETE and fully:
-        listing_ids = _undo_sale(purchase=purchase, actor=None, return_to_market=False,
-                                 refund_buyer_credits=False)
+        listing_ids = _undo_sale(purchase=purchase, actor=None, return_to_market=False)
         audit_record(actor=None, action="marketplace.card_refund", target=purchase.reference,
                      workspace=purchase.workspace, reason=reason, leads=listing_ids)
     elif purchase.status == LeadPurchase.Status.COMPLETE:
