@@ -5,12 +5,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from cursive.errors import ApplicationError, NotFound
 from cursive.forms import apply_error
-from cursive.views import perform
+from cursive.views import perform, safe_next
 
 from . import selectors, services
 from .decorators import workspace_required
@@ -36,17 +35,10 @@ def signup(request):
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             _enter_workspace(request, workspace)
             messages.success(request, f"Welcome to Cursive! Your workspace “{workspace.name}” is ready.")
-            return redirect(_safe_next(request) or "dashboard")
-    return render(request, "accounts/signup.html", {"form": form, "next": _safe_next(request)})
+            return redirect(safe_next(request) or "dashboard")
+    return render(request, "accounts/signup.html", {"form": form, "next": safe_next(request)})
 
 
-def _safe_next(request) -> str | None:
-    """Where to go after signing up (an invitation link, say), if it is on this site."""
-    target = request.POST.get("next") or request.GET.get("next")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
-        return target
-    return None
 
 
 class LoginView(auth_views.LoginView):

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from cursive.api.errors import json_error
 from cursive.errors import ApplicationError, NotFound
@@ -14,6 +15,15 @@ def or_404(selector, **kwargs):
         return selector(**kwargs)
     except NotFound as exc:
         raise Http404(exc.message) from exc
+
+
+def safe_next(request) -> str | None:
+    """The `next` a form or link carries (where to go afterwards), if it is on this site."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                                  require_https=request.is_secure()):
+        return target
+    return None
 
 
 def perform(request, service, *, success: str, **kwargs) -> bool:

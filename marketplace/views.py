@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -14,7 +13,7 @@ from credits.selectors import credit_balance
 from cursive.errors import ApplicationError
 from cursive.htmx import meaningful_query, push_url
 from cursive.pagination import keyset_paginate
-from cursive.views import or_404, perform
+from cursive.views import or_404, perform, safe_next
 from leads.models import CompanySize, Seniority
 
 from . import cart, selectors, services
@@ -81,10 +80,7 @@ def cart_toggle(request, listing_id: int):
         response = render(request, "marketplace/_cart_button.html", context)
         response["HX-Trigger"] = "cart-changed"
         return response
-    next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = reverse("marketplace:cart")
-    return redirect(next_url)
+    return redirect(safe_next(request) or reverse("marketplace:cart"))
 
 
 @workspace_required

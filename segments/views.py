@@ -5,7 +5,6 @@ from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -14,7 +13,7 @@ from credits.errors import InsufficientCredits
 from credits.selectors import credit_balance
 from cursive.errors import ApplicationError, ValidationFailed
 from cursive.htmx import push_url
-from cursive.views import or_404
+from cursive.views import or_404, safe_next
 from leads.models import CompanySize, Person, Seniority
 
 from . import selectors, services
@@ -136,14 +135,7 @@ def segment_run(request, segment_id: int):
         messages.error(request, "Say how many people to pull.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
-    return _back(request, reverse("segments:detail", args=[segment.pk]))
-
-
-def _back(request, default: str):
-    """To the page the form came from (its `next`), if it is on this site."""
-    next_url = request.POST.get("next", "")
-    return redirect(next_url if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()})
-                    else default)
+    return redirect(safe_next(request) or reverse("segments:detail", args=[segment.pk]))
 
 
 @workspace_required
@@ -162,7 +154,7 @@ def segment_action(request, segment_id: int):
     if action in Segment.Status.values:
         services.segment_update(workspace=request.workspace, segment_id=segment.pk, status=action)
         messages.success(request, f"“{segment.name}” is now {action}.")
-        return _back(request, reverse("segments:list"))
+        return redirect(safe_next(request) or reverse("segments:list"))
     raise Http404("Unknown action.")
 
 
