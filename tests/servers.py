@@ -9,7 +9,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from django.db import connection
@@ -35,6 +36,23 @@ def child_env(**overrides) -> dict:
     return env
 
 
+def _wait_for_every_worker(base: str, *, workers: int, access_log: Path, deadline: float) -> None:
+    """On a busy machine the first worker answers long before the others have booted; a test about several
+    workers needs them all serving, so send concurrent health checks until each worker has answered one."""
+
+    def probe(_):
+        with suppress(OSError):  # a 503 is an answer too, and it is logged
+            urllib.request.urlopen(base + "/health", timeout=5)  # noqa: S310 - loopback only
+
+    with ThreadPoolExecutor(max_workers=workers * 4) as pool:
+        while time.monotonic() < deadline:
+            list(pool.map(probe, range(workers * 4)))
+            serving = {line.split()[0] for line in access_log.read_text().splitlines() if "/health" in line}
+            if len(serving) >= workers:
+                return
+    raise RuntimeError(f"only {len(serving)} of {workers} gunicorn workers answered within the deadline")
+
+
 @contextmanager
 def gunicorn(*, workers: int, env: dict, access_log: Path):
     port = free_port()
@@ -58,6 +76,7 @@ def gunicorn(*, workers: int, env: dict, access_log: Path):
                     output = process.stdout.read().decode(errors="replace") if process.stdout else ""
                     raise RuntimeError(f"gunicorn did not start:\n{output}") from None
                 time.sleep(0.2)
+        _wait_for_every_worker(base, workers=workers, access_log=access_log, deadline=time.monotonic() + 60)
         yield base
     finally:
         process.terminate()
