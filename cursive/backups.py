@@ -187,7 +187,7 @@ def _restore_file(database: Database, path: Path) -> None:
     tables = user_relation_count(database)
     if tables:
         raise BackupFailed(
-            f"The {database} already has {tables} tables (or sequences, views): restore only into an empty "
+            f"The {database} already has {tables} tables, sequences or views: restore only into an empty "
             "database. Create a new one and pass it with --database-url (see the README, Backups)."
         )
     _run(_program("pg_restore")[0], ["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
