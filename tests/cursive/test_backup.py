@@ -202,3 +202,9 @@ def test_a_pg_dump_older_than_the_server_is_refused_with_what_to_install(monkeyp
                                            rf"install the PostgreSQL {server} client programs"):
         call_command("backup", output=str(tmp_path / "cursive.dump"))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_an_unknown_storage_says_so():
+    with pytest.raises(CommandError, match="No Django storage called 'offsite'"):
+        call_command("backup", storage="offsite")
