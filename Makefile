@@ -33,9 +33,12 @@ browsers:
 	  fi; \
 	fi
 
+# The format check runs last, so the other checks still report on code that is not formatted yet.
 lint: install
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m ruff format --check .
 
 test: setup browsers lint
 	$(PY) -m pytest

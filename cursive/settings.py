@@ -146,6 +146,34 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
+    from django.core.checks.security.base import (
+        SECRET_KEY_INSECURE_PREFIX,
+        SECRET_KEY_MIN_LENGTH,
+        SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+    )
+    from django.core.exceptions import ImproperlyConfigured
+
+    # Refused at start-up rather than left to `check --deploy`: a server that starts with one of these
+    # serves debug pages, answers for any host or signs sessions with a guessable key.
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off in production: unset DEBUG or set DEBUG=false.")
+    if not ALLOWED_HOSTS or "*" in ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS must name the hosts Cursive is served at, comma-separated (e.g. cursive.example.com), not '*'."
+        )
+    if (
+        len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+        or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        or SECRET_KEY.startswith(SECRET_KEY_INSECURE_PREFIX)
+        or SECRET_KEY.startswith("dev-only-insecure-key")
+    ):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is too weak for production: use at least {SECRET_KEY_MIN_LENGTH} random characters, e.g. "
+            '`python -c "import secrets; print(secrets.token_urlsafe(50))"`.'
+        )
+    # Links in emails (invitations, receipts) are built from SITE_URL.
+    if not SITE_URL.startswith("https://"):
+        raise ImproperlyConfigured("SITE_URL must be the https:// address users reach Cursive at, e.g. https://cursive.example.com.")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
