@@ -2,8 +2,9 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
@@ -173,10 +174,24 @@ def invitation_revoke(request, invitation_id: int):
 @require_POST
 def member_remove(request, membership_id: int):
     perform(request, services.membership_remove, workspace=request.workspace, membership_id=membership_id,
-            actor=request.user, success="Member removed.")
+            actor=request.user, success="Member removed. API keys they created here are revoked.")
     if request.htmx:
-        return render(request, "accounts/settings.html#team", _settings_context(request))
+        # The removed member's keys were revoked too: refresh that list beside the team.
+        context = _settings_context(request, api_keys_oob=True)
+        return HttpResponse(render_to_string("accounts/settings.html#team", context, request)
+                            + render_to_string("accounts/settings.html#api-keys", context, request))
     return redirect("accounts:settings")
+
+
+@workspace_required
+@require_POST
+def workspace_leave(request):
+    workspace = request.workspace
+    if not perform(request, services.membership_leave, workspace=workspace, user=request.user,
+                   success=f"You left {workspace.name}. API keys you created there are revoked."):
+        return redirect("accounts:settings")
+    request.session.pop(SESSION_WORKSPACE_KEY, None)
+    return redirect("dashboard")
 
 
 def invitation_accept(request, token: str):
