@@ -2,7 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse_lazy
@@ -16,6 +16,7 @@ from . import selectors, services
 from .decorators import workspace_required
 from .forms import ApiKeyForm, EmailAuthenticationForm, InvitationForm, InvitationSignupForm, SignupForm, WorkspaceForm
 from .middleware import SESSION_WORKSPACE_KEY
+from .throttling import password_reset_allowed
 
 
 def _enter_workspace(request, workspace) -> None:
@@ -53,6 +54,12 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form):
+        # Over the limit the answer is the same "check your inbox" page, so it tells nothing about the account.
+        if not password_reset_allowed(self.request, email=form.cleaned_data["email"]):
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

@@ -82,6 +82,22 @@ def hit(key: str, *, limit: int, window: int) -> Decision:
     )
 
 
+def hit_sliding(key: str, *, limit: int, window: int) -> Decision:
+    """Like hit(), but counts this window and the one before it together, so no stretch of one window's
+    length ever lets more than `limit` through, however the requests fall around a boundary. For small,
+    slow limits (emails per hour) where a fixed window's double allowance at its edge would matter."""
+    window_start = int(time.time() // window * window)
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, [key, window_start])
+        count = cursor.fetchone()[0]
+        cursor.execute("SELECT count FROM cursive_ratelimitcounter WHERE key = %s AND window_start = %s",
+                       [key, window_start - window])
+        previous = cursor.fetchone()
+    total = count + (previous[0] if previous else 0)
+    return Decision(allowed=total <= limit, limit=limit, remaining=max(limit - total, 0),
+                    reset=window_start + window)
+
+
 def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "unknown")
 
