@@ -213,12 +213,10 @@ def invitation_revoke(*, workspace: Workspace, invitation_id: int, actor: User) 
         raise NotFound("That invitation does not exist or was already used.")
 
 
-def _membership_end(*, workspace: Workspace, user_id: int | None = None, membership_id: int | None = None,
-                    actor: User, action: str) -> Membership:
-    """End one membership (the workspace keeps an owner) and revoke the API keys its member made there, which
-    would otherwise go on acting as someone who is no longer in the workspace."""
-    memberships = list(Membership.objects.select_for_update().filter(workspace=workspace).order_by("pk"))
-    target = next((m for m in memberships if m.pk == membership_id or (user_id and m.user_id == user_id)), None)
+def _membership_end(*, workspace: Workspace, memberships: list[Membership], target: Membership | None,
+                    actor: User, action: str) -> None:
+    """End one of the workspace's memberships (locked by the caller; the workspace keeps an owner) and revoke
+    the API keys its member made there, which would otherwise go on acting as someone no longer in it."""
     if target is None:
         raise NotFound("That member does not exist.")
     owners = [m for m in memberships if m.role == Membership.Role.OWNER]
@@ -230,15 +228,22 @@ def _membership_end(*, workspace: Workspace, user_id: int | None = None, members
     audit_record(actor=actor, action=action, target=f"user:{target.user_id}", workspace=workspace,
                  role=target.role, revoked_api_keys=revoked)
     target.delete()
-    return target
+
+
+def _memberships_locked(workspace: Workspace) -> list[Membership]:
+    return list(Membership.objects.select_for_update().filter(workspace=workspace).order_by("pk"))
 
 
 @transaction.atomic
 def membership_remove(*, workspace: Workspace, membership_id: int, actor: User) -> None:
     _require_manager(workspace=workspace, actor=actor)
-    _membership_end(workspace=workspace, membership_id=membership_id, actor=actor, action="accounts.member_remove")
+    memberships = _memberships_locked(workspace)
+    _membership_end(workspace=workspace, memberships=memberships, actor=actor, action="accounts.member_remove",
+                    target=next((m for m in memberships if m.pk == membership_id), None))
 
 
 @transaction.atomic
 def membership_leave(*, workspace: Workspace, user: User) -> None:
-    _membership_end(workspace=workspace, user_id=user.pk, actor=user, action="accounts.member_leave")
+    memberships = _memberships_locked(workspace)
+    _membership_end(workspace=workspace, memberships=memberships, actor=user, action="accounts.member_leave",
+                    target=next((m for m in memberships if m.user_id == user.pk), None))
