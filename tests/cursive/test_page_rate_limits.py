@@ -102,3 +102,15 @@ def test_ordinary_pages_are_not_counted(browser):
     with limits(reads=1):
         assert [browser.get("/leads/").status_code for _ in range(3)] == [200, 200, 200]
         assert browser.get("/leads/export/").status_code == 200
+
+
+def test_every_classified_page_exists():
+    """The table names views of other apps: a renamed URL would silently fall out of the limits."""
+    from django.urls import get_resolver
+
+    from cursive.ratelimit import PAGE_RATE_CLASSES
+
+    resolver = get_resolver()
+    names = {f"{namespace}:{name}" for namespace, (_, sub) in resolver.namespace_dict.items()
+             for name in sub.reverse_dict if isinstance(name, str)}
+    assert set(PAGE_RATE_CLASSES) <= names, set(PAGE_RATE_CLASSES) - names
