@@ -1,6 +1,6 @@
 def workspace(request):
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated or getattr(request, "api_key", None):
+    if user is None or not user.is_authenticated:
         return {}
     return {
         "workspace": getattr(request, "workspace", None),

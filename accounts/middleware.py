@@ -1,5 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
+from cursive.ratelimit import API_PREFIX
+
 from .selectors import membership_for_session, memberships_for_user, workspace_owner
 from .services import api_key_authenticate
 
@@ -9,9 +11,12 @@ SESSION_WORKSPACE_KEY = "workspace_id"
 class WorkspaceMiddleware:
     """Resolve `request.workspace` (and `request.membership`) once per request.
 
-    An `Authorization: Token <key>` header selects the key's workspace and acts
-    as the user who created the key; otherwise the logged-in user's session
-    picks one of their workspaces. Every selector then takes `request.workspace`.
+    Under /api/v1/ an `Authorization: Token <key>` header selects the key's
+    workspace and acts as the user who created the key. Everywhere else (pages,
+    exports, Django admin) the header is ignored: a key is an integration's
+    credential, not a login, so only the session can open a page. The logged-in
+    user's session picks one of their workspaces. Every selector then takes
+    `request.workspace`.
     """
 
     def __init__(self, get_response):
@@ -24,7 +29,7 @@ class WorkspaceMiddleware:
         request.api_key = None
         request.api_key_invalid = False
         header = request.META.get("HTTP_AUTHORIZATION", "")
-        if header[:6].lower() == "token ":
+        if header[:6].lower() == "token " and request.path_info.startswith(API_PREFIX):
             api_key = api_key_authenticate(header[6:])
             if api_key is None:
                 request.api_key_invalid = True

@@ -10,9 +10,11 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from cursive.audit import audit_record
 from cursive.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 from .models import ApiKey, Invitation, Membership, User, Workspace
@@ -113,9 +115,13 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     if not raw.startswith(API_KEY_PREFIX) or raw.count("_") < 2:
         return None
     prefix = raw[len(API_KEY_PREFIX):].split("_", 1)[0]
+    # A key acts as the member who made it, so it lives only while they are a member: whatever ended the
+    # membership (removal, leaving, staff in the admin), the key stops working with it. Keys made without a
+    # person (the CLI) act as the workspace's owner.
+    creator_is_member = Exists(Membership.objects.filter(workspace=OuterRef("workspace"), user=OuterRef("created_by")))
     api_key = (
         ApiKey.objects.select_related("workspace", "created_by")
-        .filter(prefix=prefix, revoked_at__isnull=True)
+        .filter(Q(created_by__isnull=True) | creator_is_member, prefix=prefix, revoked_at__isnull=True)
         .first()
     )
     if api_key is None or not secrets.compare_digest(api_key.key_hash, _sha256(raw)):
@@ -207,14 +213,37 @@ def invitation_revoke(*, workspace: Workspace, invitation_id: int, actor: User) 
         raise NotFound("That invitation does not exist or was already used.")
 
 
-@transaction.atomic
-def membership_remove(*, workspace: Workspace, membership_id: int, actor: User) -> None:
-    _require_manager(workspace=workspace, actor=actor)
-    memberships = list(Membership.objects.select_for_update().filter(workspace=workspace).order_by("pk"))
-    target = next((m for m in memberships if m.pk == membership_id), None)
+def _membership_end(*, workspace: Workspace, memberships: list[Membership], target: Membership | None,
+                    actor: User, action: str) -> None:
+    """End one of the workspace's memberships (locked by the caller; the workspace keeps an owner) and revoke
+    the API keys its member made there, which would otherwise go on acting as someone no longer in it."""
     if target is None:
         raise NotFound("That member does not exist.")
     owners = [m for m in memberships if m.role == Membership.Role.OWNER]
     if target.role == Membership.Role.OWNER and len(owners) == 1:
         raise Conflict("A workspace needs at least one owner; make someone else owner first.", code="last_owner")
+    keys = ApiKey.objects.filter(workspace=workspace, created_by_id=target.user_id, revoked_at__isnull=True)
+    revoked = list(keys.order_by("pk").values_list("prefix", flat=True))
+    keys.update(revoked_at=timezone.now())
+    audit_record(actor=actor, action=action, target=f"user:{target.user_id}", workspace=workspace,
+                 role=target.role, revoked_api_keys=revoked)
     target.delete()
+
+
+def _memberships_locked(workspace: Workspace) -> list[Membership]:
+    return list(Membership.objects.select_for_update().filter(workspace=workspace).order_by("pk"))
+
+
+@transaction.atomic
+def membership_remove(*, workspace: Workspace, membership_id: int, actor: User) -> None:
+    _require_manager(workspace=workspace, actor=actor)
+    memberships = _memberships_locked(workspace)
+    _membership_end(workspace=workspace, memberships=memberships, actor=actor, action="accounts.member_remove",
+                    target=next((m for m in memberships if m.pk == membership_id), None))
+
+
+@transaction.atomic
+def membership_leave(*, workspace: Workspace, user: User) -> None:
+    memberships = _memberships_locked(workspace)
+    _membership_end(workspace=workspace, memberships=memberships, actor=user, action="accounts.member_leave",
+                    target=next((m for m in memberships if m.user_id == user.pk), None))

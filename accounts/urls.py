@@ -23,5 +23,6 @@ urlpatterns = [
     path("settings/invitations/", views.invitation_create, name="invitation_create"),
     path("settings/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"),
     path("settings/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
+    path("settings/leave/", views.workspace_leave, name="workspace_leave"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

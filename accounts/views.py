@@ -2,8 +2,9 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
@@ -15,6 +16,7 @@ from . import selectors, services
 from .decorators import workspace_required
 from .forms import ApiKeyForm, EmailAuthenticationForm, InvitationForm, InvitationSignupForm, SignupForm, WorkspaceForm
 from .middleware import SESSION_WORKSPACE_KEY
+from .throttling import password_reset_allowed
 
 
 def _enter_workspace(request, workspace) -> None:
@@ -52,6 +54,12 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form):
+        # Over the limit the answer is the same "check your inbox" page, so it tells nothing about the account.
+        if not password_reset_allowed(self.request, email=form.cleaned_data["email"]):
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
@@ -173,10 +181,24 @@ def invitation_revoke(request, invitation_id: int):
 @require_POST
 def member_remove(request, membership_id: int):
     perform(request, services.membership_remove, workspace=request.workspace, membership_id=membership_id,
-            actor=request.user, success="Member removed.")
+            actor=request.user, success="Member removed. API keys they created here are revoked.")
     if request.htmx:
-        return render(request, "accounts/settings.html#team", _settings_context(request))
+        # The removed member's keys were revoked too: refresh that list beside the team.
+        context = _settings_context(request, api_keys_oob=True)
+        return HttpResponse(render_to_string("accounts/settings.html#team", context, request)
+                            + render_to_string("accounts/settings.html#api-keys", context, request))
     return redirect("accounts:settings")
+
+
+@workspace_required
+@require_POST
+def workspace_leave(request):
+    workspace = request.workspace
+    if not perform(request, services.membership_leave, workspace=workspace, user=request.user,
+                   success=f"You left {workspace.name}. API keys you created there are revoked."):
+        return redirect("accounts:settings")
+    request.session.pop(SESSION_WORKSPACE_KEY, None)
+    return redirect("dashboard")
 
 
 def invitation_accept(request, token: str):

@@ -1,4 +1,4 @@
-"""Per-workspace, per-action-class rate limits for /api/v1/ (API.md).
+"""Per-workspace, per-action-class rate limits for /api/v1/ (API.md) and the pages that do the same work.
 
 Counters live in PostgreSQL, one upserted row per key and window, so every
 gunicorn worker and every host behind a load balancer enforce one limit.
@@ -6,18 +6,35 @@ gunicorn worker and every host behind a load balancer enforce one limit.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpResponse
+from django.shortcuts import render
 from django.urls import Resolver404, resolve
 
 from cursive.api.errors import json_error
 
 API_PREFIX = "/api/v1/"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+# Pages that do an API endpoint's work count against the same workspace's limit of the same class, so the
+# dashboard is no way around the API's limits; by URL name and method: (action class, what people call it).
+# Every other page is a person reading the dashboard and is not counted.
+PAGE_RATE_CLASSES: dict[str, dict[str, tuple[str, str]]] = {
+    "leads:export": {"GET": ("reads", "exports")},
+    "marketplace:purchase_download": {"GET": ("reads", "downloads")},
+    "segments:search": {"GET": ("reads", "searches")},
+    "leads:bulk": {"POST": ("writes", "bulk actions")},
+    "segments:save_search": {"POST": ("writes", "saved searches")},
+    "segments:run": {"POST": ("writes", "segment counts and pulls")},
+    "marketplace:checkout": {"POST": ("purchases", "purchases")},
+    "credits:buy": {"POST": ("credit_checkouts", "credit checkouts")},
+}
 
 _UPSERT = """
 INSERT INTO cursive_ratelimitcounter (key, window_start, count) VALUES (%s, %s, 1)
@@ -65,8 +82,49 @@ def hit(key: str, *, limit: int, window: int) -> Decision:
     )
 
 
-def _client_ip(request) -> str:
+def hit_sliding(key: str, *, limit: int, window: int) -> Decision:
+    """Like hit(), but counts this window and the one before it together, so no stretch of one window's
+    length ever lets more than `limit` through, however the requests fall around a boundary. For small,
+    slow limits (emails per hour) where a fixed window's double allowance at its edge would matter."""
+    window_start = int(time.time() // window * window)
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, [key, window_start])
+        count = cursor.fetchone()[0]
+        cursor.execute("SELECT count FROM cursive_ratelimitcounter WHERE key = %s AND window_start = %s",
+                       [key, window_start - window])
+        previous = cursor.fetchone()
+    total = count + (previous[0] if previous else 0)
+    return Decision(allowed=total <= limit, limit=limit, remaining=max(limit - total, 0),
+                    reset=window_start + window)
+
+
+def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "unknown")
+
+
+def _retry_after(decision: Decision) -> int:
+    return max(1, math.ceil(decision.reset - time.time()))
+
+
+def _hit_class(request, klass: str) -> Decision:
+    limit = settings.RATE_LIMITS.get(klass, settings.RATE_LIMITS["reads"])
+    window = settings.RATE_LIMIT_WINDOW_SECONDS
+    who = f"ws:{request.workspace.pk}" if request.workspace is not None else f"ip:{client_ip(request)}"
+    return hit(f"{who}:{klass}", limit=limit, window=window)
+
+
+def page_refusal(request, *, what: str, retry_after: int) -> HttpResponse:
+    """A 429 a person can act on: a toast for an htmx request (nothing swapped), else a page."""
+    seconds = f"{retry_after} second{'s' if retry_after != 1 else ''}"
+    message = f"Too many {what} from this workspace at once; try again in {seconds}."
+    if request.htmx:
+        response = HttpResponse(status=429)
+        response["HX-Trigger"] = json.dumps({"toast": {"message": message, "level": "error"}})
+        response["HX-Reswap"] = "none"
+    else:
+        response = render(request, "errors/429.html", {"message": message, "retry_after": retry_after}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 class RateLimitMiddleware:
@@ -74,23 +132,38 @@ class RateLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith(API_PREFIX):
-            return self.get_response(request)
-        klass = action_class(request)
-        limit = settings.RATE_LIMITS.get(klass, settings.RATE_LIMITS["reads"])
-        window = settings.RATE_LIMIT_WINDOW_SECONDS
-        who = f"ws:{request.workspace.pk}" if request.workspace is not None else f"ip:{_client_ip(request)}"
-        decision = hit(f"{who}:{klass}", limit=limit, window=window)
-        if decision.allowed:
-            response = self.get_response(request)
+        if request.path.startswith(API_PREFIX):
+            klass = action_class(request)
+            decision = _hit_class(request, klass)
+            if decision.allowed:
+                response = self.get_response(request)
+            else:
+                retry_after = _retry_after(decision)
+                response = json_error(
+                    429, "rate_limited",
+                    f"Too many {klass.replace('_', ' ')} requests for this workspace; "
+                    f"try again in {retry_after} seconds.",
+                )
+                response["Retry-After"] = str(retry_after)
         else:
-            retry_after = max(1, math.ceil(decision.reset - time.time()))
-            response = json_error(
-                429, "rate_limited",
-                f"Too many {klass.replace('_', ' ')} requests for this workspace; "
-                f"try again in {retry_after} seconds.",
-            )
-            response["Retry-After"] = str(retry_after)
+            response = self.get_response(request)
+            decision = getattr(request, "rate_limit", None)
+            if decision is None:
+                return response
         for name, value in decision.headers().items():
             response[name] = value
         return response
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        # Pages are classified here, after URL resolution, by the view's name. Only a request inside a
+        # workspace is counted: anyone else is sent to log in by the view without any work done.
+        if request.path.startswith(API_PREFIX) or request.workspace is None:
+            return None
+        declared = PAGE_RATE_CLASSES.get(request.resolver_match.view_name, {}).get(request.method)
+        if declared is None:
+            return None
+        klass, what = declared
+        request.rate_limit = _hit_class(request, klass)
+        if request.rate_limit.allowed:
+            return None
+        return page_refusal(request, what=what, retry_after=_retry_after(request.rate_limit))

