@@ -7,9 +7,8 @@ from django.utils.html import format_html
 from cursive.admin_base import ReadOnlyAdmin
 from cursive.errors import ApplicationError
 
-from .models import CreditAccount, CreditPackage, CreditPurchase, CreditTransaction, LocalCheckoutSession, StripeEvent
+from .models import CreditAccount, CreditPackage, CreditPurchase, CreditTransaction, LocalCheckoutSession
 from .services import credits_adjust
-from .webhooks import stripe_event_process
 
 
 class AdjustForm(forms.Form):
@@ -83,22 +82,6 @@ class CreditPurchaseAdmin(ReadOnlyAdmin):
     list_filter = ["status", "package"]
     search_fields = ["workspace__name", "checkout_session_id", "payment_intent_id"]
     list_select_related = ["workspace", "package"]
-
-
-@admin.register(StripeEvent)
-class StripeEventAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "type", "event_id", "status", "attempts", "last_error"]
-    list_filter = ["status", "type"]
-    search_fields = ["event_id", "type"]
-    actions = ["reprocess"]
-
-    @admin.action(description="Reprocess the selected events")
-    def reprocess(self, request, queryset):
-        results = [stripe_event_process(event_id=event_id, force=True).status
-                   for event_id in queryset.values_list("event_id", flat=True)]
-        failed = results.count(StripeEvent.Status.FAILED)
-        level = messages.WARNING if failed else messages.SUCCESS
-        self.message_user(request, f"Reprocessed {len(results)} event(s); {failed} failed.", level)
 
 
 @admin.register(LocalCheckoutSession)

@@ -8,15 +8,16 @@ from django.db.models import Count, F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from cursive.models import AuditEvent
+from cursive.registry import Registry
 
 from .models import ZERO, CreditAccount, CreditPurchase, CreditTransaction
 
 # prefix -> function(ids) returning the ids that exist as a cause.
-_REFERENCE_RESOLVERS: dict[str, Callable[[set[int]], set[int]]] = {}
+REFERENCES: Registry[Callable[[set[int]], set[int]]] = Registry("ledger references")
 
 
 def register_reference(prefix: str, resolver: Callable[[set[int]], set[int]]) -> None:
-    _REFERENCE_RESOLVERS[prefix] = resolver
+    REFERENCES.register(prefix, resolver)
 
 
 def negative_balances() -> Iterable[str]:
@@ -62,12 +63,12 @@ def ledger_rows_have_causes() -> Iterable[str]:
     by_prefix: dict[str, dict[int, int]] = {}
     for pk, reference in CreditTransaction.objects.values_list("pk", "reference").iterator():
         prefix, _, ident = reference.partition(":")
-        if ident.isdigit() and prefix in _REFERENCE_RESOLVERS:
+        if ident.isdigit() and prefix in REFERENCES:
             by_prefix.setdefault(prefix, {})[pk] = int(ident)
         else:
             yield f"Ledger row #{pk} refers to '{reference}', which is no known kind of cause."
     for prefix, rows in by_prefix.items():
-        existing = _REFERENCE_RESOLVERS[prefix](set(rows.values()))
+        existing = REFERENCES.get(prefix)(set(rows.values()))
         for pk, ident in rows.items():
             if ident not in existing:
                 yield f"Ledger row #{pk} refers to {prefix}:{ident}, which does not exist or did not happen."

@@ -214,7 +214,7 @@ def credit_checkout_create(*, workspace: Workspace, package_id, created_by: User
         purchase = CreditPurchase.objects.create(workspace=workspace, package=package, credits=package.credits,
                                                  price_cents=package.price_cents, created_by=created_by)
     session = stripe_gateway.checkout_session_create(
-        kind="credits",
+        kind=stripe_gateway.CheckoutKind.CREDITS,
         object_id=purchase.pk,
         workspace_id=workspace.pk,
         description=f"{package.label}: {package.credits:,.0f} Cursive credits",

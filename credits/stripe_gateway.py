@@ -9,6 +9,7 @@ same webhook code as production.
 
 from __future__ import annotations
 
+import enum
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from .models import LocalCheckoutSession
+
+
+class CheckoutKind(enum.StrEnum):
+    """What a Checkout Session pays for: written to its metadata here, read back by the webhook dispatch."""
+
+    CREDITS = "credits"
+    LEADS = "leads"
 
 
 @dataclass(frozen=True)
@@ -43,11 +51,11 @@ def _absolute(path: str, base_url: str | None) -> str:
     return (base_url or settings.SITE_URL).rstrip("/") + path
 
 
-def checkout_session_create(*, kind: str, object_id: int, workspace_id: int, description: str, amount_cents: int,
+def checkout_session_create(*, kind: CheckoutKind, object_id: int, workspace_id: int, description: str, amount_cents: int,
                             success_path: str, cancel_path: str, customer_email: str | None,
                             idempotency_key: str, base_url: str | None = None) -> CheckoutSession:
     """Open a Checkout Session; return URLs are built on `base_url` (the host the buyer is using) or SITE_URL."""
-    metadata = {"kind": kind, "workspace_id": str(workspace_id)}
+    metadata = {"kind": kind.value, "workspace_id": str(workspace_id)}
     expires_at = timezone.now() + timedelta(minutes=settings.CHECKOUT_SESSION_MINUTES)
     if uses_local_checkout():
         local = LocalCheckoutSession.objects.create(
@@ -56,7 +64,7 @@ def checkout_session_create(*, kind: str, object_id: int, workspace_id: int, des
             cancel_url=_absolute(cancel_path, base_url), expires_at=expires_at,
         )
         return CheckoutSession(id=local.session_id,
-                               url=_absolute(reverse("credits:local_checkout", args=[local.session_id]), base_url))
+                               url=_absolute(reverse("payments:local_checkout", args=[local.session_id]), base_url))
     params = {
         "mode": "payment",
         "client_reference_id": str(object_id),

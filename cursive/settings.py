@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "leads",
     "credits",
     "marketplace",
+    "payments",
     "segments",
     "partners",
     "analytics",

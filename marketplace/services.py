@@ -199,7 +199,7 @@ def _purchase_with_card(*, workspace: Workspace, ids: list[int], created_by: Use
     return_path = reverse("marketplace:purchase_detail", args=[purchase.pk])
     try:
         session = stripe_gateway.checkout_session_create(
-            kind="leads", object_id=purchase.pk, workspace_id=workspace.pk,
+            kind=stripe_gateway.CheckoutKind.LEADS, object_id=purchase.pk, workspace_id=workspace.pk,
             description=f"{len(ids)} Cursive lead{'s' if len(ids) > 1 else ''}", amount_cents=purchase.total_cents,
             success_path=return_path + "?result=success", cancel_path=return_path + "?result=cancel",
             customer_email=created_by.email if created_by else None, idempotency_key=f"lead-purchase-{purchase.pk}",
@@ -285,12 +285,12 @@ def purchase_cancel(*, workspace: Workspace, purchase_id: int) -> LeadPurchase:
                             reason="Cancelled by the buyer before paying.")
 
 
-def purchase_close_session(*, session: dict, status: str) -> LeadPurchase | None:
+def purchase_close_session(*, session: dict, status: LeadPurchase.Status) -> LeadPurchase | None:
+    """Stripe says a Checkout Session ended unpaid (`status` is EXPIRED or FAILED): release its purchase."""
     reference = stripe_gateway.session_reference(session)
     if reference is None or not LeadPurchase.objects.filter(pk=reference).exists():
         return None
-    closing = LeadPurchase.Status.FAILED if status == "failed" else LeadPurchase.Status.EXPIRED
-    return purchase_release(purchase_id=reference, status=closing)
+    return purchase_release(purchase_id=reference, status=status)
 
 
 def reservations_release_expired() -> int:

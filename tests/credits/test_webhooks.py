@@ -106,7 +106,7 @@ def test_a_failing_handler_answers_500_and_stays_visible_then_reprocess_works(te
 
     from credits.models import CreditPackage
     from credits.services import credit_checkout_create, credits_adjust
-    from credits.webhooks import stripe_event_process
+    from payments.webhooks import stripe_event_process
     from tests.servers import test_database_url
 
     settings.STRIPE_SECRET_KEY = ""
