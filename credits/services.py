@@ -11,6 +11,7 @@ nothing anyway, and a savepoint per movement cost two round trips each.
 
 from __future__ import annotations
 
+import logging
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import wraps
 
@@ -24,10 +25,11 @@ from cursive.errors import PermissionDenied, ValidationFailed
 from cursive.jobs import job_enqueue
 
 from . import stripe_gateway
-from .errors import InsufficientCredits
+from .errors import InsufficientCredits, PaymentProviderUnavailable
 from .models import ZERO, CreditAccount, CreditPackage, CreditPurchase, CreditTransaction
 
 CENT = Decimal("0.01")
+logger = logging.getLogger("cursive.stripe")
 
 
 def _joins_transaction(func):
@@ -213,10 +215,22 @@ def credit_checkout_create(*, workspace: Workspace, package_id, created_by: User
     with transaction.atomic():
         purchase = CreditPurchase.objects.create(workspace=workspace, package=package, credits=package.credits,
                                                  price_cents=package.price_cents, created_by=created_by)
-    session = stripe_gateway.checkout_session_create(
+    try:
+        session = _credit_checkout_session(purchase=purchase, base_url=base_url)
+    except Exception as exc:  # Stripe down or refusing: close the purchase now rather than leave it pending forever
+        logger.warning("credit checkout could not be created", exc_info=True, extra={"purchase": purchase.pk})
+        CreditPurchase.objects.filter(pk=purchase.pk, status=CreditPurchase.Status.PENDING).update(
+            status=CreditPurchase.Status.FAILED, closed_at=timezone.now())
+        raise PaymentProviderUnavailable() from exc
+    return stripe_gateway.session_record(CreditPurchase.objects.all(), pk=purchase.pk, session=session)
+
+
+def _credit_checkout_session(*, purchase: CreditPurchase, base_url: str | None) -> stripe_gateway.CheckoutSession:
+    package, created_by = purchase.package, purchase.created_by
+    return stripe_gateway.checkout_session_create(
         kind=stripe_gateway.CheckoutKind.CREDITS,
         object_id=purchase.pk,
-        workspace_id=workspace.pk,
+        workspace_id=purchase.workspace_id,
         description=f"{package.label}: {package.credits:,.0f} Cursive credits",
         amount_cents=package.price_cents,
         success_path=reverse("credits:checkout_return", args=[purchase.pk]) + "?result=success",
@@ -225,7 +239,6 @@ def credit_checkout_create(*, workspace: Workspace, package_id, created_by: User
         idempotency_key=f"credit-purchase-{purchase.pk}",
         base_url=base_url,
     )
-    return stripe_gateway.session_record(CreditPurchase.objects.all(), pk=purchase.pk, session=session)
 
 
 def _purchase_for_session(session: dict) -> CreditPurchase | None:

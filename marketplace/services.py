@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User, Workspace
 from credits import stripe_gateway
+from credits.errors import PaymentProviderUnavailable
 from credits.models import CreditTransaction
 from credits.services import (
     credit_accounts_lock,
@@ -28,7 +29,7 @@ from credits.services import (
     credits_spend,
 )
 from cursive.audit import audit_record
-from cursive.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+from cursive.errors import Conflict, NotFound, ValidationFailed
 from cursive.jobs import job_enqueue
 from leads import normalize
 from leads.models import Lead
@@ -50,12 +51,6 @@ class LeadUnavailable(Conflict):
         super().__init__(f"Lead{'s' if len(self.lead_ids) > 1 else ''} {names} {'are' if len(self.lead_ids) > 1 else 'is'}"
                          f" no longer available ({reason}); remove {'them' if len(self.lead_ids) > 1 else 'it'}"
                          " from your cart and try again.", extra={"lead_ids": self.lead_ids})
-
-
-class PaymentProviderUnavailable(ApplicationError):
-    status_code = 503
-    code = "payment_provider_unavailable"
-    default_message = "The card payment provider did not answer; nothing was charged or reserved. Try again shortly."
 
 
 def _clean_ids(lead_ids) -> list[int]:
