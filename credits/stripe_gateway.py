@@ -2,9 +2,9 @@
 
 With STRIPE_SECRET_KEY set, Checkout Sessions are created through the Stripe
 SDK (pointed at STRIPE_API_BASE when set, e.g. a Stripe-compatible local
-server). Without it, a local checkout page stands in for Stripe's hosted page
-and signs its events with STRIPE_WEBHOOK_SECRET, so the offline demo runs the
-same webhook code as production.
+server). Without it, in development only, a local checkout page stands in for
+Stripe's hosted page and signs its events with STRIPE_WEBHOOK_SECRET, so the
+offline demo runs the same webhook code as production.
 """
 
 from __future__ import annotations
@@ -37,8 +37,13 @@ class CheckoutSession:
     url: str
 
 
+# Printed in .env.example and the development default: anyone can sign events with it.
+DEVELOPMENT_WEBHOOK_SECRET = "whsec_cursive_local_development"
+
+
 def uses_local_checkout() -> bool:
-    return not settings.STRIPE_SECRET_KEY
+    """Never in production: there, anyone holding the link could "pay" and be credited."""
+    return not settings.PRODUCTION and not settings.STRIPE_SECRET_KEY
 
 
 def client() -> stripe.StripeClient:
@@ -111,8 +116,10 @@ def sign_payload(payload: str) -> str:
 def verify_signature(payload: bytes, header: str | None) -> None:
     """Raise stripe.SignatureVerificationError unless the header signs this payload within the tolerance of
     now, either way: the SDK refuses old timestamps only, and one dated ahead would stay replayable longer."""
-    tolerance = settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
-    stripe.WebhookSignature.verify_header(payload, header, settings.STRIPE_WEBHOOK_SECRET, tolerance=tolerance)
+    secret, tolerance = settings.STRIPE_WEBHOOK_SECRET, settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+    if settings.PRODUCTION and secret == DEVELOPMENT_WEBHOOK_SECRET:  # also stopped by `check --deploy`
+        raise stripe.SignatureVerificationError("The webhook secret is the public development value", header, payload)
+    stripe.WebhookSignature.verify_header(payload, header, secret, tolerance=tolerance)
     signed_at = next(int(value) for key, _, value in (item.partition("=") for item in header.split(",")) if key == "t")
     if signed_at > time.time() + tolerance:
         raise stripe.SignatureVerificationError("Timestamp is in the future, beyond the tolerance", header, payload)
