@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from django.db.models import Count, F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from cursive.models import AuditEvent
@@ -51,6 +51,15 @@ def completed_purchases_have_ledger_rows() -> Iterable[str]:
             yield f"Credit purchase #{pk} is complete but has {granted.get(reference, 0)} purchase ledger rows."
 
 
+def completed_purchases_were_paid_their_price() -> Iterable[str]:
+    unpaid = CreditPurchase.objects.exclude(completed_at=None).filter(Q(paid_cents=None) | ~Q(paid_cents=F("price_cents")))
+    for pk, paid, price in unpaid.order_by("pk").values_list("pk", "paid_cents", "price_cents")[:1000]:
+        if paid is None:
+            yield f"Credit purchase #{pk} is complete but its paid amount is unknown (price {price} cents)."
+        else:
+            yield f"Credit purchase #{pk} is complete but was paid {paid} cents for a price of {price} cents."
+
+
 def _resolve_credit_purchases(ids: set[int]) -> set[int]:
     return set(CreditPurchase.objects.filter(pk__in=ids).exclude(completed_at=None).values_list("pk", flat=True))
 
@@ -80,5 +89,6 @@ CHECKS = {
     "negative balances": negative_balances,
     "balance equals ledger": balances_match_ledgers,
     "completed credit purchases are granted once": completed_purchases_have_ledger_rows,
+    "completed credit purchases were paid their price": completed_purchases_were_paid_their_price,
     "ledger rows have a cause": ledger_rows_have_causes,
 }

@@ -245,12 +245,32 @@ def _purchase_for_session(session: dict) -> CreditPurchase | None:
     return stripe_gateway.session_object_for_update(session, CreditPurchase.objects.all())
 
 
+def _flag_mismatch(purchase: CreditPurchase, *, session: dict, mismatch: str) -> CreditPurchase:
+    note = (f"{timezone.now():%Y-%m-%d %H:%M} UTC: Checkout Session {session.get('id')!r} was not credited: "
+            f"{mismatch}. If payment {session.get('payment_intent') or 'of that session'} was charged, refund it "
+            "in Stripe.")
+    logger.warning("checkout session does not match its credit purchase",
+                   extra={"purchase": purchase.pk, "session": session.get("id"), "mismatch": mismatch})
+    purchase.needs_review = True
+    purchase.review_note = (f"{purchase.review_note}\n" if purchase.review_note else "") + note
+    purchase.save(update_fields=["needs_review", "review_note"])
+    audit_record(actor=None, action="credits.payment_mismatch", target=purchase.reference,
+                 workspace=purchase.workspace, reason=note)
+    return purchase
+
+
 @transaction.atomic
 def credit_purchase_complete(*, session: dict) -> CreditPurchase | None:
-    """Grant a paid purchase's credits exactly once, whichever event says so and however often."""
+    """Grant a paid purchase's credits exactly once, whichever event says so and however often. A session
+    that is not this purchase's payment (another session, amount, currency or workspace) grants nothing: it
+    is recorded on the purchase for staff, and the purchase's own session can still pay it."""
     purchase = _purchase_for_session(session)
     if purchase is None:
         return None
+    if mismatch := stripe_gateway.session_mismatch(session, session_id=purchase.checkout_session_id,
+                                                   amount_cents=purchase.price_cents,
+                                                   workspace_id=purchase.workspace_id):
+        return _flag_mismatch(purchase, session=session, mismatch=mismatch)
     if purchase.status == CreditPurchase.Status.COMPLETE or purchase.completed_at is not None:
         return purchase
     if session.get("payment_status") not in ("paid", "no_payment_required"):
@@ -261,18 +281,35 @@ def credit_purchase_complete(*, session: dict) -> CreditPurchase | None:
     purchase.completed_at = timezone.now()
     purchase.closed_at = None
     purchase.payment_intent_id = session.get("payment_intent") or purchase.payment_intent_id
-    if not purchase.checkout_session_id:
-        purchase.checkout_session_id = session.get("id")
-    purchase.save(update_fields=["status", "completed_at", "closed_at", "payment_intent_id", "checkout_session_id"])
+    purchase.paid_cents = session["amount_total"]
+    purchase.save(update_fields=["status", "completed_at", "closed_at", "payment_intent_id", "paid_cents"])
     job_enqueue("credits.tasks.send_credit_receipt", purchase_id=purchase.pk)
     return purchase
 
 
 @transaction.atomic
+def credit_purchases_mark_reviewed(*, purchase_ids, actor: User) -> int:
+    """Staff dealt with what a flagged purchase asked for (a refund in Stripe, say): clear the flag, keep the
+    note, write an audit row each."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only staff can review purchases.")
+    purchases = list(CreditPurchase.objects.select_related("workspace").select_for_update(of=("self",))
+                     .filter(pk__in=purchase_ids, needs_review=True).order_by("pk"))
+    for purchase in purchases:
+        purchase.needs_review = False
+        purchase.save(update_fields=["needs_review"])
+        audit_record(actor=actor, action="credits.purchase_reviewed", target=purchase.reference,
+                     workspace=purchase.workspace, reason=purchase.review_note)
+    return len(purchases)
+
+
+@transaction.atomic
 def credit_purchase_close(*, session: dict, status: str) -> CreditPurchase | None:
-    """Expired or failed: a pending purchase is closed; a completed one is never touched."""
+    """Expired or failed: a pending purchase is closed; a completed one is never touched, nor one whose own
+    session is not the one that ended."""
     purchase = _purchase_for_session(session)
-    if purchase is None or purchase.status != CreditPurchase.Status.PENDING:
+    if (purchase is None or purchase.status != CreditPurchase.Status.PENDING
+            or session.get("id") != purchase.checkout_session_id):
         return purchase
     purchase.status = status
     purchase.closed_at = timezone.now()

@@ -39,6 +39,7 @@ class CheckoutSession:
 
 # Printed in .env.example and the development default: anyone can sign events with it.
 DEVELOPMENT_WEBHOOK_SECRET = "whsec_cursive_local_development"
+CURRENCY = "usd"
 
 
 def uses_local_checkout() -> bool:
@@ -78,7 +79,7 @@ def checkout_session_create(*, kind: CheckoutKind, object_id: int, workspace_id:
         "payment_intent_data": {"metadata": metadata},
         "line_items": [{
             "quantity": 1,
-            "price_data": {"currency": "usd", "unit_amount": amount_cents, "product_data": {"name": description}},
+            "price_data": {"currency": CURRENCY, "unit_amount": amount_cents, "product_data": {"name": description}},
         }],
         "success_url": _absolute(success_path, base_url),
         "cancel_url": _absolute(cancel_path, base_url),
@@ -129,6 +130,24 @@ def session_reference(session: dict) -> int | None:
     """The id of the Cursive object a Checkout Session was opened for (its client_reference_id)."""
     reference = session.get("client_reference_id")
     return int(reference) if reference and str(reference).isdigit() else None
+
+
+def session_mismatch(session: dict, *, session_id: str | None, amount_cents: int, workspace_id: int) -> str:
+    """Why a signed Checkout Session is not the payment of the purchase it names ("" when it is). The
+    client_reference_id alone proves nothing: another session (a payment link, another environment on the
+    same Stripe account) can carry it, for another amount, currency or workspace."""
+    problems = []
+    if not session_id or session.get("id") != session_id:
+        problems.append(f"session {session.get('id')!r} is not the one opened for it ({session_id!r})")
+    amount = session.get("amount_total")
+    if type(amount) is not int or amount != amount_cents:
+        problems.append(f"amount_total {amount!r} instead of {amount_cents}")
+    if session.get("currency") != CURRENCY:
+        problems.append(f"currency {session.get('currency')!r} instead of {CURRENCY!r}")
+    named = (session.get("metadata") or {}).get("workspace_id")
+    if named != str(workspace_id):
+        problems.append(f"metadata names workspace {named!r} instead of {str(workspace_id)!r}")
+    return "; ".join(problems)
 
 
 def session_object_for_update(session: dict, queryset):

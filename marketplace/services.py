@@ -29,7 +29,7 @@ from credits.services import (
     credits_spend,
 )
 from cursive.audit import audit_record
-from cursive.errors import Conflict, NotFound, ValidationFailed
+from cursive.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from cursive.jobs import job_enqueue
 from leads import normalize
 from leads.models import Lead
@@ -211,11 +211,32 @@ def _purchase_for_session(session: dict) -> LeadPurchase | None:
     return stripe_gateway.session_object_for_update(session, LeadPurchase.objects.select_related("workspace"))
 
 
+def _flag_for_review(purchase: LeadPurchase, note: str) -> None:
+    """Ask staff to act on a card purchase (inside the caller's transaction; the caller saves the purchase)."""
+    purchase.needs_review = True
+    purchase.review_note = (f"{purchase.review_note}\n" if purchase.review_note else "") + (
+        f"{timezone.now():%Y-%m-%d %H:%M} UTC: {note}")
+
+
 @transaction.atomic
 def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
-    """A card payment succeeded: deliver the leads exactly once, whatever order the events come in."""
+    """A card payment succeeded: deliver the leads exactly once, whatever order the events come in. A session
+    that is not this purchase's payment (another session, amount, currency or workspace) delivers nothing: it
+    is recorded on the purchase for staff, and the purchase's own session can still pay it."""
     purchase = _purchase_for_session(session)
-    if purchase is None or purchase.status in (LeadPurchase.Status.COMPLETE, LeadPurchase.Status.REFUNDED):
+    if purchase is None:
+        return None
+    if mismatch := stripe_gateway.session_mismatch(session, session_id=purchase.checkout_session_id,
+                                                   amount_cents=purchase.total_cents,
+                                                   workspace_id=purchase.workspace_id):
+        _flag_for_review(purchase, f"Checkout Session {session.get('id')!r} was not delivered: {mismatch}. If "
+                                   f"payment {session.get('payment_intent') or 'of that session'} was charged, "
+                                   "refund it in Stripe.")
+        purchase.save(update_fields=["needs_review", "review_note"])
+        audit_record(actor=None, action="marketplace.payment_mismatch", target=purchase.reference,
+                     workspace=purchase.workspace, reason=purchase.review_note)
+        return purchase
+    if purchase.status in (LeadPurchase.Status.COMPLETE, LeadPurchase.Status.REFUNDED):
         return purchase
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         return purchase
@@ -227,21 +248,22 @@ def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
             if not (lst.status == Listing.Status.AVAILABLE
                     or (lst.status == Listing.Status.RESERVED and lst.reserved_by_id == purchase.pk))]
     purchase.payment_intent_id = session.get("payment_intent") or ""
+    purchase.paid_cents = session["amount_total"]
     if lost:
         # Paid after the reservation ran out and someone else bought a lead meanwhile: staff refund the card.
         purchase.status = LeadPurchase.Status.FAILED
         purchase.failure_reason = (f"Paid after the reservation expired; leads {lost} were sold meanwhile. "
                                    f"Refund payment {session.get('payment_intent') or session.get('id')}.")
         purchase.closed_at = timezone.now()
-        purchase.save(update_fields=["status", "failure_reason", "closed_at", "payment_intent_id"])
+        _flag_for_review(purchase, purchase.failure_reason)
+        purchase.save(update_fields=["status", "failure_reason", "closed_at", "payment_intent_id", "paid_cents",
+                                     "needs_review", "review_note"])
         audit_record(actor=None, action="marketplace.paid_but_unavailable", target=purchase.reference,
                      workspace=purchase.workspace, reason=purchase.failure_reason)
         return purchase
     _lock_accounts(purchase.workspace, listings)
     _deliver(purchase=purchase, listings=listings, items=list(purchase.items.all()))
-    purchase.checkout_session_id = purchase.checkout_session_id or session.get("id")
-    purchase.save(update_fields=["status", "completed_at", "reserved_until", "checkout_session_id",
-                                 "payment_intent_id"])
+    purchase.save(update_fields=["status", "completed_at", "reserved_until", "payment_intent_id", "paid_cents"])
     return purchase
 
 
@@ -283,7 +305,7 @@ def purchase_cancel(*, workspace: Workspace, purchase_id: int) -> LeadPurchase:
 def purchase_close_session(*, session: dict, status: LeadPurchase.Status) -> LeadPurchase | None:
     """Stripe says a Checkout Session ended unpaid (`status` is EXPIRED or FAILED): release its purchase."""
     reference = stripe_gateway.session_reference(session)
-    if reference is None or not LeadPurchase.objects.filter(pk=reference).exists():
+    if reference is None or not LeadPurchase.objects.filter(pk=reference, checkout_session_id=session.get("id")).exists():
         return None
     return purchase_release(purchase_id=reference, status=status)
 
@@ -296,6 +318,22 @@ def reservations_release_expired() -> int:
         purchase_release(purchase_id=purchase_id, reason="The 30-minute reservation ended before payment.")
         released += 1
     return released
+
+
+@transaction.atomic
+def purchases_mark_reviewed(*, purchase_ids, actor: User) -> int:
+    """Staff dealt with what a flagged purchase asked for (a refund in Stripe, say): clear the flag, keep the
+    note, write an audit row each."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only staff can review purchases.")
+    purchases = list(LeadPurchase.objects.select_related("workspace").select_for_update(of=("self",))
+                     .filter(pk__in=purchase_ids, needs_review=True).order_by("pk"))
+    for purchase in purchases:
+        purchase.needs_review = False
+        purchase.save(update_fields=["needs_review"])
+        audit_record(actor=actor, action="marketplace.purchase_reviewed", target=purchase.reference,
+                     workspace=purchase.workspace, reason=purchase.review_note)
+    return len(purchases)
 
 
 def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: bool) -> list[int]:
@@ -385,9 +423,10 @@ def purchase_card_refunded(*, payment_intent_id: str, amount_refunded_cents: int
                      workspace=purchase.workspace, reason=purchase.failure_reason)
     elif fully:  # paid too late to deliver (FAILED): the refund staff were asked for has happened
         purchase.status = LeadPurchase.Status.REFUNDED
+        purchase.needs_review = False
         audit_record(actor=None, action="marketplace.card_refund", target=purchase.reference,
                      workspace=purchase.workspace, reason=reason, leads=[])
-    purchase.save(update_fields=["refunded_cents", "status", "closed_at", "failure_reason"])
+    purchase.save(update_fields=["refunded_cents", "status", "closed_at", "failure_reason", "needs_review"])
     return purchase
 
 

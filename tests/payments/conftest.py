@@ -1,1 +1,3 @@
-from tests.credits.conftest import pending_purchase  # noqa: F401 - the same pending credit purchase fixture
+# The payments app handles what credits and marketplace sell: their fixtures, as they define them.
+from tests.credits.conftest import pending_purchase  # noqa: F401
+from tests.marketplace.conftest import buyer, partner  # noqa: F401
