@@ -18,10 +18,11 @@ from datetime import timedelta
 import stripe
 from django.conf import settings
 from django.db import transaction
+from django.db.models.fields.json import KT
 from django.urls import reverse
 from django.utils import timezone
 
-from .models import LocalCheckoutSession
+from .models import LocalCheckoutSession, StripeEvent
 
 
 class CheckoutKind(enum.StrEnum):
@@ -148,6 +149,17 @@ def session_mismatch(session: dict, *, session_id: str | None, amount_cents: int
     if named != str(workspace_id):
         problems.append(f"metadata names workspace {named!r} instead of {str(workspace_id)!r}")
     return "; ".join(problems)
+
+
+def sessions_paid_not_yet_processed():
+    """Ids of Checkout Sessions a recorded event says were paid, whose processing has not succeeded yet (it
+    failed and Stripe will retry, or it is running): their purchases are paid, whatever their status says."""
+    return (StripeEvent.objects
+            .filter(status__in=[StripeEvent.Status.RECEIVED, StripeEvent.Status.FAILED],
+                    type__in=["checkout.session.completed", "checkout.session.async_payment_succeeded"])
+            .annotate(session_id=KT("payload__data__object__id"), payment_status=KT("payload__data__object__payment_status"))
+            .filter(session_id__isnull=False, payment_status__in=["paid", "no_payment_required"])
+            .values("session_id"))
 
 
 def session_object_for_update(session: dict, queryset):

@@ -249,6 +249,8 @@ def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
                     or (lst.status == Listing.Status.RESERVED and lst.reserved_by_id == purchase.pk))]
     purchase.payment_intent_id = session.get("payment_intent") or ""
     purchase.paid_cents = session["amount_total"]
+    fields = ["status", "completed_at", "closed_at", "failure_reason", "reserved_until", "payment_intent_id",
+              "paid_cents", "needs_review", "review_note"]
     if lost:
         # Paid after the reservation ran out and someone else bought a lead meanwhile: staff refund the card.
         purchase.status = LeadPurchase.Status.FAILED
@@ -256,15 +258,49 @@ def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
                                    f"Refund payment {session.get('payment_intent') or session.get('id')}.")
         purchase.closed_at = timezone.now()
         _flag_for_review(purchase, purchase.failure_reason)
-        purchase.save(update_fields=["status", "failure_reason", "closed_at", "payment_intent_id", "paid_cents",
-                                     "needs_review", "review_note"])
+        purchase.save(update_fields=fields)
         audit_record(actor=None, action="marketplace.paid_but_unavailable", target=purchase.reference,
                      workspace=purchase.workspace, reason=purchase.failure_reason)
         return purchase
+    items = list(purchase.items.all())
+    if owned := _owned_meanwhile(purchase=purchase, listings=listings, items=items, session=session):
+        listings = [listing for listing in listings if listing.pk not in owned]
+        items = [item for item in items if item.listing_id not in owned]
+    if not listings:
+        purchase.status, purchase.closed_at = LeadPurchase.Status.FAILED, timezone.now()
+        purchase.failure_reason = "Every lead was already in the buyer's workspace when the payment arrived."
+        purchase.save(update_fields=fields)
+        return purchase
     _lock_accounts(purchase.workspace, listings)
-    _deliver(purchase=purchase, listings=listings, items=list(purchase.items.all()))
-    purchase.save(update_fields=["status", "completed_at", "reserved_until", "payment_intent_id", "paid_cents"])
+    _deliver(purchase=purchase, listings=listings, items=items)
+    purchase.save(update_fields=fields)
     return purchase
+
+
+def _owned_meanwhile(*, purchase: LeadPurchase, listings: list[Listing], items: list[LeadPurchaseItem],
+                     session: dict) -> set[int]:
+    """The reserved leads the buyer got during the reservation by other means (a segment pull, by hand). They
+    cannot be delivered twice, and failing would fail every retry of a paid event: they go back on the
+    market and their share of the card payment is flagged for staff to refund in Stripe, as every card
+    refund in Cursive is (money paid by card goes back to the card, not into credits)."""
+    owned_hashes = set(Lead.objects.filter(workspace=purchase.workspace,
+                                           dedup_hash__in=[listing.dedup_hash for listing in listings])
+                       .values_list("dedup_hash", flat=True))
+    owned = {listing.pk for listing in listings if listing.dedup_hash in owned_hashes}
+    if not owned:
+        return owned
+    Listing.objects.filter(pk__in=owned).update(status=Listing.Status.AVAILABLE, reserved_by=None, reserved_until=None)
+    owed_credits = sum((item.price for item in items if item.listing_id in owned), Decimal("0.00"))
+    owed_cents = min(purchase.total_cents, int((owed_credits * settings.CREDIT_VALUE_CENTS).to_integral_value()))
+    _flag_for_review(purchase, (
+        f"Lead{'s' if len(owned) > 1 else ''} {', '.join(map(str, sorted(owned)))} were already in the buyer's "
+        "workspace when the payment arrived (pulled from a segment or added by hand during the reservation): not "
+        f"delivered, back on the market; refund ${owed_cents / 100:,.2f} of payment "
+        f"{session.get('payment_intent') or session.get('id')} in Stripe."))
+    audit_record(actor=None, action="marketplace.paid_but_already_owned", target=purchase.reference,
+                 workspace=purchase.workspace, reason=purchase.review_note, leads=sorted(owned),
+                 refund_cents=owed_cents)
+    return owned
 
 
 @transaction.atomic
@@ -311,8 +347,10 @@ def purchase_close_session(*, session: dict, status: LeadPurchase.Status) -> Lea
 
 
 def reservations_release_expired() -> int:
-    """The scheduled end of card reservations (Stripe's own expiry event may come later, or never)."""
-    due = LeadPurchase.objects.filter(status=LeadPurchase.Status.PENDING, reserved_until__lt=timezone.now())
+    """The scheduled end of card reservations (Stripe's own expiry event may come later, or never). A purchase
+    whose payment is recorded but not processed yet keeps its leads: Stripe's retry delivers them."""
+    due = (LeadPurchase.objects.filter(status=LeadPurchase.Status.PENDING, reserved_until__lt=timezone.now())
+           .exclude(checkout_session_id__in=stripe_gateway.sessions_paid_not_yet_processed()))
     released = 0
     for purchase_id in due.values_list("pk", flat=True)[:1000]:
         purchase_release(purchase_id=purchase_id, reason="The 30-minute reservation ended before payment.")
