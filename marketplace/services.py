@@ -293,7 +293,8 @@ def _owned_meanwhile(*, purchase: LeadPurchase, listings: list[Listing], items: 
     owed_credits = sum((item.price for item in items if item.listing_id in owned), Decimal("0.00"))
     owed_cents = min(purchase.total_cents, int((owed_credits * settings.CREDIT_VALUE_CENTS).to_integral_value()))
     _flag_for_review(purchase, (
-        f"Lead{'s' if len(owned) > 1 else ''} {', '.join(map(str, sorted(owned)))} were already in the buyer's "
+        f"Lead{'s' if len(owned) > 1 else ''} {', '.join(map(str, sorted(owned)))} "
+        f"{'were' if len(owned) > 1 else 'was'} already in the buyer's "
         "workspace when the payment arrived (pulled from a segment or added by hand during the reservation): not "
         f"delivered, back on the market; refund ${owed_cents / 100:,.2f} of payment "
         f"{session.get('payment_intent') or session.get('id')} in Stripe."))
