@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django_q.models import OrmQ
 
-from credits.models import StripeEvent
+from credits.models import CreditPurchase, StripeEvent
 from cursive.models import Job, RequestStat
 from cursive.observability import request_stats
 from marketplace.models import LeadPurchase
@@ -41,6 +41,8 @@ def monitoring_snapshot(*, hours: int = 24) -> dict:
         "conflict_rate": rate(purchase_posts["conflicts"], purchase_posts["total"]),
         "purchase_attempts": purchase_posts["total"] or 0,
         "failed_webhooks": StripeEvent.objects.filter(status=StripeEvent.Status.FAILED).count(),
+        "credit_purchases_to_review": CreditPurchase.objects.filter(needs_review=True).count(),
+        "lead_purchases_to_review": LeadPurchase.objects.filter(needs_review=True).count(),
         "failed_jobs": Job.objects.filter(status=Job.Status.FAILED).count(),
         "queue_backlog": OrmQ.objects.count(),
         "pending_jobs": Job.objects.filter(status__in=[Job.Status.PENDING, Job.Status.RUNNING]).count(),

@@ -7,9 +7,8 @@ from django.utils.html import format_html
 from cursive.admin_base import ReadOnlyAdmin
 from cursive.errors import ApplicationError
 
-from .models import CreditAccount, CreditPackage, CreditPurchase, CreditTransaction, LocalCheckoutSession, StripeEvent
-from .services import credits_adjust
-from .webhooks import stripe_event_process
+from .models import CreditAccount, CreditPackage, CreditPurchase, CreditTransaction, LocalCheckoutSession
+from .services import credit_purchases_mark_reviewed, credits_adjust
 
 
 class AdjustForm(forms.Form):
@@ -79,26 +78,18 @@ class CreditPackageAdmin(admin.ModelAdmin):
 
 @admin.register(CreditPurchase)
 class CreditPurchaseAdmin(ReadOnlyAdmin):
-    list_display = ["id", "workspace", "package", "credits", "price_cents", "status", "created_at", "completed_at"]
-    list_filter = ["status", "package"]
+    list_display = ["id", "workspace", "package", "credits", "price_cents", "paid_cents", "status", "needs_review",
+                    "created_at", "completed_at"]
+    list_filter = ["needs_review", "status", "package"]
     search_fields = ["workspace__name", "checkout_session_id", "payment_intent_id"]
     list_select_related = ["workspace", "package"]
+    actions = ["mark_reviewed"]
 
-
-@admin.register(StripeEvent)
-class StripeEventAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "type", "event_id", "status", "attempts", "last_error"]
-    list_filter = ["status", "type"]
-    search_fields = ["event_id", "type"]
-    actions = ["reprocess"]
-
-    @admin.action(description="Reprocess the selected events")
-    def reprocess(self, request, queryset):
-        results = [stripe_event_process(event_id=event_id, force=True).status
-                   for event_id in queryset.values_list("event_id", flat=True)]
-        failed = results.count(StripeEvent.Status.FAILED)
-        level = messages.WARNING if failed else messages.SUCCESS
-        self.message_user(request, f"Reprocessed {len(results)} event(s); {failed} failed.", level)
+    @admin.action(description="Mark the selected purchases as reviewed (their note stays)")
+    def mark_reviewed(self, request, queryset):
+        count = credit_purchases_mark_reviewed(purchase_ids=list(queryset.values_list("pk", flat=True)),
+                                               actor=request.user)
+        self.message_user(request, f"{count} purchase(s) marked as reviewed.", messages.SUCCESS)
 
 
 @admin.register(LocalCheckoutSession)

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from django.db.models import Count, F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from cursive.models import AuditEvent
+from cursive.registry import Registry
 
 from .models import ZERO, CreditAccount, CreditPurchase, CreditTransaction
 
 # prefix -> function(ids) returning the ids that exist as a cause.
-_REFERENCE_RESOLVERS: dict[str, Callable[[set[int]], set[int]]] = {}
+REFERENCES: Registry[Callable[[set[int]], set[int]]] = Registry("ledger references")
 
 
 def register_reference(prefix: str, resolver: Callable[[set[int]], set[int]]) -> None:
-    _REFERENCE_RESOLVERS[prefix] = resolver
+    REFERENCES.register(prefix, resolver)
 
 
 def negative_balances() -> Iterable[str]:
@@ -50,6 +51,15 @@ def completed_purchases_have_ledger_rows() -> Iterable[str]:
             yield f"Credit purchase #{pk} is complete but has {granted.get(reference, 0)} purchase ledger rows."
 
 
+def completed_purchases_were_paid_their_price() -> Iterable[str]:
+    unpaid = CreditPurchase.objects.exclude(completed_at=None).filter(Q(paid_cents=None) | ~Q(paid_cents=F("price_cents")))
+    for pk, paid, price in unpaid.order_by("pk").values_list("pk", "paid_cents", "price_cents")[:1000]:
+        if paid is None:
+            yield f"Credit purchase #{pk} is complete but its paid amount is unknown (price {price} cents)."
+        else:
+            yield f"Credit purchase #{pk} is complete but was paid {paid} cents for a price of {price} cents."
+
+
 def _resolve_credit_purchases(ids: set[int]) -> set[int]:
     return set(CreditPurchase.objects.filter(pk__in=ids).exclude(completed_at=None).values_list("pk", flat=True))
 
@@ -62,12 +72,12 @@ def ledger_rows_have_causes() -> Iterable[str]:
     by_prefix: dict[str, dict[int, int]] = {}
     for pk, reference in CreditTransaction.objects.values_list("pk", "reference").iterator():
         prefix, _, ident = reference.partition(":")
-        if ident.isdigit() and prefix in _REFERENCE_RESOLVERS:
+        if ident.isdigit() and prefix in REFERENCES:
             by_prefix.setdefault(prefix, {})[pk] = int(ident)
         else:
             yield f"Ledger row #{pk} refers to '{reference}', which is no known kind of cause."
     for prefix, rows in by_prefix.items():
-        existing = _REFERENCE_RESOLVERS[prefix](set(rows.values()))
+        existing = REFERENCES.get(prefix)(set(rows.values()))
         for pk, ident in rows.items():
             if ident not in existing:
                 yield f"Ledger row #{pk} refers to {prefix}:{ident}, which does not exist or did not happen."
@@ -79,5 +89,6 @@ CHECKS = {
     "negative balances": negative_balances,
     "balance equals ledger": balances_match_ledgers,
     "completed credit purchases are granted once": completed_purchases_have_ledger_rows,
+    "completed credit purchases were paid their price": completed_purchases_were_paid_their_price,
     "ledger rows have a cause": ledger_rows_have_causes,
 }

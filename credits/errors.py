@@ -1,6 +1,12 @@
 from decimal import Decimal
 
-from cursive.errors import PaymentRequired
+from cursive.errors import ApplicationError, PaymentRequired
+
+
+class PaymentProviderUnavailable(ApplicationError):
+    status_code = 503
+    code = "payment_provider_unavailable"
+    default_message = "The card payment provider did not answer; nothing was charged or reserved. Try again shortly."
 
 
 class InsufficientCredits(PaymentRequired):

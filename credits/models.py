@@ -121,14 +121,22 @@ class CreditPurchase(models.Model):
     checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    paid_cents = models.PositiveIntegerField(null=True, blank=True,
+                                             help_text="What the completed Checkout Session says was paid.")
     refunded_cents = models.PositiveIntegerField(default=0)
+    needs_review = models.BooleanField(default=False, help_text="Set when a payment event did not match the purchase.")
+    review_note = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["workspace", "-created_at", "-id"], name="credit_purchase_ws_recent_idx")]
+        indexes = [
+            models.Index(fields=["workspace", "-created_at", "-id"], name="credit_purchase_ws_recent_idx"),
+            models.Index(fields=["-created_at"], condition=models.Q(needs_review=True),
+                         name="credit_purchase_review_idx"),
+        ]
         constraints = [
             models.CheckConstraint(condition=models.Q(refunded_cents__lte=models.F("price_cents")),
                                    name="credit_purchase_refund_within_price"),

@@ -11,6 +11,7 @@ nothing anyway, and a savepoint per movement cost two round trips each.
 
 from __future__ import annotations
 
+import logging
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import wraps
 
@@ -24,10 +25,11 @@ from cursive.errors import PermissionDenied, ValidationFailed
 from cursive.jobs import job_enqueue
 
 from . import stripe_gateway
-from .errors import InsufficientCredits
+from .errors import InsufficientCredits, PaymentProviderUnavailable
 from .models import ZERO, CreditAccount, CreditPackage, CreditPurchase, CreditTransaction
 
 CENT = Decimal("0.01")
+logger = logging.getLogger("cursive.stripe")
 
 
 def _joins_transaction(func):
@@ -213,10 +215,22 @@ def credit_checkout_create(*, workspace: Workspace, package_id, created_by: User
     with transaction.atomic():
         purchase = CreditPurchase.objects.create(workspace=workspace, package=package, credits=package.credits,
                                                  price_cents=package.price_cents, created_by=created_by)
-    session = stripe_gateway.checkout_session_create(
-        kind="credits",
+    try:
+        session = _credit_checkout_session(purchase=purchase, base_url=base_url)
+    except Exception as exc:  # Stripe down or refusing: close the purchase now rather than leave it pending forever
+        logger.warning("credit checkout could not be created", exc_info=True, extra={"purchase": purchase.pk})
+        CreditPurchase.objects.filter(pk=purchase.pk, status=CreditPurchase.Status.PENDING).update(
+            status=CreditPurchase.Status.FAILED, closed_at=timezone.now())
+        raise PaymentProviderUnavailable() from exc
+    return stripe_gateway.session_record(CreditPurchase.objects.all(), pk=purchase.pk, session=session)
+
+
+def _credit_checkout_session(*, purchase: CreditPurchase, base_url: str | None) -> stripe_gateway.CheckoutSession:
+    package, created_by = purchase.package, purchase.created_by
+    return stripe_gateway.checkout_session_create(
+        kind=stripe_gateway.CheckoutKind.CREDITS,
         object_id=purchase.pk,
-        workspace_id=workspace.pk,
+        workspace_id=purchase.workspace_id,
         description=f"{package.label}: {package.credits:,.0f} Cursive credits",
         amount_cents=package.price_cents,
         success_path=reverse("credits:checkout_return", args=[purchase.pk]) + "?result=success",
@@ -225,19 +239,38 @@ def credit_checkout_create(*, workspace: Workspace, package_id, created_by: User
         idempotency_key=f"credit-purchase-{purchase.pk}",
         base_url=base_url,
     )
-    return stripe_gateway.session_record(CreditPurchase.objects.all(), pk=purchase.pk, session=session)
 
 
 def _purchase_for_session(session: dict) -> CreditPurchase | None:
     return stripe_gateway.session_object_for_update(session, CreditPurchase.objects.all())
 
 
+def _flag_mismatch(purchase: CreditPurchase, *, session: dict, mismatch: str) -> CreditPurchase:
+    note = (f"{timezone.now():%Y-%m-%d %H:%M} UTC: Checkout Session {session.get('id')!r} was not credited: "
+            f"{mismatch}. If payment {session.get('payment_intent') or 'of that session'} was charged, refund it "
+            "in Stripe.")
+    logger.warning("checkout session does not match its credit purchase",
+                   extra={"purchase": purchase.pk, "session": session.get("id"), "mismatch": mismatch})
+    purchase.needs_review = True
+    purchase.review_note = (f"{purchase.review_note}\n" if purchase.review_note else "") + note
+    purchase.save(update_fields=["needs_review", "review_note"])
+    audit_record(actor=None, action="credits.payment_mismatch", target=purchase.reference,
+                 workspace=purchase.workspace, reason=note)
+    return purchase
+
+
 @transaction.atomic
 def credit_purchase_complete(*, session: dict) -> CreditPurchase | None:
-    """Grant a paid purchase's credits exactly once, whichever event says so and however often."""
+    """Grant a paid purchase's credits exactly once, whichever event says so and however often. A session
+    that is not this purchase's payment (another session, amount, currency or workspace) grants nothing: it
+    is recorded on the purchase for staff, and the purchase's own session can still pay it."""
     purchase = _purchase_for_session(session)
     if purchase is None:
         return None
+    if mismatch := stripe_gateway.session_mismatch(session, session_id=purchase.checkout_session_id,
+                                                   amount_cents=purchase.price_cents,
+                                                   workspace_id=purchase.workspace_id):
+        return _flag_mismatch(purchase, session=session, mismatch=mismatch)
     if purchase.status == CreditPurchase.Status.COMPLETE or purchase.completed_at is not None:
         return purchase
     if session.get("payment_status") not in ("paid", "no_payment_required"):
@@ -248,18 +281,35 @@ def credit_purchase_complete(*, session: dict) -> CreditPurchase | None:
     purchase.completed_at = timezone.now()
     purchase.closed_at = None
     purchase.payment_intent_id = session.get("payment_intent") or purchase.payment_intent_id
-    if not purchase.checkout_session_id:
-        purchase.checkout_session_id = session.get("id")
-    purchase.save(update_fields=["status", "completed_at", "closed_at", "payment_intent_id", "checkout_session_id"])
+    purchase.paid_cents = session["amount_total"]
+    purchase.save(update_fields=["status", "completed_at", "closed_at", "payment_intent_id", "paid_cents"])
     job_enqueue("credits.tasks.send_credit_receipt", purchase_id=purchase.pk)
     return purchase
 
 
 @transaction.atomic
+def credit_purchases_mark_reviewed(*, purchase_ids, actor: User) -> int:
+    """Staff dealt with what a flagged purchase asked for (a refund in Stripe, say): clear the flag, keep the
+    note, write an audit row each."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only staff can review purchases.")
+    purchases = list(CreditPurchase.objects.select_related("workspace").select_for_update(of=("self",))
+                     .filter(pk__in=purchase_ids, needs_review=True).order_by("pk"))
+    for purchase in purchases:
+        purchase.needs_review = False
+        purchase.save(update_fields=["needs_review"])
+        audit_record(actor=actor, action="credits.purchase_reviewed", target=purchase.reference,
+                     workspace=purchase.workspace, reason=purchase.review_note)
+    return len(purchases)
+
+
+@transaction.atomic
 def credit_purchase_close(*, session: dict, status: str) -> CreditPurchase | None:
-    """Expired or failed: a pending purchase is closed; a completed one is never touched."""
+    """Expired or failed: a pending purchase is closed; a completed one is never touched, nor one whose own
+    session is not the one that ended."""
     purchase = _purchase_for_session(session)
-    if purchase is None or purchase.status != CreditPurchase.Status.PENDING:
+    if (purchase is None or purchase.status != CreditPurchase.Status.PENDING
+            or session.get("id") != purchase.checkout_session_id):
         return purchase
     purchase.status = status
     purchase.closed_at = timezone.now()

@@ -2,24 +2,34 @@
 
 With STRIPE_SECRET_KEY set, Checkout Sessions are created through the Stripe
 SDK (pointed at STRIPE_API_BASE when set, e.g. a Stripe-compatible local
-server). Without it, a local checkout page stands in for Stripe's hosted page
-and signs its events with STRIPE_WEBHOOK_SECRET, so the offline demo runs the
-same webhook code as production.
+server). Without it, in development only, a local checkout page stands in for
+Stripe's hosted page and signs its events with STRIPE_WEBHOOK_SECRET, so the
+offline demo runs the same webhook code as production.
 """
 
 from __future__ import annotations
 
+import enum
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 import stripe
 from django.conf import settings
 from django.db import transaction
+from django.db.models.fields.json import KT
 from django.urls import reverse
 from django.utils import timezone
 
-from .models import LocalCheckoutSession
+from .models import LocalCheckoutSession, StripeEvent
+
+
+class CheckoutKind(enum.StrEnum):
+    """What a Checkout Session pays for: written to its metadata here, read back by the webhook dispatch."""
+
+    CREDITS = "credits"
+    LEADS = "leads"
 
 
 @dataclass(frozen=True)
@@ -28,8 +38,14 @@ class CheckoutSession:
     url: str
 
 
+# Printed in .env.example and the development default: anyone can sign events with it.
+DEVELOPMENT_WEBHOOK_SECRET = "whsec_cursive_local_development"
+CURRENCY = "usd"
+
+
 def uses_local_checkout() -> bool:
-    return not settings.STRIPE_SECRET_KEY
+    """Never in production: there, anyone holding the link could "pay" and be credited."""
+    return not settings.PRODUCTION and not settings.STRIPE_SECRET_KEY
 
 
 def client() -> stripe.StripeClient:
@@ -43,11 +59,11 @@ def _absolute(path: str, base_url: str | None) -> str:
     return (base_url or settings.SITE_URL).rstrip("/") + path
 
 
-def checkout_session_create(*, kind: str, object_id: int, workspace_id: int, description: str, amount_cents: int,
+def checkout_session_create(*, kind: CheckoutKind, object_id: int, workspace_id: int, description: str, amount_cents: int,
                             success_path: str, cancel_path: str, customer_email: str | None,
                             idempotency_key: str, base_url: str | None = None) -> CheckoutSession:
     """Open a Checkout Session; return URLs are built on `base_url` (the host the buyer is using) or SITE_URL."""
-    metadata = {"kind": kind, "workspace_id": str(workspace_id)}
+    metadata = {"kind": kind.value, "workspace_id": str(workspace_id)}
     expires_at = timezone.now() + timedelta(minutes=settings.CHECKOUT_SESSION_MINUTES)
     if uses_local_checkout():
         local = LocalCheckoutSession.objects.create(
@@ -56,7 +72,7 @@ def checkout_session_create(*, kind: str, object_id: int, workspace_id: int, des
             cancel_url=_absolute(cancel_path, base_url), expires_at=expires_at,
         )
         return CheckoutSession(id=local.session_id,
-                               url=_absolute(reverse("credits:local_checkout", args=[local.session_id]), base_url))
+                               url=_absolute(reverse("payments:local_checkout", args=[local.session_id]), base_url))
     params = {
         "mode": "payment",
         "client_reference_id": str(object_id),
@@ -64,7 +80,7 @@ def checkout_session_create(*, kind: str, object_id: int, workspace_id: int, des
         "payment_intent_data": {"metadata": metadata},
         "line_items": [{
             "quantity": 1,
-            "price_data": {"currency": "usd", "unit_amount": amount_cents, "product_data": {"name": description}},
+            "price_data": {"currency": CURRENCY, "unit_amount": amount_cents, "product_data": {"name": description}},
         }],
         "success_url": _absolute(success_path, base_url),
         "cancel_url": _absolute(cancel_path, base_url),
@@ -100,15 +116,50 @@ def sign_payload(payload: str) -> str:
 
 
 def verify_signature(payload: bytes, header: str | None) -> None:
-    """Raise stripe.SignatureVerificationError unless the header signs this payload recently enough."""
-    stripe.WebhookSignature.verify_header(payload, header, settings.STRIPE_WEBHOOK_SECRET,
-                                          tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS)
+    """Raise stripe.SignatureVerificationError unless the header signs this payload within the tolerance of
+    now, either way: the SDK refuses old timestamps only, and one dated ahead would stay replayable longer."""
+    secret, tolerance = settings.STRIPE_WEBHOOK_SECRET, settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS
+    if settings.PRODUCTION and secret == DEVELOPMENT_WEBHOOK_SECRET:  # also stopped by `check --deploy`
+        raise stripe.SignatureVerificationError("The webhook secret is the public development value", header, payload)
+    stripe.WebhookSignature.verify_header(payload, header, secret, tolerance=tolerance)
+    signed_at = next(int(value) for key, _, value in (item.partition("=") for item in header.split(",")) if key == "t")
+    if signed_at > time.time() + tolerance:
+        raise stripe.SignatureVerificationError("Timestamp is in the future, beyond the tolerance", header, payload)
 
 
 def session_reference(session: dict) -> int | None:
     """The id of the Cursive object a Checkout Session was opened for (its client_reference_id)."""
     reference = session.get("client_reference_id")
     return int(reference) if reference and str(reference).isdigit() else None
+
+
+def session_mismatch(session: dict, *, session_id: str | None, amount_cents: int, workspace_id: int) -> str:
+    """Why a signed Checkout Session is not the payment of the purchase it names ("" when it is). The
+    client_reference_id alone proves nothing: another session (a payment link, another environment on the
+    same Stripe account) can carry it, for another amount, currency or workspace."""
+    problems = []
+    if not session_id or session.get("id") != session_id:
+        problems.append(f"session {session.get('id')!r} is not the one opened for it ({session_id!r})")
+    amount = session.get("amount_total")
+    if type(amount) is not int or amount != amount_cents:
+        problems.append(f"amount_total {amount!r} instead of {amount_cents}")
+    if session.get("currency") != CURRENCY:
+        problems.append(f"currency {session.get('currency')!r} instead of {CURRENCY!r}")
+    named = (session.get("metadata") or {}).get("workspace_id")
+    if named != str(workspace_id):
+        problems.append(f"metadata names workspace {named!r} instead of {str(workspace_id)!r}")
+    return "; ".join(problems)
+
+
+def sessions_paid_not_yet_processed():
+    """Ids of Checkout Sessions a recorded event says were paid, whose processing has not succeeded yet (it
+    failed and Stripe will retry, or it is running): their purchases are paid, whatever their status says."""
+    return (StripeEvent.objects
+            .filter(status__in=[StripeEvent.Status.RECEIVED, StripeEvent.Status.FAILED],
+                    type__in=["checkout.session.completed", "checkout.session.async_payment_succeeded"])
+            .annotate(session_id=KT("payload__data__object__id"), payment_status=KT("payload__data__object__payment_status"))
+            .filter(session_id__isnull=False, payment_status__in=["paid", "no_payment_required"])
+            .values("session_id"))
 
 
 def session_object_for_update(session: dict, queryset):

@@ -10,6 +10,4 @@ urlpatterns = [
     path("credits/buy/<int:package_id>/", views.buy_package, name="buy"),
     path("credits/alert/", views.threshold_update, name="threshold"),
     path("credits/purchases/<int:credit_purchase_id>/", views.checkout_return, name="checkout_return"),
-    path("checkout/local/<str:session_id>/", views.local_checkout, name="local_checkout"),
-    path("webhooks/stripe", views.stripe_webhook, name="stripe_webhook"),
 ]

@@ -9,18 +9,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+from cursive.registry import Registry
+
 logger = logging.getLogger("cursive.consistency")
 
-_CHECKS: dict[str, Callable[[], Iterable[str]]] = {}
+CHECKS: Registry[Callable[[], Iterable[str]]] = Registry("consistency checks")
 
 
 def register_check(name: str, check: Callable[[], Iterable[str]]) -> None:
-    _CHECKS[name] = check
+    CHECKS.register(name, check)
 
 
 def run_checks() -> list[tuple[str, str]]:
     findings = []
-    for name, check in _CHECKS.items():
+    for name, check in CHECKS.items():
         for finding in check():
             findings.append((name, finding))
             logger.error("consistency finding", extra={"check": name, "finding": finding})

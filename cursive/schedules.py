@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_REGISTRY: dict[str, Recurring] = {}
+from cursive.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -15,14 +15,17 @@ class Recurring:
     minutes: int | None = None
 
 
+SCHEDULES: Registry[Recurring] = Registry("schedules")
+
+
 def register(recurring: Recurring) -> None:
-    _REGISTRY[recurring.name] = recurring
+    SCHEDULES.register(recurring.name, recurring)
 
 
 def ensure_schedules(**_signal_kwargs) -> None:
     from django_q.models import Schedule
 
-    for recurring in _REGISTRY.values():
+    for recurring in SCHEDULES.values():
         Schedule.objects.update_or_create(
             name=recurring.name,
             defaults={"func": recurring.func, "schedule_type": recurring.schedule_type,

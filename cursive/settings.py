@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "leads",
     "credits",
     "marketplace",
+    "payments",
     "segments",
     "partners",
     "analytics",
@@ -306,14 +307,12 @@ if SENTRY_DSN:
     )
 
 # --- Payments -----------------------------------------------------------------
-# Without STRIPE_SECRET_KEY a local checkout page stands in for Stripe (offline demo);
-# its events are signed with STRIPE_WEBHOOK_SECRET and go through the real webhook code.
+# Without STRIPE_SECRET_KEY, in development only, a local checkout page stands in for Stripe (offline demo);
+# its events are signed with STRIPE_WEBHOOK_SECRET and go through the real webhook code. Production needs
+# both keys and refuses the public development secret (payments/checks.py, `check --deploy`).
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
-if PRODUCTION and STRIPE_SECRET_KEY:
-    STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET")
-else:
-    STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_cursive_local_development")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="" if PRODUCTION else "whsec_cursive_local_development")
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
 STRIPE_WEBHOOK_LOCK_TIMEOUT_MS = env.int("STRIPE_WEBHOOK_LOCK_TIMEOUT_MS", default=5000)
 # Stripe accepts Checkout Session lifetimes from 30 minutes to 24 hours.

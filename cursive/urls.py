@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("leads/", include("leads.urls")),
     path("", include("credits.urls")),
+    path("", include("payments.urls")),
     path("marketplace/", include("marketplace.urls")),
     path("partner/", include("partners.urls")),
     path("", include("segments.urls")),

@@ -8,7 +8,7 @@ from cursive.admin_base import ReadOnlyAdmin
 from cursive.errors import ApplicationError
 
 from .models import LeadPurchase, LeadPurchaseItem, Listing
-from .services import purchase_refund
+from .services import purchase_refund, purchases_mark_reviewed
 
 
 @admin.register(Listing)
@@ -49,13 +49,19 @@ class RefundForm(forms.Form):
 
 @admin.register(LeadPurchase)
 class LeadPurchaseAdmin(admin.ModelAdmin):
-    list_display = ["id", "workspace", "payment", "total_credits", "total_cents", "status", "created_at",
-                    "completed_at", "refund_link"]
-    list_filter = ["status", "payment"]
+    list_display = ["id", "workspace", "payment", "total_credits", "total_cents", "paid_cents", "status",
+                    "needs_review", "created_at", "completed_at", "refund_link"]
+    list_filter = ["needs_review", "status", "payment"]
     search_fields = ["workspace__name", "checkout_session_id", "payment_intent_id", "id"]
     list_select_related = ["workspace"]
     readonly_fields = [f.name for f in LeadPurchase._meta.fields]
     inlines = [ItemInline]
+    actions = ["mark_reviewed"]
+
+    @admin.action(description="Mark the selected purchases as reviewed (their note stays)")
+    def mark_reviewed(self, request, queryset):
+        count = purchases_mark_reviewed(purchase_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
+        self.message_user(request, f"{count} purchase(s) marked as reviewed.", messages.SUCCESS)
 
     def has_add_permission(self, request):
         return False

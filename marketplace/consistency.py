@@ -37,6 +37,16 @@ def purchase_totals_match_items() -> Iterable[str]:
                f"{purchase.items_total}.")
 
 
+def card_purchases_paid_their_price() -> Iterable[str]:
+    completed = LeadPurchase.objects.filter(payment=LeadPurchase.Payment.CARD).exclude(completed_at=None)
+    unpaid = completed.filter(Q(paid_cents=None) | ~Q(paid_cents=F("total_cents")))
+    for pk, paid, price in unpaid.order_by("pk").values_list("pk", "paid_cents", "total_cents")[:1000]:
+        if paid is None:
+            yield f"Card purchase #{pk} is complete but its paid amount is unknown (price {price} cents)."
+        else:
+            yield f"Card purchase #{pk} is complete but was paid {paid} cents for a price of {price} cents."
+
+
 def partner_earnings_match_sales() -> Iterable[str]:
     """Earnings in the ledger (earn minus reversals of sales) equal the partner shares of unrefunded sales."""
     owed = dict(LeadPurchaseItem.objects.filter(is_sale=True, partner__isnull=False).values_list("partner_id")
@@ -54,5 +64,6 @@ CHECKS = {
     "leads are sold once": leads_sold_once,
     "sold leads have a sale": sold_leads_have_a_sale,
     "purchase totals match items": purchase_totals_match_items,
+    "card purchases were paid their price": card_purchases_paid_their_price,
     "partner earnings match sales": partner_earnings_match_sales,
 }

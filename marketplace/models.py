@@ -99,9 +99,14 @@ class LeadPurchase(models.Model):
     checkout_url = models.URLField(max_length=2000, blank=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True,
                                          help_text="Stripe's payment of a card purchase; refunds arrive by it.")
+    paid_cents = models.PositiveIntegerField(null=True, blank=True,
+                                             help_text="What the completed Checkout Session says was paid (card).")
     refunded_cents = models.PositiveIntegerField(default=0, help_text="How much of the card payment went back.")
     reserved_until = models.DateTimeField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
+    needs_review = models.BooleanField(default=False, help_text="Set when a card payment needs staff: it did not "
+                                                                "match, or paid for leads that could not be delivered.")
+    review_note = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -116,6 +121,7 @@ class LeadPurchase(models.Model):
         indexes = [
             models.Index(fields=["workspace", "-created_at", "-id"], name="lead_purchase_ws_recent_idx"),
             models.Index(fields=["reserved_until"], condition=Q(status="pending"), name="lead_purchase_pending_idx"),
+            models.Index(fields=["-created_at"], condition=Q(needs_review=True), name="lead_purchase_review_idx"),
         ]
 
     def __str__(self):

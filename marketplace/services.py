@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User, Workspace
 from credits import stripe_gateway
+from credits.errors import PaymentProviderUnavailable
 from credits.models import CreditTransaction
 from credits.services import (
     credit_accounts_lock,
@@ -28,7 +29,7 @@ from credits.services import (
     credits_spend,
 )
 from cursive.audit import audit_record
-from cursive.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+from cursive.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from cursive.jobs import job_enqueue
 from leads import normalize
 from leads.models import Lead
@@ -50,12 +51,6 @@ class LeadUnavailable(Conflict):
         super().__init__(f"Lead{'s' if len(self.lead_ids) > 1 else ''} {names} {'are' if len(self.lead_ids) > 1 else 'is'}"
                          f" no longer available ({reason}); remove {'them' if len(self.lead_ids) > 1 else 'it'}"
                          " from your cart and try again.", extra={"lead_ids": self.lead_ids})
-
-
-class PaymentProviderUnavailable(ApplicationError):
-    status_code = 503
-    code = "payment_provider_unavailable"
-    default_message = "The card payment provider did not answer; nothing was charged or reserved. Try again shortly."
 
 
 def _clean_ids(lead_ids) -> list[int]:
@@ -199,7 +194,7 @@ def _purchase_with_card(*, workspace: Workspace, ids: list[int], created_by: Use
     return_path = reverse("marketplace:purchase_detail", args=[purchase.pk])
     try:
         session = stripe_gateway.checkout_session_create(
-            kind="leads", object_id=purchase.pk, workspace_id=workspace.pk,
+            kind=stripe_gateway.CheckoutKind.LEADS, object_id=purchase.pk, workspace_id=workspace.pk,
             description=f"{len(ids)} Cursive lead{'s' if len(ids) > 1 else ''}", amount_cents=purchase.total_cents,
             success_path=return_path + "?result=success", cancel_path=return_path + "?result=cancel",
             customer_email=created_by.email if created_by else None, idempotency_key=f"lead-purchase-{purchase.pk}",
@@ -216,11 +211,32 @@ def _purchase_for_session(session: dict) -> LeadPurchase | None:
     return stripe_gateway.session_object_for_update(session, LeadPurchase.objects.select_related("workspace"))
 
 
+def _flag_for_review(purchase: LeadPurchase, note: str) -> None:
+    """Ask staff to act on a card purchase (inside the caller's transaction; the caller saves the purchase)."""
+    purchase.needs_review = True
+    purchase.review_note = (f"{purchase.review_note}\n" if purchase.review_note else "") + (
+        f"{timezone.now():%Y-%m-%d %H:%M} UTC: {note}")
+
+
 @transaction.atomic
 def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
-    """A card payment succeeded: deliver the leads exactly once, whatever order the events come in."""
+    """A card payment succeeded: deliver the leads exactly once, whatever order the events come in. A session
+    that is not this purchase's payment (another session, amount, currency or workspace) delivers nothing: it
+    is recorded on the purchase for staff, and the purchase's own session can still pay it."""
     purchase = _purchase_for_session(session)
-    if purchase is None or purchase.status in (LeadPurchase.Status.COMPLETE, LeadPurchase.Status.REFUNDED):
+    if purchase is None:
+        return None
+    if mismatch := stripe_gateway.session_mismatch(session, session_id=purchase.checkout_session_id,
+                                                   amount_cents=purchase.total_cents,
+                                                   workspace_id=purchase.workspace_id):
+        _flag_for_review(purchase, f"Checkout Session {session.get('id')!r} was not delivered: {mismatch}. If "
+                                   f"payment {session.get('payment_intent') or 'of that session'} was charged, "
+                                   "refund it in Stripe.")
+        purchase.save(update_fields=["needs_review", "review_note"])
+        audit_record(actor=None, action="marketplace.payment_mismatch", target=purchase.reference,
+                     workspace=purchase.workspace, reason=purchase.review_note)
+        return purchase
+    if purchase.status in (LeadPurchase.Status.COMPLETE, LeadPurchase.Status.REFUNDED):
         return purchase
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         return purchase
@@ -232,22 +248,60 @@ def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
             if not (lst.status == Listing.Status.AVAILABLE
                     or (lst.status == Listing.Status.RESERVED and lst.reserved_by_id == purchase.pk))]
     purchase.payment_intent_id = session.get("payment_intent") or ""
+    purchase.paid_cents = session["amount_total"]
+    fields = ["status", "completed_at", "closed_at", "failure_reason", "reserved_until", "payment_intent_id",
+              "paid_cents", "needs_review", "review_note"]
     if lost:
         # Paid after the reservation ran out and someone else bought a lead meanwhile: staff refund the card.
         purchase.status = LeadPurchase.Status.FAILED
         purchase.failure_reason = (f"Paid after the reservation expired; leads {lost} were sold meanwhile. "
                                    f"Refund payment {session.get('payment_intent') or session.get('id')}.")
         purchase.closed_at = timezone.now()
-        purchase.save(update_fields=["status", "failure_reason", "closed_at", "payment_intent_id"])
+        _flag_for_review(purchase, purchase.failure_reason)
+        purchase.save(update_fields=fields)
         audit_record(actor=None, action="marketplace.paid_but_unavailable", target=purchase.reference,
                      workspace=purchase.workspace, reason=purchase.failure_reason)
         return purchase
+    items = list(purchase.items.all())
+    if owned := _owned_meanwhile(purchase=purchase, listings=listings, items=items, session=session):
+        listings = [listing for listing in listings if listing.pk not in owned]
+        items = [item for item in items if item.listing_id not in owned]
+    if not listings:
+        purchase.status, purchase.closed_at = LeadPurchase.Status.FAILED, timezone.now()
+        purchase.failure_reason = "Every lead was already in the buyer's workspace when the payment arrived."
+        purchase.save(update_fields=fields)
+        return purchase
     _lock_accounts(purchase.workspace, listings)
-    _deliver(purchase=purchase, listings=listings, items=list(purchase.items.all()))
-    purchase.checkout_session_id = purchase.checkout_session_id or session.get("id")
-    purchase.save(update_fields=["status", "completed_at", "reserved_until", "checkout_session_id",
-                                 "payment_intent_id"])
+    _deliver(purchase=purchase, listings=listings, items=items)
+    purchase.save(update_fields=fields)
     return purchase
+
+
+def _owned_meanwhile(*, purchase: LeadPurchase, listings: list[Listing], items: list[LeadPurchaseItem],
+                     session: dict) -> set[int]:
+    """The reserved leads the buyer got during the reservation by other means (a segment pull, by hand). They
+    cannot be delivered twice, and failing would fail every retry of a paid event: they go back on the
+    market and their share of the card payment is flagged for staff to refund in Stripe, as every card
+    refund in Cursive is (money paid by card goes back to the card, not into credits)."""
+    owned_hashes = set(Lead.objects.filter(workspace=purchase.workspace,
+                                           dedup_hash__in=[listing.dedup_hash for listing in listings])
+                       .values_list("dedup_hash", flat=True))
+    owned = {listing.pk for listing in listings if listing.dedup_hash in owned_hashes}
+    if not owned:
+        return owned
+    Listing.objects.filter(pk__in=owned).update(status=Listing.Status.AVAILABLE, reserved_by=None, reserved_until=None)
+    owed_credits = sum((item.price for item in items if item.listing_id in owned), Decimal("0.00"))
+    owed_cents = min(purchase.total_cents, int((owed_credits * settings.CREDIT_VALUE_CENTS).to_integral_value()))
+    _flag_for_review(purchase, (
+        f"Lead{'s' if len(owned) > 1 else ''} {', '.join(map(str, sorted(owned)))} "
+        f"{'were' if len(owned) > 1 else 'was'} already in the buyer's "
+        "workspace when the payment arrived (pulled from a segment or added by hand during the reservation): not "
+        f"delivered, back on the market; refund ${owed_cents / 100:,.2f} of payment "
+        f"{session.get('payment_intent') or session.get('id')} in Stripe."))
+    audit_record(actor=None, action="marketplace.paid_but_already_owned", target=purchase.reference,
+                 workspace=purchase.workspace, reason=purchase.review_note, leads=sorted(owned),
+                 refund_cents=owed_cents)
+    return owned
 
 
 @transaction.atomic
@@ -285,22 +339,40 @@ def purchase_cancel(*, workspace: Workspace, purchase_id: int) -> LeadPurchase:
                             reason="Cancelled by the buyer before paying.")
 
 
-def purchase_close_session(*, session: dict, status: str) -> LeadPurchase | None:
+def purchase_close_session(*, session: dict, status: LeadPurchase.Status) -> LeadPurchase | None:
+    """Stripe says a Checkout Session ended unpaid (`status` is EXPIRED or FAILED): release its purchase."""
     reference = stripe_gateway.session_reference(session)
-    if reference is None or not LeadPurchase.objects.filter(pk=reference).exists():
+    if reference is None or not LeadPurchase.objects.filter(pk=reference, checkout_session_id=session.get("id")).exists():
         return None
-    closing = LeadPurchase.Status.FAILED if status == "failed" else LeadPurchase.Status.EXPIRED
-    return purchase_release(purchase_id=reference, status=closing)
+    return purchase_release(purchase_id=reference, status=status)
 
 
 def reservations_release_expired() -> int:
-    """The scheduled end of card reservations (Stripe's own expiry event may come later, or never)."""
-    due = LeadPurchase.objects.filter(status=LeadPurchase.Status.PENDING, reserved_until__lt=timezone.now())
+    """The scheduled end of card reservations (Stripe's own expiry event may come later, or never). A purchase
+    whose payment is recorded but not processed yet keeps its leads: Stripe's retry delivers them."""
+    due = (LeadPurchase.objects.filter(status=LeadPurchase.Status.PENDING, reserved_until__lt=timezone.now())
+           .exclude(checkout_session_id__in=stripe_gateway.sessions_paid_not_yet_processed()))
     released = 0
     for purchase_id in due.values_list("pk", flat=True)[:1000]:
         purchase_release(purchase_id=purchase_id, reason="The 30-minute reservation ended before payment.")
         released += 1
     return released
+
+
+@transaction.atomic
+def purchases_mark_reviewed(*, purchase_ids, actor: User) -> int:
+    """Staff dealt with what a flagged purchase asked for (a refund in Stripe, say): clear the flag, keep the
+    note, write an audit row each."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only staff can review purchases.")
+    purchases = list(LeadPurchase.objects.select_related("workspace").select_for_update(of=("self",))
+                     .filter(pk__in=purchase_ids, needs_review=True).order_by("pk"))
+    for purchase in purchases:
+        purchase.needs_review = False
+        purchase.save(update_fields=["needs_review"])
+        audit_record(actor=actor, action="marketplace.purchase_reviewed", target=purchase.reference,
+                     workspace=purchase.workspace, reason=purchase.review_note)
+    return len(purchases)
 
 
 def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: bool) -> list[int]:
@@ -390,9 +462,10 @@ def purchase_card_refunded(*, payment_intent_id: str, amount_refunded_cents: int
                      workspace=purchase.workspace, reason=purchase.failure_reason)
     elif fully:  # paid too late to deliver (FAILED): the refund staff were asked for has happened
         purchase.status = LeadPurchase.Status.REFUNDED
+        purchase.needs_review = False
         audit_record(actor=None, action="marketplace.card_refund", target=purchase.reference,
                      workspace=purchase.workspace, reason=reason, leads=[])
-    purchase.save(update_fields=["refunded_cents", "status", "closed_at", "failure_reason"])
+    purchase.save(update_fields=["refunded_cents", "status", "closed_at", "failure_reason", "needs_review"])
     return purchase
 
 

@@ -139,3 +139,33 @@ def test_transactions_list_newest_first_with_kind_filter(tenant):
 def test_ledger_is_private_to_the_workspace(tenant, other_tenant):
     credits_grant(workspace=other_tenant.workspace, amount="10", reference="credit_purchase:1")
     assert tenant.api().get("/api/v1/credits/transactions").json()["results"] == []
+
+
+@pytest.mark.parametrize("outage", ["answers 500", "is unreachable"])
+def test_a_stripe_outage_answers_503_and_leaves_nothing_pending(tenant, httpserver, settings, outage):
+    from tests.servers import free_port
+
+    settings.STRIPE_SECRET_KEY = "sk_test_cursive"
+    if outage == "answers 500":
+        settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
+        httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
+            {"error": {"type": "api_error", "message": "Stripe is down"}}, status=500)
+    else:
+        settings.STRIPE_API_BASE = f"http://127.0.0.1:{free_port()}"
+    response = tenant.api().post("/api/v1/credits/checkout", {"package": growth().pk}, format="json")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "payment_provider_unavailable"
+    purchase = CreditPurchase.objects.get()
+    assert purchase.status == CreditPurchase.Status.FAILED and purchase.closed_at is not None
+    assert not CreditPurchase.objects.filter(status=CreditPurchase.Status.PENDING).exists()
+
+
+def test_a_stripe_outage_on_the_credits_page_says_so(client, tenant, httpserver, settings):
+    settings.STRIPE_SECRET_KEY = "sk_test_cursive"
+    settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
+    httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
+        {"error": {"type": "api_error", "message": "Stripe is down"}}, status=500)
+    client.force_login(tenant.user)
+    page = client.post(f"/credits/buy/{growth().pk}/", follow=True)
+    assert page.status_code == 200 and "payment provider did not answer" in page.content.decode()
+    assert CreditPurchase.objects.get().status == CreditPurchase.Status.FAILED

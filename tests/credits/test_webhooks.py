@@ -92,6 +92,18 @@ def test_old_timestamp_outside_tolerance_is_400(client, tenant, pending_purchase
     assert deliver(client, session_event(pending_purchase), timestamp=skewed).status_code == 200
 
 
+def test_timestamp_in_the_future_beyond_tolerance_is_400(client, tenant, pending_purchase, settings):
+    """A signature dated an hour ahead would stay replayable for an hour past the tolerance."""
+    ahead = int(time.time()) + 3600
+    response = deliver(client, session_event(pending_purchase), timestamp=ahead)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_signature"
+    assert granted(tenant.workspace) == 0 and not StripeEvent.objects.exists()
+    # A clock a little ahead of ours is fine.
+    skewed = int(time.time()) + settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS - 30
+    assert deliver(client, session_event(pending_purchase), timestamp=skewed).status_code == 200
+    assert granted(tenant.workspace) == 1
+
+
 def test_unknown_event_types_are_recorded_and_answered_200(client):
     event = {"id": "evt_unknown_1", "type": "customer.created", "data": {"object": {"id": "cus_1"}}}
     response = deliver(client, event)
@@ -106,7 +118,7 @@ def test_a_failing_handler_answers_500_and_stays_visible_then_reprocess_works(te
 
     from credits.models import CreditPackage
     from credits.services import credit_checkout_create, credits_adjust
-    from credits.webhooks import stripe_event_process
+    from payments.webhooks import stripe_event_process
     from tests.servers import test_database_url
 
     settings.STRIPE_SECRET_KEY = ""

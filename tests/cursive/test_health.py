@@ -74,7 +74,8 @@ def test_access_log_lines_are_json_with_the_request_id(client, capsys):
 
 def test_check_deploy_is_clean_under_production_settings():
     env = {"DJANGO_ENV": "production", "SECRET_KEY": "x" * 20 + "production-grade-secret-key-for-the-check-0123456789",
-           "ALLOWED_HOSTS": "cursive.example.com", "SITE_URL": "https://cursive.example.com", "PATH": "/usr/bin:/bin"}
+           "ALLOWED_HOSTS": "cursive.example.com", "SITE_URL": "https://cursive.example.com", "PATH": "/usr/bin:/bin",
+           "STRIPE_SECRET_KEY": "sk_live_cursive", "STRIPE_WEBHOOK_SECRET": "whsec_production_signing_secret"}
     import os
 
     env["DATABASE_URL"] = os.environ.get("DATABASE_URL") or "postgres://nobody@127.0.0.1:1/none"

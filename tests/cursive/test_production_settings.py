@@ -17,6 +17,8 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "cursive.example.com",
     "SITE_URL": "https://cursive.example.com",
     "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+    "STRIPE_SECRET_KEY": "sk_live_cursive",
+    "STRIPE_WEBHOOK_SECRET": "whsec_production_signing_secret",
 }
 READ_FROM_ENV = ("DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SENTRY_DSN", "STRIPE_SECRET_KEY")
 

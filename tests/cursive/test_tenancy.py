@@ -27,7 +27,7 @@ NOT_WORKSPACE_OBJECTS = {
     ("partners:upload_mapping", "token"): "an upload draft lives only in its uploader's session",
     ("marketplace:cart_toggle", "listing_id"): "listings are the marketplace every workspace browses",
     ("credits:buy", "package_id"): "credit packages are the same catalogue for every workspace",
-    ("credits:local_checkout", "session_id"): "stands in for Stripe's hosted page, addressed by a secret session id",
+    ("payments:local_checkout", "session_id"): "stands in for Stripe's hosted page, addressed by a secret session id",
 }
 
 

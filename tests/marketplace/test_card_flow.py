@@ -37,7 +37,7 @@ def open_session(stripe_api, session_id: str) -> None:
 
 def session_event(purchase, event_type="checkout.session.completed", **fields):
     session = {"id": purchase.checkout_session_id, "object": "checkout.session",
-               "client_reference_id": str(purchase.pk), "amount_total": purchase.total_cents,
+               "client_reference_id": str(purchase.pk), "amount_total": purchase.total_cents, "currency": "usd",
                "metadata": {"kind": "leads", "workspace_id": str(purchase.workspace_id)},
                "payment_status": "paid", "payment_intent": f"pi_leads_{purchase.pk}", "status": "complete"}
     session.update(fields)

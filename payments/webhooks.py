@@ -1,26 +1,27 @@
-"""Stripe webhooks: verify, record by event id, dispatch from a table of handlers, exactly once.
+"""Stripe webhooks: verify, record by event id, dispatch to the service that owns what was paid, exactly once.
 
-Checkout Sessions belong to different products (credit packages here, lead
-purchases in the marketplace), told apart by `metadata.kind`. Apps above
-credits register their handlers with `register_checkout_kind()` so this module
-never imports them.
+This app sits above credits and marketplace and calls their services by name: a Checkout Session says
+what it paid for in `metadata.kind` (stripe_gateway.CheckoutKind), a refund is matched by its payment.
 """
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from credits import services as credit_services
+from credits import stripe_gateway
+from credits.models import CreditPurchase, StripeEvent
+from credits.stripe_gateway import CheckoutKind
 from cursive.errors import ApplicationError
-
-from . import services, stripe_gateway
-from .models import CreditPurchase, StripeEvent
+from marketplace import services as marketplace_services
+from marketplace.models import LeadPurchase
 
 logger = logging.getLogger("cursive.stripe")
 
@@ -31,71 +32,74 @@ class BadSignature(ApplicationError):
     default_message = "The Stripe-Signature header does not match this payload or is too old."
 
 
-@dataclass(frozen=True)
-class CheckoutKind:
-    complete: Callable[[dict], object]
-    close: Callable[[dict, str], object]
+class CheckoutEnd(enum.Enum):
+    """How a Checkout Session ended unpaid, in Stripe's terms; each product closes its purchase its own way."""
+
+    EXPIRED = "expired"
+    PAYMENT_FAILED = "payment_failed"
 
 
-_CHECKOUT_KINDS: dict[str, CheckoutKind] = {
-    "credits": CheckoutKind(
-        complete=lambda session: services.credit_purchase_complete(session=session),
-        close=lambda session, status: services.credit_purchase_close(session=session, status=status),
-    ),
-}
-
-
-def register_checkout_kind(kind: str, *, complete, close) -> None:
-    _CHECKOUT_KINDS[kind] = CheckoutKind(complete=complete, close=close)
+_CREDIT_PURCHASE_STATUS = {CheckoutEnd.EXPIRED: CreditPurchase.Status.EXPIRED,
+                           CheckoutEnd.PAYMENT_FAILED: CreditPurchase.Status.FAILED}
+_LEAD_PURCHASE_STATUS = {CheckoutEnd.EXPIRED: LeadPurchase.Status.EXPIRED,
+                         CheckoutEnd.PAYMENT_FAILED: LeadPurchase.Status.FAILED}
 
 
 def _checkout_kind(session: dict) -> CheckoutKind | None:
     kind = (session.get("metadata") or {}).get("kind")
-    handler = _CHECKOUT_KINDS.get(kind)
-    if handler is None:
+    try:
+        return CheckoutKind(kind)
+    except ValueError:
         logger.warning("checkout session of unknown kind", extra={"kind": kind, "session": session.get("id")})
-    return handler
+        return None
 
 
 def _on_session_completed(session: dict) -> None:
-    if (handler := _checkout_kind(session)) is not None:
-        handler.complete(session)
+    match _checkout_kind(session):
+        case CheckoutKind.CREDITS:
+            credit_services.credit_purchase_complete(session=session)
+        case CheckoutKind.LEADS:
+            marketplace_services.purchase_complete_paid(session=session)
 
 
-def _on_session_expired(session: dict) -> None:
-    if (handler := _checkout_kind(session)) is not None:
-        handler.close(session, CreditPurchase.Status.EXPIRED)
+def _on_session_ended(session: dict, end: CheckoutEnd) -> None:
+    match _checkout_kind(session):
+        case CheckoutKind.CREDITS:
+            credit_services.credit_purchase_close(session=session, status=_CREDIT_PURCHASE_STATUS[end])
+        case CheckoutKind.LEADS:
+            marketplace_services.purchase_close_session(session=session, status=_LEAD_PURCHASE_STATUS[end])
 
 
-def _on_async_payment_failed(session: dict) -> None:
-    if (handler := _checkout_kind(session)) is not None:
-        handler.close(session, CreditPurchase.Status.FAILED)
-
-
-# Each takes (payment_intent_id=, amount_refunded_cents=) and returns the object it refunded, or None
-# when the payment is not one of its own; the marketplace adds its card purchases in ready().
-_REFUND_HANDLERS: list[Callable[..., object | None]] = [services.credit_purchase_refund]
-
-
-def register_refund_handler(handler: Callable[..., object | None]) -> None:
-    _REFUND_HANDLERS.append(handler)
+def _paid_for(payment_intent_id: str) -> CheckoutKind | None:
+    """Which product a Stripe payment bought: payments are recorded on their purchase when it completes."""
+    if CreditPurchase.objects.filter(payment_intent_id=payment_intent_id).exists():
+        return CheckoutKind.CREDITS
+    if LeadPurchase.objects.filter(payment_intent_id=payment_intent_id).exists():
+        return CheckoutKind.LEADS
+    return None
 
 
 def _on_charge_refunded(charge: dict) -> None:
-    if not charge.get("payment_intent"):
+    payment_intent_id = charge.get("payment_intent")
+    if not payment_intent_id:
         return
-    for handler in _REFUND_HANDLERS:
-        if handler(payment_intent_id=charge["payment_intent"],
-                   amount_refunded_cents=int(charge.get("amount_refunded") or 0)) is not None:
-            return
-    logger.warning("refund of a payment Cursive does not know", extra={"payment_intent": charge["payment_intent"]})
+    amount_refunded_cents = int(charge.get("amount_refunded") or 0)
+    match _paid_for(payment_intent_id):
+        case CheckoutKind.CREDITS:
+            credit_services.credit_purchase_refund(payment_intent_id=payment_intent_id,
+                                                   amount_refunded_cents=amount_refunded_cents)
+        case CheckoutKind.LEADS:
+            marketplace_services.purchase_card_refunded(payment_intent_id=payment_intent_id,
+                                                        amount_refunded_cents=amount_refunded_cents)
+        case None:
+            logger.warning("refund of a payment Cursive does not know", extra={"payment_intent": payment_intent_id})
 
 
 HANDLERS: dict[str, Callable[[dict], None]] = {
     "checkout.session.completed": _on_session_completed,
     "checkout.session.async_payment_succeeded": _on_session_completed,
-    "checkout.session.expired": _on_session_expired,
-    "checkout.session.async_payment_failed": _on_async_payment_failed,
+    "checkout.session.expired": lambda session: _on_session_ended(session, CheckoutEnd.EXPIRED),
+    "checkout.session.async_payment_failed": lambda session: _on_session_ended(session, CheckoutEnd.PAYMENT_FAILED),
     "charge.refunded": _on_charge_refunded,
 }
 
