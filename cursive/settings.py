@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cursive.htmx.HtmxMessagesMiddleware",
+    "cursive.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "cursive.urls"

@@ -110,14 +110,10 @@ def lead_bulk(request):
     if action == "export":
         leads = selectors.workspace_leads(workspace=request.workspace).filter(pk__in=ids).order_by("-score", "-id")
         return export_response(leads, "cursive-leads-selection.csv")
-    try:
-        changed = services.leads_bulk_update(workspace=request.workspace, action=action, lead_ids=ids,
-                                             tags=request.POST.get("tags"), status=request.POST.get("status"))
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        done = {"tag": "tagged", "untag": "untagged", "delete": "deleted", "set_status": "updated"}[action]
-        messages.success(request, f"{changed} lead{'s' if changed != 1 else ''} {done}.")
+    changed = services.leads_bulk_update(workspace=request.workspace, action=action, lead_ids=ids,
+                                         tags=request.POST.get("tags"), status=request.POST.get("status"))
+    done = {"tag": "tagged", "untag": "untagged", "delete": "deleted", "set_status": "updated"}[action]
+    messages.success(request, f"{changed} lead{'s' if changed != 1 else ''} {done}.")
     return redirect(back)
 
 
