@@ -77,9 +77,10 @@ def workspace_new(request):
 @login_required
 @require_POST
 def workspace_switch(request):
+    workspace_id = request.POST.get("workspace_id", "")
     membership = selectors.memberships_for_user(user=request.user).filter(
-        workspace_id=request.POST.get("workspace_id") or None
-    ).first()
+        workspace_id=int(workspace_id)
+    ).first() if workspace_id.isdecimal() else None
     if membership is None:
         raise Http404("No such workspace.")
     _enter_workspace(request, membership.workspace)

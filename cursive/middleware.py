@@ -3,14 +3,17 @@ does the same for /api/)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from cursive import views
-from cursive.errors import ApplicationError, NotAuthenticated, NotFound, PermissionDenied
+from cursive.errors import ApplicationError, NotAuthenticated, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
+from cursive.text import NUL, NUL_MESSAGE
 
 
 def _back(request) -> str | None:
@@ -56,3 +59,52 @@ class DomainErrorMiddleware:
         if isinstance(exception, ApplicationError):
             return domain_error_response(request, exception)
         return None
+
+
+def _too_large() -> PayloadTooLarge:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1_048_576
+    return PayloadTooLarge(f"The request is too large: the limit is {limit:,.1f} MB (files excepted). Send less "
+                           "at once.", code="payload_too_large")
+
+
+def _input_refusal(request) -> ApplicationError | None:
+    """Why the request's input cannot reach a view: a body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django raises
+    RequestDataTooBig wherever the body is first read, which used to be deep in a view), too many fields, or
+    a NUL character in a query or form field, which PostgreSQL refuses in text. JSON bodies are checked by
+    the API's parser, after parsing."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        if limit is not None and not request.content_type.startswith("multipart/") \
+                and int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+            return _too_large()
+        fields = [request.GET, request.POST]
+    except RequestDataTooBig:
+        return _too_large()
+    except (TooManyFieldsSent, TooManyFilesSent) as exc:
+        return ValidationFailed(str(exc), code="too_many_fields")
+    except ValueError:
+        return ValidationFailed("Content-Length is not a number.", code="bad_request")
+    for query in fields:
+        for key, values in query.lists():
+            if NUL in key or any(NUL in value for value in values):
+                return ValidationFailed(NUL_MESSAGE, code="invalid_characters")
+    return None
+
+
+class RequestGuardMiddleware:
+    """Input nothing in Cursive can take is refused before any view, in the shape of the API or the page:
+    a NUL in the path is not found, a body over the limit is 413, a NUL in a field is 400."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if NUL in request.path:
+            return views.page_not_found(request)
+        refusal = _input_refusal(request)
+        if refusal is None:
+            return self.get_response(request)
+        if isinstance(refusal, PayloadTooLarge) and not views.is_api(request) and not request.htmx:
+            # A form that large is not one of ours: nothing to go back to, say what happened.
+            return render(request, "errors/refused.html", {"message": refusal.message}, status=413)
+        return domain_error_response(request, refusal)
