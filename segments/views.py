@@ -105,7 +105,7 @@ def segment_autosave(request, segment_id: int):
     _segment(request, segment_id)
     changes = {"name": request.POST.get("name", ""), "description": request.POST.get("description", ""),
                "filters": filters_from_query(request.POST)}
-    if request.POST.get("auto_pull_per_day", "").strip().isdigit():
+    if request.POST.get("auto_pull_per_day", "").strip().isdecimal():
         changes["auto_pull_per_day"] = int(request.POST["auto_pull_per_day"])
     try:
         segment = services.segment_update(workspace=request.workspace, segment_id=segment_id, **changes)
