@@ -180,6 +180,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "cursive.api.schema.add_error_responses"],
     "ENUM_NAME_OVERRIDES": {
         "VerificationStatusEnum": "leads.models.VerificationStatus",
         "LeadStatusEnum": "leads.models.Lead.Status",

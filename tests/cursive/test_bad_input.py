@@ -106,3 +106,12 @@ def test_deeply_nested_json_is_a_400(tenant, depth):
     response = tenant.api().post("/api/v1/segments", body, content_type="application/json")
     assert response.status_code == 400 and _error(response)["code"] == "invalid_json"
     assert not Segment.objects.exists()
+
+
+def test_a_write_to_an_unknown_api_path_is_the_json_404(tenant):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Token {tenant.raw_key}")
+    for method in ("post", "patch", "delete"):
+        response = getattr(client, method)("/api/v1/segments/null,null")
+        assert response.status_code == 404 and _error(response)["code"] == "not_found", method
