@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -19,10 +20,9 @@ from cursive.text import NUL, NUL_MESSAGE
 def _back(request) -> str | None:
     """Where the refused form came from: its `next`, else the page that posted it (same site only)."""
     referer = request.META.get("HTTP_REFERER", "")
-    if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
-                                                   require_https=request.is_secure()):
-        return views.safe_next(request) or referer
-    return views.safe_next(request)
+    same_site = url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
+                                                require_https=request.is_secure())
+    return views.safe_next(request) or (referer if same_site else None)
 
 
 def domain_error_response(request, exc: ApplicationError) -> HttpResponse:
@@ -82,6 +82,8 @@ def _input_refusal(request) -> ApplicationError | None:
         return _too_large()
     except (TooManyFieldsSent, TooManyFilesSent) as exc:
         return ValidationFailed(str(exc), code="too_many_fields")
+    except MultiPartParserError:
+        return ValidationFailed("The form data could not be read; send it again.", code="bad_request")
     except ValueError:
         return ValidationFailed("Content-Length is not a number.", code="bad_request")
     for query in fields:
@@ -104,7 +106,7 @@ class RequestGuardMiddleware:
         refusal = _input_refusal(request)
         if refusal is None:
             return self.get_response(request)
-        if isinstance(refusal, PayloadTooLarge) and not views.is_api(request) and not request.htmx:
+        if isinstance(refusal, PayloadTooLarge) and not views.is_api(request) and not getattr(request, "htmx", False):
             # A form that large is not one of ours: nothing to go back to, say what happened.
             return render(request, "errors/refused.html", {"message": refusal.message}, status=413)
         return domain_error_response(request, refusal)
