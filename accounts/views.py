@@ -85,9 +85,10 @@ def workspace_new(request):
 @login_required
 @require_POST
 def workspace_switch(request):
+    workspace_id = request.POST.get("workspace_id", "")
     membership = selectors.memberships_for_user(user=request.user).filter(
-        workspace_id=request.POST.get("workspace_id") or None
-    ).first()
+        workspace_id=int(workspace_id)
+    ).first() if workspace_id.isdecimal() else None
     if membership is None:
         raise Http404("No such workspace.")
     _enter_workspace(request, membership.workspace)
@@ -134,10 +135,7 @@ def api_key_create(request):
 @workspace_required(manager=True)
 @require_POST
 def api_key_revoke(request, key_id: int):
-    try:
-        api_key = services.api_key_revoke(workspace=request.workspace, api_key_id=key_id, actor=request.user)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    api_key = services.api_key_revoke(workspace=request.workspace, api_key_id=key_id, actor=request.user)
     messages.success(request, f"API key “{api_key.name}” revoked. Integrations using it stop working now.")
     if request.htmx:
         return render(request, "accounts/settings.html#api-keys", _settings_context(request))
@@ -167,10 +165,7 @@ def invitation_create(request):
 @workspace_required(manager=True)
 @require_POST
 def invitation_revoke(request, invitation_id: int):
-    try:
-        services.invitation_revoke(workspace=request.workspace, invitation_id=invitation_id, actor=request.user)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    services.invitation_revoke(workspace=request.workspace, invitation_id=invitation_id, actor=request.user)
     messages.success(request, "Invitation withdrawn.")
     if request.htmx:
         return render(request, "accounts/settings.html#team", _settings_context(request))

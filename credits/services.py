@@ -30,6 +30,8 @@ from .models import ZERO, CreditAccount, CreditPackage, CreditPurchase, CreditTr
 
 CENT = Decimal("0.01")
 logger = logging.getLogger("cursive.stripe")
+# The largest amount a credit column (numeric(14, 2)) holds.
+MAX_CREDITS = Decimal("999999999999.99")
 
 
 def _joins_transaction(func):
@@ -58,7 +60,11 @@ def to_credits(value) -> Decimal:
         raise ValidationFailed(f"'{value}' is not a credit amount.", fields={"amount": ["Not a number."]}) from exc
     if not amount.is_finite():
         raise ValidationFailed("Credit amounts must be finite.", fields={"amount": ["Not a number."]})
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    # Compared before rounding too: quantize() itself fails on numbers past 28 digits.
+    rounded = amount.quantize(CENT, rounding=ROUND_HALF_UP) if abs(amount) <= MAX_CREDITS else None
+    if rounded is None or abs(rounded) > MAX_CREDITS:
+        raise ValidationFailed(f"Credit amounts are at most {MAX_CREDITS:,}.", fields={"amount": ["Too large."]})
+    return rounded
 
 
 def _account_for_update(workspace: Workspace) -> CreditAccount:
@@ -81,11 +87,11 @@ def credit_accounts_lock(*, workspaces) -> None:
         list(CreditAccount.objects.filter(workspace_id__in=missing).order_by("workspace_id").select_for_update())
 
 
-# One statement moves the balance, takes the row lock and enforces balance >= 0 against the latest
-# committed value (PostgreSQL re-checks the WHERE after waiting for a concurrent writer).
+# One statement moves the balance, takes the row lock and enforces balance >= 0 (and <= what the column
+# holds) against the latest committed value (PostgreSQL re-checks the WHERE after waiting for a concurrent writer).
 _MOVE = """
 UPDATE credits_creditaccount SET balance = balance + %s, updated_at = now()
-WHERE workspace_id = %s AND balance + %s >= 0
+WHERE workspace_id = %s AND balance + %s BETWEEN 0 AND %s
 RETURNING id, balance
 """
 
@@ -95,7 +101,7 @@ def _post(*, workspace: Workspace, kind: str, amount: Decimal, reference: str, a
     """Move `amount` (signed) and write its ledger row; the caller holds the transaction."""
     for _ in range(2):
         with connection.cursor() as cursor:
-            cursor.execute(_MOVE, [amount, workspace.pk, amount])
+            cursor.execute(_MOVE, [amount, workspace.pk, amount, MAX_CREDITS])
             row = cursor.fetchone()
         if row is not None:
             account_id, new_balance = row
@@ -103,6 +109,9 @@ def _post(*, workspace: Workspace, kind: str, amount: Decimal, reference: str, a
                                                     balance_after=new_balance, reference=reference, actor=actor,
                                                     reason=reason)
         account = CreditAccount.objects.filter(workspace=workspace).first()
+        if account is not None and account.balance + amount > MAX_CREDITS:
+            raise ValidationFailed(f"That would take the balance past {MAX_CREDITS:,} credits, the most a balance "
+                                   "can hold.", fields={"amount": ["Too large for this balance."]})
         if account is not None:
             raise InsufficientCredits(needed=-amount, balance=account.balance)
         if amount < ZERO:

@@ -55,12 +55,8 @@ def balance_widget(request):
 @workspace_required(manager=True)
 @require_POST
 def buy_package(request, package_id: int):
-    try:
-        purchase = services.credit_checkout_create(workspace=request.workspace, package_id=package_id,
-                                                   created_by=request.user, base_url=request.build_absolute_uri("/"))
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect("credits:page")
+    purchase = services.credit_checkout_create(workspace=request.workspace, package_id=package_id,
+                                               created_by=request.user, base_url=request.build_absolute_uri("/"))
     response = redirect(purchase.checkout_url)
     if request.htmx:
         response = HttpResponse(status=204)
@@ -73,12 +69,8 @@ def buy_package(request, package_id: int):
 def threshold_update(request):
     form = ThresholdForm(request.POST)
     if form.is_valid():
-        try:
-            services.credit_account_settings_update(workspace=request.workspace, **form.cleaned_data)
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, "Low-balance alert updated.")
+        services.credit_account_settings_update(workspace=request.workspace, **form.cleaned_data)
+        messages.success(request, "Low-balance alert updated.")
     else:
         messages.error(request, "Enter the threshold as a number of credits, e.g. 50.")
     return redirect("credits:page")

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cursive import health, views
@@ -23,7 +24,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Any other path under api/ is the JSON 404 of API.md, with DEBUG on too (whose 404 page lists every URL).
-    re_path(r"^api/", views.page_not_found, name="api-not-found"),
+    # CSRF-exempt like the API's views: a POST to an unknown API path is its JSON 404, not the CSRF failure page.
+    re_path(r"^api/", csrf_exempt(views.page_not_found), name="api-not-found"),
     path("", include("accounts.urls")),
     path("leads/", include("leads.urls")),
     path("", include("credits.urls")),

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from cursive.api.errors import json_error
-from cursive.errors import ApplicationError, NotFound
+from cursive.errors import NotFound
 
 
 def or_404(selector, **kwargs):
@@ -26,39 +26,32 @@ def safe_next(request) -> str | None:
     return None
 
 
-def perform(request, service, *, success: str, **kwargs) -> bool:
-    """Run a workspace-scoped service for a page: no such object (or another workspace's) is the 404 page, any
-    other refusal an error message, success the `success` message. Returns whether it succeeded."""
-    try:
-        service(**kwargs)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return False
+def perform(request, service, *, success: str, **kwargs) -> None:
+    """Run a workspace-scoped service for a page and show the `success` message; a refusal is shown by
+    cursive.middleware.DomainErrorMiddleware."""
+    service(**kwargs)
     messages.success(request, success)
-    return True
 
 
-def _is_api(request) -> bool:
+def is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
 def permission_denied(request, exception=None):
     message = str(exception) if exception and str(exception) else "Your role in this workspace does not allow this."
-    if _is_api(request):
+    if is_api(request):
         return json_error(403, "permission_denied", message)
     return render(request, "errors/403.html", {"message": message}, status=403)
 
 
 def page_not_found(request, exception=None):
-    if _is_api(request):
+    if is_api(request):
         return json_error(404, "not_found", "Not found.")
     return render(request, "errors/404.html", status=404)
 
 
 def server_error(request):
-    if _is_api(request):
+    if is_api(request):
         return json_error(500, "server_error", "Something went wrong on our side; it has been logged. Try again shortly.")
     # No request context: the context processors need the database, which may be what failed.
     return render(None, "errors/500.html", {"request_id": getattr(request, "request_id", "")}, status=500)

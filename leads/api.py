@@ -52,8 +52,10 @@ class LeadBulkView(WorkspaceAPIView):
         tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
         status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
 
-    @extend_schema(request=BulkInputSerializer, responses=inline_serializer(
-        "LeadBulkResult", {"action": serializers.CharField(), "updated": serializers.IntegerField()}))
+    @extend_schema(request=BulkInputSerializer, responses={
+        (200, "application/json"): inline_serializer(
+            "LeadBulkResult", {"action": serializers.CharField(), "updated": serializers.IntegerField()}),
+        (200, "text/csv"): str}, description="`export` answers the CSV of the leads; the other actions JSON.")
     def post(self, request):
         data = self.BulkInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -11,7 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from rest_framework import serializers
 
 from accounts.decorators import workspace_required
-from cursive.errors import ApplicationError
+from cursive.errors import ApplicationError, ValidationFailed
 from cursive.forms import apply_error
 from cursive.htmx import meaningful_query, push_url
 from cursive.pagination import keyset_paginate
@@ -102,7 +102,7 @@ def lead_bulk(request):
         ids = list(selectors.workspace_leads(workspace=request.workspace, filters=filters)
                    .order_by(*selectors.SORTS[filters.sort]).values_list("pk", flat=True)[:services.MAX_BULK])
     else:
-        ids = [int(pk) for pk in request.POST.getlist("lead_ids") if pk.isdigit()]
+        ids = [int(pk) for pk in request.POST.getlist("lead_ids") if pk.isdecimal()]
     back = f"{reverse('leads:list')}?{request.POST.get('query', '')}".rstrip("?")
     if not ids:
         messages.info(request, "Tick at least one lead first.")
@@ -110,14 +110,10 @@ def lead_bulk(request):
     if action == "export":
         leads = selectors.workspace_leads(workspace=request.workspace).filter(pk__in=ids).order_by("-score", "-id")
         return export_response(leads, "cursive-leads-selection.csv")
-    try:
-        changed = services.leads_bulk_update(workspace=request.workspace, action=action, lead_ids=ids,
-                                             tags=request.POST.get("tags"), status=request.POST.get("status"))
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        done = {"tag": "tagged", "untag": "untagged", "delete": "deleted", "set_status": "updated"}[action]
-        messages.success(request, f"{changed} lead{'s' if changed != 1 else ''} {done}.")
+    changed = services.leads_bulk_update(workspace=request.workspace, action=action, lead_ids=ids,
+                                         tags=request.POST.get("tags"), status=request.POST.get("status"))
+    done = {"tag": "tagged", "untag": "untagged", "delete": "deleted", "set_status": "updated"}[action]
+    messages.success(request, f"{changed} lead{'s' if changed != 1 else ''} {done}.")
     return redirect(back)
 
 
@@ -144,7 +140,10 @@ def _arrival_message(groups: list[dict]) -> str:
 @workspace_required
 def lead_updates(request):
     """Polled every few seconds by every dashboard page: announces leads that arrived since the last poll."""
-    since = parse_datetime(request.GET.get("since", "")) or timezone.now()
+    try:
+        since = parse_datetime(request.GET.get("since", "")) or timezone.now()
+    except ValueError as exc:  # well-formed but impossible, such as 30 February
+        raise ValidationFailed("`since` is not a real date and time.", fields={"since": ["Not a date."]}) from exc
     now = timezone.now()
     groups = selectors.new_leads_since(workspace=request.workspace, since=since)
     response = render(request, "leads/_updates.html", {"since": now.isoformat()})

@@ -8,7 +8,6 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import workspace_required
-from credits.errors import InsufficientCredits
 from credits.selectors import credit_balance
 from cursive.errors import ApplicationError
 from cursive.htmx import meaningful_query, push_url
@@ -112,15 +111,8 @@ def cart_checkout(request):
     if not ids:
         messages.info(request, "Your cart is empty: add leads from the marketplace first.")
         return redirect("marketplace:browse")
-    try:
-        purchase = services.purchase_create(workspace=request.workspace, lead_ids=ids, payment=payment,
-                                            created_by=request.user, base_url=request.build_absolute_uri("/"))
-    except InsufficientCredits as exc:
-        messages.error(request, exc.message)
-        return redirect("marketplace:cart")
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect("marketplace:cart")
+    purchase = services.purchase_create(workspace=request.workspace, lead_ids=ids, payment=payment,
+                                        created_by=request.user, base_url=request.build_absolute_uri("/"))
     cart.cart_clear(request)
     if purchase.status == LeadPurchase.Status.PENDING and purchase.checkout_url:
         return redirect(purchase.checkout_url)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User, Workspace
-from credits.services import credits_pay_out
+from credits.services import credits_pay_out, to_credits
 from cursive.errors import PayloadTooLarge, PermissionDenied, ValidationFailed
 from cursive.jobs import job_enqueue
 from leads import normalize
@@ -64,8 +64,8 @@ def partner_profile_update(*, profile_id: int, company_name: str, payout_details
 
 def _price(value) -> Decimal:
     try:
-        price = Decimal(str(value)).quantize(CENT)
-    except (InvalidOperation, TypeError, ValueError) as exc:
+        price = to_credits(str(value))
+    except ValidationFailed as exc:  # NaN, Infinity and numbers past any balance included
         raise ValidationFailed("Set the price per lead in credits, e.g. 5.00.",
                                fields={"price_per_lead": ["Not a number."]}) from exc
     if not (Decimal("0.50") <= price <= Decimal("1000")):

@@ -20,6 +20,7 @@ from credits import stripe_gateway
 from credits.models import CreditPurchase, StripeEvent
 from credits.stripe_gateway import CheckoutKind
 from cursive.errors import ApplicationError
+from cursive.text import json_problem
 from marketplace import services as marketplace_services
 from marketplace.models import LeadPurchase
 
@@ -104,12 +105,24 @@ HANDLERS: dict[str, Callable[[dict], None]] = {
 }
 
 
+def _check_storable(event: dict) -> None:
+    """Even a signed event is recorded only when it fits its row: a string id and type of the column's length,
+    and no NUL (PostgreSQL refuses it in text and JSONB)."""
+    for key, field in (("id", "event_id"), ("type", "type")):
+        value = event[key]
+        if not isinstance(value, str) or not 0 < len(value) <= StripeEvent._meta.get_field(field).max_length:
+            raise ValueError(f"the event's {key} is not a string its column can store")
+    if problem := json_problem(event, max_depth=64):
+        raise ValueError(problem)
+
+
 def stripe_webhook_receive(*, payload: bytes, signature: str | None) -> StripeEvent:
     """Verify and record an event, then process it. Returns the event with its final status."""
     try:
         stripe_gateway.verify_signature(payload, signature)
         event = json.loads(payload)
         event_id, event_type = event["id"], event["type"]
+        _check_storable(event)
     except Exception as exc:  # a bad signature, bad JSON or a payload that is no event: nothing is recorded
         raise BadSignature() from exc
     try:

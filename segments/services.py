@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from accounts.models import User, Workspace
 from credits.errors import InsufficientCredits
-from credits.services import credits_spend
+from credits.services import credits_spend, to_credits
 from cursive.errors import Conflict, NotFound, ValidationFailed
 from leads.models import Lead, Person
 from leads.services import LEAD_FIELDS, leads_rescore
@@ -185,10 +185,10 @@ def segment_pull(*, workspace: Workspace, segment_id, limit, actor: User | None 
 @transaction.atomic
 def segment_settings_update(*, workspace: Workspace, auto_pull_daily_credit_cap) -> SegmentSettings:
     try:
-        cap = Decimal(str(auto_pull_daily_credit_cap)).quantize(Decimal("0.01"))
-    except ArithmeticError as exc:
-        raise ValidationFailed("The daily cap is a number of credits.",
-                               fields={"auto_pull_daily_credit_cap": ["Not a number."]}) from exc
+        cap = to_credits(str(auto_pull_daily_credit_cap))
+    except ValidationFailed as exc:
+        raise ValidationFailed(f"The daily cap is a number of credits: {exc.message}",
+                               fields={"auto_pull_daily_credit_cap": exc.fields["amount"]}) from exc
     if cap < 0:
         raise ValidationFailed("The daily cap cannot be negative.", fields={"auto_pull_daily_credit_cap": [">= 0"]})
     segment_settings, _ = SegmentSettings.objects.select_for_update().get_or_create(workspace=workspace)

@@ -9,7 +9,6 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import workspace_required
-from credits.errors import InsufficientCredits
 from credits.selectors import credit_balance
 from cursive.errors import ApplicationError, ValidationFailed
 from cursive.htmx import push_url
@@ -106,7 +105,7 @@ def segment_autosave(request, segment_id: int):
     _segment(request, segment_id)
     changes = {"name": request.POST.get("name", ""), "description": request.POST.get("description", ""),
                "filters": filters_from_query(request.POST)}
-    if request.POST.get("auto_pull_per_day", "").strip().isdigit():
+    if request.POST.get("auto_pull_per_day", "").strip().isdecimal():
         changes["auto_pull_per_day"] = int(request.POST["auto_pull_per_day"])
     try:
         segment = services.segment_update(workspace=request.workspace, segment_id=segment_id, **changes)
@@ -129,12 +128,8 @@ def segment_run(request, segment_id: int):
         else:
             run = services.segment_preview(workspace=request.workspace, segment_id=segment.pk, actor=request.user)
             messages.info(request, f"“{segment.name}” matches {run.count:,} people.")
-    except InsufficientCredits as exc:
-        messages.error(request, exc.message)
     except ValueError:
         messages.error(request, "Say how many people to pull.")
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
     return redirect(safe_next(request) or reverse("segments:detail", args=[segment.pk]))
 
 
@@ -161,11 +156,7 @@ def segment_action(request, segment_id: int):
 @workspace_required(manager=True)
 @require_POST
 def settings_update(request):
-    try:
-        services.segment_settings_update(workspace=request.workspace,
-                                         auto_pull_daily_credit_cap=request.POST.get("auto_pull_daily_credit_cap", "0"))
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, "Daily cap for automatic pulls saved.")
+    services.segment_settings_update(workspace=request.workspace,
+                                     auto_pull_daily_credit_cap=request.POST.get("auto_pull_daily_credit_cap", "0"))
+    messages.success(request, "Daily cap for automatic pulls saved.")
     return redirect("segments:list")

@@ -1,12 +1,11 @@
 import secrets
-from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from accounts.models import User, Workspace
 from accounts.services import api_key_create, user_create, workspace_create
-from credits.services import credits_adjust
+from credits.services import credits_adjust, to_credits
 from cursive.errors import ApplicationError
 
 
@@ -19,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--owner-email", required=True)
         parser.add_argument("--role", choices=Workspace.Kind.values, default=Workspace.Kind.BUYER,
                             help="The workspace kind: buyer (default) or partner.")
-        parser.add_argument("--credits", type=Decimal, default=None,
+        parser.add_argument("--credits", default=None,
                             help="Grant this many credits (a ledger entry of kind adjustment).")
         parser.add_argument("--password", default=None,
                             help="Password for a new owner; a random one is generated and printed otherwise.")
@@ -27,6 +26,7 @@ class Command(BaseCommand):
     # Lives in `credits` because it provisions both a workspace and its opening balance.
     def handle(self, *args, name, owner_email, role, password, credits, **options):
         try:
+            credits = to_credits(credits) if credits is not None else None
             with transaction.atomic():
                 owner = User.objects.filter(email__iexact=owner_email.strip()).first()
                 generated = None
@@ -39,7 +39,8 @@ class Command(BaseCommand):
                                    reason="Opening balance granted by create_workspace")
                 _, raw_key = api_key_create(workspace=workspace, name="CLI", created_by=owner)
         except ApplicationError as exc:
-            raise CommandError(exc.message) from exc
+            raise CommandError(f"{exc.message} (--credits takes a number of credits, e.g. 500 or 12.50)"
+                               if "amount" in exc.fields else exc.message) from exc
         self.stdout.write(f"Workspace {workspace.name} (id {workspace.pk}, {workspace.kind}) owned by {owner.email}"
                           + (f", {credits} credits" if credits else ""))
         if generated and not password:
