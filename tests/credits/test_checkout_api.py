@@ -166,6 +166,6 @@ def test_a_stripe_outage_on_the_credits_page_says_so(client, tenant, httpserver,
     httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
         {"error": {"type": "api_error", "message": "Stripe is down"}}, status=500)
     client.force_login(tenant.user)
-    page = client.post(f"/credits/buy/{growth().pk}/", follow=True)
+    page = client.post(f"/credits/buy/{growth().pk}/", follow=True, HTTP_REFERER="http://testserver/credits/")
     assert page.status_code == 200 and "payment provider did not answer" in page.content.decode()
     assert CreditPurchase.objects.get().status == CreditPurchase.Status.FAILED
