@@ -13,7 +13,7 @@ from credits.errors import InsufficientCredits
 from credits.selectors import credit_balance
 from cursive.errors import ApplicationError, ValidationFailed
 from cursive.htmx import push_url
-from cursive.views import or_404, safe_next
+from cursive.views import or_404, safe_next, safe_referer
 from leads.models import CompanySize, Person, Seniority
 
 from . import selectors, services
@@ -70,7 +70,7 @@ def save_search(request):
                                           filters=raw, created_by=request.user)
     except (ValueError, ApplicationError) as exc:
         messages.error(request, getattr(exc, "message", "Those filters could not be read; search again."))
-        return redirect(request.META.get("HTTP_REFERER") or "segments:search")
+        return redirect(safe_referer(request) or "segments:search")
     services.segment_preview(workspace=request.workspace, segment_id=segment.pk, actor=request.user)
     messages.success(request, f"Saved segment “{segment.name}”.")
     return redirect("segments:detail", segment_id=segment.pk)

@@ -113,3 +113,16 @@ def test_pausing_from_the_segment_page_stays_on_it(browser, tenant):
     assert paused.url == f"/segments/{segment.pk}/"
     offsite = browser.post(f"/segments/{segment.pk}/action/", {"action": "active", "next": "https://evil.test/"})
     assert offsite.url == "/segments/"
+
+
+@pytest.mark.parametrize("referer", ["https://evil.example/phish", "//evil.example/phish", "http://testserver@evil.example/"])
+def test_saving_bad_filters_never_redirects_to_another_site(browser, referer):
+    response = browser.post("/search/save/", {"name": "Bad", "filters": "{not json"}, HTTP_REFERER=referer)
+    assert response.status_code == 302 and response.url == "/search/"
+    assert not Segment.objects.exists()
+
+
+def test_saving_bad_filters_goes_back_to_the_search_it_came_from(browser):
+    response = browser.post("/search/save/", {"name": "Bad", "filters": json.dumps({"colour": ["red"]})},
+                            HTTP_REFERER="http://testserver/search/?industry=SaaS")
+    assert response.url == "http://testserver/search/?industry=SaaS"
