@@ -152,7 +152,7 @@ def test_download_has_full_details_and_escapes_formulas(buyer, other_tenant):
     assert [r["email"] for r in rows] == ["evil@lead.example", "ann@plain.example"]
     assert rows[0]["first_name"] == "'=HYPERLINK(\"http://evil\")"
     assert rows[0]["last_name"] == "'+1" and rows[0]["title"] == "'-2+3" and rows[0]["company_name"] == "'@SUM(A1)"
-    assert rows[0]["phone"] == "'+14155552671", "E.164 starts with + and is escaped too"
+    assert rows[0]["phone"] == "+14155552671", "a phone number is not a formula"
     assert list(rows[0]) == ["first_name", "last_name", "email", "phone", "title", "seniority", "company_name",
                              "company_domain", "company_size", "industry", "city", "state", "zip", "country",
                              "linkedin_url"]
