@@ -3,9 +3,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 
+# Base of every /api/v1/ view; `rate_class` names its rate-limit bucket. (Docstrings of these bases would be
+# shown in the API docs as the description of every endpoint without one.)
 class WorkspaceAPIView(APIView):
-    """Base of every /api/v1/ view; `rate_class` names its rate-limit bucket."""
-
     rate_class: str | None = None
 
 
@@ -21,8 +21,7 @@ class CSVRenderer(BaseRenderer):
         raise NotImplementedError("CSV responses stream from their view.")
 
 
-# An endpoint answering a CSV download, to clients accepting text/csv, */* or application/json. (A comment, not
-# a docstring: the schema would show a docstring as every subclass's description.)
+# An endpoint answering a CSV download, to clients accepting text/csv, */* or application/json.
 class CsvAPIView(WorkspaceAPIView):
     renderer_classes = [JSONRenderer, CSVRenderer]
 
