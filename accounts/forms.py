@@ -52,4 +52,4 @@ class WorkspaceAdminForm(forms.ModelForm):
 
     class Meta:
         model = Workspace
-        fields = "__all__"
+        fields = ["name", "kind", "created_at"]
