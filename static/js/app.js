@@ -91,8 +91,9 @@
   function fill(root) {
     root.querySelectorAll("[data-progress]").forEach(function (bar) { bar.style.width = bar.dataset.progress + "%"; });
   }
+  // htmx:afterSwap fires in the same task that inserts swapped content, so a bar is never seen without its width.
   document.addEventListener("DOMContentLoaded", function () { fill(document); });
-  document.addEventListener("htmx:afterSettle", function () { fill(document); });
+  document.addEventListener("htmx:afterSwap", function () { fill(document); });
 
   // Server-sent toasts for htmx responses (HX-Trigger: {"toast": {...}}).
   document.addEventListener("toast", function (event) {
