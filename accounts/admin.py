@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from .forms import WorkspaceAdminForm
 from .models import ApiKey, Invitation, Membership, User, Workspace
 
 
@@ -27,6 +28,7 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
+    form = WorkspaceAdminForm
     list_display = ["name", "kind", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name", "memberships__user__email"]

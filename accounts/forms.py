@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from .models import Membership, Workspace
+from .validators import validate_single_line
 
 
 class SignupForm(forms.Form):
@@ -9,7 +10,7 @@ class SignupForm(forms.Form):
     email = forms.EmailField(label="Work email")
     password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), min_length=8,
                                help_text="At least 8 characters, not entirely numeric.")
-    workspace_name = forms.CharField(max_length=120, label="Company or team name")
+    workspace_name = forms.CharField(max_length=120, label="Company or team name", validators=[validate_single_line])
     kind = forms.ChoiceField(choices=Workspace.Kind.choices, initial=Workspace.Kind.BUYER,
                              widget=forms.RadioSelect, label="I want to")
 
@@ -32,7 +33,7 @@ class EmailAuthenticationForm(AuthenticationForm):
 
 
 class WorkspaceForm(forms.Form):
-    name = forms.CharField(max_length=120, label="Workspace name")
+    name = forms.CharField(max_length=120, label="Workspace name", validators=[validate_single_line])
     kind = forms.ChoiceField(choices=Workspace.Kind.choices, initial=Workspace.Kind.BUYER)
 
 
@@ -44,3 +45,11 @@ class ApiKeyForm(forms.Form):
 class InvitationForm(forms.Form):
     email = forms.EmailField(label="Email")
     role = forms.ChoiceField(choices=[(Membership.Role.MEMBER, "Member"), (Membership.Role.ADMIN, "Admin")])
+
+
+class WorkspaceAdminForm(forms.ModelForm):
+    name = forms.CharField(max_length=120, validators=[validate_single_line])
+
+    class Meta:
+        model = Workspace
+        fields = ["name", "kind", "created_at"]

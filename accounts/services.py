@@ -18,6 +18,7 @@ from cursive.audit import audit_record
 from cursive.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 from .models import ApiKey, Invitation, Membership, User, Workspace
+from .validators import SINGLE_LINE_MESSAGE, is_single_line, one_line
 
 API_KEY_PREFIX = "cur_"
 
@@ -59,6 +60,8 @@ def workspace_create(*, name: str, owner: User, kind: str = Workspace.Kind.BUYER
     name = name.strip()
     if not name:
         raise ValidationFailed("Give the workspace a name.", fields={"name": ["This field is required."]})
+    if not is_single_line(name):
+        raise ValidationFailed(f"Workspace name: {SINGLE_LINE_MESSAGE}", fields={"name": [SINGLE_LINE_MESSAGE]})
     if kind not in Workspace.Kind.values:
         raise ValidationFailed(f"Unknown workspace kind '{kind}'.", fields={"kind": ["Use buyer or partner."]})
     workspace = Workspace.objects.create(name=name, kind=kind)
@@ -156,7 +159,7 @@ def invitation_create(*, workspace: Workspace, email: str, role: str, invited_by
     link = settings.SITE_URL.rstrip("/") + reverse("accounts:invitation_accept", args=[raw])
     transaction.on_commit(
         lambda: send_mail(
-            subject=f"{invited_by.get_full_name()} invited you to {workspace.name} on Cursive",
+            subject=one_line(f"{invited_by.get_full_name()} invited you to {workspace.name} on Cursive"),
             message=(
                 f"{invited_by.get_full_name()} invited you to join the workspace '{workspace.name}' on Cursive.\n\n"
                 f"Accept the invitation: {link}\n\n"

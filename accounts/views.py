@@ -189,9 +189,8 @@ def member_remove(request, membership_id: int):
 @require_POST
 def workspace_leave(request):
     workspace = request.workspace
-    if not perform(request, services.membership_leave, workspace=workspace, user=request.user,
-                   success=f"You left {workspace.name}. API keys you created there are revoked."):
-        return redirect("accounts:settings")
+    perform(request, services.membership_leave, workspace=workspace, user=request.user,
+            success=f"You left {workspace.name}. API keys you created there are revoked.")
     request.session.pop(SESSION_WORKSPACE_KEY, None)
     return redirect("dashboard")
 

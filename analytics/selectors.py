@@ -1,19 +1,22 @@
-"""The numbers of the Analytics page and API, read from the summary tables: a fixed number of queries
-whatever the size of the workspace."""
+"""The numbers of the Analytics page and API: history from the summary tables, rolled up every few minutes, and
+the current day read live (a purchase shows at once), in a fixed number of queries whatever the size of the
+workspace."""
 
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Workspace
+from credits.models import CreditTransaction
 from credits.selectors import credit_balance
 from leads.models import Lead
 from leads.selectors import ideal_customer_profile
+from marketplace.models import LeadPurchaseItem
 from segments.selectors import segment_performance
 
 from .models import DailyCredits, DailyLeads
@@ -27,11 +30,49 @@ def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
 
 
+def _today_start() -> datetime:
+    # Rollups group by the UTC day (analytics.services); so does the live read of the current day.
+    return datetime.combine(timezone.now().astimezone(UTC).date(), time.min, tzinfo=UTC)
+
+
+def _ledger_today(workspace: Workspace) -> dict[str, Decimal]:
+    spend = Q(kind=CreditTransaction.Kind.SPEND)
+    return CreditTransaction.objects.filter(account__workspace=workspace, created_at__gte=_today_start()).aggregate(
+        spent=-Sum("amount", filter=spend, default=ZERO),
+        added=Sum("amount", default=ZERO, filter=Q(amount__gt=0, kind__in=[
+            CreditTransaction.Kind.PURCHASE, CreditTransaction.Kind.ADJUSTMENT, CreditTransaction.Kind.REFUND])),
+        earned=Sum("amount", filter=Q(kind=CreditTransaction.Kind.EARN), default=ZERO),
+        marketplace=-Sum("amount", filter=spend & Q(reference__startswith="purchase:"), default=ZERO),
+        database=-Sum("amount", filter=spend & Q(reference__startswith="segment_run:"), default=ZERO))
+
+
+def _credits_today(workspace: Workspace) -> tuple[DailyCredits, list[DailyLeads]]:
+    """Today's row of each summary table, computed from the ledger and the leads as the rollup would."""
+    start = _today_start()
+    totals = _ledger_today(workspace)
+    sales = (LeadPurchaseItem.objects.filter(partner=workspace, is_sale=True, purchase__completed_at__gte=start)
+             .count() if workspace.is_partner else 0)
+    day = start.date()
+    credits = DailyCredits(workspace=workspace, day=day, spent=totals["spent"], added=totals["added"],
+                           earned=totals["earned"], sales=sales)
+    leads = {row["source"]: row["leads"] for row in Lead.objects.filter(workspace=workspace, created_at__gte=start)
+             .values("source").annotate(leads=Count("id")).order_by()}
+    costs = {"marketplace": totals["marketplace"], "database": totals["database"]}
+    lead_rows = [DailyLeads(workspace=workspace, day=day, source=source, leads=leads.get(source, 0),
+                            credits=costs.get(source, ZERO))
+                 for source in sorted(set(leads) | {source for source, cost in costs.items() if cost})]
+    return credits, lead_rows
+
+
 def workspace_summary(*, workspace: Workspace, days: int = 30) -> dict:
     today = timezone.now().date()
     start = today - timedelta(days=days - 1)
-    credits = {row.day: row for row in DailyCredits.objects.filter(workspace=workspace, day__gte=start)}
-    lead_rows = list(DailyLeads.objects.filter(workspace=workspace, day__gte=start))
+    credits = {row.day: row for row in DailyCredits.objects.filter(workspace=workspace, day__gte=start,
+                                                                    day__lt=today)}
+    lead_rows = list(DailyLeads.objects.filter(workspace=workspace, day__gte=start, day__lt=today))
+    credits_today, leads_today = _credits_today(workspace)
+    credits[today] = credits_today
+    lead_rows += leads_today
     usage = [{"day": day, "spent": credits[day].spent if day in credits else ZERO,
               "added": credits[day].added if day in credits else ZERO} for day in _days(start, today)]
     spent = sum((row["spent"] for row in usage), ZERO)
@@ -77,12 +118,14 @@ def workspace_summary(*, workspace: Workspace, days: int = 30) -> dict:
 
 def week_glance(*, workspace: Workspace) -> dict:
     """The dashboard's figures for the last 7 days."""
-    since = timezone.now().date() - timedelta(days=6)
-    spent = DailyCredits.objects.filter(workspace=workspace, day__gte=since).aggregate(total=Sum("spent"))["total"]
+    today = timezone.now().date()
+    spent = DailyCredits.objects.filter(workspace=workspace, day__gte=today - timedelta(days=6),
+                                        day__lt=today).aggregate(total=Sum("spent"))["total"]
+    spent = (spent or ZERO) + _ledger_today(workspace)["spent"]
     # A range on created_at itself, so the (workspace, created_at) index serves it.
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)
     leads = Lead.objects.filter(workspace=workspace, created_at__gte=start).count()
-    return {"spent": spent or ZERO, "leads": leads}
+    return {"spent": spent, "leads": leads}
 
 
 def ideal_customer_profile_set(*, workspace: Workspace) -> bool:

@@ -10,7 +10,6 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from cursive import views
 from cursive.errors import ApplicationError, NotAuthenticated, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
@@ -19,10 +18,7 @@ from cursive.text import NUL, NUL_MESSAGE
 
 def _back(request) -> str | None:
     """Where the refused form came from: its `next`, else the page that posted it (same site only)."""
-    referer = request.META.get("HTTP_REFERER", "")
-    same_site = url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
-                                                require_https=request.is_secure())
-    return views.safe_next(request) or (referer if same_site else None)
+    return views.safe_next(request) or views.safe_referer(request)
 
 
 def domain_error_response(request, exc: ApplicationError) -> HttpResponse:

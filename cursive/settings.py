@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
     "django_q",
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "cursive.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "cursive.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -211,6 +213,23 @@ if PRODUCTION:
     # /health is probed over plain HTTP by load balancers.
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
 
+# Content-Security-Policy of every page (cursive.csp): scripts, styles, images and fonts only from this site, no
+# inline code, never framed, forms posting only here. Card checkouts are server redirects after a POST, which
+# browsers hold to form-action too: the Stripe Checkout host (STRIPE_CHECKOUT_ORIGINS) is allowed there.
+SELF = "'self'"
+SECURE_CSP = {
+    "default-src": [SELF],
+    "script-src": [SELF],
+    "style-src": [SELF],
+    "img-src": [SELF, "data:"],
+    "font-src": [SELF],
+    "connect-src": [SELF],
+    "object-src": ["'none'"],
+    "base-uri": [SELF],
+    "frame-ancestors": ["'none'"],
+    "form-action": [SELF, *env.list("STRIPE_CHECKOUT_ORIGINS", default=["https://checkout.stripe.com"])],
+}
+
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -232,6 +251,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Leads marketplace, lead database, segments, credits and partner uploads.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the drf-spectacular-sidecar package, served as our own static files: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "cursive.api.schema.add_error_responses"],
     "ENUM_NAME_OVERRIDES": {

@@ -17,13 +17,21 @@ def or_404(selector, **kwargs):
         raise Http404(exc.message) from exc
 
 
-def safe_next(request) -> str | None:
-    """The `next` a form or link carries (where to go afterwards), if it is on this site."""
-    target = request.POST.get("next") or request.GET.get("next")
+def _on_this_site(request, target: str | None) -> str | None:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
                                                   require_https=request.is_secure()):
         return target
     return None
+
+
+def safe_next(request) -> str | None:
+    """The `next` a form or link carries (where to go afterwards), if it is on this site."""
+    return _on_this_site(request, request.POST.get("next") or request.GET.get("next"))
+
+
+def safe_referer(request) -> str | None:
+    """The page a form was posted from, if it is on this site: a Referer can name any site."""
+    return _on_this_site(request, request.META.get("HTTP_REFERER"))
 
 
 def perform(request, service, *, success: str, **kwargs) -> None:

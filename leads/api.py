@@ -3,7 +3,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
-from cursive.api.views import WorkspaceAPIView
+from cursive.api.views import CsvAPIView, WorkspaceAPIView
 
 from . import selectors, services
 from .export import WORKSPACE_EXPORT_FIELDS, csv_download, csv_rows
@@ -35,7 +35,7 @@ def export_response(leads, name: str):
     return csv_download(csv_rows(leads.iterator(chunk_size=2000), fields=WORKSPACE_EXPORT_FIELDS), name)
 
 
-class LeadExportView(WorkspaceAPIView):
+class LeadExportView(CsvAPIView):
     @extend_schema(parameters=FILTER_PARAMETERS, responses={(200, "text/csv"): str})
     def get(self, request):
         filters = parse_lead_filters(request.query_params)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
@@ -11,6 +12,10 @@ from .services import LEAD_FIELDS
 
 # A cell starting with one of these is run as a formula by Excel, Sheets and LibreOffice.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Except a phone number ("+14155550101", "-415-555-0101"): at worst a spreadsheet does arithmetic with it, so it
+# is written as it is. "+1" or "-2" are too short to be a phone number and stay escaped.
+_PHONE = re.compile(r"\+?[0-9 ().-]+")
+_PHONE_MIN_DIGITS = 7
 
 
 # My Leads exports also say where each lead came from and what the team did with it.
@@ -21,7 +26,13 @@ def escape_cell(value) -> str:
     if isinstance(value, (list, tuple)):
         value = ";".join(str(item) for item in value)
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    if not text.startswith(FORMULA_PREFIXES) or _is_phone(text):
+        return text
+    return "'" + text
+
+
+def _is_phone(text: str) -> bool:
+    return bool(_PHONE.fullmatch(text)) and sum(char.isdigit() for char in text) >= _PHONE_MIN_DIGITS
 
 
 class _Echo:

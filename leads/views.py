@@ -8,7 +8,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
-from rest_framework import serializers
 
 from accounts.decorators import workspace_required
 from cursive.errors import ApplicationError, ValidationFailed
@@ -19,7 +18,7 @@ from cursive.views import or_404
 
 from . import selectors, services
 from .api import export_response
-from .filters import parse_lead_filters
+from .filters import FILTER_LABELS, page_lead_filters
 from .forms import LeadForm, ProfileForm
 from .models import CompanySize, Lead
 from .scoring import score_factors, score_total
@@ -29,10 +28,8 @@ MATCHING_CAP = 10_000
 
 
 def _filters_from(query: QueryDict):
-    try:
-        return parse_lead_filters(query), {}
-    except serializers.ValidationError as exc:
-        return selectors.LeadFilters(), exc.detail
+    filters, errors = page_lead_filters(query)
+    return filters or selectors.LeadFilters(), errors
 
 
 @workspace_required
@@ -40,13 +37,15 @@ def _filters_from(query: QueryDict):
 def lead_list(request):
     filters, errors = _filters_from(request.GET)
     leads = selectors.workspace_leads(workspace=request.workspace, filters=filters)
+    if "non_field_errors" in errors:
+        leads = leads.none()
     try:
         page = keyset_paginate(leads, ordering=selectors.SORTS[filters.sort], cursor=request.GET.get("cursor"),
                                page_size=PAGE_SIZE)
     except ApplicationError:
         return redirect("leads:list")
     context = {"page": page, "filters": filters, "errors": errors, "query": meaningful_query(request.GET).urlencode(),
-               "statuses": Lead.Status.choices}
+               "statuses": Lead.Status.choices, "filter_labels": FILTER_LABELS}
     if request.htmx and request.GET.get("cursor"):
         return render(request, "leads/list.html#rows", context)
     # Counting a huge filtered set costs more than the page: past the cap, say "10,000+".

@@ -4,7 +4,7 @@ from rest_framework.response import Response
 
 from cursive.api.idempotency import idempotent
 from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
-from cursive.api.views import WorkspaceAPIView
+from cursive.api.views import CsvAPIView, WorkspaceAPIView
 from cursive.errors import Conflict
 from leads import normalize
 from leads.export import csv_download, csv_rows
@@ -89,7 +89,7 @@ class PurchaseListCreateView(WorkspaceAPIView):
         return Response(body, status=201)
 
 
-class PurchaseDownloadView(WorkspaceAPIView):
+class PurchaseDownloadView(CsvAPIView):
     @extend_schema(responses={(200, "text/csv"): str})
     def get(self, request, purchase_id: int):
         purchase = selectors.purchase_get(workspace=request.workspace, purchase_id=purchase_id)

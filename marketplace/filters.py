@@ -6,6 +6,12 @@ from leads.models import CompanySize, Seniority
 
 from . import selectors
 
+# The names the browse page gives the filters, for messages about them.
+FILTER_LABELS = {"industry": "Industry", "state": "State", "company_size": "Company size", "seniority": "Seniority",
+                 "price_min": "Min price", "price_max": "Max price", "quality_min": "Minimum quality",
+                 "age_days": "Listed", "has_phone": "Phone", "has_linkedin": "LinkedIn", "q": "Search",
+                 "sort": "Sort by"}
+
 
 class ListingFilterSerializer(serializers.Serializer):
     industry = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
@@ -24,7 +30,7 @@ class ListingFilterSerializer(serializers.Serializer):
     def validate(self, attrs):
         low, high = attrs.get("price_min"), attrs.get("price_max")
         if low is not None and high is not None and low > high:
-            raise serializers.ValidationError({"price_max": ["Must be at least price_min."]})
+            raise serializers.ValidationError({"price_max": ["Max price must be at least the min price."]})
         return attrs
 
     def filters(self) -> selectors.ListingFilters:

@@ -10,6 +10,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.decorators import workspace_required
 from credits.selectors import credit_balance
 from cursive.errors import ApplicationError
+from cursive.filtering import valid_filters
 from cursive.htmx import meaningful_query, push_url
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404, perform, safe_next
@@ -17,8 +18,8 @@ from leads.models import CompanySize, Seniority
 
 from . import cart, selectors, services
 from .api import purchase_csv_response
-from .filters import ListingFilterSerializer
-from .models import LeadPurchase
+from .filters import FILTER_LABELS, ListingFilterSerializer
+from .models import LeadPurchase, Listing
 
 PAGE_SIZE = 25
 AGE_CHOICES = [(1, "Last 24 hours"), (7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")]
@@ -36,21 +37,19 @@ def _cart_context(request) -> dict:
 @vary_on_headers("HX-Request")
 def browse(request):
     query = meaningful_query(request.GET)
-    params = ListingFilterSerializer(data=query)
-    errors = {}
-    if not params.is_valid():
-        # Show what was wrong and browse unfiltered rather than fail the page.
-        errors = params.errors
-        params = ListingFilterSerializer(data={})
-        params.is_valid()
-    filters = params.filters()
-    listings = selectors.available_listings(filters=filters, exclude_partner=request.workspace)
+    params, errors = valid_filters(ListingFilterSerializer, query, labels=FILTER_LABELS)
+    if params is None:
+        filters, listings = selectors.ListingFilters(), Listing.objects.none()
+    else:
+        filters = params.filters()
+        listings = selectors.available_listings(filters=filters, exclude_partner=request.workspace)
     try:
         page = keyset_paginate(listings, ordering=selectors.SORTS[filters.sort], cursor=request.GET.get("cursor"),
                                page_size=PAGE_SIZE)
     except ApplicationError:
         return redirect(f"{reverse('marketplace:browse')}?{query.urlencode()}")
     context = {"page": page, "query": query.urlencode(), "filters": filters, "errors": errors,
+               "filter_labels": FILTER_LABELS,
                **_cart_context(request)}
     if request.htmx and request.GET.get("cursor"):
         return render(request, "marketplace/browse.html#rows", context)

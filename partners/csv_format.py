@@ -5,7 +5,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,8 @@ _ALIASES = {
 }
 HEADER_ALIASES = {alias: field for field, aliases in _ALIASES.items() for alias in aliases}
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+DELIMITERS = (",", ";", "\t", "|")
 
 
 class FileRejected(Exception):
@@ -85,14 +89,30 @@ def validate_mapping(mapping, headers: list[str] | None = None) -> dict[str, str
     return cleaned
 
 
-def _decode(sample: bytes) -> tuple[str, str]:
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig", sample[len(codecs.BOM_UTF8):].decode("utf-8", errors="ignore")
+def _decodes_as(path: Path, encoding: str) -> bool:
+    """Whether the whole file decodes in `encoding`: a cp1252 quote may first appear a megabyte in."""
+    # Not final: a file cut off inside its last multi-byte character is still that encoding.
+    decoder = codecs.getincrementaldecoder(encoding)()
     try:
-        # The sample may end inside a multi-byte character: only complain about earlier bytes.
-        return "utf-8", codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                decoder.decode(block)
     except UnicodeDecodeError:
-        return "latin-1", sample.decode("latin-1")
+        return False
+    return True
+
+
+def _encoding(path: Path, sample: bytes) -> str:
+    """UTF-8 (with or without BOM) and UTF-16 with a BOM; else Windows' cp1252, which spreadsheet exports
+    use for curly quotes and dashes; Latin-1 last, as it decodes any byte."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for encoding in ("utf-8", "cp1252"):
+        if _decodes_as(path, encoding):
+            return encoding
+    return "latin-1"
 
 
 def detect_format(path: Path) -> CsvFormat:
@@ -101,31 +121,74 @@ def detect_format(path: Path) -> CsvFormat:
         sample = handle.read(SAMPLE_BYTES)
     if not sample.strip():
         raise FileRejected("The file is empty.")
-    if b"\x00" in sample:
+    encoding = _encoding(path, sample)
+    text = sample.decode(encoding, errors="replace")
+    if "\x00" in text:
         raise FileRejected("This is not a text CSV file (it contains binary data). Export your leads as CSV.")
     first_line_end = sample.find(b"\n")
     if first_line_end == -1 and len(sample) >= MAX_HEADER_BYTES or first_line_end > MAX_HEADER_BYTES:
         raise FileRejected(
             f"The first line is longer than {MAX_HEADER_BYTES // 1024} KB, so it cannot be a header row. "
             "Check that the file is a CSV with one lead per line.")
-    encoding, text = _decode(sample)
-    header_line = text.splitlines()[0] if text.splitlines() else ""
-    counts = {delimiter: header_line.count(delimiter) for delimiter in (",", ";", "\t", "|")}
+    header_line = _LINE_BREAK.split(text, maxsplit=1)[0]
+    counts = {delimiter: header_line.count(delimiter) for delimiter in DELIMITERS}
     delimiter = max(counts, key=counts.get)
-    header = next(csv.reader(io.StringIO(header_line), delimiter=delimiter), [])
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise FileRejected(f"The header row cannot be read: {exc}. Check for a quote that is never closed.") from exc
     header = [column.strip() for column in header]
     if not any(header):
         raise FileRejected("The first line is empty: the file needs a header row naming its columns.")
     return CsvFormat(encoding=encoding, delimiter=delimiter, header=header)
 
 
-def preview_rows(path: Path, fmt: CsvFormat, limit: int = 5) -> list[list[str]]:
+def _records(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of each data row: rows count from 1 after the header, blank lines are skipped and
+    not counted, a quoted line break stays inside its cell. FileRejected if the file stops being CSV."""
+    number = 0
     with open(path, encoding=fmt.encoding, errors="replace", newline="") as handle:
         reader = csv.reader(handle, delimiter=fmt.delimiter)
-        next(reader, None)
-        rows = []
-        for row in reader:
-            rows.append([cell[:200] for cell in row])
-            if len(rows) >= limit:
-                break
+        try:
+            next(reader, None)
+            for cells in reader:
+                if cells:
+                    number += 1
+                    yield number, cells
+        except csv.Error as exc:
+            raise FileRejected(f"Row {number + 1} cannot be read: {exc}. "
+                               "Check for a quote that is never closed.") from exc
+
+
+@dataclass(frozen=True)
+class Row:
+    number: int
+    values: dict[str, str]
+    error: str = ""
+
+
+def read_rows(path: Path, fmt: CsvFormat, mapping: dict[str, str]) -> Iterator[Row]:
+    """Each data row as lead field -> text through `mapping` (CSV header -> field), or with the error that
+    makes that row unusable as a whole; the other rows go on. FileRejected for problems of the whole file."""
+    # A header named twice: the mapping means its first column.
+    positions = {field: fmt.header.index(header) for header, field in mapping.items()}
+    width = len(fmt.header)
+    for number, cells in _records(path, fmt):
+        if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+            yield Row(number, {}, f"This row has {len(cells)} cells, the header has {width}.")
+        elif any("\x00" in cell for cell in cells):
+            yield Row(number, {}, "This row contains binary data (a NUL character).")
+        else:
+            yield Row(number, {field: cells[index] if index < len(cells) else ""
+                               for field, index in positions.items()})
+
+
+def preview_rows(path: Path, fmt: CsvFormat, limit: int = 5) -> list[list[str]]:
+    """The first rows as they are, for the mapping step; a file that stops being CSV shows what came before."""
+    rows = []
+    try:
+        for _, cells in itertools.islice(_records(path, fmt), limit):
+            rows.append([cell[:200] for cell in cells])
+    except FileRejected:
+        pass
     return rows

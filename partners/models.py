@@ -84,7 +84,7 @@ class Upload(models.Model):
     @property
     def progress(self) -> int:
         """Percent of the rows processed (a line count estimates the total); 100 once processing is over.
-    Not the file position: pandas reads far ahead of the rows it has handed over."""
+    Not the file position: the reader buffers far ahead of the rows it has handed over."""
         if self.status not in (self.Status.QUEUED, self.Status.PROCESSING):
             return 100
         if not self.estimated_rows:

@@ -1,7 +1,8 @@
 """Every write of the partner portal: profiles, uploads and their processing, review, listing and payouts.
 
-Processing reads the CSV with pandas in chunks, so memory stays bounded
-whatever the file's size. Each chunk's staged leads, row errors, counters and
+Processing reads the CSV row by row (partners.csv_format.read_rows) in chunks,
+so memory stays bounded whatever the file's size, and a malformed row is that
+row's error, not the file's. Each chunk's staged leads, row errors, counters and
 progress commit together; a worker that dies mid-file leaves the upload
 "processing" with a stale heartbeat, and the next run (the sweeper's, or a
 retry) resumes after the last committed chunk. Nothing is listed until the
@@ -11,12 +12,12 @@ so no lead is ever listed twice, whoever uploads it and however often.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pandas as pd
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
@@ -32,15 +33,13 @@ from leads.scoring import listing_quality
 from leads.services import LEAD_FIELDS, lead_fields_clean
 from marketplace.models import Listing
 
-from .csv_format import CsvFormat, FileRejected, detect_format, suggest_mapping, validate_mapping
+from .csv_format import CsvFormat, FileRejected, Row, detect_format, read_rows, suggest_mapping, validate_mapping
 from .models import PartnerProfile, Payout, Upload, UploadedLead, UploadError
 
 logger = logging.getLogger("cursive.partners")
 CENT = Decimal("0.01")
 # Rows errors kept per upload; the counts stay exact beyond it.
 MAX_STORED_ERRORS = 10_000
-# Columns read beyond the header, so a row with a few extra cells is reported, not fatal to the file.
-SPARE_COLUMNS = 20
 
 
 def partner_profile_ensure(*, workspace: Workspace, company_name: str | None = None) -> PartnerProfile:
@@ -162,34 +161,28 @@ def _row_problems(raw: dict) -> tuple[dict, dict[str, list[str]]]:
     return cleaned, errors
 
 
-def _process_chunk(upload: Upload, frame: pd.DataFrame, first_row: int, mapping: dict[str, str],
-                   spare: list[str]) -> tuple[list[UploadedLead], list[UploadError], dict[str, int]]:
-    counts = {"total": len(frame), "valid": 0, "duplicate": 0, "invalid": 0}
-    fields = frame.rename(columns=mapping)
+def _process_chunk(upload: Upload, rows: list[Row]) -> tuple[list[UploadedLead], list[UploadError], dict[str, int]]:
+    counts = {"total": len(rows), "valid": 0, "duplicate": 0, "invalid": 0}
     staged: list[UploadedLead] = []
     errors: list[UploadError] = []
     candidates: dict[str, UploadedLead] = {}
-    records = fields[list(mapping.values())].to_dict("records")
-    overflow = fields[spare].ne("").any(axis=1).tolist() if spare else [False] * len(records)
-    for offset, (raw, too_long) in enumerate(zip(records, overflow, strict=True)):
-        row = first_row + offset
-        if too_long:
+    for row in rows:
+        if row.error:
             counts["invalid"] += 1
-            errors.append(UploadError(upload=upload, row=row, field="row",
-                                      message="This row has more cells than the header has columns."))
+            errors.append(UploadError(upload=upload, row=row.number, field="row", message=row.error))
             continue
-        cleaned, problems = _row_problems(raw)
+        cleaned, problems = _row_problems(row.values)
         if problems:
             counts["invalid"] += 1
-            errors.extend(UploadError(upload=upload, row=row, field=field, message=message)
+            errors.extend(UploadError(upload=upload, row=row.number, field=field, message=message)
                           for field, messages in problems.items() for message in messages)
             continue
         key = normalize.dedup_hash(cleaned["email"], cleaned["phone"])
         if key in candidates:
             counts["duplicate"] += 1
             continue
-        candidates[key] = UploadedLead(upload=upload, row=row, dedup_hash=key, quality=listing_quality(cleaned),
-                                       **cleaned)
+        candidates[key] = UploadedLead(upload=upload, row=row.number, dedup_hash=key,
+                                       quality=listing_quality(cleaned), **cleaned)
     if candidates:
         seen = set(UploadedLead.objects.filter(upload=upload, dedup_hash__in=list(candidates))
                    .values_list("dedup_hash", flat=True))
@@ -217,38 +210,32 @@ def upload_process(*, upload_id: int) -> Upload | None:
         return _fail(upload, "The uploaded file is missing on the server; upload it again.")
     if not upload.estimated_rows:
         Upload.objects.filter(pk=upload.pk).update(estimated_rows=_count_lines(path) - 1)
-    spare = [f"__spare_{i}" for i in range(SPARE_COLUMNS)]
-    names = [*fmt.header, *spare]
-    # Duplicate header names would make pandas rename them; positions are what the mapping means.
-    names = [f"{name}__{i}" if names.index(name) != i else name for i, name in enumerate(names)]
     chunk_rows = settings.UPLOAD_CHUNK_ROWS
+    rows = read_rows(path, fmt, mapping)
     try:
-        with open(path, "rb") as handle:
-            reader = pd.read_csv(
-                handle, sep=fmt.delimiter, encoding=fmt.encoding, encoding_errors="replace", header=None,
-                names=names, skiprows=1, dtype=str, keep_default_na=False, na_filter=False, chunksize=chunk_rows,
-                engine="c", skip_blank_lines=True, quotechar='"', doublequote=True,
-            )
-            for index, frame in enumerate(reader):
-                if index < upload.chunks_done:
-                    continue  # committed by an earlier run of this upload
-                staged, errors, counts = _process_chunk(upload, frame, index * chunk_rows + 1, mapping, spare)
-                with transaction.atomic():
-                    UploadedLead.objects.bulk_create(staged, batch_size=5000)
-                    stored = UploadError.objects.filter(upload=upload).count()
-                    UploadError.objects.bulk_create(errors[: max(0, MAX_STORED_ERRORS - stored)], batch_size=5000)
-                    updated = Upload.objects.filter(pk=upload.pk, chunks_done=index).update(
-                        total_rows=F("total_rows") + counts["total"], valid_rows=F("valid_rows") + counts["valid"],
-                        duplicate_rows=F("duplicate_rows") + counts["duplicate"],
-                        invalid_rows=F("invalid_rows") + counts["invalid"], chunks_done=index + 1,
-                        heartbeat_at=timezone.now(),
-                    )
-                    if updated != 1:
-                        # Another run took this upload over (ours was thought dead): let it finish.
-                        transaction.set_rollback(True)
-                        return None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        return _fail(upload, f"The file could not be read as CSV: {str(exc).strip()[:300]}")
+        for index in itertools.count():
+            chunk = list(itertools.islice(rows, chunk_rows))
+            if not chunk:
+                break
+            if index < upload.chunks_done:
+                continue  # committed by an earlier run of this upload
+            staged, errors, counts = _process_chunk(upload, chunk)
+            with transaction.atomic():
+                UploadedLead.objects.bulk_create(staged, batch_size=5000)
+                stored = UploadError.objects.filter(upload=upload).count()
+                UploadError.objects.bulk_create(errors[: max(0, MAX_STORED_ERRORS - stored)], batch_size=5000)
+                updated = Upload.objects.filter(pk=upload.pk, chunks_done=index).update(
+                    total_rows=F("total_rows") + counts["total"], valid_rows=F("valid_rows") + counts["valid"],
+                    duplicate_rows=F("duplicate_rows") + counts["duplicate"],
+                    invalid_rows=F("invalid_rows") + counts["invalid"], chunks_done=index + 1,
+                    heartbeat_at=timezone.now(),
+                )
+                if updated != 1:
+                    # Another run took this upload over (ours was thought dead): let it finish.
+                    transaction.set_rollback(True)
+                    return None
+    except FileRejected as exc:
+        return _fail(upload, f"The file could not be read as CSV: {exc}")
     return _finish(upload_id)
 
 

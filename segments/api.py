@@ -23,7 +23,7 @@ class SegmentInputSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     filters = serializers.JSONField(required=False, default=dict)
     status = serializers.ChoiceField(choices=Segment.Status.choices, required=False)
-    auto_pull_per_day = serializers.IntegerField(required=False, min_value=0)
+    auto_pull_per_day = serializers.IntegerField(required=False, min_value=0, max_value=services.MAX_PULL)
 
 
 class SegmentListCreateView(WorkspaceAPIView):
@@ -42,12 +42,8 @@ class SegmentListCreateView(WorkspaceAPIView):
     def post(self, request):
         data = SegmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        per_day = values.pop("auto_pull_per_day", None)
-        segment = services.segment_create(workspace=request.workspace, created_by=request.user, **values)
-        if per_day is not None:
-            segment = services.segment_update(workspace=request.workspace, segment_id=segment.pk,
-                                              auto_pull_per_day=per_day)
+        segment = services.segment_create(workspace=request.workspace, created_by=request.user,
+                                          **data.validated_data)
         return Response(SegmentSerializer(segment).data, status=201)
 
 

@@ -9,6 +9,10 @@ from rest_framework import serializers
 from leads.models import CompanySize, Person, Seniority
 
 LIST_FIELDS = ("industry", "state", "city", "company_size", "seniority")
+# The names Lead Search and the segment editor give the filters, for messages about them.
+FILTER_LABELS = {"industry": "Industry", "state": "State", "city": "City", "company_size": "Company size",
+                 "seniority": "Seniority", "title": "Job title words", "has_email": "Email", "has_phone": "Phone",
+                 "has_linkedin": "LinkedIn", "email_verified": "Verified email", "score_min": "Minimum quality score"}
 BOOLEAN_FIELDS = ("has_email", "has_phone", "has_linkedin", "email_verified")
 
 

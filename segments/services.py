@@ -60,13 +60,22 @@ def _segment_for_update(*, workspace: Workspace, segment_id) -> Segment:
     return segment
 
 
+def _auto_pull_per_day(per_day) -> int:
+    if not isinstance(per_day, int) or isinstance(per_day, bool) or not 0 <= per_day <= MAX_PULL:
+        raise ValidationFailed(f"Automatic pulls take 0 to {MAX_PULL:,} people a day.",
+                               fields={"auto_pull_per_day": [f"0 to {MAX_PULL}."]})
+    return per_day
+
+
 @transaction.atomic
 def segment_create(*, workspace: Workspace, name: str, filters: dict, description: str = "",
-                   created_by: User | None = None, status: str = Segment.Status.ACTIVE) -> Segment:
+                   created_by: User | None = None, status: str = Segment.Status.ACTIVE,
+                   auto_pull_per_day: int = 0) -> Segment:
     if status not in Segment.Status.values:
         raise ValidationFailed("Status is active, paused or archived.", fields={"status": ["Unknown status."]})
     return Segment.objects.create(workspace=workspace, name=_name(name), description=(description or "").strip(),
-                                  filters=validated_filters(filters), created_by=created_by, status=status)
+                                  filters=validated_filters(filters), created_by=created_by, status=status,
+                                  auto_pull_per_day=_auto_pull_per_day(auto_pull_per_day))
 
 
 @transaction.atomic
@@ -88,11 +97,7 @@ def segment_update(*, workspace: Workspace, segment_id, **changes) -> Segment:
             raise ValidationFailed("Status is active, paused or archived.", fields={"status": ["Unknown status."]})
         segment.status = changes["status"]
     if "auto_pull_per_day" in changes:
-        per_day = changes["auto_pull_per_day"]
-        if not isinstance(per_day, int) or not 0 <= per_day <= MAX_PULL:
-            raise ValidationFailed(f"Automatic pulls take 0 to {MAX_PULL:,} people a day.",
-                                   fields={"auto_pull_per_day": [f"0 to {MAX_PULL}."]})
-        segment.auto_pull_per_day = per_day
+        segment.auto_pull_per_day = _auto_pull_per_day(changes["auto_pull_per_day"])
     segment.save()
     return segment
 

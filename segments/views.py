@@ -11,11 +11,13 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.decorators import workspace_required
 from credits.selectors import credit_balance
 from cursive.errors import ApplicationError, ValidationFailed
+from cursive.filtering import labelled
 from cursive.htmx import push_url
-from cursive.views import or_404, safe_next
+from cursive.views import or_404, safe_next, safe_referer
 from leads.models import CompanySize, Person, Seniority
 
 from . import selectors, services
+from .filters import FILTER_LABELS
 from .forms import filters_from_query, query_from_filters
 from .models import Segment
 
@@ -34,11 +36,20 @@ def _facets() -> dict:
 
 
 def _search_context(raw: dict) -> dict:
-    try:
-        filters = services.validated_filters(raw)
-    except ValidationFailed as exc:
-        return {"error": exc.message, "filters": raw, "count": None, "sample": []}
-    return {"filters": filters, "count": services.search_count(filters=filters),
+    """Counts over the valid filters; each invalid one is left out and reported by the label the form shows."""
+    raw, errors = dict(raw), {}
+    while True:
+        try:
+            filters = services.validated_filters(raw)
+            break
+        except ValidationFailed as exc:
+            bad = {key: problems for key, problems in exc.fields["filters"].items() if key in raw}
+            if not bad:
+                return {"errors": {"filters": [exc.message]}, "filters": raw, "count": None, "sample": []}
+            for key, problems in bad.items():
+                errors[key] = [labelled(key, problem, FILTER_LABELS) for problem in problems]
+                raw.pop(key)
+    return {"filters": filters, "errors": errors, "count": services.search_count(filters=filters),
             "sample": services.search_sample(filters=filters, limit=SAMPLE_SIZE),
             "filters_json": json.dumps(filters), "query": query_from_filters(filters)}
 
@@ -69,7 +80,7 @@ def save_search(request):
                                           filters=raw, created_by=request.user)
     except (ValueError, ApplicationError) as exc:
         messages.error(request, getattr(exc, "message", "Those filters could not be read; search again."))
-        return redirect(request.META.get("HTTP_REFERER") or "segments:search")
+        return redirect(safe_referer(request) or "segments:search")
     services.segment_preview(workspace=request.workspace, segment_id=segment.pk, actor=request.user)
     messages.success(request, f"Saved segment “{segment.name}”.")
     return redirect("segments:detail", segment_id=segment.pk)

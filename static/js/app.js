@@ -73,6 +73,28 @@
     });
   });
 
+  // Inline handlers are refused by the Content-Security-Policy: these data attributes stand in for them.
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches("[data-autosubmit]")) target.form.submit();
+    if (target.matches("[data-select-all]")) {
+      document.querySelectorAll("input[name=" + target.dataset.selectAll + "]").forEach(function (box) {
+        box.checked = target.checked;
+      });
+    }
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-close-drawer]")) document.getElementById("drawer").innerHTML = "";
+  });
+
+  // Progress bars carry their percentage in data-progress; a style attribute would be refused too.
+  function fill(root) {
+    root.querySelectorAll("[data-progress]").forEach(function (bar) { bar.style.width = bar.dataset.progress + "%"; });
+  }
+  // htmx:afterSwap fires in the same task that inserts swapped content, so a bar is never seen without its width.
+  document.addEventListener("DOMContentLoaded", function () { fill(document); });
+  document.addEventListener("htmx:afterSwap", function () { fill(document); });
+
   // Server-sent toasts for htmx responses (HX-Trigger: {"toast": {...}}).
   document.addEventListener("toast", function (event) {
     var box = document.getElementById("toasts");

@@ -12,6 +12,7 @@ from accounts.services import (
     membership_remove,
     user_create,
     user_signup,
+    workspace_create,
 )
 from cursive.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
@@ -106,3 +107,25 @@ def test_the_last_owner_cannot_be_removed(tenant):
     owner_membership = Membership.objects.get(user=tenant.user, workspace=tenant.workspace)
     with pytest.raises(Conflict):
         membership_remove(workspace=tenant.workspace, membership_id=owner_membership.pk, actor=tenant.user)
+
+
+@pytest.mark.parametrize("name", ["Acme\r\nBcc: victim@example.com", "Acme\nLtd", "Acme\x00", "Acme\tLtd", "A\x85B"])
+def test_workspace_names_are_one_line_without_control_characters(tenant, name):
+    with pytest.raises(ValidationFailed) as exc:
+        workspace_create(name=name, owner=tenant.user)
+    assert "name" in exc.value.fields
+    assert not Workspace.objects.filter(name__contains="Acme").exclude(pk=tenant.workspace.pk).exists()
+
+
+def test_an_existing_multiline_workspace_name_does_not_break_invitation_emails(tenant,
+                                                                                django_capture_on_commit_callbacks):
+    # Names stored before the rule existed, and inviters' names, may hold line breaks.
+    Workspace.objects.filter(pk=tenant.workspace.pk).update(name="Acme\r\nCorp")
+    tenant.workspace.refresh_from_db()
+    type(tenant.user).objects.filter(pk=tenant.user.pk).update(full_name="Ann\nLee")
+    tenant.user.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation_create(workspace=tenant.workspace, email="new@acme.test", role="member", invited_by=tenant.user)
+    assert len(mail.outbox) == 1
+    subject = mail.outbox[0].message()["Subject"]
+    assert subject == "Ann Lee invited you to Acme Corp on Cursive"

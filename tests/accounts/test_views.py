@@ -148,3 +148,29 @@ def test_staff_without_a_workspace_land_in_the_admin(client):
     ordinary = user_create(email="solo@cursive.test", password="solo-password-123")
     client.force_login(ordinary)
     assert client.get("/").url == "/workspaces/new/"
+
+
+def test_signup_refuses_a_multiline_workspace_name(client):
+    response = client.post("/signup/", {"full_name": "Dana", "email": "dana@fbi.test", "password": "trust-no-1-ever",
+                                        "workspace_name": "X Files\r\nBcc: a@b.test", "kind": "buyer"})
+    assert response.status_code == 200
+    assert "one line" in response.context["form"].errors["workspace_name"][0]
+    assert not User.objects.exists()
+
+
+def test_new_workspace_form_refuses_a_multiline_name(client, tenant):
+    tenant.browser_client(client)
+    response = client.post("/workspaces/new/", {"name": "Second\nline", "kind": "buyer"})
+    assert response.status_code == 200
+    assert "one line" in response.context["form"].errors["name"][0]
+    assert Membership.objects.filter(user=tenant.user).count() == 1
+
+
+def test_admin_refuses_a_multiline_workspace_name(client, tenant):
+    staff = user_create(email="staff@cursive.test", password="staff-password-1", is_staff=True)
+    client.force_login(staff)
+    response = client.post(f"/admin/accounts/workspace/{tenant.workspace.pk}/change/", {
+        "name": "Acme\r\nCorp", "kind": "buyer", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"})
+    assert response.status_code == 200 and "one line" in str(response.context["adminform"].form.errors["name"])
+    tenant.workspace.refresh_from_db()
+    assert tenant.workspace.name == "Acme"

@@ -168,3 +168,31 @@ def test_names_cannot_break_out_of_the_chart_data(client, tenant):
     page = client.get("/analytics/").content.decode()
     assert "<script>alert" not in page
     assert "\\u003C/script\\u003E\\u003Cscript\\u003Ealert" in page, "the name is in the chart data, escaped"
+
+
+def test_a_purchase_made_a_minute_ago_shows_at_once(client, busy_workspace, partner):
+    """Rollups run every few minutes; the current day is read live, so nothing waits for the next one."""
+    listing = make_listing(price="6.00", partner=partner.workspace)
+    purchase_create(workspace=busy_workspace.workspace, lead_ids=[listing.pk])
+    summary = workspace_summary(workspace=busy_workspace.workspace, days=7)
+    today = timezone.now().date()
+    assert summary["credit_usage"][-1] == {"day": today, "spent": D("34.00"), "added": D("0.00")}
+    assert summary["credits_spent"] == D("34.00") and summary["balance"] == D("66.00")
+    sources = {row["source"]: row for row in summary["lead_sources"]}
+    assert sources["marketplace"]["leads"] == 3 and sources["marketplace"]["credits"] == D("29.00")
+    assert summary["daily_acquisition"][-1] == {"day": today, "leads": 9}
+    assert workspace_summary(workspace=partner.workspace, days=7)["partner"]["by_day"][-1]["sales"] == 2
+    body = busy_workspace.api().get("/api/v1/analytics/summary?period=7").json()
+    assert body["credits_spent"] == "34.00" and body["credit_usage"][-1]["spent"] == "34.00"
+    client.force_login(busy_workspace.user)
+    assert 'data-testid="dash-spent-week">34.00' in client.get("/").content.decode()
+
+
+def test_history_still_comes_from_the_rollups(busy_workspace):
+    backdate_ledger(busy_workspace.workspace, 3)
+    summary = workspace_summary(workspace=busy_workspace.workspace, days=7)
+    assert summary["credit_usage"][-1]["spent"] == D("0.00"), "the ledger moved; today is live"
+    assert summary["credits_spent"] == D("0.00"), "the rollup has not run since: days before today are rolled up"
+    analytics_rollup(days=None)
+    summary = workspace_summary(workspace=busy_workspace.workspace, days=7)
+    assert summary["credit_usage"][-4]["spent"] == D("28.00") and summary["credits_spent"] == D("28.00")

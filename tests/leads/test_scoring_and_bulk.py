@@ -198,3 +198,11 @@ def test_my_leads_query_count_does_not_grow_with_rows(client, tenant, django_ass
     with django_assert_max_num_queries(small) as many:
         client.get("/leads/")
     assert len(many.captured_queries) == small
+
+
+def test_export_answers_a_client_asking_for_csv(tenant):
+    make(tenant, first_name="Ann")
+    response = tenant.api().get("/api/v1/leads/export", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    bad = tenant.api().get("/api/v1/leads/export?score_min=abc", HTTP_ACCEPT="text/csv")
+    assert bad.status_code == 400 and bad["Content-Type"] == "application/json" and bad.json()["error"]["fields"]

@@ -71,3 +71,27 @@ def test_my_leads_paginates_with_load_more_and_filters(client, tenant):
     assert "No leads match these filters" in filtered
     live = client.get("/leads/?source=pixel", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="lead-results").content.decode()
     assert "No leads match these filters" in live and "see all 55 leads" in live and "<html" not in live
+
+
+def test_my_leads_with_an_invalid_filter_reports_it_and_keeps_the_others(client, tenant):
+    client.force_login(tenant.user)
+    lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": "a@x.example",
+                                                                             "industry": "SaaS"})
+    lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": "b@x.example",
+                                                                             "industry": "Retail"})
+    response = client.get("/leads/?industry=SaaS&score_min=500")
+    page = response.content.decode()
+    assert response.context["matching"] == 1, "the industry filter still applies"
+    assert 'data-testid="matching">1 lead<' in page
+    assert response.context["errors"]["score_min"][0].startswith("Score from: ")
+    assert 'id="score_min-error"' in page and "score_min (" not in page
+
+
+def test_my_leads_score_and_date_ranges_the_wrong_way_round_are_reported(client, tenant):
+    client.force_login(tenant.user)
+    lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": "a@x.example"})
+    errors = client.get("/leads/?score_min=60&score_max=10&created_from=2026-02-01&created_to=2026-01-01"
+                        ).context["errors"]
+    assert errors == {"score_max": ["Score to must be at least the score from."],
+                      "created_to": ["Added to must be on or after the added from date."]}
+    assert tenant.api().get("/api/v1/leads?score_min=60&score_max=10").status_code == 400

@@ -152,7 +152,7 @@ def test_download_has_full_details_and_escapes_formulas(buyer, other_tenant):
     assert [r["email"] for r in rows] == ["evil@lead.example", "ann@plain.example"]
     assert rows[0]["first_name"] == "'=HYPERLINK(\"http://evil\")"
     assert rows[0]["last_name"] == "'+1" and rows[0]["title"] == "'-2+3" and rows[0]["company_name"] == "'@SUM(A1)"
-    assert rows[0]["phone"] == "'+14155552671", "E.164 starts with + and is escaped too"
+    assert rows[0]["phone"] == "+14155552671", "a phone number is not a formula"
     assert list(rows[0]) == ["first_name", "last_name", "email", "phone", "title", "seniority", "company_name",
                              "company_domain", "company_size", "industry", "city", "state", "zip", "country",
                              "linkedin_url"]
@@ -168,3 +168,26 @@ def test_pending_purchases_cannot_be_downloaded(buyer, settings):
     response = buyer.api().get(f"/api/v1/marketplace/purchases/{body['id']}/download")
     assert response.status_code == 409 and response.json()["error"]["code"] == "purchase_not_complete"
     assert Decimal(body["total_credits"]) == listing.price
+
+
+@pytest.mark.parametrize("accept", ["text/csv", "text/csv; charset=utf-8", "*/*", "application/json",
+                                    "text/csv, application/json;q=0.9", "text/*"])
+def test_download_honours_accept_headers_a_client_sends(buyer, accept):
+    purchase = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [make_listing().pk]},
+                                format="json").json()
+    response = buyer.api().get(f"/api/v1/marketplace/purchases/{purchase['id']}/download", HTTP_ACCEPT=accept)
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert len(list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))) == 1
+
+
+def test_download_errors_are_json_even_to_a_client_asking_for_csv(buyer, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    body = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [make_listing().pk], "payment": "card"},
+                            format="json").json()
+    pending = buyer.api().get(f"/api/v1/marketplace/purchases/{body['id']}/download", HTTP_ACCEPT="text/csv")
+    assert pending.status_code == 409 and pending["Content-Type"] == "application/json"
+    assert pending.json()["error"]["code"] == "purchase_not_complete"
+    missing = buyer.api().get("/api/v1/marketplace/purchases/999999/download", HTTP_ACCEPT="text/csv")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    unknown = buyer.api().get(f"/api/v1/marketplace/purchases/{body['id']}/download", HTTP_ACCEPT="image/png")
+    assert unknown.status_code == 406 and unknown.json()["error"]["code"] == "not_acceptable"

@@ -30,7 +30,41 @@ def test_browse_page_filters_and_partials(browser):
 def test_bad_filters_show_a_message_instead_of_failing(browser):
     make_listing()
     page = browser.get("/marketplace/?quality_min=500").content.decode()
-    assert "were not valid and were ignored" in page and "1 lead" in page
+    assert "were not applied" in page and "Minimum quality: " in page and "1 lead" in page
+
+
+@pytest.fixture
+def fintech_and_others():
+    for price in ("12.00", "15.00"):
+        make_listing(industry="Fintech", state="CO", price=price)
+    make_listing(industry="Fintech", state="NY", price="3.00")
+    make_listing(industry="SaaS", state="CO", price="20.00")
+
+
+def test_a_max_price_below_the_min_is_reported_and_the_other_filters_still_apply(browser, fintech_and_others):
+    assert "2 leads" in browser.get("/marketplace/?industry=Fintech&price_min=10").content.decode()
+    response = browser.get("/marketplace/?industry=Fintech&price_min=10&price_max=5")
+    page = response.content.decode()
+    assert "2 leads" in page, "Fintech and min price 10 still apply"
+    assert response.context["errors"] == {"price_max": ["Max price must be at least the min price."]}
+    assert 'id="price_max-error"' in page and "Max price must be at least the min price." in page
+    assert "price_max" not in page.split('id="price_max-error"')[1].split("</")[0]
+
+
+def test_a_bogus_sort_keeps_the_filters(browser, fintech_and_others):
+    response = browser.get("/marketplace/?industry=Fintech&state=CO&sort=bogus", HTTP_HX_REQUEST="true",
+                           HTTP_HX_TARGET="results")
+    assert "2 leads" in response.content.decode()
+    assert list(response.context["errors"]) == ["sort"] and response.context["errors"]["sort"][0].startswith("Sort by:")
+    assert len(response.context["page"].results) == 2
+    body = response.content.decode()
+    assert '<p class="field-error" id="sort-error" role="alert" hx-swap-oob="true">Sort by: ' in body, "next to the field"
+    assert '<p class="field-error" id="price_max-error" role="alert" hx-swap-oob="true" hidden>' in body
+
+
+def test_the_api_still_answers_400_naming_the_field(buyer):
+    response = buyer.api().get("/api/v1/marketplace/leads?price_min=10&price_max=5")
+    assert response.status_code == 400 and list(response.json()["error"]["fields"]) == ["price_max"]
 
 
 def test_empty_marketplace(browser):

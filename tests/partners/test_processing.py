@@ -128,7 +128,42 @@ def test_rows_with_extra_cells_are_reported(partner):
     text = csv_text([person(1)]) + "Bob,Ray,bob@x.example,,CEO,Acme,surprise,extra\n"
     upload = upload_bytes(partner, text.encode())
     assert upload.valid_rows == 1 and upload.invalid_rows == 1
-    assert errors_of(upload) == [(2, "row", "This row has more cells than the header has columns.")]
+    assert errors_of(upload) == [(2, "row", "This row has 8 cells, the header has 6.")]
+
+
+def test_a_row_with_many_extra_cells_fails_that_row_only(partner):
+    text = csv_text([person(1), person(2) + ["x"] * 40, person(3)]) + ",".join(person(4)) + ",,,\n"
+    upload = upload_bytes(partner, text.encode())
+    assert upload.status == Upload.Status.AWAITING_REVIEW, upload.failure_message
+    assert (upload.total_rows, upload.valid_rows, upload.invalid_rows) == (4, 3, 1)
+    assert errors_of(upload) == [(2, "row", "This row has 46 cells, the header has 6.")]
+
+
+def test_cp1252_is_read_as_cp1252_not_latin_1(partner):
+    rows = [person(1, last_name="O\u2019Neil", company_name="Caf\u00e9 \u201cM\u00fcller\u201d \u2013 \u20ac"), person(2)]
+    upload = upload_bytes(partner, csv_text(rows).encode("cp1252"))
+    assert upload.valid_rows == 2, errors_of(upload)
+    staged = UploadedLead.objects.get(upload=upload, row=1)
+    assert (staged.last_name, staged.company_name) == ("O\u2019Neil", "Caf\u00e9 \u201cM\u00fcller\u201d \u2013 \u20ac")
+
+
+def test_cp1252_after_the_first_block_is_still_detected(partner):
+    rows = [person(i) for i in range(1, 6000)] + [person(6000, last_name="O\u2019Neil")]
+    data = csv_text(rows).encode("cp1252")
+    assert len(data) > 256 * 1024 and b"\x92" not in data[:256 * 1024]
+    upload = upload_bytes(partner, data)
+    assert UploadedLead.objects.get(upload=upload, row=6000).last_name == "O\u2019Neil"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_with_a_byte_order_mark_is_read(partner, encoding):
+    rows = [person(1, first_name="Zo\u00eb", company_name="\u6771\u4eac Caf\u00e9"), person(2)]
+    data = csv_text(rows, sep="\t").encode(encoding)
+    bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}.get(encoding, b"")
+    upload = upload_bytes(partner, bom + data)
+    assert upload.valid_rows == 2, (upload.failure_message, errors_of(upload))
+    staged = UploadedLead.objects.get(upload=upload, row=1)
+    assert (staged.first_name, staged.company_name) == ("Zo\u00eb", "\u6771\u4eac Caf\u00e9")
 
 
 @pytest.mark.parametrize("encoding,sep,bom", [("utf-8", ",", False), ("utf-8", ";", True), ("latin-1", "\t", False)])

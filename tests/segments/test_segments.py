@@ -207,3 +207,17 @@ def test_two_segments_pulling_the_same_people_at_once_charge_each_person_once(te
     assert sum(run.pulled for run in runs) == 30
     assert sum(run.credits_charged for run in runs) == Decimal("30.00")
     assert CreditAccount.objects.get(workspace=tenant.workspace).balance == Decimal("970.00")
+
+
+@pytest.mark.parametrize("per_day", [10_001, -1])
+def test_a_400_on_create_creates_nothing(tenant, per_day):
+    response = tenant.api().post("/api/v1/segments", {"name": "Too many", "auto_pull_per_day": per_day},
+                                 format="json")
+    assert response.status_code == 400
+    assert "auto_pull_per_day" in response.json()["error"]["fields"]
+    assert not Segment.objects.exists()
+
+
+def test_create_with_automatic_pulls_sets_them_at_once(tenant):
+    body = tenant.api().post("/api/v1/segments", {"name": "Daily", "auto_pull_per_day": 25}, format="json").json()
+    assert body["auto_pull_per_day"] == 25 and Segment.objects.get().auto_pull_per_day == 25

@@ -31,7 +31,16 @@ def test_search_page_counts_live_and_pushes_the_url(browser, people):
 
 def test_bad_filters_explain_themselves(browser, people):
     page = browser.get("/search/?company_size=huge").content.decode()
-    assert "company_size" in page and "not a valid choice" in page
+    assert "Company size: " in page and "not a valid choice" in page and "company_size:" not in page
+
+
+def test_a_bad_filter_is_left_out_and_the_others_still_count(browser, people):
+    make_person(industry="Fintech", score=95)
+    response = browser.get("/search/?industry=Fintech&score_min=500")
+    page = response.content.decode()
+    assert 'data-testid="search-count">1<' in page, "the industry filter still applies"
+    assert response.context["errors"] == {"score_min": ["Minimum quality score: Ensure this value is less than or "
+                                                        "equal to 100."]}
 
 
 def test_save_search_as_segment_then_autosave_and_pull(browser, tenant, people):
@@ -113,3 +122,16 @@ def test_pausing_from_the_segment_page_stays_on_it(browser, tenant):
     assert paused.url == f"/segments/{segment.pk}/"
     offsite = browser.post(f"/segments/{segment.pk}/action/", {"action": "active", "next": "https://evil.test/"})
     assert offsite.url == "/segments/"
+
+
+@pytest.mark.parametrize("referer", ["https://evil.example/phish", "//evil.example/phish", "http://testserver@evil.example/"])
+def test_saving_bad_filters_never_redirects_to_another_site(browser, referer):
+    response = browser.post("/search/save/", {"name": "Bad", "filters": "{not json"}, HTTP_REFERER=referer)
+    assert response.status_code == 302 and response.url == "/search/"
+    assert not Segment.objects.exists()
+
+
+def test_saving_bad_filters_goes_back_to_the_search_it_came_from(browser):
+    response = browser.post("/search/save/", {"name": "Bad", "filters": json.dumps({"colour": ["red"]})},
+                            HTTP_REFERER="http://testserver/search/?industry=SaaS")
+    assert response.url == "http://testserver/search/?industry=SaaS"
