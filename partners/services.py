@@ -127,7 +127,7 @@ def _claim(upload_id: int) -> Upload | None:
     """Take an upload for processing: a queued one, or one whose worker stopped beating (resume)."""
     stale = timezone.now() - timedelta(seconds=settings.UPLOAD_STALE_SECONDS)
     with transaction.atomic():
-        upload = (Upload.objects.select_for_update(skip_locked=True).filter(pk=upload_id)
+        upload = (Upload.objects.select_for_update(skip_locked=True, of=("self",), no_key=True).filter(pk=upload_id)
                   .select_related("workspace").first())
         if upload is None:
             return None
