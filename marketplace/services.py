@@ -5,6 +5,9 @@ never waits behind another buyer's purchase; a listing that is locked right
 now is "being bought" and answers 409 at once. Credit accounts (buyer and
 partners) are then locked in workspace id order by the credits service.
 Card purchases reserve their listings and commit before Stripe is called.
+Every lock covers only the rows it names (`of=("self",)`, never a joined
+workspace) and is FOR NO KEY UPDATE: a held purchase must not stall the
+inserts that refer to the buyer's workspace or to the purchase itself.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def _clean_ids(lead_ids) -> list[int]:
 def _lock_listings(*, workspace: Workspace, ids: list[int]) -> list[Listing]:
     """Lock the requested listings (id order, never waiting) and check every one can be bought now."""
     listings = list(Listing.objects.filter(pk__in=ids).select_related("partner").order_by("pk")
-                    .select_for_update(skip_locked=True, of=("self",)))
+                    .select_for_update(skip_locked=True, of=("self",), no_key=True))
     locked_ids = {listing.pk for listing in listings}
     if missing := [pk for pk in ids if pk not in locked_ids]:
         exists = set(Listing.objects.filter(pk__in=missing).values_list("pk", flat=True))
@@ -227,7 +230,7 @@ def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
     ids = list(purchase.items.values_list("listing_id", flat=True))
     # Waiting here is fine (the webhook has a lock timeout); skipping would lose a paid sale.
     listings = list(Listing.objects.filter(pk__in=ids).select_related("partner").order_by("pk")
-                    .select_for_update(of=("self",)))
+                    .select_for_update(of=("self",), no_key=True))
     lost = [lst.pk for lst in listings
             if not (lst.status == Listing.Status.AVAILABLE
                     or (lst.status == Listing.Status.RESERVED and lst.reserved_by_id == purchase.pk))]
@@ -253,7 +256,7 @@ def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
 @transaction.atomic
 def purchase_release(*, purchase_id: int, status: str = LeadPurchase.Status.EXPIRED, reason: str = "") -> LeadPurchase:
     """Close a pending card purchase and put its reserved leads back on the market."""
-    purchase = LeadPurchase.objects.select_for_update().get(pk=purchase_id)
+    purchase = LeadPurchase.objects.select_for_update(no_key=True).get(pk=purchase_id)
     if purchase.status != LeadPurchase.Status.PENDING:
         return purchase
     Listing.objects.filter(reserved_by=purchase, status=Listing.Status.RESERVED).update(
@@ -310,7 +313,7 @@ def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: 
     back when they paid in credits. Returns the listing ids."""
     items = list(purchase.items.filter(is_sale=True).select_related("partner").order_by("listing_id"))
     listing_ids = [item.listing_id for item in items]
-    list(Listing.objects.filter(pk__in=listing_ids).order_by("pk").select_for_update(of=("self",)))
+    list(Listing.objects.filter(pk__in=listing_ids).order_by("pk").select_for_update(of=("self",), no_key=True))
     partners = {item.partner for item in items if item.partner_id}
     credit_accounts_lock(workspaces=[purchase.workspace, *partners])
     if purchase.payment == LeadPurchase.Payment.CREDITS:  # card money goes back through Stripe
@@ -342,7 +345,8 @@ def purchase_refund(*, purchase_id: int, actor: User, reason: str, return_to_mar
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("Say why the purchase is refunded.", fields={"reason": ["A reason is required."]})
-    purchase = LeadPurchase.objects.select_for_update().select_related("workspace").filter(pk=purchase_id).first()
+    purchase = (LeadPurchase.objects.select_for_update(of=("self",), no_key=True).select_related("workspace")
+                .filter(pk=purchase_id).first())
     if purchase is None:
         raise NotFound("No such purchase.")
     if purchase.status != LeadPurchase.Status.COMPLETE:
@@ -369,7 +373,7 @@ def purchase_card_refunded(*, payment_intent_id: str, amount_refunded_cents: int
     (staff can relist). A partial refund cannot be matched to leads: it is recorded and flagged for staff.
     A refund of a purchase that was paid too late to deliver closes its flag. Each refund counts once,
     however often the event arrives."""
-    purchase = (LeadPurchase.objects.select_for_update().select_related("workspace")
+    purchase = (LeadPurchase.objects.select_for_update(of=("self",), no_key=True).select_related("workspace")
                 .filter(payment_intent_id=payment_intent_id).exclude(payment_intent_id="").first())
     if purchase is None:
         return None
