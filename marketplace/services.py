@@ -16,7 +16,7 @@ from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -53,6 +53,16 @@ class LeadUnavailable(Conflict):
         super().__init__(f"Lead{'s' if len(self.lead_ids) > 1 else ''} {names} {'are' if len(self.lead_ids) > 1 else 'is'}"
                          f" no longer available ({reason}); remove {'them' if len(self.lead_ids) > 1 else 'it'}"
                          " from your cart and try again.", extra={"lead_ids": self.lead_ids})
+
+
+class ReservationLimit(Conflict):
+    code = "reservation_limit"
+
+    def __init__(self, *, reserved: int, adding: int, limit: int):
+        super().__init__(
+            f"You hold {reserved} lead{'s' if reserved != 1 else ''} in unpaid card checkouts and a workspace may "
+            f"hold at most {limit} at once; this checkout would add {adding}. Pay or cancel a pending checkout "
+            "(Purchases) to free its leads, or buy these with credits.", extra={"reserved": reserved, "limit": limit})
 
 
 class PaymentProviderUnavailable(ApplicationError):
@@ -187,9 +197,25 @@ def _purchase_with_credits(*, workspace: Workspace, ids: list[int], created_by: 
     return purchase
 
 
+def _check_reservation_room(*, workspace: Workspace, adding: int) -> None:
+    """Unpaid card checkouts take their leads off sale for the reservation's length: one workspace may hold
+    only MARKETPLACE_MAX_RESERVED_LEADS at once, or a single buyer could reserve most of the marketplace.
+    The count is taken under a per-workspace transaction lock, so concurrent checkouts of one workspace are
+    counted one after the other and cannot pass the cap together."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('marketplace.reservations', %s))",
+                       [workspace.pk])
+    reserved = Listing.objects.filter(status=Listing.Status.RESERVED, reserved_by__workspace=workspace,
+                                      reserved_by__reserved_until__gt=timezone.now()).count()
+    limit = settings.MARKETPLACE_MAX_RESERVED_LEADS
+    if reserved + adding > limit:
+        raise ReservationLimit(reserved=reserved, adding=adding, limit=limit)
+
+
 def _purchase_with_card(*, workspace: Workspace, ids: list[int], created_by: User | None,
                         base_url: str | None) -> LeadPurchase:
     with transaction.atomic():
+        _check_reservation_room(workspace=workspace, adding=len(ids))
         listings = _lock_listings(workspace=workspace, ids=ids)
         purchase = _create_pending(workspace=workspace, listings=listings, payment=LeadPurchase.Payment.CARD,
                                    created_by=created_by)
