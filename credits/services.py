@@ -68,11 +68,11 @@ def to_credits(value) -> Decimal:
 
 
 def _account_for_update(workspace: Workspace) -> CreditAccount:
-    account = CreditAccount.objects.select_for_update().filter(workspace=workspace).first()
+    account = CreditAccount.objects.select_for_update(no_key=True).filter(workspace=workspace).first()
     if account is None:
         # First movement: create the account without racing another first use, then lock it.
         CreditAccount.objects.bulk_create([CreditAccount(workspace=workspace)], ignore_conflicts=True)
-        account = CreditAccount.objects.select_for_update().get(workspace=workspace)
+        account = CreditAccount.objects.select_for_update(no_key=True).get(workspace=workspace)
     return account
 
 
@@ -81,10 +81,10 @@ def credit_accounts_lock(*, workspaces) -> None:
     that pays partners) takes its locks in this one order, so two of them can never deadlock."""
     ids = sorted({workspace.pk for workspace in workspaces})
     locked = set(CreditAccount.objects.filter(workspace_id__in=ids).order_by("workspace_id")
-                 .select_for_update().values_list("workspace_id", flat=True))
+                 .select_for_update(no_key=True).values_list("workspace_id", flat=True))
     if missing := [pk for pk in ids if pk not in locked]:
         CreditAccount.objects.bulk_create([CreditAccount(workspace_id=pk) for pk in missing], ignore_conflicts=True)
-        list(CreditAccount.objects.filter(workspace_id__in=missing).order_by("workspace_id").select_for_update())
+        list(CreditAccount.objects.filter(workspace_id__in=missing).order_by("workspace_id").select_for_update(no_key=True))
 
 
 # One statement moves the balance, takes the row lock and enforces balance >= 0 (and <= what the column
@@ -329,7 +329,7 @@ def credit_purchase_close(*, session: dict, status: str) -> CreditPurchase | Non
 @transaction.atomic
 def credit_purchase_refund(*, payment_intent_id: str, amount_refunded_cents: int) -> CreditPurchase | None:
     """A card refund takes back the matching share of credits, or flags the account when they are spent."""
-    purchase = (CreditPurchase.objects.select_for_update().filter(payment_intent_id=payment_intent_id)
+    purchase = (CreditPurchase.objects.select_for_update(no_key=True).filter(payment_intent_id=payment_intent_id)
                 .exclude(payment_intent_id="").first())
     if purchase is None or purchase.completed_at is None:
         return purchase

@@ -163,15 +163,19 @@ def sessions_paid_not_yet_processed():
 
 
 def session_object_for_update(session: dict, queryset):
-    """That object, locked for the rest of the caller's transaction; None when it is not ours."""
+    """That object, locked for the rest of the caller's transaction; None when it is not ours. Only its own
+    row is locked, whatever the queryset joins, and FOR NO KEY UPDATE: rows that refer to it (or to the
+    buyer's workspace) can still be inserted meanwhile."""
     reference = session_reference(session)
-    return None if reference is None else queryset.select_for_update().filter(pk=reference).first()
+    if reference is None:
+        return None
+    return queryset.select_for_update(of=("self",), no_key=True).filter(pk=reference).first()
 
 
 def session_record(queryset, *, pk: int, session: CheckoutSession):
     """Remember the Checkout Session on the object it was opened for (after the call, under a fresh lock)."""
     with transaction.atomic():
-        obj = queryset.select_for_update().get(pk=pk)
+        obj = queryset.select_for_update(of=("self",), no_key=True).get(pk=pk)
         obj.checkout_session_id = session.id
         obj.checkout_url = session.url
         obj.save(update_fields=["checkout_session_id", "checkout_url"])

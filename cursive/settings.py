@@ -360,5 +360,7 @@ UPLOAD_STALE_SECONDS = env.int("UPLOAD_STALE_SECONDS", default=120)
 UPLOAD_DRAFT_MAX_AGE_HOURS = env.int("UPLOAD_DRAFT_MAX_AGE_HOURS", default=24)
 # A partner's share of each sale unless staff set another for that partner.
 PARTNER_REVENUE_SHARE_DEFAULT = env.int("PARTNER_REVENUE_SHARE_DEFAULT", default=70)
+# The most leads one workspace may hold reserved in unpaid card checkouts at once.
+MARKETPLACE_MAX_RESERVED_LEADS = env.int("MARKETPLACE_MAX_RESERVED_LEADS", default=50)
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="cursive-demo-2026")
 INVITATION_MAX_AGE_DAYS = 14

@@ -5,6 +5,9 @@ never waits behind another buyer's purchase; a listing that is locked right
 now is "being bought" and answers 409 at once. Credit accounts (buyer and
 partners) are then locked in workspace id order by the credits service.
 Card purchases reserve their listings and commit before Stripe is called.
+Every lock covers only the rows it names (`of=("self",)`, never a joined
+workspace) and is FOR NO KEY UPDATE: a held purchase must not stall the
+inserts that refer to the buyer's workspace or to the purchase itself.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -53,6 +56,16 @@ class LeadUnavailable(Conflict):
                          " from your cart and try again.", extra={"lead_ids": self.lead_ids})
 
 
+class ReservationLimit(Conflict):
+    code = "reservation_limit"
+
+    def __init__(self, *, reserved: int, adding: int, limit: int):
+        super().__init__(
+            f"You hold {reserved} lead{'s' if reserved != 1 else ''} in unpaid card checkouts and a workspace may "
+            f"hold at most {limit} at once; this checkout would add {adding}. Pay or cancel a pending checkout "
+            "(Purchases) to free its leads, or buy these with credits.", extra={"reserved": reserved, "limit": limit})
+
+
 def _clean_ids(lead_ids) -> list[int]:
     if not isinstance(lead_ids, (list, tuple)) or not lead_ids:
         raise ValidationFailed("Choose at least one lead.", fields={"lead_ids": ["A non-empty list of lead ids."]})
@@ -69,7 +82,7 @@ def _clean_ids(lead_ids) -> list[int]:
 def _lock_listings(*, workspace: Workspace, ids: list[int]) -> list[Listing]:
     """Lock the requested listings (id order, never waiting) and check every one can be bought now."""
     listings = list(Listing.objects.filter(pk__in=ids).select_related("partner").order_by("pk")
-                    .select_for_update(skip_locked=True, of=("self",)))
+                    .select_for_update(skip_locked=True, of=("self",), no_key=True))
     locked_ids = {listing.pk for listing in listings}
     if missing := [pk for pk in ids if pk not in locked_ids]:
         exists = set(Listing.objects.filter(pk__in=missing).values_list("pk", flat=True))
@@ -179,9 +192,25 @@ def _purchase_with_credits(*, workspace: Workspace, ids: list[int], created_by: 
     return purchase
 
 
+def _check_reservation_room(*, workspace: Workspace, adding: int) -> None:
+    """Unpaid card checkouts take their leads off sale for the reservation's length: one workspace may hold
+    only MARKETPLACE_MAX_RESERVED_LEADS at once, or a single buyer could reserve most of the marketplace.
+    The count is taken under a per-workspace transaction lock, so concurrent checkouts of one workspace are
+    counted one after the other and cannot pass the cap together."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('marketplace.reservations', %s))",
+                       [workspace.pk])
+    reserved = Listing.objects.filter(status=Listing.Status.RESERVED, reserved_by__workspace=workspace,
+                                      reserved_by__reserved_until__gt=timezone.now()).count()
+    limit = settings.MARKETPLACE_MAX_RESERVED_LEADS
+    if reserved + adding > limit:
+        raise ReservationLimit(reserved=reserved, adding=adding, limit=limit)
+
+
 def _purchase_with_card(*, workspace: Workspace, ids: list[int], created_by: User | None,
                         base_url: str | None) -> LeadPurchase:
     with transaction.atomic():
+        _check_reservation_room(workspace=workspace, adding=len(ids))
         listings = _lock_listings(workspace=workspace, ids=ids)
         purchase = _create_pending(workspace=workspace, listings=listings, payment=LeadPurchase.Payment.CARD,
                                    created_by=created_by)
@@ -243,7 +272,7 @@ def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
     ids = list(purchase.items.values_list("listing_id", flat=True))
     # Waiting here is fine (the webhook has a lock timeout); skipping would lose a paid sale.
     listings = list(Listing.objects.filter(pk__in=ids).select_related("partner").order_by("pk")
-                    .select_for_update(of=("self",)))
+                    .select_for_update(of=("self",), no_key=True))
     lost = [lst.pk for lst in listings
             if not (lst.status == Listing.Status.AVAILABLE
                     or (lst.status == Listing.Status.RESERVED and lst.reserved_by_id == purchase.pk))]
@@ -307,7 +336,7 @@ def _owned_meanwhile(*, purchase: LeadPurchase, listings: list[Listing], items: 
 @transaction.atomic
 def purchase_release(*, purchase_id: int, status: str = LeadPurchase.Status.EXPIRED, reason: str = "") -> LeadPurchase:
     """Close a pending card purchase and put its reserved leads back on the market."""
-    purchase = LeadPurchase.objects.select_for_update().get(pk=purchase_id)
+    purchase = LeadPurchase.objects.select_for_update(no_key=True).get(pk=purchase_id)
     if purchase.status != LeadPurchase.Status.PENDING:
         return purchase
     Listing.objects.filter(reserved_by=purchase, status=Listing.Status.RESERVED).update(
@@ -382,7 +411,7 @@ def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: 
     back when they paid in credits. Returns the listing ids."""
     items = list(purchase.items.filter(is_sale=True).select_related("partner").order_by("listing_id"))
     listing_ids = [item.listing_id for item in items]
-    list(Listing.objects.filter(pk__in=listing_ids).order_by("pk").select_for_update(of=("self",)))
+    list(Listing.objects.filter(pk__in=listing_ids).order_by("pk").select_for_update(of=("self",), no_key=True))
     partners = {item.partner for item in items if item.partner_id}
     credit_accounts_lock(workspaces=[purchase.workspace, *partners])
     if purchase.payment == LeadPurchase.Payment.CREDITS:  # card money goes back through Stripe
@@ -414,7 +443,8 @@ def purchase_refund(*, purchase_id: int, actor: User, reason: str, return_to_mar
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("Say why the purchase is refunded.", fields={"reason": ["A reason is required."]})
-    purchase = LeadPurchase.objects.select_for_update().select_related("workspace").filter(pk=purchase_id).first()
+    purchase = (LeadPurchase.objects.select_for_update(of=("self",), no_key=True).select_related("workspace")
+                .filter(pk=purchase_id).first())
     if purchase is None:
         raise NotFound("No such purchase.")
     if purchase.status != LeadPurchase.Status.COMPLETE:
@@ -441,7 +471,7 @@ def purchase_card_refunded(*, payment_intent_id: str, amount_refunded_cents: int
     (staff can relist). A partial refund cannot be matched to leads: it is recorded and flagged for staff.
     A refund of a purchase that was paid too late to deliver closes its flag. Each refund counts once,
     however often the event arrives."""
-    purchase = (LeadPurchase.objects.select_for_update().select_related("workspace")
+    purchase = (LeadPurchase.objects.select_for_update(of=("self",), no_key=True).select_related("workspace")
                 .filter(payment_intent_id=payment_intent_id).exclude(payment_intent_id="").first())
     if purchase is None:
         return None

@@ -54,7 +54,7 @@ def partner_profile_ensure(*, workspace: Workspace, company_name: str | None = N
 @transaction.atomic
 def partner_profile_update(*, profile_id: int, company_name: str, payout_details: str) -> PartnerProfile:
     """What the partner may edit; the share, trust and status are staff's (admin)."""
-    profile = PartnerProfile.objects.select_for_update().get(pk=profile_id)
+    profile = PartnerProfile.objects.select_for_update(no_key=True).get(pk=profile_id)
     profile.company_name = company_name.strip()[:200] or profile.company_name
     profile.payout_details = payout_details.strip()
     profile.save(update_fields=["company_name", "payout_details"])
@@ -250,7 +250,8 @@ def _count_lines(path: Path) -> int:
 
 def _finish(upload_id: int) -> Upload:
     with transaction.atomic():
-        upload = Upload.objects.select_for_update().select_related("workspace").get(pk=upload_id)
+        upload = (Upload.objects.select_for_update(of=("self",), no_key=True).select_related("workspace")
+                  .get(pk=upload_id))
         if upload.total_rows == 0:
             return _fail(upload, "The file has a header row but no leads under it.")
         if upload.valid_rows == 0:
@@ -282,7 +283,9 @@ ON CONFLICT DO NOTHING
 
 @transaction.atomic
 def upload_approve(*, upload_id: int, actor: User | None, note: str = "") -> Upload:
-    upload = Upload.objects.select_for_update().select_related("workspace").get(pk=upload_id)
+    # The insert below can take long: the partner's workspace, which it refers to (as does every other
+    # insert of that partner), stays unlocked, and so do the partner's other uploads.
+    upload = Upload.objects.select_for_update(of=("self",), no_key=True).select_related("workspace").get(pk=upload_id)
     if upload.status != Upload.Status.AWAITING_REVIEW:
         raise ValidationFailed(f"Only uploads awaiting review can be approved; this one is "
                                f"{upload.get_status_display().lower()}.")
@@ -308,7 +311,7 @@ def upload_reject(*, upload_id: int, actor: User | None, note: str) -> Upload:
     note = (note or "").strip()
     if not note:
         raise ValidationFailed("Tell the partner why the upload is rejected.", fields={"note": ["Required."]})
-    upload = Upload.objects.select_for_update().get(pk=upload_id)
+    upload = Upload.objects.select_for_update(no_key=True).get(pk=upload_id)
     if upload.status != Upload.Status.AWAITING_REVIEW:
         raise ValidationFailed(f"Only uploads awaiting review can be rejected; this one is "
                                f"{upload.get_status_display().lower()}.")

@@ -2,6 +2,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from cursive.api.idempotency import idempotent
 from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
 from cursive.api.views import WorkspaceAPIView
 from cursive.errors import ValidationFailed
@@ -80,7 +81,9 @@ class SegmentRunView(WorkspaceAPIView):
     @extend_schema(request=RunInputSerializer, responses=inline_serializer("SegmentRunResult", {
         "count": serializers.IntegerField(required=False), "pulled": serializers.IntegerField(required=False),
         "skipped_owned": serializers.IntegerField(required=False),
-        "credits_charged": serializers.DecimalField(max_digits=14, decimal_places=2, required=False)}))
+        "credits_charged": serializers.DecimalField(max_digits=14, decimal_places=2, required=False)}),
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)])
+    @idempotent
     def post(self, request, segment_id: int):
         # Another workspace's id is a 404 whatever the body says.
         selectors.segment_get(workspace=request.workspace, segment_id=segment_id)

@@ -1,4 +1,5 @@
 import json
+import uuid
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -10,7 +11,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import workspace_required
 from credits.selectors import credit_balance
-from cursive.errors import ApplicationError, ValidationFailed
+from cursive.api.idempotency import request_fingerprint, run_once
+from cursive.errors import ApplicationError, Conflict, ValidationFailed
 from cursive.filtering import labelled
 from cursive.htmx import push_url
 from cursive.views import or_404, safe_next, safe_referer
@@ -105,7 +107,8 @@ def _segment(request, segment_id) -> Segment:
 def segment_detail(request, segment_id: int):
     segment = _segment(request, segment_id)
     context = {"segment": segment, "runs": selectors.segment_runs(segment=segment)[:20],
-               "balance": credit_balance(workspace=request.workspace), **_form_context(segment.filters)}
+               "balance": credit_balance(workspace=request.workspace), "pull_key": uuid.uuid4().hex,
+               **_form_context(segment.filters)}
     return render(request, "segments/detail.html", context)
 
 
@@ -125,17 +128,45 @@ def segment_autosave(request, segment_id: int):
     return render(request, "segments/_autosave.html", {"segment": segment})
 
 
+def _pull_once(request, segment: Segment) -> None:
+    """A pull from the page: the form's one-time key makes a second submit of the same form (a double click,
+    a resent POST) show the first pull's result instead of pulling and charging again."""
+    limit = int(request.POST.get("limit") or 0)
+
+    def pull():
+        run = services.segment_pull(workspace=request.workspace, segment_id=segment.pk, limit=limit,
+                                    actor=request.user)
+        return 200, {"pulled": run.pulled, "skipped_owned": run.skipped_owned,
+                     "credits_charged": f"{run.credits_charged:.2f}"}
+
+    key = request.POST.get("idempotency_key", "").strip()
+    if key:
+        fingerprint = request_fingerprint("POST", request.path, {"mode": "pull", "limit": limit})
+        try:
+            _, result, replayed = run_once(workspace=request.workspace, key=key, fingerprint=fingerprint, call=pull)
+        except Conflict as exc:
+            if exc.code == "idempotency_in_progress":
+                messages.info(request, "This pull is already under way: its result shows in the history below.")
+            elif exc.code == "idempotency_key_reused":
+                messages.error(request, "This form was already used for another pull; reload the page to pull again.")
+            else:
+                raise
+            return
+    else:
+        (_, result), replayed = pull(), False
+    pulled = result["pulled"]
+    messages.success(request, f"{'This form was sent twice; the pull was already done. ' if replayed else ''}"
+                              f"Pulled {pulled} new lead{'s' if pulled != 1 else ''} into My Leads "
+                              f"for {result['credits_charged']} credits ({result['skipped_owned']} already yours).")
+
+
 @workspace_required
 @require_POST
 def segment_run(request, segment_id: int):
     segment = _segment(request, segment_id)
     try:
         if request.POST.get("mode") == "pull":
-            limit = int(request.POST.get("limit") or 0)
-            run = services.segment_pull(workspace=request.workspace, segment_id=segment.pk, limit=limit,
-                                        actor=request.user)
-            messages.success(request, f"Pulled {run.pulled} new lead{'s' if run.pulled != 1 else ''} into My Leads "
-                                      f"for {run.credits_charged} credits ({run.skipped_owned} already yours).")
+            _pull_once(request, segment)
         else:
             run = services.segment_preview(workspace=request.workspace, segment_id=segment.pk, actor=request.user)
             messages.info(request, f"“{segment.name}” matches {run.count:,} people.")

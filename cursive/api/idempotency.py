@@ -4,6 +4,8 @@ The first request with a key claims it in a row of its own; its successful
 answer is stored and replayed to every repeat, which changes nothing. A repeat
 that arrives while the first is still running gets 409 rather than a second
 purchase. Failed attempts release the key so the client can fix and retry.
+Pages that charge (a segment pull) put a one-time key in their form and go
+through the same claim, so a double submit charges once too.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from cursive.models import IdempotencyRecord
 ABANDONED_AFTER = timedelta(minutes=5)
 
 
-def _fingerprint(request) -> str:
-    body = json.dumps(request.data, sort_keys=True, cls=DjangoJSONEncoder, default=str)
-    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+def request_fingerprint(method: str, path: str, data) -> str:
+    body = json.dumps(data, sort_keys=True, cls=DjangoJSONEncoder, default=str)
+    return hashlib.sha256(f"{method} {path}\n{body}".encode()).hexdigest()
 
 
 def _claim(*, workspace, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
@@ -43,37 +45,53 @@ def _claim(*, workspace, key: str, fingerprint: str) -> tuple[IdempotencyRecord,
     return IdempotencyRecord.objects.get(workspace=workspace, key=key), bool(taken_over)
 
 
+def run_once(*, workspace, key: str, fingerprint: str, call) -> tuple[int, object, bool]:
+    """Run `call` (which answers `(status_code, body)`) once per workspace and key: its successful answer is
+    stored and returned to every repeat of the same request, which changes nothing. Returns the status code,
+    the body and whether it is a replay. Pages whose forms carry a one-time key use it as the API does."""
+    if len(key) > 255:
+        raise ValidationFailed("Idempotency-Key must be at most 255 characters.", code="invalid_idempotency_key")
+    record, owned = _claim(workspace=workspace, key=key, fingerprint=fingerprint)
+    if not owned:
+        if record.request_fingerprint != fingerprint:
+            raise Conflict("This Idempotency-Key was already used for a different request; use a new key.",
+                           code="idempotency_key_reused")
+        if record.state == IdempotencyRecord.State.DONE:
+            return record.status_code, record.response_body, True
+        raise Conflict("A request with this Idempotency-Key is still being processed; retry in a moment.",
+                       code="idempotency_in_progress")
+    try:
+        status_code, body = call()
+    except BaseException:
+        record.delete()
+        raise
+    if 200 <= status_code < 300:
+        record.state = IdempotencyRecord.State.DONE
+        record.status_code = status_code
+        record.response_body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
+        record.save(update_fields=["state", "status_code", "response_body"])
+    else:
+        record.delete()
+    return status_code, body, False
+
+
 def idempotent(handler):
     @wraps(handler)
     def wrapper(view, request, *args, **kwargs):
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
             return handler(view, request, *args, **kwargs)
-        if len(key) > 255:
-            raise ValidationFailed("Idempotency-Key must be at most 255 characters.", code="invalid_idempotency_key")
-        fingerprint = _fingerprint(request)
-        record, owned = _claim(workspace=request.workspace, key=key, fingerprint=fingerprint)
-        if not owned:
-            if record.request_fingerprint != fingerprint:
-                raise Conflict("This Idempotency-Key was already used for a different request; use a new key.",
-                               code="idempotency_key_reused")
-            if record.state == IdempotencyRecord.State.DONE:
-                return Response(record.response_body, status=record.status_code,
-                                headers={"Idempotent-Replayed": "true"})
-            raise Conflict("A request with this Idempotency-Key is still being processed; retry in a moment.",
-                           code="idempotency_in_progress")
-        try:
-            response = handler(view, request, *args, **kwargs)
-        except BaseException:
-            record.delete()
-            raise
-        if 200 <= response.status_code < 300:
-            record.state = IdempotencyRecord.State.DONE
-            record.status_code = response.status_code
-            record.response_body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
-            record.save(update_fields=["state", "status_code", "response_body"])
-        else:
-            record.delete()
-        return response
+        answered = []
+
+        def call():
+            answered.append(handler(view, request, *args, **kwargs))
+            return answered[0].status_code, answered[0].data
+
+        fingerprint = request_fingerprint(request.method, request.path, request.data)
+        status_code, body, replayed = run_once(workspace=request.workspace, key=key, fingerprint=fingerprint,
+                                               call=call)
+        if replayed:
+            return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"})
+        return answered[0]
 
     return wrapper

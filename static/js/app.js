@@ -45,6 +45,42 @@
     });
   }, true);
 
+  // <form data-submit-once> (a pull, a purchase) disables its buttons from the moment it is sent, so a double
+  // click sends it once. The clicked button's name and value go with the form still, which a disabled button's
+  // would not; coming back to the page from the browser's cache makes the form usable again.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || !form.hasAttribute("data-submit-once")) return;
+    if (form.dataset.submitting) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.submitting = "1";
+    if (event.submitter && event.submitter.name) {
+      var carried = document.createElement("input");
+      carried.type = "hidden";
+      carried.name = event.submitter.name;
+      carried.value = event.submitter.value;
+      carried.setAttribute("data-submitter", "");
+      form.appendChild(carried);
+    }
+    form.querySelectorAll("button:not([disabled]), input[type=submit]:not([disabled])").forEach(function (button) {
+      button.disabled = true;
+      button.setAttribute("data-disabled-while-sending", "");
+    });
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("form[data-submit-once][data-submitting]").forEach(function (form) {
+      delete form.dataset.submitting;
+      form.querySelectorAll("[data-submitter]").forEach(function (input) { input.remove(); });
+      form.querySelectorAll("[data-disabled-while-sending]").forEach(function (button) {
+        button.disabled = false;
+        button.removeAttribute("data-disabled-while-sending");
+      });
+    });
+  });
+
   // htmx sends nothing for a form the browser finds invalid (quality 500 where the most is 100): say why,
   // instead of leaving the old results standing as if they matched.
   document.addEventListener("htmx:validation:failed", function (event) {
