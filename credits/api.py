@@ -58,7 +58,7 @@ class CheckoutView(WorkspaceAPIView):
 
     @extend_schema(request=CheckoutInputSerializer, responses={201: CheckoutOutputSerializer},
                    parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)])
-    @idempotent
+    @idempotent()  # calls Stripe: its answer cannot share the purchase's transaction
     def post(self, request):
         data = self.CheckoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

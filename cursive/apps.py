@@ -15,4 +15,5 @@ class CursiveConfig(AppConfig):
         register(Recurring("dispatch due and lost jobs", "cursive.jobs.jobs_sweep", Schedule.MINUTES, minutes=1))
         register(Recurring("consistency check", "cursive.consistency.run_scheduled", Schedule.DAILY))
         register(Recurring("prune rate-limit counters", "cursive.tasks.prune_rate_limit_counters", Schedule.HOURLY))
+        register(Recurring("prune idempotency keys", "cursive.tasks.prune_idempotency_records", Schedule.HOURLY))
         post_migrate.connect(ensure_schedules, sender=self, dispatch_uid="cursive.ensure_schedules")

@@ -106,6 +106,7 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "key"], name="idempotency_workspace_key_unique"),
         ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_prune_idx")]
 
     def __str__(self):
         return f"{self.key} ({self.state})"

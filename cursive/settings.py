@@ -277,6 +277,8 @@ RATE_LIMITS = {
     "purchases": env.int("RATE_LIMIT_PURCHASES", default=60),
     "credit_checkouts": env.int("RATE_LIMIT_CREDIT_CHECKOUTS", default=20),
 }
+# How long a stored answer to an Idempotency-Key is replayed before the key is forgotten (Stripe keeps 24 hours).
+IDEMPOTENCY_KEY_RETENTION_HOURS = env.int("IDEMPOTENCY_KEY_RETENTION_HOURS", default=72)
 
 # --- Background jobs ----------------------------------------------------------
 Q_CLUSTER = {

@@ -83,7 +83,7 @@ class SegmentRunView(WorkspaceAPIView):
         "skipped_owned": serializers.IntegerField(required=False),
         "credits_charged": serializers.DecimalField(max_digits=14, decimal_places=2, required=False)}),
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)])
-    @idempotent
+    @idempotent(atomic=True)
     def post(self, request, segment_id: int):
         # Another workspace's id is a 404 whatever the body says.
         selectors.segment_get(workspace=request.workspace, segment_id=segment_id)

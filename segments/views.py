@@ -143,7 +143,8 @@ def _pull_once(request, segment: Segment) -> None:
     if key:
         fingerprint = request_fingerprint("POST", request.path, {"mode": "pull", "limit": limit})
         try:
-            _, result, replayed = run_once(workspace=request.workspace, key=key, fingerprint=fingerprint, call=pull)
+            _, result, replayed = run_once(workspace=request.workspace, key=key, fingerprint=fingerprint, call=pull,
+                                           atomic=True)
         except Conflict as exc:
             if exc.code == "idempotency_in_progress":
                 messages.info(request, "This pull is already under way: its result shows in the history below.")

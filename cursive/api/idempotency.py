@@ -6,25 +6,30 @@ that arrives while the first is still running gets 409 rather than a second
 purchase. Failed attempts release the key so the client can fix and retry.
 Pages that charge (a segment pull) put a one-time key in their form and go
 through the same claim, so a double submit charges once too.
+
+"Still running" is a PostgreSQL advisory lock held by the request's own
+connection, not a timestamp: when a web worker dies mid-request its connection
+closes and the lock goes with it, so the client's retry takes over at once
+instead of waiting minutes for an abandoned claim to age. Operations that only
+touch the database (credit purchases, pulls) store their answer in the same
+transaction as their effect (`atomic`): a request that dies leaves neither, and
+its retry does the work once. Operations that call Stripe cannot hold a
+transaction across the call; their retry after a crash starts a new checkout.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from contextlib import contextmanager, nullcontext, suppress
 from functools import wraps
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import DatabaseError, connection, transaction
 from rest_framework.response import Response
 
 from cursive.errors import Conflict, ValidationFailed
 from cursive.models import IdempotencyRecord
-
-# A claim older than this belonged to a request that died mid-way; a repeat may take it over.
-ABANDONED_AFTER = timedelta(minutes=5)
 
 
 def request_fingerprint(method: str, path: str, data) -> str:
@@ -32,39 +37,55 @@ def request_fingerprint(method: str, path: str, data) -> str:
     return hashlib.sha256(f"{method} {path}\n{body}".encode()).hexdigest()
 
 
-def _claim(*, workspace, key: str, fingerprint: str) -> tuple[IdempotencyRecord, bool]:
+def _lock_id(workspace, key: str) -> int:
+    digest = hashlib.sha256(f"idempotency:{workspace.pk}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def _running(workspace, key: str):
+    """Hold the key's session-level advisory lock while the request runs; 409 when another request holds it."""
+    lock_id = _lock_id(workspace, key)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
+        if not cursor.fetchone()[0]:
+            raise Conflict("A request with this Idempotency-Key is still being processed; retry in a moment.",
+                           code="idempotency_in_progress")
     try:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(workspace=workspace, key=key, request_fingerprint=fingerprint), True
-    except IntegrityError:
-        pass
-    taken_over = IdempotencyRecord.objects.filter(
-        workspace=workspace, key=key, request_fingerprint=fingerprint, state=IdempotencyRecord.State.STARTED,
-        created_at__lt=timezone.now() - ABANDONED_AFTER,
-    ).update(created_at=timezone.now())
-    return IdempotencyRecord.objects.get(workspace=workspace, key=key), bool(taken_over)
+        yield
+    finally:
+        # A connection lost meanwhile (a database restart) took its locks with it.
+        with suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
 
 
-def run_once(*, workspace, key: str, fingerprint: str, call) -> tuple[int, object, bool]:
+def run_once(*, workspace, key: str, fingerprint: str, call, atomic: bool = False) -> tuple[int, object, bool]:
     """Run `call` (which answers `(status_code, body)`) once per workspace and key: its successful answer is
     stored and returned to every repeat of the same request, which changes nothing. Returns the status code,
-    the body and whether it is a replay. Pages whose forms carry a one-time key use it as the API does."""
+    the body and whether it is a replay. `atomic` stores the answer in the transaction of the call's own
+    writes; only for calls that make no request to another service."""
     if len(key) > 255:
         raise ValidationFailed("Idempotency-Key must be at most 255 characters.", code="invalid_idempotency_key")
-    record, owned = _claim(workspace=workspace, key=key, fingerprint=fingerprint)
-    if not owned:
+    with _running(workspace, key):
+        record, created = IdempotencyRecord.objects.get_or_create(
+            workspace=workspace, key=key, defaults={"request_fingerprint": fingerprint})
         if record.request_fingerprint != fingerprint:
             raise Conflict("This Idempotency-Key was already used for a different request; use a new key.",
                            code="idempotency_key_reused")
         if record.state == IdempotencyRecord.State.DONE:
             return record.status_code, record.response_body, True
-        raise Conflict("A request with this Idempotency-Key is still being processed; retry in a moment.",
-                       code="idempotency_in_progress")
-    try:
-        status_code, body = call()
-    except BaseException:
-        record.delete()
-        raise
+        # Not done and nobody holds the lock: new, or its first request died; either way this one does the work.
+        try:
+            with transaction.atomic() if atomic else nullcontext():
+                status_code, body = call()
+                _settle(record, status_code, body)
+        except BaseException:
+            record.delete()
+            raise
+    return status_code, body, False
+
+
+def _settle(record: IdempotencyRecord, status_code: int, body) -> None:
     if 200 <= status_code < 300:
         record.state = IdempotencyRecord.State.DONE
         record.status_code = status_code
@@ -72,26 +93,32 @@ def run_once(*, workspace, key: str, fingerprint: str, call) -> tuple[int, objec
         record.save(update_fields=["state", "status_code", "response_body"])
     else:
         record.delete()
-    return status_code, body, False
 
 
-def idempotent(handler):
-    @wraps(handler)
-    def wrapper(view, request, *args, **kwargs):
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key:
-            return handler(view, request, *args, **kwargs)
-        answered = []
+def idempotent(*, atomic=False):
+    """Honour Idempotency-Key on an API view method. `atomic` (a bool, or a function of the request) says
+    whether the operation touches only the database, so its answer can be stored in its own transaction."""
 
-        def call():
-            answered.append(handler(view, request, *args, **kwargs))
-            return answered[0].status_code, answered[0].data
+    def decorate(handler):
+        @wraps(handler)
+        def wrapper(view, request, *args, **kwargs):
+            key = request.headers.get("Idempotency-Key", "").strip()
+            if not key:
+                return handler(view, request, *args, **kwargs)
+            answered = []
 
-        fingerprint = request_fingerprint(request.method, request.path, request.data)
-        status_code, body, replayed = run_once(workspace=request.workspace, key=key, fingerprint=fingerprint,
-                                               call=call)
-        if replayed:
-            return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"})
-        return answered[0]
+            def call():
+                answered.append(handler(view, request, *args, **kwargs))
+                return answered[0].status_code, answered[0].data
 
-    return wrapper
+            fingerprint = request_fingerprint(request.method, request.path, request.data)
+            status_code, body, replayed = run_once(
+                workspace=request.workspace, key=key, fingerprint=fingerprint, call=call,
+                atomic=atomic(request) if callable(atomic) else atomic)
+            if replayed:
+                return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"})
+            return answered[0]
+
+        return wrapper
+
+    return decorate
