@@ -88,6 +88,18 @@ def _wait_for(condition, *, seconds: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+RUN_A_JOB = (
+    "import time\n"
+    "from django_q.models import Success\n"
+    "from django_q.tasks import async_task\n"
+    "task_id = async_task('cursive.tasks.worker_heartbeat')\n"
+    "deadline = time.monotonic() + 120\n"
+    "while time.monotonic() < deadline and not Success.objects.filter(id=task_id).exists():\n"
+    "    time.sleep(0.5)\n"
+    "print('JOB DONE' if Success.objects.filter(id=task_id).exists() else 'JOB NOT RUN')\n"
+)
+
+
 def _qcluster(serve_pid: int) -> int | None:
     return next((pid for pid in _children(serve_pid) if "qcluster" in _cmdline(pid) and _alive(pid)), None)
 
@@ -167,6 +179,10 @@ def test_serve_survives_its_job_worker_and_database_dying_and_leaves_nothing_beh
                              capture_output=True, text=True, timeout=120)
     assert "stopped" in stopped.stdout
     _wait_for(lambda: _get(base + "/health")[0] == 200, seconds=60, what="/health 200 after the database restart")
+    # The job worker, connected before the restart, runs jobs again.
+    job = subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", RUN_A_JOB], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=150)
+    assert "JOB DONE" in job.stdout, job.stdout + job.stderr
 
     # SIGTERM: serve ends everything it started, and the embedded server nobody uses any more.
     everything = _descendants(serve.pid) | {new}
