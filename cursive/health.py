@@ -3,7 +3,7 @@
 A probe costs one query (the worker's heartbeat, which also proves the database answers). The migration
 check reads the migration graph and the `django_migrations` table, so it runs once per process and then
 every HEALTH_MIGRATIONS_RECHECK_SECONDS. The whole answer is kept for HEALTH_CACHE_SECONDS in the process:
-however often it is polled, each web worker probes the database at most once per period.
+however often it is polled, each web process probes the database at most once per period.
 """
 
 from __future__ import annotations
@@ -77,12 +77,20 @@ def _answer() -> tuple[dict, int]:
     return {"status": "ok" if healthy else "degraded", "checks": checks}, 200 if healthy else 503
 
 
+def _stale() -> bool:
+    return time.monotonic() - _cache.answered_at >= settings.HEALTH_CACHE_SECONDS
+
+
 @never_cache
 def health(request):
-    with _cache.lock:
-        # One probe at a time per process: under load the other threads wait for it and share its answer.
-        if time.monotonic() - _cache.answered_at >= settings.HEALTH_CACHE_SECONDS:
-            _cache.answer = _answer()
-            _cache.answered_at = time.monotonic()
-        body, status = _cache.answer
+    # One thread probes; under load the others go on answering with the last answer meanwhile (only the very
+    # first answer of a process is waited for), so a slow probe never queues every poller behind it.
+    if _stale() and _cache.lock.acquire(blocking=_cache.answer is None):
+        try:
+            if _stale():
+                _cache.answer = _answer()
+                _cache.answered_at = time.monotonic()
+        finally:
+            _cache.lock.release()
+    body, status = _cache.answer
     return JsonResponse(body, status=status)

@@ -53,6 +53,8 @@ MIDDLEWARE = [
     "cursive.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything that queries: turning away an export beyond the per-process bound must cost nothing.
+    "leads.export.ExportGateMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -281,6 +283,11 @@ CREDIT_VALUE_CENTS = env.int("CREDIT_VALUE_CENTS", default=49)
 # --- Product ------------------------------------------------------------------
 # Credits charged per person pulled from the lead database into a workspace.
 SEGMENT_PULL_PRICE = Decimal(env.str("SEGMENT_PULL_PRICE", default="1.00"))
+# CSV exports one web process streams at once, how many more wait for a turn (at most EXPORT_QUEUE_SECONDS) and
+# beyond that are answered 429 with Retry-After: the rest of a process's threads stay free for pages and /health.
+EXPORTS_PER_PROCESS = env.int("EXPORTS_PER_PROCESS", default=4)
+EXPORTS_QUEUED_PER_PROCESS = env.int("EXPORTS_QUEUED_PER_PROCESS", default=8)
+EXPORT_QUEUE_SECONDS = env.float("EXPORT_QUEUE_SECONDS", default=30.0)
 # Partner uploads: the largest CSV accepted (413 beyond), rows read per chunk (memory stays bounded),
 # and how long a processing worker may go silent before another resumes its upload.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
