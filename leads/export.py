@@ -54,8 +54,8 @@ def csv_rows(rows: Iterable[Sequence], fields: tuple[str, ...] = LEAD_FIELDS) ->
 
 
 def queryset_csv(queryset: QuerySet, fields: tuple[str, ...] = LEAD_FIELDS) -> Iterator[str]:
-    """The CSV of a queryset, read through a server-side cursor as it is sent, as plain values (no model
-    instances: building them was most of an export's time)."""
+    """The CSV of a queryset, read through a server-side cursor as it is sent, as plain values: an export
+    builds no model instance per row."""
     return csv_rows(queryset.values_list(*fields).iterator(chunk_size=FETCH_ROWS), fields)
 
 
