@@ -35,6 +35,8 @@ class _Cache:
 
 
 _cache = _Cache()
+# A probe still running this long after the last answer expired counts as a database outage.
+PROBE_TIMEOUT_SECONDS = 5
 
 
 def _probe_heartbeat() -> tuple[dict, dict]:
@@ -92,5 +94,10 @@ def health(request):
                 _cache.answered_at = time.monotonic()
         finally:
             _cache.lock.release()
-    body, status = _cache.answer
+    if time.monotonic() - _cache.answered_at > settings.HEALTH_CACHE_SECONDS + PROBE_TIMEOUT_SECONDS:
+        # The probe in progress has hung (a database that accepts connections but does not answer): that is
+        # an outage, not a reason to repeat the last good answer.
+        body, status = {"status": "degraded", "checks": {"database": {"ok": False, "error": "timeout"}}}, 503
+    else:
+        body, status = _cache.answer
     return JsonResponse(body, status=status)

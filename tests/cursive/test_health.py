@@ -127,3 +127,32 @@ def test_a_database_outage_makes_health_503_quickly():
     _, status, body = line.split(" ", 2)
     assert status == "503"
     assert json.loads(body)["checks"]["database"]["ok"] is False
+
+
+def test_a_probe_that_hangs_reports_an_outage_instead_of_the_last_answer(client, settings):
+    import time
+
+    from cursive.health import PROBE_TIMEOUT_SECONDS, _cache
+
+    worker_heartbeat()
+    assert client.get("/health").status_code == 200
+    # Another thread is probing (it holds the lock) and has not come back for longer than a probe may take.
+    with _cache.lock:
+        _cache.answered_at = time.monotonic() - settings.HEALTH_CACHE_SECONDS - PROBE_TIMEOUT_SECONDS - 1
+        response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == {"ok": False, "error": "timeout"}
+
+
+def test_while_one_thread_probes_the_others_answer_at_once_with_the_last_answer(client, settings,
+                                                                                django_assert_num_queries):
+    import time
+
+    from cursive.health import _cache
+
+    worker_heartbeat()
+    assert client.get("/health").status_code == 200
+    with _cache.lock:  # a probe in progress elsewhere
+        _cache.answered_at = time.monotonic() - settings.HEALTH_CACHE_SECONDS - 1
+        with django_assert_num_queries(0):
+            assert client.get("/health").status_code == 200
