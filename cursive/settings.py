@@ -285,8 +285,8 @@ CREDIT_VALUE_CENTS = env.int("CREDIT_VALUE_CENTS", default=49)
 SEGMENT_PULL_PRICE = Decimal(env.str("SEGMENT_PULL_PRICE", default="1.00"))
 # CSV exports one web process streams at once, how many more wait for a turn (at most EXPORT_QUEUE_SECONDS) and
 # beyond that are answered 429 with Retry-After: the rest of a process's threads stay free for pages and /health.
-EXPORTS_PER_PROCESS = env.int("EXPORTS_PER_PROCESS", default=4)
-EXPORTS_QUEUED_PER_PROCESS = env.int("EXPORTS_QUEUED_PER_PROCESS", default=8)
+EXPORTS_PER_PROCESS = env.int("EXPORTS_PER_PROCESS", default=2)
+EXPORTS_QUEUED_PER_PROCESS = env.int("EXPORTS_QUEUED_PER_PROCESS", default=10)
 EXPORT_QUEUE_SECONDS = env.float("EXPORT_QUEUE_SECONDS", default=30.0)
 # Partner uploads: the largest CSV accepted (413 beyond), rows read per chunk (memory stays bounded),
 # and how long a processing worker may go silent before another resumes its upload.
