@@ -91,6 +91,59 @@ def _lock(directory: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _users_file(directory: Path) -> Path:
+    return directory.parent / ".postgres.users"
+
+
+def _port_file(directory: Path) -> Path:
+    return directory.parent / f".{directory.name}.port"
+
+
+# The open file holding this process's shared "I use the server" lock, per data directory. It is never closed:
+# the kernel drops the lock when the process ends, however it ends.
+_usage: dict[Path, object] = {}
+
+
+def _use(directory: Path) -> None:
+    """Hold a shared lock for the rest of this process's life, marking the server as in use. Blocks while a
+    `stop_if_unused` is deciding, so a starting process never connects to a server being stopped."""
+    if directory in _usage:
+        return
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(_users_file(directory), "a")  # noqa: SIM115 - kept open on purpose, see _usage
+    fcntl.flock(handle, fcntl.LOCK_SH)
+    _usage[directory] = handle
+
+
+def release_use(directory: Path | None = None) -> None:
+    """Drop this process's claim on the server (before `stop_if_unused`, which would otherwise see it)."""
+    handle = _usage.pop(directory or data_dir(), None)
+    if handle is not None:
+        handle.close()
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        # As PostgreSQL binds: the connections of the previous server left in TIME_WAIT do not make it busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _choose_port(directory: Path) -> int:
+    """The port of the previous start while it is free, so clients that outlive a restart find the server."""
+    try:
+        remembered = int(_port_file(directory).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        remembered = None
+    port = remembered if remembered and _port_is_free(remembered) else _free_port()
+    _port_file(directory).write_text(f"{port}\n")
+    return port
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -159,8 +212,10 @@ def _ensure_database(info: ServerInfo) -> None:
 
 
 def ensure_running() -> ServerInfo:
-    """Start the embedded server unless one is already running; return how to reach it."""
+    """Start the embedded server unless one is already running; return how to reach it. The calling process
+    counts as a user of the server until it ends."""
     directory = data_dir()
+    _use(directory)
     info = running_server(directory)
     if info:
         return info
@@ -176,7 +231,7 @@ def ensure_running() -> ServerInfo:
                  "--auth=trust", "--encoding=UTF8", "--locale=C"],
                 timeout=120,
             )
-        port = _free_port()
+        port = _choose_port(directory)
         _run(
             [str(_bin("pg_ctl")), "-D", str(directory), "-w", "-t", "60",
              "-l", str(directory / "server.log"),
@@ -195,13 +250,32 @@ def ensure_running() -> ServerInfo:
 
 
 def stop() -> bool:
-    """Stop the embedded server; False when none was running."""
+    """Stop the embedded server, whoever uses it; False when none was running."""
     directory = data_dir()
     with _lock(directory):
-        if running_server(directory) is None:
-            return False
-        _run([str(_bin("pg_ctl")), "-D", str(directory), "-w", "-m", "fast", "stop"])
-        return True
+        return _stop(directory)
+
+
+def stop_if_unused() -> bool:
+    """Stop the embedded server unless another process still uses it; True when it was stopped."""
+    directory = data_dir()
+    release_use(directory)
+    with _lock(directory):
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        with open(_users_file(directory), "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            # Held while stopping: a process starting meanwhile waits in _use, then starts a fresh server.
+            return _stop(directory)
+
+
+def _stop(directory: Path) -> bool:
+    if running_server(directory) is None:
+        return False
+    _run([str(_bin("pg_ctl")), "-D", str(directory), "-w", "-m", "fast", "stop"])
+    return True
 
 
 def binary(name: str) -> Path:

@@ -14,7 +14,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
 
-DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+# Off unless a developer opts in: `make run` serves the product's own error pages, never Django's debug pages
+# (which list every URL pattern and, on a 500, the settings).
+DEBUG = env.bool("DEBUG", default=False)
 if PRODUCTION:
     SECRET_KEY = env.str("SECRET_KEY")
 else:
@@ -56,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "cursive.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything that queries: turning away an export beyond the per-process bound must cost nothing.
+    "leads.export.ExportGateMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,6 +110,8 @@ DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 # with them (DESIGN.md, speed habits).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# An unreachable server fails a request (and /health) in seconds rather than hanging a worker.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_cursive")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -157,6 +163,9 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Development serves static files straight from the apps and static/ with DEBUG off too, so a fresh checkout needs
+# no collectstatic; production serves the collected, hashed files only.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".data" / "media")
 
 # --- Email ------------------------------------------------------------------
@@ -300,6 +309,10 @@ Q_CLUSTER = {
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=4)
 JOB_RETRY_BASE_SECONDS = env.int("JOB_RETRY_BASE_SECONDS", default=30)
 WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=180)
+# /health answers from a per-process cache this many seconds old at most, so polling it adds no load;
+# the migration check (the expensive part) is repeated only this often.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=2.0)
+HEALTH_MIGRATIONS_RECHECK_SECONDS = env.int("HEALTH_MIGRATIONS_RECHECK_SECONDS", default=300)
 
 # --- Observability ------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -354,6 +367,11 @@ CREDIT_VALUE_CENTS = env.int("CREDIT_VALUE_CENTS", default=49)
 # --- Product ------------------------------------------------------------------
 # Credits charged per person pulled from the lead database into a workspace.
 SEGMENT_PULL_PRICE = Decimal(env.str("SEGMENT_PULL_PRICE", default="1.00"))
+# CSV exports one web process streams at once, how many more wait for a turn (at most EXPORT_QUEUE_SECONDS) and
+# beyond that are answered 429 with Retry-After: the rest of a process's threads stay free for pages and /health.
+EXPORTS_PER_PROCESS = env.int("EXPORTS_PER_PROCESS", default=2)
+EXPORTS_QUEUED_PER_PROCESS = env.int("EXPORTS_QUEUED_PER_PROCESS", default=10)
+EXPORT_QUEUE_SECONDS = env.float("EXPORT_QUEUE_SECONDS", default=30.0)
 # Partner uploads: the largest CSV accepted (413 beyond), rows read per chunk (memory stays bounded),
 # and how long a processing worker may go silent before another resumes its upload.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)

@@ -6,7 +6,7 @@ from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_respons
 from cursive.api.views import CsvAPIView, WorkspaceAPIView
 
 from . import selectors, services
-from .export import WORKSPACE_EXPORT_FIELDS, csv_download, csv_rows
+from .export import WORKSPACE_EXPORT_FIELDS, csv_download, queryset_csv
 from .filters import LeadFilterSerializer, parse_lead_filters
 from .models import Lead
 from .services import LEAD_FIELDS
@@ -32,10 +32,12 @@ class LeadListView(WorkspaceAPIView):
 
 
 def export_response(leads, name: str):
-    return csv_download(csv_rows(leads.iterator(chunk_size=2000), fields=WORKSPACE_EXPORT_FIELDS), name)
+    return csv_download(queryset_csv(leads, WORKSPACE_EXPORT_FIELDS), name)
 
 
 class LeadExportView(CsvAPIView):
+    export_gate = True
+
     @extend_schema(parameters=FILTER_PARAMETERS, responses={(200, "text/csv"): str})
     def get(self, request):
         filters = parse_lead_filters(request.query_params)

@@ -18,6 +18,7 @@ from cursive.views import or_404
 
 from . import selectors, services
 from .api import export_response
+from .export import gated_export
 from .filters import FILTER_LABELS, page_lead_filters
 from .forms import LeadForm, ProfileForm
 from .models import CompanySize, Lead
@@ -116,6 +117,7 @@ def lead_bulk(request):
     return redirect(back)
 
 
+@gated_export
 @workspace_required
 def lead_export(request):
     filters, errors = _filters_from(request.GET)

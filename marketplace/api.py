@@ -7,7 +7,7 @@ from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_respons
 from cursive.api.views import CsvAPIView, WorkspaceAPIView
 from cursive.errors import Conflict
 from leads import normalize
-from leads.export import csv_download, csv_rows
+from leads.export import csv_download, queryset_csv
 
 from . import selectors, services
 from .filters import ListingFilterSerializer
@@ -95,6 +95,8 @@ class PurchaseListCreateView(WorkspaceAPIView):
 
 
 class PurchaseDownloadView(CsvAPIView):
+    export_gate = True
+
     @extend_schema(responses={(200, "text/csv"): str})
     def get(self, request, purchase_id: int):
         purchase = selectors.purchase_get(workspace=request.workspace, purchase_id=purchase_id)
@@ -105,5 +107,5 @@ class PurchaseDownloadView(CsvAPIView):
 
 
 def purchase_csv_response(purchase: LeadPurchase):
-    return csv_download(csv_rows(selectors.purchase_leads(purchase=purchase).iterator()),
+    return csv_download(queryset_csv(selectors.purchase_leads(purchase=purchase)),
                         f"cursive-purchase-{purchase.pk}.csv")

@@ -14,6 +14,7 @@ from cursive.filtering import valid_filters
 from cursive.htmx import meaningful_query, push_url
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404, perform, safe_next
+from leads.export import gated_export
 from leads.models import CompanySize, Seniority
 
 from . import cart, selectors, services
@@ -152,6 +153,7 @@ def purchase_cancel(request, purchase_id: int):
     return redirect("marketplace:purchase_detail", purchase_id=purchase_id)
 
 
+@gated_export
 @workspace_required
 def purchase_download(request, purchase_id: int):
     purchase = _purchase(request, purchase_id)

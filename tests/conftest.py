@@ -47,6 +47,16 @@ def _request_stats_flush_on_demand(monkeypatch):
     monkeypatch.setattr(request_stats, "flush_every_requests", 10**9)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_health_answers():
+    """/health remembers its answer and its migration check in the process; each test starts without them."""
+    from cursive.health import _cache
+
+    _cache.clear()
+    yield
+    _cache.clear()
+
+
 class Tenant:
     """A user, their workspace and an API key, as one test actor."""
 

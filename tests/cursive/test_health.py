@@ -91,3 +91,69 @@ def test_production_refuses_to_start_without_a_secret_key():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_polling_health_costs_at_most_one_query_per_call_after_the_first(client, settings,
+                                                                         django_assert_max_num_queries):
+    worker_heartbeat()
+    settings.HEALTH_CACHE_SECONDS = 0  # every call probes: the per-call cost, without the answer cache
+    assert client.get("/health").status_code == 200  # the first also checks migrations
+    for _ in range(20):
+        with django_assert_max_num_queries(1):
+            assert client.get("/health").status_code == 200
+
+
+def test_health_answers_from_its_cache_without_queries(client, django_assert_num_queries):
+    worker_heartbeat()
+    assert client.get("/health").status_code == 200
+    for _ in range(20):
+        with django_assert_num_queries(0):
+            assert client.get("/health").status_code == 200
+
+
+def test_a_database_outage_makes_health_503_quickly():
+    """A server that is not there (nothing listens on the port): 503 with the database check failed."""
+    import os
+
+    from tests.servers import free_port
+
+    probe = ("from django.test import Client\n"
+             "import json\n"
+             "response = Client().get('/health')\n"
+             "print('HEALTH', response.status_code, json.dumps(response.json()))\n")
+    env = {**os.environ, "DATABASE_URL": f"postgres://nobody@127.0.0.1:{free_port()}/none"}
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", probe], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    line = next(line for line in result.stdout.splitlines() if line.startswith("HEALTH"))
+    _, status, body = line.split(" ", 2)
+    assert status == "503"
+    assert json.loads(body)["checks"]["database"]["ok"] is False
+
+
+def test_a_probe_that_hangs_reports_an_outage_instead_of_the_last_answer(client, settings):
+    import time
+
+    from cursive.health import PROBE_TIMEOUT_SECONDS, _cache
+
+    worker_heartbeat()
+    assert client.get("/health").status_code == 200
+    # Another thread is probing (it holds the lock) and has not come back for longer than a probe may take.
+    with _cache.lock:
+        _cache.answered_at = time.monotonic() - settings.HEALTH_CACHE_SECONDS - PROBE_TIMEOUT_SECONDS - 1
+        response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == {"ok": False, "error": "timeout"}
+
+
+def test_while_one_thread_probes_the_others_answer_at_once_with_the_last_answer(client, settings,
+                                                                                django_assert_num_queries):
+    import time
+
+    from cursive.health import _cache
+
+    worker_heartbeat()
+    assert client.get("/health").status_code == 200
+    with _cache.lock:  # a probe in progress elsewhere
+        _cache.answered_at = time.monotonic() - settings.HEALTH_CACHE_SECONDS - 1
+        with django_assert_num_queries(0):
+            assert client.get("/health").status_code == 200
