@@ -13,30 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import REPO, free_port
+from tests.servers import REPO, child_pids, free_port
 
 pytestmark = pytest.mark.slow
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name, in parentheses, may hold spaces: the fields after it are space-separated.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
 
 
 def _descendants(pid: int) -> set[int]:
     found, todo = set(), [pid]
     while todo:
-        for child in _children(todo.pop()):
+        for child in child_pids(todo.pop()):
             if child not in found:
                 found.add(child)
                 todo.append(child)
@@ -101,7 +86,7 @@ RUN_A_JOB = (
 
 
 def _qcluster(serve_pid: int) -> int | None:
-    return next((pid for pid in _children(serve_pid) if "qcluster" in _cmdline(pid) and _alive(pid)), None)
+    return next((pid for pid in child_pids(serve_pid) if "qcluster" in _cmdline(pid) and _alive(pid)), None)
 
 
 @pytest.fixture

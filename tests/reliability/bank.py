@@ -39,6 +39,8 @@ from pathlib import Path
 import requests
 import stripe
 
+from tests.servers import child_pids
+
 REPO = Path(__file__).resolve().parent.parent.parent
 CLIENT_TIMEOUT = (3, 30)
 PASSWORD = "bank-test-password-correct-9"
@@ -123,21 +125,6 @@ class ScratchPostgres:
         return f"postgres://postgres@127.0.0.1:{self.port}/bank"
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name is in parentheses and may hold spaces: the fields after the last ')' are fixed.
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
-
-
 class Stack:
     """gunicorn and the django-q2 cluster, as `serve` runs them; each in a process group of its own so that
     nothing outlives the run, the cluster's orphaned children included."""
@@ -175,7 +162,7 @@ class Stack:
         self.cluster_starts += 1
 
     def web_workers(self) -> list[int]:
-        return _children(self.web.pid) if self.web else []
+        return child_pids(self.web.pid) if self.web else []
 
     def kill_web_worker(self, rng: random.Random) -> int | None:
         workers = self.web_workers()
