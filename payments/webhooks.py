@@ -33,6 +33,16 @@ class BadSignature(ApplicationError):
     default_message = "The Stripe-Signature header does not match this payload or is too old."
 
 
+class InvalidEvent(ApplicationError):
+    """Correctly signed, yet not an event this code can record: the sender's bug, not a forged request."""
+
+    status_code = 400
+    code = "invalid_event"
+
+    def __init__(self, problem: str):
+        super().__init__(f"The event is not a Stripe event Cursive can read: {problem}")
+
+
 class CheckoutEnd(enum.Enum):
     """How a Checkout Session ended unpaid, in Stripe's terms; each product closes its purchase its own way."""
 
@@ -105,26 +115,34 @@ HANDLERS: dict[str, Callable[[dict], None]] = {
 }
 
 
-def _check_storable(event: dict) -> None:
-    """Even a signed event is recorded only when it fits its row: a string id and type of the column's length,
-    and no NUL (PostgreSQL refuses it in text and JSONB)."""
+def _read_event(payload: bytes) -> dict:
+    """A signed payload as an event that fits its row: a JSON object with a string id and type of the column's
+    length, and no NUL (PostgreSQL refuses it in text and JSONB)."""
+    try:
+        event = json.loads(payload)
+    except ValueError as exc:
+        raise InvalidEvent("the body is not JSON.") from exc
+    if not isinstance(event, dict):
+        raise InvalidEvent("the body is not a JSON object.")
     for key, field in (("id", "event_id"), ("type", "type")):
-        value = event[key]
-        if not isinstance(value, str) or not 0 < len(value) <= StripeEvent._meta.get_field(field).max_length:
-            raise ValueError(f"the event's {key} is not a string its column can store")
+        value = event.get(key)
+        limit = StripeEvent._meta.get_field(field).max_length
+        if not isinstance(value, str) or not 0 < len(value) <= limit:
+            raise InvalidEvent(f"its {key} is not a string of 1 to {limit} characters.")
     if problem := json_problem(event, max_depth=64):
-        raise ValueError(problem)
+        raise InvalidEvent(problem)
+    return event
 
 
 def stripe_webhook_receive(*, payload: bytes, signature: str | None) -> StripeEvent:
-    """Verify and record an event, then process it. Returns the event with its final status."""
+    """Verify and record an event, then process it. Returns the event with its final status. Nothing is
+    recorded for a bad signature (BadSignature) nor for a signed payload that is no event (InvalidEvent)."""
     try:
         stripe_gateway.verify_signature(payload, signature)
-        event = json.loads(payload)
-        event_id, event_type = event["id"], event["type"]
-        _check_storable(event)
-    except Exception as exc:  # a bad signature, bad JSON or a payload that is no event: nothing is recorded
+    except Exception as exc:
         raise BadSignature() from exc
+    event = _read_event(payload)
+    event_id, event_type = event["id"], event["type"]
     try:
         with transaction.atomic():
             StripeEvent.objects.create(event_id=event_id, type=event_type, payload=event)
