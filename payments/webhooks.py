@@ -10,6 +10,7 @@ import enum
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -65,12 +66,47 @@ def _checkout_kind(session: dict) -> CheckoutKind | None:
         return None
 
 
+@dataclass(frozen=True)
+class WaitFor:
+    """A handler's answer when its event cannot act yet: it waits for this payment's own event."""
+
+    payment_intent_id: str
+
+
+def _lock_payment(payment_intent_id: str) -> None:
+    """Serialise a payment's completion and its refunds until the transaction ends. Without it, a refund
+    processed while the payment's completion is not committed yet would find no purchase and wait, while the
+    completion, not seeing that refund, delivered."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"stripe-payment:{payment_intent_id}"])
+
+
+def _refunds_waiting_for(payment_intent_id: str) -> tuple[int, list[int]]:
+    """How much of this payment Stripe said it refunded before the payment arrived, and the refund events that
+    said so and are free to close now (one being redelivered right now closes itself once this commits)."""
+    waiting = list(StripeEvent.objects.filter(status=StripeEvent.Status.WAITING, type="charge.refunded",
+                                              waiting_for=payment_intent_id).values_list("pk", "payload"))
+    # Each refund event of a charge carries the running total refunded, so the largest is the latest.
+    refunded = max((int(payload["data"]["object"].get("amount_refunded") or 0) for _, payload in waiting), default=0)
+    free = list(StripeEvent.objects.filter(pk__in=[pk for pk, _ in waiting])
+                .select_for_update(skip_locked=True).values_list("pk", flat=True))
+    return refunded, free
+
+
 def _on_session_completed(session: dict) -> None:
+    payment_intent_id = session.get("payment_intent") or ""
+    refunded_cents, waiting = 0, []
+    if payment_intent_id:
+        _lock_payment(payment_intent_id)
+        refunded_cents, waiting = _refunds_waiting_for(payment_intent_id)
     match _checkout_kind(session):
         case CheckoutKind.CREDITS:
-            credit_services.credit_purchase_complete(session=session)
+            credit_services.credit_purchase_complete(session=session, refunded_cents=refunded_cents)
         case CheckoutKind.LEADS:
-            marketplace_services.purchase_complete_paid(session=session)
+            marketplace_services.purchase_complete_paid(session=session, refunded_cents=refunded_cents)
+    if waiting and _paid_for(payment_intent_id) is not None:  # the purchase took this payment and its refunds
+        StripeEvent.objects.filter(pk__in=waiting).update(status=StripeEvent.Status.PROCESSED, waiting_for="",
+                                                          processed_at=timezone.now())
 
 
 def _on_session_ended(session: dict, end: CheckoutEnd) -> None:
@@ -90,11 +126,12 @@ def _paid_for(payment_intent_id: str) -> CheckoutKind | None:
     return None
 
 
-def _on_charge_refunded(charge: dict) -> None:
+def _on_charge_refunded(charge: dict) -> WaitFor | None:
     payment_intent_id = charge.get("payment_intent")
     if not payment_intent_id:
-        return
+        return None
     amount_refunded_cents = int(charge.get("amount_refunded") or 0)
+    _lock_payment(payment_intent_id)
     match _paid_for(payment_intent_id):
         case CheckoutKind.CREDITS:
             credit_services.credit_purchase_refund(payment_intent_id=payment_intent_id,
@@ -103,10 +140,15 @@ def _on_charge_refunded(charge: dict) -> None:
             marketplace_services.purchase_card_refunded(payment_intent_id=payment_intent_id,
                                                         amount_refunded_cents=amount_refunded_cents)
         case None:
-            logger.warning("refund of a payment Cursive does not know", extra={"payment_intent": payment_intent_id})
+            # Its payment's event may still be on its way (Stripe retries for days, in no set order): the
+            # refund waits for it, and staff see a refund that waits too long.
+            logger.warning("refund of a payment Cursive has not seen: waiting for it",
+                           extra={"payment_intent": payment_intent_id})
+            return WaitFor(payment_intent_id)
+    return None
 
 
-HANDLERS: dict[str, Callable[[dict], None]] = {
+HANDLERS: dict[str, Callable[[dict], WaitFor | None]] = {
     "checkout.session.completed": _on_session_completed,
     "checkout.session.async_payment_succeeded": _on_session_completed,
     "checkout.session.expired": lambda session: _on_session_ended(session, CheckoutEnd.EXPIRED),
@@ -170,14 +212,16 @@ def stripe_event_process(*, event_id: str, force: bool = False) -> StripeEvent:
         else:
             try:
                 with transaction.atomic():
-                    handler(event.payload["data"]["object"])
+                    outcome = handler(event.payload["data"]["object"])
             except Exception as exc:  # recorded for staff and answered 500 so Stripe retries
                 logger.exception("stripe event handler failed", extra={"event_id": event_id, "type": event.type})
                 event.status = StripeEvent.Status.FAILED
                 event.last_error = f"{exc.__class__.__name__}: {exc}"
             else:
-                event.status = StripeEvent.Status.PROCESSED
+                waiting = isinstance(outcome, WaitFor)
+                event.status = StripeEvent.Status.WAITING if waiting else StripeEvent.Status.PROCESSED
+                event.waiting_for = outcome.payment_intent_id if waiting else ""
                 event.last_error = ""
         event.processed_at = timezone.now()
-        event.save(update_fields=["status", "attempts", "last_error", "processed_at"])
+        event.save(update_fields=["status", "waiting_for", "attempts", "last_error", "processed_at"])
         return event
