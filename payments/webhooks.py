@@ -93,8 +93,15 @@ def _refunds_waiting_for(payment_intent_id: str) -> tuple[int, list[int]]:
     return refunded, free
 
 
+def _payment_intent(obj: dict) -> str:
+    """The payment intent an event's object names, or "" when it names none a purchase could have recorded."""
+    value = obj.get("payment_intent")
+    max_length = StripeEvent._meta.get_field("waiting_for").max_length
+    return value if isinstance(value, str) and len(value) <= max_length else ""
+
+
 def _on_session_completed(session: dict) -> None:
-    payment_intent_id = session.get("payment_intent") or ""
+    payment_intent_id = _payment_intent(session)
     refunded_cents, waiting = 0, []
     if payment_intent_id:
         _lock_payment(payment_intent_id)
@@ -127,7 +134,7 @@ def _paid_for(payment_intent_id: str) -> CheckoutKind | None:
 
 
 def _on_charge_refunded(charge: dict) -> WaitFor | None:
-    payment_intent_id = charge.get("payment_intent")
+    payment_intent_id = _payment_intent(charge)
     if not payment_intent_id:
         return None
     amount_refunded_cents = int(charge.get("amount_refunded") or 0)

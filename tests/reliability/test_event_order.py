@@ -240,6 +240,13 @@ class TestUnmatchedRefunds:
         assert staff_client.get("/admin/credits/stripeevent/", {"waiting": "all"}).status_code == 200
         assert_consistent()
 
+    @pytest.mark.parametrize("intent", ["pi_" + "x" * 300, 42, {"id": "pi_1"}])
+    def test_a_refund_naming_no_payment_intent_a_purchase_could_hold_does_not_wait(self, card, intent):
+        purchase, _listing, _paid, _real_intent = card
+        assert deliver(refund_event(purchase, intent, amount_cents=100, event_id="evt_odd")).status_code == 200
+        event = StripeEvent.objects.get(event_id="evt_odd")
+        assert event.status == StripeEvent.Status.PROCESSED and event.waiting_for == ""
+
     def test_staff_reprocess_is_safe_in_every_state(self, card, package, buyer, partner, staff_client):
         purchase, listing, paid, intent = card
         credit_purchase, credit_paid, credit_intent = package
