@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from credits.models import CreditPurchase, StripeEvent
+from credits.selectors import REFUND_WAIT_ALERT_AFTER, refunds_waiting
 from cursive.models import Job, RequestStat
 from cursive.observability import request_stats
 from marketplace.models import LeadPurchase
@@ -41,6 +42,8 @@ def monitoring_snapshot(*, hours: int = 24) -> dict:
         "conflict_rate": rate(purchase_posts["conflicts"], purchase_posts["total"]),
         "purchase_attempts": purchase_posts["total"] or 0,
         "failed_webhooks": StripeEvent.objects.filter(status=StripeEvent.Status.FAILED).count(),
+        "refunds_waiting_too_long": refunds_waiting(too_long=True).count(),
+        "refund_wait_alert_days": REFUND_WAIT_ALERT_AFTER.days,
         "credit_purchases_to_review": CreditPurchase.objects.filter(needs_review=True).count(),
         "lead_purchases_to_review": LeadPurchase.objects.filter(needs_review=True).count(),
         "failed_jobs": Job.objects.filter(status=Job.Status.FAILED).count(),

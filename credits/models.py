@@ -158,18 +158,27 @@ class StripeEvent(models.Model):
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored (unknown type)"
         FAILED = "failed", "Failed"
+        WAITING = "waiting", "Waiting for its payment"
 
     event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    waiting_for = models.CharField(
+        max_length=255, blank=True,
+        help_text="The payment intent a refund waits for: Stripe sent the refund before the payment's own event.")
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "-received_at"], name="stripe_event_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "-received_at"], name="stripe_event_status_idx"),
+            # A completing payment looks up the refunds that arrived before it.
+            models.Index(fields=["waiting_for"], condition=models.Q(status="waiting"),
+                         name="stripe_event_waiting_idx"),
+        ]
 
     def __str__(self):
         return f"{self.type} {self.event_id} ({self.status})"

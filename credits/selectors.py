@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import Workspace
 from cursive.errors import NotFound
 
-from .models import ZERO, CreditAccount, CreditPackage, CreditPurchase, CreditTransaction
+from .models import ZERO, CreditAccount, CreditPackage, CreditPurchase, CreditTransaction, StripeEvent
+
+# Stripe retries an undelivered event for up to three days: a refund still waiting for its payment after that
+# will not see it arrive by itself.
+REFUND_WAIT_ALERT_AFTER = timedelta(days=3)
 
 
 def credit_account(*, workspace: Workspace) -> CreditAccount:
@@ -36,3 +43,12 @@ def credit_purchase_get(*, workspace: Workspace, purchase_id) -> CreditPurchase:
     if purchase is None:
         raise NotFound("That purchase does not exist in this workspace.")
     return purchase
+
+
+def refunds_waiting(*, too_long: bool = False) -> QuerySet[StripeEvent]:
+    """Staff's view across workspaces: refunds of payments Cursive has not seen (yet), oldest first; with
+    `too_long`, only those waiting past the time Stripe would have delivered their payment."""
+    waiting = StripeEvent.objects.filter(status=StripeEvent.Status.WAITING)
+    if too_long:
+        waiting = waiting.filter(received_at__lt=timezone.now() - REFUND_WAIT_ALERT_AFTER)
+    return waiting.order_by("received_at", "pk")

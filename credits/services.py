@@ -269,10 +269,13 @@ def _flag_mismatch(purchase: CreditPurchase, *, session: dict, mismatch: str) ->
 
 
 @transaction.atomic
-def credit_purchase_complete(*, session: dict) -> CreditPurchase | None:
+def credit_purchase_complete(*, session: dict, refunded_cents: int = 0) -> CreditPurchase | None:
     """Grant a paid purchase's credits exactly once, whichever event says so and however often. A session
     that is not this purchase's payment (another session, amount, currency or workspace) grants nothing: it
-    is recorded on the purchase for staff, and the purchase's own session can still pay it."""
+    is recorded on the purchase for staff, and the purchase's own session can still pay it.
+
+    `refunded_cents` is what Stripe already refunded of this payment (its refund arrived first): a full
+    refund grants nothing and closes the purchase refunded; a partial one grants, then takes its share back."""
     purchase = _purchase_for_session(session)
     if purchase is None:
         return None
@@ -280,19 +283,37 @@ def credit_purchase_complete(*, session: dict) -> CreditPurchase | None:
                                                    amount_cents=purchase.price_cents,
                                                    workspace_id=purchase.workspace_id):
         return _flag_mismatch(purchase, session=session, mismatch=mismatch)
-    if purchase.status == CreditPurchase.Status.COMPLETE or purchase.completed_at is not None:
+    if (purchase.status in (CreditPurchase.Status.COMPLETE, CreditPurchase.Status.REFUNDED)
+            or purchase.completed_at is not None):
         return purchase
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         return purchase  # completed with a delayed method: async_payment_succeeded will follow
+    purchase.payment_intent_id = session.get("payment_intent") or purchase.payment_intent_id
+    purchase.paid_cents = session["amount_total"]
+    if 0 < purchase.price_cents <= refunded_cents:
+        return _refunded_before_payment(purchase)
     credits_grant(workspace=purchase.workspace, amount=purchase.credits, reference=purchase.reference,
                   kind=Kind.PURCHASE, actor=purchase.created_by, reason=f"{purchase.package.label} package")
     purchase.status = CreditPurchase.Status.COMPLETE
     purchase.completed_at = timezone.now()
     purchase.closed_at = None
-    purchase.payment_intent_id = session.get("payment_intent") or purchase.payment_intent_id
-    purchase.paid_cents = session["amount_total"]
     purchase.save(update_fields=["status", "completed_at", "closed_at", "payment_intent_id", "paid_cents"])
     job_enqueue("credits.tasks.send_credit_receipt", purchase_id=purchase.pk)
+    if refunded_cents > 0 and purchase.payment_intent_id:
+        return credit_purchase_refund(payment_intent_id=purchase.payment_intent_id,
+                                      amount_refunded_cents=refunded_cents)
+    return purchase
+
+
+def _refunded_before_payment(purchase: CreditPurchase) -> CreditPurchase:
+    """The payment went back before Cursive saw it: nothing is granted, so there is nothing to take back."""
+    purchase.status = CreditPurchase.Status.REFUNDED
+    purchase.refunded_cents = purchase.price_cents
+    purchase.closed_at = timezone.now()
+    purchase.save(update_fields=["status", "refunded_cents", "closed_at", "payment_intent_id", "paid_cents"])
+    audit_record(actor=None, action="credits.refunded_before_payment", target=purchase.reference,
+                 workspace=purchase.workspace, reason=f"Payment {purchase.payment_intent_id} was refunded before "
+                                                      "its completion arrived: no credits granted.")
     return purchase
 
 

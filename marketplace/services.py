@@ -248,10 +248,14 @@ def _flag_for_review(purchase: LeadPurchase, note: str) -> None:
 
 
 @transaction.atomic
-def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
+def purchase_complete_paid(*, session: dict, refunded_cents: int = 0) -> LeadPurchase | None:
     """A card payment succeeded: deliver the leads exactly once, whatever order the events come in. A session
     that is not this purchase's payment (another session, amount, currency or workspace) delivers nothing: it
-    is recorded on the purchase for staff, and the purchase's own session can still pay it."""
+    is recorded on the purchase for staff, and the purchase's own session can still pay it.
+
+    `refunded_cents` is what Stripe already refunded of this payment (its refund arrived first). A full
+    refund delivers nothing: the purchase ends refunded and its leads go back on the market, since the buyer
+    never saw them. A partial one delivers, then is recorded and flagged as any partial refund is."""
     purchase = _purchase_for_session(session)
     if purchase is None:
         return None
@@ -269,6 +273,34 @@ def purchase_complete_paid(*, session: dict) -> LeadPurchase | None:
         return purchase
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         return purchase
+    if 0 < purchase.total_cents <= refunded_cents:
+        return _refunded_before_payment(purchase=purchase, session=session)
+    purchase = _deliver_paid(purchase=purchase, session=session)
+    if refunded_cents > 0 and purchase.payment_intent_id:
+        return purchase_card_refunded(payment_intent_id=purchase.payment_intent_id,
+                                      amount_refunded_cents=refunded_cents)
+    return purchase
+
+
+def _refunded_before_payment(*, purchase: LeadPurchase, session: dict) -> LeadPurchase:
+    Listing.objects.filter(reserved_by=purchase, status=Listing.Status.RESERVED).update(
+        status=Listing.Status.AVAILABLE, reserved_by=None, reserved_until=None)
+    purchase.payment_intent_id = session.get("payment_intent") or ""
+    purchase.paid_cents = session["amount_total"]
+    purchase.refunded_cents = purchase.total_cents
+    purchase.status = LeadPurchase.Status.REFUNDED
+    purchase.closed_at = timezone.now()
+    purchase.reserved_until = None
+    purchase.save(update_fields=["payment_intent_id", "paid_cents", "refunded_cents", "status", "closed_at",
+                                 "reserved_until"])
+    audit_record(actor=None, action="marketplace.refunded_before_payment", target=purchase.reference,
+                 workspace=purchase.workspace, reason=f"Payment {purchase.payment_intent_id} was refunded before its "
+                                                      "completion arrived: nothing delivered, leads back on the market.")
+    return purchase
+
+
+def _deliver_paid(*, purchase: LeadPurchase, session: dict) -> LeadPurchase:
+    """Deliver a paid purchase (locked by the caller) with what can still be delivered."""
     ids = list(purchase.items.values_list("listing_id", flat=True))
     # Waiting here is fine (the webhook has a lock timeout); skipping would lose a paid sale.
     listings = list(Listing.objects.filter(pk__in=ids).select_related("partner").order_by("pk")

@@ -13,7 +13,7 @@ from credits import stripe_gateway
 from credits.models import LocalCheckoutSession
 from cursive.api.errors import json_error
 
-from .webhooks import BadSignature, stripe_webhook_receive
+from .webhooks import BadSignature, InvalidEvent, stripe_webhook_receive
 
 
 def _local_session(session_id: str) -> LocalCheckoutSession:
@@ -67,7 +67,7 @@ def local_checkout(request, session_id: str):
 def stripe_webhook(request):
     try:
         event = stripe_webhook_receive(payload=request.body, signature=request.headers.get("Stripe-Signature"))
-    except BadSignature as exc:
+    except (BadSignature, InvalidEvent) as exc:
         return json_error(400, exc.code, exc.message)
     if event.status == event.Status.FAILED:
         return json_error(500, "handler_failed", "Processing this event failed; it is recorded and will be retried.")

@@ -52,23 +52,38 @@ def _deliver_raw(client, event: dict):
 def test_a_signed_event_with_an_unusable_id_is_400_and_nothing_is_recorded(client, pending_purchase, event_id):
     event = session_event(pending_purchase)
     event["id"] = event_id
-    response = _deliver_raw(client, event)
-    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_signature"
+    assert_invalid_event(_deliver_raw(client, event))
     assert not StripeEvent.objects.exists()
+
+
+def assert_invalid_event(response):
+    """A correctly signed payload that is no readable event is not a signature problem, and says so."""
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["code"] == "invalid_event"
+    assert error["message"].startswith("The event is not a Stripe event Cursive can read: ")
+    assert "signature" not in error["message"].lower()
 
 
 @pytest.mark.parametrize("event_type", [None, "t" * 500, "checkout.\x00"])
 def test_a_signed_event_with_an_unusable_type_is_400_and_nothing_is_recorded(client, pending_purchase, event_type):
     event = session_event(pending_purchase)
     event["type"] = event_type
-    assert _deliver_raw(client, event).status_code == 400
+    assert_invalid_event(_deliver_raw(client, event))
     assert not StripeEvent.objects.exists()
 
 
 def test_a_signed_event_with_a_nul_in_its_body_is_400_and_nothing_is_recorded(client, pending_purchase):
     event = session_event(pending_purchase)
     event["data"]["object"]["metadata"]["note"] = "a\x00b"
-    assert _deliver_raw(client, event).status_code == 400
+    assert_invalid_event(_deliver_raw(client, event))
+    assert not StripeEvent.objects.exists()
+
+
+@pytest.mark.parametrize("payload", ["not json", "[1, 2]", '{"id": "evt_1"}', '"evt_1"'])
+def test_a_signed_payload_that_is_no_event_is_400_and_nothing_is_recorded(client, payload):
+    response = client.post("/webhooks/stripe", data=payload, content_type="application/json",
+                           HTTP_STRIPE_SIGNATURE=sign(payload))
+    assert_invalid_event(response)
     assert not StripeEvent.objects.exists()
 
 

@@ -61,9 +61,9 @@ class Config:
     pull_clients: int = 2
     upload_clients: int = 1
     stripe_senders: int = 2
-    # Share of refunded payments whose charge.refunded arrives before the payment's own event (a known hole:
-    # see test_event_order.py); 0 in the suite, which proves what holds today.
-    refund_before_payment: float = 0.0
+    # Share of refunded payments whose charge.refunded arrives before the payment's own event (the refund waits
+    # for its payment: see test_event_order.py).
+    refund_before_payment: float = 0.3
     gunicorn_workers: int = 2
     # Fault schedule, as fractions of the operations done.
     kill_web_worker_at: tuple[float, ...] = (0.2, 0.75)
