@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User, Workspace
-from cursive.audit import audit_record
+from cursive.audit import audit_record, reviewed_flags_clear
 from cursive.errors import PermissionDenied, ValidationFailed
 from cursive.jobs import job_enqueue
 
@@ -317,20 +317,9 @@ def _refunded_before_payment(purchase: CreditPurchase) -> CreditPurchase:
     return purchase
 
 
-@transaction.atomic
 def credit_purchases_mark_reviewed(*, purchase_ids, actor: User) -> int:
-    """Staff dealt with what a flagged purchase asked for (a refund in Stripe, say): clear the flag, keep the
-    note, write an audit row each."""
-    if not actor.is_staff:
-        raise PermissionDenied("Only staff can review purchases.")
-    purchases = list(CreditPurchase.objects.select_related("workspace").select_for_update(of=("self",))
-                     .filter(pk__in=purchase_ids, needs_review=True).order_by("pk"))
-    for purchase in purchases:
-        purchase.needs_review = False
-        purchase.save(update_fields=["needs_review"])
-        audit_record(actor=actor, action="credits.purchase_reviewed", target=purchase.reference,
-                     workspace=purchase.workspace, reason=purchase.review_note)
-    return len(purchases)
+    return reviewed_flags_clear(queryset=CreditPurchase.objects.filter(pk__in=purchase_ids), actor=actor,
+                                action="credits.purchase_reviewed")
 
 
 @transaction.atomic

@@ -31,8 +31,8 @@ from credits.services import (
     credits_reverse_or_flag,
     credits_spend,
 )
-from cursive.audit import audit_record
-from cursive.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from cursive.audit import audit_record, reviewed_flags_clear
+from cursive.errors import Conflict, NotFound, ValidationFailed
 from cursive.jobs import job_enqueue
 from leads import normalize
 from leads.models import Lead
@@ -420,20 +420,9 @@ def reservations_release_expired() -> int:
     return released
 
 
-@transaction.atomic
 def purchases_mark_reviewed(*, purchase_ids, actor: User) -> int:
-    """Staff dealt with what a flagged purchase asked for (a refund in Stripe, say): clear the flag, keep the
-    note, write an audit row each."""
-    if not actor.is_staff:
-        raise PermissionDenied("Only staff can review purchases.")
-    purchases = list(LeadPurchase.objects.select_related("workspace").select_for_update(of=("self",))
-                     .filter(pk__in=purchase_ids, needs_review=True).order_by("pk"))
-    for purchase in purchases:
-        purchase.needs_review = False
-        purchase.save(update_fields=["needs_review"])
-        audit_record(actor=actor, action="marketplace.purchase_reviewed", target=purchase.reference,
-                     workspace=purchase.workspace, reason=purchase.review_note)
-    return len(purchases)
+    return reviewed_flags_clear(queryset=LeadPurchase.objects.filter(pk__in=purchase_ids), actor=actor,
+                                action="marketplace.purchase_reviewed")
 
 
 def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: bool) -> list[int]:
