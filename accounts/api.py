@@ -20,7 +20,9 @@ class MeView(WorkspaceAPIView):
     )
     def get(self, request):
         workspace = request.workspace
-        return Response({
-            "user": {"email": request.user.email},
-            "workspace": {"id": workspace.pk, "name": workspace.name, "kind": workspace.kind},
-        })
+        return Response(
+            {
+                "user": {"email": request.user.email},
+                "workspace": {"id": workspace.pk, "name": workspace.name, "kind": workspace.kind},
+            }
+        )

@@ -8,11 +8,15 @@ from .validators import validate_single_line
 class SignupForm(forms.Form):
     full_name = forms.CharField(max_length=150, label="Your name")
     email = forms.EmailField(label="Work email")
-    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), min_length=8,
-                               help_text="At least 8 characters, not entirely numeric.")
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        min_length=8,
+        help_text="At least 8 characters, not entirely numeric.",
+    )
     workspace_name = forms.CharField(max_length=120, label="Company or team name", validators=[validate_single_line])
-    kind = forms.ChoiceField(choices=Workspace.Kind.choices, initial=Workspace.Kind.BUYER,
-                             widget=forms.RadioSelect, label="I want to")
+    kind = forms.ChoiceField(
+        choices=Workspace.Kind.choices, initial=Workspace.Kind.BUYER, widget=forms.RadioSelect, label="I want to"
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -24,8 +28,11 @@ class SignupForm(forms.Form):
 
 class InvitationSignupForm(forms.Form):
     full_name = forms.CharField(max_length=150, label="Your name")
-    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), min_length=8,
-                               help_text="At least 8 characters, not entirely numeric.")
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        min_length=8,
+        help_text="At least 8 characters, not entirely numeric.",
+    )
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -38,8 +45,9 @@ class WorkspaceForm(forms.Form):
 
 
 class ApiKeyForm(forms.Form):
-    name = forms.CharField(max_length=80, label="Key name", initial="API key",
-                           help_text="Where the key is used, e.g. “CRM sync”.")
+    name = forms.CharField(
+        max_length=80, label="Key name", initial="API key", help_text="Where the key is used, e.g. “CRM sync”."
+    )
 
 
 class InvitationForm(forms.Form):

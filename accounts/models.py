@@ -112,12 +112,11 @@ class Invitation(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=~models.Q(role="owner"), name="invitation_role_not_owner"
-            ),
+            models.CheckConstraint(condition=~models.Q(role="owner"), name="invitation_role_not_owner"),
             # One open invitation per address per workspace; re-inviting refreshes it.
             models.UniqueConstraint(
-                Lower("email"), "workspace",
+                Lower("email"),
+                "workspace",
                 condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
                 name="invitation_open_unique",
             ),

@@ -8,8 +8,12 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
     name = "apiKey"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Token <api-key>`: a workspace API key from Settings."}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <api-key>`: a workspace API key from Settings.",
+        }
 
 
 class SessionScheme(OpenApiAuthenticationExtension):
@@ -17,5 +21,9 @@ class SessionScheme(OpenApiAuthenticationExtension):
     name = "session"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "apiKey", "in": "cookie", "name": "sessionid",
-                "description": "The dashboard's session; writes need the CSRF token."}
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "sessionid",
+            "description": "The dashboard's session; writes need the CSRF token.",
+        }

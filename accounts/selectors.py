@@ -26,16 +26,20 @@ def workspace_api_keys(*, workspace: Workspace) -> QuerySet[ApiKey]:
 
 
 def workspace_open_invitations(*, workspace: Workspace) -> list[Invitation]:
-    pending = Invitation.objects.filter(
-        workspace=workspace, accepted_at__isnull=True, revoked_at__isnull=True
-    ).select_related("invited_by").order_by("-created_at")
+    pending = (
+        Invitation.objects.filter(workspace=workspace, accepted_at__isnull=True, revoked_at__isnull=True)
+        .select_related("invited_by")
+        .order_by("-created_at")
+    )
     return [invitation for invitation in pending if invitation.is_open]
 
 
 def workspace_owner(*, workspace: Workspace) -> User | None:
     membership = (
         Membership.objects.filter(workspace=workspace, role=Membership.Role.OWNER)
-        .select_related("user").order_by("created_at", "id").first()
+        .select_related("user")
+        .order_by("created_at", "id")
+        .first()
     )
     return membership.user if membership else None
 

@@ -46,13 +46,14 @@ def user_create(*, email: str, password: str, full_name: str = "", is_staff: boo
     try:
         with transaction.atomic():
             return User.objects.create_user(
-                email=email, password=password, full_name=full_name.strip(),
-                is_staff=is_staff, is_superuser=is_staff,
+                email=email,
+                password=password,
+                full_name=full_name.strip(),
+                is_staff=is_staff,
+                is_superuser=is_staff,
             )
     except IntegrityError as exc:  # a concurrent sign-up with the same address
-        raise ValidationFailed(
-            "An account with this email already exists.", fields={"email": ["Already registered."]}
-        ) from exc
+        raise ValidationFailed("An account with this email already exists.", fields={"email": ["Already registered."]}) from exc
 
 
 @transaction.atomic
@@ -70,8 +71,9 @@ def workspace_create(*, name: str, owner: User, kind: str = Workspace.Kind.BUYER
 
 
 @transaction.atomic
-def user_signup(*, email: str, password: str, full_name: str, workspace_name: str,
-                kind: str = Workspace.Kind.BUYER) -> tuple[User, Workspace]:
+def user_signup(
+    *, email: str, password: str, full_name: str, workspace_name: str, kind: str = Workspace.Kind.BUYER
+) -> tuple[User, Workspace]:
     user = user_create(email=email, password=password, full_name=full_name)
     workspace = workspace_create(name=workspace_name or f"{user.get_short_name()}'s workspace", owner=user, kind=kind)
     return user, workspace
@@ -117,7 +119,7 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     raw = raw.strip()
     if not raw.startswith(API_KEY_PREFIX) or raw.count("_") < 2:
         return None
-    prefix = raw[len(API_KEY_PREFIX):].split("_", 1)[0]
+    prefix = raw[len(API_KEY_PREFIX) :].split("_", 1)[0]
     # A key acts as the member who made it, so it lives only while they are a member: whatever ended the
     # membership (removal, leaving, staff in the admin), the key stops working with it. Keys made without a
     # person (the CLI) act as the workspace's owner.
@@ -149,9 +151,9 @@ def invitation_create(*, workspace: Workspace, email: str, role: str, invited_by
         raise ValidationFailed("Invite as admin or member.", fields={"role": ["Choose admin or member."]})
     if Membership.objects.filter(workspace=workspace, user__email__iexact=email).exists():
         raise Conflict(f"{email} is already a member of this workspace.", code="already_member")
-    Invitation.objects.filter(
-        workspace=workspace, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
-    ).update(revoked_at=timezone.now())
+    Invitation.objects.filter(workspace=workspace, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
     raw = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         workspace=workspace, email=email, role=role, token_hash=_sha256(raw), invited_by=invited_by
@@ -186,9 +188,7 @@ def invitation_accept(*, raw_token: str, user: User) -> Membership:
     if not invitation.is_open:
         raise NotFound("This invitation link is not valid any more; ask for a new one.")
     if invitation.email.lower() != user.email.lower():
-        raise PermissionDenied(
-            f"This invitation was sent to {invitation.email}; log in with that address to accept it."
-        )
+        raise PermissionDenied(f"This invitation was sent to {invitation.email}; log in with that address to accept it.")
     membership, _ = Membership.objects.get_or_create(
         user=user, workspace=invitation.workspace, defaults={"role": invitation.role}
     )
@@ -216,8 +216,9 @@ def invitation_revoke(*, workspace: Workspace, invitation_id: int, actor: User) 
         raise NotFound("That invitation does not exist or was already used.")
 
 
-def _membership_end(*, workspace: Workspace, memberships: list[Membership], target: Membership | None,
-                    actor: User, action: str) -> None:
+def _membership_end(
+    *, workspace: Workspace, memberships: list[Membership], target: Membership | None, actor: User, action: str
+) -> None:
     """End one of the workspace's memberships (locked by the caller; the workspace keeps an owner) and revoke
     the API keys its member made there, which would otherwise go on acting as someone no longer in it."""
     if target is None:
@@ -228,8 +229,14 @@ def _membership_end(*, workspace: Workspace, memberships: list[Membership], targ
     keys = ApiKey.objects.filter(workspace=workspace, created_by_id=target.user_id, revoked_at__isnull=True)
     revoked = list(keys.order_by("pk").values_list("prefix", flat=True))
     keys.update(revoked_at=timezone.now())
-    audit_record(actor=actor, action=action, target=f"user:{target.user_id}", workspace=workspace,
-                 role=target.role, revoked_api_keys=revoked)
+    audit_record(
+        actor=actor,
+        action=action,
+        target=f"user:{target.user_id}",
+        workspace=workspace,
+        role=target.role,
+        revoked_api_keys=revoked,
+    )
     target.delete()
 
 
@@ -241,12 +248,22 @@ def _memberships_locked(workspace: Workspace) -> list[Membership]:
 def membership_remove(*, workspace: Workspace, membership_id: int, actor: User) -> None:
     _require_manager(workspace=workspace, actor=actor)
     memberships = _memberships_locked(workspace)
-    _membership_end(workspace=workspace, memberships=memberships, actor=actor, action="accounts.member_remove",
-                    target=next((m for m in memberships if m.pk == membership_id), None))
+    _membership_end(
+        workspace=workspace,
+        memberships=memberships,
+        actor=actor,
+        action="accounts.member_remove",
+        target=next((m for m in memberships if m.pk == membership_id), None),
+    )
 
 
 @transaction.atomic
 def membership_leave(*, workspace: Workspace, user: User) -> None:
     memberships = _memberships_locked(workspace)
-    _membership_end(workspace=workspace, memberships=memberships, actor=user, action="accounts.member_leave",
-                    target=next((m for m in memberships if m.user_id == user.pk), None))
+    _membership_end(
+        workspace=workspace,
+        memberships=memberships,
+        actor=user,
+        action="accounts.member_leave",
+        target=next((m for m in memberships if m.user_id == user.pk), None),
+    )

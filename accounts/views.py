@@ -41,8 +41,6 @@ def signup(request):
     return render(request, "accounts/signup.html", {"form": form, "next": safe_next(request)})
 
 
-
-
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
@@ -86,9 +84,11 @@ def workspace_new(request):
 @require_POST
 def workspace_switch(request):
     workspace_id = request.POST.get("workspace_id", "")
-    membership = selectors.memberships_for_user(user=request.user).filter(
-        workspace_id=int(workspace_id)
-    ).first() if workspace_id.isdecimal() else None
+    membership = (
+        selectors.memberships_for_user(user=request.user).filter(workspace_id=int(workspace_id)).first()
+        if workspace_id.isdecimal()
+        else None
+    )
     if membership is None:
         raise Http404("No such workspace.")
     _enter_workspace(request, membership.workspace)
@@ -148,9 +148,7 @@ def invitation_create(request):
     form = InvitationForm(request.POST)
     if form.is_valid():
         try:
-            invitation = services.invitation_create(
-                workspace=request.workspace, invited_by=request.user, **form.cleaned_data
-            )
+            invitation = services.invitation_create(workspace=request.workspace, invited_by=request.user, **form.cleaned_data)
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
@@ -175,13 +173,21 @@ def invitation_revoke(request, invitation_id: int):
 @workspace_required(manager=True)
 @require_POST
 def member_remove(request, membership_id: int):
-    perform(request, services.membership_remove, workspace=request.workspace, membership_id=membership_id,
-            actor=request.user, success="Member removed. API keys they created here are revoked.")
+    perform(
+        request,
+        services.membership_remove,
+        workspace=request.workspace,
+        membership_id=membership_id,
+        actor=request.user,
+        success="Member removed. API keys they created here are revoked.",
+    )
     if request.htmx:
         # The removed member's keys were revoked too: refresh that list beside the team.
         context = _settings_context(request, api_keys_oob=True)
-        return HttpResponse(render_to_string("accounts/settings.html#team", context, request)
-                            + render_to_string("accounts/settings.html#api-keys", context, request))
+        return HttpResponse(
+            render_to_string("accounts/settings.html#team", context, request)
+            + render_to_string("accounts/settings.html#api-keys", context, request)
+        )
     return redirect("accounts:settings")
 
 
@@ -189,8 +195,13 @@ def member_remove(request, membership_id: int):
 @require_POST
 def workspace_leave(request):
     workspace = request.workspace
-    perform(request, services.membership_leave, workspace=workspace, user=request.user,
-            success=f"You left {workspace.name}. API keys you created there are revoked.")
+    perform(
+        request,
+        services.membership_leave,
+        workspace=workspace,
+        user=request.user,
+        success=f"You left {workspace.name}. API keys you created there are revoked.",
+    )
     request.session.pop(SESSION_WORKSPACE_KEY, None)
     return redirect("dashboard")
 
@@ -211,8 +222,9 @@ def invitation_accept(request, token: str):
                 login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
         except ApplicationError as exc:
             if form is None:
-                return render(request, "accounts/invitation.html", {"invitation": invitation, "error": exc.message},
-                              status=exc.status_code)
+                return render(
+                    request, "accounts/invitation.html", {"invitation": invitation, "error": exc.message}, status=exc.status_code
+                )
             apply_error(form, exc)
         else:
             _enter_workspace(request, membership.workspace)

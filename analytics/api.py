@@ -12,11 +12,9 @@ from . import selectors
 
 class SummaryView(WorkspaceAPIView):
     class PeriodSerializer(serializers.Serializer):
-        period = serializers.ChoiceField(choices=[str(days) for days in selectors.PERIODS], required=False,
-                                         default="30")
+        period = serializers.ChoiceField(choices=[str(days) for days in selectors.PERIODS], required=False, default="30")
 
-    @extend_schema(parameters=[OpenApiParameter("period", int, enum=list(selectors.PERIODS))],
-                   responses={200: dict})
+    @extend_schema(parameters=[OpenApiParameter("period", int, enum=list(selectors.PERIODS))], responses={200: dict})
     def get(self, request):
         params = self.PeriodSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)

@@ -24,13 +24,22 @@ def monitoring_snapshot(*, hours: int = 24) -> dict:
     recent = RequestStat.objects.filter(hour__gte=since.replace(minute=0, second=0, microsecond=0))
     totals = recent.aggregate(requests=Sum("count"), errors=Sum("count", filter=Q(status__gte=500)))
     purchase_posts = recent.filter(route__in=PURCHASE_ROUTES, method="POST").aggregate(
-        total=Sum("count"), conflicts=Sum("count", filter=Q(status=409)))
-    slowest = (recent.values("route", "method").annotate(
-        requests=Sum("count"), avg_ms=Sum("total_ms") / Sum(F("count"), output_field=FloatField()),
-        max_ms=Max("max_ms")).order_by("-avg_ms")[:10])
-    purchases = (LeadPurchase.objects.filter(status=LeadPurchase.Status.COMPLETE,
-                                             completed_at__gte=timezone.now() - timedelta(days=14))
-                 .annotate(day=TruncDate("completed_at")).values("day").annotate(count=Count("id")).order_by("-day"))
+        total=Sum("count"), conflicts=Sum("count", filter=Q(status=409))
+    )
+    slowest = (
+        recent.values("route", "method")
+        .annotate(
+            requests=Sum("count"), avg_ms=Sum("total_ms") / Sum(F("count"), output_field=FloatField()), max_ms=Max("max_ms")
+        )
+        .order_by("-avg_ms")[:10]
+    )
+    purchases = (
+        LeadPurchase.objects.filter(status=LeadPurchase.Status.COMPLETE, completed_at__gte=timezone.now() - timedelta(days=14))
+        .annotate(day=TruncDate("completed_at"))
+        .values("day")
+        .annotate(count=Count("id"))
+        .order_by("-day")
+    )
 
     def rate(part, whole):
         return round(100 * (part or 0) / whole, 2) if whole else None
@@ -58,5 +67,6 @@ def monitoring_snapshot(*, hours: int = 24) -> dict:
 def monitoring(request):
     from django.contrib import admin
 
-    return render(request, "admin/monitoring.html", {**admin.site.each_context(request), "title": "Monitoring",
-                                                     "m": monitoring_snapshot()})
+    return render(
+        request, "admin/monitoring.html", {**admin.site.each_context(request), "title": "Monitoring", "m": monitoring_snapshot()}
+    )

@@ -39,42 +39,64 @@ def _ledger_today(workspace: Workspace) -> dict[str, Decimal]:
     spend = Q(kind=CreditTransaction.Kind.SPEND)
     return CreditTransaction.objects.filter(account__workspace=workspace, created_at__gte=_today_start()).aggregate(
         spent=-Sum("amount", filter=spend, default=ZERO),
-        added=Sum("amount", default=ZERO, filter=Q(amount__gt=0, kind__in=[
-            CreditTransaction.Kind.PURCHASE, CreditTransaction.Kind.ADJUSTMENT, CreditTransaction.Kind.REFUND])),
+        added=Sum(
+            "amount",
+            default=ZERO,
+            filter=Q(
+                amount__gt=0,
+                kind__in=[CreditTransaction.Kind.PURCHASE, CreditTransaction.Kind.ADJUSTMENT, CreditTransaction.Kind.REFUND],
+            ),
+        ),
         earned=Sum("amount", filter=Q(kind=CreditTransaction.Kind.EARN), default=ZERO),
         marketplace=-Sum("amount", filter=spend & Q(reference__startswith="purchase:"), default=ZERO),
-        database=-Sum("amount", filter=spend & Q(reference__startswith="segment_run:"), default=ZERO))
+        database=-Sum("amount", filter=spend & Q(reference__startswith="segment_run:"), default=ZERO),
+    )
 
 
 def _credits_today(workspace: Workspace) -> tuple[DailyCredits, list[DailyLeads]]:
     """Today's row of each summary table, computed from the ledger and the leads as the rollup would."""
     start = _today_start()
     totals = _ledger_today(workspace)
-    sales = (LeadPurchaseItem.objects.filter(partner=workspace, is_sale=True, purchase__completed_at__gte=start)
-             .count() if workspace.is_partner else 0)
+    sales = (
+        LeadPurchaseItem.objects.filter(partner=workspace, is_sale=True, purchase__completed_at__gte=start).count()
+        if workspace.is_partner
+        else 0
+    )
     day = start.date()
-    credits = DailyCredits(workspace=workspace, day=day, spent=totals["spent"], added=totals["added"],
-                           earned=totals["earned"], sales=sales)
-    leads = {row["source"]: row["leads"] for row in Lead.objects.filter(workspace=workspace, created_at__gte=start)
-             .values("source").annotate(leads=Count("id")).order_by()}
+    credits = DailyCredits(
+        workspace=workspace, day=day, spent=totals["spent"], added=totals["added"], earned=totals["earned"], sales=sales
+    )
+    leads = {
+        row["source"]: row["leads"]
+        for row in Lead.objects.filter(workspace=workspace, created_at__gte=start)
+        .values("source")
+        .annotate(leads=Count("id"))
+        .order_by()
+    }
     costs = {"marketplace": totals["marketplace"], "database": totals["database"]}
-    lead_rows = [DailyLeads(workspace=workspace, day=day, source=source, leads=leads.get(source, 0),
-                            credits=costs.get(source, ZERO))
-                 for source in sorted(set(leads) | {source for source, cost in costs.items() if cost})]
+    lead_rows = [
+        DailyLeads(workspace=workspace, day=day, source=source, leads=leads.get(source, 0), credits=costs.get(source, ZERO))
+        for source in sorted(set(leads) | {source for source, cost in costs.items() if cost})
+    ]
     return credits, lead_rows
 
 
 def workspace_summary(*, workspace: Workspace, days: int = 30) -> dict:
     today = timezone.now().date()
     start = today - timedelta(days=days - 1)
-    credits = {row.day: row for row in DailyCredits.objects.filter(workspace=workspace, day__gte=start,
-                                                                    day__lt=today)}
+    credits = {row.day: row for row in DailyCredits.objects.filter(workspace=workspace, day__gte=start, day__lt=today)}
     lead_rows = list(DailyLeads.objects.filter(workspace=workspace, day__gte=start, day__lt=today))
     credits_today, leads_today = _credits_today(workspace)
     credits[today] = credits_today
     lead_rows += leads_today
-    usage = [{"day": day, "spent": credits[day].spent if day in credits else ZERO,
-              "added": credits[day].added if day in credits else ZERO} for day in _days(start, today)]
+    usage = [
+        {
+            "day": day,
+            "spent": credits[day].spent if day in credits else ZERO,
+            "added": credits[day].added if day in credits else ZERO,
+        }
+        for day in _days(start, today)
+    ]
     spent = sum((row["spent"] for row in usage), ZERO)
     burn = (spent / days).quantize(Decimal("0.01"))
     balance = credit_balance(workspace=workspace)
@@ -84,19 +106,28 @@ def workspace_summary(*, workspace: Workspace, days: int = 30) -> dict:
     by_source: dict[str, dict] = {}
     per_day = {day: 0 for day in _days(start, today)}
     for row in lead_rows:
-        entry = by_source.setdefault(row.source, {"source": row.source, "label": labels.get(row.source, row.source),
-                                                  "leads": 0, "credits": ZERO})
+        entry = by_source.setdefault(
+            row.source, {"source": row.source, "label": labels.get(row.source, row.source), "leads": 0, "credits": ZERO}
+        )
         entry["leads"] += row.leads
         entry["credits"] += row.credits
         per_day[row.day] = per_day.get(row.day, 0) + row.leads
     for entry in by_source.values():
         entry["cost_per_lead"] = (entry["credits"] / entry["leads"]).quantize(Decimal("0.01")) if entry["leads"] else None
     period_start = timezone.now() - timedelta(days=days)
-    quality = Lead.objects.filter(workspace=workspace, created_at__gte=period_start).aggregate(**{
-        f"q{low}": Count("id", filter=Q(score__gte=low, score__lte=high)) for low, high in QUALITY_BUCKETS})
-    segments = [{"id": s.pk, "name": s.name, "runs": s.run_count, "people_pulled": s.people_pulled or 0,
-                 "credits_spent": s.credits_spent or ZERO}
-                for s in segment_performance(workspace=workspace).exclude(run_count=0)[:5]]
+    quality = Lead.objects.filter(workspace=workspace, created_at__gte=period_start).aggregate(
+        **{f"q{low}": Count("id", filter=Q(score__gte=low, score__lte=high)) for low, high in QUALITY_BUCKETS}
+    )
+    segments = [
+        {
+            "id": s.pk,
+            "name": s.name,
+            "runs": s.run_count,
+            "people_pulled": s.people_pulled or 0,
+            "credits_spent": s.credits_spent or ZERO,
+        }
+        for s in segment_performance(workspace=workspace).exclude(run_count=0)[:5]
+    ]
     summary = {
         "period_days": days,
         "balance": balance,
@@ -110,17 +141,25 @@ def workspace_summary(*, workspace: Workspace, days: int = 30) -> dict:
         "segments": segments,
     }
     if workspace.is_partner:
-        summary["partner"] = {"by_day": [
-            {"day": day, "sales": credits[day].sales if day in credits else 0,
-             "earned": credits[day].earned if day in credits else ZERO} for day in _days(start, today)]}
+        summary["partner"] = {
+            "by_day": [
+                {
+                    "day": day,
+                    "sales": credits[day].sales if day in credits else 0,
+                    "earned": credits[day].earned if day in credits else ZERO,
+                }
+                for day in _days(start, today)
+            ]
+        }
     return summary
 
 
 def week_glance(*, workspace: Workspace) -> dict:
     """The dashboard's figures for the last 7 days."""
     today = timezone.now().date()
-    spent = DailyCredits.objects.filter(workspace=workspace, day__gte=today - timedelta(days=6),
-                                        day__lt=today).aggregate(total=Sum("spent"))["total"]
+    spent = DailyCredits.objects.filter(workspace=workspace, day__gte=today - timedelta(days=6), day__lt=today).aggregate(
+        total=Sum("spent")
+    )["total"]
     spent = (spent or ZERO) + _ledger_today(workspace)["spent"]
     # A range on created_at itself, so the (workspace, created_at) index serves it.
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)

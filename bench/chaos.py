@@ -35,11 +35,11 @@ from tests.reliability import bank
 def fault_plan(rounds: int) -> dict:
     """Each round, at the same points of its share of the operations: a web worker killed at 20% and 75%, the
     cluster at 40%, PostgreSQL restarted at 60%."""
+
     def at(fraction: float) -> tuple[float, ...]:
         return tuple(round((r + fraction) / rounds, 4) for r in range(rounds))
 
-    return {"kill_web_worker_at": tuple(sorted(at(0.2) + at(0.75))), "kill_cluster_at": at(0.4),
-            "restart_postgres_at": at(0.6)}
+    return {"kill_web_worker_at": tuple(sorted(at(0.2) + at(0.75))), "kill_cluster_at": at(0.4), "restart_postgres_at": at(0.6)}
 
 
 def main() -> None:
@@ -56,12 +56,21 @@ def main() -> None:
 
     base = bank.Config()
     config = bank.Config(
-        operations=args.operations, listings=args.listings, people=args.people, buyers=base.buyers * args.clients,
-        partners=base.partners, credit_clients=base.credit_clients * args.clients,
-        card_clients=base.card_clients * args.clients, package_clients=base.package_clients * args.clients,
-        pull_clients=base.pull_clients * args.clients, upload_clients=base.upload_clients * args.clients,
-        stripe_senders=base.stripe_senders * args.clients, gunicorn_workers=args.gunicorn_workers,
-        refund_before_payment=args.refund_before_payment, seed=args.seed, settle_seconds=180,
+        operations=args.operations,
+        listings=args.listings,
+        people=args.people,
+        buyers=base.buyers * args.clients,
+        partners=base.partners,
+        credit_clients=base.credit_clients * args.clients,
+        card_clients=base.card_clients * args.clients,
+        package_clients=base.package_clients * args.clients,
+        pull_clients=base.pull_clients * args.clients,
+        upload_clients=base.upload_clients * args.clients,
+        stripe_senders=base.stripe_senders * args.clients,
+        gunicorn_workers=args.gunicorn_workers,
+        refund_before_payment=args.refund_before_payment,
+        seed=args.seed,
+        settle_seconds=180,
         **fault_plan(args.rounds),
     )
     with tempfile.TemporaryDirectory(prefix="cursive-chaos-") as workdir:

@@ -38,14 +38,12 @@ def make_workspaces(count: int, *, label: str, funding: Decimal) -> list:
     for n in range(count):
         owner = user_create(email=f"bench-{label}-{n}@bench.test", password="bench-password-correct-9")
         workspace = workspace_create(name=f"Bench {label} {n}", owner=owner)
-        credits_grant(workspace=workspace, amount=funding, reference=f"bench:funding-{label}-{n}",
-                      reason="bench funding")
+        credits_grant(workspace=workspace, amount=funding, reference=f"bench:funding-{label}-{n}", reason="bench funding")
         workspaces.append(workspace)
     return workspaces
 
 
-def run_scenario(name: str, workspaces_per_thread: list, *, spends_per_thread: int,
-                 amount: Decimal) -> tuple[dict, dict]:
+def run_scenario(name: str, workspaces_per_thread: list, *, spends_per_thread: int, amount: Decimal) -> tuple[dict, dict]:
     """Start one thread per entry of `workspaces_per_thread`; each spends `spends_per_thread` times from its workspace.
     Returns the successful spends per workspace id, and the figures."""
     from django.db import connection
@@ -65,8 +63,7 @@ def run_scenario(name: str, workspaces_per_thread: list, *, spends_per_thread: i
             for n in range(spends_per_thread):
                 started = time.perf_counter()
                 try:
-                    credits_spend(workspace=workspace, amount=amount, reference=f"bench:{name}-{index}-{n}",
-                                  reason="bench spend")
+                    credits_spend(workspace=workspace, amount=amount, reference=f"bench:{name}-{index}-{n}", reason="bench spend")
                 except Exception as exc:  # counted and reported, never hidden
                     errors[index].append(f"{exc.__class__.__name__}: {exc}")
                     continue
@@ -107,18 +104,25 @@ def check_accounts(workspaces: list, *, funding: Decimal, amount: Decimal, spend
         ledger = CreditTransaction.objects.filter(account=account).aggregate(total=Sum("amount"), rows=Count("id"))
         last = CreditTransaction.objects.filter(account=account).order_by("-created_at", "-id").first()
         spends = spends_by_workspace[workspace.pk]
-        details.append({
-            "workspace_id": workspace.pk,
-            "balance": str(account.balance),
-            "ledger_sum": str(ledger["total"]),
-            "ledger_rows": ledger["rows"],
-            "balance_equals_ledger_sum": account.balance == ledger["total"],
-            "balance_equals_last_balance_after": last is not None and account.balance == last.balance_after,
-            "balance_as_expected": account.balance == funding - amount * spends,
-            "rows_as_expected": ledger["rows"] == spends + 1,
-        })
-    ok = all(d["balance_equals_ledger_sum"] and d["balance_equals_last_balance_after"] and d["balance_as_expected"]
-             and d["rows_as_expected"] for d in details)
+        details.append(
+            {
+                "workspace_id": workspace.pk,
+                "balance": str(account.balance),
+                "ledger_sum": str(ledger["total"]),
+                "ledger_rows": ledger["rows"],
+                "balance_equals_ledger_sum": account.balance == ledger["total"],
+                "balance_equals_last_balance_after": last is not None and account.balance == last.balance_after,
+                "balance_as_expected": account.balance == funding - amount * spends,
+                "rows_as_expected": ledger["rows"] == spends + 1,
+            }
+        )
+    ok = all(
+        d["balance_equals_ledger_sum"]
+        and d["balance_equals_last_balance_after"]
+        and d["balance_as_expected"]
+        and d["rows_as_expected"]
+        for d in details
+    )
     return {"balances_equal_ledgers": ok, "accounts": details}
 
 
@@ -138,37 +142,37 @@ def main() -> None:
         postgres = server_version(original)
         log(f"Scenario one_account: {args.threads} threads x {args.spends_per_thread} spends on ONE account")
         shared = make_workspaces(1, label="shared", funding=funding)
-        spent, one = run_scenario("one_account", shared * args.threads, spends_per_thread=args.spends_per_thread,
-                                  amount=amount)
+        spent, one = run_scenario("one_account", shared * args.threads, spends_per_thread=args.spends_per_thread, amount=amount)
         one["check"] = check_accounts(shared, funding=funding, amount=amount, spends_by_workspace=spent)
         results["one_account"] = one
-        log(f"  {one['spends_per_second']} spends/s, p50 {one['latency_ms']['p50']} ms, "
-            f"p95 {one['latency_ms']['p95']} ms")
+        log(f"  {one['spends_per_second']} spends/s, p50 {one['latency_ms']['p50']} ms, p95 {one['latency_ms']['p95']} ms")
 
         log(f"Scenario own_accounts: {args.threads} threads x {args.spends_per_thread} spends, one account each")
         own_workspaces = make_workspaces(args.threads, label="own", funding=funding)
-        spent, own = run_scenario("own_accounts", own_workspaces, spends_per_thread=args.spends_per_thread,
-                                  amount=amount)
+        spent, own = run_scenario("own_accounts", own_workspaces, spends_per_thread=args.spends_per_thread, amount=amount)
         own["check"] = check_accounts(own_workspaces, funding=funding, amount=amount, spends_by_workspace=spent)
         results["own_accounts"] = own
-        log(f"  {own['spends_per_second']} spends/s, p50 {own['latency_ms']['p50']} ms, "
-            f"p95 {own['latency_ms']['p95']} ms")
+        log(f"  {own['spends_per_second']} spends/s, p50 {own['latency_ms']['p50']} ms, p95 {own['latency_ms']['p95']} ms")
 
-    print(json.dumps({
-        "benchmark": "credits_spend under concurrency",
-        "mode": "fixed number of spends per scenario",
-        "threads": args.threads,
-        "spends_per_thread": args.spends_per_thread,
-        "spends_per_scenario": total_spends,
-        "amount_per_spend": str(amount),
-        "funding_per_account": str(funding),
-        "connections": "one Django connection per thread, opened before the clock starts, closed at thread end",
-        "postgres": postgres,
-        "cpu_count": os.cpu_count(),
-        "one_account": results["one_account"],
-        "own_accounts": results["own_accounts"],
-        "all_balances_equal_ledgers": all(r["check"]["balances_equal_ledgers"] for r in results.values()),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "credits_spend under concurrency",
+                "mode": "fixed number of spends per scenario",
+                "threads": args.threads,
+                "spends_per_thread": args.spends_per_thread,
+                "spends_per_scenario": total_spends,
+                "amount_per_spend": str(amount),
+                "funding_per_account": str(funding),
+                "connections": "one Django connection per thread, opened before the clock starts, closed at thread end",
+                "postgres": postgres,
+                "cpu_count": os.cpu_count(),
+                "one_account": results["one_account"],
+                "own_accounts": results["own_accounts"],
+                "all_balances_equal_ledgers": all(r["check"]["balances_equal_ledgers"] for r in results.values()),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

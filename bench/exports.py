@@ -85,8 +85,14 @@ def start_gunicorn(*, port: int, workers: int, threads: int, env: dict, log_file
         time.sleep(0.2)
 
 
-def request(port: int, path: str, *, headers: dict | None = None, timeout: float = 60,
-            connection: http.client.HTTPConnection | None = None) -> tuple[int, int, dict]:
+def request(
+    port: int,
+    path: str,
+    *,
+    headers: dict | None = None,
+    timeout: float = 60,
+    connection: http.client.HTTPConnection | None = None,
+) -> tuple[int, int, dict]:
     """GET path; returns (status, body bytes read, headers)."""
     conn = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -134,9 +140,14 @@ def health_alone(port: int, *, seconds: float, threads: int = 8) -> dict:
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - started
-    return {"client_threads": threads, "seconds": round(elapsed, 2), "requests": len(latencies),
-            "requests_per_second": round(len(latencies) / elapsed, 1), "non_200": errors,
-            "latency_ms": latency_summary(latencies)}
+    return {
+        "client_threads": threads,
+        "seconds": round(elapsed, 2),
+        "requests": len(latencies),
+        "requests_per_second": round(len(latencies) / elapsed, 1),
+        "non_200": errors,
+        "latency_ms": latency_summary(latencies),
+    }
 
 
 def _exporter_process(port: int, api_key: str, clients: int, end_by: float, out) -> None:
@@ -150,8 +161,9 @@ def _exporter_process(port: int, api_key: str, clients: int, end_by: float, out)
         retries, outcome = 0, {}
         while time.time() < end_by:
             try:
-                status, size, answer_headers = request(port, "/api/v1/leads/export", headers=headers,
-                                                       timeout=max(1, end_by - time.time()))
+                status, size, answer_headers = request(
+                    port, "/api/v1/leads/export", headers=headers, timeout=max(1, end_by - time.time())
+                )
             except OSError as exc:
                 outcome = {"status": exc.__class__.__name__}
                 break
@@ -200,8 +212,9 @@ def exports_under_load(port: int, *, clients: int, api_key: str, deadline: float
     end_by = time.time() + deadline
     shares = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
     started = time.perf_counter()
-    exporters = [context.Process(target=_exporter_process, args=(port, api_key, share, end_by, results_queue))
-                 for share in shares if share]
+    exporters = [
+        context.Process(target=_exporter_process, args=(port, api_key, share, end_by, results_queue)) for share in shares if share
+    ]
     for process in exporters:
         process.start()
     results: list[dict] = []
@@ -220,11 +233,16 @@ def exports_under_load(port: int, *, clients: int, api_key: str, deadline: float
         statuses[str(r.get("status"))] = statuses.get(str(r.get("status")), 0) + 1
     health_ms = [ms for ms, _ in health]
     return {
-        "clients": clients, "client_processes": len(exporters), "seconds": round(elapsed, 2), "statuses": statuses,
-        "export_bytes": sorted({r["bytes"] for r in ok}), "megabytes_sent": round(sum(r["bytes"] for r in ok) / 1e6, 1),
+        "clients": clients,
+        "client_processes": len(exporters),
+        "seconds": round(elapsed, 2),
+        "statuses": statuses,
+        "export_bytes": sorted({r["bytes"] for r in ok}),
+        "megabytes_sent": round(sum(r["bytes"] for r in ok) / 1e6, 1),
         "retries_after_429": sum(r["retries"] for r in results),
         "export_latency_ms": latency_summary([r["ms"] for r in ok]),
-        "health_samples": len(health), "health_non_200": sum(1 for _, status in health if status != 200),
+        "health_samples": len(health),
+        "health_non_200": sum(1 for _, status in health if status != 200),
         "health_latency_ms": latency_summary(health_ms),
         "health_over_1s": sum(1 for ms in health_ms if ms > 1000),
     }
@@ -244,30 +262,36 @@ def main() -> None:
     stdout, sys.stdout = sys.stdout, sys.stderr  # Django's chatter goes to stderr; the JSON to stdout
 
     log_file = open(args.gunicorn_log, "w+") if args.gunicorn_log else tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
-    with log_file as gunicorn_log, \
-            scratch_database(SCRATCH_DATABASE, fast_passwords=True, debug=False) as original:
+    with log_file as gunicorn_log, scratch_database(SCRATCH_DATABASE, fast_passwords=True, debug=False) as original:
         from django.conf import settings
         from django.db import connections
 
         log(f"Building {args.leads:,} leads")
         api_key = build(args.leads)
-        env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"]), "DEBUG": "false",
-               "RATE_LIMIT_READS": "100000000", "RATE_LIMIT_WRITES": "100000000"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(settings.DATABASES["default"]),
+            "DEBUG": "false",
+            "RATE_LIMIT_READS": "100000000",
+            "RATE_LIMIT_WRITES": "100000000",
+        }
         connections.close_all()
         port = free_port()
         log(f"Starting gunicorn ({args.workers} workers x {args.threads} threads) on port {port}")
-        gunicorn = start_gunicorn(port=port, workers=args.workers, threads=args.threads, env=env,
-                                  log_file=gunicorn_log)
+        gunicorn = start_gunicorn(port=port, workers=args.workers, threads=args.threads, env=env, log_file=gunicorn_log)
         try:
             request(port, "/api/v1/leads/export", headers={"Authorization": f"Token {api_key}"})  # warm up
             log(f"/health alone for {args.health_seconds} s")
             alone = health_alone(port, seconds=args.health_seconds)
             log(f"  {alone['requests_per_second']} req/s, p50 {alone['latency_ms']['p50']} ms")
             log(f"{args.clients} clients exporting at once")
-            loaded = exports_under_load(port, clients=args.clients, api_key=api_key, deadline=args.deadline,
-                                        processes=args.client_processes)
-            log(f"  exports p50 {loaded['export_latency_ms']['p50']:.0f} ms, p95 {loaded['export_latency_ms']['p95']:.0f}"
-                f" ms; /health p50 {loaded['health_latency_ms']['p50']:.0f} ms, max {loaded['health_latency_ms']['max']:.0f} ms")
+            loaded = exports_under_load(
+                port, clients=args.clients, api_key=api_key, deadline=args.deadline, processes=args.client_processes
+            )
+            log(
+                f"  exports p50 {loaded['export_latency_ms']['p50']:.0f} ms, p95 {loaded['export_latency_ms']['p95']:.0f}"
+                f" ms; /health p50 {loaded['health_latency_ms']['p50']:.0f} ms, max {loaded['health_latency_ms']['max']:.0f} ms"
+            )
         finally:
             gunicorn.terminate()
             try:
@@ -276,12 +300,20 @@ def main() -> None:
                 gunicorn.kill()
         postgres = server_version(original)
 
-    print(json.dumps({
-        "benchmark": "concurrent CSV exports through gunicorn as serve runs it, with /health sampled meanwhile",
-        "postgres": postgres, "cpu_count": os.cpu_count(), "gunicorn": {"workers": args.workers,
-                                                                         "threads": args.threads},
-        "leads_per_export": args.leads, "health_alone": alone, "under_export_load": loaded,
-    }), file=stdout)
+    print(
+        json.dumps(
+            {
+                "benchmark": "concurrent CSV exports through gunicorn as serve runs it, with /health sampled meanwhile",
+                "postgres": postgres,
+                "cpu_count": os.cpu_count(),
+                "gunicorn": {"workers": args.workers, "threads": args.threads},
+                "leads_per_export": args.leads,
+                "health_alone": alone,
+                "under_export_load": loaded,
+            }
+        ),
+        file=stdout,
+    )
 
 
 if __name__ == "__main__":

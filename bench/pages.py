@@ -171,22 +171,30 @@ def build(args) -> dict:
     with transaction.atomic(), connection.cursor() as cursor:
         log(f"Inserting {args.leads:,} leads (+{args.other_leads:,} in another workspace)")
         _, setup["insert_leads_seconds"] = timed(
-            "leads", insert_leads, cursor, workspace_id=workspace.pk, count=args.leads, days=args.days)
+            "leads", insert_leads, cursor, workspace_id=workspace.pk, count=args.leads, days=args.days
+        )
         if args.other_leads:
             insert_leads(cursor, workspace_id=other.pk, count=args.other_leads, days=args.days)
         log(f"Writing {args.days} days of ledger history")
         started = time.perf_counter()
-        cursor.execute(_SEGMENT_RUNS, {"segment": segment.pk, "price": settings.SEGMENT_PULL_PRICE,
-                                       "actor": owner.pk, "days": args.days})
-        cursor.execute(_CREDIT_PURCHASES, {"workspace": workspace.pk, "package": package.pk, "actor": owner.pk,
-                                           "days": args.days})
-        cursor.execute(_LEDGER, {"account": account.pk, "workspace": workspace.pk, "segment": segment.pk,
-                                 "actor": owner.pk})
+        cursor.execute(
+            _SEGMENT_RUNS, {"segment": segment.pk, "price": settings.SEGMENT_PULL_PRICE, "actor": owner.pk, "days": args.days}
+        )
+        cursor.execute(
+            _CREDIT_PURCHASES, {"workspace": workspace.pk, "package": package.pk, "actor": owner.pk, "days": args.days}
+        )
+        cursor.execute(_LEDGER, {"account": account.pk, "workspace": workspace.pk, "segment": segment.pk, "actor": owner.pk})
         setup["ledger_rows"] = cursor.rowcount
-        cursor.execute("""UPDATE credits_creditaccount SET balance = (SELECT SUM(amount) FROM credits_credittransaction
-                          WHERE account_id = %(account)s) WHERE id = %(account)s""", {"account": account.pk})
-        cursor.execute("""UPDATE segments_segment SET last_run = (SELECT MAX(created_at) FROM segments_segmentrun
-                          WHERE segment_id = %(segment)s) WHERE id = %(segment)s""", {"segment": segment.pk})
+        cursor.execute(
+            """UPDATE credits_creditaccount SET balance = (SELECT SUM(amount) FROM credits_credittransaction
+                          WHERE account_id = %(account)s) WHERE id = %(account)s""",
+            {"account": account.pk},
+        )
+        cursor.execute(
+            """UPDATE segments_segment SET last_run = (SELECT MAX(created_at) FROM segments_segmentrun
+                          WHERE segment_id = %(segment)s) WHERE id = %(segment)s""",
+            {"segment": segment.pk},
+        )
         setup["ledger_seconds"] = round(time.perf_counter() - started, 3)
         log(f"  {setup['ledger_rows']:,} ledger rows: {setup['ledger_seconds']:.2f} s")
 
@@ -197,35 +205,54 @@ def build(args) -> dict:
     _, setup["rescore_seconds"] = timed("leads_rescore", leads_rescore, workspace=workspace)
     # The nightly pass over the same leads: only those crossing a recency boundary change (none, minutes later).
     setup["rescore_again_changed"], setup["rescore_again_seconds"] = timed(
-        "leads_rescore again (nightly, nothing to change)", leads_rescore, workspace=workspace)
+        "leads_rescore again (nightly, nothing to change)", leads_rescore, workspace=workspace
+    )
     leads_rescore(workspace=other)
     with connection.cursor() as cursor:
         log("VACUUM ANALYZE (what autovacuum would have done by now)")
-        for table in ("leads_lead", "credits_credittransaction", "credits_creditpurchase", "segments_segmentrun",
-                      "credits_creditaccount", "segments_segment"):
+        for table in (
+            "leads_lead",
+            "credits_credittransaction",
+            "credits_creditpurchase",
+            "segments_segmentrun",
+            "credits_creditaccount",
+            "segments_segment",
+        ):
             cursor.execute(f"VACUUM ANALYZE {table}")
-        cursor.execute("SELECT count(*), min(created_at), max(created_at) FROM leads_lead WHERE workspace_id = %s",
-                       [workspace.pk])
+        cursor.execute(
+            "SELECT count(*), min(created_at), max(created_at) FROM leads_lead WHERE workspace_id = %s", [workspace.pk]
+        )
         leads, first, last = cursor.fetchone()
-        cursor.execute("SELECT source, count(*) FROM leads_lead WHERE workspace_id = %s GROUP BY 1 ORDER BY 2 DESC",
-                       [workspace.pk])
+        cursor.execute(
+            "SELECT source, count(*) FROM leads_lead WHERE workspace_id = %s GROUP BY 1 ORDER BY 2 DESC", [workspace.pk]
+        )
         by_source = dict(cursor.fetchall())
-        cursor.execute("SELECT count(*) FROM leads_lead WHERE workspace_id = %s AND tags @> ARRAY[%s]::varchar(50)[]",
-                       [workspace.pk, TAG])
+        cursor.execute(
+            "SELECT count(*) FROM leads_lead WHERE workspace_id = %s AND tags @> ARRAY[%s]::varchar(50)[]", [workspace.pk, TAG]
+        )
         tagged = cursor.fetchone()[0]
-        cursor.execute("SELECT min(score), percentile_disc(0.5) WITHIN GROUP (ORDER BY score), max(score) "
-                       "FROM leads_lead WHERE workspace_id = %s", [workspace.pk])
+        cursor.execute(
+            "SELECT min(score), percentile_disc(0.5) WITHIN GROUP (ORDER BY score), max(score) "
+            "FROM leads_lead WHERE workspace_id = %s",
+            [workspace.pk],
+        )
         score_min, score_median, score_max = cursor.fetchone()
         cursor.execute("SELECT balance FROM credits_creditaccount WHERE id = %s", [account.pk])
         balance = cursor.fetchone()[0]
         cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('leads_lead'))")
         table_size = cursor.fetchone()[0]
-    setup.update({
-        "workspace_leads": leads, "other_workspace_leads": args.other_leads, "leads_by_source": by_source,
-        f"leads_tagged_{TAG}": tagged, "lead_scores": {"min": score_min, "median": score_median, "max": score_max},
-        "leads_created_between": [first.isoformat(), last.isoformat()], "leads_table_size": table_size,
-        "balance": str(balance),
-    })
+    setup.update(
+        {
+            "workspace_leads": leads,
+            "other_workspace_leads": args.other_leads,
+            "leads_by_source": by_source,
+            f"leads_tagged_{TAG}": tagged,
+            "lead_scores": {"min": score_min, "median": score_median, "max": score_max},
+            "leads_created_between": [first.isoformat(), last.isoformat()],
+            "leads_table_size": table_size,
+            "balance": str(balance),
+        }
+    )
     return {"setup": setup, "owner": owner, "workspace": workspace}
 
 
@@ -331,25 +358,33 @@ def main() -> None:
                     "max_ms": round(values[-1], 2),
                     "queries": queries_of(client, path, with_plan=args.explain_all or p50 > args.slow_ms),
                 }
-                log(f"  {name:<18} p50 {p50:7.1f} ms  p95 {pages[name]['p95_ms']:7.1f} ms  "
-                    f"{pages[name]['queries']['count']} queries, {pages[name]['queries']['total_ms']} ms in SQL")
+                log(
+                    f"  {name:<18} p50 {p50:7.1f} ms  p95 {pages[name]['p95_ms']:7.1f} ms  "
+                    f"{pages[name]['queries']['count']} queries, {pages[name]['queries']['total_ms']} ms in SQL"
+                )
         finally:
             # The request statistics the middleware keeps in memory go to the scratch database now, not at exit.
             request_stats.flush()
 
-    print(json.dumps({
-        "benchmark": "server time of My Leads, Analytics and the Dashboard for a big workspace",
-        "server_time": "wall time of django.test.Client().get() in-process: middleware + view + SQL + templates; "
-                       "no HTTP, network or browser rendering",
-        "debug": settings.DEBUG,
-        "requests_per_page": args.requests,
-        "warmup_per_page": args.warmup,
-        "postgres": postgres,
-        "cpu_count": os.cpu_count(),
-        "setup": setup,
-        "pages": pages,
-        "slower_than_ms": {name: page["p50_ms"] for name, page in pages.items() if page["p50_ms"] > args.slow_ms},
-    }, default=str), file=stdout)
+    print(
+        json.dumps(
+            {
+                "benchmark": "server time of My Leads, Analytics and the Dashboard for a big workspace",
+                "server_time": "wall time of django.test.Client().get() in-process: middleware + view + SQL + templates; "
+                "no HTTP, network or browser rendering",
+                "debug": settings.DEBUG,
+                "requests_per_page": args.requests,
+                "warmup_per_page": args.warmup,
+                "postgres": postgres,
+                "cpu_count": os.cpu_count(),
+                "setup": setup,
+                "pages": pages,
+                "slower_than_ms": {name: page["p50_ms"] for name, page in pages.items() if page["p50_ms"] > args.slow_ms},
+            },
+            default=str,
+        ),
+        file=stdout,
+    )
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ COMMIT;
 
 # --- Set-up, through the real services ------------------------------------------------------------------------
 
+
 def make_buyers(count: int, *, funding: Decimal) -> list:
     from accounts.services import user_create, workspace_create
     from credits.services import credits_adjust
@@ -96,14 +97,24 @@ def make_listings(count: int, *, partners: list, label: str) -> list[int]:
 
     ids = []
     for n in range(count):
-        data = {"first_name": f"Lead{n}", "last_name": label.title(), "email": f"{label}-{n}@company{n % 211}.example",
-                "title": "VP of Sales", "seniority": "vp", "company_name": f"Company {n % 211}",
-                "company_size": "51-200", "industry": "SaaS", "state": "CA", "city": "San Francisco"}
+        data = {
+            "first_name": f"Lead{n}",
+            "last_name": label.title(),
+            "email": f"{label}-{n}@company{n % 211}.example",
+            "title": "VP of Sales",
+            "seniority": "vp",
+            "company_name": f"Company {n % 211}",
+            "company_size": "51-200",
+            "industry": "SaaS",
+            "state": "CA",
+            "city": "San Francisco",
+        }
         ids.append(listing_create(data=data, price=PRICE, quality=50 + n % 50, partner=partners[n % len(partners)]).pk)
     return ids
 
 
 # --- (a) the service, called directly -------------------------------------------------------------------------
+
 
 def purchase_figures(latencies: list[list[float]], errors: list[list[str]], elapsed: float) -> dict:
     """What one concurrent run did, from each thread's latencies (ms) and errors and the run's wall time."""
@@ -167,11 +178,14 @@ def count_queries(buyer: tuple, listing_id: int) -> dict:
         purchase_create(workspace=workspace, lead_ids=[listing_id], payment="credits", created_by=owner)
     statements = [query["sql"].split(None, 1)[0].upper() for query in captured.captured_queries]
     connection.close()
-    return {"total": len(statements), **{kind.lower(): statements.count(kind) for kind in
-                                         ("SELECT", "INSERT", "UPDATE", "SAVEPOINT", "RELEASE")}}
+    return {
+        "total": len(statements),
+        **{kind.lower(): statements.count(kind) for kind in ("SELECT", "INSERT", "UPDATE", "SAVEPOINT", "RELEASE")},
+    }
 
 
 # --- (b) the HTTP endpoint, through gunicorn -------------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -182,9 +196,11 @@ def free_port() -> int:
 def start_gunicorn(*, workers: int, env: dict, log_file) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "cursive.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers)],
-        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "gunicorn", "cursive.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+        cwd=ROOT,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -249,8 +265,9 @@ def run_http(base: str, keys: list[str], slices: list[list[int]], *, warmup_requ
             for listing_id in slices[index]:
                 started = time.perf_counter()
                 try:
-                    status, data = request(conn, "POST", "/api/v1/marketplace/purchases", key,
-                                           {"lead_ids": [listing_id], "payment": "credits"})
+                    status, data = request(
+                        conn, "POST", "/api/v1/marketplace/purchases", key, {"lead_ids": [listing_id], "payment": "credits"}
+                    )
                 except Exception as exc:  # counted and reported, never hidden
                     errors[index].append(f"{exc.__class__.__name__}: {exc}")
                     continue
@@ -270,6 +287,7 @@ def run_http(base: str, keys: list[str], slices: list[list[int]], *, warmup_requ
 
 # --- (c) pgbench -----------------------------------------------------------------------------------------------
 
+
 def pgbench_binary() -> str:
     if os.environ.get("DATABASE_URL"):
         system = shutil.which("pgbench")
@@ -283,16 +301,18 @@ def pgbench_binary() -> str:
 def pgbench_prepare(database: dict) -> None:
     with server_connection(database, SCRATCH_DATABASE) as conn:
         conn.execute(f"CREATE SCHEMA {PGBENCH_SCHEMA}")
-        conn.execute(f"CREATE TABLE {PGBENCH_SCHEMA}.accounts (id integer PRIMARY KEY, "
-                     "balance numeric(14, 2) NOT NULL CHECK (balance >= 0))")
+        conn.execute(
+            f"CREATE TABLE {PGBENCH_SCHEMA}.accounts (id integer PRIMARY KEY, "
+            "balance numeric(14, 2) NOT NULL CHECK (balance >= 0))"
+        )
         conn.execute(f"CREATE TABLE {PGBENCH_SCHEMA}.leads (id integer PRIMARY KEY, status varchar(16) NOT NULL)")
-        conn.execute(f"CREATE TABLE {PGBENCH_SCHEMA}.purchases (id serial PRIMARY KEY, "
-                     f"account_id integer NOT NULL REFERENCES {PGBENCH_SCHEMA}.accounts (id), "
-                     f"lead_id integer NOT NULL REFERENCES {PGBENCH_SCHEMA}.leads (id), amount numeric(10, 2) NOT NULL)")
-        conn.execute(f"INSERT INTO {PGBENCH_SCHEMA}.accounts SELECT g, 1000000000 "
-                     f"FROM generate_series(1, {PGBENCH_ACCOUNTS}) g")
-        conn.execute(f"INSERT INTO {PGBENCH_SCHEMA}.leads SELECT g, 'available' "
-                     f"FROM generate_series(1, {PGBENCH_LEADS}) g")
+        conn.execute(
+            f"CREATE TABLE {PGBENCH_SCHEMA}.purchases (id serial PRIMARY KEY, "
+            f"account_id integer NOT NULL REFERENCES {PGBENCH_SCHEMA}.accounts (id), "
+            f"lead_id integer NOT NULL REFERENCES {PGBENCH_SCHEMA}.leads (id), amount numeric(10, 2) NOT NULL)"
+        )
+        conn.execute(f"INSERT INTO {PGBENCH_SCHEMA}.accounts SELECT g, 1000000000 FROM generate_series(1, {PGBENCH_ACCOUNTS}) g")
+        conn.execute(f"INSERT INTO {PGBENCH_SCHEMA}.leads SELECT g, 'available' FROM generate_series(1, {PGBENCH_LEADS}) g")
         conn.execute(f"VACUUM ANALYZE {PGBENCH_SCHEMA}.accounts, {PGBENCH_SCHEMA}.leads, {PGBENCH_SCHEMA}.purchases")
 
 
@@ -304,12 +324,29 @@ def run_pgbench(database: dict, *, clients: int, jobs: int, seconds: int) -> dic
     with tempfile.TemporaryDirectory(prefix="bench-purchase-") as workdir:
         script = Path(workdir) / "purchase.sql"
         script.write_text(PGBENCH_SCRIPT)
-        command = [executable, "-h", database.get("HOST") or "127.0.0.1", "-p", str(database.get("PORT") or 5432),
-                   "-U", database.get("USER") or "postgres", "-n", "-c", str(clients), "-j", str(jobs),
-                   "-T", str(seconds), "-f", str(script), "-l", "--log-prefix", str(Path(workdir) / "tx"),
-                   SCRATCH_DATABASE]
-        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir,
-                                timeout=seconds + 120)
+        command = [
+            executable,
+            "-h",
+            database.get("HOST") or "127.0.0.1",
+            "-p",
+            str(database.get("PORT") or 5432),
+            "-U",
+            database.get("USER") or "postgres",
+            "-n",
+            "-c",
+            str(clients),
+            "-j",
+            str(jobs),
+            "-T",
+            str(seconds),
+            "-f",
+            str(script),
+            "-l",
+            "--log-prefix",
+            str(Path(workdir) / "tx"),
+            SCRATCH_DATABASE,
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir, timeout=seconds + 120)
         if result.returncode != 0:
             raise RuntimeError(f"pgbench failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         # Per-transaction log lines: client_id transaction_no time_us script_no time_epoch time_us_part
@@ -342,8 +379,7 @@ def pgbench_check(database: dict, *, transactions: int) -> dict:
     with server_connection(database, SCRATCH_DATABASE) as conn:
         negative = conn.execute(f"SELECT count(*) FROM {PGBENCH_SCHEMA}.accounts WHERE balance < 0").fetchone()[0]
         debited = conn.execute(f"SELECT sum(1000000000 - balance) FROM {PGBENCH_SCHEMA}.accounts").fetchone()[0]
-        purchases, spent = conn.execute(f"SELECT count(*), coalesce(sum(amount), 0) FROM {PGBENCH_SCHEMA}.purchases"
-                                        ).fetchone()
+        purchases, spent = conn.execute(f"SELECT count(*), coalesce(sum(amount), 0) FROM {PGBENCH_SCHEMA}.purchases").fetchone()
         sold = conn.execute(f"SELECT count(*) FROM {PGBENCH_SCHEMA}.leads WHERE status = 'sold'").fetchone()[0]
     return {
         "purchases_rows": purchases,
@@ -356,6 +392,7 @@ def pgbench_check(database: dict, *, transactions: int) -> dict:
 
 # --- Final checks -----------------------------------------------------------------------------------------------
 
+
 def check_marketplace(*, buyers: list, partners: list, funding: Decimal, bought_by_buyer: dict[int, int]) -> dict:
     """Balances == ledger sums (and what the purchases made them); no listing in two sales."""
     from django.db.models import Count, Q, Sum
@@ -367,28 +404,38 @@ def check_marketplace(*, buyers: list, partners: list, funding: Decimal, bought_
     accounts = CreditAccount.objects.annotate(ledger=Sum("transactions__amount"), rows=Count("transactions"))
     for account in accounts:
         if account.balance != (account.ledger or Decimal("0.00")):
-            mismatched.append({"workspace_id": account.workspace_id, "balance": str(account.balance),
-                               "ledger_sum": str(account.ledger)})
+            mismatched.append(
+                {"workspace_id": account.workspace_id, "balance": str(account.balance), "ledger_sum": str(account.ledger)}
+            )
     expected_buyer = {}
     for workspace, _owner in buyers:
         expected = funding - PRICE * bought_by_buyer.get(workspace.pk, 0)
         actual = CreditAccount.objects.get(workspace=workspace).balance
         expected_buyer[workspace.pk] = actual == expected
-    earnings = {row["partner"]: row["total"] for row in LeadPurchaseItem.objects.filter(
-        is_sale=True, partner__isnull=False).values("partner").annotate(total=Sum("partner_earning"))}
+    earnings = {
+        row["partner"]: row["total"]
+        for row in LeadPurchaseItem.objects.filter(is_sale=True, partner__isnull=False)
+        .values("partner")
+        .annotate(total=Sum("partner_earning"))
+    }
     partners_paid = all(
-        CreditAccount.objects.filter(workspace=partner).values_list("balance", flat=True).first()
-        == earnings.get(partner.pk) for partner in partners if partner.pk in earnings)
-    in_two_sales = (LeadPurchaseItem.objects.filter(is_sale=True).values("listing").annotate(n=Count("id"))
-                    .filter(n__gt=1).count())
-    in_two_complete = (LeadPurchaseItem.objects.filter(purchase__status=LeadPurchase.Status.COMPLETE)
-                       .values("listing").annotate(n=Count("id")).filter(n__gt=1).count())
+        CreditAccount.objects.filter(workspace=partner).values_list("balance", flat=True).first() == earnings.get(partner.pk)
+        for partner in partners
+        if partner.pk in earnings
+    )
+    in_two_sales = LeadPurchaseItem.objects.filter(is_sale=True).values("listing").annotate(n=Count("id")).filter(n__gt=1).count()
+    in_two_complete = (
+        LeadPurchaseItem.objects.filter(purchase__status=LeadPurchase.Status.COMPLETE)
+        .values("listing")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
     sold = Listing.objects.filter(status=Listing.Status.SOLD).count()
     sales = LeadPurchaseItem.objects.filter(is_sale=True).count()
     complete = LeadPurchase.objects.filter(status=LeadPurchase.Status.COMPLETE).count()
     spends = CreditTransaction.objects.filter(kind=CreditTransaction.Kind.SPEND).count()
-    sold_without_sale = Listing.objects.filter(status=Listing.Status.SOLD).filter(
-        ~Q(purchase_items__is_sale=True)).count()
+    sold_without_sale = Listing.objects.filter(status=Listing.Status.SOLD).filter(~Q(purchase_items__is_sale=True)).count()
     return {
         "credit_accounts": accounts.count(),
         "balances_equal_ledger_sums": not mismatched,
@@ -402,8 +449,15 @@ def check_marketplace(*, buyers: list, partners: list, funding: Decimal, bought_
         "complete_purchases": complete,
         "spend_ledger_rows": spends,
         "sold_listings_without_a_sale": sold_without_sale,
-        "ok": (not mismatched and all(expected_buyer.values()) and partners_paid and in_two_sales == 0
-               and in_two_complete == 0 and sold == sales == complete == spends and sold_without_sale == 0),
+        "ok": (
+            not mismatched
+            and all(expected_buyer.values())
+            and partners_paid
+            and in_two_sales == 0
+            and in_two_complete == 0
+            and sold == sales == complete == spends
+            and sold_without_sale == 0
+        ),
     }
 
 
@@ -443,8 +497,10 @@ def main() -> None:
         try:
             scratch = dict(connection.settings_dict)
 
-            log(f"Setting up {args.threads} buyers ({funding} credits each), {args.partners} partners, "
-                f"{service_total + http_total + args.single_thread_purchases + 1} listings")
+            log(
+                f"Setting up {args.threads} buyers ({funding} credits each), {args.partners} partners, "
+                f"{service_total + http_total + args.single_thread_purchases + 1} listings"
+            )
             started = time.perf_counter()
             buyers = make_buyers(args.threads, funding=funding)
             partners = make_partners(args.partners)
@@ -459,51 +515,79 @@ def main() -> None:
             log(f"(a0) service, one thread: {args.single_thread_purchases} one-lead purchases")
             results["service_single_thread"] = run_service("single", buyers[:1], [single_ids[1:]])
             results["service_single_thread"]["queries_per_purchase"] = count_queries(buyers[0], single_ids[0])
-            log(f"    {results['service_single_thread']['purchases_per_second']} purchases/s, "
+            log(
+                f"    {results['service_single_thread']['purchases_per_second']} purchases/s, "
                 f"p50 {results['service_single_thread']['latency_ms']['p50']} ms, "
-                f"{results['service_single_thread']['queries_per_purchase']['total']} queries per purchase")
+                f"{results['service_single_thread']['queries_per_purchase']['total']} queries per purchase"
+            )
 
             # (a) The service. Slice i of the listings goes to thread i: every purchase buys a distinct lead.
             log(f"(a) service: {args.threads} threads x {args.purchases_per_thread} one-lead purchases")
-            service_slices = [service_ids[i::args.threads] for i in range(args.threads)]
+            service_slices = [service_ids[i :: args.threads] for i in range(args.threads)]
             results["service"] = run_service("service", buyers, service_slices)
-            log(f"    {results['service']['purchases_per_second']} purchases/s, "
+            log(
+                f"    {results['service']['purchases_per_second']} purchases/s, "
                 f"p50 {results['service']['latency_ms']['p50']} ms, p95 {results['service']['latency_ms']['p95']} ms, "
-                f"{results['service']['failed_purchases']} failed")
+                f"{results['service']['failed_purchases']} failed"
+            )
 
             # (b) The HTTP endpoint through gunicorn.
-            log(f"(b) http: gunicorn with {args.gunicorn_workers} workers, {args.threads} client threads x "
-                f"{args.http_purchases_per_thread} purchases")
-            env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cursive.settings", "DATABASE_URL": database_url(scratch),
-                   "RATE_LIMIT_PURCHASES": "100000000", "RATE_LIMIT_READS": "100000000", "DEBUG": "false"}
+            log(
+                f"(b) http: gunicorn with {args.gunicorn_workers} workers, {args.threads} client threads x "
+                f"{args.http_purchases_per_thread} purchases"
+            )
+            env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "cursive.settings",
+                "DATABASE_URL": database_url(scratch),
+                "RATE_LIMIT_PURCHASES": "100000000",
+                "RATE_LIMIT_READS": "100000000",
+                "DEBUG": "false",
+            }
             gunicorn, base = start_gunicorn(workers=args.gunicorn_workers, env=env, log_file=gunicorn_log)
-            http_slices = [http_ids[i::args.threads] for i in range(args.threads)]
+            http_slices = [http_ids[i :: args.threads] for i in range(args.threads)]
             results["http"] = run_http(base, keys, http_slices)
             stop_gunicorn(gunicorn)
             gunicorn = None
-            results["http"].update({"gunicorn_workers": args.gunicorn_workers, "worker_class": "sync",
-                                    "debug": False, "conn_max_age": settings.DATABASES["default"].get("CONN_MAX_AGE")})
-            log(f"    {results['http']['purchases_per_second']} purchases/s, p50 {results['http']['latency_ms']['p50']} ms, "
-                f"p95 {results['http']['latency_ms']['p95']} ms, {results['http']['failed_purchases']} failed")
+            results["http"].update(
+                {
+                    "gunicorn_workers": args.gunicorn_workers,
+                    "worker_class": "sync",
+                    "debug": False,
+                    "conn_max_age": settings.DATABASES["default"].get("CONN_MAX_AGE"),
+                }
+            )
+            log(
+                f"    {results['http']['purchases_per_second']} purchases/s, p50 {results['http']['latency_ms']['p50']} ms, "
+                f"p95 {results['http']['latency_ms']['p95']} ms, {results['http']['failed_purchases']} failed"
+            )
 
             # (c) pgbench: the hand-written transaction, same server, same scratch database.
             log(f"(c) pgbench: preparing {PGBENCH_ACCOUNTS} accounts and {PGBENCH_LEADS:,} leads")
             pgbench_prepare(scratch)
             log(f"    running pgbench -c {args.pgbench_clients} -j {args.pgbench_jobs} -T {args.pgbench_seconds} -n")
-            results["pgbench"] = run_pgbench(scratch, clients=args.pgbench_clients, jobs=args.pgbench_jobs,
-                                             seconds=args.pgbench_seconds)
+            results["pgbench"] = run_pgbench(
+                scratch, clients=args.pgbench_clients, jobs=args.pgbench_jobs, seconds=args.pgbench_seconds
+            )
             results["pgbench"]["check"] = pgbench_check(scratch, transactions=results["pgbench"]["transactions"])
-            log(f"    {results['pgbench']['tps']} TPS, p50 {results['pgbench']['latency_ms']['p50']} ms, "
-                f"p95 {results['pgbench']['latency_ms']['p95']} ms")
+            log(
+                f"    {results['pgbench']['tps']} TPS, p50 {results['pgbench']['latency_ms']['p50']} ms, "
+                f"p95 {results['pgbench']['latency_ms']['p95']} ms"
+            )
 
             log("Checking balances against ledgers and sales")
             # What each buyer really bought (thread i is buyer i in both scenarios), failures left out.
-            bought = {workspace.pk: service_ok + http_ok for (workspace, _owner), service_ok, http_ok in zip(
-                buyers, results["service"].pop("_succeeded_by_thread"), results["http"].pop("_succeeded_by_thread"),
-                strict=True)}
+            bought = {
+                workspace.pk: service_ok + http_ok
+                for (workspace, _owner), service_ok, http_ok in zip(
+                    buyers,
+                    results["service"].pop("_succeeded_by_thread"),
+                    results["http"].pop("_succeeded_by_thread"),
+                    strict=True,
+                )
+            }
             bought[buyers[0][0].pk] += results["service_single_thread"].pop("_succeeded_by_thread")[0] + 1
-            results["check"] = check_marketplace(buyers=buyers, partners=partners, funding=funding,
-                                                 bought_by_buyer=bought)
+            results["check"] = check_marketplace(buyers=buyers, partners=partners, funding=funding, bought_by_buyer=bought)
             log(f"    {'ok' if results['check']['ok'] else 'PROBLEMS FOUND'}")
         except BaseException:
             gunicorn_log.seek(0)
@@ -517,32 +601,40 @@ def main() -> None:
     pgbench_tps = results["pgbench"]["tps"]
     service_tps = results["service"]["purchases_per_second"]
     http_tps = results["http"]["purchases_per_second"]
-    print(json.dumps({
-        "benchmark": "one-lead credit purchases under concurrency, against a hand-written pgbench transaction",
-        "threads": args.threads,
-        "price_per_lead": str(PRICE),
-        "partners": args.partners,
-        "revenue_share_percent": str(settings.PARTNER_REVENUE_SHARE_DEFAULT),
-        "debug": False,
-        "connections": "service: one Django connection per thread, opened before the clock starts; http: one "
-                       "keep-alive-capable client connection per thread, gunicorn workers with persistent DB "
-                       "connections",
-        "postgres": postgres,
-        "cpu_count": os.cpu_count(),
-        "service_single_thread": results["service_single_thread"],
-        "service": results["service"],
-        "http": results["http"],
-        "pgbench": results["pgbench"],
-        "ratios": {
-            "service_tps_over_pgbench_tps": round(service_tps / pgbench_tps, 3) if service_tps and pgbench_tps else None,
-            "http_tps_over_pgbench_tps": round(http_tps / pgbench_tps, 3) if http_tps and pgbench_tps else None,
-        },
-        "check": results["check"],
-        "all_ok": bool(results["check"]["ok"] and results["pgbench"]["check"]["no_negative_balance"]
-                       and results["pgbench"]["check"]["purchases_equal_transactions"]
-                       and not results["service"]["failed_purchases"] and not results["http"]["failed_purchases"]
-                       and not results["service_single_thread"]["failed_purchases"]),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "one-lead credit purchases under concurrency, against a hand-written pgbench transaction",
+                "threads": args.threads,
+                "price_per_lead": str(PRICE),
+                "partners": args.partners,
+                "revenue_share_percent": str(settings.PARTNER_REVENUE_SHARE_DEFAULT),
+                "debug": False,
+                "connections": "service: one Django connection per thread, opened before the clock starts; http: one "
+                "keep-alive-capable client connection per thread, gunicorn workers with persistent DB "
+                "connections",
+                "postgres": postgres,
+                "cpu_count": os.cpu_count(),
+                "service_single_thread": results["service_single_thread"],
+                "service": results["service"],
+                "http": results["http"],
+                "pgbench": results["pgbench"],
+                "ratios": {
+                    "service_tps_over_pgbench_tps": round(service_tps / pgbench_tps, 3) if service_tps and pgbench_tps else None,
+                    "http_tps_over_pgbench_tps": round(http_tps / pgbench_tps, 3) if http_tps and pgbench_tps else None,
+                },
+                "check": results["check"],
+                "all_ok": bool(
+                    results["check"]["ok"]
+                    and results["pgbench"]["check"]["no_negative_balance"]
+                    and results["pgbench"]["check"]["purchases_equal_transactions"]
+                    and not results["service"]["failed_purchases"]
+                    and not results["http"]["failed_purchases"]
+                    and not results["service_single_thread"]["failed_purchases"]
+                ),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

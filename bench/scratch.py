@@ -41,8 +41,12 @@ def server_connection(database: dict, dbname: str | None = None):
     import psycopg
 
     return psycopg.connect(
-        host=database.get("HOST") or None, port=database.get("PORT") or None, user=database.get("USER") or None,
-        password=database.get("PASSWORD") or None, dbname=dbname or database["NAME"], autocommit=True,
+        host=database.get("HOST") or None,
+        port=database.get("PORT") or None,
+        user=database.get("USER") or None,
+        password=database.get("PASSWORD") or None,
+        dbname=dbname or database["NAME"],
+        autocommit=True,
     )
 
 

@@ -30,8 +30,12 @@ def table_sizes(cursor) -> dict:
             [table, table, table],
         )
         rows, total, heap, indexes = cursor.fetchone()
-        sizes[table] = {"rows": rows, "total_size_mb": round(total / mb, 1), "table_mb": round(heap / mb, 1),
-                        "indexes_mb": round(indexes / mb, 1)}
+        sizes[table] = {
+            "rows": rows,
+            "total_size_mb": round(total / mb, 1),
+            "table_mb": round(heap / mb, 1),
+            "indexes_mb": round(indexes / mb, 1),
+        }
     return sizes
 
 
@@ -52,12 +56,16 @@ def main() -> None:
         with connection.cursor() as cursor:
             tables = table_sizes(cursor)
 
-    print(json.dumps({
-        "people": args.people,
-        "seconds": round(seconds, 2),
-        "rows_per_second": round(args.people / seconds) if seconds else None,
-        "tables": tables,
-    }))
+    print(
+        json.dumps(
+            {
+                "people": args.people,
+                "seconds": round(seconds, 2),
+                "rows_per_second": round(args.people / seconds) if seconds else None,
+                "tables": tables,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -92,11 +92,18 @@ def _walk(node: dict, depth: int = 0):
 
 def _scan(node: dict) -> dict:
     scan = {"node": node["Node Type"]}
-    for key, name in (("Index Name", "index"), ("Index Cond", "index_cond"), ("Recheck Cond", "recheck_cond"),
-                      ("Filter", "filter"), ("Actual Rows", "actual_rows"),
-                      ("Rows Removed by Filter", "rows_removed_by_filter"), ("Heap Fetches", "heap_fetches"),
-                      ("Exact Heap Blocks", "exact_heap_blocks"), ("Lossy Heap Blocks", "lossy_heap_blocks"),
-                      ("Workers Launched", "workers_launched")):
+    for key, name in (
+        ("Index Name", "index"),
+        ("Index Cond", "index_cond"),
+        ("Recheck Cond", "recheck_cond"),
+        ("Filter", "filter"),
+        ("Actual Rows", "actual_rows"),
+        ("Rows Removed by Filter", "rows_removed_by_filter"),
+        ("Heap Fetches", "heap_fetches"),
+        ("Exact Heap Blocks", "exact_heap_blocks"),
+        ("Lossy Heap Blocks", "lossy_heap_blocks"),
+        ("Workers Launched", "workers_launched"),
+    ):
         if key in node:
             scan[name] = node[key]
     return scan
@@ -116,9 +123,11 @@ def plan_of(filters: dict) -> dict:
     scans = [_scan(node) for node in nodes if node["Node Type"].endswith("Scan")]
     indexes = sorted({node["Index Name"] for node in nodes if "Index Name" in node})
     chain = " > ".join(
-        node["Node Type"] + (f" on {node['Index Name']}" if "Index Name" in node else "")
+        node["Node Type"]
+        + (f" on {node['Index Name']}" if "Index Name" in node else "")
         + (f" ({node['Workers Planned']} workers)" if "Workers Planned" in node else "")
-        for node in nodes)
+        for node in nodes
+    )
     jit = explained.get("JIT")
     return {
         "top_node": plan["Node Type"],
@@ -170,8 +179,10 @@ def measure_counts(*, repetitions: int, warmups: int) -> dict:
             "index_only": plan.pop("index_only"),
             "explain": plan,
         }
-        log(f"  {name}: count {results[name]['count']:,}, p50 {latency['p50']} ms, p95 {latency['p95']} ms, "
-            f"{results[name]['explain']['plan']}")
+        log(
+            f"  {name}: count {results[name]['count']:,}, p50 {latency['p50']} ms, p95 {latency['p95']} ms, "
+            f"{results[name]['explain']['plan']}"
+        )
     return results
 
 
@@ -193,8 +204,7 @@ def _pull_once(*, workspace, segment_id, actor, limit: int) -> dict:
         "skipped_owned": run.skipped_owned,
         "credits_charged": str(run.credits_charged),
         "queries": len(queries.captured_queries),
-        "slowest_queries": [{"ms": round(float(query["time"]) * 1000, 1), "sql": query["sql"][:240]}
-                            for query in slowest],
+        "slowest_queries": [{"ms": round(float(query["time"]) * 1000, 1), "sql": query["sql"][:240]} for query in slowest],
     }
 
 
@@ -211,23 +221,23 @@ def measure_pull(*, limit: int, fresh_workspaces: int, label: str) -> dict:
     for n in range(fresh_workspaces):
         owner = user_create(email=f"bench-pull-{label}-{n}@bench.test", password="bench-password-correct-9")
         workspace = workspace_create(name=f"Bench pull {label} {n}", owner=owner)
-        credits_grant(workspace=workspace, amount=PULL_PRICE_FUNDING, reference=f"bench:pull-{label}-{n}",
-                      reason="bench funding")
+        credits_grant(workspace=workspace, amount=PULL_PRICE_FUNDING, reference=f"bench:pull-{label}-{n}", reason="bench funding")
         segment = segment_create(workspace=workspace, name=f"Bench {PULL_COMBO}", filters=filters, created_by=owner)
         first_pulls.append(_pull_once(workspace=workspace, segment_id=segment.pk, actor=owner, limit=limit))
-        log(f"  first pull {n + 1}/{fresh_workspaces}: {first_pulls[-1]['seconds']} s, "
-            f"{first_pulls[-1]['pulled']} pulled")
+        log(f"  first pull {n + 1}/{fresh_workspaces}: {first_pulls[-1]['seconds']} s, {first_pulls[-1]['pulled']} pulled")
     second = _pull_once(workspace=workspace, segment_id=segment.pk, actor=owner, limit=limit)
-    log(f"  second pull ({limit:,} owned): {second['seconds']} s, {second['pulled']} pulled, "
-        f"{second['skipped_owned']} skipped")
+    log(f"  second pull ({limit:,} owned): {second['seconds']} s, {second['pulled']} pulled, {second['skipped_owned']} skipped")
     account = CreditAccount.objects.get(workspace=workspace)
     ledger = CreditTransaction.objects.filter(account=account).aggregate(total=Sum("amount"))["total"]
     first_seconds = [pull["seconds"] for pull in first_pulls]
     return {
         "segment_filters": filters,
         "limit": limit,
-        "first_pull_seconds": {"median": round(statistics.median(first_seconds), 3),
-                               "min": min(first_seconds), "max": max(first_seconds)},
+        "first_pull_seconds": {
+            "median": round(statistics.median(first_seconds), 3),
+            "min": min(first_seconds),
+            "max": max(first_seconds),
+        },
         "first_pulls": first_pulls,
         "second_pull_same_workspace": second,
         "balance_equals_ledger_sum": account.balance == ledger,
@@ -263,7 +273,6 @@ def _measure_size(people: int, *, args, result: dict) -> None:
 
     from leads.models import Person
 
-
     log(f"[{people:,}] seed_demo --people {people} --listed 0")
     started = time.perf_counter()
     # seed_demo's summary goes to stderr with its progress: stdout carries only the JSON.
@@ -276,9 +285,12 @@ def _measure_size(people: int, *, args, result: dict) -> None:
     stored = Person.objects.count()
     if stored != people:
         raise RuntimeError(f"seed_demo stored {stored:,} people, not {people:,}")
-    result["load"] = {"seed_demo_seconds": round(load_seconds, 1),
-                      "vacuum_analyze_seconds": round(vacuum_seconds, 1),
-                      "people_per_second": round(people / load_seconds), **table_sizes()}
+    result["load"] = {
+        "seed_demo_seconds": round(load_seconds, 1),
+        "vacuum_analyze_seconds": round(vacuum_seconds, 1),
+        "people_per_second": round(people / load_seconds),
+        **table_sizes(),
+    }
     log(f"[{people:,}] loaded in {load_seconds:.1f} s, VACUUM ANALYZE {vacuum_seconds:.1f} s")
 
     log(f"[{people:,}] counts: {args.warmups} warm-ups + {args.repetitions} timed runs per combination")
@@ -299,26 +311,36 @@ def main() -> None:
     original = original_database()
     with server_connection(original) as conn:
         server_version = conn.execute("SHOW server_version").fetchone()[0]
-        server_settings = dict(conn.execute(
-            "SELECT name, setting || COALESCE(unit, '') FROM pg_settings WHERE name IN "
-            "('shared_buffers', 'work_mem', 'max_parallel_workers_per_gather', 'effective_cache_size', "
-            "'random_page_cost', 'jit')").fetchall())
+        server_settings = dict(
+            conn.execute(
+                "SELECT name, setting || COALESCE(unit, '') FROM pg_settings WHERE name IN "
+                "('shared_buffers', 'work_mem', 'max_parallel_workers_per_gather', 'effective_cache_size', "
+                "'random_page_cost', 'jit')"
+            ).fetchall()
+        )
 
     sizes = [run_size(people, args=args) for people in args.people]
-    slow = [{"people": size["people"], "combo": name, "p50_ms": combo["latency_ms"]["p50"],
-             "plan": combo["explain"]["plan"]}
-            for size in sizes for name, combo in size.get("counts", {}).items() if combo["slow"]]
-    print(json.dumps({
-        "benchmark": "Lead Search counts (search_count) and segment pulls (segment_pull) over the lead database",
-        "repetitions": args.repetitions,
-        "warmups": args.warmups,
-        "slow_threshold_p50_ms": SLOW_P50_MS,
-        "postgres": server_version,
-        "postgres_settings": server_settings,
-        "cpu_count": os.cpu_count(),
-        "sizes": sizes,
-        "slow_counts": slow,
-    }))
+    slow = [
+        {"people": size["people"], "combo": name, "p50_ms": combo["latency_ms"]["p50"], "plan": combo["explain"]["plan"]}
+        for size in sizes
+        for name, combo in size.get("counts", {}).items()
+        if combo["slow"]
+    ]
+    print(
+        json.dumps(
+            {
+                "benchmark": "Lead Search counts (search_count) and segment pulls (segment_pull) over the lead database",
+                "repetitions": args.repetitions,
+                "warmups": args.warmups,
+                "slow_threshold_p50_ms": SLOW_P50_MS,
+                "postgres": server_version,
+                "postgres_settings": server_settings,
+                "cpu_count": os.cpu_count(),
+                "sizes": sizes,
+                "slow_counts": slow,
+            }
+        )
+    )
     if any("error" in size for size in sizes):
         sys.exit(1)
 

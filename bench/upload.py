@@ -50,24 +50,130 @@ PRICE = "2.00"
 CHILD_MARKER = "BENCH_UPLOAD_RESULT "
 
 # Headers as partners' exports spell them; every one is recognised by partners.csv_format's aliases.
-HEADER = ["First Name", "Last Name", "Email Address", "Phone Number", "Job Title", "Seniority", "Company Name",
-          "Website", "Company Size", "Industry", "City", "State", "Zip Code", "Country", "LinkedIn URL"]
-AREAS = [(212, "New York", "NY", "10001"), (312, "Chicago", "IL", "60601"), (415, "San Francisco", "CA", "94105"),
-         (617, "Boston", "MA", "02110"), (713, "Houston", "TX", "77002"), (206, "Seattle", "WA", "98101"),
-         (303, "Denver", "CO", "80202"), (404, "Atlanta", "GA", "30303"), (512, "Austin", "TX", "78701"),
-         (305, "Miami", "FL", "33131")]
+HEADER = [
+    "First Name",
+    "Last Name",
+    "Email Address",
+    "Phone Number",
+    "Job Title",
+    "Seniority",
+    "Company Name",
+    "Website",
+    "Company Size",
+    "Industry",
+    "City",
+    "State",
+    "Zip Code",
+    "Country",
+    "LinkedIn URL",
+]
+AREAS = [
+    (212, "New York", "NY", "10001"),
+    (312, "Chicago", "IL", "60601"),
+    (415, "San Francisco", "CA", "94105"),
+    (617, "Boston", "MA", "02110"),
+    (713, "Houston", "TX", "77002"),
+    (206, "Seattle", "WA", "98101"),
+    (303, "Denver", "CO", "80202"),
+    (404, "Atlanta", "GA", "30303"),
+    (512, "Austin", "TX", "78701"),
+    (305, "Miami", "FL", "33131"),
+]
 EXCHANGES = range(200, 1000)
-FIRST = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth",
-         "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Priya", "Wei", "Carlos",
-         "Aisha", "Mateo", "Yuki", "Omar", "Ingrid", "Kwame", "Sofia", "Liam", "Chloe"]
-LAST = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-        "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
-        "Lee", "Nguyen", "Patel", "Okafor", "Kowalski", "Lindqvist", "Tanaka", "Haddad", "Brennan", "Silva"]
-TITLES = [("Chief Revenue Officer", "c_level"), ("CFO", "c_level"), ("VP of Sales", "vp"), ("VP Marketing", "vp"),
-          ("Director of Operations", "director"), ("IT Director", "director"), ("Sales Manager", "manager"),
-          ("Marketing Manager", "manager"), ("Senior Account Executive", "senior"), ("Sales Development Rep", "entry")]
-COMPANY_WORDS = ["Bright", "Cloud", "Stack", "Ledger", "Harbor", "Quota", "Pipe", "Vault", "Care", "Ramp", "Nimbus",
-                 "Summit", "Beacon", "Atlas", "Vertex", "Crescent"]
+FIRST = [
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Priya",
+    "Wei",
+    "Carlos",
+    "Aisha",
+    "Mateo",
+    "Yuki",
+    "Omar",
+    "Ingrid",
+    "Kwame",
+    "Sofia",
+    "Liam",
+    "Chloe",
+]
+LAST = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Gonzalez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Nguyen",
+    "Patel",
+    "Okafor",
+    "Kowalski",
+    "Lindqvist",
+    "Tanaka",
+    "Haddad",
+    "Brennan",
+    "Silva",
+]
+TITLES = [
+    ("Chief Revenue Officer", "c_level"),
+    ("CFO", "c_level"),
+    ("VP of Sales", "vp"),
+    ("VP Marketing", "vp"),
+    ("Director of Operations", "director"),
+    ("IT Director", "director"),
+    ("Sales Manager", "manager"),
+    ("Marketing Manager", "manager"),
+    ("Senior Account Executive", "senior"),
+    ("Sales Development Rep", "entry"),
+]
+COMPANY_WORDS = [
+    "Bright",
+    "Cloud",
+    "Stack",
+    "Ledger",
+    "Harbor",
+    "Quota",
+    "Pipe",
+    "Vault",
+    "Care",
+    "Ramp",
+    "Nimbus",
+    "Summit",
+    "Beacon",
+    "Atlas",
+    "Vertex",
+    "Crescent",
+]
 COMPANY_SUFFIXES = ["wave", "ly", "pilot", "flow", "line", "bridge", "stack", "works", "labs", "io"]
 SIZES = ["1-10", "11-50", "51-200", "201-500", "501-1000", "1001-5000", "5001+"]
 INDUSTRIES = ["SaaS", "Fintech", "Healthcare", "Manufacturing", "Retail", "Logistics", "Education", "Insurance"]
@@ -92,21 +198,28 @@ def check_phone_plan() -> None:
     """Every (area code, exchange) the generator uses is a valid US number to the app's own phone check."""
     from leads import normalize
 
-    bad = [(area, exchange) for area, *_ in AREAS for exchange in EXCHANGES
-           if not normalize.normalize_phone(f"({area}) {exchange}-4567")]
+    bad = [
+        (area, exchange)
+        for area, *_ in AREAS
+        for exchange in EXCHANGES
+        if not normalize.normalize_phone(f"({area}) {exchange}-4567")
+    ]
     if bad:
         raise SystemExit(f"invalid phone prefixes in the plan: {bad[:10]}")
 
 
 def _phone(n: int) -> tuple[int, int, int]:
     """A distinct (area, exchange, line) for each n below 80 million."""
-    return AREAS[n % len(AREAS)][0], EXCHANGES[(n // len(AREAS)) % len(EXCHANGES)], (
-        n // (len(AREAS) * len(EXCHANGES))) % 10_000
+    return AREAS[n % len(AREAS)][0], EXCHANGES[(n // len(AREAS)) % len(EXCHANGES)], (n // (len(AREAS) * len(EXCHANGES))) % 10_000
 
 
 def _format_phone(area: int, exchange: int, line: int, style: int) -> str:
-    return (f"({area}) {exchange}-{line:04d}", f"{area}-{exchange}-{line:04d}", f"{area}.{exchange}.{line:04d}",
-            f"+1 {area} {exchange} {line:04d}")[style % 4]
+    return (
+        f"({area}) {exchange}-{line:04d}",
+        f"{area}-{exchange}-{line:04d}",
+        f"{area}.{exchange}.{line:04d}",
+        f"+1 {area} {exchange} {line:04d}",
+    )[style % 4]
 
 
 def person_row(n: int, tag: str) -> list[str]:
@@ -119,9 +232,23 @@ def person_row(n: int, tag: str) -> list[str]:
     area, exchange, line = _phone(n)
     _, city, state, zip_code = AREAS[n % len(AREAS)]
     linkedin = f"https://www.linkedin.com/in/{first}-{last}-{tag}{n}".lower() if n % 3 == 0 else ""
-    return [first, last, f"{first}.{last}.{tag}{n}@{domain}".lower(), _format_phone(area, exchange, line, n // 13),
-            title, seniority, company, domain, SIZES[n % len(SIZES)], INDUSTRIES[n % len(INDUSTRIES)], city, state,
-            zip_code, "US", linkedin]
+    return [
+        first,
+        last,
+        f"{first}.{last}.{tag}{n}@{domain}".lower(),
+        _format_phone(area, exchange, line, n // 13),
+        title,
+        seniority,
+        company,
+        domain,
+        SIZES[n % len(SIZES)],
+        INDUSTRIES[n % len(INDUSTRIES)],
+        city,
+        state,
+        zip_code,
+        "US",
+        linkedin,
+    ]
 
 
 def invalid_row(k: int, tag: str) -> list[str]:
@@ -140,8 +267,7 @@ def invalid_row(k: int, tag: str) -> list[str]:
     return row
 
 
-def generate(path: Path, rows: int, *, duplicate_percent: float, invalid_percent: float, seed: int,
-             tag: str) -> dict:
+def generate(path: Path, rows: int, *, duplicate_percent: float, invalid_percent: float, seed: int, tag: str) -> dict:
     """Write the CSV; return what it holds. Every duplicate repeats a valid person: same email (upper-cased) and
     the same phone number in another format, so it has the same dedup hash."""
     rng = random.Random(seed)
@@ -173,9 +299,14 @@ def run_child(upload_id: int, env: dict) -> dict:
     """upload_process in a child process; its own timing and peak RSS, plus the parent's RSS samples of it."""
     import psutil
 
-    process = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", CHILD_CODE], cwd=ROOT,
-                               env={**env, "BENCH_UPLOAD_ID": str(upload_id)}, stdout=subprocess.PIPE,
-                               stderr=sys.stderr, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-c", CHILD_CODE],
+        cwd=ROOT,
+        env={**env, "BENCH_UPLOAD_ID": str(upload_id)},
+        stdout=subprocess.PIPE,
+        stderr=sys.stderr,
+        text=True,
+    )
     peak = 0
     done = threading.Event()
 
@@ -201,7 +332,7 @@ def run_child(upload_id: int, env: dict) -> dict:
     lines = [line for line in output.splitlines() if line.startswith(CHILD_MARKER)]
     if not lines:
         raise RuntimeError(f"the processing child printed no result:\n{output[-3000:]}")
-    result = json.loads(lines[-1][len(CHILD_MARKER):])
+    result = json.loads(lines[-1][len(CHILD_MARKER) :])
     result["child_wall_seconds"] = wall
     result["sampled_peak_bytes"] = peak
     return result
@@ -217,22 +348,28 @@ def bench_size(rows: int, *, workdir: Path, partner, user, child_environment: di
     path = workdir / f"partner-leads-{rows}.csv"
     log(f"[{rows:,} rows] generating {path.name}")
     started = time.perf_counter()
-    expected = generate(path, rows, duplicate_percent=args.duplicate_percent, invalid_percent=args.invalid_percent,
-                        seed=args.seed + rows, tag=tag)
+    expected = generate(
+        path, rows, duplicate_percent=args.duplicate_percent, invalid_percent=args.invalid_percent, seed=args.seed + rows, tag=tag
+    )
     generate_seconds = time.perf_counter() - started
     size = path.stat().st_size
     log(f"[{rows:,} rows] {size / 1_048_576:,.1f} MB in {generate_seconds:.1f} s; storing it with upload_create")
     started = time.perf_counter()
     with open(path, "rb") as handle:
-        upload = upload_create(workspace=partner, file=File(handle, name=path.name), price_per_lead=PRICE,
-                               mapping=None, created_by=user)
+        upload = upload_create(
+            workspace=partner, file=File(handle, name=path.name), price_per_lead=PRICE, mapping=None, created_by=user
+        )
     create_seconds = time.perf_counter() - started
     path.unlink()  # the stored copy under MEDIA_ROOT is what gets processed
     log(f"[{rows:,} rows] upload #{upload.pk} stored in {create_seconds:.1f} s; processing it in a child process")
     child = run_child(upload.pk, child_environment)
     upload.refresh_from_db()
-    counts = {"total": upload.total_rows, "valid": upload.valid_rows, "duplicate": upload.duplicate_rows,
-              "invalid": upload.invalid_rows}
+    counts = {
+        "total": upload.total_rows,
+        "valid": upload.valid_rows,
+        "duplicate": upload.duplicate_rows,
+        "invalid": upload.invalid_rows,
+    }
     seconds = child["seconds"]
     result = {
         "rows": rows,
@@ -257,9 +394,11 @@ def bench_size(rows: int, *, workdir: Path, partner, user, child_environment: di
     }
     if Path(upload.file.path).exists():
         Path(upload.file.path).unlink()
-    log(f"[{rows:,} rows] {result['status']}: {result['seconds']} s, {result['rows_per_second']:,} rows/s, "
+    log(
+        f"[{rows:,} rows] {result['status']}: {result['seconds']} s, {result['rows_per_second']:,} rows/s, "
         f"peak RSS {result['peak_rss_mb']} MB (before: {result['rss_before_mb']} MB); counts {counts}"
-        f"{'' if result['counts_as_expected'] else f' != expected {expected}'}")
+        f"{'' if result['counts_as_expected'] else f' != expected {expected}'}"
+    )
     return result
 
 
@@ -296,29 +435,38 @@ def main() -> None:
             logging.getLogger("django-q").setLevel(logging.WARNING)
             postgres = server_version(original)
             check_phone_plan()
-            child_environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "cursive.settings",
-                                 "DATABASE_URL": database_url(dict(connection.settings_dict)), "DEBUG": "false",
-                                 "LOG_LEVEL": "WARNING"}
+            child_environment = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "cursive.settings",
+                "DATABASE_URL": database_url(dict(connection.settings_dict)),
+                "DEBUG": "false",
+                "LOG_LEVEL": "WARNING",
+            }
             user = user_create(email="bench-partner@bench.test", password="bench-password-correct-9")
             partner = workspace_create(name="Bench Partner", owner=user, kind=Workspace.Kind.PARTNER)
             for rows in sizes:
-                results.append(bench_size(rows, workdir=workdir, partner=partner, user=user,
-                                          child_environment=child_environment, args=args))
+                results.append(
+                    bench_size(rows, workdir=workdir, partner=partner, user=user, child_environment=child_environment, args=args)
+                )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    print(json.dumps({
-        "benchmark": "partner CSV processing (partners.services.upload_process)",
-        "mode": "one child process per file (manage.py shell -c), so its peak RSS is the processing's own",
-        "chunk_rows": settings.UPLOAD_CHUNK_ROWS,
-        "duplicate_percent": args.duplicate_percent,
-        "invalid_percent": args.invalid_percent,
-        "postgres": postgres,
-        "cpu_count": os.cpu_count(),
-        "parent_children_max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
-        "files": results,
-        "all_counts_as_expected": all(result["counts_as_expected"] for result in results),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "partner CSV processing (partners.services.upload_process)",
+                "mode": "one child process per file (manage.py shell -c), so its peak RSS is the processing's own",
+                "chunk_rows": settings.UPLOAD_CHUNK_ROWS,
+                "duplicate_percent": args.duplicate_percent,
+                "invalid_percent": args.invalid_percent,
+                "postgres": postgres,
+                "cpu_count": os.cpu_count(),
+                "parent_children_max_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+                "files": results,
+                "all_counts_as_expected": all(result["counts_as_expected"] for result in results),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ from .services import credit_purchases_mark_reviewed, credits_adjust
 
 
 class AdjustForm(forms.Form):
-    amount = forms.DecimalField(max_digits=14, decimal_places=2,
-                                help_text="Positive adds credits, negative takes them away.")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-                             help_text="Required. Kept with the ledger row and in the audit log.")
+    amount = forms.DecimalField(max_digits=14, decimal_places=2, help_text="Positive adds credits, negative takes them away.")
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="Required. Kept with the ledger row and in the audit log."
+    )
 
 
 @admin.register(CreditAccount)
@@ -34,12 +34,15 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description="")
     def adjust_link(self, account):
-        return format_html('<a class="button" href="{}">Adjust credits</a>',
-                           reverse("admin:credits_creditaccount_adjust", args=[account.pk]))
+        return format_html(
+            '<a class="button" href="{}">Adjust credits</a>', reverse("admin:credits_creditaccount_adjust", args=[account.pk])
+        )
 
     def get_urls(self):
-        return [path("<int:account_id>/adjust/", self.admin_site.admin_view(self.adjust_view),
-                     name="credits_creditaccount_adjust"), *super().get_urls()]
+        return [
+            path("<int:account_id>/adjust/", self.admin_site.admin_view(self.adjust_view), name="credits_creditaccount_adjust"),
+            *super().get_urls(),
+        ]
 
     def adjust_view(self, request, account_id: int):
         account = get_object_or_404(CreditAccount.objects.select_related("workspace"), pk=account_id)
@@ -50,13 +53,23 @@ class CreditAccountAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
-                self.message_user(request, f"Adjusted {account.workspace} by {entry.amount}; balance is now "
-                                           f"{entry.balance_after}.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"Adjusted {account.workspace} by {entry.amount}; balance is now {entry.balance_after}.",
+                    messages.SUCCESS,
+                )
                 return redirect("admin:credits_creditaccount_changelist")
-        return render(request, "admin/credits/adjust.html", {
-            **self.admin_site.each_context(request), "title": f"Adjust credits: {account.workspace}",
-            "account": account, "form": form, "opts": self.model._meta,
-        })
+        return render(
+            request,
+            "admin/credits/adjust.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Adjust credits: {account.workspace}",
+                "account": account,
+                "form": form,
+                "opts": self.model._meta,
+            },
+        )
 
 
 @admin.register(CreditTransaction)
@@ -78,8 +91,18 @@ class CreditPackageAdmin(admin.ModelAdmin):
 
 @admin.register(CreditPurchase)
 class CreditPurchaseAdmin(ReadOnlyAdmin):
-    list_display = ["id", "workspace", "package", "credits", "price_cents", "paid_cents", "status", "needs_review",
-                    "created_at", "completed_at"]
+    list_display = [
+        "id",
+        "workspace",
+        "package",
+        "credits",
+        "price_cents",
+        "paid_cents",
+        "status",
+        "needs_review",
+        "created_at",
+        "completed_at",
+    ]
     list_filter = ["needs_review", "status", "package"]
     search_fields = ["workspace__name", "checkout_session_id", "payment_intent_id"]
     list_select_related = ["workspace", "package"]
@@ -87,8 +110,7 @@ class CreditPurchaseAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark the selected purchases as reviewed (their note stays)")
     def mark_reviewed(self, request, queryset):
-        count = credit_purchases_mark_reviewed(purchase_ids=list(queryset.values_list("pk", flat=True)),
-                                               actor=request.user)
+        count = credit_purchases_mark_reviewed(purchase_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
         self.message_user(request, f"{count} purchase(s) marked as reviewed.", messages.SUCCESS)
 
 

@@ -13,20 +13,27 @@ from .models import CreditPackage, CreditTransaction
 
 
 class BalanceView(WorkspaceAPIView):
-    @extend_schema(responses=inline_serializer("CreditBalance", {
-        "balance": serializers.DecimalField(max_digits=14, decimal_places=2),
-        "currency_value_cents_per_credit": serializers.IntegerField(),
-        "low_balance_threshold": serializers.DecimalField(max_digits=14, decimal_places=2),
-        "is_low": serializers.BooleanField(),
-    }))
+    @extend_schema(
+        responses=inline_serializer(
+            "CreditBalance",
+            {
+                "balance": serializers.DecimalField(max_digits=14, decimal_places=2),
+                "currency_value_cents_per_credit": serializers.IntegerField(),
+                "low_balance_threshold": serializers.DecimalField(max_digits=14, decimal_places=2),
+                "is_low": serializers.BooleanField(),
+            },
+        )
+    )
     def get(self, request):
         account = selectors.credit_account(workspace=request.workspace)
-        return Response({
-            "balance": f"{account.balance:.2f}",
-            "currency_value_cents_per_credit": settings.CREDIT_VALUE_CENTS,
-            "low_balance_threshold": f"{account.low_balance_threshold:.2f}",
-            "is_low": account.is_low,
-        })
+        return Response(
+            {
+                "balance": f"{account.balance:.2f}",
+                "currency_value_cents_per_credit": settings.CREDIT_VALUE_CENTS,
+                "low_balance_threshold": f"{account.low_balance_threshold:.2f}",
+                "is_low": account.is_low,
+            }
+        )
 
 
 class PackageSerializer(serializers.ModelSerializer):
@@ -56,14 +63,21 @@ class CheckoutView(WorkspaceAPIView):
         checkout_id = serializers.CharField(source="checkout_session_id")
         checkout_url = serializers.CharField()
 
-    @extend_schema(request=CheckoutInputSerializer, responses={201: CheckoutOutputSerializer},
-                   parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)])
+    @extend_schema(
+        request=CheckoutInputSerializer,
+        responses={201: CheckoutOutputSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
     @idempotent()  # calls Stripe: its answer cannot share the purchase's transaction
     def post(self, request):
         data = self.CheckoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        purchase = services.credit_checkout_create(workspace=request.workspace, package_id=data.validated_data["package"],
-                                                   created_by=request.user, base_url=request.build_absolute_uri("/"))
+        purchase = services.credit_checkout_create(
+            workspace=request.workspace,
+            package_id=data.validated_data["package"],
+            created_by=request.user,
+            base_url=request.build_absolute_uri("/"),
+        )
         return Response(self.CheckoutOutputSerializer(purchase).data, status=201)
 
 
@@ -77,8 +91,11 @@ class TransactionListView(WorkspaceAPIView):
     class FilterSerializer(serializers.Serializer):
         kind = serializers.ChoiceField(choices=CreditTransaction.Kind.choices, required=False)
 
-    @extend_schema(parameters=[*CURSOR_PARAMETERS, OpenApiParameter("kind", str)],
-                   responses=page_of(TransactionSerializer), operation_id="v1_credits_transactions_list")
+    @extend_schema(
+        parameters=[*CURSOR_PARAMETERS, OpenApiParameter("kind", str)],
+        responses=page_of(TransactionSerializer),
+        operation_id="v1_credits_transactions_list",
+    )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)

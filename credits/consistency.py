@@ -26,10 +26,12 @@ def negative_balances() -> Iterable[str]:
 
 
 def balances_match_ledgers() -> Iterable[str]:
-    ledger_sum = (CreditTransaction.objects.filter(account=OuterRef("pk")).values("account")
-                  .annotate(total=Sum("amount")).values("total"))
-    last_balance = (CreditTransaction.objects.filter(account=OuterRef("pk")).order_by("-created_at", "-id")
-                    .values("balance_after")[:1])
+    ledger_sum = (
+        CreditTransaction.objects.filter(account=OuterRef("pk")).values("account").annotate(total=Sum("amount")).values("total")
+    )
+    last_balance = (
+        CreditTransaction.objects.filter(account=OuterRef("pk")).order_by("-created_at", "-id").values("balance_after")[:1]
+    )
     accounts = CreditAccount.objects.annotate(
         ledger_total=Coalesce(Subquery(ledger_sum), ZERO), last_after=Subquery(last_balance)
     ).select_related("workspace")
@@ -44,7 +46,8 @@ def completed_purchases_have_ledger_rows() -> Iterable[str]:
     references = {f"credit_purchase:{pk}": pk for pk in completed.values_list("pk", flat=True)}
     granted = dict(
         CreditTransaction.objects.filter(kind=CreditTransaction.Kind.PURCHASE, reference__in=references)
-        .values_list("reference").annotate(n=Count("id"))
+        .values_list("reference")
+        .annotate(n=Count("id"))
     )
     for reference, pk in references.items():
         if granted.get(reference, 0) != 1:

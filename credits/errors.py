@@ -17,7 +17,6 @@ class InsufficientCredits(PaymentRequired):
         self.balance = balance
         self.missing = needed - balance
         super().__init__(
-            f"This needs {needed:,.2f} credits and the balance is {balance:,.2f}: "
-            f"buy at least {self.missing:,.2f} more credits.",
+            f"This needs {needed:,.2f} credits and the balance is {balance:,.2f}: buy at least {self.missing:,.2f} more credits.",
             extra={"missing": f"{self.missing:.2f}", "needed": f"{needed:.2f}", "balance": f"{balance:.2f}"},
         )

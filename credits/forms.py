@@ -8,6 +8,4 @@ class LedgerFilterForm(forms.Form):
 
 
 class ThresholdForm(forms.Form):
-    low_balance_threshold = forms.DecimalField(min_value=0, max_digits=14, decimal_places=2,
-                                               label="Warn me below (credits)")
-
+    low_balance_threshold = forms.DecimalField(min_value=0, max_digits=14, decimal_places=2, label="Warn me below (credits)")

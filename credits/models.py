@@ -22,8 +22,9 @@ class CreditAccount(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(balance__gte=0), name="credit_account_balance_not_negative"),
-            models.CheckConstraint(condition=models.Q(low_balance_threshold__gte=0),
-                                   name="credit_account_threshold_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(low_balance_threshold__gte=0), name="credit_account_threshold_not_negative"
+            ),
         ]
 
     def __str__(self):
@@ -52,8 +53,7 @@ class CreditTransaction(models.Model):
     balance_after = models.DecimalField(max_digits=14, decimal_places=2)
     reference = models.CharField(max_length=100, help_text="What caused it, as type:id (credit_purchase:12).")
     reason = models.TextField(blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -121,8 +121,9 @@ class CreditPurchase(models.Model):
     checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
-    paid_cents = models.PositiveIntegerField(null=True, blank=True,
-                                             help_text="What the completed Checkout Session says was paid.")
+    paid_cents = models.PositiveIntegerField(
+        null=True, blank=True, help_text="What the completed Checkout Session says was paid."
+    )
     refunded_cents = models.PositiveIntegerField(default=0)
     needs_review = models.BooleanField(default=False, help_text="Set when a payment event did not match the purchase.")
     review_note = models.TextField(blank=True)
@@ -134,12 +135,12 @@ class CreditPurchase(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["workspace", "-created_at", "-id"], name="credit_purchase_ws_recent_idx"),
-            models.Index(fields=["-created_at"], condition=models.Q(needs_review=True),
-                         name="credit_purchase_review_idx"),
+            models.Index(fields=["-created_at"], condition=models.Q(needs_review=True), name="credit_purchase_review_idx"),
         ]
         constraints = [
-            models.CheckConstraint(condition=models.Q(refunded_cents__lte=models.F("price_cents")),
-                                   name="credit_purchase_refund_within_price"),
+            models.CheckConstraint(
+                condition=models.Q(refunded_cents__lte=models.F("price_cents")), name="credit_purchase_refund_within_price"
+            ),
         ]
 
     def __str__(self):
@@ -165,8 +166,10 @@ class StripeEvent(models.Model):
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     waiting_for = models.CharField(
-        max_length=255, blank=True,
-        help_text="The payment intent a refund waits for: Stripe sent the refund before the payment's own event.")
+        max_length=255,
+        blank=True,
+        help_text="The payment intent a refund waits for: Stripe sent the refund before the payment's own event.",
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     received_at = models.DateTimeField(default=timezone.now)
@@ -176,8 +179,7 @@ class StripeEvent(models.Model):
         indexes = [
             models.Index(fields=["status", "-received_at"], name="stripe_event_status_idx"),
             # A completing payment looks up the refunds that arrived before it.
-            models.Index(fields=["waiting_for"], condition=models.Q(status="waiting"),
-                         name="stripe_event_waiting_idx"),
+            models.Index(fields=["waiting_for"], condition=models.Q(status="waiting"), name="stripe_event_waiting_idx"),
         ]
 
     def __str__(self):

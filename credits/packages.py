@@ -15,6 +15,6 @@ def ensure_default_packages(package_model) -> None:
     """Create the default packages that are missing; works with the real or a migration's historical model."""
     for label, credits, price_cents, popular, position in DEFAULT_PACKAGES:
         package_model.objects.get_or_create(
-            label=label, defaults={"credits": credits, "price_cents": price_cents, "popular": popular,
-                                   "position": position},
+            label=label,
+            defaults={"credits": credits, "price_cents": price_cents, "popular": popular, "position": position},
         )

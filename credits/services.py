@@ -47,6 +47,8 @@ def _joins_transaction(func):
             return func(*args, **kwargs)
 
     return wrapper
+
+
 Kind = CreditTransaction.Kind
 
 
@@ -80,8 +82,12 @@ def credit_accounts_lock(*, workspaces) -> None:
     """Lock several accounts at once, in workspace id order: every multi-account operation (a purchase
     that pays partners) takes its locks in this one order, so two of them can never deadlock."""
     ids = sorted({workspace.pk for workspace in workspaces})
-    locked = set(CreditAccount.objects.filter(workspace_id__in=ids).order_by("workspace_id")
-                 .select_for_update(no_key=True).values_list("workspace_id", flat=True))
+    locked = set(
+        CreditAccount.objects.filter(workspace_id__in=ids)
+        .order_by("workspace_id")
+        .select_for_update(no_key=True)
+        .values_list("workspace_id", flat=True)
+    )
     if missing := [pk for pk in ids if pk not in locked]:
         CreditAccount.objects.bulk_create([CreditAccount(workspace_id=pk) for pk in missing], ignore_conflicts=True)
         list(CreditAccount.objects.filter(workspace_id__in=missing).order_by("workspace_id").select_for_update(no_key=True))
@@ -96,8 +102,9 @@ RETURNING id, balance
 """
 
 
-def _post(*, workspace: Workspace, kind: str, amount: Decimal, reference: str, actor: User | None,
-          reason: str = "") -> CreditTransaction:
+def _post(
+    *, workspace: Workspace, kind: str, amount: Decimal, reference: str, actor: User | None, reason: str = ""
+) -> CreditTransaction:
     """Move `amount` (signed) and write its ledger row; the caller holds the transaction."""
     for _ in range(2):
         with connection.cursor() as cursor:
@@ -105,13 +112,21 @@ def _post(*, workspace: Workspace, kind: str, amount: Decimal, reference: str, a
             row = cursor.fetchone()
         if row is not None:
             account_id, new_balance = row
-            return CreditTransaction.objects.create(account_id=account_id, kind=kind, amount=amount,
-                                                    balance_after=new_balance, reference=reference, actor=actor,
-                                                    reason=reason)
+            return CreditTransaction.objects.create(
+                account_id=account_id,
+                kind=kind,
+                amount=amount,
+                balance_after=new_balance,
+                reference=reference,
+                actor=actor,
+                reason=reason,
+            )
         account = CreditAccount.objects.filter(workspace=workspace).first()
         if account is not None and account.balance + amount > MAX_CREDITS:
-            raise ValidationFailed(f"That would take the balance past {MAX_CREDITS:,} credits, the most a balance "
-                                   "can hold.", fields={"amount": ["Too large for this balance."]})
+            raise ValidationFailed(
+                f"That would take the balance past {MAX_CREDITS:,} credits, the most a balance can hold.",
+                fields={"amount": ["Too large for this balance."]},
+            )
         if account is not None:
             raise InsufficientCredits(needed=-amount, balance=account.balance)
         if amount < ZERO:
@@ -128,35 +143,37 @@ def _positive(amount) -> Decimal:
 
 
 @_joins_transaction
-def credits_grant(*, workspace: Workspace, amount, reference: str, kind: str = Kind.PURCHASE,
-                  actor: User | None = None, reason: str = "") -> CreditTransaction:
+def credits_grant(
+    *, workspace: Workspace, amount, reference: str, kind: str = Kind.PURCHASE, actor: User | None = None, reason: str = ""
+) -> CreditTransaction:
     if kind not in (Kind.PURCHASE, Kind.EARN, Kind.REFUND, Kind.ADJUSTMENT):
         raise ValueError(f"credits_grant cannot write a '{kind}' row")
-    return _post(workspace=workspace, kind=kind, amount=_positive(amount), reference=reference, actor=actor,
-                 reason=reason)
+    return _post(workspace=workspace, kind=kind, amount=_positive(amount), reference=reference, actor=actor, reason=reason)
 
 
 @_joins_transaction
-def credits_spend(*, workspace: Workspace, amount, reference: str, actor: User | None = None,
-                  reason: str = "") -> CreditTransaction:
+def credits_spend(
+    *, workspace: Workspace, amount, reference: str, actor: User | None = None, reason: str = ""
+) -> CreditTransaction:
     """Take credits; raises InsufficientCredits (carrying how many are missing) and changes nothing then."""
-    return _post(workspace=workspace, kind=Kind.SPEND, amount=-_positive(amount), reference=reference, actor=actor,
-                 reason=reason)
+    return _post(workspace=workspace, kind=Kind.SPEND, amount=-_positive(amount), reference=reference, actor=actor, reason=reason)
 
 
 @_joins_transaction
-def credits_refund(*, workspace: Workspace, amount, reference: str, actor: User | None = None,
-                   reason: str = "") -> CreditTransaction:
-    return _post(workspace=workspace, kind=Kind.REFUND, amount=_positive(amount), reference=reference, actor=actor,
-                 reason=reason)
+def credits_refund(
+    *, workspace: Workspace, amount, reference: str, actor: User | None = None, reason: str = ""
+) -> CreditTransaction:
+    return _post(workspace=workspace, kind=Kind.REFUND, amount=_positive(amount), reference=reference, actor=actor, reason=reason)
 
 
 @_joins_transaction
-def credits_reverse(*, workspace: Workspace, amount, reference: str, actor: User | None = None,
-                    reason: str = "") -> CreditTransaction:
+def credits_reverse(
+    *, workspace: Workspace, amount, reference: str, actor: User | None = None, reason: str = ""
+) -> CreditTransaction:
     """Take back credits that were granted for money that went back (a card refund, a refunded sale)."""
-    return _post(workspace=workspace, kind=Kind.REVERSAL, amount=-_positive(amount), reference=reference,
-                 actor=actor, reason=reason)
+    return _post(
+        workspace=workspace, kind=Kind.REVERSAL, amount=-_positive(amount), reference=reference, actor=actor, reason=reason
+    )
 
 
 @transaction.atomic
@@ -170,16 +187,19 @@ def credits_reverse_or_flag(*, workspace: Workspace, amount, reference: str, rea
     account.needs_review = True
     account.review_note = (f"{account.review_note}\n" if account.review_note else "") + (
         f"{timezone.now():%Y-%m-%d %H:%M} UTC: {reason} on {reference} should take back {to_credits(amount)} "
-        f"credits but the balance is {account.balance}.")
+        f"credits but the balance is {account.balance}."
+    )
     account.save(update_fields=["needs_review", "review_note", "updated_at"])
 
 
 @_joins_transaction
-def credits_pay_out(*, workspace: Workspace, amount, reference: str, actor: User | None = None,
-                    reason: str = "") -> CreditTransaction:
+def credits_pay_out(
+    *, workspace: Workspace, amount, reference: str, actor: User | None = None, reason: str = ""
+) -> CreditTransaction:
     """Take earned credits off a partner's balance because they were paid out in money."""
-    return _post(workspace=workspace, kind=Kind.PAYOUT, amount=-_positive(amount), reference=reference, actor=actor,
-                 reason=reason)
+    return _post(
+        workspace=workspace, kind=Kind.PAYOUT, amount=-_positive(amount), reference=reference, actor=actor, reason=reason
+    )
 
 
 @transaction.atomic
@@ -194,18 +214,24 @@ def credits_adjust(*, workspace: Workspace, amount, actor: User | None, reason: 
     amount = to_credits(amount)
     if amount == ZERO:
         raise ValidationFailed("An adjustment of zero changes nothing.", fields={"amount": ["Must not be zero."]})
-    audit = audit_record(actor=actor, action="credits.adjust", target=f"workspace:{workspace.pk}",
-                         workspace=workspace, reason=reason, amount=str(amount))
-    return _post(workspace=workspace, kind=Kind.ADJUSTMENT, amount=amount, reference=f"audit:{audit.pk}",
-                 actor=actor, reason=reason)
+    audit = audit_record(
+        actor=actor,
+        action="credits.adjust",
+        target=f"workspace:{workspace.pk}",
+        workspace=workspace,
+        reason=reason,
+        amount=str(amount),
+    )
+    return _post(
+        workspace=workspace, kind=Kind.ADJUSTMENT, amount=amount, reference=f"audit:{audit.pk}", actor=actor, reason=reason
+    )
 
 
 @transaction.atomic
 def credit_account_settings_update(*, workspace: Workspace, low_balance_threshold) -> CreditAccount:
     threshold = to_credits(low_balance_threshold)
     if threshold < ZERO:
-        raise ValidationFailed("The threshold cannot be negative.",
-                               fields={"low_balance_threshold": ["Must be zero or more."]})
+        raise ValidationFailed("The threshold cannot be negative.", fields={"low_balance_threshold": ["Must be zero or more."]})
     account = _account_for_update(workspace)
     account.low_balance_threshold = threshold
     account.save(update_fields=["low_balance_threshold", "updated_at"])
@@ -214,22 +240,28 @@ def credit_account_settings_update(*, workspace: Workspace, low_balance_threshol
 
 # --- Buying credits -----------------------------------------------------------------
 
-def credit_checkout_create(*, workspace: Workspace, package_id, created_by: User | None,
-                           base_url: str | None = None) -> CreditPurchase:
+
+def credit_checkout_create(
+    *, workspace: Workspace, package_id, created_by: User | None, base_url: str | None = None
+) -> CreditPurchase:
     """Record a pending purchase, then open its Checkout Session (never while holding a lock)."""
     package = CreditPackage.objects.filter(pk=package_id, active=True).first() if str(package_id).isdigit() else None
     if package is None:
-        raise ValidationFailed("That credit package does not exist; pick one from /api/v1/credits/packages.",
-                               fields={"package": ["Unknown package."]})
+        raise ValidationFailed(
+            "That credit package does not exist; pick one from /api/v1/credits/packages.",
+            fields={"package": ["Unknown package."]},
+        )
     with transaction.atomic():
-        purchase = CreditPurchase.objects.create(workspace=workspace, package=package, credits=package.credits,
-                                                 price_cents=package.price_cents, created_by=created_by)
+        purchase = CreditPurchase.objects.create(
+            workspace=workspace, package=package, credits=package.credits, price_cents=package.price_cents, created_by=created_by
+        )
     try:
         session = _credit_checkout_session(purchase=purchase, base_url=base_url)
     except Exception as exc:  # Stripe down or refusing: close the purchase now rather than leave it pending forever
         logger.warning("credit checkout could not be created", exc_info=True, extra={"purchase": purchase.pk})
         CreditPurchase.objects.filter(pk=purchase.pk, status=CreditPurchase.Status.PENDING).update(
-            status=CreditPurchase.Status.FAILED, closed_at=timezone.now())
+            status=CreditPurchase.Status.FAILED, closed_at=timezone.now()
+        )
         raise PaymentProviderUnavailable() from exc
     return stripe_gateway.session_record(CreditPurchase.objects.all(), pk=purchase.pk, session=session)
 
@@ -255,16 +287,21 @@ def _purchase_for_session(session: dict) -> CreditPurchase | None:
 
 
 def _flag_mismatch(purchase: CreditPurchase, *, session: dict, mismatch: str) -> CreditPurchase:
-    note = (f"{timezone.now():%Y-%m-%d %H:%M} UTC: Checkout Session {session.get('id')!r} was not credited: "
-            f"{mismatch}. If payment {session.get('payment_intent') or 'of that session'} was charged, refund it "
-            "in Stripe.")
-    logger.warning("checkout session does not match its credit purchase",
-                   extra={"purchase": purchase.pk, "session": session.get("id"), "mismatch": mismatch})
+    note = (
+        f"{timezone.now():%Y-%m-%d %H:%M} UTC: Checkout Session {session.get('id')!r} was not credited: "
+        f"{mismatch}. If payment {session.get('payment_intent') or 'of that session'} was charged, refund it "
+        "in Stripe."
+    )
+    logger.warning(
+        "checkout session does not match its credit purchase",
+        extra={"purchase": purchase.pk, "session": session.get("id"), "mismatch": mismatch},
+    )
     purchase.needs_review = True
     purchase.review_note = (f"{purchase.review_note}\n" if purchase.review_note else "") + note
     purchase.save(update_fields=["needs_review", "review_note"])
-    audit_record(actor=None, action="credits.payment_mismatch", target=purchase.reference,
-                 workspace=purchase.workspace, reason=note)
+    audit_record(
+        actor=None, action="credits.payment_mismatch", target=purchase.reference, workspace=purchase.workspace, reason=note
+    )
     return purchase
 
 
@@ -279,12 +316,11 @@ def credit_purchase_complete(*, session: dict, refunded_cents: int = 0) -> Credi
     purchase = _purchase_for_session(session)
     if purchase is None:
         return None
-    if mismatch := stripe_gateway.session_mismatch(session, session_id=purchase.checkout_session_id,
-                                                   amount_cents=purchase.price_cents,
-                                                   workspace_id=purchase.workspace_id):
+    if mismatch := stripe_gateway.session_mismatch(
+        session, session_id=purchase.checkout_session_id, amount_cents=purchase.price_cents, workspace_id=purchase.workspace_id
+    ):
         return _flag_mismatch(purchase, session=session, mismatch=mismatch)
-    if (purchase.status in (CreditPurchase.Status.COMPLETE, CreditPurchase.Status.REFUNDED)
-            or purchase.completed_at is not None):
+    if purchase.status in (CreditPurchase.Status.COMPLETE, CreditPurchase.Status.REFUNDED) or purchase.completed_at is not None:
         return purchase
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         return purchase  # completed with a delayed method: async_payment_succeeded will follow
@@ -292,16 +328,21 @@ def credit_purchase_complete(*, session: dict, refunded_cents: int = 0) -> Credi
     purchase.paid_cents = session["amount_total"]
     if 0 < purchase.price_cents <= refunded_cents:
         return _refunded_before_payment(purchase)
-    credits_grant(workspace=purchase.workspace, amount=purchase.credits, reference=purchase.reference,
-                  kind=Kind.PURCHASE, actor=purchase.created_by, reason=f"{purchase.package.label} package")
+    credits_grant(
+        workspace=purchase.workspace,
+        amount=purchase.credits,
+        reference=purchase.reference,
+        kind=Kind.PURCHASE,
+        actor=purchase.created_by,
+        reason=f"{purchase.package.label} package",
+    )
     purchase.status = CreditPurchase.Status.COMPLETE
     purchase.completed_at = timezone.now()
     purchase.closed_at = None
     purchase.save(update_fields=["status", "completed_at", "closed_at", "payment_intent_id", "paid_cents"])
     job_enqueue("credits.tasks.send_credit_receipt", purchase_id=purchase.pk)
     if refunded_cents > 0 and purchase.payment_intent_id:
-        return credit_purchase_refund(payment_intent_id=purchase.payment_intent_id,
-                                      amount_refunded_cents=refunded_cents)
+        return credit_purchase_refund(payment_intent_id=purchase.payment_intent_id, amount_refunded_cents=refunded_cents)
     return purchase
 
 
@@ -311,15 +352,20 @@ def _refunded_before_payment(purchase: CreditPurchase) -> CreditPurchase:
     purchase.refunded_cents = purchase.price_cents
     purchase.closed_at = timezone.now()
     purchase.save(update_fields=["status", "refunded_cents", "closed_at", "payment_intent_id", "paid_cents"])
-    audit_record(actor=None, action="credits.refunded_before_payment", target=purchase.reference,
-                 workspace=purchase.workspace, reason=f"Payment {purchase.payment_intent_id} was refunded before "
-                                                      "its completion arrived: no credits granted.")
+    audit_record(
+        actor=None,
+        action="credits.refunded_before_payment",
+        target=purchase.reference,
+        workspace=purchase.workspace,
+        reason=f"Payment {purchase.payment_intent_id} was refunded before its completion arrived: no credits granted.",
+    )
     return purchase
 
 
 def credit_purchases_mark_reviewed(*, purchase_ids, actor: User) -> int:
-    return reviewed_flags_clear(queryset=CreditPurchase.objects.filter(pk__in=purchase_ids), actor=actor,
-                                action="credits.purchase_reviewed")
+    return reviewed_flags_clear(
+        queryset=CreditPurchase.objects.filter(pk__in=purchase_ids), actor=actor, action="credits.purchase_reviewed"
+    )
 
 
 @transaction.atomic
@@ -327,8 +373,7 @@ def credit_purchase_close(*, session: dict, status: str) -> CreditPurchase | Non
     """Expired or failed: a pending purchase is closed; a completed one is never touched, nor one whose own
     session is not the one that ended."""
     purchase = _purchase_for_session(session)
-    if (purchase is None or purchase.status != CreditPurchase.Status.PENDING
-            or session.get("id") != purchase.checkout_session_id):
+    if purchase is None or purchase.status != CreditPurchase.Status.PENDING or session.get("id") != purchase.checkout_session_id:
         return purchase
     purchase.status = status
     purchase.closed_at = timezone.now()
@@ -339,16 +384,24 @@ def credit_purchase_close(*, session: dict, status: str) -> CreditPurchase | Non
 @transaction.atomic
 def credit_purchase_refund(*, payment_intent_id: str, amount_refunded_cents: int) -> CreditPurchase | None:
     """A card refund takes back the matching share of credits, or flags the account when they are spent."""
-    purchase = (CreditPurchase.objects.select_for_update(no_key=True).filter(payment_intent_id=payment_intent_id)
-                .exclude(payment_intent_id="").first())
+    purchase = (
+        CreditPurchase.objects.select_for_update(no_key=True)
+        .filter(payment_intent_id=payment_intent_id)
+        .exclude(payment_intent_id="")
+        .first()
+    )
     if purchase is None or purchase.completed_at is None:
         return purchase
     newly_refunded = min(amount_refunded_cents, purchase.price_cents) - purchase.refunded_cents
     if newly_refunded <= 0:
         return purchase  # this refund was already handled
     credits_back = (purchase.credits * newly_refunded / purchase.price_cents).quantize(CENT, rounding=ROUND_HALF_UP)
-    credits_reverse_or_flag(workspace=purchase.workspace, amount=credits_back, reference=purchase.reference,
-                            reason=f"Card refund of ${newly_refunded / 100:,.2f}")
+    credits_reverse_or_flag(
+        workspace=purchase.workspace,
+        amount=credits_back,
+        reference=purchase.reference,
+        reason=f"Card refund of ${newly_refunded / 100:,.2f}",
+    )
     purchase.refunded_cents += newly_refunded
     if purchase.refunded_cents >= purchase.price_cents:
         purchase.status = CreditPurchase.Status.REFUNDED

@@ -59,29 +59,47 @@ def _absolute(path: str, base_url: str | None) -> str:
     return (base_url or settings.SITE_URL).rstrip("/") + path
 
 
-def checkout_session_create(*, kind: CheckoutKind, object_id: int, workspace_id: int, description: str, amount_cents: int,
-                            success_path: str, cancel_path: str, customer_email: str | None,
-                            idempotency_key: str, base_url: str | None = None) -> CheckoutSession:
+def checkout_session_create(
+    *,
+    kind: CheckoutKind,
+    object_id: int,
+    workspace_id: int,
+    description: str,
+    amount_cents: int,
+    success_path: str,
+    cancel_path: str,
+    customer_email: str | None,
+    idempotency_key: str,
+    base_url: str | None = None,
+) -> CheckoutSession:
     """Open a Checkout Session; return URLs are built on `base_url` (the host the buyer is using) or SITE_URL."""
     metadata = {"kind": kind.value, "workspace_id": str(workspace_id)}
     expires_at = timezone.now() + timedelta(minutes=settings.CHECKOUT_SESSION_MINUTES)
     if uses_local_checkout():
         local = LocalCheckoutSession.objects.create(
-            session_id=f"cs_local_{secrets.token_urlsafe(24)}", client_reference_id=str(object_id), metadata=metadata,
-            description=description, amount_total=amount_cents, success_url=_absolute(success_path, base_url),
-            cancel_url=_absolute(cancel_path, base_url), expires_at=expires_at,
+            session_id=f"cs_local_{secrets.token_urlsafe(24)}",
+            client_reference_id=str(object_id),
+            metadata=metadata,
+            description=description,
+            amount_total=amount_cents,
+            success_url=_absolute(success_path, base_url),
+            cancel_url=_absolute(cancel_path, base_url),
+            expires_at=expires_at,
         )
-        return CheckoutSession(id=local.session_id,
-                               url=_absolute(reverse("payments:local_checkout", args=[local.session_id]), base_url))
+        return CheckoutSession(
+            id=local.session_id, url=_absolute(reverse("payments:local_checkout", args=[local.session_id]), base_url)
+        )
     params = {
         "mode": "payment",
         "client_reference_id": str(object_id),
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata},
-        "line_items": [{
-            "quantity": 1,
-            "price_data": {"currency": CURRENCY, "unit_amount": amount_cents, "product_data": {"name": description}},
-        }],
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {"currency": CURRENCY, "unit_amount": amount_cents, "product_data": {"name": description}},
+            }
+        ],
         "success_url": _absolute(success_path, base_url),
         "cancel_url": _absolute(cancel_path, base_url),
         "expires_at": int(expires_at.timestamp()),
@@ -100,7 +118,8 @@ def checkout_session_expire(session_id: str) -> None:
     """Close an open Checkout Session so it can no longer be paid; SessionNotOpen when it is past that."""
     if uses_local_checkout():
         closed = LocalCheckoutSession.objects.filter(session_id=session_id, expires_at__gt=timezone.now()).update(
-            expires_at=timezone.now())
+            expires_at=timezone.now()
+        )
         if not closed:
             raise SessionNotOpen(session_id)
         return
@@ -154,12 +173,15 @@ def session_mismatch(session: dict, *, session_id: str | None, amount_cents: int
 def sessions_paid_not_yet_processed():
     """Ids of Checkout Sessions a recorded event says were paid, whose processing has not succeeded yet (it
     failed and Stripe will retry, or it is running): their purchases are paid, whatever their status says."""
-    return (StripeEvent.objects
-            .filter(status__in=[StripeEvent.Status.RECEIVED, StripeEvent.Status.FAILED],
-                    type__in=["checkout.session.completed", "checkout.session.async_payment_succeeded"])
-            .annotate(session_id=KT("payload__data__object__id"), payment_status=KT("payload__data__object__payment_status"))
-            .filter(session_id__isnull=False, payment_status__in=["paid", "no_payment_required"])
-            .values("session_id"))
+    return (
+        StripeEvent.objects.filter(
+            status__in=[StripeEvent.Status.RECEIVED, StripeEvent.Status.FAILED],
+            type__in=["checkout.session.completed", "checkout.session.async_payment_succeeded"],
+        )
+        .annotate(session_id=KT("payload__data__object__id"), payment_status=KT("payload__data__object__payment_status"))
+        .filter(session_id__isnull=False, payment_status__in=["paid", "no_payment_required"])
+        .values("session_id")
+    )
 
 
 def session_object_for_update(session: dict, queryset):

@@ -21,8 +21,9 @@ def _ledger_page(request):
     kind = form.cleaned_data.get("kind") if form.is_valid() else None
     ledger = selectors.ledger(workspace=request.workspace, kind=kind or None)
     try:
-        page = keyset_paginate(ledger, ordering=("-created_at", "-id"), cursor=request.GET.get("cursor"),
-                               page_size=LEDGER_PAGE_SIZE)
+        page = keyset_paginate(
+            ledger, ordering=("-created_at", "-id"), cursor=request.GET.get("cursor"), page_size=LEDGER_PAGE_SIZE
+        )
     except ApplicationError:  # a mangled cursor shows the first page rather than an error
         page = keyset_paginate(ledger, ordering=("-created_at", "-id"), cursor=None, page_size=LEDGER_PAGE_SIZE)
     return {"ledger_form": form, "ledger": page, "ledger_query": meaningful_query(request.GET).urlencode()}
@@ -36,13 +37,15 @@ def credits_page(request):
         partial = "ledger-rows" if request.GET.get("cursor") else "ledger"
         return render(request, f"credits/page.html#{partial}", context)
     account = selectors.credit_account(workspace=request.workspace)
-    context.update({
-        "account": account,
-        "packages": selectors.active_packages(),
-        "purchases": selectors.credit_purchases(workspace=request.workspace).order_by("-created_at", "-id")[:10],
-        "threshold_form": ThresholdForm(initial={"low_balance_threshold": account.low_balance_threshold}),
-        "local_checkout": stripe_gateway.uses_local_checkout(),
-    })
+    context.update(
+        {
+            "account": account,
+            "packages": selectors.active_packages(),
+            "purchases": selectors.credit_purchases(workspace=request.workspace).order_by("-created_at", "-id")[:10],
+            "threshold_form": ThresholdForm(initial={"low_balance_threshold": account.low_balance_threshold}),
+            "local_checkout": stripe_gateway.uses_local_checkout(),
+        }
+    )
     return render(request, "credits/page.html", context)
 
 
@@ -55,8 +58,9 @@ def balance_widget(request):
 @workspace_required(manager=True)
 @require_POST
 def buy_package(request, package_id: int):
-    purchase = services.credit_checkout_create(workspace=request.workspace, package_id=package_id,
-                                               created_by=request.user, base_url=request.build_absolute_uri("/"))
+    purchase = services.credit_checkout_create(
+        workspace=request.workspace, package_id=package_id, created_by=request.user, base_url=request.build_absolute_uri("/")
+    )
     response = redirect(purchase.checkout_url)
     if request.htmx:
         response = HttpResponse(status=204)

@@ -67,11 +67,15 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings_dict: dict) -> Database:
-        options = {key: str(value) for key, value in (settings_dict.get("OPTIONS") or {}).items()
-                   if key in _LIBPQ_OPTIONS}
-        return cls(name=settings_dict["NAME"], host=settings_dict.get("HOST") or "",
-                   port=str(settings_dict.get("PORT") or ""), user=settings_dict.get("USER") or "",
-                   password=settings_dict.get("PASSWORD") or "", options=options)
+        options = {key: str(value) for key, value in (settings_dict.get("OPTIONS") or {}).items() if key in _LIBPQ_OPTIONS}
+        return cls(
+            name=settings_dict["NAME"],
+            host=settings_dict.get("HOST") or "",
+            port=str(settings_dict.get("PORT") or ""),
+            user=settings_dict.get("USER") or "",
+            password=settings_dict.get("PASSWORD") or "",
+            options=options,
+        )
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -88,18 +92,21 @@ class Database:
 
     def environment(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if key not in _PG_ENVIRONMENT}
-        wanted = {"PGHOST": self.host, "PGPORT": self.port, "PGUSER": self.user, "PGPASSWORD": self.password,
-                  "PGDATABASE": self.name}
+        wanted = {
+            "PGHOST": self.host,
+            "PGPORT": self.port,
+            "PGUSER": self.user,
+            "PGPASSWORD": self.password,
+            "PGDATABASE": self.name,
+        }
         wanted.update({_LIBPQ_OPTIONS[key]: value for key, value in self.options.items()})
         env.update({key: value for key, value in wanted.items() if value})
         return env
 
     def connect(self) -> psycopg.Connection:
-        params = {"host": self.host, "port": self.port, "user": self.user, "password": self.password,
-                  **self.options}
+        params = {"host": self.host, "port": self.port, "user": self.user, "password": self.password, **self.options}
         try:
-            return psycopg.connect(dbname=self.name, autocommit=True,
-                                   **{key: value for key, value in params.items() if value})
+            return psycopg.connect(dbname=self.name, autocommit=True, **{key: value for key, value in params.items() if value})
         except psycopg.Error as exc:
             raise BackupFailed(f"Cannot connect to the {self}: {exc}") from exc
 
@@ -124,8 +131,9 @@ def _program(name: str) -> tuple[str, int]:
     if found := shutil.which(name):
         candidates.append(found)
     if not candidates:
-        raise BackupFailed(f"{name} was not found: install the PostgreSQL client programs "
-                           "(the same major version as the server, or newer).")
+        raise BackupFailed(
+            f"{name} was not found: install the PostgreSQL client programs (the same major version as the server, or newer)."
+        )
     return max(((program, _major_version(program)) for program in candidates), key=lambda found: found[1])
 
 
@@ -140,10 +148,15 @@ def _dump(database: Database, path: Path) -> None:
     with database.connect() as conn:
         server_major = conn.info.server_version // 10000
     if client_major < server_major:
-        raise BackupFailed(f"pg_dump {client_major} ({pg_dump}) cannot back up a PostgreSQL {server_major} server: "
-                           f"install the PostgreSQL {server_major} client programs (or newer).")
-    _run(pg_dump, ["--format=custom", "--no-password", f"--file={path}",
-                   f"--dbname={make_conninfo(dbname=database.name)}"], database)
+        raise BackupFailed(
+            f"pg_dump {client_major} ({pg_dump}) cannot back up a PostgreSQL {server_major} server: "
+            f"install the PostgreSQL {server_major} client programs (or newer)."
+        )
+    _run(
+        pg_dump,
+        ["--format=custom", "--no-password", f"--file={path}", f"--dbname={make_conninfo(dbname=database.name)}"],
+        database,
+    )
 
 
 def _storage(alias: str) -> Storage:
@@ -198,9 +211,19 @@ def _restore_file(database: Database, path: Path) -> None:
             f"The {database} already has {tables} tables, sequences or views: restore only into an empty "
             "database. Create a new one and pass it with --database-url or DATABASE_URL (see the README, Backups)."
         )
-    _run(_program("pg_restore")[0], ["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
-                                  "--no-password", f"--dbname={make_conninfo(dbname=database.name)}", str(path)],
-         database)
+    _run(
+        _program("pg_restore")[0],
+        [
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--single-transaction",
+            "--no-password",
+            f"--dbname={make_conninfo(dbname=database.name)}",
+            str(path),
+        ],
+        database,
+    )
     # pg_restore leaves the planner without statistics until autovacuum gets round to every table.
     with database.connect() as conn:
         conn.execute("ANALYZE")

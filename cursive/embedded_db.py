@@ -69,13 +69,9 @@ def _run_as() -> str | None:
 
 
 def _run(args: list[str], *, timeout: int = 60) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        args, user=_run_as(), capture_output=True, text=True, timeout=timeout, cwd="/"
-    )
+    result = subprocess.run(args, user=_run_as(), capture_output=True, text=True, timeout=timeout, cwd="/")
     if result.returncode != 0:
-        raise EmbeddedDatabaseError(
-            f"{Path(args[0]).name} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
+        raise EmbeddedDatabaseError(f"{Path(args[0]).name} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
 
 
@@ -201,12 +197,8 @@ def _free_port() -> int:
 def _ensure_database(info: ServerInfo) -> None:
     import psycopg
 
-    with psycopg.connect(
-        host="127.0.0.1", port=info.port, user=SUPERUSER, dbname="postgres", autocommit=True
-    ) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
-        ).fetchone()
+    with psycopg.connect(host="127.0.0.1", port=info.port, user=SUPERUSER, dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
 
@@ -227,23 +219,30 @@ def ensure_running() -> ServerInfo:
         _prepare_permissions(directory)
         if not (directory / "PG_VERSION").exists():
             _run(
-                [str(_bin("initdb")), "-D", str(directory), "-U", SUPERUSER,
-                 "--auth=trust", "--encoding=UTF8", "--locale=C"],
+                [str(_bin("initdb")), "-D", str(directory), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C"],
                 timeout=120,
             )
         port = _choose_port(directory)
         _run(
-            [str(_bin("pg_ctl")), "-D", str(directory), "-w", "-t", "60",
-             "-l", str(directory / "server.log"),
-             "-o", f"-h 127.0.0.1 -p {port} -k '' {SERVER_OPTIONS}", "start"],
+            [
+                str(_bin("pg_ctl")),
+                "-D",
+                str(directory),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(directory / "server.log"),
+                "-o",
+                f"-h 127.0.0.1 -p {port} -k '' {SERVER_OPTIONS}",
+                "start",
+            ],
             timeout=90,
         )
         deadline = time.monotonic() + 30
         while (info := running_server(directory)) is None:
             if time.monotonic() > deadline:
-                raise EmbeddedDatabaseError(
-                    f"The embedded PostgreSQL did not become ready; see {directory / 'server.log'}"
-                )
+                raise EmbeddedDatabaseError(f"The embedded PostgreSQL did not become ready; see {directory / 'server.log'}")
             time.sleep(0.1)
         _ensure_database(info)
         return info

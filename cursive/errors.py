@@ -10,8 +10,9 @@ class ApplicationError(Exception):
     code = "invalid_request"
     default_message = "The request could not be processed."
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, fields: dict | None = None,
-                 extra: dict | None = None):
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, fields: dict | None = None, extra: dict | None = None
+    ):
         self.message = message or self.default_message
         if code:
             self.code = code

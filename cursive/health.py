@@ -51,8 +51,11 @@ def _probe_heartbeat() -> tuple[dict, dict]:
     if beat is None:
         return {"ok": True}, {"ok": False, "last_beat": None}
     age = (timezone.now() - beat).total_seconds()
-    return {"ok": True}, {"ok": age <= settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS, "last_beat": beat.isoformat(),
-                          "age_seconds": round(age)}
+    return {"ok": True}, {
+        "ok": age <= settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS,
+        "last_beat": beat.isoformat(),
+        "age_seconds": round(age),
+    }
 
 
 def _check_migrations(now: float) -> dict:

@@ -32,7 +32,9 @@ def _dispatch(job_id: int) -> None:
 def job_enqueue(func: str, *, max_attempts: int | None = None, **kwargs) -> Job:
     import_string(func)  # fail now, in the caller's transaction, on a typo
     job = Job.objects.create(
-        func=func, kwargs=kwargs, max_attempts=max_attempts or settings.JOB_MAX_ATTEMPTS,
+        func=func,
+        kwargs=kwargs,
+        max_attempts=max_attempts or settings.JOB_MAX_ATTEMPTS,
         next_attempt_at=timezone.now(),
     )
     transaction.on_commit(lambda: _dispatch(job.pk))
@@ -61,8 +63,9 @@ def job_run(job_id: int) -> str:
         import_string(job.func)(**job.kwargs)
     except Exception as exc:  # any failure of the side effect is recorded, retried, then surfaced
         return _record_failure(job, exc)
-    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED, finished_at=timezone.now(),
-                                         last_error="", updated_at=timezone.now())
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.SUCCEEDED, finished_at=timezone.now(), last_error="", updated_at=timezone.now()
+    )
     return "succeeded"
 
 
@@ -70,15 +73,15 @@ def _record_failure(job: Job, exc: Exception) -> str:
     error = f"{exc.__class__.__name__}: {exc}"
     now = timezone.now()
     if job.attempts >= job.max_attempts:
-        Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED, last_error=error, finished_at=now,
-                                             updated_at=now)
-        logger.error("job failed for good", extra={"job_id": job.pk, "func": job.func, "error": error},
-                     exc_info=exc)
+        Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED, last_error=error, finished_at=now, updated_at=now)
+        logger.error("job failed for good", extra={"job_id": job.pk, "func": job.func, "error": error}, exc_info=exc)
         return "failed"
-    Job.objects.filter(pk=job.pk).update(status=Job.Status.PENDING, last_error=error,
-                                         next_attempt_at=now + _backoff(job.attempts), updated_at=now)
-    logger.warning("job attempt failed; will retry",
-                   extra={"job_id": job.pk, "func": job.func, "attempt": job.attempts, "error": error})
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.PENDING, last_error=error, next_attempt_at=now + _backoff(job.attempts), updated_at=now
+    )
+    logger.warning(
+        "job attempt failed; will retry", extra={"job_id": job.pk, "func": job.func, "attempt": job.attempts, "error": error}
+    )
     return "retrying"
 
 
@@ -104,8 +107,9 @@ def jobs_sweep() -> int:
         status=Job.Status.PENDING, next_attempt_at=now, updated_at=now
     )
     due = list(
-        Job.objects.filter(status=Job.Status.PENDING, next_attempt_at__lte=now - timedelta(seconds=30))
-        .values_list("pk", flat=True)[:500]
+        Job.objects.filter(status=Job.Status.PENDING, next_attempt_at__lte=now - timedelta(seconds=30)).values_list(
+            "pk", flat=True
+        )[:500]
     )
     for job_id in due:
         _dispatch(job_id)

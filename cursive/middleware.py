@@ -59,8 +59,9 @@ class DomainErrorMiddleware:
 
 def _too_large() -> PayloadTooLarge:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1_048_576
-    return PayloadTooLarge(f"The request is too large: the limit is {limit:,.1f} MB (files excepted). Send less "
-                           "at once.", code="payload_too_large")
+    return PayloadTooLarge(
+        f"The request is too large: the limit is {limit:,.1f} MB (files excepted). Send less at once.", code="payload_too_large"
+    )
 
 
 def _input_refusal(request) -> ApplicationError | None:
@@ -70,8 +71,11 @@ def _input_refusal(request) -> ApplicationError | None:
     the API's parser, after parsing."""
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     try:
-        if limit is not None and not request.content_type.startswith("multipart/") \
-                and int(request.META.get("CONTENT_LENGTH") or 0) > limit:
+        if (
+            limit is not None
+            and not request.content_type.startswith("multipart/")
+            and int(request.META.get("CONTENT_LENGTH") or 0) > limit
+        ):
             return _too_large()
         fields = [request.GET, request.POST]
     except RequestDataTooBig:

@@ -74,8 +74,7 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey("accounts.User", on_delete=models.SET_NULL, null=True, related_name="+")
     action = models.CharField(max_length=100)
     target = models.CharField(max_length=100, help_text="type:id of the object acted on.")
-    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.SET_NULL, null=True, blank=True,
-                                  related_name="+")
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     reason = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -124,8 +123,7 @@ class RequestStat(models.Model):
     max_ms = models.FloatField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["hour", "route", "method", "status"],
-                                               name="request_stat_unique")]
+        constraints = [models.UniqueConstraint(fields=["hour", "route", "method", "status"], name="request_stat_unique")]
         indexes = [models.Index(fields=["-hour"], name="request_stat_hour_idx")]
 
     def __str__(self):

@@ -40,8 +40,7 @@ class RequestIdMiddleware:
             elapsed_ms = (time.perf_counter() - started) * 1000
             if not request.path.startswith("/static/"):
                 match = getattr(request, "resolver_match", None)
-                request_stats.add(match.view_name if match else "unmatched", request.method, response.status_code,
-                                  elapsed_ms)
+                request_stats.add(match.view_name if match else "unmatched", request.method, response.status_code, elapsed_ms)
             access_logger.info(
                 "request",
                 extra={
@@ -85,8 +84,7 @@ class RequestStats:
             entry[1] += elapsed_ms
             entry[2] = max(entry[2], elapsed_ms)
             self._seen += 1
-            due = (self._seen >= self.flush_every_requests
-                   or time.monotonic() - self._last_flush >= self.flush_every_seconds)
+            due = self._seen >= self.flush_every_requests or time.monotonic() - self._last_flush >= self.flush_every_seconds
         if due:
             self.flush()
 
@@ -99,8 +97,11 @@ class RequestStats:
         from django.db import connection, transaction
 
         rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(pending))
-        params = [value for (hour, route, method, status), (count, total, peak) in pending.items()
-                  for value in (hour, route, method, status, count, total, peak)]
+        params = [
+            value
+            for (hour, route, method, status), (count, total, peak) in pending.items()
+            for value in (hour, route, method, status, count, total, peak)
+        ]
         try:
             # A savepoint when inside someone's transaction: a failed flush must not abort it.
             with transaction.atomic(), connection.cursor() as cursor:

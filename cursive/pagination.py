@@ -110,13 +110,13 @@ def parse_page_size(raw, default: int = DEFAULT_PAGE_SIZE) -> int:
     except (TypeError, ValueError) as exc:
         raise ValidationFailed("`limit` must be a whole number.", fields={"limit": ["Not a number."]}) from exc
     if size < 1:
-        raise ValidationFailed(f"`limit` is a page size from 1 to {MAX_PAGE_SIZE}.",
-                               fields={"limit": [f"1 to {MAX_PAGE_SIZE}."]})
+        raise ValidationFailed(f"`limit` is a page size from 1 to {MAX_PAGE_SIZE}.", fields={"limit": [f"1 to {MAX_PAGE_SIZE}."]})
     return min(size, MAX_PAGE_SIZE)
 
 
-def keyset_paginate(queryset: QuerySet, *, ordering: tuple[str, ...], cursor: str | None,
-                    page_size: int = DEFAULT_PAGE_SIZE) -> KeysetPage:
+def keyset_paginate(
+    queryset: QuerySet, *, ordering: tuple[str, ...], cursor: str | None, page_size: int = DEFAULT_PAGE_SIZE
+) -> KeysetPage:
     if cursor:
         queryset = queryset.filter(_after(ordering, decode_cursor(cursor, model=queryset.model, ordering=ordering)))
     rows = list(queryset.order_by(*ordering)[: page_size + 1])
@@ -124,6 +124,7 @@ def keyset_paginate(queryset: QuerySet, *, ordering: tuple[str, ...], cursor: st
     rows = rows[:page_size]
     next_cursor = None
     if has_more and rows:
-        next_cursor = encode_cursor([_value(rows[-1], spec.lstrip("-")) for spec in ordering],
-                                    key=_ordering_key(queryset.model, ordering))
+        next_cursor = encode_cursor(
+            [_value(rows[-1], spec.lstrip("-")) for spec in ordering], key=_ordering_key(queryset.model, ordering)
+        )
     return KeysetPage(results=rows, next_cursor=next_cursor)

@@ -77,9 +77,7 @@ def hit(key: str, *, limit: int, window: int) -> Decision:
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT, [key, window_start])
         count = cursor.fetchone()[0]
-    return Decision(
-        allowed=count <= limit, limit=limit, remaining=max(limit - count, 0), reset=window_start + window
-    )
+    return Decision(allowed=count <= limit, limit=limit, remaining=max(limit - count, 0), reset=window_start + window)
 
 
 def hit_sliding(key: str, *, limit: int, window: int) -> Decision:
@@ -90,12 +88,12 @@ def hit_sliding(key: str, *, limit: int, window: int) -> Decision:
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT, [key, window_start])
         count = cursor.fetchone()[0]
-        cursor.execute("SELECT count FROM cursive_ratelimitcounter WHERE key = %s AND window_start = %s",
-                       [key, window_start - window])
+        cursor.execute(
+            "SELECT count FROM cursive_ratelimitcounter WHERE key = %s AND window_start = %s", [key, window_start - window]
+        )
         previous = cursor.fetchone()
     total = count + (previous[0] if previous else 0)
-    return Decision(allowed=total <= limit, limit=limit, remaining=max(limit - total, 0),
-                    reset=window_start + window)
+    return Decision(allowed=total <= limit, limit=limit, remaining=max(limit - total, 0), reset=window_start + window)
 
 
 def client_ip(request) -> str:
@@ -140,9 +138,9 @@ class RateLimitMiddleware:
             else:
                 retry_after = _retry_after(decision)
                 response = json_error(
-                    429, "rate_limited",
-                    f"Too many {klass.replace('_', ' ')} requests for this workspace; "
-                    f"try again in {retry_after} seconds.",
+                    429,
+                    "rate_limited",
+                    f"Too many {klass.replace('_', ' ')} requests for this workspace; try again in {retry_after} seconds.",
                 )
                 response["Retry-After"] = str(retry_after)
         else:

@@ -28,6 +28,10 @@ def ensure_schedules(**_signal_kwargs) -> None:
     for recurring in SCHEDULES.values():
         Schedule.objects.update_or_create(
             name=recurring.name,
-            defaults={"func": recurring.func, "schedule_type": recurring.schedule_type,
-                      "minutes": recurring.minutes, "repeats": -1},
+            defaults={
+                "func": recurring.func,
+                "schedule_type": recurring.schedule_type,
+                "minutes": recurring.minutes,
+                "repeats": -1,
+            },
         )

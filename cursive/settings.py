@@ -211,7 +211,9 @@ if PRODUCTION:
         )
     # Links in emails (invitations, receipts) are built from SITE_URL.
     if not SITE_URL.startswith("https://"):
-        raise ImproperlyConfigured("SITE_URL must be the https:// address users reach Cursive at, e.g. https://cursive.example.com.")
+        raise ImproperlyConfigured(
+            "SITE_URL must be the https:// address users reach Cursive at, e.g. https://cursive.example.com."
+        )
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)

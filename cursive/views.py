@@ -18,8 +18,7 @@ def or_404(selector, **kwargs):
 
 
 def _on_this_site(request, target: str | None) -> str | None:
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
     return None
 

@@ -17,18 +17,28 @@ FILTER_PARAMETERS = [OpenApiParameter(name, str) for name in LeadFilterSerialize
 class LeadOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Lead
-        fields = ("id", *LEAD_FIELDS, "source", "source_detail", "status", "email_status", "phone_status", "score",
-                  "tags", "created_at")
+        fields = (
+            "id",
+            *LEAD_FIELDS,
+            "source",
+            "source_detail",
+            "status",
+            "email_status",
+            "phone_status",
+            "score",
+            "tags",
+            "created_at",
+        )
 
 
 class LeadListView(WorkspaceAPIView):
-    @extend_schema(parameters=[*CURSOR_PARAMETERS, *FILTER_PARAMETERS],
-                   responses=page_of(LeadOutputSerializer), operation_id="v1_leads_list")
+    @extend_schema(
+        parameters=[*CURSOR_PARAMETERS, *FILTER_PARAMETERS], responses=page_of(LeadOutputSerializer), operation_id="v1_leads_list"
+    )
     def get(self, request):
         filters = parse_lead_filters(request.query_params)
         leads = selectors.workspace_leads(workspace=request.workspace, filters=filters)
-        return paginated_response(request, leads, ordering=selectors.SORTS[filters.sort],
-                                  serializer_class=LeadOutputSerializer)
+        return paginated_response(request, leads, ordering=selectors.SORTS[filters.sort], serializer_class=LeadOutputSerializer)
 
 
 def export_response(leads, name: str):
@@ -41,23 +51,27 @@ class LeadExportView(CsvAPIView):
     @extend_schema(parameters=FILTER_PARAMETERS, responses={(200, "text/csv"): str})
     def get(self, request):
         filters = parse_lead_filters(request.query_params)
-        leads = selectors.workspace_leads(workspace=request.workspace, filters=filters).order_by(
-            *selectors.SORTS[filters.sort])
+        leads = selectors.workspace_leads(workspace=request.workspace, filters=filters).order_by(*selectors.SORTS[filters.sort])
         return export_response(leads, "cursive-leads.csv")
 
 
 class LeadBulkView(WorkspaceAPIView):
     class BulkInputSerializer(serializers.Serializer):
         action = serializers.ChoiceField(choices=services.BULK_ACTIONS)
-        lead_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1,
-                                         max_length=services.MAX_BULK)
+        lead_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=services.MAX_BULK)
         tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
         status = serializers.ChoiceField(choices=Lead.Status.choices, required=False)
 
-    @extend_schema(request=BulkInputSerializer, responses={
-        (200, "application/json"): inline_serializer(
-            "LeadBulkResult", {"action": serializers.CharField(), "updated": serializers.IntegerField()}),
-        (200, "text/csv"): str}, description="`export` answers the CSV of the leads; the other actions JSON.")
+    @extend_schema(
+        request=BulkInputSerializer,
+        responses={
+            (200, "application/json"): inline_serializer(
+                "LeadBulkResult", {"action": serializers.CharField(), "updated": serializers.IntegerField()}
+            ),
+            (200, "text/csv"): str,
+        },
+        description="`export` answers the CSV of the leads; the other actions JSON.",
+    )
     def post(self, request):
         data = self.BulkInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -65,7 +79,11 @@ class LeadBulkView(WorkspaceAPIView):
         if values["action"] == "export":
             leads = selectors.workspace_leads(workspace=request.workspace).filter(pk__in=values["lead_ids"])
             return export_response(leads.order_by("-score", "-id"), "cursive-leads-selection.csv")
-        updated = services.leads_bulk_update(workspace=request.workspace, action=values["action"],
-                                             lead_ids=values["lead_ids"], tags=values.get("tags"),
-                                             status=values.get("status"))
+        updated = services.leads_bulk_update(
+            workspace=request.workspace,
+            action=values["action"],
+            lead_ids=values["lead_ids"],
+            tags=values.get("tags"),
+            status=values.get("status"),
+        )
         return Response({"action": values["action"], "updated": updated})

@@ -47,12 +47,36 @@ HISTORY_DAYS = 730
 # Vocabularies. Weights are relative; they are normalised below.
 
 INDUSTRIES = [  # (name, weight): skewed towards software, health, manufacturing
-    ("SaaS", 12), ("Healthcare", 9), ("Manufacturing", 8), ("Fintech", 6), ("Retail", 6),
-    ("Marketing Services", 4.5), ("Logistics", 4), ("Real Estate", 4), ("Education", 4), ("E-commerce", 4),
-    ("Consulting", 4), ("Insurance", 3.5), ("Construction", 3.5), ("Cybersecurity", 3), ("Legal Services", 2.5),
-    ("Biotech", 2.5), ("Media", 2.5), ("Hospitality", 2.5), ("Food & Beverage", 2.5), ("Telecommunications", 2),
-    ("Energy", 2), ("Automotive", 2), ("Nonprofit", 2), ("Transportation", 2), ("Government", 1.5),
-    ("HR Tech", 1.5), ("Pharmaceuticals", 1.5), ("Agriculture", 1), ("Aerospace", 1), ("Gaming", 1),
+    ("SaaS", 12),
+    ("Healthcare", 9),
+    ("Manufacturing", 8),
+    ("Fintech", 6),
+    ("Retail", 6),
+    ("Marketing Services", 4.5),
+    ("Logistics", 4),
+    ("Real Estate", 4),
+    ("Education", 4),
+    ("E-commerce", 4),
+    ("Consulting", 4),
+    ("Insurance", 3.5),
+    ("Construction", 3.5),
+    ("Cybersecurity", 3),
+    ("Legal Services", 2.5),
+    ("Biotech", 2.5),
+    ("Media", 2.5),
+    ("Hospitality", 2.5),
+    ("Food & Beverage", 2.5),
+    ("Telecommunications", 2),
+    ("Energy", 2),
+    ("Automotive", 2),
+    ("Nonprofit", 2),
+    ("Transportation", 2),
+    ("Government", 1.5),
+    ("HR Tech", 1.5),
+    ("Pharmaceuticals", 1.5),
+    ("Agriculture", 1),
+    ("Aerospace", 1),
+    ("Gaming", 1),
 ]
 
 # Company size bands: share of companies (most are small) and how many of their people the
@@ -81,42 +105,102 @@ SENIORITY_WEIGHTS = {
 
 TITLES = {
     Seniority.C_LEVEL: [
-        "CEO", "CTO", "CFO", "COO", "CMO", "Chief Revenue Officer", "Chief Product Officer",
-        "Chief Information Officer", "Chief People Officer", "Founder & CEO", "Co-Founder", "President",
+        "CEO",
+        "CTO",
+        "CFO",
+        "COO",
+        "CMO",
+        "Chief Revenue Officer",
+        "Chief Product Officer",
+        "Chief Information Officer",
+        "Chief People Officer",
+        "Founder & CEO",
+        "Co-Founder",
+        "President",
     ],
     Seniority.VP: [
-        "VP of Sales", "VP of Marketing", "VP of Engineering", "VP of Operations", "VP of Finance",
-        "VP of Product", "VP of Customer Success", "VP of Business Development", "VP of People",
-        "SVP of Sales", "VP of IT", "VP of Revenue Operations",
+        "VP of Sales",
+        "VP of Marketing",
+        "VP of Engineering",
+        "VP of Operations",
+        "VP of Finance",
+        "VP of Product",
+        "VP of Customer Success",
+        "VP of Business Development",
+        "VP of People",
+        "SVP of Sales",
+        "VP of IT",
+        "VP of Revenue Operations",
     ],
     Seniority.DIRECTOR: [
-        "Director of Sales", "Director of Marketing", "Director of Engineering", "Director of Operations",
-        "Director of Finance", "Director of Product Management", "Director of IT", "Director of Human Resources",
-        "Director of Procurement", "Director of Customer Success", "Head of Growth", "Head of Demand Generation",
+        "Director of Sales",
+        "Director of Marketing",
+        "Director of Engineering",
+        "Director of Operations",
+        "Director of Finance",
+        "Director of Product Management",
+        "Director of IT",
+        "Director of Human Resources",
+        "Director of Procurement",
+        "Director of Customer Success",
+        "Head of Growth",
+        "Head of Demand Generation",
     ],
     Seniority.MANAGER: [
-        "Sales Manager", "Marketing Manager", "Engineering Manager", "Operations Manager", "Product Manager",
-        "Account Manager", "IT Manager", "HR Manager", "Procurement Manager", "Customer Success Manager",
-        "Project Manager", "Regional Sales Manager", "Office Manager", "Finance Manager",
+        "Sales Manager",
+        "Marketing Manager",
+        "Engineering Manager",
+        "Operations Manager",
+        "Product Manager",
+        "Account Manager",
+        "IT Manager",
+        "HR Manager",
+        "Procurement Manager",
+        "Customer Success Manager",
+        "Project Manager",
+        "Regional Sales Manager",
+        "Office Manager",
+        "Finance Manager",
     ],
     Seniority.SENIOR: [
-        "Senior Account Executive", "Senior Software Engineer", "Senior Marketing Specialist",
-        "Senior Financial Analyst", "Senior Data Analyst", "Senior Product Designer", "Senior Sales Engineer",
-        "Senior Accountant", "Senior Recruiter", "Senior Business Analyst", "Senior Consultant",
+        "Senior Account Executive",
+        "Senior Software Engineer",
+        "Senior Marketing Specialist",
+        "Senior Financial Analyst",
+        "Senior Data Analyst",
+        "Senior Product Designer",
+        "Senior Sales Engineer",
+        "Senior Accountant",
+        "Senior Recruiter",
+        "Senior Business Analyst",
+        "Senior Consultant",
         "Senior Operations Analyst",
     ],
     Seniority.ENTRY: [
-        "Sales Development Representative", "Business Development Representative", "Account Executive",
-        "Marketing Coordinator", "Software Engineer", "Customer Support Specialist", "Junior Analyst",
-        "Operations Associate", "Recruiting Coordinator", "Sales Associate", "Data Analyst", "Accountant",
+        "Sales Development Representative",
+        "Business Development Representative",
+        "Account Executive",
+        "Marketing Coordinator",
+        "Software Engineer",
+        "Customer Support Specialist",
+        "Junior Analyst",
+        "Operations Associate",
+        "Recruiting Coordinator",
+        "Sales Associate",
+        "Data Analyst",
+        "Accountant",
     ],
 }
 
 # Points for completeness and seniority; the maximum is 100.
 SCORE_EMAIL, SCORE_VERIFIED, SCORE_PHONE, SCORE_LINKEDIN = 20, 20, 20, 15
 SCORE_SENIORITY = {
-    Seniority.C_LEVEL: 25, Seniority.VP: 22, Seniority.DIRECTOR: 18,
-    Seniority.MANAGER: 12, Seniority.SENIOR: 8, Seniority.ENTRY: 4,
+    Seniority.C_LEVEL: 25,
+    Seniority.VP: 22,
+    Seniority.DIRECTOR: 18,
+    Seniority.MANAGER: 12,
+    Seniority.SENIOR: 8,
+    Seniority.ENTRY: 4,
 }
 
 PHONE_SHARE, LINKEDIN_SHARE, VERIFIED_SHARE = 0.70, 0.60, 0.55
@@ -124,46 +208,111 @@ HOME_CITY_SHARE = 0.75  # people who live in their company's city
 
 # state, population (millions, 2024), cities: (name, share of the state, first zip, zip span, area codes)
 STATES = [
-    ("CA", 39.0, [("Los Angeles", 30, 90001, 90, (213, 310, 323)), ("San Francisco", 18, 94102, 30, (415,)),
-                  ("San Jose", 12, 95110, 30, (408,)), ("San Diego", 15, 92101, 50, (619, 858)),
-                  ("Oakland", 7, 94601, 20, (510,)), ("Irvine", 8, 92602, 20, (949,)),
-                  ("Sacramento", 6, 95811, 30, (916,)), ("Palo Alto", 4, 94301, 5, (650,))]),
-    ("TX", 30.5, [("Houston", 30, 77002, 90, (713, 281, 832)), ("Dallas", 25, 75201, 50, (214, 469)),
-                  ("Austin", 20, 78701, 40, (512,)), ("San Antonio", 12, 78205, 50, (210,)),
-                  ("Fort Worth", 7, 76102, 40, (817,)), ("Plano", 6, 75023, 10, (972,))]),
-    ("FL", 22.6, [("Miami", 30, 33125, 60, (305, 786)), ("Orlando", 20, 32801, 40, (407,)),
-                  ("Tampa", 20, 33602, 40, (813,)), ("Jacksonville", 15, 32202, 50, (904,)),
-                  ("Fort Lauderdale", 15, 33301, 30, (954,))]),
-    ("NY", 19.6, [("New York", 60, 10001, 280, (212, 646, 917)), ("Brooklyn", 12, 11201, 40, (718, 347)),
-                  ("Buffalo", 10, 14201, 30, (716,)), ("Rochester", 10, 14604, 30, (585,)),
-                  ("Albany", 8, 12203, 20, (518,))]),
-    ("PA", 13.0, [("Philadelphia", 50, 19102, 50, (215, 267)), ("Pittsburgh", 35, 15212, 30, (412,)),
-                  ("Harrisburg", 15, 17101, 10, (717,))]),
-    ("IL", 12.5, [("Chicago", 75, 60601, 60, (312, 773)), ("Naperville", 15, 60540, 25, (630,)),
-                  ("Springfield", 10, 62701, 10, (217,))]),
-    ("OH", 11.8, [("Columbus", 40, 43004, 90, (614,)), ("Cleveland", 35, 44101, 40, (216,)),
-                  ("Cincinnati", 25, 45202, 50, (513,))]),
+    (
+        "CA",
+        39.0,
+        [
+            ("Los Angeles", 30, 90001, 90, (213, 310, 323)),
+            ("San Francisco", 18, 94102, 30, (415,)),
+            ("San Jose", 12, 95110, 30, (408,)),
+            ("San Diego", 15, 92101, 50, (619, 858)),
+            ("Oakland", 7, 94601, 20, (510,)),
+            ("Irvine", 8, 92602, 20, (949,)),
+            ("Sacramento", 6, 95811, 30, (916,)),
+            ("Palo Alto", 4, 94301, 5, (650,)),
+        ],
+    ),
+    (
+        "TX",
+        30.5,
+        [
+            ("Houston", 30, 77002, 90, (713, 281, 832)),
+            ("Dallas", 25, 75201, 50, (214, 469)),
+            ("Austin", 20, 78701, 40, (512,)),
+            ("San Antonio", 12, 78205, 50, (210,)),
+            ("Fort Worth", 7, 76102, 40, (817,)),
+            ("Plano", 6, 75023, 10, (972,)),
+        ],
+    ),
+    (
+        "FL",
+        22.6,
+        [
+            ("Miami", 30, 33125, 60, (305, 786)),
+            ("Orlando", 20, 32801, 40, (407,)),
+            ("Tampa", 20, 33602, 40, (813,)),
+            ("Jacksonville", 15, 32202, 50, (904,)),
+            ("Fort Lauderdale", 15, 33301, 30, (954,)),
+        ],
+    ),
+    (
+        "NY",
+        19.6,
+        [
+            ("New York", 60, 10001, 280, (212, 646, 917)),
+            ("Brooklyn", 12, 11201, 40, (718, 347)),
+            ("Buffalo", 10, 14201, 30, (716,)),
+            ("Rochester", 10, 14604, 30, (585,)),
+            ("Albany", 8, 12203, 20, (518,)),
+        ],
+    ),
+    (
+        "PA",
+        13.0,
+        [
+            ("Philadelphia", 50, 19102, 50, (215, 267)),
+            ("Pittsburgh", 35, 15212, 30, (412,)),
+            ("Harrisburg", 15, 17101, 10, (717,)),
+        ],
+    ),
+    (
+        "IL",
+        12.5,
+        [("Chicago", 75, 60601, 60, (312, 773)), ("Naperville", 15, 60540, 25, (630,)), ("Springfield", 10, 62701, 10, (217,))],
+    ),
+    (
+        "OH",
+        11.8,
+        [("Columbus", 40, 43004, 90, (614,)), ("Cleveland", 35, 44101, 40, (216,)), ("Cincinnati", 25, 45202, 50, (513,))],
+    ),
     ("GA", 11.0, [("Atlanta", 85, 30303, 60, (404, 678, 470)), ("Savannah", 15, 31401, 20, (912,))]),
-    ("NC", 10.8, [("Charlotte", 50, 28202, 70, (704, 980)), ("Raleigh", 35, 27601, 20, (919,)),
-                  ("Durham", 15, 27701, 10, (919,))]),
-    ("MI", 10.0, [("Detroit", 55, 48201, 40, (313,)), ("Ann Arbor", 20, 48103, 6, (734,)),
-                  ("Grand Rapids", 25, 49503, 20, (616,))]),
-    ("NJ", 9.3, [("Newark", 40, 7102, 10, (973,)), ("Jersey City", 35, 7302, 10, (201,)),
-                 ("Princeton", 25, 8540, 5, (609,))]),
-    ("VA", 8.7, [("Arlington", 40, 22201, 10, (703, 571)), ("Richmond", 35, 23219, 20, (804,)),
-                 ("Virginia Beach", 25, 23450, 15, (757,))]),
-    ("WA", 7.8, [("Seattle", 60, 98101, 90, (206,)), ("Bellevue", 25, 98004, 5, (425,)),
-                 ("Spokane", 15, 99201, 20, (509,))]),
-    ("AZ", 7.4, [("Phoenix", 55, 85003, 40, (602, 623)), ("Scottsdale", 25, 85250, 20, (480,)),
-                 ("Tucson", 20, 85701, 40, (520,))]),
+    (
+        "NC",
+        10.8,
+        [("Charlotte", 50, 28202, 70, (704, 980)), ("Raleigh", 35, 27601, 20, (919,)), ("Durham", 15, 27701, 10, (919,))],
+    ),
+    (
+        "MI",
+        10.0,
+        [("Detroit", 55, 48201, 40, (313,)), ("Ann Arbor", 20, 48103, 6, (734,)), ("Grand Rapids", 25, 49503, 20, (616,))],
+    ),
+    ("NJ", 9.3, [("Newark", 40, 7102, 10, (973,)), ("Jersey City", 35, 7302, 10, (201,)), ("Princeton", 25, 8540, 5, (609,))]),
+    (
+        "VA",
+        8.7,
+        [
+            ("Arlington", 40, 22201, 10, (703, 571)),
+            ("Richmond", 35, 23219, 20, (804,)),
+            ("Virginia Beach", 25, 23450, 15, (757,)),
+        ],
+    ),
+    ("WA", 7.8, [("Seattle", 60, 98101, 90, (206,)), ("Bellevue", 25, 98004, 5, (425,)), ("Spokane", 15, 99201, 20, (509,))]),
+    (
+        "AZ",
+        7.4,
+        [("Phoenix", 55, 85003, 40, (602, 623)), ("Scottsdale", 25, 85250, 20, (480,)), ("Tucson", 20, 85701, 40, (520,))],
+    ),
     ("TN", 7.1, [("Nashville", 60, 37201, 40, (615,)), ("Memphis", 40, 38103, 40, (901,))]),
     ("MA", 7.0, [("Boston", 60, 2108, 30, (617, 857)), ("Cambridge", 25, 2138, 4, (617,)), ("Worcester", 15, 1602, 8, (508,))]),
     ("IN", 6.9, [("Indianapolis", 80, 46201, 50, (317,)), ("Fort Wayne", 20, 46802, 20, (260,))]),
     ("MO", 6.2, [("St. Louis", 55, 63101, 50, (314,)), ("Kansas City", 45, 64105, 50, (816,))]),
     ("MD", 6.2, [("Baltimore", 60, 21201, 30, (410, 443)), ("Bethesda", 40, 20814, 4, (301, 240))]),
     ("WI", 5.9, [("Milwaukee", 60, 53202, 30, (414,)), ("Madison", 40, 53703, 20, (608,))]),
-    ("CO", 5.9, [("Denver", 65, 80202, 50, (303, 720)), ("Boulder", 15, 80301, 5, (303,)),
-                 ("Colorado Springs", 20, 80903, 30, (719,))]),
+    (
+        "CO",
+        5.9,
+        [("Denver", 65, 80202, 50, (303, 720)), ("Boulder", 15, 80301, 5, (303,)), ("Colorado Springs", 20, 80903, 30, (719,))],
+    ),
     ("MN", 5.7, [("Minneapolis", 65, 55401, 50, (612,)), ("St. Paul", 35, 55101, 30, (651,))]),
     ("SC", 5.4, [("Charleston", 50, 29401, 20, (843,)), ("Columbia", 50, 29201, 30, (803,))]),
     ("AL", 5.1, [("Birmingham", 55, 35203, 30, (205,)), ("Huntsville", 45, 35801, 20, (256,))]),
@@ -195,6 +344,7 @@ STATES = [
     ("VT", 0.65, [("Burlington", 100, 5401, 2, (802,))]),
     ("WY", 0.58, [("Cheyenne", 100, 82001, 5, (307,))]),
 ]
+
 
 def _words(text: str) -> list[str]:
     return text.split()
@@ -237,9 +387,33 @@ Vista Zenith Cobalt Onyx Aspen Willow Copper Amber Crimson Indigo""")
 NAME_STEMS = _words("""point field bridge path wave line gate view peak ridge rock wood brook forge mark light star port
 haven shore spring stream vale well wind side way hill crest grove land core loop leaf""")
 NAME_SUFFIXES = [
-    "Group", "Partners", "Solutions", "Systems", "Labs", "Works", "Holdings", "Industries", "Ventures",
-    "Technologies", "Analytics", "Networks", "Digital", "Global", "Dynamics", "Consulting", "Capital",
-    "Services", "Software", "Health", "Logistics", "Media", "Energy", "Foods", "Co", "Inc", "Corp",
+    "Group",
+    "Partners",
+    "Solutions",
+    "Systems",
+    "Labs",
+    "Works",
+    "Holdings",
+    "Industries",
+    "Ventures",
+    "Technologies",
+    "Analytics",
+    "Networks",
+    "Digital",
+    "Global",
+    "Dynamics",
+    "Consulting",
+    "Capital",
+    "Services",
+    "Software",
+    "Health",
+    "Logistics",
+    "Media",
+    "Energy",
+    "Foods",
+    "Co",
+    "Inc",
+    "Corp",
 ]
 DOMAIN_ENDINGS = [".com", ".io", ".co", ".net", ".ai", ".us", ".biz", ".tech", ".group", ".app"]
 # A multiplier coprime with the number of combinations spreads consecutive companies over the names.
@@ -249,9 +423,29 @@ PHONE_SUBSCRIBERS = 800 * 10_000  # exchanges 200-999, lines 0000-9999
 PHONE_MULTIPLIER = 2_654_435_761 % PHONE_SUBSCRIBERS  # coprime with PHONE_SUBSCRIBERS (odd, not a multiple of 5)
 
 PERSON_COLUMNS = (
-    "first_name", "last_name", "email", "phone", "title", "seniority", "company_name", "company_domain",
-    "company_size", "industry", "city", "state", "zip", "country", "linkedin_url", "has_email", "has_phone",
-    "has_linkedin", "email_verified", "score", "dedup_hash", "created_at", "company_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "seniority",
+    "company_name",
+    "company_domain",
+    "company_size",
+    "industry",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "linkedin_url",
+    "has_email",
+    "has_phone",
+    "has_linkedin",
+    "email_verified",
+    "score",
+    "dedup_hash",
+    "created_at",
+    "company_id",
 )
 COMPANY_COLUMNS = ("name", "domain", "size", "industry", "city", "state", "country")
 
@@ -333,8 +527,7 @@ def company_block(block: int) -> dict[str, np.ndarray]:
         names.append(f"{word} {NAME_SUFFIXES[x]}")
         ending = DOMAIN_ENDINGS[c] if c < len(DOMAIN_ENDINGS) else f"{c}.com"
         domains.append(f"{word}{NAME_SUFFIXES[x]}".lower() + ending)
-    return {"size": size, "people": people, "industry": industry, "city": city,
-            "name": _obj(names), "domain": _obj(domains)}
+    return {"size": size, "people": people, "industry": industry, "city": city, "name": _obj(names), "domain": _obj(domains)}
 
 
 def companies(start: int, stop: int) -> dict[str, np.ndarray]:
@@ -378,14 +571,21 @@ def companies_needed(layout: Layout, people: int) -> int:
     chunk = (people - 1) // PEOPLE_CHUNK
     window_start = (people - 1) // SHUFFLE_WINDOW * SHUFFLE_WINDOW
     assigned = chunk_companies(layout, chunk)
-    return int(assigned[window_start - chunk * PEOPLE_CHUNK: people - chunk * PEOPLE_CHUNK].max()) + 1
+    return int(assigned[window_start - chunk * PEOPLE_CHUNK : people - chunk * PEOPLE_CHUNK].max()) + 1
 
 
 def company_rows(start: int, stop: int) -> str:
     c = companies(start, stop)
     city = c["city"]
-    columns = [c["name"], c["domain"], SIZE_VALUES[c["size"]], INDUSTRY_NAMES[c["industry"]],
-               CITY_NAMES[city], CITY_STATES[city], np.full(len(city), "US", dtype=object)]
+    columns = [
+        c["name"],
+        c["domain"],
+        SIZE_VALUES[c["size"]],
+        INDUSTRY_NAMES[c["industry"]],
+        CITY_NAMES[city],
+        CITY_STATES[city],
+        np.full(len(city), "US", dtype=object),
+    ]
     return "\n".join(map("\t".join, zip(*(col.tolist() for col in columns), strict=True))) + "\n"
 
 
@@ -393,8 +593,7 @@ def company_rows(start: int, stop: int) -> str:
 # People
 
 
-def people_rows(layout: Layout, chunk: int, lo: int, hi: int, company_pk: np.ndarray, pk_base: int,
-                now: dt.datetime) -> str:
+def people_rows(layout: Layout, chunk: int, lo: int, hi: int, company_pk: np.ndarray, pk_base: int, now: dt.datetime) -> str:
     """COPY text for people chunk*PEOPLE_CHUNK+lo .. chunk*PEOPLE_CHUNK+hi-1.
 
     company_pk[j - pk_base] is the primary key of company j.
@@ -445,23 +644,42 @@ def people_rows(layout: Layout, chunk: int, lo: int, hi: int, company_pk: np.nda
     emails = [f"{f}.{la}{i}@{d}" for f, la, i, d in zip(first_lower, last_lower, ids, domains, strict=True)]
     exchange = (200 + subscriber // 10_000).tolist()
     line = (subscriber % 10_000).tolist()
-    phones = [f"+1{a}{e}{x:04d}" if p else "" for p, a, e, x in
-              zip(has_phone.tolist(), area_code.tolist(), exchange, line, strict=True)]
-    linkedin = [f"https://www.linkedin.com/in/{f}-{la}-{i}" if h else "" for h, f, la, i in
-                zip(has_linkedin.tolist(), first_lower, last_lower, ids, strict=True)]
+    phones = [
+        f"+1{a}{e}{x:04d}" if p else "" for p, a, e, x in zip(has_phone.tolist(), area_code.tolist(), exchange, line, strict=True)
+    ]
+    linkedin = [
+        f"https://www.linkedin.com/in/{f}-{la}-{i}" if h else ""
+        for h, f, la, i in zip(has_linkedin.tolist(), first_lower, last_lower, ids, strict=True)
+    ]
     hashes = [dedup_hash(e, p) for e, p in zip(emails, phones, strict=True)]
     created = np.datetime64(now.replace(tzinfo=None), "s") - age_seconds[part].astype("timedelta64[s]")
     created = np.char.add(np.datetime_as_string(created, unit="s"), "+00").tolist()
     flags = np.array(["f", "t"], dtype=object)
 
     columns = [
-        FIRST_VALUES[first].tolist(), LAST_VALUES[last].tolist(), emails, phones,
-        TITLE_VALUES[title[part]].tolist(), SENIORITY_VALUES[seniority[part]].tolist(),
-        comp["name"][local].tolist(), domains, SIZE_VALUES[size[part]].tolist(),
-        INDUSTRY_NAMES[comp["industry"][local]].tolist(), CITY_NAMES[city].tolist(), CITY_STATES[city].tolist(),
-        ZIP_TEXT[zip_code[part]].tolist(), ["US"] * count, linkedin, ["t"] * count,
-        flags[has_phone.astype(np.int64)].tolist(), flags[has_linkedin.astype(np.int64)].tolist(),
-        flags[verified.astype(np.int64)].tolist(), score[part].astype(str).tolist(), hashes, created, pks,
+        FIRST_VALUES[first].tolist(),
+        LAST_VALUES[last].tolist(),
+        emails,
+        phones,
+        TITLE_VALUES[title[part]].tolist(),
+        SENIORITY_VALUES[seniority[part]].tolist(),
+        comp["name"][local].tolist(),
+        domains,
+        SIZE_VALUES[size[part]].tolist(),
+        INDUSTRY_NAMES[comp["industry"][local]].tolist(),
+        CITY_NAMES[city].tolist(),
+        CITY_STATES[city].tolist(),
+        ZIP_TEXT[zip_code[part]].tolist(),
+        ["US"] * count,
+        linkedin,
+        ["t"] * count,
+        flags[has_phone.astype(np.int64)].tolist(),
+        flags[has_linkedin.astype(np.int64)].tolist(),
+        flags[verified.astype(np.int64)].tolist(),
+        score[part].astype(str).tolist(),
+        hashes,
+        created,
+        pks,
     ]
     return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
 
@@ -562,5 +780,5 @@ def _company_pks(start: int, stop: int) -> np.ndarray:
                     f"leads_company lacks {len(missing)} generated companies (e.g. {missing[0]}): it holds rows "
                     "seed_demo did not write, or some were deleted; seed an empty lead database instead."
                 )
-            pks[block_start - start: block_start - start + len(domains)] = [found[d] for d in domains.tolist()]
+            pks[block_start - start : block_start - start + len(domains)] = [found[d] for d in domains.tolist()]
     return pks

@@ -8,9 +8,17 @@ from .models import Lead
 from .selectors import SORTS, LeadFilters
 
 # The names the My Leads page gives the filters, for messages about them.
-FILTER_LABELS = {"sort": "Sort by", "source": "Source", "status": "Status", "score_min": "Score from",
-                 "score_max": "Score to", "tag": "Tag", "industry": "Industry", "created_from": "Added from",
-                 "created_to": "Added to"}
+FILTER_LABELS = {
+    "sort": "Sort by",
+    "source": "Source",
+    "status": "Status",
+    "score_min": "Score from",
+    "score_max": "Score to",
+    "tag": "Tag",
+    "industry": "Industry",
+    "created_from": "Added from",
+    "created_to": "Added to",
+}
 
 
 class LeadFilterSerializer(serializers.Serializer):
@@ -28,8 +36,7 @@ class LeadFilterSerializer(serializers.Serializer):
         errors = {}
         if None not in (attrs.get("score_min"), attrs.get("score_max")) and attrs["score_min"] > attrs["score_max"]:
             errors["score_max"] = ["Score to must be at least the score from."]
-        if (None not in (attrs.get("created_from"), attrs.get("created_to"))
-                and attrs["created_from"] > attrs["created_to"]):
+        if None not in (attrs.get("created_from"), attrs.get("created_to")) and attrs["created_from"] > attrs["created_to"]:
             errors["created_to"] = ["Added to must be on or after the added from date."]
         if errors:
             raise serializers.ValidationError(errors)

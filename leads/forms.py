@@ -22,10 +22,12 @@ class LeadForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
-    company_sizes = forms.MultipleChoiceField(choices=CompanySize.choices, required=False,
-                                              widget=forms.CheckboxSelectMultiple, label="Company sizes you sell to")
-    industries = forms.CharField(required=False, label="Industries you sell to",
-                                 help_text="Comma separated, as they appear on leads, e.g. SaaS, Fintech.")
+    company_sizes = forms.MultipleChoiceField(
+        choices=CompanySize.choices, required=False, widget=forms.CheckboxSelectMultiple, label="Company sizes you sell to"
+    )
+    industries = forms.CharField(
+        required=False, label="Industries you sell to", help_text="Comma separated, as they appear on leads, e.g. SaaS, Fintech."
+    )
 
     def clean_industries(self):
         return [industry.strip() for industry in self.cleaned_data["industries"].split(",") if industry.strip()]

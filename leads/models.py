@@ -85,8 +85,9 @@ class Lead(ContactFields):
     score = models.PositiveSmallIntegerField(default=0)
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     dedup_hash = models.CharField(max_length=64)
-    source_detail = models.CharField(max_length=200, blank=True,
-                                     help_text="Where exactly it came from: the segment, the purchase, the upload.")
+    source_detail = models.CharField(
+        max_length=200, blank=True, help_text="Where exactly it came from: the segment, the purchase, the upload."
+    )
     pages_viewed = models.PositiveIntegerField(default=0, help_text="Website visits (pixel leads).")
     seconds_on_site = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -97,9 +98,7 @@ class Lead(ContactFields):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "dedup_hash"], name="lead_workspace_dedup_unique"),
             models.CheckConstraint(condition=models.Q(score__gte=0, score__lte=100), name="lead_score_0_100"),
-            models.CheckConstraint(
-                condition=~models.Q(email="") | ~models.Q(phone=""), name="lead_has_email_or_phone"
-            ),
+            models.CheckConstraint(condition=~models.Q(email="") | ~models.Q(phone=""), name="lead_has_email_or_phone"),
         ]
         indexes = [
             # My Leads: newest first and best first, always within one workspace.
@@ -154,7 +153,8 @@ class Person(ContactFields):
     created_at = models.DateTimeField(default=timezone.now)
     # Job-title words for "title contains all of these words" searches, kept by PostgreSQL itself.
     title_search = models.GeneratedField(
-        expression=SearchVector("title", config="simple"), output_field=SearchVectorField(), db_persist=True)
+        expression=SearchVector("title", config="simple"), output_field=SearchVectorField(), db_persist=True
+    )
 
     class Meta:
         verbose_name_plural = "people"
@@ -168,10 +168,8 @@ class Person(ContactFields):
             # Lead Search counts: the common firmographic combinations, each carrying the flags and the score
             # so that adding "has phone" or "score >= 60" is still answered from the index alone (at 10M people
             # a trip to the table made such counts ~0.7 s instead of milliseconds).
-            models.Index(fields=["industry", "state", "company_size"], include=PERSON_FLAGS,
-                         name="person_ind_state_size_idx"),
-            models.Index(fields=["seniority", "industry", "company_size"], include=PERSON_FLAGS,
-                         name="person_sen_ind_size_idx"),
+            models.Index(fields=["industry", "state", "company_size"], include=PERSON_FLAGS, name="person_ind_state_size_idx"),
+            models.Index(fields=["seniority", "industry", "company_size"], include=PERSON_FLAGS, name="person_sen_ind_size_idx"),
             models.Index(fields=["state", "city"], include=PERSON_FLAGS, name="person_state_city_idx"),
             models.Index(fields=["company_size", "seniority"], name="person_size_seniority_idx"),
             models.Index(fields=["-score"], name="person_score_idx"),

@@ -90,16 +90,57 @@ def mask_phone(value) -> str:
 
 
 # Throwaway-inbox providers: an address there reaches nobody a week later.
-DISPOSABLE_DOMAINS = frozenset({
-    "mailinator.com", "guerrillamail.com", "guerrillamail.net", "guerrillamailblock.com", "sharklasers.com",
-    "grr.la", "10minutemail.com", "10minutemail.net", "tempmail.com", "temp-mail.org", "tempmail.net",
-    "tempmailo.com", "tempr.email", "throwawaymail.com", "yopmail.com", "yopmail.net", "yopmail.fr", "trashmail.com",
-    "trashmail.net", "trashmail.de", "getnada.com", "nada.email", "dispostable.com", "maildrop.cc", "mailnesia.com",
-    "mintemail.com", "mohmal.com", "mytemp.email", "emailondeck.com", "fakeinbox.com", "spamgourmet.com",
-    "spambox.us", "spam4.me", "discard.email", "discardmail.com", "burnermail.io", "inboxkitten.com",
-    "mailcatch.com", "moakt.com", "tempinbox.com", "tmpmail.org", "tmpmail.net", "getairmail.com", "fakemail.net",
-    "emailfake.com", "crazymailing.com", "mailpoof.com",
-})
+DISPOSABLE_DOMAINS = frozenset(
+    {
+        "mailinator.com",
+        "guerrillamail.com",
+        "guerrillamail.net",
+        "guerrillamailblock.com",
+        "sharklasers.com",
+        "grr.la",
+        "10minutemail.com",
+        "10minutemail.net",
+        "tempmail.com",
+        "temp-mail.org",
+        "tempmail.net",
+        "tempmailo.com",
+        "tempr.email",
+        "throwawaymail.com",
+        "yopmail.com",
+        "yopmail.net",
+        "yopmail.fr",
+        "trashmail.com",
+        "trashmail.net",
+        "trashmail.de",
+        "getnada.com",
+        "nada.email",
+        "dispostable.com",
+        "maildrop.cc",
+        "mailnesia.com",
+        "mintemail.com",
+        "mohmal.com",
+        "mytemp.email",
+        "emailondeck.com",
+        "fakeinbox.com",
+        "spamgourmet.com",
+        "spambox.us",
+        "spam4.me",
+        "discard.email",
+        "discardmail.com",
+        "burnermail.io",
+        "inboxkitten.com",
+        "mailcatch.com",
+        "moakt.com",
+        "tempinbox.com",
+        "tmpmail.org",
+        "tmpmail.net",
+        "getairmail.com",
+        "fakemail.net",
+        "emailfake.com",
+        "crazymailing.com",
+        "mailpoof.com",
+    }
+)
 
 
 def is_disposable_email(value) -> bool:

@@ -52,25 +52,37 @@ def score_factors(lead, profile, now) -> dict[str, dict]:
     """Each factor's points and why, for the lead's detail; the SQL in score_expression() must agree."""
     sizes, industries = (profile.company_sizes, profile.industries) if profile else ([], [])
     deliverability = (DELIVERABILITY["email_verified"] if lead.email_status == "valid" else 0) + (
-        DELIVERABILITY["phone_verified"] if lead.phone_status == "valid" else 0)
+        DELIVERABILITY["phone_verified"] if lead.phone_status == "valid" else 0
+    )
     engagement = 0
     if lead.source == "pixel":
         engagement = min(lead.pages_viewed * 3, 15) + min(lead.seconds_on_site // 20, 15)
     fit = (FIT["company_size"] if lead.company_size and lead.company_size in sizes else 0) + (
-        FIT["industry"] if lead.industry and lead.industry in industries else 0)
+        FIT["industry"] if lead.industry and lead.industry in industries else 0
+    )
     age_days = (now - lead.created_at).days
     recency = next((points for days, points in RECENCY if age_days <= days), 0)
     return {
-        "deliverability": {"points": deliverability, "max": 30,
-                           "why": "Email verified +20, phone verified +10."},
-        "engagement": {"points": engagement, "max": ENGAGEMENT_CAP,
-                       "why": "Website visitors: pages viewed and time on site." if lead.source == "pixel"
-                       else "Only website-pixel leads have engagement."},
-        "fit": {"points": fit, "max": 25,
-                "why": "Company size +12 and industry +13 when they match your ideal customer profile."
-                if sizes or industries else "Set your ideal customer profile to score fit."},
-        "recency": {"points": recency, "max": 15,
-                    "why": "Added today." if age_days == 0 else f"Added {age_days} day{'s' if age_days != 1 else ''} ago."},
+        "deliverability": {"points": deliverability, "max": 30, "why": "Email verified +20, phone verified +10."},
+        "engagement": {
+            "points": engagement,
+            "max": ENGAGEMENT_CAP,
+            "why": "Website visitors: pages viewed and time on site."
+            if lead.source == "pixel"
+            else "Only website-pixel leads have engagement.",
+        },
+        "fit": {
+            "points": fit,
+            "max": 25,
+            "why": "Company size +12 and industry +13 when they match your ideal customer profile."
+            if sizes or industries
+            else "Set your ideal customer profile to score fit.",
+        },
+        "recency": {
+            "points": recency,
+            "max": 15,
+            "why": "Added today." if age_days == 0 else f"Added {age_days} day{'s' if age_days != 1 else ''} ago.",
+        },
     }
 
 
@@ -86,11 +98,19 @@ def score_expression(profile, now):
     """The same score as a SQL expression, so every lead of a workspace is re-scored in one UPDATE."""
     sizes, industries = (profile.company_sizes, profile.industries) if profile else ([], [])
     deliverability = _points(Q(email_status="valid"), DELIVERABILITY["email_verified"]) + _points(
-        Q(phone_status="valid"), DELIVERABILITY["phone_verified"])
-    engagement = Case(When(source="pixel", then=Least(F("pages_viewed") * 3, Value(15)) + Least(
-        F("seconds_on_site") / 20, Value(15))), default=Value(0), output_field=IntegerField())
+        Q(phone_status="valid"), DELIVERABILITY["phone_verified"]
+    )
+    engagement = Case(
+        When(source="pixel", then=Least(F("pages_viewed") * 3, Value(15)) + Least(F("seconds_on_site") / 20, Value(15))),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
     fit = (_points(Q(company_size__in=sizes) & ~Q(company_size=""), FIT["company_size"]) if sizes else Value(0)) + (
-        _points(Q(industry__in=industries) & ~Q(industry=""), FIT["industry"]) if industries else Value(0))
-    recency = Case(*[When(created_at__gt=now - timedelta(days=days + 1), then=Value(value))
-                     for days, value in RECENCY], default=Value(0), output_field=IntegerField())
+        _points(Q(industry__in=industries) & ~Q(industry=""), FIT["industry"]) if industries else Value(0)
+    )
+    recency = Case(
+        *[When(created_at__gt=now - timedelta(days=days + 1), then=Value(value)) for days, value in RECENCY],
+        default=Value(0),
+        output_field=IntegerField(),
+    )
     return Least(deliverability + engagement + fit + recency, Value(100))

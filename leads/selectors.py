@@ -65,12 +65,18 @@ def ideal_customer_profile(*, workspace: Workspace) -> IdealCustomerProfile | No
 
 def workspace_tags(*, workspace: Workspace, limit: int = 100) -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT DISTINCT tag FROM leads_lead, unnest(tags) AS tag WHERE workspace_id = %s "
-                       "ORDER BY tag LIMIT %s", [workspace.pk, limit])
+        cursor.execute(
+            "SELECT DISTINCT tag FROM leads_lead, unnest(tags) AS tag WHERE workspace_id = %s ORDER BY tag LIMIT %s",
+            [workspace.pk, limit],
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
 def new_leads_since(*, workspace: Workspace, since: datetime) -> list[dict]:
     """Leads that arrived after `since`, grouped by where they came from (for the "new leads" toast)."""
-    return list(Lead.objects.filter(workspace=workspace, created_at__gt=since)
-                .values("source", "source_detail").annotate(count=Count("id")).order_by("-count"))
+    return list(
+        Lead.objects.filter(workspace=workspace, created_at__gt=since)
+        .values("source", "source_detail")
+        .annotate(count=Count("id"))
+        .order_by("-count")
+    )

@@ -18,8 +18,21 @@ _SENIORITIES = frozenset(Seniority.values)
 _COMPANY_SIZES = frozenset(CompanySize.values)
 
 LEAD_FIELDS = (
-    "first_name", "last_name", "email", "phone", "title", "seniority", "company_name", "company_domain",
-    "company_size", "industry", "city", "state", "zip", "country", "linkedin_url",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "title",
+    "seniority",
+    "company_name",
+    "company_domain",
+    "company_size",
+    "industry",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "linkedin_url",
 )
 
 
@@ -53,22 +66,30 @@ def lead_fields_clean(data: dict) -> tuple[dict, dict[str, list[str]]]:
     return cleaned, errors
 
 
-def lead_create(*, workspace: Workspace, source: str, data: dict, created_by: User | None = None,
-                tags: list[str] | None = None) -> Lead:
+def lead_create(
+    *, workspace: Workspace, source: str, data: dict, created_by: User | None = None, tags: list[str] | None = None
+) -> Lead:
     if source not in Lead.Source.values:
         raise ValidationFailed(f"Unknown lead source '{source}'.", fields={"source": ["Unknown source."]})
     cleaned, errors = lead_fields_clean(data)
     if errors:
         raise ValidationFailed(fields=errors)
-    lead = Lead(workspace=workspace, source=source, created_by=created_by, tags=sorted(set(tags or [])),
-                dedup_hash=normalize.dedup_hash(cleaned["email"], cleaned["phone"]), **cleaned)
+    lead = Lead(
+        workspace=workspace,
+        source=source,
+        created_by=created_by,
+        tags=sorted(set(tags or [])),
+        dedup_hash=normalize.dedup_hash(cleaned["email"], cleaned["phone"]),
+        **cleaned,
+    )
     try:
         with transaction.atomic():
             lead.save()
             leads_rescore(workspace=workspace, lead_ids=[lead.pk])
     except IntegrityError as exc:
-        raise Conflict("This person is already one of your leads (same email, or same phone where there is no email).",
-                       code="duplicate_lead") from exc
+        raise Conflict(
+            "This person is already one of your leads (same email, or same phone where there is no email).", code="duplicate_lead"
+        ) from exc
     lead.refresh_from_db(fields=["score"])
     return lead
 
@@ -94,8 +115,9 @@ def leads_rescore_all() -> int:
 
 
 @transaction.atomic
-def ideal_customer_profile_update(*, workspace: Workspace, company_sizes: list[str],
-                                  industries: list[str]) -> IdealCustomerProfile:
+def ideal_customer_profile_update(
+    *, workspace: Workspace, company_sizes: list[str], industries: list[str]
+) -> IdealCustomerProfile:
     unknown = sorted(set(company_sizes) - set(CompanySize.values))
     if unknown:
         raise ValidationFailed(f"Unknown company sizes: {', '.join(unknown)}.", fields={"company_sizes": unknown})
@@ -133,13 +155,13 @@ def _clean_tags(tags) -> list[str]:
 
 
 @transaction.atomic
-def leads_bulk_update(*, workspace: Workspace, action: str, lead_ids: list[int], tags=None,
-                      status: str | None = None) -> int:
+def leads_bulk_update(*, workspace: Workspace, action: str, lead_ids: list[int], tags=None, status: str | None = None) -> int:
     """Tag, untag, set the status of or delete up to 1,000 of the workspace's leads; returns how many changed.
     Ids of other workspaces' leads are simply not matched."""
     if action not in ("tag", "untag", "delete", "set_status"):
-        raise ValidationFailed(f"Unknown action '{action}'. Use one of: {', '.join(BULK_ACTIONS)}.",
-                               fields={"action": ["Unknown action."]})
+        raise ValidationFailed(
+            f"Unknown action '{action}'. Use one of: {', '.join(BULK_ACTIONS)}.", fields={"action": ["Unknown action."]}
+        )
     if not lead_ids:
         raise ValidationFailed("Select at least one lead.", fields={"lead_ids": ["Empty."]})
     if len(lead_ids) > MAX_BULK:
@@ -153,6 +175,7 @@ def leads_bulk_update(*, workspace: Workspace, action: str, lead_ids: list[int],
             raise ValidationFailed(f"Status is one of: {', '.join(Lead.Status.values)}.", fields={"status": ["Unknown."]})
         return Lead.objects.filter(workspace=workspace, pk__in=ids).update(status=status, updated_at=timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(_TAG_SQL if action == "tag" else _UNTAG_SQL,
-                       {"tags": _clean_tags(tags), "workspace": workspace.pk, "ids": ids})
+        cursor.execute(
+            _TAG_SQL if action == "tag" else _UNTAG_SQL, {"tags": _clean_tags(tags), "workspace": workspace.pk, "ids": ids}
+        )
         return cursor.rowcount

@@ -41,12 +41,19 @@ def lead_list(request):
     if "non_field_errors" in errors:
         leads = leads.none()
     try:
-        page = keyset_paginate(leads, ordering=selectors.SORTS[filters.sort], cursor=request.GET.get("cursor"),
-                               page_size=PAGE_SIZE)
+        page = keyset_paginate(
+            leads, ordering=selectors.SORTS[filters.sort], cursor=request.GET.get("cursor"), page_size=PAGE_SIZE
+        )
     except ApplicationError:
         return redirect("leads:list")
-    context = {"page": page, "filters": filters, "errors": errors, "query": meaningful_query(request.GET).urlencode(),
-               "statuses": Lead.Status.choices, "filter_labels": FILTER_LABELS}
+    context = {
+        "page": page,
+        "filters": filters,
+        "errors": errors,
+        "query": meaningful_query(request.GET).urlencode(),
+        "statuses": Lead.Status.choices,
+        "filter_labels": FILTER_LABELS,
+    }
     if request.htmx and request.GET.get("cursor"):
         return render(request, "leads/list.html#rows", context)
     # Counting a huge filtered set costs more than the page: past the cap, say "10,000+".
@@ -57,9 +64,13 @@ def lead_list(request):
     context["total"] = context["matching"] if unfiltered else selectors.workspace_lead_count(workspace=request.workspace)
     if request.htmx and request.htmx.target == "lead-results":
         return push_url(render(request, "leads/list.html#results", context), reverse("leads:list"), context["query"])
-    context.update({"sources": Lead.Source.choices,
-                    "tags": selectors.workspace_tags(workspace=request.workspace),
-                    "since": timezone.now().isoformat()})
+    context.update(
+        {
+            "sources": Lead.Source.choices,
+            "tags": selectors.workspace_tags(workspace=request.workspace),
+            "since": timezone.now().isoformat(),
+        }
+    )
     return render(request, "leads/list.html", context)
 
 
@@ -82,8 +93,9 @@ def lead_new(request):
     form = LeadForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            lead = services.lead_create(workspace=request.workspace, source=Lead.Source.MANUAL,
-                                        data=form.cleaned_data, created_by=request.user)
+            lead = services.lead_create(
+                workspace=request.workspace, source=Lead.Source.MANUAL, data=form.cleaned_data, created_by=request.user
+            )
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
@@ -99,8 +111,11 @@ def lead_bulk(request):
     action = request.POST.get("action", "")
     if request.POST.get("scope") == "all":
         filters, _ = _filters_from(QueryDict(request.POST.get("query", "")))
-        ids = list(selectors.workspace_leads(workspace=request.workspace, filters=filters)
-                   .order_by(*selectors.SORTS[filters.sort]).values_list("pk", flat=True)[:services.MAX_BULK])
+        ids = list(
+            selectors.workspace_leads(workspace=request.workspace, filters=filters)
+            .order_by(*selectors.SORTS[filters.sort])
+            .values_list("pk", flat=True)[: services.MAX_BULK]
+        )
     else:
         ids = [int(pk) for pk in request.POST.getlist("lead_ids") if pk.isdecimal()]
     back = f"{reverse('leads:list')}?{request.POST.get('query', '')}".rstrip("?")
@@ -110,8 +125,9 @@ def lead_bulk(request):
     if action == "export":
         leads = selectors.workspace_leads(workspace=request.workspace).filter(pk__in=ids).order_by("-score", "-id")
         return export_response(leads, "cursive-leads-selection.csv")
-    changed = services.leads_bulk_update(workspace=request.workspace, action=action, lead_ids=ids,
-                                         tags=request.POST.get("tags"), status=request.POST.get("status"))
+    changed = services.leads_bulk_update(
+        workspace=request.workspace, action=action, lead_ids=ids, tags=request.POST.get("tags"), status=request.POST.get("status")
+    )
     done = {"tag": "tagged", "untag": "untagged", "delete": "deleted", "set_status": "updated"}[action]
     messages.success(request, f"{changed} lead{'s' if changed != 1 else ''} {done}.")
     return redirect(back)
@@ -124,8 +140,7 @@ def lead_export(request):
     if errors:
         messages.error(request, "Fix the filters before exporting.")
         return redirect("leads:list")
-    leads = selectors.workspace_leads(workspace=request.workspace, filters=filters).order_by(
-        *selectors.SORTS[filters.sort])
+    leads = selectors.workspace_leads(workspace=request.workspace, filters=filters).order_by(*selectors.SORTS[filters.sort])
     return export_response(leads, "cursive-leads.csv")
 
 
@@ -149,17 +164,22 @@ def lead_updates(request):
     groups = selectors.new_leads_since(workspace=request.workspace, since=since)
     response = render(request, "leads/_updates.html", {"since": now.isoformat()})
     if groups:
-        response["HX-Trigger"] = json.dumps({"toast": {"message": _arrival_message(groups) + ".", "level": "info"},
-                                             "leads-arrived": {}})
+        response["HX-Trigger"] = json.dumps(
+            {"toast": {"message": _arrival_message(groups) + ".", "level": "info"}, "leads-arrived": {}}
+        )
     return response
 
 
 @workspace_required
 def scoring_profile(request):
     profile = selectors.ideal_customer_profile(workspace=request.workspace)
-    form = ProfileForm(request.POST or None, initial={
-        "company_sizes": profile.company_sizes if profile else [],
-        "industries": ", ".join(profile.industries) if profile else ""})
+    form = ProfileForm(
+        request.POST or None,
+        initial={
+            "company_sizes": profile.company_sizes if profile else [],
+            "industries": ", ".join(profile.industries) if profile else "",
+        },
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.ideal_customer_profile_update(workspace=request.workspace, **form.cleaned_data)
@@ -169,4 +189,3 @@ def scoring_profile(request):
             messages.success(request, "Ideal customer profile saved; your leads are being re-scored.")
             return redirect("leads:profile")
     return render(request, "leads/profile.html", {"form": form, "sizes": CompanySize.choices})
-

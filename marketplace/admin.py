@@ -13,8 +13,19 @@ from .services import purchase_refund, purchases_mark_reviewed
 
 @admin.register(Listing)
 class ListingAdmin(admin.ModelAdmin):
-    list_display = ["id", "__str__", "company_name", "industry", "state", "price", "quality", "status", "partner",
-                    "listed_at", "sold_at"]
+    list_display = [
+        "id",
+        "__str__",
+        "company_name",
+        "industry",
+        "state",
+        "price",
+        "quality",
+        "status",
+        "partner",
+        "listed_at",
+        "sold_at",
+    ]
     list_filter = ["status", "industry", "company_size", "seniority", "has_phone", "has_linkedin"]
     search_fields = ["email", "last_name", "company_name", "dedup_hash"]
     list_select_related = ["partner"]
@@ -41,16 +52,27 @@ class ItemInline(admin.TabularInline):
 
 
 class RefundForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-                             help_text="Required. Shown in the audit log.")
-    return_to_market = forms.BooleanField(required=False, initial=True,
-                                          label="Put the leads back on the marketplace (untick to withdraw them)")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="Required. Shown in the audit log.")
+    return_to_market = forms.BooleanField(
+        required=False, initial=True, label="Put the leads back on the marketplace (untick to withdraw them)"
+    )
 
 
 @admin.register(LeadPurchase)
 class LeadPurchaseAdmin(admin.ModelAdmin):
-    list_display = ["id", "workspace", "payment", "total_credits", "total_cents", "paid_cents", "status",
-                    "needs_review", "created_at", "completed_at", "refund_link"]
+    list_display = [
+        "id",
+        "workspace",
+        "payment",
+        "total_credits",
+        "total_cents",
+        "paid_cents",
+        "status",
+        "needs_review",
+        "created_at",
+        "completed_at",
+        "refund_link",
+    ]
     list_filter = ["needs_review", "status", "payment"]
     search_fields = ["workspace__name", "checkout_session_id", "payment_intent_id", "id"]
     list_select_related = ["workspace"]
@@ -75,12 +97,17 @@ class LeadPurchaseAdmin(admin.ModelAdmin):
             return ""
         if purchase.payment == LeadPurchase.Payment.CARD:
             return "Refund in Stripe"  # its charge.refunded event takes the sale back
-        return format_html('<a class="button" href="{}">Refund</a>',
-                           reverse("admin:marketplace_leadpurchase_refund", args=[purchase.pk]))
+        return format_html(
+            '<a class="button" href="{}">Refund</a>', reverse("admin:marketplace_leadpurchase_refund", args=[purchase.pk])
+        )
 
     def get_urls(self):
-        return [path("<int:purchase_id>/refund/", self.admin_site.admin_view(self.refund_view),
-                     name="marketplace_leadpurchase_refund"), *super().get_urls()]
+        return [
+            path(
+                "<int:purchase_id>/refund/", self.admin_site.admin_view(self.refund_view), name="marketplace_leadpurchase_refund"
+            ),
+            *super().get_urls(),
+        ]
 
     def refund_view(self, request, purchase_id: int):
         purchase = get_object_or_404(LeadPurchase.objects.select_related("workspace"), pk=purchase_id)
@@ -91,13 +118,23 @@ class LeadPurchaseAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 form.add_error(None, exc.message)
             else:
-                self.message_user(request, f"Purchase #{purchase.pk} refunded: {purchase.total_credits} credits back "
-                                           f"to {purchase.workspace}.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"Purchase #{purchase.pk} refunded: {purchase.total_credits} credits back to {purchase.workspace}.",
+                    messages.SUCCESS,
+                )
                 return redirect("admin:marketplace_leadpurchase_changelist")
-        return render(request, "admin/marketplace/refund.html", {
-            **self.admin_site.each_context(request), "title": f"Refund purchase #{purchase.pk}",
-            "purchase": purchase, "form": form, "opts": self.model._meta,
-        })
+        return render(
+            request,
+            "admin/marketplace/refund.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Refund purchase #{purchase.pk}",
+                "purchase": purchase,
+                "form": form,
+                "opts": self.model._meta,
+            },
+        )
 
 
 @admin.register(LeadPurchaseItem)

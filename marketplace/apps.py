@@ -16,5 +16,11 @@ class MarketplaceConfig(AppConfig):
         register_reference("purchase", resolve_purchases)
         for name, check in CHECKS.items():
             register_check(name, check)
-        register(Recurring("release expired lead reservations",
-                           "marketplace.services.reservations_release_expired", Schedule.MINUTES, minutes=1))
+        register(
+            Recurring(
+                "release expired lead reservations",
+                "marketplace.services.reservations_release_expired",
+                Schedule.MINUTES,
+                minutes=1,
+            )
+        )

@@ -17,8 +17,7 @@ def resolve_purchases(ids: set[int]) -> set[int]:
 
 
 def leads_sold_once() -> Iterable[str]:
-    doubles = (LeadPurchaseItem.objects.filter(is_sale=True).values("listing_id").annotate(n=Count("id"))
-               .filter(n__gt=1))
+    doubles = LeadPurchaseItem.objects.filter(is_sale=True).values("listing_id").annotate(n=Count("id")).filter(n__gt=1)
     for row in doubles:
         yield f"Lead {row['listing_id']} is in {row['n']} completed sales."
 
@@ -30,11 +29,13 @@ def sold_leads_have_a_sale() -> Iterable[str]:
 
 
 def purchase_totals_match_items() -> Iterable[str]:
-    purchases = (LeadPurchase.objects.filter(status=LeadPurchase.Status.COMPLETE)
-                 .annotate(items_total=Sum("items__price")).exclude(total_credits=F("items_total")))
+    purchases = (
+        LeadPurchase.objects.filter(status=LeadPurchase.Status.COMPLETE)
+        .annotate(items_total=Sum("items__price"))
+        .exclude(total_credits=F("items_total"))
+    )
     for purchase in purchases[:1000]:
-        yield (f"Purchase #{purchase.pk} totals {purchase.total_credits} credits but its items add up to "
-               f"{purchase.items_total}.")
+        yield (f"Purchase #{purchase.pk} totals {purchase.total_credits} credits but its items add up to {purchase.items_total}.")
 
 
 def card_purchases_paid_their_price() -> Iterable[str]:
@@ -49,10 +50,14 @@ def card_purchases_paid_their_price() -> Iterable[str]:
 
 def partner_earnings_match_sales() -> Iterable[str]:
     """Earnings in the ledger (earn minus reversals of sales) equal the partner shares of unrefunded sales."""
-    owed = dict(LeadPurchaseItem.objects.filter(is_sale=True, partner__isnull=False).values_list("partner_id")
-                .annotate(total=Sum("partner_earning")))
+    owed = dict(
+        LeadPurchaseItem.objects.filter(is_sale=True, partner__isnull=False)
+        .values_list("partner_id")
+        .annotate(total=Sum("partner_earning"))
+    )
     sale_rows = CreditTransaction.objects.filter(reference__startswith="purchase:").filter(
-        Q(kind=CreditTransaction.Kind.EARN) | Q(kind=CreditTransaction.Kind.REVERSAL))
+        Q(kind=CreditTransaction.Kind.EARN) | Q(kind=CreditTransaction.Kind.REVERSAL)
+    )
     earned = dict(sale_rows.values_list("account__workspace_id").annotate(total=Sum("amount")))
     for partner_id in sorted(set(owed) | {pk for pk, total in earned.items() if total}):
         ledger, sales = earned.get(partner_id, Decimal("0")), owed.get(partner_id, Decimal("0"))

@@ -7,10 +7,20 @@ from leads.models import CompanySize, Seniority
 from . import selectors
 
 # The names the browse page gives the filters, for messages about them.
-FILTER_LABELS = {"industry": "Industry", "state": "State", "company_size": "Company size", "seniority": "Seniority",
-                 "price_min": "Min price", "price_max": "Max price", "quality_min": "Minimum quality",
-                 "age_days": "Listed", "has_phone": "Phone", "has_linkedin": "LinkedIn", "q": "Search",
-                 "sort": "Sort by"}
+FILTER_LABELS = {
+    "industry": "Industry",
+    "state": "State",
+    "company_size": "Company size",
+    "seniority": "Seniority",
+    "price_min": "Min price",
+    "price_max": "Max price",
+    "quality_min": "Minimum quality",
+    "age_days": "Listed",
+    "has_phone": "Phone",
+    "has_linkedin": "LinkedIn",
+    "q": "Search",
+    "sort": "Sort by",
+}
 
 
 class ListingFilterSerializer(serializers.Serializer):

@@ -20,11 +20,20 @@ class Listing(ContactFields):
         SOLD = "sold", "Sold"
         WITHDRAWN = "withdrawn", "Withdrawn"
 
-    partner = models.ForeignKey(Workspace, on_delete=models.PROTECT, null=True, blank=True,
-                                related_name="listings", help_text="Empty for leads the house sells itself.")
+    partner = models.ForeignKey(
+        Workspace,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="listings",
+        help_text="Empty for leads the house sells itself.",
+    )
     revenue_share_percent = models.DecimalField(
-        max_digits=5, decimal_places=2, default=Decimal("70.00"),
-        help_text="The partner's share of each sale, fixed when the lead is listed.")
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("70.00"),
+        help_text="The partner's share of each sale, fixed when the lead is listed.",
+    )
     price = models.DecimalField(max_digits=10, decimal_places=2)
     quality = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.AVAILABLE)
@@ -32,8 +41,9 @@ class Listing(ContactFields):
     has_linkedin = models.BooleanField(default=False)
     email_verified = models.BooleanField(default=False)
     dedup_hash = models.CharField(max_length=64)
-    reserved_by = models.ForeignKey("LeadPurchase", on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="reserved_listings")
+    reserved_by = models.ForeignKey(
+        "LeadPurchase", on_delete=models.SET_NULL, null=True, blank=True, related_name="reserved_listings"
+    )
     reserved_until = models.DateTimeField(null=True, blank=True)
     buyer = models.ForeignKey(Workspace, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     sold_at = models.DateTimeField(null=True, blank=True)
@@ -48,29 +58,29 @@ class Listing(ContactFields):
         constraints = [
             models.CheckConstraint(condition=Q(price__gt=0), name="listing_price_positive"),
             models.CheckConstraint(condition=Q(quality__lte=100), name="listing_quality_0_100"),
-            models.CheckConstraint(condition=Q(revenue_share_percent__gte=0, revenue_share_percent__lte=100),
-                                   name="listing_share_0_100"),
+            models.CheckConstraint(
+                condition=Q(revenue_share_percent__gte=0, revenue_share_percent__lte=100), name="listing_share_0_100"
+            ),
             # Sold means sold to someone at some time; reserved means held by a pending card checkout.
             models.CheckConstraint(
-                condition=~Q(status="sold") | Q(buyer__isnull=False, sold_at__isnull=False), name="listing_sold_has_buyer"),
+                condition=~Q(status="sold") | Q(buyer__isnull=False, sold_at__isnull=False), name="listing_sold_has_buyer"
+            ),
             models.CheckConstraint(
                 condition=~Q(status="reserved") | Q(reserved_by__isnull=False, reserved_until__isnull=False),
-                name="listing_reserved_has_holder"),
+                name="listing_reserved_has_holder",
+            ),
             # A person is on the market once: no second live listing with the same identity.
-            models.UniqueConstraint(fields=["dedup_hash"], condition=~Q(status="withdrawn"),
-                                    name="listing_live_dedup_unique"),
+            models.UniqueConstraint(fields=["dedup_hash"], condition=~Q(status="withdrawn"), name="listing_live_dedup_unique"),
         ]
         indexes = [
             # Browse: only available listings are ever searched, so the indexes are partial on that.
             models.Index(fields=["-quality", "-id"], condition=Q(status="available"), name="listing_avail_quality_idx"),
             models.Index(fields=["price", "id"], condition=Q(status="available"), name="listing_avail_price_idx"),
             models.Index(fields=["-listed_at", "-id"], condition=Q(status="available"), name="listing_avail_recent_idx"),
-            models.Index(fields=["industry", "-quality"], condition=Q(status="available"),
-                         name="listing_avail_industry_idx"),
+            models.Index(fields=["industry", "-quality"], condition=Q(status="available"), name="listing_avail_industry_idx"),
             models.Index(fields=["state", "-quality"], condition=Q(status="available"), name="listing_avail_state_idx"),
             GinIndex(fields=["search"], condition=Q(status="available"), name="listing_avail_search_gin"),
-            models.Index(fields=["status", "reserved_until"], condition=Q(status="reserved"),
-                         name="listing_reserved_until_idx"),
+            models.Index(fields=["status", "reserved_until"], condition=Q(status="reserved"), name="listing_reserved_until_idx"),
             models.Index(fields=["partner", "status"], name="listing_partner_status_idx"),
         ]
 
@@ -97,15 +107,19 @@ class LeadPurchase(models.Model):
     total_cents = models.PositiveIntegerField(default=0, help_text="What the card was charged (card payments).")
     checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
-    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True,
-                                         help_text="Stripe's payment of a card purchase; refunds arrive by it.")
-    paid_cents = models.PositiveIntegerField(null=True, blank=True,
-                                             help_text="What the completed Checkout Session says was paid (card).")
+    payment_intent_id = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text="Stripe's payment of a card purchase; refunds arrive by it."
+    )
+    paid_cents = models.PositiveIntegerField(
+        null=True, blank=True, help_text="What the completed Checkout Session says was paid (card)."
+    )
     refunded_cents = models.PositiveIntegerField(default=0, help_text="How much of the card payment went back.")
     reserved_until = models.DateTimeField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
-    needs_review = models.BooleanField(default=False, help_text="Set when a card payment needs staff: it did not "
-                                                                "match, or paid for leads that could not be delivered.")
+    needs_review = models.BooleanField(
+        default=False,
+        help_text="Set when a card payment needs staff: it did not match, or paid for leads that could not be delivered.",
+    )
     review_note = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -115,8 +129,7 @@ class LeadPurchase(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=Q(total_credits__gt=0), name="lead_purchase_total_positive"),
-            models.CheckConstraint(condition=Q(refunded_cents__lte=F("total_cents")),
-                                   name="lead_purchase_refund_within_payment"),
+            models.CheckConstraint(condition=Q(refunded_cents__lte=F("total_cents")), name="lead_purchase_refund_within_payment"),
         ]
         indexes = [
             models.Index(fields=["workspace", "-created_at", "-id"], name="lead_purchase_ws_recent_idx"),
@@ -138,8 +151,14 @@ class LeadPurchaseItem(models.Model):
     price = models.DecimalField(max_digits=10, decimal_places=2)
     partner = models.ForeignKey(Workspace, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     partner_earning = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
-    lead = models.ForeignKey(Lead, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-                             help_text="The buyer's copy, once the purchase completes.")
+    lead = models.ForeignKey(
+        Lead,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The buyer's copy, once the purchase completes.",
+    )
     is_sale = models.BooleanField(default=False, help_text="True while this item is the listing's completed sale.")
 
     class Meta:

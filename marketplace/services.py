@@ -51,9 +51,12 @@ class LeadUnavailable(Conflict):
     def __init__(self, lead_ids: list[int], reason: str = "sold or being bought by someone else"):
         self.lead_ids = sorted(lead_ids)
         names = ", ".join(str(pk) for pk in self.lead_ids)
-        super().__init__(f"Lead{'s' if len(self.lead_ids) > 1 else ''} {names} {'are' if len(self.lead_ids) > 1 else 'is'}"
-                         f" no longer available ({reason}); remove {'them' if len(self.lead_ids) > 1 else 'it'}"
-                         " from your cart and try again.", extra={"lead_ids": self.lead_ids})
+        super().__init__(
+            f"Lead{'s' if len(self.lead_ids) > 1 else ''} {names} {'are' if len(self.lead_ids) > 1 else 'is'}"
+            f" no longer available ({reason}); remove {'them' if len(self.lead_ids) > 1 else 'it'}"
+            " from your cart and try again.",
+            extra={"lead_ids": self.lead_ids},
+        )
 
 
 class ReservationLimit(Conflict):
@@ -63,7 +66,9 @@ class ReservationLimit(Conflict):
         super().__init__(
             f"You hold {reserved} lead{'s' if reserved != 1 else ''} in unpaid card checkouts and a workspace may "
             f"hold at most {limit} at once; this checkout would add {adding}. Pay or cancel a pending checkout "
-            "(Purchases) to free its leads, or buy these with credits.", extra={"reserved": reserved, "limit": limit})
+            "(Purchases) to free its leads, or buy these with credits.",
+            extra={"reserved": reserved, "limit": limit},
+        )
 
 
 def _clean_ids(lead_ids) -> list[int]:
@@ -74,33 +79,41 @@ def _clean_ids(lead_ids) -> list[int]:
     except (TypeError, ValueError) as exc:
         raise ValidationFailed("Lead ids are numbers.", fields={"lead_ids": ["Only numeric ids."]}) from exc
     if len(ids) > MAX_LEADS_PER_PURCHASE:
-        raise ValidationFailed(f"Buy at most {MAX_LEADS_PER_PURCHASE} leads at once.",
-                               fields={"lead_ids": [f"At most {MAX_LEADS_PER_PURCHASE}."]})
+        raise ValidationFailed(
+            f"Buy at most {MAX_LEADS_PER_PURCHASE} leads at once.", fields={"lead_ids": [f"At most {MAX_LEADS_PER_PURCHASE}."]}
+        )
     return ids
 
 
 def _lock_listings(*, workspace: Workspace, ids: list[int]) -> list[Listing]:
     """Lock the requested listings (id order, never waiting) and check every one can be bought now."""
-    listings = list(Listing.objects.filter(pk__in=ids).select_related("partner").order_by("pk")
-                    .select_for_update(skip_locked=True, of=("self",), no_key=True))
+    listings = list(
+        Listing.objects.filter(pk__in=ids)
+        .select_related("partner")
+        .order_by("pk")
+        .select_for_update(skip_locked=True, of=("self",), no_key=True)
+    )
     locked_ids = {listing.pk for listing in listings}
     if missing := [pk for pk in ids if pk not in locked_ids]:
         exists = set(Listing.objects.filter(pk__in=missing).values_list("pk", flat=True))
         if unknown := [pk for pk in missing if pk not in exists]:
-            raise NotFound(f"No lead with id {', '.join(map(str, unknown))} is on the marketplace.",
-                           extra={"lead_ids": unknown})
+            raise NotFound(f"No lead with id {', '.join(map(str, unknown))} is on the marketplace.", extra={"lead_ids": unknown})
         raise LeadUnavailable(missing)
     if taken := [listing.pk for listing in listings if listing.status != Listing.Status.AVAILABLE]:
         raise LeadUnavailable(taken)
     if own := [listing.pk for listing in listings if listing.partner_id == workspace.pk]:
-        raise Conflict(f"Leads {', '.join(map(str, own))} are your own listings.", code="own_listing",
-                       extra={"lead_ids": own})
-    owned = set(Lead.objects.filter(workspace=workspace, dedup_hash__in=[lst.dedup_hash for lst in listings])
-                .values_list("dedup_hash", flat=True))
+        raise Conflict(f"Leads {', '.join(map(str, own))} are your own listings.", code="own_listing", extra={"lead_ids": own})
+    owned = set(
+        Lead.objects.filter(workspace=workspace, dedup_hash__in=[lst.dedup_hash for lst in listings]).values_list(
+            "dedup_hash", flat=True
+        )
+    )
     if already := [listing.pk for listing in listings if listing.dedup_hash in owned]:
-        raise Conflict(f"You already have lead{'s' if len(already) > 1 else ''} "
-                       f"{', '.join(map(str, already))} in My Leads.", code="already_owned",
-                       extra={"lead_ids": already})
+        raise Conflict(
+            f"You already have lead{'s' if len(already) > 1 else ''} {', '.join(map(str, already))} in My Leads.",
+            code="already_owned",
+            extra={"lead_ids": already},
+        )
     return listings
 
 
@@ -116,27 +129,45 @@ def _deliver(*, purchase: LeadPurchase, listings: list[Listing], items: list[Lea
     pending purchase's items to complete, or None to create them complete."""
     now = timezone.now()
     buyer = purchase.workspace
-    leads = Lead.objects.bulk_create([
-        Lead(workspace=buyer, source=Lead.Source.MARKETPLACE, dedup_hash=listing.dedup_hash,
-             source_detail=f"marketplace purchase LP-{purchase.pk}",
-             email_status="valid" if listing.email_verified else "unknown", created_by=purchase.created_by,
-             **{field: getattr(listing, field) for field in LEAD_FIELDS})
-        for listing in listings
-    ])
+    leads = Lead.objects.bulk_create(
+        [
+            Lead(
+                workspace=buyer,
+                source=Lead.Source.MARKETPLACE,
+                dedup_hash=listing.dedup_hash,
+                source_detail=f"marketplace purchase LP-{purchase.pk}",
+                email_status="valid" if listing.email_verified else "unknown",
+                created_by=purchase.created_by,
+                **{field: getattr(listing, field) for field in LEAD_FIELDS},
+            )
+            for listing in listings
+        ]
+    )
     leads_rescore(workspace=buyer, lead_ids=[lead.pk for lead in leads])
     sale = {listing.pk: (lead, _earning(listing)) for listing, lead in zip(listings, leads, strict=True)}
     if items is None:
-        items = LeadPurchaseItem.objects.bulk_create([
-            LeadPurchaseItem(purchase=purchase, listing=listing, price=listing.price, partner_id=listing.partner_id,
-                             lead=sale[listing.pk][0], partner_earning=sale[listing.pk][1], is_sale=True)
-            for listing in listings])
+        items = LeadPurchaseItem.objects.bulk_create(
+            [
+                LeadPurchaseItem(
+                    purchase=purchase,
+                    listing=listing,
+                    price=listing.price,
+                    partner_id=listing.partner_id,
+                    lead=sale[listing.pk][0],
+                    partner_earning=sale[listing.pk][1],
+                    is_sale=True,
+                )
+                for listing in listings
+            ]
+        )
     else:
         for item in items:
             item.lead, item.partner_earning = sale[item.listing_id]
             item.is_sale = True
         LeadPurchaseItem.objects.bulk_update(items, ["lead", "is_sale", "partner_earning"])
     Listing.objects.filter(pk__in=list(sale)).update(
-        status=Listing.Status.SOLD, buyer=buyer, sold_at=now, reserved_by=None, reserved_until=None)
+        status=Listing.Status.SOLD, buyer=buyer, sold_at=now, reserved_by=None, reserved_until=None
+    )
     earnings: dict[int, Decimal] = {}
     for item in items:
         if item.partner_id:
@@ -144,9 +175,13 @@ def _deliver(*, purchase: LeadPurchase, listings: list[Listing], items: list[Lea
     partners = {listing.partner_id: listing.partner for listing in listings if listing.partner_id}
     for partner_id in sorted(earnings):
         if earnings[partner_id] > 0:
-            credits_grant(workspace=partners[partner_id], amount=earnings[partner_id],
-                          kind=CreditTransaction.Kind.EARN, reference=purchase.reference,
-                          reason=f"Revenue share on purchase #{purchase.pk}")
+            credits_grant(
+                workspace=partners[partner_id],
+                amount=earnings[partner_id],
+                kind=CreditTransaction.Kind.EARN,
+                reference=purchase.reference,
+                reason=f"Revenue share on purchase #{purchase.pk}",
+            )
     purchase.status = LeadPurchase.Status.COMPLETE
     purchase.completed_at = purchase.completed_at or now
     purchase.reserved_until = None
@@ -157,18 +192,30 @@ def _lock_accounts(workspace: Workspace, listings: list[Listing]) -> None:
     credit_accounts_lock(workspaces=[workspace, *(lst.partner for lst in listings if lst.partner_id)])
 
 
-def _create_pending(*, workspace: Workspace, listings: list[Listing], payment: str,
-                    created_by: User | None) -> LeadPurchase:
-    purchase = LeadPurchase.objects.create(workspace=workspace, payment=payment, created_by=created_by,
-                                           total_credits=sum((lst.price for lst in listings), Decimal("0.00")))
+def _create_pending(*, workspace: Workspace, listings: list[Listing], payment: str, created_by: User | None) -> LeadPurchase:
+    purchase = LeadPurchase.objects.create(
+        workspace=workspace,
+        payment=payment,
+        created_by=created_by,
+        total_credits=sum((lst.price for lst in listings), Decimal("0.00")),
+    )
     LeadPurchaseItem.objects.bulk_create(
-        [LeadPurchaseItem(purchase=purchase, listing=listing, price=listing.price, partner_id=listing.partner_id)
-         for listing in listings])
+        [
+            LeadPurchaseItem(purchase=purchase, listing=listing, price=listing.price, partner_id=listing.partner_id)
+            for listing in listings
+        ]
+    )
     return purchase
 
 
-def purchase_create(*, workspace: Workspace, lead_ids, payment: str = LeadPurchase.Payment.CREDITS,
-                    created_by: User | None = None, base_url: str | None = None) -> LeadPurchase:
+def purchase_create(
+    *,
+    workspace: Workspace,
+    lead_ids,
+    payment: str = LeadPurchase.Payment.CREDITS,
+    created_by: User | None = None,
+    base_url: str | None = None,
+) -> LeadPurchase:
     ids = _clean_ids(lead_ids)
     if payment == LeadPurchase.Payment.CREDITS:
         return _purchase_with_credits(workspace=workspace, ids=ids, created_by=created_by)
@@ -180,14 +227,23 @@ def purchase_create(*, workspace: Workspace, lead_ids, payment: str = LeadPurcha
 @transaction.atomic
 def _purchase_with_credits(*, workspace: Workspace, ids: list[int], created_by: User | None) -> LeadPurchase:
     listings = _lock_listings(workspace=workspace, ids=ids)
-    purchase = LeadPurchase(workspace=workspace, payment=LeadPurchase.Payment.CREDITS, created_by=created_by,
-                            total_credits=sum((lst.price for lst in listings), Decimal("0.00")))
+    purchase = LeadPurchase(
+        workspace=workspace,
+        payment=LeadPurchase.Payment.CREDITS,
+        created_by=created_by,
+        total_credits=sum((lst.price for lst in listings), Decimal("0.00")),
+    )
     # Saved complete at once: the whole purchase commits or none of it does.
     purchase.status, purchase.completed_at = LeadPurchase.Status.COMPLETE, timezone.now()
     purchase.save()
     _lock_accounts(workspace, listings)
-    credits_spend(workspace=workspace, amount=purchase.total_credits, reference=purchase.reference, actor=created_by,
-                  reason=f"{len(listings)} marketplace lead{'s' if len(listings) > 1 else ''}")
+    credits_spend(
+        workspace=workspace,
+        amount=purchase.total_credits,
+        reference=purchase.reference,
+        actor=created_by,
+        reason=f"{len(listings)} marketplace lead{'s' if len(listings) > 1 else ''}",
+    )
     _deliver(purchase=purchase, listings=listings, items=None)
     return purchase
 
@@ -198,40 +254,49 @@ def _check_reservation_room(*, workspace: Workspace, adding: int) -> None:
     The count is taken under a per-workspace transaction lock, so concurrent checkouts of one workspace are
     counted one after the other and cannot pass the cap together."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('marketplace.reservations', %s))",
-                       [workspace.pk])
-    reserved = Listing.objects.filter(status=Listing.Status.RESERVED, reserved_by__workspace=workspace,
-                                      reserved_by__reserved_until__gt=timezone.now()).count()
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('marketplace.reservations', %s))", [workspace.pk])
+    reserved = Listing.objects.filter(
+        status=Listing.Status.RESERVED, reserved_by__workspace=workspace, reserved_by__reserved_until__gt=timezone.now()
+    ).count()
     limit = settings.MARKETPLACE_MAX_RESERVED_LEADS
     if reserved + adding > limit:
         raise ReservationLimit(reserved=reserved, adding=adding, limit=limit)
 
 
-def _purchase_with_card(*, workspace: Workspace, ids: list[int], created_by: User | None,
-                        base_url: str | None) -> LeadPurchase:
+def _purchase_with_card(*, workspace: Workspace, ids: list[int], created_by: User | None, base_url: str | None) -> LeadPurchase:
     with transaction.atomic():
         _check_reservation_room(workspace=workspace, adding=len(ids))
         listings = _lock_listings(workspace=workspace, ids=ids)
-        purchase = _create_pending(workspace=workspace, listings=listings, payment=LeadPurchase.Payment.CARD,
-                                   created_by=created_by)
+        purchase = _create_pending(
+            workspace=workspace, listings=listings, payment=LeadPurchase.Payment.CARD, created_by=created_by
+        )
         purchase.reserved_until = timezone.now() + RESERVATION
         purchase.total_cents = int((purchase.total_credits * settings.CREDIT_VALUE_CENTS).to_integral_value())
         purchase.save(update_fields=["reserved_until", "total_cents"])
-        Listing.objects.filter(pk__in=ids).update(status=Listing.Status.RESERVED, reserved_by=purchase,
-                                                  reserved_until=purchase.reserved_until)
+        Listing.objects.filter(pk__in=ids).update(
+            status=Listing.Status.RESERVED, reserved_by=purchase, reserved_until=purchase.reserved_until
+        )
     # The reservation is committed: Stripe is called with no lock held.
     return_path = reverse("marketplace:purchase_detail", args=[purchase.pk])
     try:
         session = stripe_gateway.checkout_session_create(
-            kind=stripe_gateway.CheckoutKind.LEADS, object_id=purchase.pk, workspace_id=workspace.pk,
-            description=f"{len(ids)} Cursive lead{'s' if len(ids) > 1 else ''}", amount_cents=purchase.total_cents,
-            success_path=return_path + "?result=success", cancel_path=return_path + "?result=cancel",
-            customer_email=created_by.email if created_by else None, idempotency_key=f"lead-purchase-{purchase.pk}",
+            kind=stripe_gateway.CheckoutKind.LEADS,
+            object_id=purchase.pk,
+            workspace_id=workspace.pk,
+            description=f"{len(ids)} Cursive lead{'s' if len(ids) > 1 else ''}",
+            amount_cents=purchase.total_cents,
+            success_path=return_path + "?result=success",
+            cancel_path=return_path + "?result=cancel",
+            customer_email=created_by.email if created_by else None,
+            idempotency_key=f"lead-purchase-{purchase.pk}",
             base_url=base_url,
         )
     except Exception as exc:  # Stripe down or refusing: give the leads back at once
-        purchase_release(purchase_id=purchase.pk, status=LeadPurchase.Status.FAILED,
-                         reason=f"Checkout could not be created: {exc.__class__.__name__}")
+        purchase_release(
+            purchase_id=purchase.pk,
+            status=LeadPurchase.Status.FAILED,
+            reason=f"Checkout could not be created: {exc.__class__.__name__}",
+        )
         raise PaymentProviderUnavailable() from exc
     return stripe_gateway.session_record(LeadPurchase.objects.all(), pk=purchase.pk, session=session)
 
@@ -244,7 +309,8 @@ def _flag_for_review(purchase: LeadPurchase, note: str) -> None:
     """Ask staff to act on a card purchase (inside the caller's transaction; the caller saves the purchase)."""
     purchase.needs_review = True
     purchase.review_note = (f"{purchase.review_note}\n" if purchase.review_note else "") + (
-        f"{timezone.now():%Y-%m-%d %H:%M} UTC: {note}")
+        f"{timezone.now():%Y-%m-%d %H:%M} UTC: {note}"
+    )
 
 
 @transaction.atomic
@@ -259,15 +325,23 @@ def purchase_complete_paid(*, session: dict, refunded_cents: int = 0) -> LeadPur
     purchase = _purchase_for_session(session)
     if purchase is None:
         return None
-    if mismatch := stripe_gateway.session_mismatch(session, session_id=purchase.checkout_session_id,
-                                                   amount_cents=purchase.total_cents,
-                                                   workspace_id=purchase.workspace_id):
-        _flag_for_review(purchase, f"Checkout Session {session.get('id')!r} was not delivered: {mismatch}. If "
-                                   f"payment {session.get('payment_intent') or 'of that session'} was charged, "
-                                   "refund it in Stripe.")
+    if mismatch := stripe_gateway.session_mismatch(
+        session, session_id=purchase.checkout_session_id, amount_cents=purchase.total_cents, workspace_id=purchase.workspace_id
+    ):
+        _flag_for_review(
+            purchase,
+            f"Checkout Session {session.get('id')!r} was not delivered: {mismatch}. If "
+            f"payment {session.get('payment_intent') or 'of that session'} was charged, "
+            "refund it in Stripe.",
+        )
         purchase.save(update_fields=["needs_review", "review_note"])
-        audit_record(actor=None, action="marketplace.payment_mismatch", target=purchase.reference,
-                     workspace=purchase.workspace, reason=purchase.review_note)
+        audit_record(
+            actor=None,
+            action="marketplace.payment_mismatch",
+            target=purchase.reference,
+            workspace=purchase.workspace,
+            reason=purchase.review_note,
+        )
         return purchase
     if purchase.status in (LeadPurchase.Status.COMPLETE, LeadPurchase.Status.REFUNDED):
         return purchase
@@ -277,25 +351,29 @@ def purchase_complete_paid(*, session: dict, refunded_cents: int = 0) -> LeadPur
         return _refunded_before_payment(purchase=purchase, session=session)
     purchase = _deliver_paid(purchase=purchase, session=session)
     if refunded_cents > 0 and purchase.payment_intent_id:
-        return purchase_card_refunded(payment_intent_id=purchase.payment_intent_id,
-                                      amount_refunded_cents=refunded_cents)
+        return purchase_card_refunded(payment_intent_id=purchase.payment_intent_id, amount_refunded_cents=refunded_cents)
     return purchase
 
 
 def _refunded_before_payment(*, purchase: LeadPurchase, session: dict) -> LeadPurchase:
     Listing.objects.filter(reserved_by=purchase, status=Listing.Status.RESERVED).update(
-        status=Listing.Status.AVAILABLE, reserved_by=None, reserved_until=None)
+        status=Listing.Status.AVAILABLE, reserved_by=None, reserved_until=None
+    )
     purchase.payment_intent_id = session.get("payment_intent") or ""
     purchase.paid_cents = session["amount_total"]
     purchase.refunded_cents = purchase.total_cents
     purchase.status = LeadPurchase.Status.REFUNDED
     purchase.closed_at = timezone.now()
     purchase.reserved_until = None
-    purchase.save(update_fields=["payment_intent_id", "paid_cents", "refunded_cents", "status", "closed_at",
-                                 "reserved_until"])
-    audit_record(actor=None, action="marketplace.refunded_before_payment", target=purchase.reference,
-                 workspace=purchase.workspace, reason=f"Payment {purchase.payment_intent_id} was refunded before its "
-                                                      "completion arrived: nothing delivered, leads back on the market.")
+    purchase.save(update_fields=["payment_intent_id", "paid_cents", "refunded_cents", "status", "closed_at", "reserved_until"])
+    audit_record(
+        actor=None,
+        action="marketplace.refunded_before_payment",
+        target=purchase.reference,
+        workspace=purchase.workspace,
+        reason=f"Payment {purchase.payment_intent_id} was refunded before its "
+        "completion arrived: nothing delivered, leads back on the market.",
+    )
     return purchase
 
 
@@ -303,25 +381,47 @@ def _deliver_paid(*, purchase: LeadPurchase, session: dict) -> LeadPurchase:
     """Deliver a paid purchase (locked by the caller) with what can still be delivered."""
     ids = list(purchase.items.values_list("listing_id", flat=True))
     # Waiting here is fine (the webhook has a lock timeout); skipping would lose a paid sale.
-    listings = list(Listing.objects.filter(pk__in=ids).select_related("partner").order_by("pk")
-                    .select_for_update(of=("self",), no_key=True))
-    lost = [lst.pk for lst in listings
-            if not (lst.status == Listing.Status.AVAILABLE
-                    or (lst.status == Listing.Status.RESERVED and lst.reserved_by_id == purchase.pk))]
+    listings = list(
+        Listing.objects.filter(pk__in=ids).select_related("partner").order_by("pk").select_for_update(of=("self",), no_key=True)
+    )
+    lost = [
+        lst.pk
+        for lst in listings
+        if not (
+            lst.status == Listing.Status.AVAILABLE
+            or (lst.status == Listing.Status.RESERVED and lst.reserved_by_id == purchase.pk)
+        )
+    ]
     purchase.payment_intent_id = session.get("payment_intent") or ""
     purchase.paid_cents = session["amount_total"]
-    fields = ["status", "completed_at", "closed_at", "failure_reason", "reserved_until", "payment_intent_id",
-              "paid_cents", "needs_review", "review_note"]
+    fields = [
+        "status",
+        "completed_at",
+        "closed_at",
+        "failure_reason",
+        "reserved_until",
+        "payment_intent_id",
+        "paid_cents",
+        "needs_review",
+        "review_note",
+    ]
     if lost:
         # Paid after the reservation ran out and someone else bought a lead meanwhile: staff refund the card.
         purchase.status = LeadPurchase.Status.FAILED
-        purchase.failure_reason = (f"Paid after the reservation expired; leads {lost} were sold meanwhile. "
-                                   f"Refund payment {session.get('payment_intent') or session.get('id')}.")
+        purchase.failure_reason = (
+            f"Paid after the reservation expired; leads {lost} were sold meanwhile. "
+            f"Refund payment {session.get('payment_intent') or session.get('id')}."
+        )
         purchase.closed_at = timezone.now()
         _flag_for_review(purchase, purchase.failure_reason)
         purchase.save(update_fields=fields)
-        audit_record(actor=None, action="marketplace.paid_but_unavailable", target=purchase.reference,
-                     workspace=purchase.workspace, reason=purchase.failure_reason)
+        audit_record(
+            actor=None,
+            action="marketplace.paid_but_unavailable",
+            target=purchase.reference,
+            workspace=purchase.workspace,
+            reason=purchase.failure_reason,
+        )
         return purchase
     items = list(purchase.items.all())
     if owned := _owned_meanwhile(purchase=purchase, listings=listings, items=items, session=session):
@@ -338,30 +438,43 @@ def _deliver_paid(*, purchase: LeadPurchase, session: dict) -> LeadPurchase:
     return purchase
 
 
-def _owned_meanwhile(*, purchase: LeadPurchase, listings: list[Listing], items: list[LeadPurchaseItem],
-                     session: dict) -> set[int]:
+def _owned_meanwhile(
+    *, purchase: LeadPurchase, listings: list[Listing], items: list[LeadPurchaseItem], session: dict
+) -> set[int]:
     """The reserved leads the buyer got during the reservation by other means (a segment pull, by hand). They
     cannot be delivered twice, and failing would fail every retry of a paid event: they go back on the
     market and their share of the card payment is flagged for staff to refund in Stripe, as every card
     refund in Cursive is (money paid by card goes back to the card, not into credits)."""
-    owned_hashes = set(Lead.objects.filter(workspace=purchase.workspace,
-                                           dedup_hash__in=[listing.dedup_hash for listing in listings])
-                       .values_list("dedup_hash", flat=True))
+    owned_hashes = set(
+        Lead.objects.filter(
+            workspace=purchase.workspace, dedup_hash__in=[listing.dedup_hash for listing in listings]
+        ).values_list("dedup_hash", flat=True)
+    )
     owned = {listing.pk for listing in listings if listing.dedup_hash in owned_hashes}
     if not owned:
         return owned
     Listing.objects.filter(pk__in=owned).update(status=Listing.Status.AVAILABLE, reserved_by=None, reserved_until=None)
     owed_credits = sum((item.price for item in items if item.listing_id in owned), Decimal("0.00"))
     owed_cents = min(purchase.total_cents, int((owed_credits * settings.CREDIT_VALUE_CENTS).to_integral_value()))
-    _flag_for_review(purchase, (
-        f"Lead{'s' if len(owned) > 1 else ''} {', '.join(map(str, sorted(owned)))} "
-        f"{'were' if len(owned) > 1 else 'was'} already in the buyer's "
-        "workspace when the payment arrived (pulled from a segment or added by hand during the reservation): not "
-        f"delivered, back on the market; refund ${owed_cents / 100:,.2f} of payment "
-        f"{session.get('payment_intent') or session.get('id')} in Stripe."))
-    audit_record(actor=None, action="marketplace.paid_but_already_owned", target=purchase.reference,
-                 workspace=purchase.workspace, reason=purchase.review_note, leads=sorted(owned),
-                 refund_cents=owed_cents)
+    _flag_for_review(
+        purchase,
+        (
+            f"Lead{'s' if len(owned) > 1 else ''} {', '.join(map(str, sorted(owned)))} "
+            f"{'were' if len(owned) > 1 else 'was'} already in the buyer's "
+            "workspace when the payment arrived (pulled from a segment or added by hand during the reservation): not "
+            f"delivered, back on the market; refund ${owed_cents / 100:,.2f} of payment "
+            f"{session.get('payment_intent') or session.get('id')} in Stripe."
+        ),
+    )
+    audit_record(
+        actor=None,
+        action="marketplace.paid_but_already_owned",
+        target=purchase.reference,
+        workspace=purchase.workspace,
+        reason=purchase.review_note,
+        leads=sorted(owned),
+        refund_cents=owed_cents,
+    )
     return owned
 
 
@@ -372,7 +485,8 @@ def purchase_release(*, purchase_id: int, status: str = LeadPurchase.Status.EXPI
     if purchase.status != LeadPurchase.Status.PENDING:
         return purchase
     Listing.objects.filter(reserved_by=purchase, status=Listing.Status.RESERVED).update(
-        status=Listing.Status.AVAILABLE, reserved_by=None, reserved_until=None)
+        status=Listing.Status.AVAILABLE, reserved_by=None, reserved_until=None
+    )
     purchase.status = status
     purchase.closed_at = timezone.now()
     purchase.failure_reason = reason
@@ -387,17 +501,19 @@ def purchase_cancel(*, workspace: Workspace, purchase_id: int) -> LeadPurchase:
     if purchase is None:
         raise NotFound("No such purchase.")
     if purchase.status != LeadPurchase.Status.PENDING or not purchase.checkout_session_id:
-        raise Conflict(f"This purchase is {purchase.get_status_display().lower()}; only one awaiting payment can be "
-                       "cancelled.", code="not_cancellable")
+        raise Conflict(
+            f"This purchase is {purchase.get_status_display().lower()}; only one awaiting payment can be cancelled.",
+            code="not_cancellable",
+        )
     try:
         stripe_gateway.checkout_session_expire(purchase.checkout_session_id)
     except stripe_gateway.SessionNotOpen as exc:
-        raise Conflict("The payment already went through; your leads are being delivered.",
-                       code="already_paid") from exc
+        raise Conflict("The payment already went through; your leads are being delivered.", code="already_paid") from exc
     except Exception as exc:  # Stripe unreachable: keep the reservation rather than risk a paid, released sale
         raise PaymentProviderUnavailable() from exc
-    return purchase_release(purchase_id=purchase.pk, status=LeadPurchase.Status.EXPIRED,
-                            reason="Cancelled by the buyer before paying.")
+    return purchase_release(
+        purchase_id=purchase.pk, status=LeadPurchase.Status.EXPIRED, reason="Cancelled by the buyer before paying."
+    )
 
 
 def purchase_close_session(*, session: dict, status: LeadPurchase.Status) -> LeadPurchase | None:
@@ -411,8 +527,9 @@ def purchase_close_session(*, session: dict, status: LeadPurchase.Status) -> Lea
 def reservations_release_expired() -> int:
     """The scheduled end of card reservations (Stripe's own expiry event may come later, or never). A purchase
     whose payment is recorded but not processed yet keeps its leads: Stripe's retry delivers them."""
-    due = (LeadPurchase.objects.filter(status=LeadPurchase.Status.PENDING, reserved_until__lt=timezone.now())
-           .exclude(checkout_session_id__in=stripe_gateway.sessions_paid_not_yet_processed()))
+    due = LeadPurchase.objects.filter(status=LeadPurchase.Status.PENDING, reserved_until__lt=timezone.now()).exclude(
+        checkout_session_id__in=stripe_gateway.sessions_paid_not_yet_processed()
+    )
     released = 0
     for purchase_id in due.values_list("pk", flat=True)[:1000]:
         purchase_release(purchase_id=purchase_id, reason="The 30-minute reservation ended before payment.")
@@ -421,8 +538,9 @@ def reservations_release_expired() -> int:
 
 
 def purchases_mark_reviewed(*, purchase_ids, actor: User) -> int:
-    return reviewed_flags_clear(queryset=LeadPurchase.objects.filter(pk__in=purchase_ids), actor=actor,
-                                action="marketplace.purchase_reviewed")
+    return reviewed_flags_clear(
+        queryset=LeadPurchase.objects.filter(pk__in=purchase_ids), actor=actor, action="marketplace.purchase_reviewed"
+    )
 
 
 def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: bool) -> list[int]:
@@ -436,21 +554,30 @@ def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: 
     partners = {item.partner for item in items if item.partner_id}
     credit_accounts_lock(workspaces=[purchase.workspace, *partners])
     if purchase.payment == LeadPurchase.Payment.CREDITS:  # card money goes back through Stripe
-        credits_refund(workspace=purchase.workspace, amount=purchase.total_credits, reference=purchase.reference,
-                       actor=actor, reason=f"Refund of purchase #{purchase.pk}")
+        credits_refund(
+            workspace=purchase.workspace,
+            amount=purchase.total_credits,
+            reference=purchase.reference,
+            actor=actor,
+            reason=f"Refund of purchase #{purchase.pk}",
+        )
     earnings: dict[int, Decimal] = {}
     for item in items:
         if item.partner_id and item.partner_earning > 0:
             earnings[item.partner_id] = earnings.get(item.partner_id, Decimal("0.00")) + item.partner_earning
     for partner in sorted(partners, key=lambda w: w.pk):
         if earnings.get(partner.pk):
-            credits_reverse_or_flag(workspace=partner, amount=earnings[partner.pk], reference=purchase.reference,
-                                    reason=f"Sale refunded (purchase #{purchase.pk})")
+            credits_reverse_or_flag(
+                workspace=partner,
+                amount=earnings[partner.pk],
+                reference=purchase.reference,
+                reason=f"Sale refunded (purchase #{purchase.pk})",
+            )
     Lead.objects.filter(pk__in=[item.lead_id for item in items if item.lead_id]).delete()
     LeadPurchaseItem.objects.filter(pk__in=[item.pk for item in items]).update(is_sale=False, lead=None)
     Listing.objects.filter(pk__in=listing_ids).update(
-        status=Listing.Status.AVAILABLE if return_to_market else Listing.Status.WITHDRAWN,
-        buyer=None, sold_at=None)
+        status=Listing.Status.AVAILABLE if return_to_market else Listing.Status.WITHDRAWN, buyer=None, sold_at=None
+    )
     purchase.status = LeadPurchase.Status.REFUNDED
     purchase.closed_at = timezone.now()
     return listing_ids
@@ -464,22 +591,38 @@ def purchase_refund(*, purchase_id: int, actor: User, reason: str, return_to_mar
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("Say why the purchase is refunded.", fields={"reason": ["A reason is required."]})
-    purchase = (LeadPurchase.objects.select_for_update(of=("self",), no_key=True).select_related("workspace")
-                .filter(pk=purchase_id).first())
+    purchase = (
+        LeadPurchase.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("workspace")
+        .filter(pk=purchase_id)
+        .first()
+    )
     if purchase is None:
         raise NotFound("No such purchase.")
     if purchase.status != LeadPurchase.Status.COMPLETE:
-        raise Conflict(f"Only complete purchases can be refunded; this one is {purchase.get_status_display().lower()}.",
-                       code="not_refundable")
+        raise Conflict(
+            f"Only complete purchases can be refunded; this one is {purchase.get_status_display().lower()}.",
+            code="not_refundable",
+        )
     if purchase.payment == LeadPurchase.Payment.CARD:
-        raise Conflict("This purchase was paid by card: refund the payment in Stripe "
-                       f"({purchase.payment_intent_id or 'see the Checkout Session'}); the refund comes back by "
-                       "webhook and takes the sale back here.", code="refund_in_stripe")
+        raise Conflict(
+            "This purchase was paid by card: refund the payment in Stripe "
+            f"({purchase.payment_intent_id or 'see the Checkout Session'}); the refund comes back by "
+            "webhook and takes the sale back here.",
+            code="refund_in_stripe",
+        )
     listing_ids = _undo_sale(purchase=purchase, actor=actor, return_to_market=return_to_market)
     purchase.save(update_fields=["status", "closed_at"])
-    audit_record(actor=actor, action="marketplace.refund", target=purchase.reference, workspace=purchase.workspace,
-                 reason=reason, credits=str(purchase.total_credits), leads=listing_ids,
-                 returned_to_market=return_to_market)
+    audit_record(
+        actor=actor,
+        action="marketplace.refund",
+        target=purchase.reference,
+        workspace=purchase.workspace,
+        reason=reason,
+        credits=str(purchase.total_credits),
+        leads=listing_ids,
+        returned_to_market=return_to_market,
+    )
     return purchase
 
 
@@ -492,8 +635,13 @@ def purchase_card_refunded(*, payment_intent_id: str, amount_refunded_cents: int
     (staff can relist). A partial refund cannot be matched to leads: it is recorded and flagged for staff.
     A refund of a purchase that was paid too late to deliver closes its flag. Each refund counts once,
     however often the event arrives."""
-    purchase = (LeadPurchase.objects.select_for_update(of=("self",), no_key=True).select_related("workspace")
-                .filter(payment_intent_id=payment_intent_id).exclude(payment_intent_id="").first())
+    purchase = (
+        LeadPurchase.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("workspace")
+        .filter(payment_intent_id=payment_intent_id)
+        .exclude(payment_intent_id="")
+        .first()
+    )
     if purchase is None:
         return None
     newly_refunded = min(amount_refunded_cents, purchase.total_cents) - purchase.refunded_cents
@@ -504,40 +652,62 @@ def purchase_card_refunded(*, payment_intent_id: str, amount_refunded_cents: int
     reason = f"card refund of ${newly_refunded / 100:,.2f} ({payment_intent_id})"
     if purchase.status == LeadPurchase.Status.COMPLETE and fully:
         listing_ids = _undo_sale(purchase=purchase, actor=None, return_to_market=False)
-        audit_record(actor=None, action="marketplace.card_refund", target=purchase.reference,
-                     workspace=purchase.workspace, reason=reason, leads=listing_ids)
+        audit_record(
+            actor=None,
+            action="marketplace.card_refund",
+            target=purchase.reference,
+            workspace=purchase.workspace,
+            reason=reason,
+            leads=listing_ids,
+        )
     elif purchase.status == LeadPurchase.Status.COMPLETE:
         purchase.failure_reason = (f"{purchase.failure_reason}\n" if purchase.failure_reason else "") + (
-            f"Partial {reason}: the leads stay delivered; staff decide what it covers.")
-        audit_record(actor=None, action="marketplace.partial_card_refund", target=purchase.reference,
-                     workspace=purchase.workspace, reason=purchase.failure_reason)
+            f"Partial {reason}: the leads stay delivered; staff decide what it covers."
+        )
+        audit_record(
+            actor=None,
+            action="marketplace.partial_card_refund",
+            target=purchase.reference,
+            workspace=purchase.workspace,
+            reason=purchase.failure_reason,
+        )
     elif fully:  # paid too late to deliver (FAILED): the refund staff were asked for has happened
         purchase.status = LeadPurchase.Status.REFUNDED
         purchase.needs_review = False
-        audit_record(actor=None, action="marketplace.card_refund", target=purchase.reference,
-                     workspace=purchase.workspace, reason=reason, leads=[])
+        audit_record(
+            actor=None,
+            action="marketplace.card_refund",
+            target=purchase.reference,
+            workspace=purchase.workspace,
+            reason=reason,
+            leads=[],
+        )
     purchase.save(update_fields=["refunded_cents", "status", "closed_at", "failure_reason", "needs_review"])
     return purchase
 
 
 @transaction.atomic
-def listing_create(*, data: dict, price, quality: int, partner: Workspace | None = None,
-                   revenue_share_percent=None) -> Listing:
+def listing_create(*, data: dict, price, quality: int, partner: Workspace | None = None, revenue_share_percent=None) -> Listing:
     """List one lead (house leads, demo data; partner uploads list in bulk through the same rules)."""
     from leads.services import lead_fields_clean
 
     cleaned, errors = lead_fields_clean(data)
     if errors:
         raise ValidationFailed(fields=errors)
-    share = Decimal(str(revenue_share_percent if revenue_share_percent is not None
-                        else settings.PARTNER_REVENUE_SHARE_DEFAULT))
+    share = Decimal(str(revenue_share_percent if revenue_share_percent is not None else settings.PARTNER_REVENUE_SHARE_DEFAULT))
     price = Decimal(str(price)).quantize(CENT)
     if price <= 0:
         raise ValidationFailed("A listing needs a price above zero.", fields={"price": ["Must be positive."]})
-    listing = Listing(**cleaned, price=price, quality=quality, partner=partner,
-                      revenue_share_percent=share,
-                      dedup_hash=normalize.dedup_hash(cleaned["email"], cleaned["phone"]),
-                      has_phone=bool(cleaned["phone"]), has_linkedin=bool(cleaned["linkedin_url"]))
+    listing = Listing(
+        **cleaned,
+        price=price,
+        quality=quality,
+        partner=partner,
+        revenue_share_percent=share,
+        dedup_hash=normalize.dedup_hash(cleaned["email"], cleaned["phone"]),
+        has_phone=bool(cleaned["phone"]),
+        has_linkedin=bool(cleaned["linkedin_url"]),
+    )
     try:
         with transaction.atomic():
             listing.save()

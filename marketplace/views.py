@@ -29,9 +29,12 @@ AGE_CHOICES = [(1, "Last 24 hours"), (7, "Last 7 days"), (30, "Last 30 days"), (
 def _cart_context(request) -> dict:
     listings = list(selectors.listings_by_ids(ids=cart.cart_ids(request)))
     available = [listing for listing in listings if listing.status == listing.Status.AVAILABLE]
-    return {"cart_listings": listings, "cart_ids": {listing.pk for listing in listings},
-            "cart_total": sum((listing.price for listing in available), Decimal("0.00")),
-            "cart_unavailable": [listing for listing in listings if listing.status != listing.Status.AVAILABLE]}
+    return {
+        "cart_listings": listings,
+        "cart_ids": {listing.pk for listing in listings},
+        "cart_total": sum((listing.price for listing in available), Decimal("0.00")),
+        "cart_unavailable": [listing for listing in listings if listing.status != listing.Status.AVAILABLE],
+    }
 
 
 @workspace_required
@@ -45,22 +48,35 @@ def browse(request):
         filters = params.filters()
         listings = selectors.available_listings(filters=filters, exclude_partner=request.workspace)
     try:
-        page = keyset_paginate(listings, ordering=selectors.SORTS[filters.sort], cursor=request.GET.get("cursor"),
-                               page_size=PAGE_SIZE)
+        page = keyset_paginate(
+            listings, ordering=selectors.SORTS[filters.sort], cursor=request.GET.get("cursor"), page_size=PAGE_SIZE
+        )
     except ApplicationError:
         return redirect(f"{reverse('marketplace:browse')}?{query.urlencode()}")
-    context = {"page": page, "query": query.urlencode(), "filters": filters, "errors": errors,
-               "filter_labels": FILTER_LABELS,
-               **_cart_context(request)}
+    context = {
+        "page": page,
+        "query": query.urlencode(),
+        "filters": filters,
+        "errors": errors,
+        "filter_labels": FILTER_LABELS,
+        **_cart_context(request),
+    }
     if request.htmx and request.GET.get("cursor"):
         return render(request, "marketplace/browse.html#rows", context)
     context["result_count"] = listings.count()
     if request.htmx and request.htmx.target == "results":
-        return push_url(render(request, "marketplace/browse.html#results", context), reverse("marketplace:browse"),
-                        context["query"])
-    context.update({"facets": selectors.listing_facets(), "sizes": CompanySize.choices,
-                    "seniorities": Seniority.choices, "ages": AGE_CHOICES, "sorts": [
-                        ("-quality", "Best quality"), ("price", "Lowest price"), ("-created", "Newest")]})
+        return push_url(
+            render(request, "marketplace/browse.html#results", context), reverse("marketplace:browse"), context["query"]
+        )
+    context.update(
+        {
+            "facets": selectors.listing_facets(),
+            "sizes": CompanySize.choices,
+            "seniorities": Seniority.choices,
+            "ages": AGE_CHOICES,
+            "sorts": [("-quality", "Best quality"), ("price", "Lowest price"), ("-created", "Newest")],
+        }
+    )
     return render(request, "marketplace/browse.html", context)
 
 
@@ -111,8 +127,13 @@ def cart_checkout(request):
     if not ids:
         messages.info(request, "Your cart is empty: add leads from the marketplace first.")
         return redirect("marketplace:browse")
-    purchase = services.purchase_create(workspace=request.workspace, lead_ids=ids, payment=payment,
-                                        created_by=request.user, base_url=request.build_absolute_uri("/"))
+    purchase = services.purchase_create(
+        workspace=request.workspace,
+        lead_ids=ids,
+        payment=payment,
+        created_by=request.user,
+        base_url=request.build_absolute_uri("/"),
+    )
     cart.cart_clear(request)
     if purchase.status == LeadPurchase.Status.PENDING and purchase.checkout_url:
         return redirect(purchase.checkout_url)
@@ -124,8 +145,7 @@ def cart_checkout(request):
 def purchase_list(request):
     purchases = selectors.workspace_purchases(workspace=request.workspace).prefetch_related("items")
     try:
-        page = keyset_paginate(purchases, ordering=("-created_at", "-id"), cursor=request.GET.get("cursor"),
-                               page_size=PAGE_SIZE)
+        page = keyset_paginate(purchases, ordering=("-created_at", "-id"), cursor=request.GET.get("cursor"), page_size=PAGE_SIZE)
     except ApplicationError:
         return redirect("marketplace:purchases")
     return render(request, "marketplace/purchases.html", {"page": page})
@@ -138,8 +158,11 @@ def _purchase(request, purchase_id):
 @workspace_required
 def purchase_detail(request, purchase_id: int):
     purchase = _purchase(request, purchase_id)
-    context = {"purchase": purchase, "items": selectors.purchase_items(purchase=purchase),
-               "result": request.GET.get("result", "")}
+    context = {
+        "purchase": purchase,
+        "items": selectors.purchase_items(purchase=purchase),
+        "result": request.GET.get("result", ""),
+    }
     if request.htmx:
         return render(request, "marketplace/purchase_detail.html#status", context)
     return render(request, "marketplace/purchase_detail.html", context)
@@ -148,8 +171,13 @@ def purchase_detail(request, purchase_id: int):
 @workspace_required
 @require_POST
 def purchase_cancel(request, purchase_id: int):
-    perform(request, services.purchase_cancel, workspace=request.workspace, purchase_id=purchase_id,
-            success="Purchase cancelled: nothing was charged and the leads are back on the market.")
+    perform(
+        request,
+        services.purchase_cancel,
+        workspace=request.workspace,
+        purchase_id=purchase_id,
+        success="Purchase cancelled: nothing was charged and the leads are back on the market.",
+    )
     return redirect("marketplace:purchase_detail", purchase_id=purchase_id)
 
 

@@ -32,14 +32,28 @@ class ErrorInline(admin.TabularInline):
 
 
 class ReviewForm(forms.Form):
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), required=False,
-                           help_text="Shown to the partner. Required when rejecting.")
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        required=False,
+        help_text="Shown to the partner. Required when rejecting.",
+    )
 
 
 @admin.register(Upload)
 class UploadAdmin(admin.ModelAdmin):
-    list_display = ["id", "original_name", "workspace", "status", "total_rows", "valid_rows", "duplicate_rows",
-                    "invalid_rows", "listed_rows", "price_per_lead", "created_at"]
+    list_display = [
+        "id",
+        "original_name",
+        "workspace",
+        "status",
+        "total_rows",
+        "valid_rows",
+        "duplicate_rows",
+        "invalid_rows",
+        "listed_rows",
+        "price_per_lead",
+        "created_at",
+    ]
     list_filter = ["status"]
     search_fields = ["original_name", "workspace__name"]
     list_select_related = ["workspace"]
@@ -67,10 +81,19 @@ class UploadAdmin(admin.ModelAdmin):
                 return redirect(request.get_full_path())
         else:
             form = ReviewForm()
-        return render(request, "admin/partners/review.html", {
-            **self.admin_site.each_context(request), "title": f"{verb.capitalize()} uploads", "uploads": queryset,
-            "form": form, "action": request.POST.get("action"), "opts": self.model._meta, "verb": verb,
-        })
+        return render(
+            request,
+            "admin/partners/review.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"{verb.capitalize()} uploads",
+                "uploads": queryset,
+                "form": form,
+                "action": request.POST.get("action"),
+                "opts": self.model._meta,
+                "verb": verb,
+            },
+        )
 
     @admin.action(description="Approve and list the selected uploads")
     def approve(self, request, queryset):
@@ -114,8 +137,7 @@ class PayoutForm(forms.ModelForm):
 @admin.register(Payout)
 class PayoutAdmin(admin.ModelAdmin):
     form = PayoutForm
-    list_display = ["id", "workspace", "credits", "amount_cents", "method", "external_reference", "created_by",
-                    "created_at"]
+    list_display = ["id", "workspace", "credits", "amount_cents", "method", "external_reference", "created_by", "created_at"]
     search_fields = ["workspace__name", "external_reference"]
     raw_id_fields = ["workspace"]
 
@@ -129,9 +151,15 @@ class PayoutAdmin(admin.ModelAdmin):
         # Through the service, so the ledger row is written in the same transaction.
         data = form.cleaned_data
         try:
-            payout = payout_record(workspace=data["workspace"], credits=data["credits"],
-                                   amount_cents=data["amount_cents"], actor=request.user, method=data["method"],
-                                   external_reference=data["external_reference"], note=data["note"])
+            payout = payout_record(
+                workspace=data["workspace"],
+                credits=data["credits"],
+                amount_cents=data["amount_cents"],
+                actor=request.user,
+                method=data["method"],
+                external_reference=data["external_reference"],
+                note=data["note"],
+            )
         except ApplicationError as exc:
             raise forms.ValidationError(exc.message) from exc
         obj.pk = payout.pk

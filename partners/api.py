@@ -25,8 +25,10 @@ def refuse_oversized(request) -> None:
     """Answer 413 from the Content-Length, before the body is read at all."""
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > settings.UPLOAD_MAX_BYTES + 1024 * 1024:  # room for the multipart envelope
-        raise PayloadTooLarge(f"The upload is {length / 1_048_576:,.1f} MB; the limit is "
-                              f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split the file.")
+        raise PayloadTooLarge(
+            f"The upload is {length / 1_048_576:,.1f} MB; the limit is "
+            f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split the file."
+        )
 
 
 class UploadSerializer(serializers.ModelSerializer):
@@ -35,9 +37,23 @@ class UploadSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Upload
-        fields = ("id", "status", "original_name", "price_per_lead", "total_rows", "valid_rows", "duplicate_rows",
-                  "invalid_rows", "listed_rows", "errors", "progress", "failure_message", "review_note",
-                  "created_at", "finished_at")
+        fields = (
+            "id",
+            "status",
+            "original_name",
+            "price_per_lead",
+            "total_rows",
+            "valid_rows",
+            "duplicate_rows",
+            "invalid_rows",
+            "listed_rows",
+            "errors",
+            "progress",
+            "failure_message",
+            "review_note",
+            "created_at",
+            "finished_at",
+        )
 
     def get_errors(self, upload) -> list[dict]:
         return list(selectors.upload_errors(upload=upload).values("row", "field", "message")[:ERRORS_SHOWN])
@@ -51,9 +67,12 @@ class UploadCreateView(WorkspaceAPIView):
         price_per_lead = serializers.DecimalField(max_digits=10, decimal_places=2)
         mapping = serializers.CharField(required=False, allow_blank=True)
 
-    @extend_schema(request={"multipart/form-data": UploadInputSerializer},
-                   responses={202: inline_serializer("UploadAccepted", {"id": serializers.IntegerField(),
-                                                                        "status": serializers.CharField()})})
+    @extend_schema(
+        request={"multipart/form-data": UploadInputSerializer},
+        responses={
+            202: inline_serializer("UploadAccepted", {"id": serializers.IntegerField(), "status": serializers.CharField()})
+        },
+    )
     def post(self, request):
         _partner_only(request)
         refuse_oversized(request)
@@ -64,11 +83,16 @@ class UploadCreateView(WorkspaceAPIView):
             try:
                 mapping = json.loads(mapping)
             except ValueError as exc:
-                raise ValidationFailed("`mapping` must be JSON: {\"CSV header\": \"lead field\"}.",
-                                       fields={"mapping": ["Not JSON."]}) from exc
-        upload = services.upload_create(workspace=request.workspace, file=data.validated_data["file"],
-                                        price_per_lead=data.validated_data["price_per_lead"], mapping=mapping,
-                                        created_by=request.user)
+                raise ValidationFailed(
+                    '`mapping` must be JSON: {"CSV header": "lead field"}.', fields={"mapping": ["Not JSON."]}
+                ) from exc
+        upload = services.upload_create(
+            workspace=request.workspace,
+            file=data.validated_data["file"],
+            price_per_lead=data.validated_data["price_per_lead"],
+            mapping=mapping,
+            created_by=request.user,
+        )
         return Response({"id": upload.pk, "status": upload.status}, status=202)
 
 
@@ -94,22 +118,31 @@ class EarningsView(WorkspaceAPIView):
             model = Payout
             fields = ("id", "credits", "amount_cents", "method", "external_reference", "created_at")
 
-    @extend_schema(responses=inline_serializer("PartnerEarnings", {
-        "balance": serializers.DecimalField(max_digits=14, decimal_places=2),
-        "earned_total": serializers.DecimalField(max_digits=14, decimal_places=2),
-        "earned_this_month": serializers.DecimalField(max_digits=14, decimal_places=2),
-        "paid_out_total": serializers.DecimalField(max_digits=14, decimal_places=2),
-        "listed": serializers.IntegerField(), "sold": serializers.IntegerField(),
-        "sales": SaleSerializer(many=True), "payouts": PayoutSerializer(many=True),
-    }))
+    @extend_schema(
+        responses=inline_serializer(
+            "PartnerEarnings",
+            {
+                "balance": serializers.DecimalField(max_digits=14, decimal_places=2),
+                "earned_total": serializers.DecimalField(max_digits=14, decimal_places=2),
+                "earned_this_month": serializers.DecimalField(max_digits=14, decimal_places=2),
+                "paid_out_total": serializers.DecimalField(max_digits=14, decimal_places=2),
+                "listed": serializers.IntegerField(),
+                "sold": serializers.IntegerField(),
+                "sales": SaleSerializer(many=True),
+                "payouts": PayoutSerializer(many=True),
+            },
+        )
+    )
     def get(self, request):
         _partner_only(request)
         summary = selectors.partner_summary(workspace=request.workspace)
-        return Response({
-            "balance": f"{credit_balance(workspace=request.workspace):.2f}",
-            **{key: f"{summary[key]:.2f}" for key in ("earned_total", "earned_this_month", "paid_out_total")},
-            "listed": summary["listed"], "sold": summary["sold"],
-            "sales": self.SaleSerializer(selectors.partner_sales(workspace=request.workspace)[:200], many=True).data,
-            "payouts": self.PayoutSerializer(selectors.partner_payouts(workspace=request.workspace)[:200],
-                                             many=True).data,
-        })
+        return Response(
+            {
+                "balance": f"{credit_balance(workspace=request.workspace):.2f}",
+                **{key: f"{summary[key]:.2f}" for key in ("earned_total", "earned_this_month", "paid_out_total")},
+                "listed": summary["listed"],
+                "sold": summary["sold"],
+                "sales": self.SaleSerializer(selectors.partner_sales(workspace=request.workspace)[:200], many=True).data,
+                "payouts": self.PayoutSerializer(selectors.partner_payouts(workspace=request.workspace)[:200], many=True).data,
+            }
+        )

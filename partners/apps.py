@@ -16,6 +16,5 @@ class PartnersConfig(AppConfig):
         register_reference("payout", resolve_payouts)
         for name, check in CHECKS.items():
             register_check(name, check)
-        register(Recurring("resume stalled uploads", "partners.services.uploads_resume_stale", Schedule.MINUTES,
-                           minutes=1))
+        register(Recurring("resume stalled uploads", "partners.services.uploads_resume_stale", Schedule.MINUTES, minutes=1))
         register(Recurring("prune abandoned upload drafts", "partners.drafts.drafts_prune", Schedule.HOURLY))

@@ -18,8 +18,11 @@ def resolve_payouts(ids: set[int]) -> set[int]:
 
 def payouts_match_ledger() -> Iterable[str]:
     recorded = dict(Payout.objects.values_list("workspace_id").annotate(total=Sum("credits")))
-    ledger = dict(CreditTransaction.objects.filter(kind=CreditTransaction.Kind.PAYOUT)
-                  .values_list("account__workspace_id").annotate(total=Sum("amount")))
+    ledger = dict(
+        CreditTransaction.objects.filter(kind=CreditTransaction.Kind.PAYOUT)
+        .values_list("account__workspace_id")
+        .annotate(total=Sum("amount"))
+    )
     for workspace_id in sorted(set(recorded) | set(ledger)):
         paid, booked = recorded.get(workspace_id, Decimal("0")), -ledger.get(workspace_id, Decimal("0"))
         if paid != booked:
@@ -27,13 +30,18 @@ def payouts_match_ledger() -> Iterable[str]:
 
 
 def payouts_within_earnings() -> Iterable[str]:
-    earned = dict(CreditTransaction.objects.filter(reference__startswith="purchase:").filter(
-        Q(kind=CreditTransaction.Kind.EARN) | Q(kind=CreditTransaction.Kind.REVERSAL))
-        .values_list("account__workspace_id").annotate(total=Sum("amount")))
+    earned = dict(
+        CreditTransaction.objects.filter(reference__startswith="purchase:")
+        .filter(Q(kind=CreditTransaction.Kind.EARN) | Q(kind=CreditTransaction.Kind.REVERSAL))
+        .values_list("account__workspace_id")
+        .annotate(total=Sum("amount"))
+    )
     for workspace_id, paid in Payout.objects.values_list("workspace_id").annotate(total=Sum("credits")):
         if paid > earned.get(workspace_id, Decimal("0")):
-            yield (f"Partner workspace {workspace_id} was paid out {paid} credits but earned only "
-                   f"{earned.get(workspace_id, Decimal('0'))}.")
+            yield (
+                f"Partner workspace {workspace_id} was paid out {paid} credits but earned only "
+                f"{earned.get(workspace_id, Decimal('0'))}."
+            )
 
 
 CHECKS = {

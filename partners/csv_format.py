@@ -22,12 +22,31 @@ _ALIASES = {
     "first_name": ["firstname", "first", "fname", "givenname", "forename"],
     "last_name": ["lastname", "last", "lname", "surname", "familyname"],
     "email": ["email", "emailaddress", "mail", "workemail", "businessemail", "emailid", "contactemail"],
-    "phone": ["phone", "phonenumber", "telephone", "tel", "mobile", "mobilephone", "cell", "directphone",
-              "workphone", "contactphone", "phoneno"],
+    "phone": [
+        "phone",
+        "phonenumber",
+        "telephone",
+        "tel",
+        "mobile",
+        "mobilephone",
+        "cell",
+        "directphone",
+        "workphone",
+        "contactphone",
+        "phoneno",
+    ],
     "title": ["title", "jobtitle", "position", "role", "designation"],
     "seniority": ["seniority", "senioritylevel", "level", "managementlevel"],
-    "company_name": ["company", "companyname", "organization", "organisation", "account", "accountname",
-                     "employer", "businessname"],
+    "company_name": [
+        "company",
+        "companyname",
+        "organization",
+        "organisation",
+        "account",
+        "accountname",
+        "employer",
+        "businessname",
+    ],
     "company_domain": ["domain", "companydomain", "website", "companywebsite", "url", "companyurl", "web"],
     "company_size": ["companysize", "size", "employees", "employeecount", "headcount", "numberofemployees"],
     "industry": ["industry", "sector", "vertical"],
@@ -129,7 +148,8 @@ def detect_format(path: Path) -> CsvFormat:
     if first_line_end == -1 and len(sample) >= MAX_HEADER_BYTES or first_line_end > MAX_HEADER_BYTES:
         raise FileRejected(
             f"The first line is longer than {MAX_HEADER_BYTES // 1024} KB, so it cannot be a header row. "
-            "Check that the file is a CSV with one lead per line.")
+            "Check that the file is a CSV with one lead per line."
+        )
     header_line = _LINE_BREAK.split(text, maxsplit=1)[0]
     counts = {delimiter: header_line.count(delimiter) for delimiter in DELIMITERS}
     delimiter = max(counts, key=counts.get)
@@ -156,8 +176,7 @@ def _records(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
                     number += 1
                     yield number, cells
         except csv.Error as exc:
-            raise FileRejected(f"Row {number + 1} cannot be read: {exc}. "
-                               "Check for a quote that is never closed.") from exc
+            raise FileRejected(f"Row {number + 1} cannot be read: {exc}. Check for a quote that is never closed.") from exc
 
 
 @dataclass(frozen=True)
@@ -179,8 +198,7 @@ def read_rows(path: Path, fmt: CsvFormat, mapping: dict[str, str]) -> Iterator[R
         elif any("\x00" in cell for cell in cells):
             yield Row(number, {}, "This row contains binary data (a NUL character).")
         else:
-            yield Row(number, {field: cells[index] if index < len(cells) else ""
-                               for field, index in positions.items()})
+            yield Row(number, {field: cells[index] if index < len(cells) else "" for field, index in positions.items()})
 
 
 def preview_rows(path: Path, fmt: CsvFormat, limit: int = 5) -> list[list[str]]:

@@ -25,8 +25,9 @@ class PartnerProfile(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(revenue_share_percent__gte=0, revenue_share_percent__lte=100),
-                                   name="partner_share_0_100"),
+            models.CheckConstraint(
+                condition=Q(revenue_share_percent__gte=0, revenue_share_percent__lte=100), name="partner_share_0_100"
+            ),
         ]
 
     def __str__(self):
@@ -61,8 +62,7 @@ class Upload(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of its worker.")
     failure_message = models.TextField(blank=True)
     review_note = models.TextField(blank=True, help_text="Shown to the partner.")
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     reviewed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
@@ -84,7 +84,7 @@ class Upload(models.Model):
     @property
     def progress(self) -> int:
         """Percent of the rows processed (a line count estimates the total); 100 once processing is over.
-    Not the file position: the reader buffers far ahead of the rows it has handed over."""
+        Not the file position: the reader buffers far ahead of the rows it has handed over."""
         if self.status not in (self.Status.QUEUED, self.Status.PROCESSING):
             return 100
         if not self.estimated_rows:

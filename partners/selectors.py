@@ -32,8 +32,11 @@ def upload_errors(*, upload: Upload) -> QuerySet[UploadError]:
 
 def partner_sales(*, workspace: Workspace) -> QuerySet[LeadPurchaseItem]:
     """Every sale of the partner's leads (refunded ones excluded), with what it earned."""
-    return (LeadPurchaseItem.objects.filter(partner=workspace, is_sale=True)
-            .select_related("listing", "purchase").order_by("-purchase__completed_at", "-id"))
+    return (
+        LeadPurchaseItem.objects.filter(partner=workspace, is_sale=True)
+        .select_related("listing", "purchase")
+        .order_by("-purchase__completed_at", "-id")
+    )
 
 
 def partner_payouts(*, workspace: Workspace) -> QuerySet[Payout]:
@@ -43,11 +46,12 @@ def partner_payouts(*, workspace: Workspace) -> QuerySet[Payout]:
 def partner_summary(*, workspace: Workspace) -> dict:
     month_start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     earnings = CreditTransaction.objects.filter(account__workspace=workspace, reference__startswith="purchase:").filter(
-        Q(kind=CreditTransaction.Kind.EARN) | Q(kind=CreditTransaction.Kind.REVERSAL))
+        Q(kind=CreditTransaction.Kind.EARN) | Q(kind=CreditTransaction.Kind.REVERSAL)
+    )
     totals = earnings.aggregate(total=Sum("amount"), month=Sum("amount", filter=Q(created_at__gte=month_start)))
     listings = Listing.objects.filter(partner=workspace).aggregate(
-        listed=Count("id", filter=Q(status=Listing.Status.AVAILABLE)),
-        sold=Count("id", filter=Q(status=Listing.Status.SOLD)))
+        listed=Count("id", filter=Q(status=Listing.Status.AVAILABLE)), sold=Count("id", filter=Q(status=Listing.Status.SOLD))
+    )
     paid = Payout.objects.filter(workspace=workspace).aggregate(total=Sum("credits"))["total"] or Decimal("0")
     return {
         "earned_total": totals["total"] or Decimal("0"),

@@ -45,8 +45,10 @@ MAX_STORED_ERRORS = 10_000
 def partner_profile_ensure(*, workspace: Workspace, company_name: str | None = None) -> PartnerProfile:
     profile, _ = PartnerProfile.objects.get_or_create(
         workspace=workspace,
-        defaults={"company_name": company_name or workspace.name,
-                  "revenue_share_percent": Decimal(settings.PARTNER_REVENUE_SHARE_DEFAULT)},
+        defaults={
+            "company_name": company_name or workspace.name,
+            "revenue_share_percent": Decimal(settings.PARTNER_REVENUE_SHARE_DEFAULT),
+        },
     )
     return profile
 
@@ -65,16 +67,19 @@ def _price(value) -> Decimal:
     try:
         price = to_credits(str(value))
     except ValidationFailed as exc:  # NaN, Infinity and numbers past any balance included
-        raise ValidationFailed("Set the price per lead in credits, e.g. 5.00.",
-                               fields={"price_per_lead": ["Not a number."]}) from exc
+        raise ValidationFailed(
+            "Set the price per lead in credits, e.g. 5.00.", fields={"price_per_lead": ["Not a number."]}
+        ) from exc
     if not (Decimal("0.50") <= price <= Decimal("1000")):
-        raise ValidationFailed("The price per lead must be between 0.50 and 1,000 credits.",
-                               fields={"price_per_lead": ["Between 0.50 and 1000."]})
+        raise ValidationFailed(
+            "The price per lead must be between 0.50 and 1,000 credits.", fields={"price_per_lead": ["Between 0.50 and 1000."]}
+        )
     return price
 
 
-def upload_create(*, workspace: Workspace, file: UploadedFile, price_per_lead, mapping: dict | None,
-                  created_by: User | None) -> Upload:
+def upload_create(
+    *, workspace: Workspace, file: UploadedFile, price_per_lead, mapping: dict | None, created_by: User | None
+) -> Upload:
     """Store the file and queue its processing; the file's rows are judged by the worker, not here."""
     if not workspace.is_partner:
         raise PermissionDenied("Only partner workspaces can upload leads.")
@@ -82,16 +87,24 @@ def upload_create(*, workspace: Workspace, file: UploadedFile, price_per_lead, m
     if profile.status == PartnerProfile.Status.SUSPENDED:
         raise PermissionDenied("This partner account is suspended; contact Cursive support.")
     if file.size > settings.UPLOAD_MAX_BYTES:
-        raise PayloadTooLarge(f"The file is {file.size / 1_048_576:,.1f} MB; the limit is "
-                              f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files.")
+        raise PayloadTooLarge(
+            f"The file is {file.size / 1_048_576:,.1f} MB; the limit is "
+            f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files."
+        )
     price = _price(price_per_lead)
     try:
         mapping = validate_mapping(mapping or {})
     except ValueError as exc:
         raise ValidationFailed(str(exc), fields={"mapping": [str(exc)]}) from exc
     with transaction.atomic():
-        upload = Upload(workspace=workspace, original_name=(file.name or "upload.csv")[:255], size_bytes=file.size,
-                        price_per_lead=price, mapping=mapping, created_by=created_by)
+        upload = Upload(
+            workspace=workspace,
+            original_name=(file.name or "upload.csv")[:255],
+            size_bytes=file.size,
+            price_per_lead=price,
+            mapping=mapping,
+            created_by=created_by,
+        )
         upload.file.save(f"{workspace.pk}-{timezone.now():%Y%m%d%H%M%S}.csv", file, save=False)
         try:
             # What can be judged from the first lines is answered now (a 400), not after a trip to the worker.
@@ -117,8 +130,10 @@ def _reading_plan(path: Path, mapping: dict | None) -> tuple[CsvFormat, dict[str
         raise ValidationFailed(str(exc), fields={"mapping": [str(exc)]}) from exc
     if not {"email", "phone"} & set(resolved.values()):
         found = ", ".join(fmt.header[:10]) or "none"
-        message = (f"No column holds email addresses or phone numbers (columns found: {found}). "
-                   "Name them e.g. 'Email' or 'Phone', or map them by hand.")
+        message = (
+            f"No column holds email addresses or phone numbers (columns found: {found}). "
+            "Name them e.g. 'Email' or 'Phone', or map them by hand."
+        )
         raise ValidationFailed(message, fields={"mapping": [message]})
     return fmt, resolved
 
@@ -127,12 +142,15 @@ def _claim(upload_id: int) -> Upload | None:
     """Take an upload for processing: a queued one, or one whose worker stopped beating (resume)."""
     stale = timezone.now() - timedelta(seconds=settings.UPLOAD_STALE_SECONDS)
     with transaction.atomic():
-        upload = (Upload.objects.select_for_update(skip_locked=True, of=("self",), no_key=True).filter(pk=upload_id)
-                  .select_related("workspace").first())
+        upload = (
+            Upload.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
+            .filter(pk=upload_id)
+            .select_related("workspace")
+            .first()
+        )
         if upload is None:
             return None
-        resumable = upload.status == Upload.Status.PROCESSING and (upload.heartbeat_at is None
-                                                                   or upload.heartbeat_at < stale)
+        resumable = upload.status == Upload.Status.PROCESSING and (upload.heartbeat_at is None or upload.heartbeat_at < stale)
         if upload.status != Upload.Status.QUEUED and not resumable:
             return None
         upload.status = Upload.Status.PROCESSING
@@ -146,8 +164,9 @@ def _fail(upload: Upload, message: str) -> Upload:
     """The whole file cannot be used: says why in `failure_message` (row errors are for data rows only)."""
     with transaction.atomic():
         UploadedLead.objects.filter(upload=upload).delete()
-        Upload.objects.filter(pk=upload.pk).update(status=Upload.Status.FAILED, failure_message=message,
-                                                   valid_rows=0, finished_at=timezone.now())
+        Upload.objects.filter(pk=upload.pk).update(
+            status=Upload.Status.FAILED, failure_message=message, valid_rows=0, finished_at=timezone.now()
+        )
     upload.refresh_from_db()
     return upload
 
@@ -174,20 +193,26 @@ def _process_chunk(upload: Upload, rows: list[Row]) -> tuple[list[UploadedLead],
         cleaned, problems = _row_problems(row.values)
         if problems:
             counts["invalid"] += 1
-            errors.extend(UploadError(upload=upload, row=row.number, field=field, message=message)
-                          for field, messages in problems.items() for message in messages)
+            errors.extend(
+                UploadError(upload=upload, row=row.number, field=field, message=message)
+                for field, messages in problems.items()
+                for message in messages
+            )
             continue
         key = normalize.dedup_hash(cleaned["email"], cleaned["phone"])
         if key in candidates:
             counts["duplicate"] += 1
             continue
-        candidates[key] = UploadedLead(upload=upload, row=row.number, dedup_hash=key,
-                                       quality=listing_quality(cleaned), **cleaned)
+        candidates[key] = UploadedLead(upload=upload, row=row.number, dedup_hash=key, quality=listing_quality(cleaned), **cleaned)
     if candidates:
-        seen = set(UploadedLead.objects.filter(upload=upload, dedup_hash__in=list(candidates))
-                   .values_list("dedup_hash", flat=True))
-        seen |= set(Listing.objects.filter(dedup_hash__in=list(candidates)).exclude(status=Listing.Status.WITHDRAWN)
-                    .values_list("dedup_hash", flat=True))
+        seen = set(
+            UploadedLead.objects.filter(upload=upload, dedup_hash__in=list(candidates)).values_list("dedup_hash", flat=True)
+        )
+        seen |= set(
+            Listing.objects.filter(dedup_hash__in=list(candidates))
+            .exclude(status=Listing.Status.WITHDRAWN)
+            .values_list("dedup_hash", flat=True)
+        )
         for key, lead in candidates.items():
             if key in seen:
                 counts["duplicate"] += 1
@@ -225,9 +250,11 @@ def upload_process(*, upload_id: int) -> Upload | None:
                 stored = UploadError.objects.filter(upload=upload).count()
                 UploadError.objects.bulk_create(errors[: max(0, MAX_STORED_ERRORS - stored)], batch_size=5000)
                 updated = Upload.objects.filter(pk=upload.pk, chunks_done=index).update(
-                    total_rows=F("total_rows") + counts["total"], valid_rows=F("valid_rows") + counts["valid"],
+                    total_rows=F("total_rows") + counts["total"],
+                    valid_rows=F("valid_rows") + counts["valid"],
                     duplicate_rows=F("duplicate_rows") + counts["duplicate"],
-                    invalid_rows=F("invalid_rows") + counts["invalid"], chunks_done=index + 1,
+                    invalid_rows=F("invalid_rows") + counts["invalid"],
+                    chunks_done=index + 1,
                     heartbeat_at=timezone.now(),
                 )
                 if updated != 1:
@@ -250,14 +277,14 @@ def _count_lines(path: Path) -> int:
 
 def _finish(upload_id: int) -> Upload:
     with transaction.atomic():
-        upload = (Upload.objects.select_for_update(of=("self",), no_key=True).select_related("workspace")
-                  .get(pk=upload_id))
+        upload = Upload.objects.select_for_update(of=("self",), no_key=True).select_related("workspace").get(pk=upload_id)
         if upload.total_rows == 0:
             return _fail(upload, "The file has a header row but no leads under it.")
         if upload.valid_rows == 0:
             upload.status = Upload.Status.FAILED
-            upload.failure_message = ("No row of this file can be listed: every row is invalid or a duplicate. "
-                                      "See the row errors below.")
+            upload.failure_message = (
+                "No row of this file can be listed: every row is invalid or a duplicate. See the row errors below."
+            )
         else:
             upload.status = Upload.Status.AWAITING_REVIEW
         upload.finished_at = timezone.now()
@@ -287,14 +314,22 @@ def upload_approve(*, upload_id: int, actor: User | None, note: str = "") -> Upl
     # insert of that partner), stays unlocked, and so do the partner's other uploads.
     upload = Upload.objects.select_for_update(of=("self",), no_key=True).select_related("workspace").get(pk=upload_id)
     if upload.status != Upload.Status.AWAITING_REVIEW:
-        raise ValidationFailed(f"Only uploads awaiting review can be approved; this one is "
-                               f"{upload.get_status_display().lower()}.")
+        raise ValidationFailed(
+            f"Only uploads awaiting review can be approved; this one is {upload.get_status_display().lower()}."
+        )
     profile = partner_profile_ensure(workspace=upload.workspace)
     columns = ", ".join(LEAD_FIELDS)
     with connection.cursor() as cursor:
-        cursor.execute(_LIST_SQL.format(columns=columns), {
-            "partner": upload.workspace_id, "share": profile.revenue_share_percent, "price": upload.price_per_lead,
-            "now": timezone.now(), "upload": upload.pk})
+        cursor.execute(
+            _LIST_SQL.format(columns=columns),
+            {
+                "partner": upload.workspace_id,
+                "share": profile.revenue_share_percent,
+                "price": upload.price_per_lead,
+                "now": timezone.now(),
+                "upload": upload.pk,
+            },
+        )
         listed = cursor.rowcount
     upload.listed_rows = listed
     upload.status = Upload.Status.LISTED
@@ -313,8 +348,9 @@ def upload_reject(*, upload_id: int, actor: User | None, note: str) -> Upload:
         raise ValidationFailed("Tell the partner why the upload is rejected.", fields={"note": ["Required."]})
     upload = Upload.objects.select_for_update(no_key=True).get(pk=upload_id)
     if upload.status != Upload.Status.AWAITING_REVIEW:
-        raise ValidationFailed(f"Only uploads awaiting review can be rejected; this one is "
-                               f"{upload.get_status_display().lower()}.")
+        raise ValidationFailed(
+            f"Only uploads awaiting review can be rejected; this one is {upload.get_status_display().lower()}."
+        )
     upload.status = Upload.Status.REJECTED
     upload.review_note = note
     upload.reviewed_by = actor
@@ -327,22 +363,36 @@ def upload_reject(*, upload_id: int, actor: User | None, note: str) -> Upload:
 def uploads_resume_stale() -> int:
     """Scheduled: hand uploads whose worker died back to a worker (the claim resumes them)."""
     stale = timezone.now() - timedelta(seconds=settings.UPLOAD_STALE_SECONDS)
-    ids = list(Upload.objects.filter(status=Upload.Status.PROCESSING, heartbeat_at__lt=stale)
-               .values_list("pk", flat=True)[:100])
+    ids = list(Upload.objects.filter(status=Upload.Status.PROCESSING, heartbeat_at__lt=stale).values_list("pk", flat=True)[:100])
     for upload_id in ids:
         job_enqueue("partners.tasks.process_upload", upload_id=upload_id)
     return len(ids)
 
 
 @transaction.atomic
-def payout_record(*, workspace: Workspace, credits, amount_cents: int, actor: User, method: str = "bank transfer",
-                  external_reference: str = "", note: str = "") -> Payout:
+def payout_record(
+    *,
+    workspace: Workspace,
+    credits,
+    amount_cents: int,
+    actor: User,
+    method: str = "bank transfer",
+    external_reference: str = "",
+    note: str = "",
+) -> Payout:
     """Staff record money sent to a partner; the credits leave the partner's balance in the same transaction."""
     if not actor.is_staff:
         raise PermissionDenied("Only staff record payouts.")
-    payout = Payout.objects.create(workspace=workspace, credits=Decimal(str(credits)).quantize(CENT),
-                                   amount_cents=amount_cents, method=method, external_reference=external_reference,
-                                   note=note, created_by=actor)
-    credits_pay_out(workspace=workspace, amount=payout.credits, reference=payout.reference, actor=actor,
-                    reason=f"Payout by {method}")
+    payout = Payout.objects.create(
+        workspace=workspace,
+        credits=Decimal(str(credits)).quantize(CENT),
+        amount_cents=amount_cents,
+        method=method,
+        external_reference=external_reference,
+        note=note,
+        created_by=actor,
+    )
+    credits_pay_out(
+        workspace=workspace, amount=payout.credits, reference=payout.reference, actor=actor, reason=f"Payout by {method}"
+    )
     return payout

@@ -28,11 +28,17 @@ ERRORS_ON_PAGE = 100
 def dashboard(request):
     profile = services.partner_profile_ensure(workspace=request.workspace)
     uploads = selectors.workspace_uploads(workspace=request.workspace).order_by("-created_at", "-id")[:20]
-    return render(request, "partners/dashboard.html", {
-        "profile": profile, "summary": selectors.partner_summary(workspace=request.workspace),
-        "uploads": uploads, "balance": credit_balance(workspace=request.workspace),
-        "sales": selectors.partner_sales(workspace=request.workspace)[:10],
-    })
+    return render(
+        request,
+        "partners/dashboard.html",
+        {
+            "profile": profile,
+            "summary": selectors.partner_summary(workspace=request.workspace),
+            "uploads": uploads,
+            "balance": credit_balance(workspace=request.workspace),
+            "sales": selectors.partner_sales(workspace=request.workspace)[:10],
+        },
+    )
 
 
 @partner_page
@@ -41,11 +47,18 @@ def upload_start(request):
     if request.method == "POST" and form.is_valid():
         incoming = form.cleaned_data["file"]
         if incoming.size > settings.UPLOAD_MAX_BYTES:
-            form.add_error("file", f"The file is {incoming.size / 1_048_576:,.1f} MB; the limit is "
-                                   f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files.")
+            form.add_error(
+                "file",
+                f"The file is {incoming.size / 1_048_576:,.1f} MB; the limit is "
+                f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files.",
+            )
         else:
-            token, path = drafts.draft_save(request.session, workspace_id=request.workspace.pk, incoming=incoming,
-                                            price=str(form.cleaned_data["price_per_lead"]))
+            token, path = drafts.draft_save(
+                request.session,
+                workspace_id=request.workspace.pk,
+                incoming=incoming,
+                price=str(form.cleaned_data["price_per_lead"]),
+            )
             try:
                 detect_format(path)
             except FileRejected as exc:
@@ -53,8 +66,7 @@ def upload_start(request):
                 form.add_error("file", str(exc))
             else:
                 return redirect("partners:upload_mapping", token=token)
-    return render(request, "partners/upload_start.html", {"form": form,
-                                                          "max_mb": settings.UPLOAD_MAX_BYTES // 1_048_576})
+    return render(request, "partners/upload_start.html", {"form": form, "max_mb": settings.UPLOAD_MAX_BYTES // 1_048_576})
 
 
 @partner_page
@@ -67,25 +79,36 @@ def upload_mapping(request, token: str):
     path = Path(draft["path"])
     fmt = detect_format(path)
     suggested = suggest_mapping(fmt.header)
-    form = MappingForm(request.POST or None, headers=fmt.header, suggested=suggested,
-                       initial={"price_per_lead": draft["price"]})
+    form = MappingForm(request.POST or None, headers=fmt.header, suggested=suggested, initial={"price_per_lead": draft["price"]})
     if request.method == "POST" and form.is_valid():
         try:
             with open(path, "rb") as handle:
-                upload = services.upload_create(workspace=request.workspace, file=File(handle, name=draft["name"]),
-                                                price_per_lead=form.cleaned_data["price_per_lead"],
-                                                mapping=form.mapping(), created_by=request.user)
+                upload = services.upload_create(
+                    workspace=request.workspace,
+                    file=File(handle, name=draft["name"]),
+                    price_per_lead=form.cleaned_data["price_per_lead"],
+                    mapping=form.mapping(),
+                    created_by=request.user,
+                )
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
             drafts.draft_discard(request.session, token=token)
             messages.success(request, f"“{upload.original_name}” is being processed.")
             return redirect("partners:upload_detail", upload_id=upload.pk)
-    return render(request, "partners/upload_mapping.html", {
-        "form": form, "draft": draft, "header": fmt.header, "rows": preview_rows(path, fmt),
-        "mapping_rows": form.mapping_rows(), "encoding": fmt.encoding,
-        "delimiter": {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[fmt.delimiter],
-    })
+    return render(
+        request,
+        "partners/upload_mapping.html",
+        {
+            "form": form,
+            "draft": draft,
+            "header": fmt.header,
+            "rows": preview_rows(path, fmt),
+            "mapping_rows": form.mapping_rows(),
+            "encoding": fmt.encoding,
+            "delimiter": {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[fmt.delimiter],
+        },
+    )
 
 
 def _upload(request, upload_id) -> Upload:
@@ -95,8 +118,12 @@ def _upload(request, upload_id) -> Upload:
 @partner_page
 def upload_detail(request, upload_id: int):
     upload = _upload(request, upload_id)
-    context = {"upload": upload, "errors": selectors.upload_errors(upload=upload)[:ERRORS_ON_PAGE],
-               "error_count": selectors.upload_errors(upload=upload).count(), "errors_shown": ERRORS_ON_PAGE}
+    context = {
+        "upload": upload,
+        "errors": selectors.upload_errors(upload=upload)[:ERRORS_ON_PAGE],
+        "error_count": selectors.upload_errors(upload=upload).count(),
+        "errors_shown": ERRORS_ON_PAGE,
+    }
     if request.htmx:
         return render(request, "partners/upload_detail.html#report", context)
     return render(request, "partners/upload_detail.html", context)
@@ -112,8 +139,12 @@ def upload_errors_csv(request, upload_id: int):
 @partner_page
 def uploads(request):
     try:
-        page = keyset_paginate(selectors.workspace_uploads(workspace=request.workspace),
-                               ordering=("-created_at", "-id"), cursor=request.GET.get("cursor"), page_size=25)
+        page = keyset_paginate(
+            selectors.workspace_uploads(workspace=request.workspace),
+            ordering=("-created_at", "-id"),
+            cursor=request.GET.get("cursor"),
+            page_size=25,
+        )
     except ApplicationError:
         return redirect("partners:uploads")
     return render(request, "partners/uploads.html", {"page": page})
@@ -122,24 +153,34 @@ def uploads(request):
 @partner_page
 def earnings(request):
     try:
-        page = keyset_paginate(selectors.partner_sales(workspace=request.workspace),
-                               ordering=("-purchase__completed_at", "-id"), cursor=request.GET.get("cursor"),
-                               page_size=50)
+        page = keyset_paginate(
+            selectors.partner_sales(workspace=request.workspace),
+            ordering=("-purchase__completed_at", "-id"),
+            cursor=request.GET.get("cursor"),
+            page_size=50,
+        )
     except ApplicationError:
         return redirect("partners:earnings")
-    return render(request, "partners/earnings.html", {
-        "page": page, "summary": selectors.partner_summary(workspace=request.workspace),
-        "payouts": selectors.partner_payouts(workspace=request.workspace)[:50],
-        "balance": credit_balance(workspace=request.workspace),
-    })
+    return render(
+        request,
+        "partners/earnings.html",
+        {
+            "page": page,
+            "summary": selectors.partner_summary(workspace=request.workspace),
+            "payouts": selectors.partner_payouts(workspace=request.workspace)[:50],
+            "balance": credit_balance(workspace=request.workspace),
+        },
+    )
 
 
 @partner_page
 @require_POST
 def profile_update(request):
     profile = services.partner_profile_ensure(workspace=request.workspace)
-    services.partner_profile_update(profile_id=profile.pk, company_name=request.POST.get("company_name", ""),
-                                    payout_details=request.POST.get("payout_details", ""))
+    services.partner_profile_update(
+        profile_id=profile.pk,
+        company_name=request.POST.get("company_name", ""),
+        payout_details=request.POST.get("payout_details", ""),
+    )
     messages.success(request, "Partner details saved.")
     return redirect("partners:dashboard")
-

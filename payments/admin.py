@@ -29,8 +29,9 @@ class StripeEventAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Reprocess the selected events")
     def reprocess(self, request, queryset):
-        results = [stripe_event_process(event_id=event_id, force=True).status
-                   for event_id in queryset.values_list("event_id", flat=True)]
+        results = [
+            stripe_event_process(event_id=event_id, force=True).status for event_id in queryset.values_list("event_id", flat=True)
+        ]
         failed = results.count(StripeEvent.Status.FAILED)
         level = messages.WARNING if failed else messages.SUCCESS
         self.message_user(request, f"Reprocessed {len(results)} event(s); {failed} failed.", level)

@@ -23,19 +23,29 @@ def stripe_settings_check(app_configs, **kwargs):
         return []
     errors = []
     if not settings.STRIPE_SECRET_KEY:
-        errors.append(Error(
-            "STRIPE_SECRET_KEY is not set: without it nobody can pay (production has no local checkout).",
-            hint="Set STRIPE_SECRET_KEY to the secret key of your Stripe account (sk_live_...).", id="payments.E001"))
+        errors.append(
+            Error(
+                "STRIPE_SECRET_KEY is not set: without it nobody can pay (production has no local checkout).",
+                hint="Set STRIPE_SECRET_KEY to the secret key of your Stripe account (sk_live_...).",
+                id="payments.E001",
+            )
+        )
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
-        errors.append(Error(
-            "STRIPE_WEBHOOK_SECRET is not set: Stripe's events could not be verified.",
-            hint="Set it to the signing secret of the /webhooks/stripe endpoint in Stripe's dashboard (whsec_...).",
-            id="payments.E002"))
+        errors.append(
+            Error(
+                "STRIPE_WEBHOOK_SECRET is not set: Stripe's events could not be verified.",
+                hint="Set it to the signing secret of the /webhooks/stripe endpoint in Stripe's dashboard (whsec_...).",
+                id="payments.E002",
+            )
+        )
     elif secret in _public_webhook_secrets():
-        errors.append(Error(
-            "STRIPE_WEBHOOK_SECRET is the public development value from .env.example: anyone could sign events "
-            "that credit any workspace.",
-            hint="Set it to the signing secret of the /webhooks/stripe endpoint in Stripe's dashboard (whsec_...).",
-            id="payments.E003"))
+        errors.append(
+            Error(
+                "STRIPE_WEBHOOK_SECRET is the public development value from .env.example: anyone could sign events "
+                "that credit any workspace.",
+                hint="Set it to the signing secret of the /webhooks/stripe endpoint in Stripe's dashboard (whsec_...).",
+                id="payments.E003",
+            )
+        )
     return errors

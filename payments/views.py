@@ -26,23 +26,27 @@ def _local_session(session_id: str) -> LocalCheckoutSession:
 
 
 def _local_event(session: LocalCheckoutSession, event_type: str, **session_fields) -> str:
-    return json.dumps({
-        "id": f"evt_local_{secrets.token_hex(12)}",
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "livemode": False,
-        "data": {"object": {
-            "id": session.session_id,
-            "object": "checkout.session",
-            "client_reference_id": session.client_reference_id,
-            "metadata": session.metadata,
-            "amount_total": session.amount_total,
-            "currency": session.currency,
-            "mode": "payment",
-            **session_fields,
-        }},
-    })
+    return json.dumps(
+        {
+            "id": f"evt_local_{secrets.token_hex(12)}",
+            "object": "event",
+            "type": event_type,
+            "created": int(time.time()),
+            "livemode": False,
+            "data": {
+                "object": {
+                    "id": session.session_id,
+                    "object": "checkout.session",
+                    "client_reference_id": session.client_reference_id,
+                    "metadata": session.metadata,
+                    "amount_total": session.amount_total,
+                    "currency": session.currency,
+                    "mode": "payment",
+                    **session_fields,
+                }
+            },
+        }
+    )
 
 
 def local_checkout(request, session_id: str):
@@ -55,8 +59,13 @@ def local_checkout(request, session_id: str):
         if expired:
             messages.error(request, "This checkout expired. Start again from the Credits page.")
             return redirect(session.cancel_url)
-        payload = _local_event(session, "checkout.session.completed", status="complete", payment_status="paid",
-                               payment_intent=f"pi_local_{secrets.token_hex(12)}")
+        payload = _local_event(
+            session,
+            "checkout.session.completed",
+            status="complete",
+            payment_status="paid",
+            payment_intent=f"pi_local_{secrets.token_hex(12)}",
+        )
         stripe_webhook_receive(payload=payload.encode(), signature=stripe_gateway.sign_payload(payload))
         return redirect(session.success_url)
     return render(request, "payments/local_checkout.html", {"session": session, "expired": expired})

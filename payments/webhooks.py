@@ -51,10 +51,11 @@ class CheckoutEnd(enum.Enum):
     PAYMENT_FAILED = "payment_failed"
 
 
-_CREDIT_PURCHASE_STATUS = {CheckoutEnd.EXPIRED: CreditPurchase.Status.EXPIRED,
-                           CheckoutEnd.PAYMENT_FAILED: CreditPurchase.Status.FAILED}
-_LEAD_PURCHASE_STATUS = {CheckoutEnd.EXPIRED: LeadPurchase.Status.EXPIRED,
-                         CheckoutEnd.PAYMENT_FAILED: LeadPurchase.Status.FAILED}
+_CREDIT_PURCHASE_STATUS = {
+    CheckoutEnd.EXPIRED: CreditPurchase.Status.EXPIRED,
+    CheckoutEnd.PAYMENT_FAILED: CreditPurchase.Status.FAILED,
+}
+_LEAD_PURCHASE_STATUS = {CheckoutEnd.EXPIRED: LeadPurchase.Status.EXPIRED, CheckoutEnd.PAYMENT_FAILED: LeadPurchase.Status.FAILED}
 
 
 def _checkout_kind(session: dict) -> CheckoutKind | None:
@@ -84,12 +85,18 @@ def _lock_payment(payment_intent_id: str) -> None:
 def _refunds_waiting_for(payment_intent_id: str) -> tuple[int, list[int]]:
     """How much of this payment Stripe said it refunded before the payment arrived, and the refund events that
     said so and are free to close now (one being redelivered right now closes itself once this commits)."""
-    waiting = list(StripeEvent.objects.filter(status=StripeEvent.Status.WAITING, type="charge.refunded",
-                                              waiting_for=payment_intent_id).values_list("pk", "payload"))
+    waiting = list(
+        StripeEvent.objects.filter(
+            status=StripeEvent.Status.WAITING, type="charge.refunded", waiting_for=payment_intent_id
+        ).values_list("pk", "payload")
+    )
     # Each refund event of a charge carries the running total refunded, so the largest is the latest.
     refunded = max((int(payload["data"]["object"].get("amount_refunded") or 0) for _, payload in waiting), default=0)
-    free = list(StripeEvent.objects.filter(pk__in=[pk for pk, _ in waiting])
-                .select_for_update(skip_locked=True).values_list("pk", flat=True))
+    free = list(
+        StripeEvent.objects.filter(pk__in=[pk for pk, _ in waiting])
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)
+    )
     return refunded, free
 
 
@@ -112,8 +119,9 @@ def _on_session_completed(session: dict) -> None:
         case CheckoutKind.LEADS:
             marketplace_services.purchase_complete_paid(session=session, refunded_cents=refunded_cents)
     if waiting and _paid_for(payment_intent_id) is not None:  # the purchase took this payment and its refunds
-        StripeEvent.objects.filter(pk__in=waiting).update(status=StripeEvent.Status.PROCESSED, waiting_for="",
-                                                          processed_at=timezone.now())
+        StripeEvent.objects.filter(pk__in=waiting).update(
+            status=StripeEvent.Status.PROCESSED, waiting_for="", processed_at=timezone.now()
+        )
 
 
 def _on_session_ended(session: dict, end: CheckoutEnd) -> None:
@@ -141,16 +149,19 @@ def _on_charge_refunded(charge: dict) -> WaitFor | None:
     _lock_payment(payment_intent_id)
     match _paid_for(payment_intent_id):
         case CheckoutKind.CREDITS:
-            credit_services.credit_purchase_refund(payment_intent_id=payment_intent_id,
-                                                   amount_refunded_cents=amount_refunded_cents)
+            credit_services.credit_purchase_refund(
+                payment_intent_id=payment_intent_id, amount_refunded_cents=amount_refunded_cents
+            )
         case CheckoutKind.LEADS:
-            marketplace_services.purchase_card_refunded(payment_intent_id=payment_intent_id,
-                                                        amount_refunded_cents=amount_refunded_cents)
+            marketplace_services.purchase_card_refunded(
+                payment_intent_id=payment_intent_id, amount_refunded_cents=amount_refunded_cents
+            )
         case None:
             # Its payment's event may still be on its way (Stripe retries for days, in no set order): the
             # refund waits for it, and staff see a refund that waits too long.
-            logger.warning("refund of a payment Cursive has not seen: waiting for it",
-                           extra={"payment_intent": payment_intent_id})
+            logger.warning(
+                "refund of a payment Cursive has not seen: waiting for it", extra={"payment_intent": payment_intent_id}
+            )
             return WaitFor(payment_intent_id)
     return None
 
@@ -206,8 +217,7 @@ def stripe_event_process(*, event_id: str, force: bool = False) -> StripeEvent:
     with transaction.atomic():
         # Stripe gives up on a webhook after seconds; fail fast (500, retried later) rather than hang on a lock.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)",
-                           [f"{settings.STRIPE_WEBHOOK_LOCK_TIMEOUT_MS}ms"])
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.STRIPE_WEBHOOK_LOCK_TIMEOUT_MS}ms"])
         event = StripeEvent.objects.select_for_update().get(event_id=event_id)
         if event.status in (StripeEvent.Status.PROCESSED, StripeEvent.Status.IGNORED) and not force:
             return event

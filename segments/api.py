@@ -15,8 +15,18 @@ from .models import Segment
 class SegmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Segment
-        fields = ("id", "name", "description", "filters", "status", "last_count", "last_run", "auto_pull_per_day",
-                  "created_at", "updated_at")
+        fields = (
+            "id",
+            "name",
+            "description",
+            "filters",
+            "status",
+            "last_count",
+            "last_run",
+            "auto_pull_per_day",
+            "created_at",
+            "updated_at",
+        )
 
 
 class SegmentInputSerializer(serializers.Serializer):
@@ -28,31 +38,37 @@ class SegmentInputSerializer(serializers.Serializer):
 
 
 class SegmentListCreateView(WorkspaceAPIView):
-    @extend_schema(parameters=[*CURSOR_PARAMETERS, OpenApiParameter("status", str)],
-                   responses=page_of(SegmentSerializer), operation_id="v1_segments_list")
+    @extend_schema(
+        parameters=[*CURSOR_PARAMETERS, OpenApiParameter("status", str)],
+        responses=page_of(SegmentSerializer),
+        operation_id="v1_segments_list",
+    )
     def get(self, request):
         status = request.query_params.get("status") or None
         if status is not None and status not in Segment.Status.values:
-            raise ValidationFailed(f"`status` is one of {', '.join(Segment.Status.values)}.",
-                                   fields={"status": [f"Not one of {', '.join(Segment.Status.values)}."]})
+            raise ValidationFailed(
+                f"`status` is one of {', '.join(Segment.Status.values)}.",
+                fields={"status": [f"Not one of {', '.join(Segment.Status.values)}."]},
+            )
         segments = selectors.workspace_segments(workspace=request.workspace, status=status)
         return paginated_response(request, segments, ordering=("-created_at", "-id"), serializer_class=SegmentSerializer)
 
-    @extend_schema(request=SegmentInputSerializer, responses={201: SegmentSerializer},
-                   description=f"`filters` keys: {', '.join(SegmentFiltersSerializer().fields)}.")
+    @extend_schema(
+        request=SegmentInputSerializer,
+        responses={201: SegmentSerializer},
+        description=f"`filters` keys: {', '.join(SegmentFiltersSerializer().fields)}.",
+    )
     def post(self, request):
         data = SegmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        segment = services.segment_create(workspace=request.workspace, created_by=request.user,
-                                          **data.validated_data)
+        segment = services.segment_create(workspace=request.workspace, created_by=request.user, **data.validated_data)
         return Response(SegmentSerializer(segment).data, status=201)
 
 
 class SegmentDetailView(WorkspaceAPIView):
     @extend_schema(responses=SegmentSerializer)
     def get(self, request, segment_id: int):
-        return Response(SegmentSerializer(selectors.segment_get(workspace=request.workspace,
-                                                                segment_id=segment_id)).data)
+        return Response(SegmentSerializer(selectors.segment_get(workspace=request.workspace, segment_id=segment_id)).data)
 
     @extend_schema(request=SegmentInputSerializer(partial=True), responses=SegmentSerializer)
     def patch(self, request, segment_id: int):
@@ -78,11 +94,19 @@ class SegmentRunView(WorkspaceAPIView):
                 raise serializers.ValidationError({"limit": ["Say how many people to pull."]})
             return attrs
 
-    @extend_schema(request=RunInputSerializer, responses=inline_serializer("SegmentRunResult", {
-        "count": serializers.IntegerField(required=False), "pulled": serializers.IntegerField(required=False),
-        "skipped_owned": serializers.IntegerField(required=False),
-        "credits_charged": serializers.DecimalField(max_digits=14, decimal_places=2, required=False)}),
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)])
+    @extend_schema(
+        request=RunInputSerializer,
+        responses=inline_serializer(
+            "SegmentRunResult",
+            {
+                "count": serializers.IntegerField(required=False),
+                "pulled": serializers.IntegerField(required=False),
+                "skipped_owned": serializers.IntegerField(required=False),
+                "credits_charged": serializers.DecimalField(max_digits=14, decimal_places=2, required=False),
+            },
+        ),
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
     @idempotent(atomic=True)
     def post(self, request, segment_id: int):
         # Another workspace's id is a 404 whatever the body says.
@@ -92,7 +116,9 @@ class SegmentRunView(WorkspaceAPIView):
         if data.validated_data["mode"] == "preview":
             run = services.segment_preview(workspace=request.workspace, segment_id=segment_id, actor=request.user)
             return Response({"count": run.count})
-        run = services.segment_pull(workspace=request.workspace, segment_id=segment_id,
-                                    limit=data.validated_data["limit"], actor=request.user)
-        return Response({"pulled": run.pulled, "skipped_owned": run.skipped_owned,
-                         "credits_charged": f"{run.credits_charged:.2f}"})
+        run = services.segment_pull(
+            workspace=request.workspace, segment_id=segment_id, limit=data.validated_data["limit"], actor=request.user
+        )
+        return Response(
+            {"pulled": run.pulled, "skipped_owned": run.skipped_owned, "credits_charged": f"{run.credits_charged:.2f}"}
+        )

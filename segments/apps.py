@@ -13,7 +13,7 @@ class SegmentsConfig(AppConfig):
         from .models import SegmentRun
 
         register_reference(
-            "segment_run",
-            lambda ids: set(SegmentRun.objects.filter(pk__in=ids, pulled__gt=0).values_list("pk", flat=True)))
+            "segment_run", lambda ids: set(SegmentRun.objects.filter(pk__in=ids, pulled__gt=0).values_list("pk", flat=True))
+        )
         register(Recurring("refresh segment counts", "segments.services.segments_refresh_counts", Schedule.DAILY))
         register(Recurring("automatic segment pulls", "segments.services.segments_auto_pull", Schedule.DAILY))

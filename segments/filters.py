@@ -10,9 +10,19 @@ from leads.models import CompanySize, Person, Seniority
 
 LIST_FIELDS = ("industry", "state", "city", "company_size", "seniority")
 # The names Lead Search and the segment editor give the filters, for messages about them.
-FILTER_LABELS = {"industry": "Industry", "state": "State", "city": "City", "company_size": "Company size",
-                 "seniority": "Seniority", "title": "Job title words", "has_email": "Email", "has_phone": "Phone",
-                 "has_linkedin": "LinkedIn", "email_verified": "Verified email", "score_min": "Minimum quality score"}
+FILTER_LABELS = {
+    "industry": "Industry",
+    "state": "State",
+    "city": "City",
+    "company_size": "Company size",
+    "seniority": "Seniority",
+    "title": "Job title words",
+    "has_email": "Email",
+    "has_phone": "Phone",
+    "has_linkedin": "LinkedIn",
+    "email_verified": "Verified email",
+    "score_min": "Minimum quality score",
+}
 BOOLEAN_FIELDS = ("has_email", "has_phone", "has_linkedin", "email_verified")
 
 
@@ -59,8 +69,7 @@ class SegmentFiltersSerializer(serializers.Serializer):
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
         if unknown:
-            raise serializers.ValidationError(
-                {key: [f"Unknown filter. Use: {', '.join(self.fields)}."] for key in unknown})
+            raise serializers.ValidationError({key: [f"Unknown filter. Use: {', '.join(self.fields)}."] for key in unknown})
         # Empty lists and blank words filter nothing: drop them so saved filters stay minimal.
         return {key: value for key, value in attrs.items() if value not in ([], "")}
 
@@ -68,7 +77,7 @@ class SegmentFiltersSerializer(serializers.Serializer):
 def clean_filters(raw) -> dict:
     """Validated filters or serializers.ValidationError (the API answers 400 with the fields)."""
     if not isinstance(raw, dict):
-        raise serializers.ValidationError({"filters": ["Filters are an object, e.g. {\"industry\": [\"SaaS\"]}."]})
+        raise serializers.ValidationError({"filters": ['Filters are an object, e.g. {"industry": ["SaaS"]}.']})
     serializer = SegmentFiltersSerializer(data=raw)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data

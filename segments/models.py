@@ -31,8 +31,9 @@ class Segment(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["workspace", "status", "-updated_at"], name="segment_ws_status_idx"),
-            models.Index(fields=["status", "auto_pull_per_day"], condition=Q(auto_pull_per_day__gt=0),
-                         name="segment_auto_pull_idx"),
+            models.Index(
+                fields=["status", "auto_pull_per_day"], condition=Q(auto_pull_per_day__gt=0), name="segment_auto_pull_idx"
+            ),
         ]
 
     def __str__(self):
@@ -55,8 +56,7 @@ class SegmentRun(models.Model):
     pulled = models.PositiveIntegerField(default=0)
     skipped_owned = models.PositiveIntegerField(default=0)
     credits_charged = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -74,8 +74,9 @@ class SegmentSettings(models.Model):
     """A workspace's limits for automatic pulls."""
 
     workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, related_name="segment_settings")
-    auto_pull_daily_credit_cap = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"),
-                                                     help_text="Credits automatic pulls may spend per day; 0 is off.")
+    auto_pull_daily_credit_cap = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal("0.00"), help_text="Credits automatic pulls may spend per day; 0 is off."
+    )
 
     class Meta:
         verbose_name_plural = "segment settings"

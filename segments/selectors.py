@@ -29,10 +29,15 @@ def segment_runs(*, segment: Segment) -> QuerySet[SegmentRun]:
 def segment_performance(*, workspace: Workspace) -> QuerySet[Segment]:
     """Per segment: runs, people pulled, credits spent (for analytics)."""
     pulls = Q(runs__mode__in=PULL_MODES)
-    return (workspace_segments(workspace=workspace)
-            .annotate(run_count=Count("runs"), people_pulled=Sum("runs__pulled", filter=pulls),
-                      credits_spent=Sum("runs__credits_charged", filter=pulls))
-            .order_by("-credits_spent", "name"))
+    return (
+        workspace_segments(workspace=workspace)
+        .annotate(
+            run_count=Count("runs"),
+            people_pulled=Sum("runs__pulled", filter=pulls),
+            credits_spent=Sum("runs__credits_charged", filter=pulls),
+        )
+        .order_by("-credits_spent", "name")
+    )
 
 
 def segment_settings(*, workspace: Workspace) -> SegmentSettings:

@@ -28,8 +28,11 @@ MAX_PULL = 10_000
 def _messages(detail) -> list[str]:
     """DRF's nested error detail as sentences: a list item's errors come keyed by its index."""
     if isinstance(detail, dict):
-        return [f"Item {index + 1}: {message}" if isinstance(index, int) else message
-                for index, value in detail.items() for message in _messages(value)]
+        return [
+            f"Item {index + 1}: {message}" if isinstance(index, int) else message
+            for index, value in detail.items()
+            for message in _messages(value)
+        ]
     if isinstance(detail, list):
         return [message for item in detail for message in _messages(item)]
     return [str(detail)]
@@ -62,20 +65,34 @@ def _segment_for_update(*, workspace: Workspace, segment_id) -> Segment:
 
 def _auto_pull_per_day(per_day) -> int:
     if not isinstance(per_day, int) or isinstance(per_day, bool) or not 0 <= per_day <= MAX_PULL:
-        raise ValidationFailed(f"Automatic pulls take 0 to {MAX_PULL:,} people a day.",
-                               fields={"auto_pull_per_day": [f"0 to {MAX_PULL}."]})
+        raise ValidationFailed(
+            f"Automatic pulls take 0 to {MAX_PULL:,} people a day.", fields={"auto_pull_per_day": [f"0 to {MAX_PULL}."]}
+        )
     return per_day
 
 
 @transaction.atomic
-def segment_create(*, workspace: Workspace, name: str, filters: dict, description: str = "",
-                   created_by: User | None = None, status: str = Segment.Status.ACTIVE,
-                   auto_pull_per_day: int = 0) -> Segment:
+def segment_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    filters: dict,
+    description: str = "",
+    created_by: User | None = None,
+    status: str = Segment.Status.ACTIVE,
+    auto_pull_per_day: int = 0,
+) -> Segment:
     if status not in Segment.Status.values:
         raise ValidationFailed("Status is active, paused or archived.", fields={"status": ["Unknown status."]})
-    return Segment.objects.create(workspace=workspace, name=_name(name), description=(description or "").strip(),
-                                  filters=validated_filters(filters), created_by=created_by, status=status,
-                                  auto_pull_per_day=_auto_pull_per_day(auto_pull_per_day))
+    return Segment.objects.create(
+        workspace=workspace,
+        name=_name(name),
+        description=(description or "").strip(),
+        filters=validated_filters(filters),
+        created_by=created_by,
+        status=status,
+        auto_pull_per_day=_auto_pull_per_day(auto_pull_per_day),
+    )
 
 
 @transaction.atomic
@@ -83,8 +100,9 @@ def segment_update(*, workspace: Workspace, segment_id, **changes) -> Segment:
     segment = _segment_for_update(workspace=workspace, segment_id=segment_id)
     allowed = {"name", "description", "filters", "status", "auto_pull_per_day"}
     if unknown := sorted(set(changes) - allowed):
-        raise ValidationFailed(f"These fields cannot be changed: {', '.join(unknown)}.",
-                               fields={key: ["Not editable."] for key in unknown})
+        raise ValidationFailed(
+            f"These fields cannot be changed: {', '.join(unknown)}.", fields={key: ["Not editable."] for key in unknown}
+        )
     if "name" in changes:
         segment.name = _name(changes["name"])
     if "description" in changes:
@@ -105,8 +123,13 @@ def segment_update(*, workspace: Workspace, segment_id, **changes) -> Segment:
 @transaction.atomic
 def segment_duplicate(*, workspace: Workspace, segment_id, created_by: User | None = None) -> Segment:
     original = _segment_for_update(workspace=workspace, segment_id=segment_id)
-    return Segment.objects.create(workspace=workspace, name=f"{original.name} (copy)"[:120],
-                                  description=original.description, filters=original.filters, created_by=created_by)
+    return Segment.objects.create(
+        workspace=workspace,
+        name=f"{original.name} (copy)"[:120],
+        description=original.description,
+        filters=original.filters,
+        created_by=created_by,
+    )
 
 
 @transaction.atomic
@@ -123,8 +146,9 @@ def search_sample(*, filters: dict, limit: int = 10) -> list[Person]:
 
 
 @transaction.atomic
-def segment_preview(*, workspace: Workspace, segment_id, actor: User | None = None,
-                    mode: str = SegmentRun.Mode.PREVIEW) -> SegmentRun:
+def segment_preview(
+    *, workspace: Workspace, segment_id, actor: User | None = None, mode: str = SegmentRun.Mode.PREVIEW
+) -> SegmentRun:
     segment = _segment_for_update(workspace=workspace, segment_id=segment_id)
     count = people_matching(validated_filters(segment.filters)).count()
     segment.last_count = count
@@ -147,17 +171,19 @@ RETURNING id
 
 
 @transaction.atomic
-def segment_pull(*, workspace: Workspace, segment_id, limit, actor: User | None = None,
-                 mode: str = SegmentRun.Mode.PULL) -> SegmentRun:
+def segment_pull(
+    *, workspace: Workspace, segment_id, limit, actor: User | None = None, mode: str = SegmentRun.Mode.PULL
+) -> SegmentRun:
     """Add up to `limit` people the workspace does not own yet and charge only for them, all in one transaction.
     The segment row is locked first, so two pulls of one segment run one after the other."""
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PULL:
-        raise ValidationFailed(f"Pull between 1 and {MAX_PULL:,} people at a time.",
-                               fields={"limit": [f"1 to {MAX_PULL}."]})
+        raise ValidationFailed(f"Pull between 1 and {MAX_PULL:,} people at a time.", fields={"limit": [f"1 to {MAX_PULL}."]})
     segment = _segment_for_update(workspace=workspace, segment_id=segment_id)
     if segment.status != Segment.Status.ACTIVE:
-        raise Conflict(f"“{segment.name}” is {segment.get_status_display().lower()}; make it active to pull from it.",
-                       code="segment_not_active")
+        raise Conflict(
+            f"“{segment.name}” is {segment.get_status_display().lower()}; make it active to pull from it.",
+            code="segment_not_active",
+        )
     matching = people_matching(validated_filters(segment.filters))
     owned = Lead.objects.filter(workspace=workspace, dedup_hash=OuterRef("dedup_hash"))
     candidates = list(matching.filter(~Exists(owned)).order_by("-score", "id").values_list("id", "score")[:limit])
@@ -170,18 +196,36 @@ def segment_pull(*, workspace: Workspace, segment_id, limit, actor: User | None 
     if candidates:
         columns = ", ".join(LEAD_FIELDS)
         with connection.cursor() as cursor:
-            cursor.execute(_PULL_SQL.format(columns=columns), {
-                "workspace": workspace.pk, "actor": actor.pk if actor else None, "now": timezone.now(),
-                "ids": [person_id for person_id, _ in candidates], "detail": f"segment “{segment.name}”"[:200]})
+            cursor.execute(
+                _PULL_SQL.format(columns=columns),
+                {
+                    "workspace": workspace.pk,
+                    "actor": actor.pk if actor else None,
+                    "now": timezone.now(),
+                    "ids": [person_id for person_id, _ in candidates],
+                    "detail": f"segment “{segment.name}”"[:200],
+                },
+            )
             new_ids = [row[0] for row in cursor.fetchall()]
         pulled = len(new_ids)
         leads_rescore(workspace=workspace, lead_ids=new_ids)
-    run = SegmentRun.objects.create(segment=segment, mode=mode, requested=limit, pulled=pulled,
-                                    skipped_owned=skipped_owned, actor=actor,
-                                    credits_charged=settings.SEGMENT_PULL_PRICE * pulled)
+    run = SegmentRun.objects.create(
+        segment=segment,
+        mode=mode,
+        requested=limit,
+        pulled=pulled,
+        skipped_owned=skipped_owned,
+        actor=actor,
+        credits_charged=settings.SEGMENT_PULL_PRICE * pulled,
+    )
     if pulled:
-        credits_spend(workspace=workspace, amount=run.credits_charged, reference=run.reference, actor=actor,
-                      reason=f"{pulled} {'person' if pulled == 1 else 'people'} from segment “{segment.name}”")
+        credits_spend(
+            workspace=workspace,
+            amount=run.credits_charged,
+            reference=run.reference,
+            actor=actor,
+            reason=f"{pulled} {'person' if pulled == 1 else 'people'} from segment “{segment.name}”",
+        )
     segment.last_run = run.created_at
     segment.save(update_fields=["last_run", "updated_at"])
     return run
@@ -192,8 +236,9 @@ def segment_settings_update(*, workspace: Workspace, auto_pull_daily_credit_cap)
     try:
         cap = to_credits(str(auto_pull_daily_credit_cap))
     except ValidationFailed as exc:
-        raise ValidationFailed(f"The daily cap is a number of credits: {exc.message}",
-                               fields={"auto_pull_daily_credit_cap": exc.fields["amount"]}) from exc
+        raise ValidationFailed(
+            f"The daily cap is a number of credits: {exc.message}", fields={"auto_pull_daily_credit_cap": exc.fields["amount"]}
+        ) from exc
     if cap < 0:
         raise ValidationFailed("The daily cap cannot be negative.", fields={"auto_pull_daily_credit_cap": [">= 0"]})
     segment_settings, _ = SegmentSettings.objects.select_for_update().get_or_create(workspace=workspace)
@@ -215,21 +260,24 @@ def segments_auto_pull() -> int:
     """Daily: pull each active segment's daily quota, within its workspace's daily credit cap."""
     today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     pulled = 0
-    segments = (Segment.objects.filter(status=Segment.Status.ACTIVE, auto_pull_per_day__gt=0)
-                .select_related("workspace").order_by("workspace_id", "id"))
+    segments = (
+        Segment.objects.filter(status=Segment.Status.ACTIVE, auto_pull_per_day__gt=0)
+        .select_related("workspace")
+        .order_by("workspace_id", "id")
+    )
     for segment in segments.iterator():
-        cap = (SegmentSettings.objects.filter(workspace=segment.workspace)
-               .values_list("auto_pull_daily_credit_cap", flat=True).first() or Decimal("0"))
-        spent = (SegmentRun.objects.filter(segment__workspace=segment.workspace, mode=SegmentRun.Mode.AUTO_PULL,
-                                           created_at__gte=today).aggregate(total=Sum("credits_charged"))["total"]
-                 or Decimal("0"))
+        cap = SegmentSettings.objects.filter(workspace=segment.workspace).values_list(
+            "auto_pull_daily_credit_cap", flat=True
+        ).first() or Decimal("0")
+        spent = SegmentRun.objects.filter(
+            segment__workspace=segment.workspace, mode=SegmentRun.Mode.AUTO_PULL, created_at__gte=today
+        ).aggregate(total=Sum("credits_charged"))["total"] or Decimal("0")
         affordable = int((cap - spent) // settings.SEGMENT_PULL_PRICE) if settings.SEGMENT_PULL_PRICE else 0
         limit = min(segment.auto_pull_per_day, affordable)
         if limit < 1:
             continue
         try:
-            run = segment_pull(workspace=segment.workspace, segment_id=segment.pk, limit=limit,
-                               mode=SegmentRun.Mode.AUTO_PULL)
+            run = segment_pull(workspace=segment.workspace, segment_id=segment.pk, limit=limit, mode=SegmentRun.Mode.AUTO_PULL)
         except InsufficientCredits:
             logger.info("auto-pull skipped: not enough credits", extra={"segment": segment.pk})
             continue

@@ -31,8 +31,10 @@ def _facets() -> dict:
     """Industries and states on offer; a DISTINCT over millions of people is worth caching for minutes."""
     facets = cache.get("lead-search-facets")
     if facets is None:
-        facets = {name: list(Person.objects.order_by(name).values_list(name, flat=True).distinct()
-                             .exclude(**{name: ""})[:100]) for name in ("industry", "state")}
+        facets = {
+            name: list(Person.objects.order_by(name).values_list(name, flat=True).distinct().exclude(**{name: ""})[:100])
+            for name in ("industry", "state")
+        }
         cache.set("lead-search-facets", facets, FACETS_SECONDS)
     return facets
 
@@ -51,15 +53,29 @@ def _search_context(raw: dict) -> dict:
             for key, problems in bad.items():
                 errors[key] = [labelled(key, problem, FILTER_LABELS) for problem in problems]
                 raw.pop(key)
-    return {"filters": filters, "errors": errors, "count": services.search_count(filters=filters),
-            "sample": services.search_sample(filters=filters, limit=SAMPLE_SIZE),
-            "filters_json": json.dumps(filters), "query": query_from_filters(filters)}
+    return {
+        "filters": filters,
+        "errors": errors,
+        "count": services.search_count(filters=filters),
+        "sample": services.search_sample(filters=filters, limit=SAMPLE_SIZE),
+        "filters_json": json.dumps(filters),
+        "query": query_from_filters(filters),
+    }
 
 
 def _form_context(filters: dict) -> dict:
-    return {"facets": _facets(), "sizes": CompanySize.choices, "seniorities": Seniority.choices,
-            "booleans": [("has_email", "Email"), ("has_phone", "Phone"), ("has_linkedin", "LinkedIn"),
-                         ("email_verified", "Verified email")], "f": filters}
+    return {
+        "facets": _facets(),
+        "sizes": CompanySize.choices,
+        "seniorities": Seniority.choices,
+        "booleans": [
+            ("has_email", "Email"),
+            ("has_phone", "Phone"),
+            ("has_linkedin", "LinkedIn"),
+            ("email_verified", "Verified email"),
+        ],
+        "f": filters,
+    }
 
 
 @workspace_required
@@ -67,8 +83,9 @@ def _form_context(filters: dict) -> dict:
 def search(request):
     context = _search_context(filters_from_query(request.GET))
     if request.htmx and request.htmx.target == "search-results":
-        return push_url(render(request, "segments/search.html#results", context), reverse("segments:search"),
-                        context.get("query", ""))
+        return push_url(
+            render(request, "segments/search.html#results", context), reverse("segments:search"), context.get("query", "")
+        )
     context.update(_form_context(context["filters"]))
     return render(request, "segments/search.html", context)
 
@@ -78,8 +95,9 @@ def search(request):
 def save_search(request):
     try:
         raw = json.loads(request.POST.get("filters") or "{}")
-        segment = services.segment_create(workspace=request.workspace, name=request.POST.get("name", ""),
-                                          filters=raw, created_by=request.user)
+        segment = services.segment_create(
+            workspace=request.workspace, name=request.POST.get("name", ""), filters=raw, created_by=request.user
+        )
     except (ValueError, ApplicationError) as exc:
         messages.error(request, getattr(exc, "message", "Those filters could not be read; search again."))
         return redirect(safe_referer(request) or "segments:search")
@@ -94,9 +112,16 @@ def segment_list(request):
     if status not in Segment.Status.values:
         return redirect("segments:list")
     segments = selectors.segment_performance(workspace=request.workspace).filter(status=status)
-    return render(request, "segments/list.html", {
-        "segments": segments.order_by("-updated_at", "-id"), "status": status, "statuses": Segment.Status.choices,
-        "settings": selectors.segment_settings(workspace=request.workspace)})
+    return render(
+        request,
+        "segments/list.html",
+        {
+            "segments": segments.order_by("-updated_at", "-id"),
+            "status": status,
+            "statuses": Segment.Status.choices,
+            "settings": selectors.segment_settings(workspace=request.workspace),
+        },
+    )
 
 
 def _segment(request, segment_id) -> Segment:
@@ -106,9 +131,13 @@ def _segment(request, segment_id) -> Segment:
 @workspace_required
 def segment_detail(request, segment_id: int):
     segment = _segment(request, segment_id)
-    context = {"segment": segment, "runs": selectors.segment_runs(segment=segment)[:20],
-               "balance": credit_balance(workspace=request.workspace), "pull_key": uuid.uuid4().hex,
-               **_form_context(segment.filters)}
+    context = {
+        "segment": segment,
+        "runs": selectors.segment_runs(segment=segment)[:20],
+        "balance": credit_balance(workspace=request.workspace),
+        "pull_key": uuid.uuid4().hex,
+        **_form_context(segment.filters),
+    }
     return render(request, "segments/detail.html", context)
 
 
@@ -117,8 +146,11 @@ def segment_detail(request, segment_id: int):
 def segment_autosave(request, segment_id: int):
     """Edits save as they are typed: the form posts itself (debounced) and gets a status line back."""
     _segment(request, segment_id)
-    changes = {"name": request.POST.get("name", ""), "description": request.POST.get("description", ""),
-               "filters": filters_from_query(request.POST)}
+    changes = {
+        "name": request.POST.get("name", ""),
+        "description": request.POST.get("description", ""),
+        "filters": filters_from_query(request.POST),
+    }
     if request.POST.get("auto_pull_per_day", "").strip().isdecimal():
         changes["auto_pull_per_day"] = int(request.POST["auto_pull_per_day"])
     try:
@@ -134,17 +166,14 @@ def _pull_once(request, segment: Segment) -> None:
     limit = int(request.POST.get("limit") or 0)
 
     def pull():
-        run = services.segment_pull(workspace=request.workspace, segment_id=segment.pk, limit=limit,
-                                    actor=request.user)
-        return 200, {"pulled": run.pulled, "skipped_owned": run.skipped_owned,
-                     "credits_charged": f"{run.credits_charged:.2f}"}
+        run = services.segment_pull(workspace=request.workspace, segment_id=segment.pk, limit=limit, actor=request.user)
+        return 200, {"pulled": run.pulled, "skipped_owned": run.skipped_owned, "credits_charged": f"{run.credits_charged:.2f}"}
 
     key = request.POST.get("idempotency_key", "").strip()
     if key:
         fingerprint = request_fingerprint("POST", request.path, {"mode": "pull", "limit": limit})
         try:
-            _, result, replayed = run_once(workspace=request.workspace, key=key, fingerprint=fingerprint, call=pull,
-                                           atomic=True)
+            _, result, replayed = run_once(workspace=request.workspace, key=key, fingerprint=fingerprint, call=pull, atomic=True)
         except Conflict as exc:
             if exc.code == "idempotency_in_progress":
                 messages.info(request, "This pull is already under way: its result shows in the history below.")
@@ -156,9 +185,12 @@ def _pull_once(request, segment: Segment) -> None:
     else:
         (_, result), replayed = pull(), False
     pulled = result["pulled"]
-    messages.success(request, f"{'This form was sent twice; the pull was already done. ' if replayed else ''}"
-                              f"Pulled {pulled} new lead{'s' if pulled != 1 else ''} into My Leads "
-                              f"for {result['credits_charged']} credits ({result['skipped_owned']} already yours).")
+    messages.success(
+        request,
+        f"{'This form was sent twice; the pull was already done. ' if replayed else ''}"
+        f"Pulled {pulled} new lead{'s' if pulled != 1 else ''} into My Leads "
+        f"for {result['credits_charged']} credits ({result['skipped_owned']} already yours).",
+    )
 
 
 @workspace_required
@@ -199,7 +231,8 @@ def segment_action(request, segment_id: int):
 @workspace_required(manager=True)
 @require_POST
 def settings_update(request):
-    services.segment_settings_update(workspace=request.workspace,
-                                     auto_pull_daily_credit_cap=request.POST.get("auto_pull_daily_credit_cap", "0"))
+    services.segment_settings_update(
+        workspace=request.workspace, auto_pull_daily_credit_cap=request.POST.get("auto_pull_daily_credit_cap", "0")
+    )
     messages.success(request, "Daily cap for automatic pulls saved.")
     return redirect("segments:list")

@@ -63,8 +63,7 @@ class Tenant:
     def __init__(self, *, name: str, kind: str = Workspace.Kind.BUYER):
         n = next(_counter)
         self.password = PASSWORD
-        self.user = user_create(email=f"user{n}@{name.lower().replace(' ', '')}.test", password=PASSWORD,
-                                full_name=f"User {n}")
+        self.user = user_create(email=f"user{n}@{name.lower().replace(' ', '')}.test", password=PASSWORD, full_name=f"User {n}")
         self.workspace = workspace_create(name=name, owner=self.user, kind=kind)
         self.api_key, self.raw_key = api_key_create(workspace=self.workspace, name="tests", created_by=self.user)
 

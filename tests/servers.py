@@ -73,10 +73,24 @@ def _wait_for_every_worker(base: str, *, workers: int, access_log: Path, deadlin
 def gunicorn(*, workers: int, env: dict, access_log: Path):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "cursive.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--access-logfile", str(access_log),
-         "--access-logformat", "%(p)s %(s)s %(U)s"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "cursive.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            str(access_log),
+            "--access-logformat",
+            "%(p)s %(s)s %(U)s",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -49,8 +49,9 @@ def _running(workspace, key: str):
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
         if not cursor.fetchone()[0]:
-            raise Conflict("A request with this Idempotency-Key is still being processed; retry in a moment.",
-                           code="idempotency_in_progress")
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed; retry in a moment.", code="idempotency_in_progress"
+            )
     try:
         yield
     finally:
@@ -68,10 +69,12 @@ def run_once(*, workspace, key: str, fingerprint: str, call, atomic: bool = Fals
         raise ValidationFailed("Idempotency-Key must be at most 255 characters.", code="invalid_idempotency_key")
     with _running(workspace, key):
         record, created = IdempotencyRecord.objects.get_or_create(
-            workspace=workspace, key=key, defaults={"request_fingerprint": fingerprint})
+            workspace=workspace, key=key, defaults={"request_fingerprint": fingerprint}
+        )
         if record.request_fingerprint != fingerprint:
-            raise Conflict("This Idempotency-Key was already used for a different request; use a new key.",
-                           code="idempotency_key_reused")
+            raise Conflict(
+                "This Idempotency-Key was already used for a different request; use a new key.", code="idempotency_key_reused"
+            )
         if record.state == IdempotencyRecord.State.DONE:
             return record.status_code, record.response_body, True
         # Not done and nobody holds the lock: new, or its first request died; either way this one does the work.
@@ -113,8 +116,12 @@ def idempotent(*, atomic=False):
 
             fingerprint = request_fingerprint(request.method, request.path, request.data)
             status_code, body, replayed = run_once(
-                workspace=request.workspace, key=key, fingerprint=fingerprint, call=call,
-                atomic=atomic(request) if callable(atomic) else atomic)
+                workspace=request.workspace,
+                key=key,
+                fingerprint=fingerprint,
+                call=call,
+                atomic=atomic(request) if callable(atomic) else atomic,
+            )
             if replayed:
                 return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"})
             return answered[0]

@@ -12,7 +12,9 @@ CURSOR_PARAMETERS = [
 
 def paginated_response(request, queryset, *, ordering, serializer_class) -> Response:
     page = keyset_paginate(
-        queryset, ordering=ordering, cursor=request.query_params.get("cursor") or None,
+        queryset,
+        ordering=ordering,
+        cursor=request.query_params.get("cursor") or None,
         page_size=parse_page_size(request.query_params.get("limit")),
     )
     return Response({"results": serializer_class(page.results, many=True).data, "next": page.next_cursor})
@@ -20,7 +22,10 @@ def paginated_response(request, queryset, *, ordering, serializer_class) -> Resp
 
 def page_of(serializer_class):
     """The schema of a list response (API.md): {"results": [...], "next": cursor or null}."""
-    return inline_serializer(f"{serializer_class.__name__.removesuffix('Serializer')}Page", {
-        "results": serializer_class(many=True),
-        "next": serializers.CharField(allow_null=True, help_text="Pass as ?cursor= for the next page."),
-    })
+    return inline_serializer(
+        f"{serializer_class.__name__.removesuffix('Serializer')}Page",
+        {
+            "results": serializer_class(many=True),
+            "next": serializers.CharField(allow_null=True, help_text="Pass as ?cursor= for the next page."),
+        },
+    )

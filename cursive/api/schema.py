@@ -6,15 +6,17 @@ from __future__ import annotations
 ERROR = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {
-            "code": {"type": "string", "description": "snake_case, stable: branch on it."},
-            "message": {"type": "string", "description": "A sentence a person can act on."},
-            "fields": {"type": "object", "description": "For validation errors: what is wrong, by field."},
-        },
-    }},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "snake_case, stable: branch on it."},
+                "message": {"type": "string", "description": "A sentence a person can act on."},
+                "fields": {"type": "object", "description": "For validation errors: what is wrong, by field."},
+            },
+        }
+    },
 }
 
 ALWAYS = {

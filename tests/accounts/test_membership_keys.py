@@ -28,8 +28,7 @@ class Member:
         token = mail.outbox[-1].body.split("/invitations/")[1].split("/")[0]
         self.user = user_create(email=email, password=PASSWORD)
         self.membership = invitation_accept(raw_token=token, user=self.user)
-        self.api_key, self.raw_key = api_key_create(workspace=tenant.workspace, name=f"{email} key",
-                                                    created_by=self.user)
+        self.api_key, self.raw_key = api_key_create(workspace=tenant.workspace, name=f"{email} key", created_by=self.user)
 
     def api(self) -> APIClient:
         client = APIClient()
@@ -91,11 +90,13 @@ def test_the_last_owner_cannot_leave(tenant):
     assert tenant.api().get("/api/v1/me").status_code == 200
 
 
-def test_keys_of_the_same_person_in_another_workspace_keep_working(tenant, other_tenant, admin_member,
-                                                                   django_capture_on_commit_callbacks):
+def test_keys_of_the_same_person_in_another_workspace_keep_working(
+    tenant, other_tenant, admin_member, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        invitation_create(workspace=other_tenant.workspace, email=admin_member.user.email, role="admin",
-                          invited_by=other_tenant.user)
+        invitation_create(
+            workspace=other_tenant.workspace, email=admin_member.user.email, role="admin", invited_by=other_tenant.user
+        )
     token = mail.outbox[-1].body.split("/invitations/")[1].split("/")[0]
     invitation_accept(raw_token=token, user=admin_member.user)
     _, elsewhere = api_key_create(workspace=other_tenant.workspace, name="elsewhere", created_by=admin_member.user)

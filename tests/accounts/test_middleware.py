@@ -40,8 +40,9 @@ def test_a_staff_workspace_key_does_not_open_the_admin(staff_key):
 def test_a_staff_workspace_key_cannot_post_an_admin_credit_adjustment(staff_key, tenant):
     credits_grant(workspace=tenant.workspace, amount="5", reference="credit_purchase:1")
     account = CreditAccount.objects.get(workspace=tenant.workspace)
-    response = _key_client(staff_key).post(f"/admin/credits/creditaccount/{account.pk}/adjust/",
-                                           {"amount": "1000", "reason": "free money"})
+    response = _key_client(staff_key).post(
+        f"/admin/credits/creditaccount/{account.pk}/adjust/", {"amount": "1000", "reason": "free money"}
+    )
     assert _is_login_redirect(response, "/admin/login/")
     account.refresh_from_db()
     assert account.balance == Decimal("5.00")
@@ -57,8 +58,9 @@ def test_a_buyer_key_does_not_open_the_lead_export_page(tenant):
 
 
 def test_a_buyer_key_cannot_post_bulk_actions_from_the_page(tenant):
-    lead = lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL,
-                       data={"first_name": "Ada", "email": "ada@example.com"})
+    lead = lead_create(
+        workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"first_name": "Ada", "email": "ada@example.com"}
+    )
     response = _key_client(tenant.raw_key).post("/leads/bulk/", {"action": "delete", "lead_ids": [lead.pk]})
     assert _is_login_redirect(response)
     assert Lead.objects.filter(pk=lead.pk).exists()

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_signup_creates_user_workspace_and_owner_membership():
-    user, workspace = user_signup(email="Ann@Example.COM", password="a-good-password-1", full_name="Ann",
-                                  workspace_name="Ann Co", kind="partner")
+    user, workspace = user_signup(
+        email="Ann@Example.COM", password="a-good-password-1", full_name="Ann", workspace_name="Ann Co", kind="partner"
+    )
     assert user.email == "ann@example.com"
     assert workspace.kind == Workspace.Kind.PARTNER
     assert Membership.objects.get(user=user, workspace=workspace).role == Membership.Role.OWNER
@@ -69,8 +70,7 @@ def test_cannot_revoke_another_workspaces_key(tenant, other_tenant):
 
 def test_invitation_email_and_acceptance(tenant, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        invitation = invitation_create(workspace=tenant.workspace, email="New@Acme.test", role="admin",
-                                       invited_by=tenant.user)
+        invitation = invitation_create(workspace=tenant.workspace, email="New@Acme.test", role="admin", invited_by=tenant.user)
     assert invitation.email == "new@acme.test"
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["new@acme.test"]
     token = mail.outbox[0].body.split("/invitations/")[1].split("/")[0]
@@ -117,8 +117,7 @@ def test_workspace_names_are_one_line_without_control_characters(tenant, name):
     assert not Workspace.objects.filter(name__contains="Acme").exclude(pk=tenant.workspace.pk).exists()
 
 
-def test_an_existing_multiline_workspace_name_does_not_break_invitation_emails(tenant,
-                                                                                django_capture_on_commit_callbacks):
+def test_an_existing_multiline_workspace_name_does_not_break_invitation_emails(tenant, django_capture_on_commit_callbacks):
     # Names stored before the rule existed, and inviters' names, may hold line breaks.
     Workspace.objects.filter(pk=tenant.workspace.pk).update(name="Acme\r\nCorp")
     tenant.workspace.refresh_from_db()

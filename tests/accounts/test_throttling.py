@@ -105,6 +105,5 @@ def test_one_address_cannot_flood_resets_for_many_accounts(client, tenant_factor
     for t in tenants:
         assert client.post("/password-reset/", {"email": t.user.email}).url == "/password-reset/sent/"
     assert len(mailoutbox) == 4
-    other_client_mail = client.post("/password-reset/", {"email": tenants[0].user.email},
-                                    REMOTE_ADDR="203.0.113.9")
+    other_client_mail = client.post("/password-reset/", {"email": tenants[0].user.email}, REMOTE_ADDR="203.0.113.9")
     assert other_client_mail.url == "/password-reset/sent/" and len(mailoutbox) == 5

@@ -7,18 +7,27 @@ pytestmark = pytest.mark.django_db
 
 
 def test_signup_logs_in_and_lands_on_dashboard_with_checklist(client):
-    response = client.post("/signup/", {
-        "full_name": "Dana Scully", "email": "dana@fbi.test", "password": "trust-no-1-ever",
-        "workspace_name": "X Files", "kind": "buyer",
-    }, follow=True)
+    response = client.post(
+        "/signup/",
+        {
+            "full_name": "Dana Scully",
+            "email": "dana@fbi.test",
+            "password": "trust-no-1-ever",
+            "workspace_name": "X Files",
+            "kind": "buyer",
+        },
+        follow=True,
+    )
     assert response.redirect_chain[-1][0] == "/"
     assert b"Getting started" in response.content
     assert b"X Files" in response.content
 
 
 def test_signup_errors_keep_what_was_typed(client):
-    response = client.post("/signup/", {"full_name": "Dana", "email": "not-an-email", "password": "short",
-                                        "workspace_name": "X Files", "kind": "buyer"})
+    response = client.post(
+        "/signup/",
+        {"full_name": "Dana", "email": "not-an-email", "password": "short", "workspace_name": "X Files", "kind": "buyer"},
+    )
     assert response.status_code == 200
     assert b"X Files" in response.content and b"Dana" in response.content
     assert not User.objects.exists()
@@ -44,8 +53,9 @@ def test_password_reset_sends_a_working_link(client, tenant, mailoutbox):
     path = link.split("://", 1)[1].split("/", 1)[1]
     form_page = client.get("/" + path, follow=True)
     assert form_page.status_code == 200
-    response = client.post(form_page.redirect_chain[-1][0], {"new_password1": "brand-new-pass-42",
-                                                               "new_password2": "brand-new-pass-42"})
+    response = client.post(
+        form_page.redirect_chain[-1][0], {"new_password1": "brand-new-pass-42", "new_password2": "brand-new-pass-42"}
+    )
     assert response.status_code == 302
     assert client.login(username=tenant.user.email, password="brand-new-pass-42")
 
@@ -111,13 +121,13 @@ def test_invited_person_signs_up_and_joins(client, tenant, django_capture_on_com
     assert [m.workspace for m in Membership.objects.filter(user=new)] == [tenant.workspace], "no workspace of their own"
 
 
-def test_an_invited_address_that_has_an_account_logs_in_to_accept(client, tenant, other_tenant,
-                                                                   django_capture_on_commit_callbacks, mailoutbox):
+def test_an_invited_address_that_has_an_account_logs_in_to_accept(
+    client, tenant, other_tenant, django_capture_on_commit_callbacks, mailoutbox
+):
     from accounts.services import invitation_create
 
     with django_capture_on_commit_callbacks(execute=True):
-        invitation_create(workspace=tenant.workspace, email=other_tenant.user.email, role="member",
-                          invited_by=tenant.user)
+        invitation_create(workspace=tenant.workspace, email=other_tenant.user.email, role="member", invited_by=tenant.user)
     path = "/invitations/" + mailoutbox[0].body.split("/invitations/")[1].split()[0]
     page = client.get(path).content.decode()
     assert "already has a Cursive account: log in to accept" in page and 'name="password"' not in page
@@ -126,8 +136,17 @@ def test_an_invited_address_that_has_an_account_logs_in_to_accept(client, tenant
 
 
 def test_signup_ignores_offsite_next(client):
-    response = client.post("/signup/", {"full_name": "Eve", "email": "eve@x.test", "password": "eve-password-12",
-                                        "workspace_name": "Eve", "kind": "buyer", "next": "https://evil.test/"})
+    response = client.post(
+        "/signup/",
+        {
+            "full_name": "Eve",
+            "email": "eve@x.test",
+            "password": "eve-password-12",
+            "workspace_name": "Eve",
+            "kind": "buyer",
+            "next": "https://evil.test/",
+        },
+    )
     assert response.url == "/"
 
 
@@ -151,8 +170,16 @@ def test_staff_without_a_workspace_land_in_the_admin(client):
 
 
 def test_signup_refuses_a_multiline_workspace_name(client):
-    response = client.post("/signup/", {"full_name": "Dana", "email": "dana@fbi.test", "password": "trust-no-1-ever",
-                                        "workspace_name": "X Files\r\nBcc: a@b.test", "kind": "buyer"})
+    response = client.post(
+        "/signup/",
+        {
+            "full_name": "Dana",
+            "email": "dana@fbi.test",
+            "password": "trust-no-1-ever",
+            "workspace_name": "X Files\r\nBcc: a@b.test",
+            "kind": "buyer",
+        },
+    )
     assert response.status_code == 200
     assert "one line" in response.context["form"].errors["workspace_name"][0]
     assert not User.objects.exists()
@@ -169,8 +196,10 @@ def test_new_workspace_form_refuses_a_multiline_name(client, tenant):
 def test_admin_refuses_a_multiline_workspace_name(client, tenant):
     staff = user_create(email="staff@cursive.test", password="staff-password-1", is_staff=True)
     client.force_login(staff)
-    response = client.post(f"/admin/accounts/workspace/{tenant.workspace.pk}/change/", {
-        "name": "Acme\r\nCorp", "kind": "buyer", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"})
+    response = client.post(
+        f"/admin/accounts/workspace/{tenant.workspace.pk}/change/",
+        {"name": "Acme\r\nCorp", "kind": "buyer", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"},
+    )
     assert response.status_code == 200 and "one line" in str(response.context["adminform"].form.errors["name"])
     tenant.workspace.refresh_from_db()
     assert tenant.workspace.name == "Acme"

@@ -26,8 +26,7 @@ def backdate_ledger(workspace, days):
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks pending, or ALTER TABLE refuses
         cursor.execute("ALTER TABLE credits_credittransaction DISABLE TRIGGER credits_ledger_append_only")
-        CreditTransaction.objects.filter(account__workspace=workspace).update(
-            created_at=timezone.now() - timedelta(days=days))
+        CreditTransaction.objects.filter(account__workspace=workspace).update(created_at=timezone.now() - timedelta(days=days))
         cursor.execute("ALTER TABLE credits_credittransaction ENABLE TRIGGER credits_ledger_append_only")
 
 
@@ -80,8 +79,9 @@ def test_sources_cost_per_lead_acquisition_and_quality(busy_workspace):
     today = timezone.now().date()
     assert {row["day"]: row["leads"] for row in summary["daily_acquisition"]}[today] == 8
     assert sum(row["leads"] for row in summary["quality"]) == 8
-    assert summary["segments"] == [{"id": summary["segments"][0]["id"], "name": "Pulls", "runs": 1,
-                                    "people_pulled": 5, "credits_spent": D("5.00")}]
+    assert summary["segments"] == [
+        {"id": summary["segments"][0]["id"], "name": "Pulls", "runs": 1, "people_pulled": 5, "credits_spent": D("5.00")}
+    ]
 
 
 def test_partner_sales_and_earnings_by_day(busy_workspace, partner):

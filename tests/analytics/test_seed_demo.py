@@ -51,8 +51,10 @@ def test_people_and_companies_are_consistent_and_plausible():
 
     # The company's firmographics are copied onto its people.
     assert not people.exclude(
-        company_name=F("company__name"), company_domain=F("company__domain"),
-        company_size=F("company__size"), industry=F("company__industry"),
+        company_name=F("company__name"),
+        company_domain=F("company__domain"),
+        company_size=F("company__size"),
+        industry=F("company__industry"),
     ).exists()
     assert not people.filter(company__isnull=True).exists()
 
@@ -112,12 +114,22 @@ def test_demo_accounts_exist_and_can_log_in(settings):
 def test_a_second_run_adds_nothing_and_a_bigger_one_only_the_missing_people():
     seed()
     first_run = set(Person.objects.values_list("dedup_hash", flat=True))
-    state = (Person.objects.count(), Company.objects.count(), User.objects.count(), Workspace.objects.count(),
-             Membership.objects.count())
+    state = (
+        Person.objects.count(),
+        Company.objects.count(),
+        User.objects.count(),
+        Workspace.objects.count(),
+        Membership.objects.count(),
+    )
 
     output = seed()
-    assert (Person.objects.count(), Company.objects.count(), User.objects.count(), Workspace.objects.count(),
-            Membership.objects.count()) == state
+    assert (
+        Person.objects.count(),
+        Company.objects.count(),
+        User.objects.count(),
+        Workspace.objects.count(),
+        Membership.objects.count(),
+    ) == state
     assert "(0 added)" in output
 
     seed(PEOPLE + 700)

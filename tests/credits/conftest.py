@@ -17,29 +17,37 @@ def load_event(name: str) -> dict:
     return json.loads((PAYLOADS / f"{name}.json").read_text())
 
 
-def session_event(purchase: CreditPurchase, event_type: str = "checkout.session.completed", *,
-                  event_id: str | None = None, **session_fields) -> dict:
+def session_event(
+    purchase: CreditPurchase, event_type: str = "checkout.session.completed", *, event_id: str | None = None, **session_fields
+) -> dict:
     event = copy.deepcopy(load_event("checkout.session.completed"))
     event["type"] = event_type
     event["id"] = event_id or f"evt_{event_type.replace('.', '_')}_{purchase.pk}"
     session = event["data"]["object"]
-    session.update({"id": purchase.checkout_session_id or f"cs_test_{purchase.pk}",
-                    "client_reference_id": str(purchase.pk), "amount_total": purchase.price_cents,
-                    "metadata": {"kind": "credits", "workspace_id": str(purchase.workspace_id)},
-                    "payment_intent": f"pi_test_{purchase.pk}"})
+    session.update(
+        {
+            "id": purchase.checkout_session_id or f"cs_test_{purchase.pk}",
+            "client_reference_id": str(purchase.pk),
+            "amount_total": purchase.price_cents,
+            "metadata": {"kind": "credits", "workspace_id": str(purchase.workspace_id)},
+            "payment_intent": f"pi_test_{purchase.pk}",
+        }
+    )
     session.update(session_fields)
     return event
 
 
 def sign(payload: str, *, timestamp: int | None = None, secret: str | None = None) -> str:
-    return stripe.WebhookSignature.generate_signature_header(payload, secret or settings.STRIPE_WEBHOOK_SECRET,
-                                                             timestamp=timestamp or int(time.time()))
+    return stripe.WebhookSignature.generate_signature_header(
+        payload, secret or settings.STRIPE_WEBHOOK_SECRET, timestamp=timestamp or int(time.time())
+    )
 
 
 def deliver(client, event: dict, **sign_kwargs):
     payload = json.dumps(event)
-    return client.post("/webhooks/stripe", data=payload, content_type="application/json",
-                       HTTP_STRIPE_SIGNATURE=sign(payload, **sign_kwargs))
+    return client.post(
+        "/webhooks/stripe", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload, **sign_kwargs)
+    )
 
 
 @pytest.fixture

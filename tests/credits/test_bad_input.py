@@ -27,8 +27,9 @@ def staff_browser(client, tenant):
 def test_an_admin_adjustment_past_the_balance_range_is_a_form_error(staff_browser, tenant):
     credits_adjust(workspace=tenant.workspace, amount=500, actor=None, reason="opening")
     account = CreditAccount.objects.get(workspace=tenant.workspace)
-    response = staff_browser.post(f"/admin/credits/creditaccount/{account.pk}/adjust/",
-                                  {"amount": "999999999999.99", "reason": "typo"})
+    response = staff_browser.post(
+        f"/admin/credits/creditaccount/{account.pk}/adjust/", {"amount": "999999999999.99", "reason": "typo"}
+    )
     assert response.status_code == 200
     assert "most a balance can hold" in response.content.decode()
     account.refresh_from_db()
@@ -44,8 +45,7 @@ def test_a_grant_past_the_balance_range_is_refused_and_changes_nothing(tenant):
 
 def _deliver_raw(client, event: dict):
     payload = json.dumps(event)
-    return client.post("/webhooks/stripe", data=payload, content_type="application/json",
-                       HTTP_STRIPE_SIGNATURE=sign(payload))
+    return client.post("/webhooks/stripe", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload))
 
 
 @pytest.mark.parametrize("event_id", [None, "x" * 5000, "evt_\x00", 42, ["evt_1"], ""])
@@ -81,8 +81,7 @@ def test_a_signed_event_with_a_nul_in_its_body_is_400_and_nothing_is_recorded(cl
 
 @pytest.mark.parametrize("payload", ["not json", "[1, 2]", '{"id": "evt_1"}', '"evt_1"'])
 def test_a_signed_payload_that_is_no_event_is_400_and_nothing_is_recorded(client, payload):
-    response = client.post("/webhooks/stripe", data=payload, content_type="application/json",
-                           HTTP_STRIPE_SIGNATURE=sign(payload))
+    response = client.post("/webhooks/stripe", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload))
     assert_invalid_event(response)
     assert not StripeEvent.objects.exists()
 

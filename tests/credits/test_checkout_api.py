@@ -25,9 +25,15 @@ def stripe_server(httpserver, settings):
         form = {key: values[0] for key, values in parse_qs(request.get_data(as_text=True)).items()}
         session_id = f"cs_test_{len(created) + 1}"
         created.append({"form": form, "headers": dict(request.headers)})
-        body = {"id": session_id, "object": "checkout.session", "url": f"https://checkout.stripe.test/c/pay/{session_id}",
-                "client_reference_id": form.get("client_reference_id"), "status": "open", "payment_status": "unpaid",
-                "metadata": {"kind": form.get("metadata[kind]"), "workspace_id": form.get("metadata[workspace_id]")}}
+        body = {
+            "id": session_id,
+            "object": "checkout.session",
+            "url": f"https://checkout.stripe.test/c/pay/{session_id}",
+            "client_reference_id": form.get("client_reference_id"),
+            "status": "open",
+            "payment_status": "unpaid",
+            "metadata": {"kind": form.get("metadata[kind]"), "workspace_id": form.get("metadata[workspace_id]")},
+        }
         return WerkzeugResponse(json.dumps(body), status=200, content_type="application/json")
 
     httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_handler(create_session)
@@ -42,8 +48,11 @@ def test_packages_and_balance(tenant):
     api = tenant.api()
     packages = api.get("/api/v1/credits/packages").json()["results"]
     assert [(p["label"], p["credits"], p["price_cents"]) for p in packages] == [
-        ("Starter", "100.00", 4900), ("Growth", "500.00", 19900), ("Pro", "1000.00", 34900),
-        ("Enterprise", "5000.00", 149900)]
+        ("Starter", "100.00", 4900),
+        ("Growth", "500.00", 19900),
+        ("Pro", "1000.00", 34900),
+        ("Enterprise", "5000.00", 149900),
+    ]
     assert [p["label"] for p in packages if p["popular"]] == ["Growth"]
     assert api.get("/api/v1/credits").json()["balance"] == "0.00"
     credits_grant(workspace=tenant.workspace, amount="12.5", reference="credit_purchase:1")
@@ -56,8 +65,12 @@ def test_checkout_goes_through_the_stripe_sdk_to_a_stripe_compatible_server(tena
     assert response.status_code == 201, response.json()
     body = response.json()
     purchase = CreditPurchase.objects.get()
-    assert body == {"id": purchase.pk, "status": "pending", "checkout_id": "cs_test_1",
-                    "checkout_url": "https://checkout.stripe.test/c/pay/cs_test_1"}
+    assert body == {
+        "id": purchase.pk,
+        "status": "pending",
+        "checkout_id": "cs_test_1",
+        "checkout_url": "https://checkout.stripe.test/c/pay/cs_test_1",
+    }
     (call,) = stripe_server
     form = call["form"]
     assert form["client_reference_id"] == str(purchase.pk)
@@ -79,15 +92,18 @@ def test_idempotency_key_returns_the_first_answer_and_changes_nothing(tenant, st
     assert CreditPurchase.objects.count() == 1 and len(stripe_server) == 1
     other = api.post("/api/v1/credits/checkout", {"package": growth().pk}, format="json", HTTP_IDEMPOTENCY_KEY="k-2")
     assert other.json()["id"] != first.json()["id"]
-    reused = api.post("/api/v1/credits/checkout", {"package": CreditPackage.objects.get(label="Pro").pk},
-                      format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    reused = api.post(
+        "/api/v1/credits/checkout",
+        {"package": CreditPackage.objects.get(label="Pro").pk},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-1",
+    )
     assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused"
 
 
 def test_idempotency_keys_are_per_workspace(tenant, other_tenant, stripe_server):
     a = tenant.api().post("/api/v1/credits/checkout", {"package": growth().pk}, format="json", HTTP_IDEMPOTENCY_KEY="same")
-    b = other_tenant.api().post("/api/v1/credits/checkout", {"package": growth().pk}, format="json",
-                                HTTP_IDEMPOTENCY_KEY="same")
+    b = other_tenant.api().post("/api/v1/credits/checkout", {"package": growth().pk}, format="json", HTTP_IDEMPOTENCY_KEY="same")
     assert a.json()["id"] != b.json()["id"]
 
 
@@ -111,8 +127,7 @@ def test_checkout_has_its_own_rate_limit_class(tenant, settings):
     settings.STRIPE_SECRET_KEY = ""
     with override_settings(RATE_LIMITS={"reads": 100, "writes": 100, "purchases": 100, "credit_checkouts": 2}):
         api = tenant.api()
-        codes = [api.post("/api/v1/credits/checkout", {"package": growth().pk}, format="json").status_code
-                 for _ in range(3)]
+        codes = [api.post("/api/v1/credits/checkout", {"package": growth().pk}, format="json").status_code for _ in range(3)]
         assert codes == [201, 201, 429]
         assert api.get("/api/v1/credits").status_code == 200
 
@@ -149,7 +164,8 @@ def test_a_stripe_outage_answers_503_and_leaves_nothing_pending(tenant, httpserv
     if outage == "answers 500":
         settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
         httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
-            {"error": {"type": "api_error", "message": "Stripe is down"}}, status=500)
+            {"error": {"type": "api_error", "message": "Stripe is down"}}, status=500
+        )
     else:
         settings.STRIPE_API_BASE = f"http://127.0.0.1:{free_port()}"
     response = tenant.api().post("/api/v1/credits/checkout", {"package": growth().pk}, format="json")
@@ -164,7 +180,8 @@ def test_a_stripe_outage_on_the_credits_page_says_so(client, tenant, httpserver,
     settings.STRIPE_SECRET_KEY = "sk_test_cursive"
     settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
     httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
-        {"error": {"type": "api_error", "message": "Stripe is down"}}, status=500)
+        {"error": {"type": "api_error", "message": "Stripe is down"}}, status=500
+    )
     client.force_login(tenant.user)
     page = client.post(f"/credits/buy/{growth().pk}/", follow=True, HTTP_REFERER="http://testserver/credits/")
     assert page.status_code == 200 and "payment provider did not answer" in page.content.decode()

@@ -32,8 +32,7 @@ class TestLedger:
         credits_refund(workspace=ws, amount="2.5", reference="purchase:1")
         assert balance(ws) == D("90.00") == ledger_sum(ws)
         assert (spend.kind, spend.amount, spend.balance_after) == ("spend", D("-12.50"), D("87.50"))
-        assert list(CreditTransaction.objects.values_list("kind", flat=True).order_by("id")) == ["purchase", "spend",
-                                                                                                 "refund"]
+        assert list(CreditTransaction.objects.values_list("kind", flat=True).order_by("id")) == ["purchase", "spend", "refund"]
 
     def test_insufficient_credits_says_how_many_are_missing_and_changes_nothing(self, tenant):
         ws = tenant.workspace
@@ -113,8 +112,10 @@ def test_200_simultaneous_spends_end_exactly_right(tenant):
         cursor.execute("SELECT current_setting('max_connections')::int")
         allowed = cursor.fetchone()[0]
     if allowed < 250:
-        pytest.fail(f"200 simultaneous spends need 200 connections; this server allows {allowed}. "
-                    "Raise max_connections to 250 or more (see README, external PostgreSQL).")
+        pytest.fail(
+            f"200 simultaneous spends need 200 connections; this server allows {allowed}. "
+            "Raise max_connections to 250 or more (see README, external PostgreSQL)."
+        )
     ws = tenant.workspace
     credits_grant(workspace=ws, amount="150", reference="credit_purchase:1")
     threads_count, barrier = 200, threading.Barrier(200)

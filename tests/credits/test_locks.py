@@ -14,8 +14,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_completing_a_credit_purchase_locks_only_the_purchase(pending_purchase):
-    with Paused(lambda: deliver(Client(), session_event(pending_purchase)),
-                r'FROM "credits_creditpurchase".* FOR (NO KEY )?UPDATE'):
+    with Paused(
+        lambda: deliver(Client(), session_event(pending_purchase)), r'FROM "credits_creditpurchase".* FOR (NO KEY )?UPDATE'
+    ):
         assert not key_share_waits("credits_creditpurchase", pending_purchase.pk)
         assert not key_share_waits("accounts_workspace", pending_purchase.workspace_id)
     pending_purchase.refresh_from_db()
@@ -26,8 +27,10 @@ def test_spending_locks_the_account_without_blocking_rows_that_refer_to_it(tenan
     fund(tenant.workspace, 100)
     account = CreditAccount.objects.get(workspace=tenant.workspace)
     listing = make_listing()
-    with Paused(lambda: purchase_create(workspace=tenant.workspace, lead_ids=[listing.pk]),
-                r'FROM "credits_creditaccount".* FOR (NO KEY )?UPDATE'):
+    with Paused(
+        lambda: purchase_create(workspace=tenant.workspace, lead_ids=[listing.pk]),
+        r'FROM "credits_creditaccount".* FOR (NO KEY )?UPDATE',
+    ):
         assert not key_share_waits("credits_creditaccount", account.pk)
     account.refresh_from_db()
     assert account.balance == 90

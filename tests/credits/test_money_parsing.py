@@ -2,6 +2,7 @@
 filters, services and the CLI. Whatever the text (random, huge, NaN/Infinity, exponents, many decimals), the
 answer is a clean refusal or a 2-place amount the database stores, never an exception that would be a 500."""
 
+import io
 import itertools
 from decimal import Decimal
 
@@ -32,11 +33,36 @@ AMOUNT_TEXT = st.one_of(
     st.decimals(allow_nan=True, allow_infinity=True).map(str),
     st.floats().map(repr),
     st.integers(min_value=-(10**40), max_value=10**40).map(str),
-    st.sampled_from(["NaN", "-nan", "sNaN", "Infinity", "-inf", "1e20", "1e400", "1e-400", "0.005", "-0",
-                     "999999999999.99", "999999999999.995", "1000000000000", "1_000", "١٢", " 5 ", "5\x00", "0x10"]),
+    st.sampled_from(
+        [
+            "NaN",
+            "-nan",
+            "sNaN",
+            "Infinity",
+            "-inf",
+            "1e20",
+            "1e400",
+            "1e-400",
+            "0.005",
+            "-0",
+            "999999999999.99",
+            "999999999999.995",
+            "1000000000000",
+            "1_000",
+            "١٢",
+            " 5 ",
+            "5\x00",
+            "0x10",
+        ]
+    ),
 )
-MONEY = settings(max_examples=80, deadline=None, derandomize=True, database=None,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+MONEY = settings(
+    max_examples=80,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 _names = itertools.count(1)
 
 
@@ -55,8 +81,15 @@ def test_to_credits_gives_a_storable_amount_or_a_validation_error(text):
 
 
 @MONEY
-@given(st.one_of(st.floats(), st.decimals(allow_nan=True, allow_infinity=True), st.integers(), st.none(),
-                 st.lists(st.integers(), max_size=2)))
+@given(
+    st.one_of(
+        st.floats(),
+        st.decimals(allow_nan=True, allow_infinity=True),
+        st.integers(),
+        st.none(),
+        st.lists(st.integers(), max_size=2),
+    )
+)
 def test_to_credits_takes_any_python_value(value):
     try:
         amount = to_credits(value)
@@ -133,8 +166,13 @@ def partner(settings, tmp_path, tenant_factory):
 def test_a_partner_price_per_lead(partner, text):
     UploadStartForm({"price_per_lead": text}, {"file": SimpleUploadedFile("a.csv", b"email\n")}).is_valid()
     try:
-        upload = upload_create(workspace=partner.workspace, price_per_lead=text, mapping=None, created_by=None,
-                               file=SimpleUploadedFile("leads.csv", b"first_name,email\nAnn,ann@example.com\n"))
+        upload = upload_create(
+            workspace=partner.workspace,
+            price_per_lead=text,
+            mapping=None,
+            created_by=None,
+            file=SimpleUploadedFile("leads.csv", b"first_name,email\nAnn,ann@example.com\n"),
+        )
     except ValidationFailed:
         return
     upload.refresh_from_db()
@@ -146,7 +184,14 @@ def test_a_partner_price_per_lead(partner, text):
 def test_create_workspace_credits(db, text):
     n = next(_names)
     try:
-        call_command("create_workspace", f"Prop {n}", "--owner-email", f"prop{n}@example.com", "--credits", text,
-                     stdout=open("/dev/null", "w"))  # noqa: SIM115
+        call_command(
+            "create_workspace",
+            f"Prop {n}",
+            "--owner-email",
+            f"prop{n}@example.com",
+            "--credits",
+            text,
+            stdout=io.StringIO(),
+        )
     except CommandError:
         assert not Workspace.objects.filter(name=f"Prop {n}").exists()

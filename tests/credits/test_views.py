@@ -79,8 +79,11 @@ def test_ledger_filter_and_pagination_partials(client, tenant):
         credits_grant(workspace=tenant.workspace, amount="1", reference=f"credit_purchase:{i}")
     page = client.get("/credits/").content.decode()
     assert page.count('data-testid="ledger-row"') == 25 and "Show older" in page
-    more = client.get("/credits/?cursor=" + page.split("cursor=")[1].split('"')[0].split("&")[0],
-                      HTTP_HX_REQUEST="true", HTTP_HX_TARGET="ledger-more").content.decode()
+    more = client.get(
+        "/credits/?cursor=" + page.split("cursor=")[1].split('"')[0].split("&")[0],
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="ledger-more",
+    ).content.decode()
     assert more.count('data-testid="ledger-row"') == 5 and "<html" not in more
     filtered = client.get("/credits/?kind=spend", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="ledger").content.decode()
     assert "No transactions of this kind yet" in filtered
@@ -137,8 +140,14 @@ def test_check_consistency_finds_a_completed_purchase_without_its_credits(tenant
     growth = CreditPackage.objects.get(label="Growth")
     from django.utils import timezone
 
-    CreditPurchase.objects.create(workspace=tenant.workspace, package=growth, credits=growth.credits,
-                                  price_cents=growth.price_cents, status="complete", completed_at=timezone.now())
+    CreditPurchase.objects.create(
+        workspace=tenant.workspace,
+        package=growth,
+        credits=growth.credits,
+        price_cents=growth.price_cents,
+        status="complete",
+        completed_at=timezone.now(),
+    )
     with pytest.raises(SystemExit):
         call_command("check_consistency")
     assert "has 0 purchase ledger rows" in capsys.readouterr().out

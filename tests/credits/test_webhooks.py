@@ -72,13 +72,13 @@ def test_async_payment_failed_closes_the_purchase(client, pending_purchase):
 def test_bad_signature_is_400_and_changes_nothing(client, tenant, pending_purchase):
     payload = json.dumps(session_event(pending_purchase))
     for signature in ["", "t=1,v1=deadbeef", sign(payload, secret="whsec_someone_else")]:
-        response = client.post("/webhooks/stripe", data=payload, content_type="application/json",
-                               HTTP_STRIPE_SIGNATURE=signature)
+        response = client.post("/webhooks/stripe", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature)
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "bad_signature"
     tampered = payload.replace('"paid"', '"paid" ')
-    response = client.post("/webhooks/stripe", data=tampered, content_type="application/json",
-                           HTTP_STRIPE_SIGNATURE=sign(payload))
+    response = client.post(
+        "/webhooks/stripe", data=tampered, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload)
+    )
     assert response.status_code == 400
     assert not StripeEvent.objects.exists() and granted(tenant.workspace) == 0
 
@@ -123,8 +123,9 @@ def test_a_failing_handler_answers_500_and_stays_visible_then_reprocess_works(te
 
     settings.STRIPE_SECRET_KEY = ""
     settings.STRIPE_WEBHOOK_LOCK_TIMEOUT_MS = 200
-    purchase = credit_checkout_create(workspace=tenant.workspace,
-                                      package_id=CreditPackage.objects.get(label="Growth").pk, created_by=tenant.user)
+    purchase = credit_checkout_create(
+        workspace=tenant.workspace, package_id=CreditPackage.objects.get(label="Growth").pk, created_by=tenant.user
+    )
     credits_adjust(workspace=tenant.workspace, amount="1", actor=None, reason="opening balance")
     event = session_event(purchase)
     # Another transaction (a long report, a stuck job) holds the account row: the handler cannot get it in time.
@@ -202,8 +203,9 @@ def test_ten_concurrent_deliveries_grant_once(tenant, settings):
     from credits.services import credit_checkout_create
 
     settings.STRIPE_SECRET_KEY = ""
-    purchase = credit_checkout_create(workspace=tenant.workspace, package_id=CreditPackage.objects.get(label="Growth").pk,
-                                      created_by=tenant.user)
+    purchase = credit_checkout_create(
+        workspace=tenant.workspace, package_id=CreditPackage.objects.get(label="Growth").pk, created_by=tenant.user
+    )
     event = session_event(purchase)
     barrier, statuses, lock = threading.Barrier(10), [], threading.Lock()
 

@@ -67,8 +67,9 @@ def test_method_not_allowed_uses_error_shape(tenant):
 
 def _add_leads(tenant, count):
     return [
-        lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL,
-                    data={"email": f"person{i}@example.com", "first_name": f"P{i}"})
+        lead_create(
+            workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": f"person{i}@example.com", "first_name": f"P{i}"}
+        )
         for i in range(count)
     ]
 
@@ -150,8 +151,14 @@ def test_the_schema_documents_lists_as_results_and_next(client):
     import yaml
 
     schema = yaml.safe_load(client.get("/api/schema/").content)
-    for path in ("/api/v1/marketplace/leads", "/api/v1/marketplace/purchases", "/api/v1/leads", "/api/v1/segments",
-                 "/api/v1/credits/transactions", "/api/v1/credits/packages"):
+    for path in (
+        "/api/v1/marketplace/leads",
+        "/api/v1/marketplace/purchases",
+        "/api/v1/leads",
+        "/api/v1/segments",
+        "/api/v1/credits/transactions",
+        "/api/v1/credits/packages",
+    ):
         ok = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         component = schema["components"]["schemas"][ok["$ref"].rsplit("/", 1)[-1]]
         assert set(component["properties"]) == {"results", "next"}, path

@@ -36,8 +36,12 @@ def fuzz_world(tenant_factory, settings):
     buyer = tenant_factory("Fuzz Buyer")
     credits_adjust(workspace=buyer.workspace, amount=1000, actor=None, reason="fuzzing")
     for n in range(3):
-        lead_create(workspace=buyer.workspace, source=Lead.Source.MANUAL, created_by=buyer.user,
-                    data={"first_name": f"Ann{n}", "last_name": "Lee", "email": f"ann{n}@fuzz.example"})
+        lead_create(
+            workspace=buyer.workspace,
+            source=Lead.Source.MANUAL,
+            created_by=buyer.user,
+            data={"first_name": f"Ann{n}", "last_name": "Lee", "email": f"ann{n}@fuzz.example"},
+        )
     segment_create(workspace=buyer.workspace, name="Texas VPs", filters={"state": ["TX"]}, created_by=buyer.user)
     partner = tenant_factory("Fuzz Partner", kind=Workspace.Kind.PARTNER)
     return {"buyer": buyer, "partner": partner}
@@ -62,10 +66,14 @@ schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=Non
 @pytest.mark.fuzz
 @pytest.mark.django_db
 @schema.parametrize()
-@hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                     phases=[Phase.explicit, Phase.generate],
-                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                            HealthCheck.filter_too_much])
+@hypothesis_settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 def test_every_api_operation_answers_as_its_schema_says(case, fuzz_world, wsgi_app):
     actor = fuzz_world["partner"] if case.path.startswith("/api/v1/partner/") else fuzz_world["buyer"]
     case.call_and_validate(app=wsgi_app, headers={"Authorization": f"Token {actor.raw_key}"}, checks=CHECKS)

@@ -50,8 +50,9 @@ def _url(dbname: str) -> str:
 
 def _connect(dbname: str, **options) -> psycopg.Connection:
     s = connection.settings_dict
-    return psycopg.connect(host=s["HOST"], port=s["PORT"], user=s["USER"], password=s["PASSWORD"] or None,
-                           dbname=dbname, **options)
+    return psycopg.connect(
+        host=s["HOST"], port=s["PORT"], user=s["USER"], password=s["PASSWORD"] or None, dbname=dbname, **options
+    )
 
 
 @pytest.fixture
@@ -84,17 +85,18 @@ def _build_business(tenant_factory, settings) -> None:
     buyer = tenant_factory("Buyer Co")
     fund(buyer.workspace, 500)
     listings = [make_listing(partner=partner.workspace, price="10.00") for _ in range(3)]
-    purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk for listing in listings[:2]],
-                    created_by=buyer.user)
+    purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk for listing in listings[:2]], created_by=buyer.user)
     refunded = purchase_create(workspace=buyer.workspace, lead_ids=[listings[2].pk], created_by=buyer.user)
     purchase_refund(purchase_id=refunded.pk, actor=buyer.user, reason="wrong person")
     settings.STRIPE_SECRET_KEY = ""  # the local checkout: no network
-    credit_checkout_create(workspace=buyer.workspace, package_id=CreditPackage.objects.get(label="Growth").pk,
-                           created_by=buyer.user)
+    credit_checkout_create(
+        workspace=buyer.workspace, package_id=CreditPackage.objects.get(label="Growth").pk, created_by=buyer.user
+    )
 
 
-def test_a_backup_restored_into_an_empty_database_holds_the_same_money(tenant_factory, settings, tmp_path,
-                                                                     empty_database, capsys, monkeypatch):
+def test_a_backup_restored_into_an_empty_database_holds_the_same_money(
+    tenant_factory, settings, tmp_path, empty_database, capsys, monkeypatch
+):
     _build_business(tenant_factory, settings)
     monkeypatch.chdir(tmp_path)
     source = connection.settings_dict["NAME"]
@@ -115,8 +117,9 @@ def test_a_backup_restored_into_an_empty_database_holds_the_same_money(tenant_fa
         conn.execute("UPDATE credits_credittransaction SET amount = amount + 1")
 
     env = {**os.environ, "DATABASE_URL": empty_database}
-    check = subprocess.run([sys.executable, "manage.py", "check_consistency"], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=120)
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check_consistency"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -140,8 +143,9 @@ def test_a_backup_through_django_storage_restores_from_it(tenant, settings, empt
 
     call_command("restore", name, storage="default", database_url=empty_database)
     with _connect(empty_database.rsplit("/", 1)[1]) as conn:
-        balance = conn.execute("SELECT balance FROM credits_creditaccount WHERE workspace_id = %s",
-                               [tenant.workspace.pk]).fetchone()
+        balance = conn.execute(
+            "SELECT balance FROM credits_creditaccount WHERE workspace_id = %s", [tenant.workspace.pk]
+        ).fetchone()
     assert balance == (42,)
 
 
@@ -183,7 +187,13 @@ def test_the_password_and_ssl_options_reach_the_client_programs_through_the_envi
     database = Database.from_url("postgres://cursive:s3cr%40t@db.internal:6543/cursive?sslmode=require")
     env = database.environment()
     assert (env["PGHOST"], env["PGPORT"], env["PGUSER"], env["PGPASSWORD"], env["PGDATABASE"], env["PGSSLMODE"]) == (
-        "db.internal", "6543", "cursive", "s3cr@t", "cursive", "require")
+        "db.internal",
+        "6543",
+        "cursive",
+        "s3cr@t",
+        "cursive",
+        "require",
+    )
     assert "s3cr" not in repr(database)
 
 
@@ -192,14 +202,16 @@ def test_a_pg_dump_older_than_the_server_is_refused_with_what_to_install(monkeyp
     system_pg_dump = shutil.which("pg_dump")
     if system_pg_dump is None:
         pytest.skip("no pg_dump on PATH")
-    client = int(re.search(r"\(PostgreSQL\) (\d+)", subprocess.check_output([system_pg_dump, "--version"],
-                                                                           text=True)).group(1))
+    client = int(re.search(r"\(PostgreSQL\) (\d+)", subprocess.check_output([system_pg_dump, "--version"], text=True)).group(1))
     server = connection.pg_version // 10000
     if client >= server:
         pytest.skip(f"pg_dump on PATH ({client}) can back up this server ({server})")
     monkeypatch.setattr(embedded_db, "binary", lambda name: tmp_path / name)  # as without the wheel's programs
-    with pytest.raises(CommandError, match=rf"pg_dump {client} .* cannot back up a PostgreSQL {server} server: "
-                                           rf"install the PostgreSQL {server} client programs"):
+    with pytest.raises(
+        CommandError,
+        match=rf"pg_dump {client} .* cannot back up a PostgreSQL {server} server: "
+        rf"install the PostgreSQL {server} client programs",
+    ):
         call_command("backup", output=str(tmp_path / "cursive.dump"))
     assert list(tmp_path.iterdir()) == []
 

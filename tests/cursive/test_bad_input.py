@@ -23,10 +23,12 @@ def _error(response) -> dict:
 
 # --- NUL characters: PostgreSQL refuses them in text, so no input may carry one -----------------------------
 
+
 def test_a_nul_in_a_saved_search_name_is_refused_and_nothing_is_saved(browser):
     # Sent back to the segment list rather than the search page, which would cache this test's empty facets.
-    response = browser.post("/search/save/", {"name": "Texas\x00 VPs", "filters": "{}"},
-                            HTTP_REFERER="http://testserver/segments/")
+    response = browser.post(
+        "/search/save/", {"name": "Texas\x00 VPs", "filters": "{}"}, HTTP_REFERER="http://testserver/segments/"
+    )
     assert response.status_code == 302 and response.url == "http://testserver/segments/"
     assert "NUL" in browser.get(response.url).content.decode()
     assert not Segment.objects.exists()
@@ -34,8 +36,9 @@ def test_a_nul_in_a_saved_search_name_is_refused_and_nothing_is_saved(browser):
 
 def test_a_nul_in_a_segment_autosave_is_refused_as_a_toast(browser, tenant):
     segment = segment_create(workspace=tenant.workspace, name="Texas", filters={}, created_by=tenant.user)
-    response = browser.post(f"/segments/{segment.pk}/autosave/", {"name": "Texas", "description": "a\x00b"},
-                            HTTP_HX_REQUEST="true")
+    response = browser.post(
+        f"/segments/{segment.pk}/autosave/", {"name": "Texas", "description": "a\x00b"}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200 and "NUL" in response.content.decode()
     segment.refresh_from_db()
     assert segment.description == ""
@@ -82,6 +85,7 @@ def test_a_nul_in_a_path_is_not_found():
 
 # --- bodies over the limit: 413 -----------------------------------------------------------------------------
 
+
 def test_a_page_body_over_the_limit_is_the_413_page(browser, tenant):
     segment = segment_create(workspace=tenant.workspace, name="Texas", filters={}, created_by=tenant.user)
     response = browser.post(f"/segments/{segment.pk}/autosave/", {"name": "Texas", "description": "x" * 3_000_000})
@@ -90,8 +94,9 @@ def test_a_page_body_over_the_limit_is_the_413_page(browser, tenant):
 
 def test_an_htmx_body_over_the_limit_is_a_toast(browser, tenant):
     segment = segment_create(workspace=tenant.workspace, name="Texas", filters={}, created_by=tenant.user)
-    response = browser.post(f"/segments/{segment.pk}/autosave/", {"name": "Texas", "description": "x" * 3_000_000},
-                            HTTP_HX_REQUEST="true")
+    response = browser.post(
+        f"/segments/{segment.pk}/autosave/", {"name": "Texas", "description": "x" * 3_000_000}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200 and "too large" in response.content.decode()
 
 
@@ -107,6 +112,7 @@ def test_an_api_form_body_over_the_limit_is_413_in_the_error_shape(tenant):
 
 
 # --- JSON nesting ---------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("depth", [50_000, 200])
 def test_deeply_nested_json_is_a_400(tenant, depth):

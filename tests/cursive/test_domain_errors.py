@@ -13,16 +13,18 @@ def browser(client, tenant):
 
 
 def test_a_refused_form_goes_back_to_its_page_with_the_message(browser):
-    response = browser.post("/segments/settings/", {"auto_pull_daily_credit_cap": "-5"},
-                            HTTP_REFERER="http://testserver/segments/?status=paused")
+    response = browser.post(
+        "/segments/settings/", {"auto_pull_daily_credit_cap": "-5"}, HTTP_REFERER="http://testserver/segments/?status=paused"
+    )
     assert response.status_code == 302 and response.url == "http://testserver/segments/?status=paused"
     page = browser.get(response.url).content.decode()
     assert "The daily cap cannot be negative." in page
 
 
 def test_a_refusal_never_sends_the_browser_to_another_site(browser):
-    response = browser.post("/segments/settings/", {"auto_pull_daily_credit_cap": "-5"},
-                            HTTP_REFERER="https://evil.example/segments/")
+    response = browser.post(
+        "/segments/settings/", {"auto_pull_daily_credit_cap": "-5"}, HTTP_REFERER="https://evil.example/segments/"
+    )
     assert response.status_code == 400
     assert "The daily cap cannot be negative." in response.content.decode()
 

@@ -16,7 +16,7 @@ PROBE = (
     "from django.db import connection\n"
     "with connection.cursor() as c:\n"
     "    c.execute(\"SELECT pg_backend_pid(), pg_postmaster_start_time(), current_setting('data_directory'), "
-    "inet_server_port()\")\n"
+    'inet_server_port()")\n'
     "    pid, started, data, port = c.fetchone()\n"
     "print('PROBE', pid, started.isoformat(), data, port)\n"
 )
@@ -29,8 +29,9 @@ def _embedded_env(data_dir):
 
 
 def _probe(env) -> list[str]:
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", PROBE], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, result.stderr
     line = next(line for line in result.stdout.splitlines() if line.startswith("PROBE"))
     return line.split()[1:]
@@ -61,17 +62,20 @@ def test_two_processes_share_one_embedded_server(data_dir):
         # A third, later process reuses it without restarting it.
         assert _probe(env)[1] == started_a
     finally:
-        stopped = subprocess.run([sys.executable, "-m", "cursive.embedded_db", "stop"], cwd=REPO, env=env,
-                                 capture_output=True, text=True, timeout=60)
+        stopped = subprocess.run(
+            [sys.executable, "-m", "cursive.embedded_db", "stop"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        )
     assert "stopped" in stopped.stdout
-    status = subprocess.run([sys.executable, "-m", "cursive.embedded_db", "status"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=60)
+    status = subprocess.run(
+        [sys.executable, "-m", "cursive.embedded_db", "status"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert "not running" in status.stdout
 
 
 def _module(env, command: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "cursive.embedded_db", command], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "cursive.embedded_db", command], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -107,11 +111,11 @@ def test_a_restarted_server_keeps_its_port_and_connections_recover(data_dir):
         _module(env, "stop")
         assert _module(env, "start").strip().rsplit(":", 1)[1].split("/")[0] == port
         # A process connected before a restart reaches the server again, at most one failed attempt later.
-        result = subprocess.run([sys.executable, "manage.py", "shell", "-c", RESTART], cwd=REPO, env=env,
-                                capture_output=True, text=True, timeout=180)
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", RESTART], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
+        )
         assert result.returncode == 0, result.stderr
-        before, after, failures = next(line for line in result.stdout.splitlines()
-                                       if line.startswith("PROBE")).split()[1:]
+        before, after, failures = next(line for line in result.stdout.splitlines() if line.startswith("PROBE")).split()[1:]
         assert before == after == port
         assert int(failures) <= 1
     finally:
@@ -128,25 +132,29 @@ HOLD = (
     "    c.execute('SELECT 1')\n"
     "    print('STILL', 'OK' if c.fetchone() == (1,) else 'BAD', flush=True)\n"
 )
-STOP_IF_UNUSED = (
-    "from cursive import embedded_db\n"
-    "embedded_db.ensure_running()\n"
-    "print('STOPPED', embedded_db.stop_if_unused())\n"
-)
+STOP_IF_UNUSED = "from cursive import embedded_db\nembedded_db.ensure_running()\nprint('STOPPED', embedded_db.stop_if_unused())\n"
 
 
 @pytest.mark.slow
 def test_stopping_on_exit_leaves_a_server_that_another_process_uses(data_dir):
     """The exit of one `make run` (stop_if_unused) while another process of the checkout uses the server."""
     env = _embedded_env(data_dir)
-    user = subprocess.Popen([sys.executable, "manage.py", "shell", "--no-imports", "-c", HOLD], cwd=REPO, env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    user = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", HOLD],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert user.stdout.readline().strip() == "READY"
 
         def leave() -> str:
-            result = subprocess.run([sys.executable, "-c", STOP_IF_UNUSED], cwd=REPO, env=env,
-                                    capture_output=True, text=True, timeout=120)
+            result = subprocess.run(
+                [sys.executable, "-c", STOP_IF_UNUSED], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+            )
             assert result.returncode == 0, result.stderr
             return result.stdout.split()[-1]
 

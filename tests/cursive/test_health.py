@@ -31,8 +31,9 @@ def test_health_is_ok_with_a_fresh_heartbeat(client):
 
 
 def test_a_stale_heartbeat_degrades_health(client, settings):
-    WorkerHeartbeat.objects.create(name=HEARTBEAT_NAME,
-                                   beat_at=timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS + 5))
+    WorkerHeartbeat.objects.create(
+        name=HEARTBEAT_NAME, beat_at=timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS + 5)
+    )
     assert client.get("/health").status_code == 503
 
 
@@ -73,28 +74,40 @@ def test_access_log_lines_are_json_with_the_request_id(client, capsys):
 
 
 def test_check_deploy_is_clean_under_production_settings():
-    env = {"DJANGO_ENV": "production", "SECRET_KEY": "x" * 20 + "production-grade-secret-key-for-the-check-0123456789",
-           "ALLOWED_HOSTS": "cursive.example.com", "SITE_URL": "https://cursive.example.com", "PATH": "/usr/bin:/bin",
-           "STRIPE_SECRET_KEY": "sk_live_cursive", "STRIPE_WEBHOOK_SECRET": "whsec_production_signing_secret"}
+    env = {
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": "x" * 20 + "production-grade-secret-key-for-the-check-0123456789",
+        "ALLOWED_HOSTS": "cursive.example.com",
+        "SITE_URL": "https://cursive.example.com",
+        "PATH": "/usr/bin:/bin",
+        "STRIPE_SECRET_KEY": "sk_live_cursive",
+        "STRIPE_WEBHOOK_SECRET": "whsec_production_signing_secret",
+    }
     import os
 
     env["DATABASE_URL"] = os.environ.get("DATABASE_URL") or "postgres://nobody@127.0.0.1:1/none"
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
 
 def test_production_refuses_to_start_without_a_secret_key():
     env = {"DJANGO_ENV": "production", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
 
-def test_polling_health_costs_at_most_one_query_per_call_after_the_first(client, settings,
-                                                                         django_assert_max_num_queries):
+def test_polling_health_costs_at_most_one_query_per_call_after_the_first(client, settings, django_assert_max_num_queries):
     worker_heartbeat()
     settings.HEALTH_CACHE_SECONDS = 0  # every call probes: the per-call cost, without the answer cache
     assert client.get("/health").status_code == 200  # the first also checks migrations
@@ -117,13 +130,16 @@ def test_a_database_outage_makes_health_503_quickly():
 
     from tests.servers import free_port
 
-    probe = ("from django.test import Client\n"
-             "import json\n"
-             "response = Client().get('/health')\n"
-             "print('HEALTH', response.status_code, json.dumps(response.json()))\n")
+    probe = (
+        "from django.test import Client\n"
+        "import json\n"
+        "response = Client().get('/health')\n"
+        "print('HEALTH', response.status_code, json.dumps(response.json()))\n"
+    )
     env = {**os.environ, "DATABASE_URL": f"postgres://nobody@127.0.0.1:{free_port()}/none"}
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", probe], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", probe], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     line = next(line for line in result.stdout.splitlines() if line.startswith("HEALTH"))
     _, status, body = line.split(" ", 2)
     assert status == "503"
@@ -145,8 +161,7 @@ def test_a_probe_that_hangs_reports_an_outage_instead_of_the_last_answer(client,
     assert response.json()["checks"]["database"] == {"ok": False, "error": "timeout"}
 
 
-def test_while_one_thread_probes_the_others_answer_at_once_with_the_last_answer(client, settings,
-                                                                                django_assert_num_queries):
+def test_while_one_thread_probes_the_others_answer_at_once_with_the_last_answer(client, settings, django_assert_num_queries):
     import time
 
     from cursive.health import _cache

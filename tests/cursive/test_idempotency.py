@@ -42,8 +42,14 @@ def test_a_purchase_whose_worker_died_is_done_once_by_its_retry_at_once(tenant):
     listing = make_listing(price="10.00")
     body = {"lead_ids": [listing.pk], "payment": "credits"}
 
-    died = subprocess.run([sys.executable, "-c", DYING_PURCHASE, tenant.raw_key, json.dumps(body)], cwd=REPO,
-                          env=child_env(), capture_output=True, text=True, timeout=120)
+    died = subprocess.run(
+        [sys.executable, "-c", DYING_PURCHASE, tenant.raw_key, json.dumps(body)],
+        cwd=REPO,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert died.returncode == -9, died.stderr
     assert not LeadPurchase.objects.exists(), "the dead request's purchase must not outlive it"
 
@@ -83,8 +89,11 @@ def test_a_repeat_while_the_first_request_runs_is_409_then_replays(tenant):
     thread.join(timeout=30)
 
     assert answers == [(201, {"id": 7}, False)]
-    assert run_once(workspace=tenant.workspace, key="k", fingerprint="f",
-                    call=lambda: pytest.fail("ran twice")) == (201, {"id": 7}, True)
+    assert run_once(workspace=tenant.workspace, key="k", fingerprint="f", call=lambda: pytest.fail("ran twice")) == (
+        201,
+        {"id": 7},
+        True,
+    )
 
 
 @pytest.mark.django_db

@@ -71,8 +71,7 @@ def test_sweeper_resends_lost_and_stuck_jobs(settings):
     job = job_enqueue("tests.cursive.job_funcs.record", name="lost")
     Job.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now() - timezone.timedelta(minutes=5))
     stuck = job_enqueue("tests.cursive.job_funcs.record", name="stuck")
-    Job.objects.filter(pk=stuck.pk).update(status=Job.Status.RUNNING,
-                                           started_at=timezone.now() - timezone.timedelta(hours=2))
+    Job.objects.filter(pk=stuck.pk).update(status=Job.Status.RUNNING, started_at=timezone.now() - timezone.timedelta(hours=2))
     assert jobs_sweep() == 1
     stuck.refresh_from_db()
     assert stuck.status == Job.Status.PENDING
@@ -83,8 +82,9 @@ def test_a_real_django_q2_worker_runs_queued_jobs_and_retries():
     ok = job_enqueue("tests.cursive.job_funcs.record", name="from-worker")
     flaky = job_enqueue("tests.cursive.job_funcs.fail_until_marked", name="flaky-fixed")
     env = child_env(JOB_RETRY_BASE_SECONDS=0, Q_WORKERS=1)
-    worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -15,8 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def limits(**overrides):
-    return override_settings(RATE_LIMITS={"reads": 100, "writes": 100, "purchases": 100, "credit_checkouts": 100,
-                                          **overrides})
+    return override_settings(RATE_LIMITS={"reads": 100, "writes": 100, "purchases": 100, "credit_checkouts": 100, **overrides})
 
 
 @pytest.fixture
@@ -118,6 +117,10 @@ def test_every_classified_page_exists():
     from cursive.ratelimit import PAGE_RATE_CLASSES
 
     resolver = get_resolver()
-    names = {f"{namespace}:{name}" for namespace, (_, sub) in resolver.namespace_dict.items()
-             for name in sub.reverse_dict if isinstance(name, str)}
+    names = {
+        f"{namespace}:{name}"
+        for namespace, (_, sub) in resolver.namespace_dict.items()
+        for name in sub.reverse_dict
+        if isinstance(name, str)
+    }
     assert set(PAGE_RATE_CLASSES) <= names, set(PAGE_RATE_CLASSES) - names

@@ -26,9 +26,16 @@ def test_rows_within_one_millisecond_are_neither_skipped_nor_repeated(tenant):
     assert len(seen) == 7
 
 
-LISTS = ["/api/v1/marketplace/leads", "/api/v1/marketplace/leads?sort=price", "/api/v1/marketplace/leads?sort=-created",
-         "/api/v1/leads", "/api/v1/leads?sort=-created", "/api/v1/credits/transactions", "/api/v1/segments",
-         "/api/v1/marketplace/purchases"]
+LISTS = [
+    "/api/v1/marketplace/leads",
+    "/api/v1/marketplace/leads?sort=price",
+    "/api/v1/marketplace/leads?sort=-created",
+    "/api/v1/leads",
+    "/api/v1/leads?sort=-created",
+    "/api/v1/credits/transactions",
+    "/api/v1/segments",
+    "/api/v1/marketplace/purchases",
+]
 
 
 def _b64(raw: str) -> str:
@@ -39,8 +46,20 @@ def _b64(raw: str) -> str:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", LISTS)
-@pytest.mark.parametrize("raw", ['["a","b"]', "[null,null]", "[{},[]]", '["2026-01-01",1]', '["a"]', "[1,2,3]",
-                                 '{"k":"leads.lead:-score,-id","v":[true,1]}', "not json", "{}"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '["a","b"]',
+        "[null,null]",
+        "[{},[]]",
+        '["2026-01-01",1]',
+        '["a"]',
+        "[1,2,3]",
+        '{"k":"leads.lead:-score,-id","v":[true,1]}',
+        "not json",
+        "{}",
+    ],
+)
 def test_a_crafted_cursor_is_a_400_on_every_list(tenant, path, raw):
     joiner = "&" if "?" in path else "?"
     response = tenant.api().get(f"{path}{joiner}cursor={_b64(raw)}")

@@ -32,7 +32,5 @@ def test_two_gunicorn_workers_enforce_one_limit(tenant, tmp_path):
     counts = collections.Counter(statuses)
     assert counts[200] == LIMIT
     assert counts[429] == REQUESTS - LIMIT
-    served_by = collections.Counter(
-        line.split()[0] for line in access_log.read_text().splitlines() if "/api/v1/me" in line
-    )
+    served_by = collections.Counter(line.split()[0] for line in access_log.read_text().splitlines() if "/api/v1/me" in line)
     assert len(served_by) == 2, f"both workers must have served requests, got {served_by}"

@@ -13,7 +13,6 @@ def test_sliding_limit_counts_the_previous_window_too():
     window = 3600
     previous = int(time.time() // window * window) - window
     with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO cursive_ratelimitcounter (key, window_start, count) VALUES (%s, %s, 2)",
-                       ["k", previous])
+        cursor.execute("INSERT INTO cursive_ratelimitcounter (key, window_start, count) VALUES (%s, %s, 2)", ["k", previous])
     assert [hit_sliding("k", limit=3, window=window).allowed for _ in range(3)] == [True, False, False]
     assert [hit_sliding("other", limit=3, window=window).allowed for _ in range(4)] == [True, True, True, False]

@@ -99,9 +99,13 @@ def served(tmp_path):
     env.update({"EMBEDDED_PG_DIR": str(directory / "pg"), "Q_WORKERS": "1", "HEALTH_CACHE_SECONDS": "0.2"})
     port = free_port()
     log = open(tmp_path / "serve.log", "w+")  # noqa: SIM115 - closed below
-    serve = subprocess.Popen([sys.executable, "manage.py", "serve", "--no-seed", "--port", str(port),
-                              "--workers", "1", "--threads", "4"], cwd=REPO, env=env, stdout=log,
-                             stderr=subprocess.STDOUT)
+    serve = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--no-seed", "--port", str(port), "--workers", "1", "--threads", "4"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
 
     def answers():
@@ -115,17 +119,21 @@ def served(tmp_path):
 
     try:
         _wait_for(answers, seconds=180, what="serve to answer /health")
-        beat = subprocess.run([sys.executable, "manage.py", "shell", "-c",
-                               "from cursive.tasks import worker_heartbeat; worker_heartbeat()"],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        beat = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", "from cursive.tasks import worker_heartbeat; worker_heartbeat()"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert beat.returncode == 0, beat.stderr
         yield serve, base, env
     finally:
         if serve.poll() is None:
             serve.kill()
             serve.wait()
-        subprocess.run([sys.executable, "-m", "cursive.embedded_db", "stop"], cwd=REPO, env=env,
-                       capture_output=True, timeout=120)
+        subprocess.run([sys.executable, "-m", "cursive.embedded_db", "stop"], cwd=REPO, env=env, capture_output=True, timeout=120)
         # Should serve have failed to, nothing it started outlives the test.
         for pid in _started_with(env["EMBEDDED_PG_DIR"]):
             os.kill(pid, signal.SIGKILL)
@@ -160,13 +168,20 @@ def test_serve_survives_its_job_worker_and_database_dying_and_leaves_nothing_beh
     assert serve.poll() is None
 
     # The embedded PostgreSQL stopped under it is started again on its port, and the web reconnects.
-    stopped = subprocess.run([sys.executable, "-m", "cursive.embedded_db", "stop"], cwd=REPO, env=env,
-                             capture_output=True, text=True, timeout=120)
+    stopped = subprocess.run(
+        [sys.executable, "-m", "cursive.embedded_db", "stop"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert "stopped" in stopped.stdout
     _wait_for(lambda: _get(base + "/health")[0] == 200, seconds=60, what="/health 200 after the database restart")
     # The job worker, connected before the restart, runs jobs again.
-    job = subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", RUN_A_JOB], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=150)
+    job = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", RUN_A_JOB],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
     assert "JOB DONE" in job.stdout, job.stdout + job.stderr
 
     # SIGTERM: serve ends everything it started, and the embedded server nobody uses any more.
@@ -175,6 +190,7 @@ def test_serve_survives_its_job_worker_and_database_dying_and_leaves_nothing_beh
     assert serve.wait(timeout=90) == 0
     left = [(pid, _cmdline(pid)) for pid in everything if _alive(pid)]
     assert left == []
-    status = subprocess.run([sys.executable, "-m", "cursive.embedded_db", "status"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=60)
+    status = subprocess.run(
+        [sys.executable, "-m", "cursive.embedded_db", "status"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
     assert "not running" in status.stdout

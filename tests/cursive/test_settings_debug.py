@@ -19,8 +19,9 @@ PROBE = (
 
 def test_debug_is_off_unless_asked_for_and_a_404_is_the_products_page():
     env = {key: value for key, value in os.environ.items() if key not in ("DEBUG", "DJANGO_ENV")}
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", PROBE], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     probe = json.loads(next(line for line in result.stdout.splitlines() if line.startswith("PROBE"))[6:])
     assert probe["debug"] is False
@@ -31,7 +32,12 @@ def test_debug_is_off_unless_asked_for_and_a_404_is_the_products_page():
 
 def test_developers_opt_in_to_debug():
     env = {**os.environ, "DEBUG": "true"}
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c",
-                             "from django.conf import settings; print('PROBE', settings.DEBUG)"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; print('PROBE', settings.DEBUG)"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "PROBE True" in result.stdout, result.stderr

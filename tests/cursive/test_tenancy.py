@@ -35,8 +35,9 @@ _serial = itertools.count()
 
 
 def _lead(other):
-    return lead_create(workspace=other.workspace, source=Lead.Source.MANUAL,
-                       data={"email": f"secret{next(_serial)}@globex.test"}).pk
+    return lead_create(
+        workspace=other.workspace, source=Lead.Source.MANUAL, data={"email": f"secret{next(_serial)}@globex.test"}
+    ).pk
 
 
 def _member(other):
@@ -45,16 +46,18 @@ def _member(other):
 
 
 def _invitation(other):
-    return invitation_create(workspace=other.workspace, email=f"new{next(_serial)}@globex.test", role="member",
-                             invited_by=other.user).pk
+    return invitation_create(
+        workspace=other.workspace, email=f"new{next(_serial)}@globex.test", role="member", invited_by=other.user
+    ).pk
 
 
 def _credit_purchase(other):
     from credits.models import CreditPackage, CreditPurchase
 
     package = CreditPackage.objects.first()
-    return CreditPurchase.objects.create(workspace=other.workspace, package=package, credits=package.credits,
-                                         price_cents=package.price_cents).pk
+    return CreditPurchase.objects.create(
+        workspace=other.workspace, package=package, credits=package.credits, price_cents=package.price_cents
+    ).pk
 
 
 def _lead_purchase(other):
@@ -77,8 +80,13 @@ def _upload(other):
 
     from partners.services import upload_create
 
-    return upload_create(workspace=other.workspace, file=SimpleUploadedFile("x.csv", b"email\na@b.example\n"),
-                         price_per_lead="5", mapping=None, created_by=other.user).pk
+    return upload_create(
+        workspace=other.workspace,
+        file=SimpleUploadedFile("x.csv", b"email\na@b.example\n"),
+        price_per_lead="5",
+        mapping=None,
+        created_by=other.user,
+    ).pk
 
 
 OBJECT_FACTORIES = {
@@ -133,12 +141,10 @@ def _is_partner_url(route: str) -> bool:
     return route.startswith(("partner/", "api/v1/partner/"))
 
 
-def test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, other_tenant, tenant_factory,
-                                                               settings, tmp_path):
+def test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, other_tenant, tenant_factory, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     # Partner pages are only for partner workspaces: walk them as a partner, with another partner's ids.
-    partner, other_partner = tenant_factory("Our partner", kind="partner"), tenant_factory("Their partner",
-                                                                                           kind="partner")
+    partner, other_partner = tenant_factory("Our partner", kind="partner"), tenant_factory("Their partner", kind="partner")
     checked = []
     for name, route, params in _id_patterns():
         me, other = (partner, other_partner) if _is_partner_url(route) else (tenant, other_tenant)
@@ -167,9 +173,7 @@ def test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, 
     assert checked, "no URL with object ids was checked"
 
 
-def test_other_workspace_objects_are_untouched_after_the_walk(client, tenant, other_tenant, tenant_factory,
-                                                             settings, tmp_path):
-    test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, other_tenant, tenant_factory,
-                                                               settings, tmp_path)
+def test_other_workspace_objects_are_untouched_after_the_walk(client, tenant, other_tenant, tenant_factory, settings, tmp_path):
+    test_every_id_url_answers_404_for_another_workspaces_object(client, tenant, other_tenant, tenant_factory, settings, tmp_path)
     assert other_tenant.api_key.__class__.objects.get(pk=other_tenant.api_key.pk).revoked_at is None
     assert Membership.objects.filter(workspace=other_tenant.workspace).count() > 1

@@ -28,8 +28,14 @@ def _log_in(page, base, email, password):
 
 def _visit_all(page, base, paths) -> list[str]:
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(f"{page.url}: console {message.type}: {message.text}")
-            if message.type == "error" or "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"{page.url}: console {message.type}: {message.text}")
+            if message.type == "error" or "Content Security Policy" in message.text
+            else None
+        ),
+    )
     page.on("pageerror", lambda error: problems.append(f"{page.url}: page error: {error}"))
     for path in paths:
         response = page.goto(f"{base}{path}")
@@ -52,10 +58,24 @@ def test_main_pages_run_under_the_policy_without_console_errors(page, live_serve
     analytics_rollup(days=None)
 
     _log_in(page, base, buyer.user.email, buyer.password)
-    problems = _visit_all(page, base, [
-        "/", "/marketplace/", "/marketplace/?industry=Fintech&price_min=10&price_max=5", "/marketplace/cart/",
-        "/marketplace/purchases/", "/leads/", "/search/", "/segments/", f"/segments/{segment.pk}/",
-        "/analytics/", "/credits/", "/settings/"])
+    problems = _visit_all(
+        page,
+        base,
+        [
+            "/",
+            "/marketplace/",
+            "/marketplace/?industry=Fintech&price_min=10&price_max=5",
+            "/marketplace/cart/",
+            "/marketplace/purchases/",
+            "/leads/",
+            "/search/",
+            "/segments/",
+            f"/segments/{segment.pk}/",
+            "/analytics/",
+            "/credits/",
+            "/settings/",
+        ],
+    )
     # The charts and the docs draw with scripts: they ran.
     page.goto(f"{base}/analytics/")
     expect(page.locator("canvas").first).to_be_visible()
@@ -70,15 +90,24 @@ def test_main_pages_run_under_the_policy_without_console_errors(page, live_serve
     _log_in(page, base, partner.user.email, partner.password)
     problems += _visit_all(page, base, ["/partner/", "/partner/uploads/", "/partner/uploads/new/", "/partner/earnings/"])
     page.goto(f"{base}/partner/uploads/new/")
-    page.set_input_files("input[type=file]", files=[{"name": "leads.csv", "mimeType": "text/csv",
-                                                    "buffer": b"email\nann@lee.example\n"}])
+    page.set_input_files(
+        "input[type=file]", files=[{"name": "leads.csv", "mimeType": "text/csv", "buffer": b"email\nann@lee.example\n"}]
+    )
     expect(page.locator("#dropzone-name")).to_contain_text("leads.csv")
     assert problems == []
 
     staff = user_create(email="staff@cursive.test", password=buyer.password, is_staff=True)
     page.context.clear_cookies()
     _log_in(page, base, staff.email, buyer.password)
-    problems += _visit_all(page, base, [
-        "/admin/", f"/admin/accounts/workspace/{buyer.workspace.pk}/change/", "/admin/marketplace/listing/",
-        f"/admin/marketplace/listing/{bought.pk}/change/", "/api/docs/"])
+    problems += _visit_all(
+        page,
+        base,
+        [
+            "/admin/",
+            f"/admin/accounts/workspace/{buyer.workspace.pk}/change/",
+            "/admin/marketplace/listing/",
+            f"/admin/marketplace/listing/{bought.pk}/change/",
+            "/api/docs/",
+        ],
+    )
     assert problems == []

@@ -102,7 +102,12 @@ def test_buy_growth_package_through_local_checkout(page, live_server, settings, 
     assert len(ledger) == 1
     row = ledger[0]
     assert (row.account_id, row.kind, row.amount, row.balance_after, row.reference) == (
-        account.pk, CreditTransaction.Kind.PURCHASE, Decimal("500.00"), Decimal("500.00"), purchase.reference)
+        account.pk,
+        CreditTransaction.Kind.PURCHASE,
+        Decimal("500.00"),
+        Decimal("500.00"),
+        purchase.reference,
+    )
     out = io.StringIO()
     call_command("check_consistency", stdout=out)  # raises SystemExit(1) on any finding
     assert "No findings" in out.getvalue(), out.getvalue()

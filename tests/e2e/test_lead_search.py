@@ -56,8 +56,9 @@ def test_search_save_segment_and_pull_into_my_leads(page, live_server, tenant_fa
     # The filters to tick: the most common industry, then its most common seniority (enough people to pull 25).
     by_industry = Person.objects.values("industry").annotate(n=Count("id")).order_by("-n", "industry")
     industry = by_industry[0]["industry"]
-    by_seniority = (Person.objects.filter(industry=industry).values("seniority").annotate(n=Count("id"))
-                    .order_by("-n", "seniority"))
+    by_seniority = (
+        Person.objects.filter(industry=industry).values("seniority").annotate(n=Count("id")).order_by("-n", "seniority")
+    )
     seniority = by_seniority[0]["seniority"]
     seniority_label = Seniority(seniority).label
     total = search_count(filters={})
@@ -67,8 +68,7 @@ def test_search_save_segment_and_pull_into_my_leads(page, live_server, tenant_fa
     assert total > industry_count > both_count >= PULL, (total, industry_count, both_count)
     expected_filters = {"industry": [industry], "seniority": [seniority]}
     # The people a pull of 25 takes: the best-scoring matches first (ties by id).
-    pulled_people = list(Person.objects.filter(industry=industry, seniority=seniority)
-                         .order_by("-score", "id")[:PULL])
+    pulled_people = list(Person.objects.filter(industry=industry, seniority=seniority).order_by("-score", "id")[:PULL])
 
     # Log in through the real form.
     page.goto(f"{base}/login/")
@@ -160,7 +160,8 @@ def test_search_save_segment_and_pull_into_my_leads(page, live_server, tenant_fa
     page.get_by_test_id("pull").click()
     expect(page).to_have_url(segment_url)
     expect(page.locator("#toasts")).to_contain_text(
-        f"Pulled {PULL} new leads into My Leads for {PULL}.00 credits (0 already yours).")
+        f"Pulled {PULL} new leads into My Leads for {PULL}.00 credits (0 already yours)."
+    )
     expect(balance_widget).to_contain_text(str(FUNDING - PULL))
     history = page.locator("section", has=page.get_by_role("heading", name="History", exact=True))
     expect(history.locator("tbody tr").first).to_contain_text("Pull")

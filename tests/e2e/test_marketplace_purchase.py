@@ -34,30 +34,161 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 # 12 leads over 3 industries and 3 states. Qualities are distinct, so the default sort (best quality first) gives
 # one fixed order.
 LEADS = [
-    ("SaaS", "CA", "Priya", "Natarajan", "priya.natarajan@brightwave.io", "(415) 555-2601",
-     "https://www.linkedin.com/in/priya-natarajan", "Brightwave", "VP of Sales", "vp", "12.50", 95),
-    ("SaaS", "CA", "Marcus", "Oyelaran", "marcus@cloudnimbus.com", "(415) 555-2602", "", "Cloudnimbus",
-     "Head of Revenue Operations", "director", "7.25", 91),
-    ("SaaS", "CA", "Elena", "Sorokina", "elena.s@stackpilot.dev", "", "https://www.linkedin.com/in/elenasorokina",
-     "StackPilot", "Chief Revenue Officer", "c_level", "9.00", 62),
-    ("SaaS", "NY", "Jordan", "Whitfield", "jwhitfield@quotaflow.com", "(212) 555-2633", "", "QuotaFlow",
-     "Sales Manager", "manager", "11.00", 88),
-    ("SaaS", "NY", "Aiko", "Tanabe", "aiko.tanabe@pipelineiq.co", "", "", "PipelineIQ", "Account Executive",
-     "senior", "6.50", 47),
-    ("SaaS", "TX", "Diego", "Alvarez", "diego@rampstack.io", "(512) 555-2640", "", "RampStack", "VP of Marketing",
-     "vp", "8.75", 79),
-    ("Fintech", "CA", "Hannah", "Becker", "hannah.becker@ledgerly.com", "(415) 555-2651",
-     "https://www.linkedin.com/in/hannahbecker", "Ledgerly", "CFO", "c_level", "14.00", 93),
-    ("Fintech", "CA", "Samuel", "Okafor", "sokafor@payloom.com", "", "", "Payloom", "Director of Partnerships",
-     "director", "10.25", 71),
-    ("Fintech", "NY", "Grace", "Liang", "grace.liang@vaultline.com", "(212) 555-2662",
-     "https://www.linkedin.com/in/graceliang", "Vaultline", "Head of Growth", "director", "13.75", 85),
-    ("Fintech", "NY", "Omar", "Haddad", "omar@clearsettle.io", "", "", "ClearSettle", "Sales Engineer",
-     "senior", "9.50", 55),
-    ("Healthcare", "TX", "Rachel", "Moreno", "rachel.moreno@carebridge.health", "(512) 555-2671", "", "CareBridge",
-     "VP of Operations", "vp", "12.00", 83),
-    ("Healthcare", "TX", "Victor", "Nguyen", "vnguyen@medisync.com", "", "https://www.linkedin.com/in/victornguyen",
-     "MediSync", "IT Director", "director", "8.00", 66),
+    (
+        "SaaS",
+        "CA",
+        "Priya",
+        "Natarajan",
+        "priya.natarajan@brightwave.io",
+        "(415) 555-2601",
+        "https://www.linkedin.com/in/priya-natarajan",
+        "Brightwave",
+        "VP of Sales",
+        "vp",
+        "12.50",
+        95,
+    ),
+    (
+        "SaaS",
+        "CA",
+        "Marcus",
+        "Oyelaran",
+        "marcus@cloudnimbus.com",
+        "(415) 555-2602",
+        "",
+        "Cloudnimbus",
+        "Head of Revenue Operations",
+        "director",
+        "7.25",
+        91,
+    ),
+    (
+        "SaaS",
+        "CA",
+        "Elena",
+        "Sorokina",
+        "elena.s@stackpilot.dev",
+        "",
+        "https://www.linkedin.com/in/elenasorokina",
+        "StackPilot",
+        "Chief Revenue Officer",
+        "c_level",
+        "9.00",
+        62,
+    ),
+    (
+        "SaaS",
+        "NY",
+        "Jordan",
+        "Whitfield",
+        "jwhitfield@quotaflow.com",
+        "(212) 555-2633",
+        "",
+        "QuotaFlow",
+        "Sales Manager",
+        "manager",
+        "11.00",
+        88,
+    ),
+    (
+        "SaaS",
+        "NY",
+        "Aiko",
+        "Tanabe",
+        "aiko.tanabe@pipelineiq.co",
+        "",
+        "",
+        "PipelineIQ",
+        "Account Executive",
+        "senior",
+        "6.50",
+        47,
+    ),
+    (
+        "SaaS",
+        "TX",
+        "Diego",
+        "Alvarez",
+        "diego@rampstack.io",
+        "(512) 555-2640",
+        "",
+        "RampStack",
+        "VP of Marketing",
+        "vp",
+        "8.75",
+        79,
+    ),
+    (
+        "Fintech",
+        "CA",
+        "Hannah",
+        "Becker",
+        "hannah.becker@ledgerly.com",
+        "(415) 555-2651",
+        "https://www.linkedin.com/in/hannahbecker",
+        "Ledgerly",
+        "CFO",
+        "c_level",
+        "14.00",
+        93,
+    ),
+    (
+        "Fintech",
+        "CA",
+        "Samuel",
+        "Okafor",
+        "sokafor@payloom.com",
+        "",
+        "",
+        "Payloom",
+        "Director of Partnerships",
+        "director",
+        "10.25",
+        71,
+    ),
+    (
+        "Fintech",
+        "NY",
+        "Grace",
+        "Liang",
+        "grace.liang@vaultline.com",
+        "(212) 555-2662",
+        "https://www.linkedin.com/in/graceliang",
+        "Vaultline",
+        "Head of Growth",
+        "director",
+        "13.75",
+        85,
+    ),
+    ("Fintech", "NY", "Omar", "Haddad", "omar@clearsettle.io", "", "", "ClearSettle", "Sales Engineer", "senior", "9.50", 55),
+    (
+        "Healthcare",
+        "TX",
+        "Rachel",
+        "Moreno",
+        "rachel.moreno@carebridge.health",
+        "(512) 555-2671",
+        "",
+        "CareBridge",
+        "VP of Operations",
+        "vp",
+        "12.00",
+        83,
+    ),
+    (
+        "Healthcare",
+        "TX",
+        "Victor",
+        "Nguyen",
+        "vnguyen@medisync.com",
+        "",
+        "https://www.linkedin.com/in/victornguyen",
+        "MediSync",
+        "IT Director",
+        "director",
+        "8.00",
+        66,
+    ),
 ]
 FUNDING = Decimal("100.00")
 
@@ -68,8 +199,7 @@ def _masked(email: str) -> str:
 
 
 def _rows_ids(page) -> list[int]:
-    return [int(pk) for pk in page.get_by_test_id("listing-row").evaluate_all(
-        "rows => rows.map(row => row.dataset.listingId)")]
+    return [int(pk) for pk in page.get_by_test_id("listing-row").evaluate_all("rows => rows.map(row => row.dataset.listingId)")]
 
 
 def test_filter_cart_buy_with_credits_and_download(page, live_server, tenant_factory):
@@ -81,15 +211,30 @@ def test_filter_cart_buy_with_credits_and_download(page, live_server, tenant_fac
     for industry, state, first, last, email, phone, linkedin, company, title, seniority, price, quality in LEADS:
         # Every other lead is partner-listed (revenue share); the rest are the house's own.
         listings[email] = make_listing(
-            partner=partner.workspace if len(listings) % 2 == 0 else None, price=price, quality=quality,
-            industry=industry, state=state, first_name=first, last_name=last, email=email, phone=phone,
-            linkedin_url=linkedin, company_name=company, company_domain=email.split("@")[1], title=title,
-            seniority=seniority, city={"CA": "San Francisco", "NY": "New York", "TX": "Austin"}[state])
+            partner=partner.workspace if len(listings) % 2 == 0 else None,
+            price=price,
+            quality=quality,
+            industry=industry,
+            state=state,
+            first_name=first,
+            last_name=last,
+            email=email,
+            phone=phone,
+            linkedin_url=linkedin,
+            company_name=company,
+            company_domain=email.split("@")[1],
+            title=title,
+            seniority=seniority,
+            city={"CA": "San Francisco", "NY": "New York", "TX": "Austin"}[state],
+        )
     by_quality = sorted(listings.values(), key=lambda listing: -listing.quality)
     saas_ca = [listing for listing in by_quality if (listing.industry, listing.state) == ("SaaS", "CA")]
     saas = [listing for listing in by_quality if listing.industry == "SaaS"]
     assert [listing.email for listing in saas_ca] == [
-        "priya.natarajan@brightwave.io", "marcus@cloudnimbus.com", "elena.s@stackpilot.dev"]
+        "priya.natarajan@brightwave.io",
+        "marcus@cloudnimbus.com",
+        "elena.s@stackpilot.dev",
+    ]
     first, second = saas_ca[0], saas_ca[1]  # the two leads bought: 12.50 (partner-listed) + 7.25 (house)
     assert first.partner_id == partner.workspace.pk and second.partner_id is None
     assert (first.phone, first.has_phone, first.has_linkedin) == ("+14155552601", True, True)
@@ -160,8 +305,7 @@ def test_filter_cart_buy_with_credits_and_download(page, live_server, tenant_fac
     # Add two leads to the cart: each button flips in place and the cart summary follows.
     page.evaluate("window.__sameDocument = true")
     for listing, summary in ((first, "Cart · 1 lead · 12.50 credits"), (second, "Cart · 2 leads · 19.75 credits")):
-        button = page.locator(f'[data-testid="listing-row"][data-listing-id="{listing.pk}"]').get_by_test_id(
-            "cart-toggle")
+        button = page.locator(f'[data-testid="listing-row"][data-listing-id="{listing.pk}"]').get_by_test_id("cart-toggle")
         expect(button).to_have_text("Add to cart")
         button.click()
         expect(button).to_have_text("✓ In cart")
@@ -180,8 +324,9 @@ def test_filter_cart_buy_with_credits_and_download(page, live_server, tenant_fac
     in_cart = page.get_by_test_id("cart-toggle").filter(has_text="In cart")
     expect(in_cart).to_have_count(2)
     for listing in (first, second):
-        expect(page.locator(f'[data-testid="listing-row"][data-listing-id="{listing.pk}"]').get_by_test_id(
-            "cart-toggle")).to_have_text("✓ In cart")
+        expect(
+            page.locator(f'[data-testid="listing-row"][data-listing-id="{listing.pk}"]').get_by_test_id("cart-toggle")
+        ).to_have_text("✓ In cart")
 
     # The cart: two leads, the total, the balance, and the credits button for exactly that total.
     page.get_by_test_id("cart-summary").click()
@@ -222,9 +367,23 @@ def test_filter_cart_buy_with_credits_and_download(page, live_server, tenant_fac
     with open(download.path(), encoding="utf-8", newline="") as handle:
         text = handle.read()
     records = list(csv.DictReader(io.StringIO(text)))
-    assert list(records[0]) == ["first_name", "last_name", "email", "phone", "title", "seniority", "company_name",
-                                "company_domain", "company_size", "industry", "city", "state", "zip", "country",
-                                "linkedin_url"]
+    assert list(records[0]) == [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "title",
+        "seniority",
+        "company_name",
+        "company_domain",
+        "company_size",
+        "industry",
+        "city",
+        "state",
+        "zip",
+        "country",
+        "linkedin_url",
+    ]
     assert sorted(record["email"] for record in records) == sorted([first.email, second.email])
     by_email = {record["email"]: record for record in records}
     assert (by_email[first.email]["first_name"], by_email[first.email]["last_name"]) == ("Priya", "Natarajan")
@@ -257,7 +416,10 @@ def test_filter_cart_buy_with_credits_and_download(page, live_server, tenant_fac
     # both listings sold once to the buyer, the partner paid its share of the lead it listed.
     purchase.refresh_from_db()
     assert (purchase.status, purchase.payment, purchase.total_credits) == (
-        LeadPurchase.Status.COMPLETE, LeadPurchase.Payment.CREDITS, total)
+        LeadPurchase.Status.COMPLETE,
+        LeadPurchase.Payment.CREDITS,
+        total,
+    )
     account = CreditAccount.objects.get(workspace=buyer.workspace)
     assert account.balance == FUNDING - total == Decimal("80.25")
     assert CreditTransaction.objects.filter(account=account).aggregate(s=Sum("amount"))["s"] == account.balance

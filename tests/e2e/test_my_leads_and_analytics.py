@@ -44,23 +44,48 @@ CHARTS = ("usage", "sources", "acquisition", "quality")
 
 # The lead database the segment pulls from: 12 people, the 10 best-scored are pulled.
 PEOPLE = [
-    ("Nadia", "Petrova", "Fintech", "CFO", "c_level", 92), ("Tom", "Becker", "SaaS", "VP of Sales", "vp", 88),
+    ("Nadia", "Petrova", "Fintech", "CFO", "c_level", 92),
+    ("Tom", "Becker", "SaaS", "VP of Sales", "vp", 88),
     ("Lucia", "Moreno", "SaaS", "Head of Growth", "director", 85),
     ("Kwame", "Mensah", "Healthcare", "IT Director", "director", 81),
-    ("Ingrid", "Larsen", "SaaS", "Sales Manager", "manager", 77), ("Raj", "Kapoor", "Fintech", "CTO", "c_level", 74),
-    ("Mei", "Chen", "SaaS", "RevOps Lead", "senior", 70), ("Owen", "Price", "Logistics", "VP of Operations", "vp", 66),
+    ("Ingrid", "Larsen", "SaaS", "Sales Manager", "manager", 77),
+    ("Raj", "Kapoor", "Fintech", "CTO", "c_level", 74),
+    ("Mei", "Chen", "SaaS", "RevOps Lead", "senior", 70),
+    ("Owen", "Price", "Logistics", "VP of Operations", "vp", 66),
     ("Fatima", "Zahra", "SaaS", "Account Executive", "senior", 61),
     ("Lars", "Nilsson", "Fintech", "Head of Partnerships", "director", 57),
-    ("Chloe", "Martin", "Retail", "Buyer", "entry", 40), ("Ben", "Carter", "SaaS", "SDR", "entry", 35),
+    ("Chloe", "Martin", "Retail", "Buyer", "entry", 40),
+    ("Ben", "Carter", "SaaS", "SDR", "entry", 35),
 ]
 MANUAL = [
-    {"first_name": "Alicia", "last_name": "Vance", "email": "alicia.vance@northwind.example", "title": "COO",
-     "company_name": "Northwind", "company_domain": "northwind.example", "industry": "Logistics"},
-    {"first_name": "Hugo", "last_name": "Lindqvist", "email": "hugo@fjordlabs.example", "title": "Founder",
-     "company_name": "Fjord Labs", "company_domain": "fjordlabs.example", "industry": "SaaS"},
-    {"first_name": "Sara", "last_name": "Okonkwo", "email": "sara.okonkwo@brightpath.example",
-     "phone": "(312) 555-0143", "title": "Head of Sales", "company_name": "Brightpath",
-     "company_domain": "brightpath.example", "industry": "Education"},
+    {
+        "first_name": "Alicia",
+        "last_name": "Vance",
+        "email": "alicia.vance@northwind.example",
+        "title": "COO",
+        "company_name": "Northwind",
+        "company_domain": "northwind.example",
+        "industry": "Logistics",
+    },
+    {
+        "first_name": "Hugo",
+        "last_name": "Lindqvist",
+        "email": "hugo@fjordlabs.example",
+        "title": "Founder",
+        "company_name": "Fjord Labs",
+        "company_domain": "fjordlabs.example",
+        "industry": "SaaS",
+    },
+    {
+        "first_name": "Sara",
+        "last_name": "Okonkwo",
+        "email": "sara.okonkwo@brightpath.example",
+        "phone": "(312) 555-0143",
+        "title": "Head of Sales",
+        "company_name": "Brightpath",
+        "company_domain": "brightpath.example",
+        "industry": "Education",
+    },
 ]
 
 
@@ -83,9 +108,13 @@ def _row(page, lead: Lead):
 
 def _tagged_row_ids(page) -> list[int]:
     """The lead ids of the rows that show the #q4-hot badge."""
-    return sorted(int(pk) for pk in page.get_by_test_id("lead-row").filter(
-        has=page.locator(".badge", has_text=re.compile(rf"^#{re.escape(TAG)}$"))).locator(
-        'input[name="lead_ids"]').evaluate_all("boxes => boxes.map(box => box.value)"))
+    return sorted(
+        int(pk)
+        for pk in page.get_by_test_id("lead-row")
+        .filter(has=page.locator(".badge", has_text=re.compile(rf"^#{re.escape(TAG)}$")))
+        .locator('input[name="lead_ids"]')
+        .evaluate_all("boxes => boxes.map(box => box.value)")
+    )
 
 
 def _read_csv(download) -> list[dict]:
@@ -108,26 +137,50 @@ def test_tag_inspect_export_my_leads_then_read_analytics(page, live_server, tena
     # Activity through the real services: funding, 2 marketplace leads, a segment pull, 3 manual leads.
     fund(workspace, FUNDING)
     listings = [
-        make_listing(partner=partner.workspace, price=PRICES[0], quality=91, first_name="Priya", last_name="Natarajan",
-                     email="priya.natarajan@brightwave.example", company_name="Brightwave", title="VP of Sales"),
-        make_listing(price=PRICES[1], quality=84, first_name="Marcus", last_name="Oyelaran",
-                     email="marcus@cloudnimbus.example", company_name="Cloudnimbus", title="Head of RevOps"),
+        make_listing(
+            partner=partner.workspace,
+            price=PRICES[0],
+            quality=91,
+            first_name="Priya",
+            last_name="Natarajan",
+            email="priya.natarajan@brightwave.example",
+            company_name="Brightwave",
+            title="VP of Sales",
+        ),
+        make_listing(
+            price=PRICES[1],
+            quality=84,
+            first_name="Marcus",
+            last_name="Oyelaran",
+            email="marcus@cloudnimbus.example",
+            company_name="Cloudnimbus",
+            title="Head of RevOps",
+        ),
     ]
     purchase_create(workspace=workspace, lead_ids=[listing.pk for listing in listings])
     for first, last, industry, title, seniority, score in PEOPLE:
-        make_person(first_name=first, last_name=last, email=f"{first}.{last}@{last}-co.example".lower(),
-                    company_name=f"{last} & Co", industry=industry, title=title, seniority=seniority, score=score)
+        make_person(
+            first_name=first,
+            last_name=last,
+            email=f"{first}.{last}@{last}-co.example".lower(),
+            company_name=f"{last} & Co",
+            industry=industry,
+            title=title,
+            seniority=seniority,
+            score=score,
+        )
     segment = segment_create(workspace=workspace, name="Best of the database", filters={})
     run = segment_pull(workspace=workspace, segment_id=segment.pk, limit=PULL)
     assert run.pulled == PULL
-    manual = [lead_create(workspace=workspace, source=Lead.Source.MANUAL, data=data, created_by=buyer.user)
-              for data in MANUAL]
+    manual = [lead_create(workspace=workspace, source=Lead.Source.MANUAL, data=data, created_by=buyer.user) for data in MANUAL]
     analytics_rollup(days=None)
 
     leads = Lead.objects.filter(workspace=workspace)
     assert leads.count() == 2 + PULL + len(MANUAL) == 15
-    by_source = {source: list(leads.filter(source=source).order_by("id")) for source in
-                 (Lead.Source.MARKETPLACE, Lead.Source.DATABASE, Lead.Source.MANUAL)}
+    by_source = {
+        source: list(leads.filter(source=source).order_by("id"))
+        for source in (Lead.Source.MARKETPLACE, Lead.Source.DATABASE, Lead.Source.MANUAL)
+    }
     # One lead of each source gets the tag.
     chosen = [by_source[Lead.Source.MARKETPLACE][0], by_source[Lead.Source.DATABASE][0], manual[2]]
     chosen_ids = sorted(lead.pk for lead in chosen)
@@ -170,8 +223,7 @@ def test_tag_inspect_export_my_leads_then_read_analytics(page, live_server, tena
         expect(_row(page, lead).locator(".badge", has_text=f"#{TAG}")).to_have_count(1)
     expect(page.locator('input[name="lead_ids"]:checked')).to_have_count(0)
     expect(page.locator("#l-tag option", has_text=f"#{TAG}")).to_have_count(1)  # the Tag filter offers it now
-    assert sorted(Lead.objects.filter(workspace=workspace, tags__contains=[TAG]).values_list("pk", flat=True)) == \
-        chosen_ids
+    assert sorted(Lead.objects.filter(workspace=workspace, tags__contains=[TAG]).values_list("pk", flat=True)) == chosen_ids
     _shot(page, capsys, "my-leads-tagged")
 
     # Delete asks first; Cancel deletes nothing.

@@ -41,11 +41,27 @@ PRICE = "4.50"
 FILE_NAME = "northwind-leads-march.csv"
 # The partner's own spelling of the columns. All but "Org" are recognised by partners.csv_format's aliases.
 HEADER = ["First Name", "Surname", "E-mail", "Phone Number", "Job Title", "Org", "City", "State"]
-AUTO_MAPPED = {"First Name": "first_name", "Surname": "last_name", "E-mail": "email", "Phone Number": "phone",
-               "Job Title": "title", "City": "city", "State": "state"}
-AREAS = [(212, "New York", "NY"), (312, "Chicago", "IL"), (415, "San Francisco", "CA"), (617, "Boston", "MA"),
-         (713, "Houston", "TX"), (206, "Seattle", "WA"), (303, "Denver", "CO"), (404, "Atlanta", "GA"),
-         (512, "Austin", "TX"), (305, "Miami", "FL")]
+AUTO_MAPPED = {
+    "First Name": "first_name",
+    "Surname": "last_name",
+    "E-mail": "email",
+    "Phone Number": "phone",
+    "Job Title": "title",
+    "City": "city",
+    "State": "state",
+}
+AREAS = [
+    (212, "New York", "NY"),
+    (312, "Chicago", "IL"),
+    (415, "San Francisco", "CA"),
+    (617, "Boston", "MA"),
+    (713, "Houston", "TX"),
+    (206, "Seattle", "WA"),
+    (303, "Denver", "CO"),
+    (404, "Atlanta", "GA"),
+    (512, "Austin", "TX"),
+    (305, "Miami", "FL"),
+]
 FIRST = ["Ava", "Liam", "Mia", "Noah", "Zoe", "Ethan", "Ivy", "Lucas", "Nora", "Owen", "Ruby", "Felix"]
 LAST = ["Garcia", "Okafor", "Lindqvist", "Tanaka", "Moreau", "Patel", "Kowalski", "Haddad", "Brennan", "Silva"]
 TITLES = ["VP of Sales", "Head of Marketing", "CFO", "Sales Manager", "IT Director", "Account Executive"]
@@ -74,8 +90,12 @@ def _phone(n: int, style: int) -> str:
     area = AREAS[n % len(AREAS)][0]
     exchange = 200 + (n * 37) % 800
     line = n % 10_000
-    return [f"({area}) {exchange}-{line:04d}", f"{area}-{exchange}-{line:04d}", f"{area}.{exchange}.{line:04d}",
-            f"+1 {area} {exchange} {line:04d}"][style % 4]
+    return [
+        f"({area}) {exchange}-{line:04d}",
+        f"{area}-{exchange}-{line:04d}",
+        f"{area}.{exchange}.{line:04d}",
+        f"+1 {area} {exchange} {line:04d}",
+    ][style % 4]
 
 
 def _person(n: int) -> list[str]:
@@ -83,8 +103,16 @@ def _person(n: int) -> list[str]:
     company = TARGET_COMPANY if n == TARGET_ROW else f"{COMPANIES[n % len(COMPANIES)]} {n % 97}"
     domain = re.sub(r"[^a-z0-9]", "", company.lower()) + ".com"
     _, city, state = AREAS[n % len(AREAS)]
-    return [first, last, f"{first.lower()}.{last.lower()}{n}@{domain}", _phone(n, n), TITLES[n % len(TITLES)],
-            company, city, state]
+    return [
+        first,
+        last,
+        f"{first.lower()}.{last.lower()}{n}@{domain}",
+        _phone(n, n),
+        TITLES[n % len(TITLES)],
+        company,
+        city,
+        state,
+    ]
 
 
 def write_leads_csv(path) -> dict[int, list[str]]:
@@ -184,13 +212,13 @@ def _hold_worker_mid_file(upload_id: int, watcher: ProgressWatcher, alive) -> bo
             return False
         watcher.watch(until=lambda state: watcher.mid_way is not None, seconds=15)
         if watcher.mid_way is not None:
-            expect(watcher.page.locator("#upload-report")).to_contain_text(
-                f"Checking rows: {locked.total_rows:,} read so far.")
+            expect(watcher.page.locator("#upload-report")).to_contain_text(f"Checking rows: {locked.total_rows:,} read so far.")
     return True
 
 
 def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
-        page, browser, live_server, tenant_factory, settings, tmp_path):
+    page, browser, live_server, tenant_factory, settings, tmp_path
+):
     base = live_server.url
     media = tmp_path / "media"
     settings.MEDIA_ROOT = media  # the live server stores the file here; the worker is told the same
@@ -206,8 +234,12 @@ def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
     worker_log = tmp_path / "qcluster.log"
     with open(worker_log, "wb") as log:
         worker = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-            env=child_env(MEDIA_ROOT=media, UPLOAD_CHUNK_ROWS=CHUNK_ROWS, Q_WORKERS=1))
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=child_env(MEDIA_ROOT=media, UPLOAD_CHUNK_ROWS=CHUNK_ROWS, Q_WORKERS=1),
+        )
     try:
         # The partner logs in and opens the portal from the sidebar.
         _log_in(page, base, partner.user.email, partner.password)
@@ -258,6 +290,7 @@ def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
         # the upload's row (the worker's next chunk commit waits on it), watches the page show the partial
         # progress, then lets go. Only a Processing upload is locked, never a queued one (the claim would skip it).
         watcher = ProgressWatcher(page)
+
         def alive() -> bool:
             return worker.poll() is None
 
@@ -300,7 +333,12 @@ def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
 
         upload.refresh_from_db()
         assert (upload.status, upload.total_rows, upload.valid_rows, upload.duplicate_rows, upload.invalid_rows) == (
-            Upload.Status.AWAITING_REVIEW, EXPECTED_TOTAL, EXPECTED_VALID, EXPECTED_DUPLICATES, EXPECTED_INVALID)
+            Upload.Status.AWAITING_REVIEW,
+            EXPECTED_TOTAL,
+            EXPECTED_VALID,
+            EXPECTED_DUPLICATES,
+            EXPECTED_INVALID,
+        )
         assert upload.chunks_done == ROWS // CHUNK_ROWS  # the worker did read it 200 rows at a time
         assert UploadedLead.objects.filter(upload=upload).count() == EXPECTED_VALID
         assert sorted(UploadError.objects.filter(upload=upload).values_list("row", flat=True)) == sorted(INVALID)
@@ -331,8 +369,8 @@ def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
         admin.get_by_role("button", name="Go").click()
         expect(admin.get_by_role("heading", name="Approve uploads")).to_be_visible()
         expect(admin.locator("#content")).to_contain_text(
-            f"#{upload.pk} {FILE_NAME} (Northwind Data): {EXPECTED_VALID:,} valid of {EXPECTED_TOTAL:,} rows, "
-            "awaiting review")
+            f"#{upload.pk} {FILE_NAME} (Northwind Data): {EXPECTED_VALID:,} valid of {EXPECTED_TOTAL:,} rows, awaiting review"
+        )
         admin.get_by_label("Note").fill("Checked a sample of 20 rows: looks good.")
         admin.screenshot(path=str(artifact_path("partner_upload-admin-confirm.png")), full_page=True)
         admin.get_by_role("button", name="Confirm").click()
@@ -342,8 +380,7 @@ def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
     finally:
         staff_context.close()
     upload.refresh_from_db()
-    assert (upload.status, upload.listed_rows, upload.reviewed_by_id) == (Upload.Status.LISTED, EXPECTED_VALID,
-                                                                          staff.pk)
+    assert (upload.status, upload.listed_rows, upload.reviewed_by_id) == (Upload.Status.LISTED, EXPECTED_VALID, staff.pk)
     assert upload.review_note == "Checked a sample of 20 rows: looks good."
     assert Listing.objects.filter(partner=partner.workspace, status=Listing.Status.AVAILABLE).count() == EXPECTED_VALID
     listed = Listing.objects.get(company_name=TARGET_COMPANY)

@@ -23,8 +23,11 @@ def test_a_well_formed_since_still_works(browser):
 
 
 def _lead(tenant) -> Lead:
-    return lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL,
-                       data={"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"})
+    return lead_create(
+        workspace=tenant.workspace,
+        source=Lead.Source.MANUAL,
+        data={"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"},
+    )
 
 
 @pytest.mark.parametrize("bad_id", ["²", "٣x", "1.0", "-1"])

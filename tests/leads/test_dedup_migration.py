@@ -34,10 +34,8 @@ def with_old_hash(model, **fields):
 def test_hashes_are_rekeyed_and_same_person_rows_are_kept(tenant):
     migrate(BEFORE)
     try:
-        first = with_old_hash(Lead, workspace=tenant.workspace, source="manual", email="ann@acme.example",
-                              phone="+14155550001")
-        second = with_old_hash(Lead, workspace=tenant.workspace, source="manual", email="ann@acme.example",
-                               phone="+14155550002")
+        first = with_old_hash(Lead, workspace=tenant.workspace, source="manual", email="ann@acme.example", phone="+14155550001")
+        second = with_old_hash(Lead, workspace=tenant.workspace, source="manual", email="ann@acme.example", phone="+14155550002")
         phone_only = with_old_hash(Lead, workspace=tenant.workspace, source="manual", phone="+14155550003")
         person = with_old_hash(Person, first_name="Bo", email="bo@beta.example", phone="+14155550004")
         withdrawn = make_listing(email="cy@gamma.example")

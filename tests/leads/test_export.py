@@ -16,8 +16,11 @@ pytestmark = pytest.mark.django_db
 
 def make(tenant, count, **data):
     for i in range(count):
-        lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL,
-                    data={"email": f"p{i}-{Lead.objects.count()}@lead.example", "first_name": f"P{i}", **data})
+        lead_create(
+            workspace=tenant.workspace,
+            source=Lead.Source.MANUAL,
+            data={"email": f"p{i}-{Lead.objects.count()}@lead.example", "first_name": f"P{i}", **data},
+        )
 
 
 def rows_of(response) -> list[dict]:
@@ -49,8 +52,7 @@ def test_an_export_runs_the_same_queries_whatever_its_size(tenant, django_assert
         assert len(rows_of(api.get("/api/v1/leads/export"))) == 63
 
 
-def test_exports_beyond_what_a_process_runs_at_once_are_told_to_retry(tenant, settings, client,
-                                                                     django_assert_num_queries):
+def test_exports_beyond_what_a_process_runs_at_once_are_told_to_retry(tenant, settings, client, django_assert_num_queries):
     settings.EXPORTS_PER_PROCESS = 1
     settings.EXPORTS_QUEUED_PER_PROCESS = 0
     make(tenant, 3)
@@ -91,15 +93,31 @@ def test_an_export_dropped_unread_gives_its_turn_back(tenant, settings):
     assert len(rows_of(api.get("/api/v1/leads/export"))) == 2
 
 
-@pytest.mark.parametrize("phone", ["+14155550101", "+1 (415) 555-0101", "+44 20 7946 0958", "(415) 555-0101",
-                                   "415.555.0101", "-415-555-0101"])
+@pytest.mark.parametrize(
+    "phone", ["+14155550101", "+1 (415) 555-0101", "+44 20 7946 0958", "(415) 555-0101", "415.555.0101", "-415-555-0101"]
+)
 def test_a_phone_number_is_not_a_formula(phone):
     assert escape_cell(phone) == phone
 
 
-@pytest.mark.parametrize("formula", ["=1+1", "=+14155550101", "@SUM(A1)", "+SUM(A1)", "-2+3", "+1", "-1",
-                                     "+1 415 555 0101 =cmd", "-1)+cmd|' /C calc'!A0", "+1-415\n=cmd",
-                                     "\t=1", "\r=1", "+14155550101\r"])
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "=1+1",
+        "=+14155550101",
+        "@SUM(A1)",
+        "+SUM(A1)",
+        "-2+3",
+        "+1",
+        "-1",
+        "+1 415 555 0101 =cmd",
+        "-1)+cmd|' /C calc'!A0",
+        "+1-415\n=cmd",
+        "\t=1",
+        "\r=1",
+        "+14155550101\r",
+    ],
+)
 def test_real_formulas_are_still_escaped(formula):
     assert escape_cell(formula) == "'" + formula
 

@@ -55,13 +55,22 @@ def test_recency(tenant, days, points):
 def test_python_factors_agree_with_the_sql_score(tenant):
     ideal_customer_profile_update(workspace=tenant.workspace, company_sizes=["1-10", "11-50"], industries=["Retail"])
     variants = [
-        {"company_size": "1-10", "industry": "Retail"}, {"company_size": "5001+", "industry": "SaaS"},
-        {"company_size": "", "industry": ""}, {"company_size": "11-50", "industry": "Retail"},
+        {"company_size": "1-10", "industry": "Retail"},
+        {"company_size": "5001+", "industry": "SaaS"},
+        {"company_size": "", "industry": ""},
+        {"company_size": "11-50", "industry": "Retail"},
     ]
     leads = [make(tenant, **variant) for variant in variants]
-    for lead, extra in zip(leads, [{"email_status": "valid"}, {"source": "pixel", "pages_viewed": 3},
-                                  {"phone_status": "valid", "created_at": timezone.now() - timedelta(days=20)},
-                                  {"source": "pixel", "seconds_on_site": 95}], strict=True):
+    for lead, extra in zip(
+        leads,
+        [
+            {"email_status": "valid"},
+            {"source": "pixel", "pages_viewed": 3},
+            {"phone_status": "valid", "created_at": timezone.now() - timedelta(days=20)},
+            {"source": "pixel", "seconds_on_site": 95},
+        ],
+        strict=True,
+    ):
         Lead.objects.filter(pk=lead.pk).update(**extra)
     leads_rescore(workspace=tenant.workspace)
     profile = tenant.workspace.ideal_customer_profile
@@ -97,7 +106,8 @@ def test_nightly_rescore_is_scheduled_and_set_based(tenant, django_assert_max_nu
     with django_assert_max_num_queries(4):
         assert leads_rescore_all() == 5
     assert set(Lead.objects.filter(pk__in=[lead.pk for lead in leads[:5]]).values_list("score", flat=True)) == {
-        leads[0].score - 5}
+        leads[0].score - 5
+    }
 
 
 def test_bulk_api_tag_untag_status_delete_and_export(tenant, other_tenant):
@@ -113,8 +123,7 @@ def test_bulk_api_tag_untag_status_delete_and_export(tenant, other_tenant):
     assert sorted(Lead.objects.get(pk=leads[0].pk).tags) == ["hot", "q4"], "no duplicate tags"
     api.post("/api/v1/leads/bulk", {"action": "untag", "lead_ids": ids, "tags": ["q4"]}, format="json")
     assert Lead.objects.get(pk=leads[0].pk).tags == ["hot"]
-    status = api.post("/api/v1/leads/bulk", {"action": "set_status", "lead_ids": ids, "status": "qualified"},
-                      format="json")
+    status = api.post("/api/v1/leads/bulk", {"action": "set_status", "lead_ids": ids, "status": "qualified"}, format="json")
     assert status.json()["updated"] == 3
     export = api.post("/api/v1/leads/bulk", {"action": "export", "lead_ids": ids}, format="json")
     rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
@@ -156,8 +165,9 @@ def test_list_filters_and_sorts(tenant):
 def test_my_leads_page_bulk_tag_all_matching_and_drawer(client, tenant):
     client.force_login(tenant.user)
     leads = [make(tenant, industry="SaaS") for _ in range(3)] + [make(tenant, industry="Retail")]
-    response = client.post("/leads/bulk/", {"scope": "all", "query": "industry=SaaS", "action": "tag",
-                                            "tags": "saas-q4"}, follow=True)
+    response = client.post(
+        "/leads/bulk/", {"scope": "all", "query": "industry=SaaS", "action": "tag", "tags": "saas-q4"}, follow=True
+    )
     assert b"3 leads tagged" in response.content
     assert Lead.objects.filter(tags__contains=["saas-q4"]).count() == 3
     drawer = client.get(f"/leads/{leads[0].pk}/", HTTP_HX_REQUEST="true").content.decode()

@@ -8,9 +8,16 @@ pytestmark = pytest.mark.django_db
 
 
 def test_lead_create_normalises_and_hashes(tenant):
-    lead = lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={
-        "first_name": "  Jane ", "email": "Jane@Acme.COM", "phone": "(415) 555-2671", "state": "ca",
-    })
+    lead = lead_create(
+        workspace=tenant.workspace,
+        source=Lead.Source.MANUAL,
+        data={
+            "first_name": "  Jane ",
+            "email": "Jane@Acme.COM",
+            "phone": "(415) 555-2671",
+            "state": "ca",
+        },
+    )
     assert (lead.first_name, lead.email, lead.phone, lead.state) == ("Jane", "jane@acme.com", "+14155552671", "CA")
     assert len(lead.dedup_hash) == 64
 
@@ -19,17 +26,23 @@ def test_same_person_twice_in_a_workspace_is_a_conflict_but_fine_across_workspac
     data = {"email": "jane@acme.com", "phone": "4155552671"}
     lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data=data)
     with pytest.raises(Conflict):
-        lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL,
-                    data={"email": "JANE@acme.com", "phone": "+1 (415) 555-2671"})
+        lead_create(
+            workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": "JANE@acme.com", "phone": "+1 (415) 555-2671"}
+        )
     lead_create(workspace=other_tenant.workspace, source=Lead.Source.MANUAL, data=data)
     assert Lead.objects.count() == 2
 
 
-@pytest.mark.parametrize("data,field", [
-    ({}, "email"), ({"email": "nope"}, "email"), ({"email": "a@b.co", "phone": "12"}, "phone"),
-    ({"email": "a@b.co", "seniority": "wizard"}, "seniority"),
-    ({"email": "a@b.co", "linkedin_url": "https://myspace.com/me"}, "linkedin_url"),
-])
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        ({}, "email"),
+        ({"email": "nope"}, "email"),
+        ({"email": "a@b.co", "phone": "12"}, "phone"),
+        ({"email": "a@b.co", "seniority": "wizard"}, "seniority"),
+        ({"email": "a@b.co", "linkedin_url": "https://myspace.com/me"}, "linkedin_url"),
+    ],
+)
 def test_invalid_leads_are_rejected_with_the_field(tenant, data, field):
     with pytest.raises(ValidationFailed) as exc:
         lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data=data)
@@ -75,10 +88,8 @@ def test_my_leads_paginates_with_load_more_and_filters(client, tenant):
 
 def test_my_leads_with_an_invalid_filter_reports_it_and_keeps_the_others(client, tenant):
     client.force_login(tenant.user)
-    lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": "a@x.example",
-                                                                             "industry": "SaaS"})
-    lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": "b@x.example",
-                                                                             "industry": "Retail"})
+    lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": "a@x.example", "industry": "SaaS"})
+    lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": "b@x.example", "industry": "Retail"})
     response = client.get("/leads/?industry=SaaS&score_min=500")
     page = response.content.decode()
     assert response.context["matching"] == 1, "the industry filter still applies"
@@ -90,8 +101,9 @@ def test_my_leads_with_an_invalid_filter_reports_it_and_keeps_the_others(client,
 def test_my_leads_score_and_date_ranges_the_wrong_way_round_are_reported(client, tenant):
     client.force_login(tenant.user)
     lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": "a@x.example"})
-    errors = client.get("/leads/?score_min=60&score_max=10&created_from=2026-02-01&created_to=2026-01-01"
-                        ).context["errors"]
-    assert errors == {"score_max": ["Score to must be at least the score from."],
-                      "created_to": ["Added to must be on or after the added from date."]}
+    errors = client.get("/leads/?score_min=60&score_max=10&created_from=2026-02-01&created_to=2026-01-01").context["errors"]
+    assert errors == {
+        "score_max": ["Score to must be at least the score from."],
+        "created_to": ["Added to must be on or after the added from date."],
+    }
     assert tenant.api().get("/api/v1/leads?score_min=60&score_max=10").status_code == 400

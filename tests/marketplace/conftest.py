@@ -12,9 +12,20 @@ _n = itertools.count(1)
 
 def make_listing(*, partner=None, price="10.00", quality=80, **fields):
     n = next(_n)
-    data = {"first_name": f"Pat{n}", "last_name": "Lee", "email": f"pat{n}@lead{n}.example", "title": "VP of Sales",
-            "seniority": "vp", "company_name": f"Company {n}", "company_size": "51-200", "industry": "SaaS",
-            "state": "CA", "city": "San Francisco", "phone": "", "linkedin_url": ""}
+    data = {
+        "first_name": f"Pat{n}",
+        "last_name": "Lee",
+        "email": f"pat{n}@lead{n}.example",
+        "title": "VP of Sales",
+        "seniority": "vp",
+        "company_name": f"Company {n}",
+        "company_size": "51-200",
+        "industry": "SaaS",
+        "state": "CA",
+        "city": "San Francisco",
+        "phone": "",
+        "linkedin_url": "",
+    }
     data.update(fields)
     return listing_create(data=data, price=price, quality=quality, partner=partner)
 

@@ -19,22 +19,51 @@ def ids(response):
 
 
 def test_listing_fields_are_masked_until_bought(buyer):
-    listing = make_listing(email="John.Smith@Acme.com", phone="(415) 555-2671",
-                           linkedin_url="https://www.linkedin.com/in/jsmith")
+    listing = make_listing(email="John.Smith@Acme.com", phone="(415) 555-2671", linkedin_url="https://www.linkedin.com/in/jsmith")
     (row,) = buyer.api().get("/api/v1/marketplace/leads").json()["results"]
     assert row["email"] == "j***@acme.com" and row["phone"] == "*********71"
     assert row["has_phone"] is True and row["has_linkedin"] is True
-    assert set(row) == {"id", "price", "quality", "title", "seniority", "company_name", "company_size", "industry",
-                        "state", "email", "phone", "has_phone", "has_linkedin", "listed_at"}
+    assert set(row) == {
+        "id",
+        "price",
+        "quality",
+        "title",
+        "seniority",
+        "company_name",
+        "company_size",
+        "industry",
+        "state",
+        "email",
+        "phone",
+        "has_phone",
+        "has_linkedin",
+        "listed_at",
+    }
     assert row["id"] == listing.pk and row["price"] == "10.00"
 
 
 def test_every_filter_of_the_contract(buyer):
-    saas_ca = make_listing(industry="SaaS", state="CA", company_size="11-50", seniority="vp", price="5", quality=90,
-                           phone="(415) 555-2671", title="VP Sales")
-    fin_ny = make_listing(industry="Fintech", state="NY", company_size="501-1000", seniority="director", price="20",
-                          quality=60, linkedin_url="https://linkedin.com/in/x", title="Director of Finance",
-                          company_name="Moneybags Inc")
+    saas_ca = make_listing(
+        industry="SaaS",
+        state="CA",
+        company_size="11-50",
+        seniority="vp",
+        price="5",
+        quality=90,
+        phone="(415) 555-2671",
+        title="VP Sales",
+    )
+    fin_ny = make_listing(
+        industry="Fintech",
+        state="NY",
+        company_size="501-1000",
+        seniority="director",
+        price="20",
+        quality=60,
+        linkedin_url="https://linkedin.com/in/x",
+        title="Director of Finance",
+        company_name="Moneybags Inc",
+    )
     old = make_listing(industry="Retail", state="TX", company_size="1-10", seniority="manager", price="12", quality=40)
     Listing.objects.filter(pk=old.pk).update(listed_at=timezone.now() - timedelta(days=40))
     api = buyer.api()
@@ -60,10 +89,17 @@ def test_every_filter_of_the_contract(buyer):
     assert query("sort=-created") == [fin_ny.pk, saas_ca.pk, old.pk]
 
 
-@pytest.mark.parametrize("qs,field", [
-    ("company_size=huge", "company_size"), ("quality_min=101", "quality_min"), ("price_min=abc", "price_min"),
-    ("sort=random", "sort"), ("price_min=10&price_max=5", "price_max"), ("has_phone=maybe", "has_phone"),
-])
+@pytest.mark.parametrize(
+    "qs,field",
+    [
+        ("company_size=huge", "company_size"),
+        ("quality_min=101", "quality_min"),
+        ("price_min=abc", "price_min"),
+        ("sort=random", "sort"),
+        ("price_min=10&price_max=5", "price_max"),
+        ("has_phone=maybe", "has_phone"),
+    ],
+)
 def test_bad_filters_are_400_with_the_field(buyer, qs, field):
     response = buyer.api().get("/api/v1/marketplace/leads?" + qs)
     assert response.status_code == 400
@@ -89,8 +125,7 @@ def test_keyset_pagination_over_listings(buyer):
 
 def test_purchase_endpoint_contract(buyer):
     a, b = make_listing(price="3.25"), make_listing(price="4.00")
-    response = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [b.pk, a.pk], "payment": "credits"},
-                                format="json")
+    response = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [b.pk, a.pk], "payment": "credits"}, format="json")
     assert response.status_code == 201
     body = response.json()
     assert body["status"] == "complete" and body["total_credits"] == "7.25"
@@ -122,10 +157,8 @@ def test_purchase_errors_follow_the_contract(buyer, tenant_factory):
 def test_idempotent_purchase(buyer):
     listing = make_listing(price="10.00")
     api = buyer.api()
-    first = api.post("/api/v1/marketplace/purchases", {"lead_ids": [listing.pk]}, format="json",
-                     HTTP_IDEMPOTENCY_KEY="buy-1")
-    again = api.post("/api/v1/marketplace/purchases", {"lead_ids": [listing.pk]}, format="json",
-                     HTTP_IDEMPOTENCY_KEY="buy-1")
+    first = api.post("/api/v1/marketplace/purchases", {"lead_ids": [listing.pk]}, format="json", HTTP_IDEMPOTENCY_KEY="buy-1")
+    again = api.post("/api/v1/marketplace/purchases", {"lead_ids": [listing.pk]}, format="json", HTTP_IDEMPOTENCY_KEY="buy-1")
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
     assert LeadPurchase.objects.count() == 1
     assert api.get("/api/v1/credits").json()["balance"] == "990.00"
@@ -141,40 +174,58 @@ def test_purchases_have_their_own_rate_limit(buyer):
 
 
 def test_download_has_full_details_and_escapes_formulas(buyer, other_tenant):
-    evil = make_listing(first_name="=HYPERLINK(\"http://evil\")", last_name="+1", title="-2+3", company_name="@SUM(A1)",
-                        email="evil@lead.example", phone="(415) 555-2671")
+    evil = make_listing(
+        first_name='=HYPERLINK("http://evil")',
+        last_name="+1",
+        title="-2+3",
+        company_name="@SUM(A1)",
+        email="evil@lead.example",
+        phone="(415) 555-2671",
+    )
     plain = make_listing(first_name="Ann", email="Ann@Plain.example")
-    purchase = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [evil.pk, plain.pk]},
-                                format="json").json()
+    purchase = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [evil.pk, plain.pk]}, format="json").json()
     response = buyer.api().get(f"/api/v1/marketplace/purchases/{purchase['id']}/download")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [r["email"] for r in rows] == ["evil@lead.example", "ann@plain.example"]
-    assert rows[0]["first_name"] == "'=HYPERLINK(\"http://evil\")"
+    assert rows[0]["first_name"] == '\'=HYPERLINK("http://evil")'
     assert rows[0]["last_name"] == "'+1" and rows[0]["title"] == "'-2+3" and rows[0]["company_name"] == "'@SUM(A1)"
     assert rows[0]["phone"] == "+14155552671", "a phone number is not a formula"
-    assert list(rows[0]) == ["first_name", "last_name", "email", "phone", "title", "seniority", "company_name",
-                             "company_domain", "company_size", "industry", "city", "state", "zip", "country",
-                             "linkedin_url"]
+    assert list(rows[0]) == [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "title",
+        "seniority",
+        "company_name",
+        "company_domain",
+        "company_size",
+        "industry",
+        "city",
+        "state",
+        "zip",
+        "country",
+        "linkedin_url",
+    ]
     assert other_tenant.api().get(f"/api/v1/marketplace/purchases/{purchase['id']}/download").status_code == 404
 
 
 def test_pending_purchases_cannot_be_downloaded(buyer, settings):
     settings.STRIPE_SECRET_KEY = ""
     listing = make_listing()
-    body = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [listing.pk], "payment": "card"},
-                            format="json").json()
+    body = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [listing.pk], "payment": "card"}, format="json").json()
     assert body["status"] == "pending" and body["checkout_url"]
     response = buyer.api().get(f"/api/v1/marketplace/purchases/{body['id']}/download")
     assert response.status_code == 409 and response.json()["error"]["code"] == "purchase_not_complete"
     assert Decimal(body["total_credits"]) == listing.price
 
 
-@pytest.mark.parametrize("accept", ["text/csv", "text/csv; charset=utf-8", "*/*", "application/json",
-                                    "text/csv, application/json;q=0.9", "text/*"])
+@pytest.mark.parametrize(
+    "accept", ["text/csv", "text/csv; charset=utf-8", "*/*", "application/json", "text/csv, application/json;q=0.9", "text/*"]
+)
 def test_download_honours_accept_headers_a_client_sends(buyer, accept):
-    purchase = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [make_listing().pk]},
-                                format="json").json()
+    purchase = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [make_listing().pk]}, format="json").json()
     response = buyer.api().get(f"/api/v1/marketplace/purchases/{purchase['id']}/download", HTTP_ACCEPT=accept)
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert len(list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))) == 1
@@ -182,8 +233,11 @@ def test_download_honours_accept_headers_a_client_sends(buyer, accept):
 
 def test_download_errors_are_json_even_to_a_client_asking_for_csv(buyer, settings):
     settings.STRIPE_SECRET_KEY = ""
-    body = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [make_listing().pk], "payment": "card"},
-                            format="json").json()
+    body = (
+        buyer.api()
+        .post("/api/v1/marketplace/purchases", {"lead_ids": [make_listing().pk], "payment": "card"}, format="json")
+        .json()
+    )
     pending = buyer.api().get(f"/api/v1/marketplace/purchases/{body['id']}/download", HTTP_ACCEPT="text/csv")
     assert pending.status_code == 409 and pending["Content-Type"] == "application/json"
     assert pending.json()["error"]["code"] == "purchase_not_complete"

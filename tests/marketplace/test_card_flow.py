@@ -32,22 +32,31 @@ def stripe_api(settings, httpserver):
 
 def open_session(stripe_api, session_id: str) -> None:
     stripe_api.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
-        {"id": session_id, "object": "checkout.session", "url": f"https://checkout.stripe.test/{session_id}"})
+        {"id": session_id, "object": "checkout.session", "url": f"https://checkout.stripe.test/{session_id}"}
+    )
 
 
 def session_event(purchase, event_type="checkout.session.completed", **fields):
-    session = {"id": purchase.checkout_session_id, "object": "checkout.session",
-               "client_reference_id": str(purchase.pk), "amount_total": purchase.total_cents, "currency": "usd",
-               "metadata": {"kind": "leads", "workspace_id": str(purchase.workspace_id)},
-               "payment_status": "paid", "payment_intent": f"pi_leads_{purchase.pk}", "status": "complete"}
+    session = {
+        "id": purchase.checkout_session_id,
+        "object": "checkout.session",
+        "client_reference_id": str(purchase.pk),
+        "amount_total": purchase.total_cents,
+        "currency": "usd",
+        "metadata": {"kind": "leads", "workspace_id": str(purchase.workspace_id)},
+        "payment_status": "paid",
+        "payment_intent": f"pi_leads_{purchase.pk}",
+        "status": "complete",
+    }
     session.update(fields)
     return {"id": f"evt_{event_type}_{purchase.pk}", "type": event_type, "data": {"object": session}}
 
 
 def deliver(event, client=None):
     payload = json.dumps(event)
-    return (client or Client()).post("/webhooks/stripe", data=payload, content_type="application/json",
-                                     HTTP_STRIPE_SIGNATURE=sign(payload))
+    return (client or Client()).post(
+        "/webhooks/stripe", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(payload)
+    )
 
 
 def sold_elsewhere_while_paying(buyer, tenant_factory):
@@ -131,10 +140,10 @@ class TestCardFlow:
 
     def test_stripe_outage_releases_the_leads_and_answers_503(self, buyer, stripe_api):
         stripe_api.expect_request("/v1/checkout/sessions", method="POST").respond_with_json(
-            {"error": {"type": "api_error", "message": "Stripe is down"}}, status=500)
+            {"error": {"type": "api_error", "message": "Stripe is down"}}, status=500
+        )
         listing = make_listing()
-        response = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [listing.pk], "payment": "card"},
-                                    format="json")
+        response = buyer.api().post("/api/v1/marketplace/purchases", {"lead_ids": [listing.pk], "payment": "card"}, format="json")
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "payment_provider_unavailable"
         listing.refresh_from_db()
@@ -181,7 +190,8 @@ class TestCancellingACardPurchase:
 
         open_session(stripe_api, "cs_test_cancel")
         stripe_api.expect_request("/v1/checkout/sessions/cs_test_cancel/expire", method="POST").respond_with_json(
-            {"id": "cs_test_cancel", "object": "checkout.session", "status": "expired"})
+            {"id": "cs_test_cancel", "object": "checkout.session", "status": "expired"}
+        )
         listing = make_listing()
         purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
         assert purchase_cancel(workspace=buyer.workspace, purchase_id=purchase.pk).status == "expired"
@@ -194,8 +204,14 @@ class TestCancellingACardPurchase:
 
         open_session(stripe_api, "cs_test_paid")
         stripe_api.expect_request("/v1/checkout/sessions/cs_test_paid/expire", method="POST").respond_with_json(
-            {"error": {"type": "invalid_request_error",
-                       "message": "Only Checkout Sessions with a status of open can be expired."}}, status=400)
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "message": "Only Checkout Sessions with a status of open can be expired.",
+                }
+            },
+            status=400,
+        )
         listing = make_listing()
         purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
         with pytest.raises(Conflict) as refused:
@@ -214,8 +230,14 @@ class TestCancellingACardPurchase:
 
 
 def refund_event(purchase, amount_cents, event_id="evt_refund"):
-    charge = {"id": f"ch_{purchase.pk}", "object": "charge", "payment_intent": f"pi_leads_{purchase.pk}",
-              "amount": purchase.total_cents, "amount_refunded": amount_cents, "refunded": amount_cents > 0}
+    charge = {
+        "id": f"ch_{purchase.pk}",
+        "object": "charge",
+        "payment_intent": f"pi_leads_{purchase.pk}",
+        "amount": purchase.total_cents,
+        "amount_refunded": amount_cents,
+        "refunded": amount_cents > 0,
+    }
     return {"id": event_id, "type": "charge.refunded", "data": {"object": charge}}
 
 

@@ -79,8 +79,7 @@ def test_100_buyers_race_for_one_lead(tenant_factory, partner):
 
 def test_50_buyers_with_overlapping_carts(tenant_factory, partner):
     rng = random.Random(7)
-    listings = [make_listing(partner=partner.workspace if i % 2 else None, price=f"{rng.randint(2, 9)}.00")
-                for i in range(40)]
+    listings = [make_listing(partner=partner.workspace if i % 2 else None, price=f"{rng.randint(2, 9)}.00") for i in range(40)]
     carts = {}
     buyers = []
     for i in range(50):
@@ -95,8 +94,11 @@ def test_50_buyers_with_overlapping_carts(tenant_factory, partner):
     assert kinds["ok"] >= 1
     # All or nothing: a buyer either owns their whole cart or nothing of it.
     for buyer, (kind, _) in results:
-        owned = set(LeadPurchaseItem.objects.filter(purchase__workspace=buyer.workspace, is_sale=True)
-                    .values_list("listing_id", flat=True))
+        owned = set(
+            LeadPurchaseItem.objects.filter(purchase__workspace=buyer.workspace, is_sale=True).values_list(
+                "listing_id", flat=True
+            )
+        )
         assert owned == (set(carts[buyer.workspace.pk]) if kind == "ok" else set())
     # No lead in two purchases; every sold lead in exactly one.
     per_listing = LeadPurchaseItem.objects.filter(is_sale=True).values("listing").annotate(n=Count("id"))

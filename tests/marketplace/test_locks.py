@@ -27,17 +27,23 @@ def _local_checkout(settings):
 def deliver(event_type: str, obj: dict, event_id: str):
     payload = json.dumps({"id": event_id, "type": event_type, "data": {"object": obj}})
     signature = stripe.WebhookSignature.generate_signature_header(payload, settings.STRIPE_WEBHOOK_SECRET)
-    response = Client().post("/webhooks/stripe", data=payload, content_type="application/json",
-                             HTTP_STRIPE_SIGNATURE=signature)
+    response = Client().post("/webhooks/stripe", data=payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature)
     assert response.status_code == 200, response.content
     return response
 
 
 def paid(purchase: LeadPurchase):
-    session = {"id": purchase.checkout_session_id, "object": "checkout.session",
-               "client_reference_id": str(purchase.pk), "amount_total": purchase.total_cents, "currency": "usd",
-               "metadata": {"kind": "leads", "workspace_id": str(purchase.workspace_id)},
-               "payment_status": "paid", "payment_intent": f"pi_leads_{purchase.pk}", "status": "complete"}
+    session = {
+        "id": purchase.checkout_session_id,
+        "object": "checkout.session",
+        "client_reference_id": str(purchase.pk),
+        "amount_total": purchase.total_cents,
+        "currency": "usd",
+        "metadata": {"kind": "leads", "workspace_id": str(purchase.workspace_id)},
+        "payment_status": "paid",
+        "payment_intent": f"pi_leads_{purchase.pk}",
+        "status": "complete",
+    }
     return deliver("checkout.session.completed", session, f"evt_paid_{purchase.pk}")
 
 
@@ -57,8 +63,14 @@ def test_completing_a_card_purchase_locks_only_the_purchase(buyer):
 def test_a_card_refund_locks_only_the_purchase(buyer):
     purchase = purchase_create(workspace=buyer.workspace, lead_ids=[make_listing().pk], payment="card")
     paid(purchase)
-    charge = {"id": f"ch_{purchase.pk}", "object": "charge", "payment_intent": f"pi_leads_{purchase.pk}",
-              "amount": purchase.total_cents, "amount_refunded": purchase.total_cents, "refunded": True}
+    charge = {
+        "id": f"ch_{purchase.pk}",
+        "object": "charge",
+        "payment_intent": f"pi_leads_{purchase.pk}",
+        "amount": purchase.total_cents,
+        "amount_refunded": purchase.total_cents,
+        "refunded": True,
+    }
     with Paused(lambda: deliver("charge.refunded", charge, "evt_refund"), PURCHASE_LOCK):
         assert_only_the_purchase_is_locked(purchase)
     purchase.refresh_from_db()
@@ -67,8 +79,7 @@ def test_a_card_refund_locks_only_the_purchase(buyer):
 
 def test_a_staff_refund_locks_only_the_purchase(buyer):
     purchase = purchase_create(workspace=buyer.workspace, lead_ids=[make_listing().pk])
-    with Paused(lambda: purchase_refund(purchase_id=purchase.pk, actor=buyer.user, reason="bad data"),
-                PURCHASE_LOCK):
+    with Paused(lambda: purchase_refund(purchase_id=purchase.pk, actor=buyer.user, reason="bad data"), PURCHASE_LOCK):
         assert_only_the_purchase_is_locked(purchase)
     purchase.refresh_from_db()
     assert purchase.status == LeadPurchase.Status.REFUNDED

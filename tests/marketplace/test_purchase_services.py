@@ -129,8 +129,7 @@ def test_refund_can_withdraw_the_leads(buyer):
 
 def test_consistency_catches_a_sold_lead_without_a_sale(buyer, capsys):
     listing = make_listing()
-    Listing.objects.filter(pk=listing.pk).update(status="sold", buyer=buyer.workspace,
-                                                 sold_at="2026-01-01T00:00:00Z")
+    Listing.objects.filter(pk=listing.pk).update(status="sold", buyer=buyer.workspace, sold_at="2026-01-01T00:00:00Z")
     with pytest.raises(SystemExit):
         call_command("check_consistency")
     assert f"Lead {listing.pk} is marked sold but no completed purchase contains it" in capsys.readouterr().out

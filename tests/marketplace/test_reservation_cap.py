@@ -23,8 +23,7 @@ def _cap(settings):
 
 
 def card(api, listings):
-    return api.post("/api/v1/marketplace/purchases", {"lead_ids": [lst.pk for lst in listings], "payment": "card"},
-                    format="json")
+    return api.post("/api/v1/marketplace/purchases", {"lead_ids": [lst.pk for lst in listings], "payment": "card"}, format="json")
 
 
 @pytest.mark.django_db
@@ -51,12 +50,10 @@ class TestReservationCap:
         assert not Listing.objects.exclude(status="available").exists()
 
     def test_cancelling_or_an_ended_reservation_frees_room(self, buyer):
-        held = purchase_create(workspace=buyer.workspace, lead_ids=[make_listing().pk for _ in range(CAP)],
-                               payment="card")
+        held = purchase_create(workspace=buyer.workspace, lead_ids=[make_listing().pk for _ in range(CAP)], payment="card")
         assert card(buyer.api(), [make_listing()]).status_code == 409
         purchase_cancel(workspace=buyer.workspace, purchase_id=held.pk)
-        again = purchase_create(workspace=buyer.workspace, lead_ids=[make_listing().pk for _ in range(CAP)],
-                                payment="card")
+        again = purchase_create(workspace=buyer.workspace, lead_ids=[make_listing().pk for _ in range(CAP)], payment="card")
         LeadPurchase.objects.filter(pk=again.pk).update(reserved_until=timezone.now())
         assert card(buyer.api(), [make_listing()]).status_code == 201, "a reservation past its end holds nothing"
 
@@ -71,8 +68,7 @@ class TestReservationCap:
         purchase_create(workspace=buyer.workspace, lead_ids=[make_listing().pk for _ in range(CAP)], payment="card")
         client.force_login(buyer.user)
         client.post(f"/marketplace/cart/toggle/{make_listing().pk}/")
-        page = client.post("/marketplace/cart/checkout/", {"payment": "card"}, follow=True,
-                           HTTP_REFERER="/marketplace/cart/")
+        page = client.post("/marketplace/cart/checkout/", {"payment": "card"}, follow=True, HTTP_REFERER="/marketplace/cart/")
         assert page.redirect_chain[-1][0] == "/marketplace/cart/"
         assert "You hold 4 leads in unpaid card checkouts" in page.content.decode()
         assert LeadPurchase.objects.count() == 1

@@ -19,8 +19,7 @@ def test_browse_page_filters_and_partials(browser):
     page = browser.get("/marketplace/").content.decode()
     assert "2 leads" in page and "a***@one.example" in page and "alpha@one.example" not in page
     assert 'name="industry" value="SaaS"' in page and 'hx-push-url="true"' in page
-    partial = browser.get("/marketplace/?industry=Fintech&q=&price_min=", HTTP_HX_REQUEST="true",
-                          HTTP_HX_TARGET="results")
+    partial = browser.get("/marketplace/?industry=Fintech&q=&price_min=", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results")
     body = partial.content.decode()
     assert partial.headers["HX-Push-Url"] == "/marketplace/?industry=Fintech"
     assert "1 lead" in body and "<html" not in body and "Fintech" in body
@@ -52,8 +51,7 @@ def test_a_max_price_below_the_min_is_reported_and_the_other_filters_still_apply
 
 
 def test_a_bogus_sort_keeps_the_filters(browser, fintech_and_others):
-    response = browser.get("/marketplace/?industry=Fintech&state=CO&sort=bogus", HTTP_HX_REQUEST="true",
-                           HTTP_HX_TARGET="results")
+    response = browser.get("/marketplace/?industry=Fintech&state=CO&sort=bogus", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results")
     assert "2 leads" in response.content.decode()
     assert list(response.context["errors"]) == ["sort"] and response.context["errors"]["sort"][0].startswith("Sort by:")
     assert len(response.context["page"].results) == 2

@@ -21,9 +21,11 @@ pytestmark = pytest.mark.django_db
 
 
 def api_upload(tenant, content: bytes, **extra):
-    return tenant.api().post("/api/v1/partner/uploads",
-                             {"file": SimpleUploadedFile("leads.csv", content, "text/csv"), "price_per_lead": "4.50",
-                              **extra}, format="multipart")
+    return tenant.api().post(
+        "/api/v1/partner/uploads",
+        {"file": SimpleUploadedFile("leads.csv", content, "text/csv"), "price_per_lead": "4.50", **extra},
+        format="multipart",
+    )
 
 
 def test_upload_api_contract(partner):
@@ -53,11 +55,14 @@ def test_mapping_json_and_validation(partner):
     assert missing_column.status_code == 400 and "no column named Nope" in missing_column.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("content,field,words", [
-    (b"", "file", "file is empty."),
-    (bytes(range(256)) * 40, "file", "binary data"),
-    (b"animal,colour\ncat,black\n", "mapping", "No column holds email addresses or phone numbers"),
-])
+@pytest.mark.parametrize(
+    "content,field,words",
+    [
+        (b"", "file", "file is empty."),
+        (bytes(range(256)) * 40, "file", "binary data"),
+        (b"animal,colour\ncat,black\n", "mapping", "No column holds email addresses or phone numbers"),
+    ],
+)
 def test_an_unusable_file_is_a_400_at_once(partner, content, field, words):
     response = api_upload(partner, content)
     assert response.status_code == 400
@@ -90,8 +95,7 @@ def test_earnings_and_payouts_end_to_end(partner, tenant_factory):
     assert earnings["earned_total"] == "14.00" and earnings["balance"] == "14.00" and earnings["sold"] == 2
     assert [sale["earning"] for sale in earnings["sales"]] == ["7.00", "7.00"]
     staff = user_create(email="ops@cursive.test", password="ops-password-123", is_staff=True)
-    payout = payout_record(workspace=partner.workspace, credits="10", amount_cents=490, actor=staff,
-                           external_reference="TX-1")
+    payout = payout_record(workspace=partner.workspace, credits="10", amount_cents=490, actor=staff, external_reference="TX-1")
     assert CreditAccount.objects.get(workspace=partner.workspace).balance == Decimal("4.00")
     assert CreditTransaction.objects.get(reference=payout.reference).kind == "payout"
     earnings = partner.api().get("/api/v1/partner/earnings").json()
@@ -111,13 +115,11 @@ def test_portal_pages(client, partner):
     client.force_login(partner.user)
     assert b"No uploads yet" in client.get("/partner/").content
     content = csv_text([person(1)]).encode().replace(b"first_name", b"First Name").replace(b"email", b"E-mail")
-    start = client.post("/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", content),
-                                                  "price_per_lead": "3"})
+    start = client.post("/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", content), "price_per_lead": "3"})
     assert start.status_code == 302 and "/partner/uploads/draft/" in start.url
     mapping_page = client.get(start.url).content.decode()
     assert "Ann1" in mapping_page and 'value="first_name" selected' in mapping_page
-    fields = {f"col_{i}": field for i, field in enumerate(
-        ["first_name", "last_name", "email", "phone", "title", "company_name"])}
+    fields = {f"col_{i}": field for i, field in enumerate(["first_name", "last_name", "email", "phone", "title", "company_name"])}
     done = client.post(start.url, {**fields, "price_per_lead": "3"})
     upload = Upload.objects.get()
     assert done.url == f"/partner/uploads/{upload.pk}/"
@@ -125,16 +127,16 @@ def test_portal_pages(client, partner):
     assert 'hx-trigger="every 1s"' in polling
     upload_process(upload_id=upload.pk)
     report = client.get(done.url, HTTP_HX_REQUEST="true").content.decode()
-    assert "Awaiting review" in report and 'hx-trigger' not in report
+    assert "Awaiting review" in report and "hx-trigger" not in report
 
 
 def test_upload_page_rejects_bad_files_with_a_message(client, partner):
     client.force_login(partner.user)
-    response = client.post("/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", b"\x00\x01binary"),
-                                                     "price_per_lead": "3"})
+    response = client.post(
+        "/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", b"\x00\x01binary"), "price_per_lead": "3"}
+    )
     assert response.status_code == 200 and b"binary data" in response.content
-    mapping = client.post("/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", b"a,b\n1,2\n"),
-                                                    "price_per_lead": "3"})
+    mapping = client.post("/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", b"a,b\n1,2\n"), "price_per_lead": "3"})
     page = client.post(mapping.url, {"col_0": "first_name", "col_1": "", "price_per_lead": "3"})
     assert b"email addresses or phone numbers" in page.content
 
@@ -147,8 +149,7 @@ def test_abandoned_drafts_are_pruned_and_say_so(client, partner, settings):
 
     def start():
         content = csv_text([person(1)]).encode()
-        return client.post("/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", content),
-                                                     "price_per_lead": "3"}).url
+        return client.post("/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", content), "price_per_lead": "3"}).url
 
     abandoned, fresh = start(), start()
     assert len(list(drafts_dir.glob("*.csv"))) == 2

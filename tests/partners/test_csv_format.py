@@ -29,7 +29,8 @@ HEADER_NAMES = st.text(alphabet=string.ascii_letters, min_size=1, max_size=8)
 ANY_HEADERS = st.lists(HEADER_NAMES, min_size=2, max_size=6, unique_by=str.lower)
 # Headers the upload maps by itself, email among them.
 LEAD_HEADERS = st.permutations(["Email", "First Name", "Last Name", "Phone", "Title", "Company"]).map(
-    lambda names: names[:3] if "Email" in names[:3] else ["Email", *names[:2]])
+    lambda names: names[:3] if "Email" in names[:3] else ["Email", *names[:2]]
+)
 
 
 def _file(data: bytes) -> Path:
@@ -73,11 +74,22 @@ def tables(draw, headers=ANY_HEADERS):
     extra = CP1252_CHARACTERS if encoding == "cp1252" else UNICODE_CHARACTERS
     # csv.writer leaves a lone CR unquoted when lines end in LF alone, so such files cannot hold one.
     breaks = "\r\n" if terminator == "\r\n" else "\n"
-    cell = st.text(alphabet=string.ascii_letters + string.digits + " .@+-'\"" + "".join(DELIMITERS) + breaks + extra,
-                   max_size=12)
+    cell = st.text(alphabet=string.ascii_letters + string.digits + " .@+-'\"" + "".join(DELIMITERS) + breaks + extra, max_size=12)
     # Some real contact details, so some rows are leads and some duplicates.
-    cell = st.one_of(cell, st.sampled_from(["ann@lee.example", "Bob@Ray.example", " ann@lee.example ", "Ann",
-                                            "(415) 555-0101", "+1 415 555 0102", "=cmd|' /C calc'!A0"]))
+    cell = st.one_of(
+        cell,
+        st.sampled_from(
+            [
+                "ann@lee.example",
+                "Bob@Ray.example",
+                " ann@lee.example ",
+                "Ann",
+                "(415) 555-0101",
+                "+1 415 555 0102",
+                "=cmd|' /C calc'!A0",
+            ]
+        ),
+    )
     header = draw(headers)
     width = len(header)
     rows = draw(st.lists(st.lists(cell, min_size=0, max_size=width + 3), max_size=25))
@@ -120,8 +132,13 @@ def test_written_tables_read_back_cell_for_cell(table):
 
 
 @pytest.mark.django_db
-@settings(max_examples=25, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(table=tables(headers=LEAD_HEADERS), noise=st.binary(max_size=200))
 def test_any_upload_is_processed_or_refused_never_an_exception(partner, table, noise):
     """Through the real services: refused at upload (a 400), failed with a message, or rows with errors."""

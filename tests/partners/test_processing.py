@@ -31,8 +31,7 @@ def test_a_clean_file_is_staged_for_review_then_listed(partner):
     listings = Listing.objects.order_by("id")
     assert listings.count() == 5
     first = listings.first()
-    assert (first.partner_id, first.price, first.phone, first.status) == (partner.workspace.pk, 5, "+14155552001",
-                                                                          "available")
+    assert (first.partner_id, first.price, first.phone, first.status) == (partner.workspace.pk, 5, "+14155552001", "available")
     assert first.revenue_share_percent == 70 and 0 < first.quality <= 100
     assert not UploadedLead.objects.exists(), "staged rows go once listed"
 
@@ -65,8 +64,7 @@ def test_binary_garbage(partner):
 
 def test_wrong_columns(partner):
     refusal = refused(partner, b"animal,colour\ncat,black\ndog,brown\n")
-    assert refusal.message.startswith("No column holds email addresses or phone numbers (columns found: "
-                                      "animal, colour)")
+    assert refusal.message.startswith("No column holds email addresses or phone numbers (columns found: animal, colour)")
     assert list(refusal.fields) == ["mapping"]
 
 
@@ -150,7 +148,7 @@ def test_cp1252_is_read_as_cp1252_not_latin_1(partner):
 def test_cp1252_after_the_first_block_is_still_detected(partner):
     rows = [person(i) for i in range(1, 6000)] + [person(6000, last_name="O\u2019Neil")]
     data = csv_text(rows).encode("cp1252")
-    assert len(data) > 256 * 1024 and b"\x92" not in data[:256 * 1024]
+    assert len(data) > 256 * 1024 and b"\x92" not in data[: 256 * 1024]
     upload = upload_bytes(partner, data)
     assert UploadedLead.objects.get(upload=upload, row=6000).last_name == "O\u2019Neil"
 
@@ -177,9 +175,7 @@ def test_encodings_and_delimiters(partner, encoding, sep, bom):
 
 
 def test_quoted_newlines_keep_row_numbers_right(partner):
-    text = ('first_name,last_name,email,title\n'
-            'Ann,Lee,ann@a.example,"VP\nof Sales"\n'
-            'Bob,Ray,broken,"CEO"\n')
+    text = 'first_name,last_name,email,title\nAnn,Lee,ann@a.example,"VP\nof Sales"\nBob,Ray,broken,"CEO"\n'
     upload = upload_bytes(partner, text.encode())
     assert upload.total_rows == 2
     assert UploadedLead.objects.get(upload=upload).title == "VP of Sales"
@@ -187,13 +183,22 @@ def test_quoted_newlines_keep_row_numbers_right(partner):
 
 
 def test_header_variants_are_recognised_and_mapping_can_be_fixed(partner):
-    text = ("First Name,Surname,E-mail,Phone Number,Job Title,Company Name,LinkedIn,Website\n"
-            "Ann,Lee,ann@a.example,(415) 555-2671,CTO,Acme,https://www.linkedin.com/in/annlee,acme.com\n")
+    text = (
+        "First Name,Surname,E-mail,Phone Number,Job Title,Company Name,LinkedIn,Website\n"
+        "Ann,Lee,ann@a.example,(415) 555-2671,CTO,Acme,https://www.linkedin.com/in/annlee,acme.com\n"
+    )
     upload = upload_bytes(partner, text.encode())
     lead = UploadedLead.objects.get(upload=upload)
-    assert (lead.first_name, lead.last_name, lead.email, lead.phone, lead.title, lead.company_name,
-            lead.linkedin_url, lead.company_domain) == ("Ann", "Lee", "ann@a.example", "+14155552671", "CTO", "Acme",
-                                                        "https://www.linkedin.com/in/annlee", "acme.com")
+    assert (
+        lead.first_name,
+        lead.last_name,
+        lead.email,
+        lead.phone,
+        lead.title,
+        lead.company_name,
+        lead.linkedin_url,
+        lead.company_domain,
+    ) == ("Ann", "Lee", "ann@a.example", "+14155552671", "CTO", "Acme", "https://www.linkedin.com/in/annlee", "acme.com")
     odd = "Nombre,Correo\nAnn,ann@b.example\n"
     fixed = upload_bytes(partner, odd.encode(), mapping={"Nombre": "first_name", "Correo": "email"})
     assert fixed.valid_rows == 1

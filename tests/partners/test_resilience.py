@@ -68,8 +68,7 @@ def test_two_partners_uploading_overlapping_files_at_once_list_each_lead_once(te
     assert sum(u.listed_rows for u in uploads) == 90
 
 
-def test_a_worker_killed_mid_file_is_resumed_and_lists_exactly_what_an_uninterrupted_run_does(
-        tenant_factory, settings, tmp_path):
+def test_a_worker_killed_mid_file_is_resumed_and_lists_exactly_what_an_uninterrupted_run_does(tenant_factory, settings, tmp_path):
     settings.UPLOAD_CHUNK_ROWS = 200
     content = messy_file(20_000)
     interrupted_partner = tenant_factory("Interrupted", kind="partner")
@@ -77,8 +76,13 @@ def test_a_worker_killed_mid_file_is_resumed_and_lists_exactly_what_an_uninterru
     interrupted = upload_bytes(interrupted_partner, content, process=False)
     env = child_env(UPLOAD_CHUNK_ROWS=200, MEDIA_ROOT=settings.MEDIA_ROOT)
     code = f"from partners.services import upload_process; upload_process(upload_id={interrupted.pk})"
-    worker = subprocess.Popen([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         interrupted.refresh_from_db()
@@ -89,8 +93,9 @@ def test_a_worker_killed_mid_file_is_resumed_and_lists_exactly_what_an_uninterru
     worker.wait()
     interrupted.refresh_from_db()
     total_chunks = 20_000 // 200
-    assert interrupted.status == Upload.Status.PROCESSING and 5 <= interrupted.chunks_done < total_chunks, \
+    assert interrupted.status == Upload.Status.PROCESSING and 5 <= interrupted.chunks_done < total_chunks, (
         "the worker must die mid-file"
+    )
     # Another worker may take over only once the heartbeat is stale; before that the claim is refused.
     assert upload_process(upload_id=interrupted.pk) is None
     Upload.objects.filter(pk=interrupted.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
@@ -100,8 +105,7 @@ def test_a_worker_killed_mid_file_is_resumed_and_lists_exactly_what_an_uninterru
     reference = upload_bytes(reference_partner, content)
     assert interrupted.status == reference.status == Upload.Status.AWAITING_REVIEW
     counts = ("total_rows", "valid_rows", "duplicate_rows", "invalid_rows")
-    assert [getattr(interrupted, c) for c in counts] == [getattr(reference, c) for c in counts] == \
-        [20_000, 18_000, 1_000, 1_000]
+    assert [getattr(interrupted, c) for c in counts] == [getattr(reference, c) for c in counts] == [20_000, 18_000, 1_000, 1_000]
     staged = set(UploadedLead.objects.filter(upload=reference).values_list("dedup_hash", "row"))
     assert set(UploadedLead.objects.filter(upload=interrupted).values_list("dedup_hash", "row")) == staged
     assert interrupted.errors.count() == reference.errors.count() == 1_000

@@ -43,8 +43,13 @@ def test_the_dispatch_is_one_table_and_credits_no_longer_takes_registrations():
 
     import payments.webhooks
 
-    assert set(HANDLERS) == {"checkout.session.completed", "checkout.session.async_payment_succeeded",
-                             "checkout.session.expired", "checkout.session.async_payment_failed", "charge.refunded"}
+    assert set(HANDLERS) == {
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.expired",
+        "checkout.session.async_payment_failed",
+        "charge.refunded",
+    }
     assert importlib.util.find_spec("credits.webhooks") is None
     assert not hasattr(payments.webhooks, "register_checkout_kind")
     assert not hasattr(payments.webhooks, "register_refund_handler")

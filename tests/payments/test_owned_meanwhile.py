@@ -60,8 +60,11 @@ def test_a_person_pulled_from_a_segment_during_the_reservation_is_not_delivered_
 def test_a_person_added_by_hand_during_the_reservation_fails_nothing_in_a_loop(buyer):
     listing = make_listing(price="10.00")
     purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="card")
-    lead_create(workspace=buyer.workspace, source=Lead.Source.MANUAL,
-                data={"email": listing.email, "first_name": "Typed", "last_name": "In"})
+    lead_create(
+        workspace=buyer.workspace,
+        source=Lead.Source.MANUAL,
+        data={"email": listing.email, "first_name": "Typed", "last_name": "In"},
+    )
     event = session_event(purchase)
     assert [deliver(event).status_code, deliver(event).status_code] == [200, 200]
     purchase.refresh_from_db()

@@ -16,11 +16,18 @@ from tests.servers import REPO
 
 
 def check_deploy(**stripe_env) -> subprocess.CompletedProcess:
-    env = {"DJANGO_ENV": "production", "SECRET_KEY": "x" * 20 + "production-grade-secret-key-for-the-check-0123456789",
-           "ALLOWED_HOSTS": "cursive.example.com", "SITE_URL": "https://cursive.example.com", "PATH": "/usr/bin:/bin",
-           "DATABASE_URL": os.environ.get("DATABASE_URL") or "postgres://nobody@127.0.0.1:1/none", **stripe_env}
-    return subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=120)
+    env = {
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": "x" * 20 + "production-grade-secret-key-for-the-check-0123456789",
+        "ALLOWED_HOSTS": "cursive.example.com",
+        "SITE_URL": "https://cursive.example.com",
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or "postgres://nobody@127.0.0.1:1/none",
+        **stripe_env,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def env_example_webhook_secret() -> str:
@@ -47,8 +54,7 @@ def test_check_deploy_fails_with_the_public_development_webhook_secret():
 def test_production_has_no_local_checkout(tenant, settings):
     settings.STRIPE_SECRET_KEY = ""
     growth = CreditPackage.objects.get(label="Growth")
-    made_in_development = credit_checkout_create(workspace=tenant.workspace, package_id=growth.pk,
-                                                 created_by=tenant.user)
+    made_in_development = credit_checkout_create(workspace=tenant.workspace, package_id=growth.pk, created_by=tenant.user)
     path = f"/checkout/local/{made_in_development.checkout_session_id}/"
     client = tenant.browser_client(Client())
     assert client.get(path).status_code == 200

@@ -52,8 +52,7 @@ def staff_client() -> Client:
 
 
 @pytest.mark.parametrize("case", MISMATCHES)
-def test_a_credit_purchase_is_not_credited_by_a_session_that_does_not_match(client, tenant, other_tenant,
-                                                                            pending_purchase, case):
+def test_a_credit_purchase_is_not_credited_by_a_session_that_does_not_match(client, tenant, other_tenant, pending_purchase, case):
     fields, reason = MISMATCHES[case]
     fields = mismatching(fields, kind="credits", other_workspace_id=other_tenant.workspace.pk)
     event = credits_session_event(pending_purchase, event_id="evt_forged", **fields)
@@ -76,8 +75,10 @@ def test_staff_see_credit_purchases_that_need_review(client, pending_purchase):
     staff = staff_client()
     flagged = staff.get("/admin/credits/creditpurchase/?needs_review__exact=1").content.decode()
     assert f"/admin/credits/creditpurchase/{pending_purchase.pk}/" in flagged
-    assert f"/admin/credits/creditpurchase/{pending_purchase.pk}/" not in staff.get(
-        "/admin/credits/creditpurchase/?needs_review__exact=0").content.decode()
+    assert (
+        f"/admin/credits/creditpurchase/{pending_purchase.pk}/"
+        not in staff.get("/admin/credits/creditpurchase/?needs_review__exact=0").content.decode()
+    )
     monitoring = staff.get("/admin/monitoring/").content.decode()
     assert 'data-testid="purchases-to-review">1<' in monitoring
 
@@ -88,8 +89,7 @@ def card_purchase(buyer):
 
 
 @pytest.mark.parametrize("case", MISMATCHES)
-def test_a_card_purchase_of_leads_is_not_delivered_by_a_session_that_does_not_match(buyer, other_tenant,
-                                                                                   card_purchase, case):
+def test_a_card_purchase_of_leads_is_not_delivered_by_a_session_that_does_not_match(buyer, other_tenant, card_purchase, case):
     fields, reason = MISMATCHES[case]
     fields = mismatching(fields, kind="leads", other_workspace_id=other_tenant.workspace.pk)
     forged = leads_session_event(card_purchase, **fields)
@@ -120,8 +120,7 @@ def test_an_expiry_of_another_session_does_not_release_the_purchase(card_purchas
     deliver_leads_event(leads_session_event(card_purchase, "checkout.session.expired", id="cs_test_other"))
     card_purchase.refresh_from_db()
     assert card_purchase.status == LeadPurchase.Status.PENDING
-    deliver_credits_event(client, credits_session_event(pending_purchase, "checkout.session.expired",
-                                                        id="cs_test_other"))
+    deliver_credits_event(client, credits_session_event(pending_purchase, "checkout.session.expired", id="cs_test_other"))
     pending_purchase.refresh_from_db()
     assert pending_purchase.status == CreditPurchase.Status.PENDING
 
@@ -130,8 +129,7 @@ def findings(check: str) -> list[str]:
     return [finding for name, finding in run_checks() if name == check]
 
 
-def test_check_consistency_flags_a_completed_purchase_paid_less_than_its_price(client, card_purchase,
-                                                                              pending_purchase):
+def test_check_consistency_flags_a_completed_purchase_paid_less_than_its_price(client, card_purchase, pending_purchase):
     deliver_credits_event(client, credits_session_event(pending_purchase))
     deliver_leads_event(leads_session_event(card_purchase))
     assert findings("completed credit purchases were paid their price") == []
@@ -140,17 +138,21 @@ def test_check_consistency_flags_a_completed_purchase_paid_less_than_its_price(c
     CreditPurchase.objects.filter(pk=pending_purchase.pk).update(paid_cents=1)
     LeadPurchase.objects.filter(pk=card_purchase.pk).update(paid_cents=None)
     assert findings("completed credit purchases were paid their price") == [
-        f"Credit purchase #{pending_purchase.pk} is complete but was paid 1 cents for a price of 19900 cents."]
+        f"Credit purchase #{pending_purchase.pk} is complete but was paid 1 cents for a price of 19900 cents."
+    ]
     assert findings("card purchases were paid their price") == [
-        f"Card purchase #{card_purchase.pk} is complete but its paid amount is unknown (price 490 cents)."]
+        f"Card purchase #{card_purchase.pk} is complete but its paid amount is unknown (price 490 cents)."
+    ]
 
 
 def test_staff_mark_a_flagged_purchase_reviewed_with_an_audit_row(client, pending_purchase, card_purchase):
     deliver_credits_event(client, credits_session_event(pending_purchase, amount_total=1))
     deliver_leads_event(leads_session_event(card_purchase, currency="eur"))
     staff = staff_client()
-    for path, purchase in (("/admin/credits/creditpurchase/", pending_purchase),
-                           ("/admin/marketplace/leadpurchase/", card_purchase)):
+    for path, purchase in (
+        ("/admin/credits/creditpurchase/", pending_purchase),
+        ("/admin/marketplace/leadpurchase/", card_purchase),
+    ):
         done = staff.post(path, {"action": "mark_reviewed", "_selected_action": [purchase.pk]}, follow=True)
         assert "1 purchase(s) marked as reviewed" in done.content.decode()
         purchase.refresh_from_db()

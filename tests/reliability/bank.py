@@ -75,6 +75,7 @@ class Config:
 
 # --- Processes ---------------------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -94,21 +95,48 @@ class ScratchPostgres:
         self.user = embedded_db.SYSTEM_USER if os.geteuid() == 0 else None
 
     def _pg_ctl(self, *args: str, timeout: int = 90) -> None:
-        subprocess.run([str(self.embedded_db.binary("pg_ctl")), "-D", str(self.directory), *args], user=self.user,
-                       cwd="/", check=True, capture_output=True, timeout=timeout)
+        subprocess.run(
+            [str(self.embedded_db.binary("pg_ctl")), "-D", str(self.directory), *args],
+            user=self.user,
+            cwd="/",
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.embedded_db._prepare_permissions(self.directory)
-        subprocess.run([str(self.embedded_db.binary("initdb")), "-D", str(self.directory), "-U", "postgres",
-                        "--auth=trust", "--encoding=UTF8", "--locale=C"],
-                       user=self.user, cwd="/", check=True, capture_output=True, timeout=120)
-        self._pg_ctl("-w", "-t", "60", "-l", str(self.directory / "server.log"), "-o",
-                     f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=200 -c fsync=off", "start")
+        subprocess.run(
+            [
+                str(self.embedded_db.binary("initdb")),
+                "-D",
+                str(self.directory),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ],
+            user=self.user,
+            cwd="/",
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        self._pg_ctl(
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.directory / "server.log"),
+            "-o",
+            f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=200 -c fsync=off",
+            "start",
+        )
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True) as conn:
             conn.execute('CREATE DATABASE "bank"')
 
     def restart(self) -> None:
@@ -140,13 +168,26 @@ class Stack:
 
     def _spawn(self, args: list[str], name: str) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps writing to it
-        return subprocess.Popen(args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(args, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def start_web(self) -> None:
-        self.web = self._spawn([sys.executable, "-m", "gunicorn", "cursive.wsgi:application", "--bind",
-                                f"127.0.0.1:{self.port}", "--workers", str(self.workers), "--graceful-timeout", "10",
-                                "--access-logfile", "-"], "gunicorn")
+        self.web = self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "cursive.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--graceful-timeout",
+                "10",
+                "--access-logfile",
+                "-",
+            ],
+            "gunicorn",
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -203,16 +244,20 @@ class Stack:
 
 def run_in_django(env: dict, function: str, payload: dict) -> dict:
     """Run `function` of this module in a Django process on the scratch database; its JSON answer."""
-    code = ("import json, sys, django; django.setup(); from tests.reliability import bank; "
-            f"print(json.dumps(bank.{function}(json.load(sys.stdin))))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, input=json.dumps(payload),
-                            capture_output=True, text=True, timeout=600)
+    code = (
+        "import json, sys, django; django.setup(); from tests.reliability import bank; "
+        f"print(json.dumps(bank.{function}(json.load(sys.stdin))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, input=json.dumps(payload), capture_output=True, text=True, timeout=600
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{function} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 # --- Inside Django: building the world and checking it ----------------------------------------------------------
+
 
 def world_create(spec: dict) -> dict:
     """Migrate the scratch database and build the accounts, listings and segments, through the real services."""
@@ -249,22 +294,37 @@ def world_create(spec: dict) -> dict:
         buyer = tenant(n, Workspace.Kind.BUYER)
         workspace = Workspace.objects.get(pk=buyer["workspace_id"])
         credits_adjust(workspace=workspace, amount=Decimal(spec["funding"]), actor=None, reason="bank test funding")
-        buyer["segments"] = [segment_create(workspace=workspace, name=f"Bank segment {i}", filters=filters).pk
-                             for i, filters in enumerate(SEGMENT_FILTERS)]
+        buyer["segments"] = [
+            segment_create(workspace=workspace, name=f"Bank segment {i}", filters=filters).pk
+            for i, filters in enumerate(SEGMENT_FILTERS)
+        ]
         buyers.append(buyer)
     partners = [tenant(n, Workspace.Kind.PARTNER) for n in range(spec["partners"])]
     partner_workspaces = [Workspace.objects.get(pk=p["workspace_id"]) for p in partners]
     listings = []
     for n in range(spec["listings"]):
         owner = (partner_workspaces + [None])[n % (len(partner_workspaces) + 1)]  # some house leads too
-        data = {"first_name": f"Bank{n}", "last_name": "Lead", "email": f"bank-lead-{n}@bank{n % 97}.example",
-                "title": "Head of Sales", "seniority": "director", "company_name": f"Bank Co {n % 97}",
-                "company_size": "51-200", "industry": "Fintech", "state": "NY", "city": "New York"}
+        data = {
+            "first_name": f"Bank{n}",
+            "last_name": "Lead",
+            "email": f"bank-lead-{n}@bank{n % 97}.example",
+            "title": "Head of Sales",
+            "seniority": "director",
+            "company_name": f"Bank Co {n % 97}",
+            "company_size": "51-200",
+            "industry": "Fintech",
+            "state": "NY",
+            "city": "New York",
+        }
         listings.append(listing_create(data=data, price=Decimal(1 + n % 5), quality=40 + n % 60, partner=owner).pk)
     package = CreditPackage.objects.filter(active=True).order_by("price_cents").first()
-    return {"seconds": {"migrate": round(migrated, 1), "world": round(time.monotonic() - started - migrated, 1)},
-            "buyers": buyers, "partners": partners, "listings": listings,
-            "package": {"id": package.pk, "price_cents": package.price_cents}}
+    return {
+        "seconds": {"migrate": round(migrated, 1), "world": round(time.monotonic() - started - migrated, 1)},
+        "buyers": buyers,
+        "partners": partners,
+        "listings": listings,
+        "package": {"id": package.pk, "price_cents": package.price_cents},
+    }
 
 
 def world_check(observed: dict) -> dict:
@@ -291,8 +351,7 @@ def world_check(observed: dict) -> dict:
         for workspace_id, balance, ledger in cursor.fetchall():
             findings.append(f"workspace {workspace_id}: balance {balance}, ledger sums to {ledger}")
 
-    for row in (LeadPurchaseItem.objects.filter(is_sale=True).values("listing_id").annotate(n=Count("id"))
-                .filter(n__gt=1)):
+    for row in LeadPurchaseItem.objects.filter(is_sale=True).values("listing_id").annotate(n=Count("id")).filter(n__gt=1):
         findings.append(f"lead {row['listing_id']} sold {row['n']} times")
     for listing in Listing.objects.filter(status=Listing.Status.SOLD).exclude(purchase_items__is_sale=True):
         findings.append(f"lead {listing.pk} is sold but in no sale")
@@ -306,26 +365,45 @@ def world_check(observed: dict) -> dict:
     # What each buyer spent is what its purchases and pulls cost: nothing charged twice, nothing free.
     for buyer in observed["buyers"]:
         workspace_id = buyer["workspace_id"]
-        ledger = dict(CreditTransaction.objects.filter(account__workspace_id=workspace_id)
-                      .values_list("kind").annotate(total=Sum("amount")))
-        bought = (LeadPurchase.objects.filter(workspace_id=workspace_id, payment=LeadPurchase.Payment.CREDITS)
-                  .exclude(completed_at=None).aggregate(total=Sum("total_credits"))["total"] or zero)
-        refunded = (LeadPurchase.objects.filter(workspace_id=workspace_id, payment=LeadPurchase.Payment.CREDITS,
-                                                status=LeadPurchase.Status.REFUNDED)
-                    .aggregate(total=Sum("total_credits"))["total"] or zero)
-        pulled = (SegmentRun.objects.filter(segment__workspace_id=workspace_id)
-                  .aggregate(total=Sum("credits_charged"))["total"] or zero)
+        ledger = dict(
+            CreditTransaction.objects.filter(account__workspace_id=workspace_id).values_list("kind").annotate(total=Sum("amount"))
+        )
+        bought = (
+            LeadPurchase.objects.filter(workspace_id=workspace_id, payment=LeadPurchase.Payment.CREDITS)
+            .exclude(completed_at=None)
+            .aggregate(total=Sum("total_credits"))["total"]
+            or zero
+        )
+        refunded = (
+            LeadPurchase.objects.filter(
+                workspace_id=workspace_id, payment=LeadPurchase.Payment.CREDITS, status=LeadPurchase.Status.REFUNDED
+            ).aggregate(total=Sum("total_credits"))["total"]
+            or zero
+        )
+        pulled = (
+            SegmentRun.objects.filter(segment__workspace_id=workspace_id).aggregate(total=Sum("credits_charged"))["total"] or zero
+        )
         if -ledger.get(CreditTransaction.Kind.SPEND, zero) != bought + pulled:
-            findings.append(f"workspace {workspace_id} spent {-ledger.get(CreditTransaction.Kind.SPEND, zero)} "
-                            f"credits; its credit purchases ({bought}) and pulls ({pulled}) cost {bought + pulled}")
+            findings.append(
+                f"workspace {workspace_id} spent {-ledger.get(CreditTransaction.Kind.SPEND, zero)} "
+                f"credits; its credit purchases ({bought}) and pulls ({pulled}) cost {bought + pulled}"
+            )
         if ledger.get(CreditTransaction.Kind.REFUND, zero) != refunded:
-            findings.append(f"workspace {workspace_id} got {ledger.get(CreditTransaction.Kind.REFUND, zero)} credits "
-                            f"back; its refunded purchases cost {refunded}")
-        granted = (CreditPurchase.objects.filter(workspace_id=workspace_id).exclude(completed_at=None)
-                   .aggregate(total=Sum("credits"))["total"] or zero)
+            findings.append(
+                f"workspace {workspace_id} got {ledger.get(CreditTransaction.Kind.REFUND, zero)} credits "
+                f"back; its refunded purchases cost {refunded}"
+            )
+        granted = (
+            CreditPurchase.objects.filter(workspace_id=workspace_id)
+            .exclude(completed_at=None)
+            .aggregate(total=Sum("credits"))["total"]
+            or zero
+        )
         if ledger.get(CreditTransaction.Kind.PURCHASE, zero) != granted:
-            findings.append(f"workspace {workspace_id} was granted {ledger.get(CreditTransaction.Kind.PURCHASE, zero)}"
-                            f" credits for packages; its paid packages hold {granted}")
+            findings.append(
+                f"workspace {workspace_id} was granted {ledger.get(CreditTransaction.Kind.PURCHASE, zero)}"
+                f" credits for packages; its paid packages hold {granted}"
+            )
 
     # Every success a client saw is in the database.
     for op in observed["credit_purchases"]:
@@ -349,8 +427,12 @@ def world_check(observed: dict) -> dict:
         if purchase is None or purchase.payment != "card":
             findings.append(f"card purchase #{op['id']} answered 201 but is not in the database")
             continue
-        expected = {"paid": LeadPurchase.Status.COMPLETE, "refunded": LeadPurchase.Status.REFUNDED,
-                    "expired": LeadPurchase.Status.EXPIRED, "abandoned": LeadPurchase.Status.PENDING}[op["fate"]]
+        expected = {
+            "paid": LeadPurchase.Status.COMPLETE,
+            "refunded": LeadPurchase.Status.REFUNDED,
+            "expired": LeadPurchase.Status.EXPIRED,
+            "abandoned": LeadPurchase.Status.PENDING,
+        }[op["fate"]]
         if purchase.status != expected:
             findings.append(f"card purchase #{op['id']} ({op['fate']}) is {purchase.status}, expected {expected}")
     for op in observed["packages"]:
@@ -358,11 +440,14 @@ def world_check(observed: dict) -> dict:
         if purchase is None:
             findings.append(f"credit package purchase #{op['id']} answered 201 but is not in the database")
             continue
-        expected = {"paid": CreditPurchase.Status.COMPLETE, "refunded": CreditPurchase.Status.REFUNDED,
-                    "expired": CreditPurchase.Status.EXPIRED, "abandoned": CreditPurchase.Status.PENDING}[op["fate"]]
+        expected = {
+            "paid": CreditPurchase.Status.COMPLETE,
+            "refunded": CreditPurchase.Status.REFUNDED,
+            "expired": CreditPurchase.Status.EXPIRED,
+            "abandoned": CreditPurchase.Status.PENDING,
+        }[op["fate"]]
         if purchase.status != expected:
-            findings.append(f"credit package purchase #{op['id']} ({op['fate']}) is {purchase.status}, "
-                            f"expected {expected}")
+            findings.append(f"credit package purchase #{op['id']} ({op['fate']}) is {purchase.status}, expected {expected}")
     # Nothing delivered without a payment: every completed card purchase was paid by an event we sent.
     paid = set(observed["paid_lead_purchases"])
     for pk in LeadPurchase.objects.filter(payment="card").exclude(completed_at=None).values_list("pk", flat=True):
@@ -375,10 +460,13 @@ def world_check(observed: dict) -> dict:
 
     runs = Counter(SegmentRun.objects.filter(mode="pull").values_list("segment_id", "pulled", "credits_charged"))
     for (segment_id, pulled, charged), seen in Counter(
-            (op["segment_id"], op["pulled"], Decimal(op["credits_charged"])) for op in observed["pulls"]).items():
+        (op["segment_id"], op["pulled"], Decimal(op["credits_charged"])) for op in observed["pulls"]
+    ).items():
         if runs[(segment_id, pulled, charged)] < seen:
-            findings.append(f"{seen} pulls of segment {segment_id} answered {pulled} people for {charged} credits; "
-                            f"the database has {runs[(segment_id, pulled, charged)]}")
+            findings.append(
+                f"{seen} pulls of segment {segment_id} answered {pulled} people for {charged} credits; "
+                f"the database has {runs[(segment_id, pulled, charged)]}"
+            )
     for upload_id in observed["uploads"]:
         if not Upload.objects.filter(pk=upload_id).exists():
             findings.append(f"upload {upload_id} answered 202 but is not in the database")
@@ -394,12 +482,16 @@ def world_check(observed: dict) -> dict:
     for op in observed["idempotent"]:
         record = records.get((op["workspace_id"], op["key"]))
         if record is None or record.state != IdempotencyRecord.State.DONE or record.response_body.get("id") != op["id"]:
-            findings.append(f"Idempotency-Key {op['key']} answered #{op['id']} but its record says "
-                            f"{record and (record.state, record.response_body)}")
+            findings.append(
+                f"Idempotency-Key {op['key']} answered #{op['id']} but its record says "
+                f"{record and (record.state, record.response_body)}"
+            )
 
     stats = {
-        "lead_purchases": {f"{payment}:{status}": n for payment, status, n in LeadPurchase.objects.order_by()
-                           .values_list("payment", "status").annotate(n=Count("id"))},
+        "lead_purchases": {
+            f"{payment}:{status}": n
+            for payment, status, n in LeadPurchase.objects.order_by().values_list("payment", "status").annotate(n=Count("id"))
+        },
         "credit_purchases": dict(Counter(CreditPurchase.objects.values_list("status", flat=True))),
         "leads_sold": Listing.objects.filter(status=Listing.Status.SOLD).count(),
         "buyer_leads": Lead.objects.count(),
@@ -416,11 +508,15 @@ def world_check(observed: dict) -> dict:
         exit_code = 0
     except SystemExit as exc:
         exit_code = exc.code
-    return {"findings": findings, "stats": stats,
-            "check_consistency": {"exit": exit_code, "output": output.getvalue().strip()[-4000:]}}
+    return {
+        "findings": findings,
+        "stats": stats,
+        "check_consistency": {"exit": exit_code, "output": output.getvalue().strip()[-4000:]},
+    }
 
 
 # --- Clients ------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Attempt:
@@ -554,10 +650,16 @@ class StripeSender:
                     self.cond.wait(timeout=max(0.01, min(wait, 0.5)))
             try:
                 payload = json.dumps(event)
-                header = stripe.WebhookSignature.generate_signature_header(payload, self.secret,
-                                                                           timestamp=int(time.time()))
-                attempt = http(session, self.journal, f"webhook:{event['type']}", "POST", self.url, data=payload,
-                               headers={"Content-Type": "application/json", "Stripe-Signature": header})
+                header = stripe.WebhookSignature.generate_signature_header(payload, self.secret, timestamp=int(time.time()))
+                attempt = http(
+                    session,
+                    self.journal,
+                    f"webhook:{event['type']}",
+                    "POST",
+                    self.url,
+                    data=payload,
+                    headers={"Content-Type": "application/json", "Stripe-Signature": header},
+                )
                 with self.cond:
                     if attempt.ok:
                         self.journal.operation(f"webhook:{event['type']}", "accepted" if not tries else "accepted_after_retry")
@@ -566,8 +668,16 @@ class StripeSender:
                         self.journal.operation(f"webhook:{event['type']}", f"never_accepted:{attempt.code}")
                         self.undelivered.append(f"{event['type']} {event['id']}: {attempt.code}")
                     else:  # Stripe backs off and tries again
-                        heapq.heappush(self.queue, (time.monotonic() + min(0.25 * 2 ** tries, 3) * random.uniform(1, 1.5),
-                                                    next(self.seq), event, tries + 1, on_accepted))
+                        heapq.heappush(
+                            self.queue,
+                            (
+                                time.monotonic() + min(0.25 * 2**tries, 3) * random.uniform(1, 1.5),
+                                next(self.seq),
+                                event,
+                                tries + 1,
+                                on_accepted,
+                            ),
+                        )
                 if attempt.ok and on_accepted is not None:
                     on_accepted()
             finally:
@@ -586,25 +696,52 @@ class StripeSender:
 
 
 def stripe_event(event_type: str, obj: dict) -> dict:
-    return {"id": f"evt_bank_{uuid.uuid4().hex}", "object": "event", "api_version": "2025-03-31.basil",
-            "created": int(time.time()), "type": event_type, "data": {"object": obj}, "livemode": False,
-            "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None}}
+    return {
+        "id": f"evt_bank_{uuid.uuid4().hex}",
+        "object": "event",
+        "api_version": "2025-03-31.basil",
+        "created": int(time.time()),
+        "type": event_type,
+        "data": {"object": obj},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
+    }
 
 
-def checkout_session(*, session_id: str, kind: str, object_id: int, workspace_id: int, amount: int,
-                     paid: bool, status: str = "complete") -> dict:
+def checkout_session(
+    *, session_id: str, kind: str, object_id: int, workspace_id: int, amount: int, paid: bool, status: str = "complete"
+) -> dict:
     """A Checkout Session as Stripe sends it: the session, amount, currency and metadata it was opened with."""
-    return {"id": session_id, "object": "checkout.session", "mode": "payment", "client_reference_id": str(object_id),
-            "amount_subtotal": amount, "amount_total": amount, "currency": "usd", "livemode": False,
-            "metadata": {"kind": kind, "workspace_id": str(workspace_id)},
-            "payment_intent": f"pi_bank_{kind}_{object_id}" if status != "expired" else None,
-            "payment_status": "paid" if paid else "unpaid", "status": status}
+    return {
+        "id": session_id,
+        "object": "checkout.session",
+        "mode": "payment",
+        "client_reference_id": str(object_id),
+        "amount_subtotal": amount,
+        "amount_total": amount,
+        "currency": "usd",
+        "livemode": False,
+        "metadata": {"kind": kind, "workspace_id": str(workspace_id)},
+        "payment_intent": f"pi_bank_{kind}_{object_id}" if status != "expired" else None,
+        "payment_status": "paid" if paid else "unpaid",
+        "status": status,
+    }
 
 
 def charge_refunded(*, kind: str, object_id: int, amount: int) -> dict:
-    return {"id": f"ch_bank_{kind}_{object_id}", "object": "charge", "amount": amount, "amount_captured": amount,
-            "amount_refunded": amount, "currency": "usd", "paid": True, "refunded": True, "status": "succeeded",
-            "payment_intent": f"pi_bank_{kind}_{object_id}"}
+    return {
+        "id": f"ch_bank_{kind}_{object_id}",
+        "object": "charge",
+        "amount": amount,
+        "amount_captured": amount,
+        "amount_refunded": amount,
+        "currency": "usd",
+        "paid": True,
+        "refunded": True,
+        "status": "succeeded",
+        "payment_intent": f"pi_bank_{kind}_{object_id}",
+    }
 
 
 class Once:
@@ -623,8 +760,7 @@ FATES = {"paid": 0.55, "refunded": 0.15, "expired": 0.2, "abandoned": 0.1}
 
 
 class Workload:
-    def __init__(self, *, base: str, world: dict, config: Config, journal: Journal, budget: Budget,
-                 sender: StripeSender):
+    def __init__(self, *, base: str, world: dict, config: Config, journal: Journal, budget: Budget, sender: StripeSender):
         self.base, self.world, self.config, self.journal, self.budget = base, world, config, journal, budget
         self.sender = sender
         self.visible: list[int] = list(world["listings"][:24])
@@ -641,16 +777,16 @@ class Workload:
             session.headers["Authorization"] = f"Token {key}"
         return session
 
-    def _post_with_key(self, session, kind: str, path: str, body: dict, *, workspace_id: int,
-                       rng: random.Random) -> tuple[Attempt, str]:
+    def _post_with_key(
+        self, session, kind: str, path: str, body: dict, *, workspace_id: int, rng: random.Random
+    ) -> tuple[Attempt, str]:
         """POST with an Idempotency-Key, retried with the same key through faults as a careful client does.
         Every 2xx for one key must name the same object; one in ten successes is sent again to check it."""
         key = f"bank-{uuid.uuid4().hex}"
         answers = []
         attempt = first = None
         for tries in range(12):
-            attempt = http(session, self.journal, kind, "POST", self.base + path, json=body,
-                           headers={"Idempotency-Key": key})
+            attempt = http(session, self.journal, kind, "POST", self.base + path, json=body, headers={"Idempotency-Key": key})
             if attempt.ok:
                 answers.append(attempt.body.get("id"))
                 first = first or attempt
@@ -666,7 +802,7 @@ class Workload:
                 self.journal.saw("idempotent", {"workspace_id": workspace_id, "key": key, "id": answers[0]})
                 return first, "ok"
             if attempt.fault or attempt.code == "idempotency_in_progress":
-                time.sleep(min(0.2 * 2 ** tries, 2.0) * rng.uniform(0.5, 1.0))
+                time.sleep(min(0.2 * 2**tries, 2.0) * rng.uniform(0.5, 1.0))
                 continue
             return attempt, attempt.code
         return attempt, f"in_doubt:{attempt.code}"
@@ -700,24 +836,33 @@ class Workload:
             if rng.random() < 0.15:
                 return self._browse(session, rng)
             cart = self._cart(rng)
-            attempt, outcome = self._post_with_key(session, "credit_purchase", "/api/v1/marketplace/purchases",
-                                                   {"lead_ids": cart, "payment": "credits"},
-                                                   workspace_id=buyer["workspace_id"], rng=rng)
+            attempt, outcome = self._post_with_key(
+                session,
+                "credit_purchase",
+                "/api/v1/marketplace/purchases",
+                {"lead_ids": cart, "payment": "credits"},
+                workspace_id=buyer["workspace_id"],
+                rng=rng,
+            )
             self.journal.operation("credit_purchase", outcome)
             if attempt.ok:
-                self.journal.saw("credit_purchases", {"id": attempt.body["id"], "workspace_id": buyer["workspace_id"],
-                                                      "lead_ids": attempt.body["lead_ids"]})
+                self.journal.saw(
+                    "credit_purchases",
+                    {"id": attempt.body["id"], "workspace_id": buyer["workspace_id"], "lead_ids": attempt.body["lead_ids"]},
+                )
                 if rng.random() < 0.08:
                     with self.lock:
                         self.refund_requests.append(attempt.body["id"])
 
         self._loop(step)
 
-    def _schedule_payment(self, *, kind: str, object_id: int, workspace_id: int, amount: int, session_id: str,
-                          fate: str, rng: random.Random) -> None:
+    def _schedule_payment(
+        self, *, kind: str, object_id: int, workspace_id: int, amount: int, session_id: str, fate: str, rng: random.Random
+    ) -> None:
         def session(**fields):
-            return checkout_session(session_id=session_id, kind=kind, object_id=object_id,
-                                    workspace_id=workspace_id, amount=amount, **fields)
+            return checkout_session(
+                session_id=session_id, kind=kind, object_id=object_id, workspace_id=workspace_id, amount=amount, **fields
+            )
 
         if fate == "abandoned":
             return
@@ -736,8 +881,7 @@ class Workload:
 
             if rng.random() < self.config.refund_before_payment:
                 send_refund()
-                self.sender.send(stripe_event("checkout.session.completed", session(paid=True)),
-                                 delay=rng.uniform(2.5, 4))
+                self.sender.send(stripe_event("checkout.session.completed", session(paid=True)), delay=rng.uniform(2.5, 4))
                 return
             on_paid = Once(send_refund)
         if rng.random() < 0.25:
@@ -765,9 +909,14 @@ class Workload:
         def step(ticket):
             if rng.random() < 0.1:
                 return self._browse(session, rng)
-            attempt, outcome = self._post_with_key(session, "card_purchase", "/api/v1/marketplace/purchases",
-                                                   {"lead_ids": self._cart(rng), "payment": "card"},
-                                                   workspace_id=buyer["workspace_id"], rng=rng)
+            attempt, outcome = self._post_with_key(
+                session,
+                "card_purchase",
+                "/api/v1/marketplace/purchases",
+                {"lead_ids": self._cart(rng), "payment": "card"},
+                workspace_id=buyer["workspace_id"],
+                rng=rng,
+            )
             self.journal.operation("card_purchase", outcome)
             if not attempt.ok:
                 return
@@ -777,9 +926,15 @@ class Workload:
             self.journal.saw("card_purchases", {"id": body["id"], "workspace_id": buyer["workspace_id"], "fate": fate})
             if fate in ("paid", "refunded"):
                 self.journal.saw("paid_lead_purchases", body["id"])
-            self._schedule_payment(kind="leads", object_id=body["id"], workspace_id=buyer["workspace_id"],
-                                   amount=body["total_cents"], session_id=body["checkout_url"].rstrip("/").split("/")[-1],
-                                   fate=fate, rng=rng)
+            self._schedule_payment(
+                kind="leads",
+                object_id=body["id"],
+                workspace_id=buyer["workspace_id"],
+                amount=body["total_cents"],
+                session_id=body["checkout_url"].rstrip("/").split("/")[-1],
+                fate=fate,
+                rng=rng,
+            )
 
         self._loop(step)
 
@@ -790,9 +945,14 @@ class Workload:
         package = self.world["package"]
 
         def step(ticket):
-            attempt, outcome = self._post_with_key(session, "credit_checkout", "/api/v1/credits/checkout",
-                                                   {"package": package["id"]}, workspace_id=buyer["workspace_id"],
-                                                   rng=rng)
+            attempt, outcome = self._post_with_key(
+                session,
+                "credit_checkout",
+                "/api/v1/credits/checkout",
+                {"package": package["id"]},
+                workspace_id=buyer["workspace_id"],
+                rng=rng,
+            )
             self.journal.operation("credit_checkout", outcome)
             if not attempt.ok:
                 return
@@ -801,9 +961,15 @@ class Workload:
             self.journal.saw("packages", {"id": attempt.body["id"], "workspace_id": buyer["workspace_id"], "fate": fate})
             if fate in ("paid", "refunded"):
                 self.journal.saw("paid_packages", attempt.body["id"])
-            self._schedule_payment(kind="credits", object_id=attempt.body["id"], workspace_id=buyer["workspace_id"],
-                                   amount=package["price_cents"], session_id=attempt.body["checkout_id"], fate=fate,
-                                   rng=rng)
+            self._schedule_payment(
+                kind="credits",
+                object_id=attempt.body["id"],
+                workspace_id=buyer["workspace_id"],
+                amount=package["price_cents"],
+                session_id=attempt.body["checkout_id"],
+                fate=fate,
+                rng=rng,
+            )
 
         self._loop(step)
 
@@ -820,14 +986,27 @@ class Workload:
                 self.journal.operation("segment_preview", "ok" if attempt.ok else attempt.code)
                 return
             # Not retried: a pull answered by a fault may have been charged, and a retry would pay again.
-            attempt = http(session, self.journal, "segment_pull", "POST", url,
-                           json={"mode": "pull", "limit": rng.randint(1, 4)},
-                           headers={"Idempotency-Key": f"bank-{uuid.uuid4().hex}"})
-            self.journal.operation("segment_pull", "ok" if attempt.ok else
-                                   (f"in_doubt:{attempt.code}" if attempt.fault else attempt.code))
+            attempt = http(
+                session,
+                self.journal,
+                "segment_pull",
+                "POST",
+                url,
+                json={"mode": "pull", "limit": rng.randint(1, 4)},
+                headers={"Idempotency-Key": f"bank-{uuid.uuid4().hex}"},
+            )
+            self.journal.operation(
+                "segment_pull", "ok" if attempt.ok else (f"in_doubt:{attempt.code}" if attempt.fault else attempt.code)
+            )
             if attempt.ok:
-                self.journal.saw("pulls", {"segment_id": segment_id, "pulled": attempt.body["pulled"],
-                                           "credits_charged": attempt.body["credits_charged"]})
+                self.journal.saw(
+                    "pulls",
+                    {
+                        "segment_id": segment_id,
+                        "pulled": attempt.body["pulled"],
+                        "credits_charged": attempt.body["credits_charged"],
+                    },
+                )
 
         self._loop(step)
 
@@ -850,9 +1029,15 @@ class Workload:
                     used.append(email)
                 rows.append(f"Up,Loaded,{email},VP Sales,Uploaded Co")
             # Not retried: an upload has no Idempotency-Key; a second copy would only list duplicates (skipped).
-            attempt = http(session, self.journal, "upload", "POST", self.base + "/api/v1/partner/uploads",
-                           files={"file": ("leads.csv", ("\n".join(rows) + "\n").encode(), "text/csv")},
-                           data={"price_per_lead": "2.00"})
+            attempt = http(
+                session,
+                self.journal,
+                "upload",
+                "POST",
+                self.base + "/api/v1/partner/uploads",
+                files={"file": ("leads.csv", ("\n".join(rows) + "\n").encode(), "text/csv")},
+                data={"price_per_lead": "2.00"},
+            )
             self.journal.operation("upload", "ok" if attempt.ok else attempt.code)
             if attempt.ok:
                 self.journal.saw("uploads", attempt.body["id"])
@@ -865,9 +1050,16 @@ class Workload:
         for _ in range(30):
             try:
                 session.get(self.base + "/admin/login/", timeout=CLIENT_TIMEOUT)
-                response = session.post(self.base + "/admin/login/?next=/admin/", timeout=CLIENT_TIMEOUT, data={
-                    "username": "staff@bank.test", "password": PASSWORD, "next": "/admin/",
-                    "csrfmiddlewaretoken": session.cookies.get("csrftoken", "")})
+                response = session.post(
+                    self.base + "/admin/login/?next=/admin/",
+                    timeout=CLIENT_TIMEOUT,
+                    data={
+                        "username": "staff@bank.test",
+                        "password": PASSWORD,
+                        "next": "/admin/",
+                        "csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
+                    },
+                )
                 if "sessionid" in session.cookies:
                     return
                 raise RuntimeError(f"staff login refused: {response.status_code}")
@@ -877,8 +1069,11 @@ class Workload:
 
     def _admin_post(self, session, kind: str, path: str, data: dict) -> Attempt:
         try:
-            response = session.post(self.base + path, data={**data, "csrfmiddlewaretoken": session.cookies.get(
-                "csrftoken", "")}, timeout=CLIENT_TIMEOUT)
+            response = session.post(
+                self.base + path,
+                data={**data, "csrfmiddlewaretoken": session.cookies.get("csrftoken", "")},
+                timeout=CLIENT_TIMEOUT,
+            )
         except requests.RequestException as exc:
             attempt = Attempt(None, None, "connection_error" if isinstance(exc, requests.ConnectionError) else "timeout")
         else:
@@ -888,8 +1083,12 @@ class Workload:
 
     def _refund(self, session, purchase_id: int) -> None:
         for tries in range(8):
-            attempt = self._admin_post(session, "staff_refund", f"/admin/marketplace/leadpurchase/{purchase_id}/refund/",
-                                       {"reason": "Bank test: the buyer asked for a refund", "return_to_market": "on"})
+            attempt = self._admin_post(
+                session,
+                "staff_refund",
+                f"/admin/marketplace/leadpurchase/{purchase_id}/refund/",
+                {"reason": "Bank test: the buyer asked for a refund", "return_to_market": "on"},
+            )
             if attempt.ok and "Purchase #" in attempt.body and "refunded:" in attempt.body:
                 outcome = "ok"
             elif attempt.ok and tries and "this one is refunded" in attempt.body:
@@ -908,8 +1107,9 @@ class Workload:
 
     def _approve(self, session, upload_id: int, partner_key: str) -> bool:
         """Approve an upload once it awaits review; False while it is still being processed."""
-        status = http(self.session(partner_key), self.journal, "upload_status", "GET",
-                      f"{self.base}/api/v1/partner/uploads/{upload_id}")
+        status = http(
+            self.session(partner_key), self.journal, "upload_status", "GET", f"{self.base}/api/v1/partner/uploads/{upload_id}"
+        )
         if not status.ok:
             return False
         if status.body["status"] in ("queued", "processing"):
@@ -917,8 +1117,12 @@ class Workload:
         if status.body["status"] != "awaiting_review":
             self.journal.operation("staff_approve", f"upload_{status.body['status']}")
             return True
-        attempt = self._admin_post(session, "staff_approve", "/admin/partners/upload/", {
-            "action": "approve", "_selected_action": str(upload_id), "apply": "1", "note": "Bank test approval"})
+        attempt = self._admin_post(
+            session,
+            "staff_approve",
+            "/admin/partners/upload/",
+            {"action": "approve", "_selected_action": str(upload_id), "apply": "1", "note": "Bank test approval"},
+        )
         if attempt.ok and "1 upload(s) approved" in attempt.body:
             self.journal.operation("staff_approve", "ok")
             self.journal.saw("approved", upload_id)
@@ -952,6 +1156,7 @@ class Workload:
 
 # --- Faults ---------------------------------------------------------------------------------------------------------
 
+
 class Chaos:
     """Injects the scheduled faults as the operations progress, and keeps the job cluster running: one that
     died by itself (not by a fault injected here) is counted and started again, as `serve` does."""
@@ -963,9 +1168,11 @@ class Chaos:
         self.stop = threading.Event()
 
     def inject(self) -> None:
-        plan = sorted([(at, "kill_web_worker") for at in self.config.kill_web_worker_at]
-                      + [(at, "kill_cluster") for at in self.config.kill_cluster_at]
-                      + [(at, "restart_postgres") for at in self.config.restart_postgres_at])
+        plan = sorted(
+            [(at, "kill_web_worker") for at in self.config.kill_web_worker_at]
+            + [(at, "kill_cluster") for at in self.config.kill_cluster_at]
+            + [(at, "restart_postgres") for at in self.config.restart_postgres_at]
+        )
         for at, fault in plan:
             while self.budget.progress < at:
                 if self.stop.wait(0.05):
@@ -987,8 +1194,9 @@ class Chaos:
         while not self.stop.wait(0.5):
             with self.lock:
                 if not self.stack.cluster_alive():
-                    self.journal.fault("cluster_died_by_itself", returncode=self.stack.cluster.returncode
-                                       if self.stack.cluster else None)
+                    self.journal.fault(
+                        "cluster_died_by_itself", returncode=self.stack.cluster.returncode if self.stack.cluster else None
+                    )
                     if self.stack.cluster is not None:
                         self.stack.old_clusters.append(self.stack.cluster)
                     self.stack.start_cluster()
@@ -999,17 +1207,32 @@ class Chaos:
 
 # --- The run --------------------------------------------------------------------------------------------------------
 
+
 def server_env(*, database_url: str, secret: str, media: Path) -> dict:
-    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "cursive.settings",
-           "DJANGO_ENV": "development", "STRIPE_SECRET_KEY": "", "STRIPE_API_BASE": "",
-           "STRIPE_WEBHOOK_SECRET": secret, "MEDIA_ROOT": str(media), "SENTRY_DSN": "", "LOG_LEVEL": "WARNING",
-           # The rate limits would refuse most of a burst this size; they are not what is tested here.
-           "RATE_LIMIT_READS": "1000000", "RATE_LIMIT_WRITES": "1000000", "RATE_LIMIT_PURCHASES": "1000000",
-           "RATE_LIMIT_CREDIT_CHECKOUTS": "1000000",
-           # A task whose worker was killed is handed out again after Q_RETRY seconds, a stalled upload resumed
-           # after UPLOAD_STALE_SECONDS and a failed job retried after JOB_RETRY_BASE_SECONDS: short, to settle
-           # within the run.
-           "Q_TIMEOUT": "10", "Q_RETRY": "15", "UPLOAD_STALE_SECONDS": "5", "JOB_RETRY_BASE_SECONDS": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_SETTINGS_MODULE": "cursive.settings",
+        "DJANGO_ENV": "development",
+        "STRIPE_SECRET_KEY": "",
+        "STRIPE_API_BASE": "",
+        "STRIPE_WEBHOOK_SECRET": secret,
+        "MEDIA_ROOT": str(media),
+        "SENTRY_DSN": "",
+        "LOG_LEVEL": "WARNING",
+        # The rate limits would refuse most of a burst this size; they are not what is tested here.
+        "RATE_LIMIT_READS": "1000000",
+        "RATE_LIMIT_WRITES": "1000000",
+        "RATE_LIMIT_PURCHASES": "1000000",
+        "RATE_LIMIT_CREDIT_CHECKOUTS": "1000000",
+        # A task whose worker was killed is handed out again after Q_RETRY seconds, a stalled upload resumed
+        # after UPLOAD_STALE_SECONDS and a failed job retried after JOB_RETRY_BASE_SECONDS: short, to settle
+        # within the run.
+        "Q_TIMEOUT": "10",
+        "Q_RETRY": "15",
+        "UPLOAD_STALE_SECONDS": "5",
+        "JOB_RETRY_BASE_SECONDS": "1",
+    }
     env.pop("TEST_DATABASE_NAME", None)
     return env
 
@@ -1026,9 +1249,17 @@ def run(config: Config, workdir: Path, log=lambda message: None) -> dict:
     try:
         postgres.start()
         log(f"PostgreSQL on port {postgres.port}; building the world")
-        world = run_in_django(env, "world_create", {"buyers": config.buyers, "partners": config.partners,
-                                                    "listings": config.listings, "people": config.people,
-                                                    "funding": config.funding})
+        world = run_in_django(
+            env,
+            "world_create",
+            {
+                "buyers": config.buyers,
+                "partners": config.partners,
+                "listings": config.listings,
+                "people": config.people,
+                "funding": config.funding,
+            },
+        )
         timings.update(world["seconds"])
         stack.start_web()
         stack.start_cluster()
@@ -1040,13 +1271,17 @@ def run(config: Config, workdir: Path, log=lambda message: None) -> dict:
         sender = StripeSender(base=stack.base, secret=secret, journal=journal, threads=config.stripe_senders)
         workload = Workload(base=stack.base, world=world, config=config, journal=journal, budget=budget, sender=sender)
         chaos = Chaos(stack=stack, postgres=postgres, config=config, journal=journal, budget=budget)
-        clients = [threading.Thread(target=target, args=(i,), name=f"{target.__name__}-{i}")
-                   for target, count in [(workload.credit_buyer, config.credit_clients),
-                                         (workload.card_buyer, config.card_clients),
-                                         (workload.package_buyer, config.package_clients),
-                                         (workload.puller, config.pull_clients),
-                                         (workload.uploader, config.upload_clients)]
-                   for i in range(count)]
+        clients = [
+            threading.Thread(target=target, args=(i,), name=f"{target.__name__}-{i}")
+            for target, count in [
+                (workload.credit_buyer, config.credit_clients),
+                (workload.card_buyer, config.card_clients),
+                (workload.package_buyer, config.package_clients),
+                (workload.puller, config.pull_clients),
+                (workload.uploader, config.upload_clients),
+            ]
+            for i in range(count)
+        ]
         settle_deadline = [float("inf")]
         staff = threading.Thread(target=workload.staff, args=(settle_deadline,), name="staff")
         injector = threading.Thread(target=chaos.inject, name="chaos")
@@ -1069,9 +1304,23 @@ def run(config: Config, workdir: Path, log=lambda message: None) -> dict:
         timings["settle"] = round(time.monotonic() - started, 1)
 
         started = time.monotonic()
-        observed = {key: journal.observed[key] for key in (
-            "credit_purchases", "card_purchases", "packages", "pulls", "uploads", "approved", "accepted_events",
-            "idempotent", "paid_lead_purchases", "paid_packages", "staff_refunded", "staff_refund_in_doubt")}
+        observed = {
+            key: journal.observed[key]
+            for key in (
+                "credit_purchases",
+                "card_purchases",
+                "packages",
+                "pulls",
+                "uploads",
+                "approved",
+                "accepted_events",
+                "idempotent",
+                "paid_lead_purchases",
+                "paid_packages",
+                "staff_refunded",
+                "staff_refund_in_doubt",
+            )
+        }
         observed["buyers"] = world["buyers"]
         checked = run_in_django(env, "world_check", observed)
         timings["check"] = round(time.monotonic() - started, 1)
@@ -1091,8 +1340,7 @@ def run(config: Config, workdir: Path, log=lambda message: None) -> dict:
     return {
         "config": asdict(config),
         "seconds": timings,
-        "operations_total": sum(sum(outcomes.values()) for kind, outcomes in operations.items()
-                                if not kind.endswith("_fate")),
+        "operations_total": sum(sum(outcomes.values()) for kind, outcomes in operations.items() if not kind.endswith("_fate")),
         "operations": operations,
         "requests_total": sum(journal.requests.values()),
         "requests": dict(requests_by_kind),

@@ -44,8 +44,15 @@ def partner(tenant_factory):
 def refund_event(purchase, intent, amount_cents=None, event_id=None):
     total = purchase.total_cents if isinstance(purchase, LeadPurchase) else purchase.price_cents
     amount = total if amount_cents is None else amount_cents
-    charge = {"id": f"ch_{purchase.pk}", "object": "charge", "amount": total, "amount_refunded": amount,
-              "currency": "usd", "payment_intent": intent, "refunded": amount > 0}
+    charge = {
+        "id": f"ch_{purchase.pk}",
+        "object": "charge",
+        "amount": total,
+        "amount_refunded": amount,
+        "currency": "usd",
+        "payment_intent": intent,
+        "refunded": amount > 0,
+    }
     return {"id": event_id or f"evt_refund_{intent}_{amount}", "type": "charge.refunded", "data": {"object": charge}}
 
 
@@ -251,14 +258,15 @@ class TestUnmatchedRefunds:
         purchase, listing, paid, intent = card
         credit_purchase, credit_paid, credit_intent = package
         deliver(refund_event(purchase, "pi_unknown", event_id="evt_refund_unknown"))
-        for event in (refund_event(purchase, intent), paid, refund_event(credit_purchase, credit_intent),
-                      credit_paid):
+        for event in (refund_event(purchase, intent), paid, refund_event(credit_purchase, credit_intent), credit_paid):
             deliver(event)
 
         # Staff select every event, twice: nothing is delivered, granted or refunded again.
         for _ in range(2):
-            response = staff_client.post("/admin/credits/stripeevent/", {
-                "action": "reprocess", "_selected_action": list(StripeEvent.objects.values_list("pk", flat=True))})
+            response = staff_client.post(
+                "/admin/credits/stripeevent/",
+                {"action": "reprocess", "_selected_action": list(StripeEvent.objects.values_list("pk", flat=True))},
+            )
             assert response.status_code == 302
         assert_lead_purchase_refunded_undelivered(purchase, listing, buyer, partner)
         assert balance(buyer.workspace) == 0 and not CreditTransaction.objects.exists()

@@ -13,16 +13,18 @@ def browser(client, tenant):
     return tenant.browser_client(client)
 
 
-@pytest.mark.parametrize("cap", ["NaN", "nan", "-NaN", "sNaN", "Infinity", "-inf", "1e20", "1e400", "abc",
-                                 "999999999999999999999999999999", "1000000000000"])
+@pytest.mark.parametrize(
+    "cap",
+    ["NaN", "nan", "-NaN", "sNaN", "Infinity", "-inf", "1e20", "1e400", "abc", "999999999999999999999999999999", "1000000000000"],
+)
 def test_a_daily_cap_that_is_no_storable_number_is_refused(browser, tenant, cap):
-    response = browser.post("/segments/settings/", {"auto_pull_daily_credit_cap": cap},
-                            HTTP_REFERER="http://testserver/segments/")
+    response = browser.post(
+        "/segments/settings/", {"auto_pull_daily_credit_cap": cap}, HTTP_REFERER="http://testserver/segments/"
+    )
     assert response.status_code == 302
     page = browser.get(response.url).content.decode()
     assert "Daily cap for automatic pulls saved." not in page
-    assert not SegmentSettings.objects.filter(workspace=tenant.workspace).exclude(auto_pull_daily_credit_cap=0) \
-        .exists()
+    assert not SegmentSettings.objects.filter(workspace=tenant.workspace).exclude(auto_pull_daily_credit_cap=0).exists()
 
 
 def test_the_largest_storable_daily_cap_is_saved(browser, tenant):
@@ -33,8 +35,9 @@ def test_the_largest_storable_daily_cap_is_saved(browser, tenant):
 @pytest.mark.parametrize("per_day", ["²", "NaN", "1e20", "99999999999999999999999"])
 def test_an_autosaved_per_day_count_that_is_no_count_is_not_saved(browser, tenant, per_day):
     segment = segment_create(workspace=tenant.workspace, name="Texas", filters={}, created_by=tenant.user)
-    response = browser.post(f"/segments/{segment.pk}/autosave/", {"name": "Texas", "auto_pull_per_day": per_day},
-                            HTTP_HX_REQUEST="true")
+    response = browser.post(
+        f"/segments/{segment.pk}/autosave/", {"name": "Texas", "auto_pull_per_day": per_day}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     assert Segment.objects.get(pk=segment.pk).auto_pull_per_day == segment.auto_pull_per_day
 

@@ -82,8 +82,7 @@ def test_a_failed_pull_frees_its_key_for_the_retry(client, tenant, segment):
 def test_an_old_form_changed_and_sent_again_asks_for_a_reload(client, tenant, segment):
     client.force_login(tenant.user)
     client.post(f"/segments/{segment.pk}/run/", {"mode": "pull", "limit": "10", "idempotency_key": "form-1"})
-    reused = client.post(f"/segments/{segment.pk}/run/", {"mode": "pull", "limit": "5", "idempotency_key": "form-1"},
-                         follow=True)
+    reused = client.post(f"/segments/{segment.pk}/run/", {"mode": "pull", "limit": "5", "idempotency_key": "form-1"}, follow=True)
     assert b"reload the page to pull again" in reused.content and balance(tenant) == Decimal("90.00")
 
 

@@ -18,23 +18,25 @@ pytestmark = pytest.mark.django_db
 
 
 def create(tenant, filters=None, **extra):
-    return tenant.api().post("/api/v1/segments", {"name": "SaaS VPs", "filters": filters or {}, **extra},
-                             format="json")
+    return tenant.api().post("/api/v1/segments", {"name": "SaaS VPs", "filters": filters or {}, **extra}, format="json")
 
 
-@pytest.mark.parametrize("filters,field", [
-    ({"colour": ["red"]}, "colour"),
-    ({"industry": "SaaS"}, "industry"),
-    ({"company_size": ["huge"]}, "company_size"),
-    ({"seniority": ["wizard"]}, "seniority"),
-    ({"has_phone": "perhaps"}, "has_phone"),
-    ({"score_min": 101}, "score_min"),
-    ({"industry": [1, 2]}, "industry"),
-    ({"seniority": [7]}, "seniority"),
-    ({"has_email": "yes"}, "has_email"),
-    ({"email_verified": 1}, "email_verified"),
-    ({"title": 5}, "title"),
-])
+@pytest.mark.parametrize(
+    "filters,field",
+    [
+        ({"colour": ["red"]}, "colour"),
+        ({"industry": "SaaS"}, "industry"),
+        ({"company_size": ["huge"]}, "company_size"),
+        ({"seniority": ["wizard"]}, "seniority"),
+        ({"has_phone": "perhaps"}, "has_phone"),
+        ({"score_min": 101}, "score_min"),
+        ({"industry": [1, 2]}, "industry"),
+        ({"seniority": [7]}, "seniority"),
+        ({"has_email": "yes"}, "has_email"),
+        ({"email_verified": 1}, "email_verified"),
+        ({"title": 5}, "title"),
+    ],
+)
 def test_bad_filters_are_400_naming_the_filter(tenant, filters, field):
     response = create(tenant, filters)
     assert response.status_code == 400
@@ -82,14 +84,24 @@ def test_every_filter_narrows_the_count(tenant, db):
     base = {"industry": "SaaS", "state": "TX", "city": "Austin", "company_size": "51-200", "seniority": "vp"}
     make_person(**base)
     make_person(**{**base, "title": "Chief Technology Officer", "seniority": "c_level"})
-    make_person(**{**base, "phone": "(415) 555-2671", "email_verified": True, "score": 95,
-                   "linkedin_url": "https://linkedin.com/in/x"})
+    make_person(
+        **{**base, "phone": "(415) 555-2671", "email_verified": True, "score": 95, "linkedin_url": "https://linkedin.com/in/x"}
+    )
     make_person(**{**base, "city": "Dallas", "company_size": "1-10", "industry": "Retail", "state": "CA"})
     cases = [
-        ({}, 4), ({"industry": ["SaaS"]}, 3), ({"state": ["CA", "NY"]}, 1), ({"city": ["Austin"]}, 3),
-        ({"company_size": ["1-10"]}, 1), ({"seniority": ["c_level"]}, 1), ({"title": "sales vp"}, 3),
-        ({"title": "chief officer"}, 1), ({"has_phone": True}, 1), ({"has_linkedin": False}, 3),
-        ({"email_verified": True}, 1), ({"score_min": 90}, 1), ({"has_email": True, "industry": ["SaaS"]}, 3),
+        ({}, 4),
+        ({"industry": ["SaaS"]}, 3),
+        ({"state": ["CA", "NY"]}, 1),
+        ({"city": ["Austin"]}, 3),
+        ({"company_size": ["1-10"]}, 1),
+        ({"seniority": ["c_level"]}, 1),
+        ({"title": "sales vp"}, 3),
+        ({"title": "chief officer"}, 1),
+        ({"has_phone": True}, 1),
+        ({"has_linkedin": False}, 3),
+        ({"email_verified": True}, 1),
+        ({"score_min": 90}, 1),
+        ({"has_email": True, "industry": ["SaaS"]}, 3),
     ]
     from segments.services import search_count
 
@@ -103,19 +115,16 @@ def test_pull_adds_new_people_charges_for_them_only_and_skips_owned(tenant, peop
     for owned in (people[0], people[-1]):
         lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": owned.email})
     segment = create(tenant, {"industry": ["SaaS"]}).json()
-    response = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 10},
-                                 format="json")
+    response = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 10}, format="json")
     assert response.status_code == 200
     assert response.json() == {"pulled": 10, "skipped_owned": 1, "credits_charged": "10.00"}
     pulled = Lead.objects.filter(workspace=tenant.workspace, source="database")
     assert pulled.count() == 10
     assert set(pulled.values_list("email", flat=True)) == {p.email for p in people[1:11]}, "best scores first"
-    again = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 100},
-                              format="json").json()
+    again = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 100}, format="json").json()
     assert again == {"pulled": 18, "skipped_owned": 12, "credits_charged": "18.00"}
     assert CreditAccount.objects.get(workspace=tenant.workspace).balance == Decimal("72.00")
-    empty = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 5},
-                              format="json").json()
+    empty = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 5}, format="json").json()
     assert empty == {"pulled": 0, "skipped_owned": 30, "credits_charged": "0.00"}
     call_command("check_consistency")
 
@@ -123,8 +132,7 @@ def test_pull_adds_new_people_charges_for_them_only_and_skips_owned(tenant, peop
 def test_pull_with_too_few_credits_changes_nothing(tenant, people):
     fund(tenant.workspace, 3)
     segment = create(tenant, {}).json()
-    response = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 25},
-                                 format="json")
+    response = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 25}, format="json")
     assert response.status_code == 402
     error = response.json()["error"]
     assert error["code"] == "insufficient_credits" and error["missing"] == "22.00"
@@ -137,8 +145,7 @@ def test_pull_with_too_few_credits_changes_nothing(tenant, people):
 def test_paused_and_archived_segments_cannot_be_pulled(tenant, people, status):
     fund(tenant.workspace, 100)
     segment = create(tenant, {}, status=status).json()
-    response = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 5},
-                                 format="json")
+    response = tenant.api().post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 5}, format="json")
     assert response.status_code == 409 and response.json()["error"]["code"] == "segment_not_active"
     assert not Lead.objects.exists()
 
@@ -148,8 +155,7 @@ def test_run_input_is_validated(tenant, people):
     api = tenant.api()
     assert api.post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull"}, format="json").status_code == 400
     assert api.post(f"/api/v1/segments/{segment['id']}/run", {"mode": "dance"}, format="json").status_code == 400
-    assert api.post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 0},
-                    format="json").status_code == 400
+    assert api.post(f"/api/v1/segments/{segment['id']}/run", {"mode": "pull", "limit": 0}, format="json").status_code == 400
 
 
 @pytest.mark.django_db(transaction=True)
@@ -211,8 +217,7 @@ def test_two_segments_pulling_the_same_people_at_once_charge_each_person_once(te
 
 @pytest.mark.parametrize("per_day", [10_001, -1])
 def test_a_400_on_create_creates_nothing(tenant, per_day):
-    response = tenant.api().post("/api/v1/segments", {"name": "Too many", "auto_pull_per_day": per_day},
-                                 format="json")
+    response = tenant.api().post("/api/v1/segments", {"name": "Too many", "auto_pull_per_day": per_day}, format="json")
     assert response.status_code == 400
     assert "auto_pull_per_day" in response.json()["error"]["fields"]
     assert not Segment.objects.exists()

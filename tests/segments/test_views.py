@@ -23,8 +23,7 @@ def test_search_page_counts_live_and_pushes_the_url(browser, people):
     page = browser.get("/search/").content.decode()
     assert 'data-testid="search-count">31<' in page and page.count('data-testid="sample-row"') == 10
     assert "p1@co1" not in page, "contact details are masked"
-    partial = browser.get("/search/?industry=Fintech&title=&state=NY", HTTP_HX_REQUEST="true",
-                          HTTP_HX_TARGET="search-results")
+    partial = browser.get("/search/?industry=Fintech&title=&state=NY", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="search-results")
     assert 'data-testid="search-count">1<' in partial.content.decode() and b"<html" not in partial.content
     assert partial.headers["HX-Push-Url"] == "/search/?industry=Fintech&state=NY"
 
@@ -39,8 +38,7 @@ def test_a_bad_filter_is_left_out_and_the_others_still_count(browser, people):
     response = browser.get("/search/?industry=Fintech&score_min=500")
     page = response.content.decode()
     assert 'data-testid="search-count">1<' in page, "the industry filter still applies"
-    assert response.context["errors"] == {"score_min": ["Minimum quality score: Ensure this value is less than or "
-                                                        "equal to 100."]}
+    assert response.context["errors"] == {"score_min": ["Minimum quality score: Ensure this value is less than or equal to 100."]}
 
 
 def test_save_search_as_segment_then_autosave_and_pull(browser, tenant, people):
@@ -52,9 +50,11 @@ def test_save_search_as_segment_then_autosave_and_pull(browser, tenant, people):
     assert segment.last_count == 30 and segment.filters == {"industry": ["SaaS"], "title": "vp sales"}
     detail = browser.get(response.url).content.decode()
     assert 'value="SaaS" checked' in detail and 'value="vp sales"' in detail
-    saved = browser.post(f"/segments/{segment.pk}/autosave/", {"name": "Texas SaaS VPs", "description": "ICP",
-                                                               "industry": "SaaS", "state": "TX", "title": "vp"},
-                         HTTP_HX_REQUEST="true")
+    saved = browser.post(
+        f"/segments/{segment.pk}/autosave/",
+        {"name": "Texas SaaS VPs", "description": "ICP", "industry": "SaaS", "state": "TX", "title": "vp"},
+        HTTP_HX_REQUEST="true",
+    )
     assert b"Saved" in saved.content
     assert b'<h1 id="segment-name" hx-swap-oob="true">Texas SaaS VPs</h1>' in saved.content, "the heading follows"
     segment.refresh_from_db()
@@ -132,6 +132,9 @@ def test_saving_bad_filters_never_redirects_to_another_site(browser, referer):
 
 
 def test_saving_bad_filters_goes_back_to_the_search_it_came_from(browser):
-    response = browser.post("/search/save/", {"name": "Bad", "filters": json.dumps({"colour": ["red"]})},
-                            HTTP_REFERER="http://testserver/search/?industry=SaaS")
+    response = browser.post(
+        "/search/save/",
+        {"name": "Bad", "filters": json.dumps({"colour": ["red"]})},
+        HTTP_REFERER="http://testserver/search/?industry=SaaS",
+    )
     assert response.url == "http://testserver/search/?industry=SaaS"

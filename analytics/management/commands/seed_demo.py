@@ -33,8 +33,10 @@ BUYER_OPENING_CREDITS = Decimal("500")
 
 
 class Command(BaseCommand):
-    help = ("Create the demo accounts, fill the lead database with generated people and companies and list "
-            "marketplace leads. Idempotent: a second run adds nothing, larger numbers add the difference.")
+    help = (
+        "Create the demo accounts, fill the lead database with generated people and companies and list "
+        "marketplace leads. Idempotent: a second run adds nothing, larger numbers add the difference."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--people", type=int, default=100_000, help="People in the lead database (default 100,000).")
@@ -78,30 +80,45 @@ class Command(BaseCommand):
         for email, full_name, workspace_name, kind in DEMO_ACCOUNTS:
             user = User.objects.filter(email__iexact=email).first()
             if user is None:
-                user = user_create(email=email, password=settings.DEMO_PASSWORD, full_name=full_name,
-                                   is_staff=workspace_name is None)
+                user = user_create(
+                    email=email, password=settings.DEMO_PASSWORD, full_name=full_name, is_staff=workspace_name is None
+                )
             if workspace_name is None:
                 continue
-            owned = Membership.objects.filter(user=user, role=Membership.Role.OWNER, workspace__name=workspace_name,
-                                              workspace__kind=kind).select_related("workspace").first()
-            workspaces[workspace_name] = owned.workspace if owned else workspace_create(name=workspace_name,
-                                                                                       owner=user, kind=kind)
+            owned = (
+                Membership.objects.filter(
+                    user=user, role=Membership.Role.OWNER, workspace__name=workspace_name, workspace__kind=kind
+                )
+                .select_related("workspace")
+                .first()
+            )
+            workspaces[workspace_name] = (
+                owned.workspace if owned else workspace_create(name=workspace_name, owner=user, kind=kind)
+            )
         buyer = workspaces["Northwind Sales"]
         if not CreditTransaction.objects.filter(account__workspace=buyer).exists():
-            credits_adjust(workspace=buyer, amount=BUYER_OPENING_CREDITS, actor=None,
-                           reason="Demo opening balance")
+            credits_adjust(workspace=buyer, amount=BUYER_OPENING_CREDITS, actor=None, reason="Demo opening balance")
         return workspaces
 
     def _buyer_history(self, buyer: Workspace) -> None:
         """The demo buyer starts with some history (a segment pull, a purchase) so every page has something to show."""
         if Lead.objects.filter(workspace=buyer).exists() or not Person.objects.exists():
             return
-        segment = segment_create(workspace=buyer, name="SaaS leaders", description="C-level and VPs at SaaS companies",
-                                 filters={"industry": ["SaaS"], "seniority": ["c_level", "vp"]})
+        segment = segment_create(
+            workspace=buyer,
+            name="SaaS leaders",
+            description="C-level and VPs at SaaS companies",
+            filters={"industry": ["SaaS"], "seniority": ["c_level", "vp"]},
+        )
         segment_pull(workspace=buyer, segment_id=segment.pk, limit=25)
         owned = Lead.objects.filter(workspace=buyer).values("dedup_hash")
-        available = list(Listing.objects.filter(status=Listing.Status.AVAILABLE).exclude(partner=buyer)
-                         .exclude(dedup_hash__in=owned).order_by("-quality", "id").values_list("pk", flat=True)[:5])
+        available = list(
+            Listing.objects.filter(status=Listing.Status.AVAILABLE)
+            .exclude(partner=buyer)
+            .exclude(dedup_hash__in=owned)
+            .order_by("-quality", "id")
+            .values_list("pk", flat=True)[:5]
+        )
         if available:
             purchase_create(workspace=buyer, lead_ids=available)
         analytics_rollup(days=None)
@@ -119,8 +136,12 @@ class Command(BaseCommand):
                 break
             price = Decimal(2 + person.score // 10) + Decimal("0.50") * (person.id % 2)
             try:
-                listing_create(data={field: getattr(person, field) for field in LEAD_FIELDS}, price=price,
-                               quality=person.score, partner=partner if (have + added) % 3 == 0 else None)
+                listing_create(
+                    data={field: getattr(person, field) for field in LEAD_FIELDS},
+                    price=price,
+                    quality=person.score,
+                    partner=partner if (have + added) % 3 == 0 else None,
+                )
             except ApplicationError:
                 continue  # a person the marketplace would refuse (odd data) is simply not listed
             added += 1

@@ -7,8 +7,10 @@ from cursive.backups import BackupFailed, Database, backup_create
 
 
 class Command(BaseCommand):
-    help = ("Back up the database with pg_dump (custom format) to a file, by default "
-            ".data/backups/cursive-<UTC timestamp>.dump, and print where it went as the last line.")
+    help = (
+        "Back up the database with pg_dump (custom format) to a file, by default "
+        ".data/backups/cursive-<UTC timestamp>.dump, and print where it went as the last line."
+    )
 
     def add_arguments(self, parser):
         target = parser.add_mutually_exclusive_group()
@@ -18,8 +20,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, output, storage, database, **options):
         try:
-            where = backup_create(database=Database.from_settings(connections[database].settings_dict),
-                                  output=Path(output) if output else None, storage=storage)
+            where = backup_create(
+                database=Database.from_settings(connections[database].settings_dict),
+                output=Path(output) if output else None,
+                storage=storage,
+            )
         except BackupFailed as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(where)

@@ -34,9 +34,24 @@ STOP_TIMEOUT_SECONDS = 20
 def gunicorn_command(*, host: str, port: int, workers: int, threads: int) -> list[str]:
     """The web server as `serve` runs it (bench/exports.py runs the same). Threaded workers: a long response
     such as a CSV export holds one thread, not a whole worker, so /health and pages stay answered meanwhile."""
-    return [sys.executable, "-m", "gunicorn", "cursive.wsgi:application", "--bind", f"{host}:{port}",
-            "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-            "--access-logfile", "-", "--graceful-timeout", "10"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "cursive.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "10",
+    ]
 
 
 def _die_with_parent(parent_pid: int):
@@ -63,8 +78,9 @@ class Child:
         self.start_after = 0.0
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command, cwd=settings.BASE_DIR, start_new_session=True,
-                                        preexec_fn=_die_with_parent(os.getpid()))
+        self.process = subprocess.Popen(
+            self.command, cwd=settings.BASE_DIR, start_new_session=True, preexec_fn=_die_with_parent(os.getpid())
+        )
         self.started_at = time.monotonic()
         logger.info("started %s", self.name, extra={"pid": self.process.pid})
 
@@ -83,8 +99,14 @@ class Child:
             self.quick_deaths = self.quick_deaths + 1 if lived < STABLE_SECONDS else 0
             pause = min(MAX_BACKOFF_SECONDS, 2 ** (self.quick_deaths - 1)) if self.quick_deaths else 0
             self.start_after = now + pause
-            logger.error("%s exited with %s after %.0f s; restarting in %s s", self.name, self.process.returncode,
-                         lived, pause, extra={"pid": self.process.pid, "returncode": self.process.returncode})
+            logger.error(
+                "%s exited with %s after %.0f s; restarting in %s s",
+                self.name,
+                self.process.returncode,
+                lived,
+                pause,
+                extra={"pid": self.process.pid, "returncode": self.process.returncode},
+            )
         if now >= self.start_after:
             self.start_after = 0.0
             self.start()
@@ -109,8 +131,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "3")))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("WEB_THREADS", "16")),
-                            help="Threads per web worker.")
+        parser.add_argument(
+            "--threads", type=int, default=int(os.environ.get("WEB_THREADS", "16")), help="Threads per web worker."
+        )
         parser.add_argument("--no-seed", action="store_true", help="Do not seed demo data.")
 
     def handle(self, *args, host, port, workers, threads, no_seed, **options):
