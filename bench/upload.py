@@ -17,7 +17,7 @@ scratch database), so the memory measured is that of processing alone:
   seconds:              wall time of the upload_process call, measured in the child;
   rows_per_second:      total rows / seconds;
   peak_rss_mb:          the child's peak resident memory (getrusage ru_maxrss of the child, after it exited);
-  rss_before_mb:        the child's RSS just before upload_process (Django, pandas and the models loaded);
+  rss_before_mb:        the child's RSS just before upload_process (Django and the models loaded);
   peak_rss_sampled_mb:  the highest RSS the parent saw sampling the child with psutil every 20 ms (a cross-check);
   counts:               total / valid / duplicate / invalid rows of the upload, with what the file was made to hold.
 
