@@ -1,5 +1,9 @@
 from rest_framework.permissions import BasePermission
 
+from .models import Membership
+
+MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
+
 
 class IsWorkspaceMember(BasePermission):
     message = "Log in or send an API key for a workspace."
@@ -15,5 +19,6 @@ class IsWorkspaceManager(IsWorkspaceMember):
         if not super().has_permission(request, view):
             return False
         if request.api_key is not None:
-            return True
+            # A key made from the command line acts as the owner; any other with its creator's current role.
+            return request.api_key.created_by_id is None or request.api_key.creator_role in MANAGER_ROLES
         return request.membership is not None and request.membership.can_manage

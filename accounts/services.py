@@ -10,7 +10,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -123,10 +123,12 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     # A key acts as the member who made it, so it lives only while they are a member: whatever ended the
     # membership (removal, leaving, staff in the admin), the key stops working with it. Keys made without a
     # person (the CLI) act as the workspace's owner.
-    creator_is_member = Exists(Membership.objects.filter(workspace=OuterRef("workspace"), user=OuterRef("created_by")))
+    creator = Membership.objects.filter(workspace=OuterRef("workspace"), user=OuterRef("created_by"))
     api_key = (
         ApiKey.objects.select_related("workspace", "created_by")
-        .filter(Q(created_by__isnull=True) | creator_is_member, prefix=prefix, revoked_at__isnull=True)
+        .filter(Q(created_by__isnull=True) | Exists(creator), prefix=prefix, revoked_at__isnull=True)
+        # The role it acts with is the creator's today, not the one they had when they made the key.
+        .annotate(creator_role=Subquery(creator.values("role")[:1]))
         .first()
     )
     if api_key is None or not secrets.compare_digest(api_key.key_hash, _sha256(raw)):

@@ -63,6 +63,15 @@ def test_a_removed_members_keys_stop_working(tenant, admin_member, other_admin):
     assert tenant.api().get("/api/v1/me").status_code == 200
 
 
+def test_a_demoted_admins_key_acts_with_their_role_today(tenant, admin_member):
+    assert _checkout_status(admin_member.api()) == 201
+    # Staff change the role in the admin; the key made while an admin must not keep an admin's powers.
+    Membership.objects.filter(pk=admin_member.membership.pk).update(role=Membership.Role.MEMBER)
+    assert admin_member.api().get("/api/v1/me").status_code == 200
+    assert _checkout_status(admin_member.api()) == 403
+    assert _checkout_status(tenant.api()) == 201
+
+
 def test_removal_is_audited_with_the_keys_it_revoked(tenant, admin_member):
     membership_remove(workspace=tenant.workspace, membership_id=admin_member.membership.pk, actor=tenant.user)
     event = AuditEvent.objects.get(action="accounts.member_remove")
