@@ -71,6 +71,10 @@ class ReservationLimit(Conflict):
         )
 
 
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+
+
 def _clean_ids(lead_ids) -> list[int]:
     if not isinstance(lead_ids, (list, tuple)) or not lead_ids:
         raise ValidationFailed("Choose at least one lead.", fields={"lead_ids": ["A non-empty list of lead ids."]})
@@ -218,7 +222,18 @@ def purchase_create(
 ) -> LeadPurchase:
     ids = _clean_ids(lead_ids)
     if payment == LeadPurchase.Payment.CREDITS:
-        return _purchase_with_credits(workspace=workspace, ids=ids, created_by=created_by)
+        try:
+            return _purchase_with_credits(workspace=workspace, ids=ids, created_by=created_by)
+        except IntegrityError as exc:
+            # The ownership check saw none of these people, but a pull or a lead added by hand committed one
+            # while this purchase ran: the whole purchase rolled back, nothing was charged.
+            if _violated_constraint(exc) != "lead_workspace_dedup_unique":
+                raise
+            raise Conflict(
+                "Someone in this cart reached My Leads while you were buying (a pull or a lead added by hand); "
+                "nothing was charged. Reload your cart and try again.",
+                code="already_owned",
+            ) from exc
     if payment == LeadPurchase.Payment.CARD:
         return _purchase_with_card(workspace=workspace, ids=ids, created_by=created_by, base_url=base_url)
     raise ValidationFailed("Pay with 'credits' or 'card'.", fields={"payment": ["Use credits or card."]})
@@ -712,8 +727,7 @@ def listing_create(*, data: dict, price, quality: int, partner: Workspace | None
         with transaction.atomic():
             listing.save()
     except IntegrityError as exc:
-        diag = getattr(exc.__cause__, "diag", None)
-        if getattr(diag, "constraint_name", None) != "listing_live_dedup_unique":
+        if _violated_constraint(exc) != "listing_live_dedup_unique":
             raise
         raise Conflict("This person is already on the marketplace.", code="duplicate_listing") from exc
     return listing

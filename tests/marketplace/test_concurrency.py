@@ -2,6 +2,7 @@
 
 import random
 import threading
+import time
 from collections import Counter
 from decimal import Decimal
 
@@ -11,8 +12,13 @@ from django.db.models import Count, Sum
 
 from credits.errors import InsufficientCredits
 from credits.models import CreditAccount, CreditTransaction
+from credits.selectors import credit_balance
+from cursive.errors import Conflict
+from leads.models import Lead
+from leads.services import lead_create
 from marketplace.models import LeadPurchase, LeadPurchaseItem, Listing
 from marketplace.services import LeadUnavailable, purchase_create
+from tests.locking import Paused
 
 from .conftest import fund, make_listing
 
@@ -109,3 +115,51 @@ def test_50_buyers_with_overlapping_carts(tenant_factory, partner):
     from django.core.management import call_command
 
     call_command("check_consistency")
+
+
+def test_a_person_added_by_hand_while_being_bought_is_a_409_not_a_500(tenant, partner):
+    """The buyer adds the person to My Leads (or pulls them) while the purchase runs: its ownership check saw
+    nothing, its insert then meets the other's; the purchase must be refused, not crash."""
+    fund(tenant.workspace, 100)
+    listing = make_listing(partner=partner.workspace, price="10.00")
+    outcome = {}
+
+    def add_by_hand():
+        return lead_create(
+            workspace=tenant.workspace,
+            source=Lead.Source.MANUAL,
+            data={"first_name": "Pat", "last_name": "Lee", "email": listing.email},
+        )
+
+    def buy():
+        try:
+            outcome["purchase"] = purchase_create(workspace=tenant.workspace, lead_ids=[listing.pk])
+        except Exception as exc:  # the test shows whatever it is
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    buyer = threading.Thread(target=buy)
+    with Paused(add_by_hand, r'INSERT INTO "leads_lead"'):
+        buyer.start()
+        deadline = time.monotonic() + 30
+        while not waiting_for_a_lock('INSERT INTO "leads_lead"'):
+            assert time.monotonic() < deadline, "the purchase never reached its insert"
+            time.sleep(0.05)
+    buyer.join(30)
+
+    assert isinstance(outcome.get("error"), Conflict), outcome
+    assert outcome["error"].code == "already_owned"
+    listing.refresh_from_db()
+    assert listing.status == Listing.Status.AVAILABLE
+    assert credit_balance(workspace=tenant.workspace) == 100
+    assert Lead.objects.filter(workspace=tenant.workspace).count() == 1
+    assert_every_balance_equals_its_ledger()
+
+
+def waiting_for_a_lock(query_start: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s", [query_start + "%"]
+        )
+        return cursor.fetchone()[0] > 0
