@@ -242,6 +242,23 @@ def _membership_end(
     target.delete()
 
 
+@transaction.atomic
+def api_keys_revoke_for_deleted_user(*, user: User) -> None:
+    """A user is being deleted (staff, in the admin): their keys would be left without a creator, which is how
+    a key made from the command line looks, and act as the workspace's owner. Revoke them first."""
+    keys = ApiKey.objects.filter(created_by=user, revoked_at__isnull=True)
+    for key in keys.select_related("workspace").order_by("pk"):
+        audit_record(
+            actor=None,
+            action="accounts.user_delete_key_revoke",
+            target=f"user:{user.pk}",
+            workspace=key.workspace,
+            reason="The user who made this key was deleted.",
+            api_key=key.prefix,
+        )
+    keys.update(revoked_at=timezone.now())
+
+
 def _memberships_locked(workspace: Workspace) -> list[Membership]:
     return list(Membership.objects.select_for_update().filter(workspace=workspace).order_by("pk"))
 

@@ -72,6 +72,16 @@ def test_a_demoted_admins_key_acts_with_their_role_today(tenant, admin_member):
     assert _checkout_status(tenant.api()) == 201
 
 
+def test_a_deleted_users_keys_do_not_become_owner_keys(tenant, admin_member):
+    # Staff delete the user in the admin: the key loses its creator, which is how a command-line key looks.
+    admin_member.user.delete()
+    assert admin_member.api().get("/api/v1/me").status_code == 401
+    admin_member.api_key.refresh_from_db()
+    assert not admin_member.api_key.is_active
+    assert AuditEvent.objects.filter(action="accounts.user_delete_key_revoke", workspace=tenant.workspace).exists()
+    assert tenant.api().get("/api/v1/me").status_code == 200
+
+
 def test_removal_is_audited_with_the_keys_it_revoked(tenant, admin_member):
     membership_remove(workspace=tenant.workspace, membership_id=admin_member.membership.pk, actor=tenant.user)
     event = AuditEvent.objects.get(action="accounts.member_remove")
