@@ -16,7 +16,7 @@ from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ from credits.services import (
 from cursive.audit import audit_record, reviewed_flags_clear
 from cursive.errors import Conflict, NotFound, ValidationFailed
 from cursive.jobs import job_enqueue
+from cursive.locks import lock_for_transaction
 from leads import normalize
 from leads.models import Lead
 from leads.services import LEAD_FIELDS, leads_rescore
@@ -268,8 +269,7 @@ def _check_reservation_room(*, workspace: Workspace, adding: int) -> None:
     only MARKETPLACE_MAX_RESERVED_LEADS at once, or a single buyer could reserve most of the marketplace.
     The count is taken under a per-workspace transaction lock, so concurrent checkouts of one workspace are
     counted one after the other and cannot pass the cap together."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('marketplace.reservations', %s))", [workspace.pk])
+    lock_for_transaction(f"marketplace.reservations:{workspace.pk}")
     reserved = Listing.objects.filter(
         status=Listing.Status.RESERVED, reserved_by__workspace=workspace, reserved_by__reserved_until__gt=timezone.now()
     ).count()

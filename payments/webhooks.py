@@ -21,6 +21,7 @@ from credits import stripe_gateway
 from credits.models import CreditPurchase, StripeEvent
 from credits.stripe_gateway import CheckoutKind
 from cursive.errors import ApplicationError
+from cursive.locks import lock_for_transaction
 from cursive.text import json_problem
 from marketplace import services as marketplace_services
 from marketplace.models import LeadPurchase
@@ -78,8 +79,7 @@ def _lock_payment(payment_intent_id: str) -> None:
     """Serialise a payment's completion and its refunds until the transaction ends. Without it, a refund
     processed while the payment's completion is not committed yet would find no purchase and wait, while the
     completion, not seeing that refund, delivered."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"stripe-payment:{payment_intent_id}"])
+    lock_for_transaction(f"stripe-payment:{payment_intent_id}")
 
 
 def _refunds_waiting_for(payment_intent_id: str) -> tuple[int, list[int]]:

@@ -25,10 +25,11 @@ from contextlib import contextmanager, nullcontext, suppress
 from functools import wraps
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from rest_framework.response import Response
 
 from cursive.errors import Conflict, ValidationFailed
+from cursive.locks import try_lock_for_session, unlock_for_session
 from cursive.models import IdempotencyRecord
 
 
@@ -37,27 +38,21 @@ def request_fingerprint(method: str, path: str, data) -> str:
     return hashlib.sha256(f"{method} {path}\n{body}".encode()).hexdigest()
 
 
-def _lock_id(workspace, key: str) -> int:
-    digest = hashlib.sha256(f"idempotency:{workspace.pk}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
 @contextmanager
 def _running(workspace, key: str):
     """Hold the key's session-level advisory lock while the request runs; 409 when another request holds it."""
-    lock_id = _lock_id(workspace, key)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [lock_id])
-        if not cursor.fetchone()[0]:
-            raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry in a moment.", code="idempotency_in_progress"
-            )
+    name = f"idempotency:{workspace.pk}:{key}"
+    if not try_lock_for_session(name):
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry in a moment.",
+            code="idempotency_in_progress",
+        )
     try:
         yield
     finally:
         # A connection lost meanwhile (a database restart) took its locks with it.
-        with suppress(DatabaseError), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [lock_id])
+        with suppress(DatabaseError):
+            unlock_for_session(name)
 
 
 def run_once(*, workspace, key: str, fingerprint: str, call, atomic: bool = False) -> tuple[int, object, bool]:

@@ -1,0 +1,26 @@
+"""Named PostgreSQL advisory locks, for work that must not run twice at once but has no row to lock.
+
+One place turns a name into the lock's 64-bit key (`hashtextextended`), so two features can never pick
+colliding keys by different schemes.
+"""
+
+from django.db import connection
+
+
+def lock_for_transaction(name: str) -> None:
+    """Wait for the lock; it is held until the current transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [name])
+
+
+def try_lock_for_session(name: str) -> bool:
+    """Take the lock without waiting, for as long as this connection lives or until `unlock_for_session`: a
+    process that dies takes its locks with it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [name])
+        return cursor.fetchone()[0]
+
+
+def unlock_for_session(name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [name])
