@@ -14,4 +14,4 @@ def event_partitions_ensure() -> None:
         today=timezone.now().date(), ahead=2, retention_months=settings.PIXEL_EVENT_RETENTION_MONTHS
     )
     if created or dropped:
-        logger.info("pixel event partitions", extra={"created": created, "dropped": dropped})
+        logger.info("pixel event partitions", extra={"partitions_created": created, "partitions_dropped": dropped})
