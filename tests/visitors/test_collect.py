@@ -164,3 +164,21 @@ def test_a_site_flooding_past_its_rate_has_the_excess_dropped_still_202(anonymou
 
 def test_get_is_not_allowed(anonymous):
     assert anonymous.get("/p/collect").status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "extra"),
+    [
+        ("application/x-www-form-urlencoded", b"site=k&type=pageview", {}),
+        ("multipart/form-data; boundary=xyz", b"--xyz\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--xyz--\r\n", {}),
+        ("multipart/form-data", b"garbage", {}),
+        ("text/plain", b"{}", {"CONTENT_LENGTH": "abc"}),
+        ("text/plain", b"{}", {"CONTENT_LENGTH": "-5"}),
+        ("text/plain", b'{"site": "k", "type": "pageview", "url": "http://[::1"}', {}),
+    ],
+)
+def test_odd_requests_are_never_a_server_error(anonymous, tenant, content_type, body, extra):
+    make_pixel(tenant)
+    response = anonymous.generic("POST", "/p/collect", body, content_type=content_type, HTTP_USER_AGENT="Mozilla/5.0", **extra)
+    assert response.status_code in (202, 400, 413)
+    assert not Event.objects.exists()
