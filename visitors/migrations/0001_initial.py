@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0002_revoke_keys_of_former_members'),
-        ('leads', '0006_dedup_hash_by_email_or_phone'),
+        ('leads', '0001_initial'),
     ]
 
     operations = [
