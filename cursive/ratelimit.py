@@ -148,8 +148,9 @@ class RateLimitMiddleware:
             decision = getattr(request, "rate_limit", None)
             if decision is None:
                 return response
+        # A view with a limit of its own (new pixels a day) has set its headers: that is the one the client meets.
         for name, value in decision.headers().items():
-            response[name] = value
+            response.setdefault(name, value)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "payments",
     "segments",
     "partners",
+    "visitors",
     "analytics",
 ]
 
@@ -369,6 +370,10 @@ CREDIT_VALUE_CENTS = env.int("CREDIT_VALUE_CENTS", default=49)
 # --- Product ------------------------------------------------------------------
 # Credits charged per person pulled from the lead database into a workspace.
 SEGMENT_PULL_PRICE = Decimal(env.str("SEGMENT_PULL_PRICE", default="1.00"))
+# Website pixel: events accepted per second per site in each web process (the excess is dropped, still 202),
+# and months of events kept before their monthly partition is dropped.
+PIXEL_EVENTS_PER_SECOND_PER_SITE = env.int("PIXEL_EVENTS_PER_SECOND_PER_SITE", default=2000)
+PIXEL_EVENT_RETENTION_MONTHS = env.int("PIXEL_EVENT_RETENTION_MONTHS", default=13)
 # CSV exports one web process streams at once, how many more wait for a turn (at most EXPORT_QUEUE_SECONDS) and
 # beyond that are answered 429 with Retry-After: the rest of a process's threads stay free for pages and /health.
 EXPORTS_PER_PROCESS = env.int("EXPORTS_PER_PROCESS", default=2)

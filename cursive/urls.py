@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("marketplace.api_urls")),
     path("", include("partners.api_urls")),
     path("", include("segments.api_urls")),
+    path("", include("visitors.api_urls")),
     path("", include("analytics.api_urls")),
 ]
 
@@ -34,6 +35,7 @@ urlpatterns = [
     path("marketplace/", include("marketplace.urls")),
     path("partner/", include("partners.urls")),
     path("", include("segments.urls")),
+    path("", include("visitors.urls")),
 ]
 
 handler403 = views.permission_denied

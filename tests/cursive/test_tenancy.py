@@ -89,7 +89,25 @@ def _upload(other):
     ).pk
 
 
+def _pixel(other):
+    from visitors.services import pixel_create
+
+    return pixel_create(workspace=other.workspace, name=f"Their site {next(_serial)}", domain="globex.example").pk
+
+
+def _visitor(other):
+    from visitors.models import Visitor
+    from visitors.services import events_record
+
+    pixel_id, key = _pixel(other), f"their-visitor-{next(_serial)}"
+    event = {"type": "pageview", "visitor": key, "url": "https://globex.example/", "referrer": "", "title": "", "name": ""}
+    events_record(events=[(pixel_id, event)])
+    return Visitor.objects.get(pixel_id=pixel_id, key=key).pk
+
+
 OBJECT_FACTORIES = {
+    "pixel_id": _pixel,
+    "visitor_id": _visitor,
     "segment_id": _segment,
     "upload_id": _upload,
     "credit_purchase_id": _credit_purchase,

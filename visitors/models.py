@@ -1,0 +1,95 @@
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Workspace
+from leads.models import Lead
+
+
+def new_site_key() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class Pixel(models.Model):
+    """One website's tracking snippet: events are accepted for `domain` and its subdomains."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting for the first event"
+        ACTIVE = "active", "Active"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="pixels")
+    name = models.CharField(max_length=120)
+    domain = models.CharField(max_length=253)
+    site_key = models.CharField(max_length=32, unique=True, default=new_site_key)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="pixel_ws_created_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.domain})"
+
+
+class Visitor(models.Model):
+    """A browser seen by a pixel, keyed by the random id the snippet keeps in first-party storage."""
+
+    class IdentifiedBy(models.TextChoices):
+        IDENTIFY = "identify", "identify call"
+        FORM = "form", "Form submission"
+        EMAIL_CLICK = "email_click", "Email click"
+        IP = "ip", "IP range (company only)"
+
+    pixel = models.ForeignKey(Pixel, on_delete=models.CASCADE, related_name="visitors")
+    key = models.CharField(max_length=64)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    pageviews = models.PositiveIntegerField(default=0)
+    engaged_seconds = models.PositiveIntegerField(default=0)
+    last_url = models.TextField(blank=True)
+    company_name = models.CharField(max_length=200, null=True, blank=True)
+    company_domain = models.CharField(max_length=253, null=True, blank=True)
+    email = models.EmailField(null=True, blank=True)
+    first_name = models.CharField(max_length=100, null=True, blank=True)
+    last_name = models.CharField(max_length=100, null=True, blank=True)
+    title = models.CharField(max_length=200, null=True, blank=True)
+    person_company_name = models.CharField(max_length=200, null=True, blank=True)
+    identified_by = models.CharField(max_length=16, choices=IdentifiedBy.choices, null=True, blank=True)
+    lead = models.ForeignKey(Lead, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pixel", "key"], name="visitor_pixel_key_uniq")]
+        indexes = [models.Index(fields=["pixel", "-last_seen"], name="visitor_pixel_last_seen_idx")]
+
+    def __str__(self):
+        return self.key
+
+
+class Event(models.Model):
+    """One beacon event, in `visitors_event`: a table partitioned by month of `received_at` (migration 0002,
+    visitors/partitions.py), so old months are dropped whole. Its real primary key is (id, received_at), as
+    PostgreSQL requires of a partitioned table; Django addresses rows by `id`, which is unique on its own.
+    The pixel and visitor columns carry no foreign-key constraint: Django's flush between transactional
+    tests truncates only managed tables, and a constraint would make that truncation fail; deleting a pixel
+    deletes its events in the service."""
+
+    id = models.BigAutoField(primary_key=True)
+    received_at = models.DateTimeField()
+    pixel = models.ForeignKey(Pixel, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    visitor = models.ForeignKey(Visitor, on_delete=models.DO_NOTHING, db_constraint=False, null=True, related_name="+")
+    type = models.CharField(max_length=16)
+    url = models.TextField(blank=True)
+    referrer = models.TextField(blank=True)
+    title = models.TextField(blank=True)
+    name = models.TextField(blank=True)
+    engaged_ms = models.IntegerField(null=True)
+    data = models.JSONField(null=True)
+
+    class Meta:
+        managed = False
+        db_table = "visitors_event"
+
+    def __str__(self):
+        return f"{self.type} {self.url}"
