@@ -69,7 +69,10 @@ class Config:
     kill_web_worker_at: tuple[float, ...] = (0.2, 0.75)
     kill_cluster_at: tuple[float, ...] = (0.4,)
     restart_postgres_at: tuple[float, ...] = (0.6,)
-    settle_seconds: int = 90  # how long Stripe keeps retrying and workers may finish after the clients stop
+    # How long Stripe keeps retrying and workers may finish after the clients stop. A job whose worker was
+    # killed mid-run is handed out again only by the minutely sweep, once it has run past Q_TIMEOUT + 60 s,
+    # then after a 30 s grace: up to about 160 s after the kill, which a loaded machine can reach.
+    settle_seconds: int = 200
     seed: int = 20260101
 
 
