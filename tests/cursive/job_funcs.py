@@ -1,5 +1,7 @@
 """Functions the job tests queue (a job's func must be importable by dotted path)."""
 
+import time
+
 from cursive.models import WorkerHeartbeat
 
 
@@ -14,3 +16,7 @@ def explode(*, message: str) -> None:
 def fail_until_marked(*, name: str) -> None:
     if not WorkerHeartbeat.objects.filter(name=name).exists():
         raise ConnectionError("mail server unreachable")
+
+
+def nap(*, seconds: float) -> None:
+    time.sleep(seconds)

@@ -71,8 +71,9 @@ def test_sweeper_resends_lost_and_stuck_jobs(settings):
     job = job_enqueue("tests.cursive.job_funcs.record", name="lost")
     Job.objects.filter(pk=job.pk).update(next_attempt_at=timezone.now() - timezone.timedelta(minutes=5))
     stuck = job_enqueue("tests.cursive.job_funcs.record", name="stuck")
+    # Marked running by a worker that is gone: nobody holds its lock.
     Job.objects.filter(pk=stuck.pk).update(status=Job.Status.RUNNING, started_at=timezone.now() - timezone.timedelta(hours=2))
-    assert jobs_sweep() == 1
+    assert jobs_sweep() == 2
     stuck.refresh_from_db()
     assert stuck.status == Job.Status.PENDING
 
@@ -107,3 +108,27 @@ def test_a_real_django_q2_worker_runs_queued_jobs_and_retries():
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_worker_dies_mid_run_is_handed_out_again_by_the_next_sweep():
+    job = job_enqueue("tests.cursive.job_funcs.nap", seconds=60)
+    runner = subprocess.Popen(
+        [sys.executable, "-c", f"import django; django.setup(); from cursive.jobs import job_run; job_run({job.pk})"],
+        cwd=REPO,
+        env=child_env(),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while Job.objects.get(pk=job.pk).status != Job.Status.RUNNING:
+            assert time.monotonic() < deadline, "the worker never started the job"
+            time.sleep(0.1)
+        jobs_sweep()
+        assert Job.objects.get(pk=job.pk).status == Job.Status.RUNNING, "a job its worker is still running stays"
+    finally:
+        runner.kill()
+        runner.wait(30)
+
+    jobs_sweep()  # no waiting for Q_TIMEOUT: the dead worker's connection took the job's lock with it
+    job.refresh_from_db()
+    assert job.status == Job.Status.PENDING and job.attempts == 1
