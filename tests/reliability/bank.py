@@ -601,15 +601,16 @@ class Budget:
 def http(session: requests.Session, journal: Journal, kind: str, method: str, url: str, **kwargs) -> Attempt:
     try:
         response = session.request(method, url, timeout=CLIENT_TIMEOUT, **kwargs)
-    except requests.ConnectionError:
-        attempt = Attempt(None, None, "connection_error")
-    except requests.Timeout:
-        attempt = Attempt(None, None, "timeout")
-    else:
         try:
             body = response.json()
         except ValueError:
             body = response.text[:500]
+    except requests.Timeout:
+        attempt = Attempt(None, None, "timeout")
+    except requests.RequestException:
+        # Refused, reset, or an answer cut off mid-body by a killed worker: the client never saw a whole answer.
+        attempt = Attempt(None, None, "connection_error")
+    else:
         attempt = Attempt(response.status_code, body, None)
     journal.request(kind, attempt)
     return attempt
