@@ -32,6 +32,7 @@ from psycopg.copy import QueuedLibpqWriter
 
 from leads.models import PERSON_DEDUP_UNIQUE, Company, CompanySize, Person, Seniority
 from leads.normalize import dedup_hash
+from leads.services import LEAD_FIELDS
 
 SEED = 20_260_101
 PEOPLE_CHUNK = 100_000  # people generated (and held in memory) at a time
@@ -423,21 +424,7 @@ PHONE_SUBSCRIBERS = 800 * 10_000  # exchanges 200-999, lines 0000-9999
 PHONE_MULTIPLIER = 2_654_435_761 % PHONE_SUBSCRIBERS  # coprime with PHONE_SUBSCRIBERS (odd, not a multiple of 5)
 
 PERSON_COLUMNS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "title",
-    "seniority",
-    "company_name",
-    "company_domain",
-    "company_size",
-    "industry",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "linkedin_url",
+    *LEAD_FIELDS,
     "has_email",
     "has_phone",
     "has_linkedin",
