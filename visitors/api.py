@@ -1,7 +1,6 @@
 import math
 import time
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -20,14 +19,11 @@ DAY_SECONDS = 86_400
 
 
 class PixelSerializer(serializers.ModelSerializer):
-    snippet = serializers.SerializerMethodField(help_text="The HTML a site owner pastes into <head>.")
+    snippet = serializers.CharField(read_only=True, help_text="The HTML a site owner pastes into <head>.")
 
     class Meta:
         model = Pixel
         fields = ("id", "name", "domain", "site_key", "status", "snippet", "last_event_at")
-
-    def get_snippet(self, pixel) -> str:
-        return f'<script async src="{settings.SITE_URL.rstrip("/")}/p/cursive.js" data-site="{pixel.site_key}"></script>'
 
 
 class PixelInputSerializer(serializers.Serializer):

@@ -1,5 +1,7 @@
 import secrets
 
+from django.conf import settings
+from django.contrib.postgres.indexes import GistIndex
 from django.db import models
 from django.utils import timezone
 
@@ -32,6 +34,11 @@ class Pixel(models.Model):
     def __str__(self):
         return f"{self.name} ({self.domain})"
 
+    @property
+    def snippet(self) -> str:
+        """The HTML a site owner pastes into <head> (API.md)."""
+        return f'<script async src="{settings.SITE_URL.rstrip("/")}/p/cursive.js" data-site="{self.site_key}"></script>'
+
 
 class Visitor(models.Model):
     """A browser seen by a pixel, keyed by the random id the snippet keeps in first-party storage."""
@@ -57,14 +64,58 @@ class Visitor(models.Model):
     title = models.CharField(max_length=200, null=True, blank=True)
     person_company_name = models.CharField(max_length=200, null=True, blank=True)
     identified_by = models.CharField(max_length=16, choices=IdentifiedBy.choices, null=True, blank=True)
+    identified_at = models.DateTimeField(null=True, blank=True)
+    identification_lag_ms = models.PositiveIntegerField(
+        null=True, blank=True, help_text="From receiving the event that identified the visitor to the identification."
+    )
     lead = models.ForeignKey(Lead, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["pixel", "key"], name="visitor_pixel_key_uniq")]
-        indexes = [models.Index(fields=["pixel", "-last_seen"], name="visitor_pixel_last_seen_idx")]
+        indexes = [
+            models.Index(fields=["pixel", "-last_seen"], name="visitor_pixel_last_seen_idx"),
+            # The engagement sync: identified visitors active in the last minutes.
+            models.Index(fields=["last_seen"], condition=models.Q(lead__isnull=False), name="visitor_lead_last_seen_idx"),
+            models.Index(
+                fields=["identified_at"], condition=models.Q(identified_at__isnull=False), name="visitor_identified_at_idx"
+            ),
+        ]
 
     def __str__(self):
         return self.key
+
+
+class CidrField(models.Field):
+    """A PostgreSQL `cidr` network (such as 203.0.113.0/24), kept as its text form in Python."""
+
+    description = "An IPv4 or IPv6 network"
+
+    def db_type(self, connection):
+        return "cidr"
+
+
+class IpRange(models.Model):
+    """A network a company uses, imported by staff: a visitor from inside it is from that company. Ranges of
+    ISPs, hosting and VPN providers are kept so that their visitors are known to be unnameable."""
+
+    class Kind(models.TextChoices):
+        COMPANY = "company", "Company"
+        ISP = "isp", "Internet service provider"
+        HOSTING = "hosting", "Hosting provider"
+        VPN = "vpn", "VPN provider"
+
+    network = CidrField(unique=True)
+    company_name = models.CharField(max_length=200)
+    company_domain = models.CharField(max_length=253, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.COMPANY)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [GistIndex(fields=["network"], opclasses=["inet_ops"], name="iprange_network_gist")]
+        verbose_name = "IP range"
+
+    def __str__(self):
+        return f"{self.network} {self.company_name}"
 
 
 class Event(models.Model):
