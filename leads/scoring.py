@@ -43,7 +43,7 @@ def listing_quality(cleaned: dict, *, email_verified: bool = False) -> int:
 
 # --- A workspace's lead score (0-100), with factors a person can read on the lead ----------------------
 DELIVERABILITY = {"email_verified": 20, "phone_verified": 10}
-ENGAGEMENT_CAP = 30  # pixel leads: 3 points a page viewed (up to 15), 1 a 20 s on site (up to 15)
+ENGAGEMENT_CAP = 30  # website visits: 3 points a page viewed (up to 15), 1 a 20 s on site (up to 15)
 FIT = {"company_size": 12, "industry": 13}  # against the workspace's ideal customer profile
 RECENCY = [(7, 15), (30, 10), (90, 5)]  # (days old at most, points)
 
@@ -54,9 +54,7 @@ def score_factors(lead, profile, now) -> dict[str, dict]:
     deliverability = (DELIVERABILITY["email_verified"] if lead.email_status == "valid" else 0) + (
         DELIVERABILITY["phone_verified"] if lead.phone_status == "valid" else 0
     )
-    engagement = 0
-    if lead.source == "pixel":
-        engagement = min(lead.pages_viewed * 3, 15) + min(lead.seconds_on_site // 20, 15)
+    engagement = min(lead.pages_viewed * 3, 15) + min(lead.seconds_on_site // 20, 15)
     fit = (FIT["company_size"] if lead.company_size and lead.company_size in sizes else 0) + (
         FIT["industry"] if lead.industry and lead.industry in industries else 0
     )
@@ -67,9 +65,9 @@ def score_factors(lead, profile, now) -> dict[str, dict]:
         "engagement": {
             "points": engagement,
             "max": ENGAGEMENT_CAP,
-            "why": "Website visitors: pages viewed and time on site."
-            if lead.source == "pixel"
-            else "Only website-pixel leads have engagement.",
+            "why": "Pages viewed and time on your site, seen by your website pixel."
+            if lead.pages_viewed or lead.seconds_on_site
+            else "Not seen on your site yet: install the website pixel to score visits.",
         },
         "fit": {
             "points": fit,
@@ -100,11 +98,7 @@ def score_expression(profile, now):
     deliverability = _points(Q(email_status="valid"), DELIVERABILITY["email_verified"]) + _points(
         Q(phone_status="valid"), DELIVERABILITY["phone_verified"]
     )
-    engagement = Case(
-        When(source="pixel", then=Least(F("pages_viewed") * 3, Value(15)) + Least(F("seconds_on_site") / 20, Value(15))),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
+    engagement = Least(F("pages_viewed") * 3, Value(15)) + Least(F("seconds_on_site") / 20, Value(15))
     fit = (_points(Q(company_size__in=sizes) & ~Q(company_size=""), FIT["company_size"]) if sizes else Value(0)) + (
         _points(Q(industry__in=industries) & ~Q(industry=""), FIT["industry"]) if industries else Value(0)
     )

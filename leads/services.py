@@ -94,6 +94,49 @@ def lead_create(
     return lead
 
 
+def lead_record_visitor(*, workspace: Workspace, data: dict, source_detail: str) -> tuple[Lead, bool]:
+    """The lead of a person identified on the workspace's website: created with source `pixel`, or the lead the
+    workspace already has for that person (same dedup identity, whatever its source), whose blank fields the
+    visitor's own details fill. Returns (lead, created). ValidationFailed when the details name nobody."""
+    cleaned, errors = lead_fields_clean(data)
+    if errors:
+        raise ValidationFailed(fields=errors)
+    dedup = normalize.dedup_hash(cleaned["email"], cleaned["phone"])
+    given = {field: value for field, value in cleaned.items() if value and field != "country"}
+    with transaction.atomic():
+        lead, created = Lead.objects.select_for_update().get_or_create(
+            workspace=workspace,
+            dedup_hash=dedup,
+            defaults={**cleaned, "source": Lead.Source.PIXEL, "source_detail": source_detail[:200]},
+        )
+        blanks = [field for field, value in given.items() if not getattr(lead, field)]
+        if blanks:
+            for field in blanks:
+                setattr(lead, field, given[field])
+            lead.save(update_fields=[*blanks, "updated_at"])
+        if created:
+            leads_rescore(workspace=workspace, lead_ids=[lead.pk])
+    return lead, created
+
+
+def leads_engagement_set(*, workspace: Workspace, engagement: dict[int, tuple[int, int]]) -> int:
+    """Set leads' website engagement, {lead id: (pages viewed, seconds on site)}, and re-score those that
+    changed; returns how many changed."""
+    changed = []
+    with transaction.atomic():
+        for lead_id, (pages, seconds) in sorted(engagement.items()):
+            updated = (
+                Lead.objects.filter(workspace=workspace, pk=lead_id)
+                .exclude(pages_viewed=pages, seconds_on_site=seconds)
+                .update(pages_viewed=pages, seconds_on_site=seconds, updated_at=timezone.now())
+            )
+            if updated:
+                changed.append(lead_id)
+        if changed:
+            leads_rescore(workspace=workspace, lead_ids=changed)
+    return len(changed)
+
+
 def leads_rescore(*, workspace: Workspace, lead_ids: list[int] | None = None) -> int:
     """Score leads in one UPDATE (never a loop over rows): on arrival, nightly, and when the profile changes.
     Only rows whose score changes are written (returns how many): a night moves few leads across a recency

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Workspace
-from leads.models import Lead
+from leads.models import Lead, Person
 
 
 def new_site_key() -> str:
@@ -69,6 +69,14 @@ class Visitor(models.Model):
         null=True, blank=True, help_text="From receiving the event that identified the visitor to the identification."
     )
     lead = models.ForeignKey(Lead, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    person = models.ForeignKey(
+        Person,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The identified person's match in the lead database, if any.",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["pixel", "key"], name="visitor_pixel_key_uniq")]

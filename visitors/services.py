@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import Workspace
 from cursive.errors import NotFound, ValidationFailed
+from cursive.jobs import job_enqueue
+from leads import normalize
+from leads.models import Person
+from leads.services import lead_fields_clean, lead_record_visitor, leads_engagement_set
 
-from . import partitions
-from .models import Event, Pixel
+from . import click_ids, partitions
+from .models import Event, IpRange, Pixel, Visitor
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 DOMAIN_HELP = "Give the site's host name only, such as example.com (no https://, no path); it covers its subdomains."
@@ -114,6 +120,8 @@ class _VisitorTotals:
     events: list[dict] = field(default_factory=list)
 
 
+# `xmax = 0` holds for a row this statement inserted, not for one it updated: a new visitor, whose network
+# is worth looking up once.
 _VISITOR_UPSERT = """
 INSERT INTO visitors_visitor (pixel_id, key, first_seen, last_seen, pageviews, engaged_seconds, last_url)
 VALUES {rows}
@@ -122,14 +130,47 @@ ON CONFLICT (pixel_id, key) DO UPDATE SET
     pageviews = visitors_visitor.pageviews + EXCLUDED.pageviews,
     engaged_seconds = visitors_visitor.engaged_seconds + EXCLUDED.engaged_seconds,
     last_url = CASE WHEN EXCLUDED.last_url = '' THEN visitors_visitor.last_url ELSE EXCLUDED.last_url END
-RETURNING id, pixel_id, key
+RETURNING id, pixel_id, key, xmax = 0, email
 """
 
 
-def events_record(*, events: Sequence[tuple[int, dict]]) -> int:
+def _routable(ip: str | None) -> bool:
+    """An address some network range could name: not a malformed one, nor loopback (a proxy or a test on the
+    same machine, never a company)."""
+    try:
+        return not ipaddress.ip_address(ip or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _identifications(events, visitor_rows: dict, *, ip: str | None, now: dt.datetime) -> list[dict]:
+    """What in these events can identify a visitor, as work for the identification job: an email given by an
+    identify call or a form (unless it is the one the visitor already has), a click id, a new visitor's IP."""
+    work = []
+    for pixel_id, event in events:
+        row = visitor_rows.get((pixel_id, event.get("visitor")))
+        if row is None:
+            continue
+        visitor_id, _, known_email = row
+        traits = event.get("data") or {}
+        if event["type"] in ("identify", "form") and isinstance(traits.get("email"), str):
+            if normalize.normalize_email(traits["email"]) != (known_email or ""):
+                work.append({"visitor": visitor_id, "method": event["type"], "traits": traits, "at": now.isoformat()})
+        elif event["type"] == "pageview" and isinstance(traits.get("click_id"), str):
+            work.append({"visitor": visitor_id, "method": "email_click", "click_id": traits["click_id"], "at": now.isoformat()})
+    if _routable(ip):
+        work += [
+            {"visitor": visitor_id, "method": "ip", "ip": ip, "at": now.isoformat()}
+            for visitor_id, inserted, _ in visitor_rows.values()
+            if inserted
+        ]
+    return work
+
+
+def events_record(*, events: Sequence[tuple[int, dict]], ip: str | None = None) -> int:
     """Store one beacon request's accepted events, as (pixel id, cleaned event) pairs: the visitors' totals
-    are upserted, the events go in with one insert, and their pixels become active. Returns how many were
-    stored."""
+    are upserted, the events go in with one insert, and their pixels become active. What can identify a
+    visitor is handed to a background job in the same transaction. Returns how many events were stored."""
     if not events:
         return 0
     now = timezone.now()
@@ -144,7 +185,7 @@ def events_record(*, events: Sequence[tuple[int, dict]]) -> int:
             totals.last_url = event["url"] or totals.last_url
         totals.engaged_ms += event.get("engaged_ms") or 0
     with transaction.atomic():
-        visitor_ids = {}
+        visitor_rows: dict[tuple[int, str], tuple[int, bool, str | None]] = {}
         if visitors:
             # One statement, rows in key order: concurrent requests lock the same visitors in the same order.
             keys = sorted(visitors)
@@ -155,13 +196,15 @@ def events_record(*, events: Sequence[tuple[int, dict]]) -> int:
             sql = _VISITOR_UPSERT.format(rows=", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(keys)))
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
-                visitor_ids = {(pixel_id, key): pk for pk, pixel_id, key in cursor.fetchall()}
+                visitor_rows = {
+                    (pixel_id, key): (pk, inserted, email) for pk, pixel_id, key, inserted, email in cursor.fetchall()
+                }
         Event.objects.bulk_create(
             [
                 Event(
                     received_at=now,
                     pixel_id=pixel_id,
-                    visitor_id=visitor_ids.get((pixel_id, event.get("visitor"))),
+                    visitor_id=visitor_rows.get((pixel_id, event.get("visitor")), (None,))[0],
                     type=event["type"],
                     url=event["url"],
                     referrer=event["referrer"],
@@ -177,4 +220,122 @@ def events_record(*, events: Sequence[tuple[int, dict]]) -> int:
         Pixel.objects.filter(pk__in={pixel_id for pixel_id, _ in events}).exclude(
             status=Pixel.Status.ACTIVE, last_event_at__gt=now - dt.timedelta(seconds=1)
         ).update(status=Pixel.Status.ACTIVE, last_event_at=now)
+        if work := _identifications(events, visitor_rows, ip=ip, now=now):
+            job_enqueue("visitors.tasks.visitors_identify", items=work)
     return len(events)
+
+
+# The traits of an identify call or a form that describe the person; anything else a site sends is ignored.
+PERSON_TRAITS = ("email", "first_name", "last_name", "title", "company_name", "company_domain", "phone", "linkedin_url")
+
+
+def _person_details(traits: dict) -> dict:
+    """The usable person fields of what a site sent: text only, and a field that does not validate (a
+    malformed phone number) is left out rather than costing the identification."""
+    details = {field: traits[field] for field in PERSON_TRAITS if isinstance(traits.get(field), str)}
+    _, errors = lead_fields_clean(details)
+    return {field: value for field, value in details.items() if field not in errors or field == "email"}
+
+
+def _lag_ms(seen_at: dt.datetime, now: dt.datetime) -> int:
+    return max(0, int((now - seen_at).total_seconds() * 1000))
+
+
+@transaction.atomic
+def visitor_identify_person(*, visitor_id: int, method: str, traits: dict, seen_at: dt.datetime) -> Visitor | None:
+    """The visitor is the person these traits name (an identify call, a form they submitted, a signed click
+    id): the workspace's lead for that person is created or updated, with the visitor's engagement. None when
+    the visitor is gone or the traits name nobody."""
+    visitor = Visitor.objects.select_for_update().select_related("pixel__workspace").filter(pk=visitor_id).first()
+    details = _person_details(traits)
+    if visitor is None or not normalize.is_valid_email(normalize.normalize_email(details.get("email"))):
+        return None
+    workspace = visitor.pixel.workspace
+    lead, _ = lead_record_visitor(workspace=workspace, data=details, source_detail=f"website pixel “{visitor.pixel.name}”")
+    now = timezone.now()
+    visitor.lead = lead
+    visitor.person = Person.objects.filter(dedup_hash=lead.dedup_hash).only("pk").first()
+    visitor.email = lead.email
+    visitor.first_name = lead.first_name or None
+    visitor.last_name = lead.last_name or None
+    visitor.title = lead.title or None
+    visitor.person_company_name = lead.company_name or None
+    if not visitor.company_name and lead.company_name:
+        visitor.company_name, visitor.company_domain = lead.company_name, lead.company_domain or None
+    visitor.identified_by = method
+    visitor.identified_at = now
+    visitor.identification_lag_ms = _lag_ms(seen_at, now)
+    visitor.save()
+    _engagement_sync(workspace=workspace, lead_ids=[lead.pk])
+    return visitor
+
+
+def visitor_identify_click(*, visitor_id: int, click_id: str, seen_at: dt.datetime) -> Visitor | None:
+    """A click from one of the workspace's emails names the recipient; a forged, expired or other workspace's
+    click id names nobody."""
+    workspace_id = Visitor.objects.filter(pk=visitor_id).values_list("pixel__workspace_id", flat=True).first()
+    email = click_ids.click_id_email(click_id, workspace_id=workspace_id) if workspace_id else None
+    if email is None:
+        return None
+    return visitor_identify_person(
+        visitor_id=visitor_id, method=Visitor.IdentifiedBy.EMAIL_CLICK, traits={"email": email}, seen_at=seen_at
+    )
+
+
+_RANGE_OF_IP = """
+SELECT company_name, company_domain, kind FROM visitors_iprange
+WHERE network >>= %s::inet ORDER BY masklen(network) DESC LIMIT 1
+"""
+
+
+@transaction.atomic
+def visitor_identify_company(*, visitor_id: int, ip: str, seen_at: dt.datetime) -> Visitor | None:
+    """The company whose network the visitor came from, from the ranges staff imported. Company only: an IP
+    address never names a person, and the networks of ISPs, hosting and VPN providers name nobody."""
+    with connection.cursor() as cursor:
+        try:
+            with transaction.atomic():
+                cursor.execute(_RANGE_OF_IP, [ip])
+        except DataError:
+            return None
+        found = cursor.fetchone()
+    if found is None or found[2] != IpRange.Kind.COMPANY:
+        return None
+    visitor = Visitor.objects.select_for_update().filter(pk=visitor_id).first()
+    if visitor is None:
+        return None
+    now = timezone.now()
+    visitor.company_name, visitor.company_domain = found[0], found[1] or None
+    if visitor.identified_by is None:
+        visitor.identified_by = Visitor.IdentifiedBy.IP
+        visitor.identified_at = now
+        visitor.identification_lag_ms = _lag_ms(seen_at, now)
+    visitor.save()
+    return visitor
+
+
+def _engagement_sync(*, workspace: Workspace, lead_ids) -> int:
+    totals = (
+        Visitor.objects.filter(lead_id__in=lead_ids, pixel__workspace=workspace)
+        .values("lead_id")
+        .annotate(pages=Sum("pageviews"), seconds=Sum("engaged_seconds"))
+    )
+    return leads_engagement_set(
+        workspace=workspace, engagement={row["lead_id"]: (row["pages"], row["seconds"]) for row in totals}
+    )
+
+
+def visitors_engagement_sync(*, since: dt.datetime) -> int:
+    """Carry identified visitors' latest pages and time on site into their leads (and so their scores): the
+    leads of visitors seen since `since`. Returns how many leads changed."""
+    active = (
+        Visitor.objects.filter(lead__isnull=False, last_seen__gte=since).values_list("pixel__workspace_id", "lead_id").distinct()
+    )
+    by_workspace: dict[int, list[int]] = {}
+    for workspace_id, lead_id in active:
+        by_workspace.setdefault(workspace_id, []).append(lead_id)
+    changed = 0
+    for workspace in Workspace.objects.filter(pk__in=by_workspace).order_by("pk"):
+        with transaction.atomic():
+            changed += _engagement_sync(workspace=workspace, lead_ids=by_workspace[workspace.pk])
+    return changed

@@ -6,6 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from cursive.api.errors import error_body
+from cursive.ratelimit import client_ip
 
 from . import collect, selectors, services
 
@@ -55,5 +56,5 @@ def collect_events(request):
     for site, site_events in by_site.items():
         granted = collect.buckets.take(site, len(site_events), rate=rate)
         kept += [(pixels[site].pk, event) for event in site_events[:granted]]
-    services.events_record(events=kept)
+    services.events_record(events=kept, ip=client_ip(request))
     return HttpResponse(status=accepted)

@@ -38,8 +38,8 @@ def test_each_factor_and_the_cap(tenant):
     leads_rescore(workspace=tenant.workspace)
     lead.refresh_from_db()
     assert lead.score == 70, "+13 industry fit"
-    # Engagement counts for pixel leads only, each half capped at 15.
-    assert set_fields(lead, pages_viewed=100, seconds_on_site=10_000).score == 70
+    # Engagement counts for any lead the pixel saw on the site, whatever its source; each half capped at 15.
+    assert set_fields(lead, pages_viewed=2, seconds_on_site=60).score == 79
     assert set_fields(lead, source="pixel", pages_viewed=2, seconds_on_site=60).score == 79
     assert set_fields(lead, pages_viewed=100, seconds_on_site=10_000).score == 100, "capped at 100"
 
