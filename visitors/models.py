@@ -101,6 +101,10 @@ class CidrField(models.Field):
     def db_type(self, connection):
         return "cidr"
 
+    def from_db_value(self, value, expression, connection):
+        # psycopg returns ipaddress objects; the rest of Cursive reads networks as text.
+        return None if value is None else str(value)
+
 
 class IpRange(models.Model):
     """A network a company uses, imported by staff: a visitor from inside it is from that company. Ranges of

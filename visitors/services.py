@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -339,3 +340,81 @@ def visitors_engagement_sync(*, since: dt.datetime) -> int:
         with transaction.atomic():
             changed += _engagement_sync(workspace=workspace, lead_ids=by_workspace[workspace.pk])
     return changed
+
+
+IP_RANGE_COLUMNS = ("network", "company_name", "company_domain", "kind")
+_IP_RANGE_ALIASES = {
+    "cidr": "network",
+    "range": "network",
+    "company": "company_name",
+    "name": "company_name",
+    "domain": "company_domain",
+}
+IP_RANGE_IMPORT_MAX_ROWS = 500_000
+
+
+@dataclass
+class IpRangeImport:
+    created: int = 0
+    updated: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _ip_range_row(row: dict, line: int) -> tuple[dict | None, str | None]:
+    try:
+        network = str(ipaddress.ip_network((row.get("network") or "").strip(), strict=False))
+    except ValueError:
+        return None, f"Line {line}: '{(row.get('network') or '')[:60]}' is not a network such as 203.0.113.0/24."
+    name = (row.get("company_name") or "").strip()
+    if not name:
+        return None, f"Line {line}: the company name is missing."
+    kind = (row.get("kind") or IpRange.Kind.COMPANY).strip().lower()
+    if kind not in IpRange.Kind.values:
+        return None, f"Line {line}: kind '{kind[:30]}' is not one of {', '.join(IpRange.Kind.values)}."
+    domain = (row.get("company_domain") or "").strip().lower()
+    if domain:
+        try:
+            domain = domain_normalize(domain)
+        except ValidationFailed:
+            return None, f"Line {line}: '{domain[:60]}' is not a domain such as initech.com."
+    return {"network": network, "company_name": name[:200], "company_domain": domain, "kind": kind}, None
+
+
+def ip_ranges_import(*, lines: Iterable[str]) -> IpRangeImport:
+    """Add or replace (by network) the IP ranges of a CSV with the columns network, company_name,
+    company_domain, kind (company, isp, hosting or vpn; company when blank). All or nothing: a file with any
+    bad line imports nothing and says which lines are wrong."""
+    reader = csv.DictReader(lines)
+    header = [_IP_RANGE_ALIASES.get(name.strip().lower(), name.strip().lower()) for name in reader.fieldnames or []]
+    missing = [column for column in ("network", "company_name") if column not in header]
+    if missing:
+        raise ValidationFailed(
+            f"The file needs a header row with the columns {', '.join(IP_RANGE_COLUMNS)} (missing: {', '.join(missing)})."
+        )
+    result = IpRangeImport()
+    ranges: dict[str, dict] = {}
+    for line, values in enumerate(reader, start=2):
+        if line - 1 > IP_RANGE_IMPORT_MAX_ROWS:
+            raise ValidationFailed(f"Import at most {IP_RANGE_IMPORT_MAX_ROWS:,} ranges per file.")
+        row, error = _ip_range_row(dict(zip(header, values.values(), strict=False)), line)
+        if error:
+            result.errors.append(error)
+        else:
+            ranges[row["network"]] = row
+    if result.errors or not ranges:
+        if not result.errors:
+            result.errors.append("The file has no ranges.")
+        return result
+    now = timezone.now()
+    with transaction.atomic():
+        existing = set(IpRange.objects.filter(network__in=list(ranges)).values_list("network", flat=True))
+        IpRange.objects.bulk_create(
+            [IpRange(imported_at=now, **row) for row in ranges.values()],
+            batch_size=5000,
+            update_conflicts=True,
+            unique_fields=["network"],
+            update_fields=["company_name", "company_domain", "kind", "imported_at"],
+        )
+    result.updated = len(existing)
+    result.created = len(ranges) - result.updated
+    return result

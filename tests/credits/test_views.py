@@ -116,9 +116,10 @@ def test_admin_lists_every_model(client):
 
     staff = user_create(email="root@cursive.test", password="root-password-123", is_staff=True)
     client.force_login(staff)
-    ours = ("accounts", "leads", "credits", "cursive", "marketplace", "partners", "segments", "analytics")
+    ours = ("accounts", "leads", "credits", "cursive", "marketplace", "partners", "segments", "visitors", "payments", "analytics")
     for model in apps.get_models():
-        if model._meta.app_label in ours and not model._meta.auto_created:
+        # Unmanaged models are views over partitioned tables, read through their owners' pages.
+        if model._meta.app_label in ours and not model._meta.auto_created and model._meta.managed:
             assert model in admin.site._registry, f"{model.__name__} is not in the admin"
             url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/?q=x"
             assert client.get(url).status_code == 200, url
