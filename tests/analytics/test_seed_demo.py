@@ -162,6 +162,23 @@ def test_the_demo_buyer_has_credits_and_the_marketplace_has_leads_once():
     call_command("check_consistency", stdout=StringIO())
 
 
+def test_the_demo_buyer_sees_website_visitors_identified_each_way_once():
+    from leads.models import Lead
+    from visitors.models import IpRange, Pixel, Visitor
+
+    seed()
+    seed()
+    buyer = Workspace.objects.get(name="Northwind Sales")
+    assert Pixel.objects.filter(workspace=buyer).count() == 1
+    assert IpRange.objects.filter(kind="company").count() == 12 and IpRange.objects.exclude(kind="company").count() == 2
+    visitors = Visitor.objects.filter(pixel__workspace=buyer)
+    assert visitors.filter(identified_by="ip", email__isnull=True, company_name__isnull=False).count() == 10
+    assert visitors.filter(identified_by="form", lead__source="pixel").count() == 2
+    isp_visitor = visitors.get(key="demo-visitor-isp")
+    assert isp_visitor.identified_by is None and isp_visitor.company_name is None
+    assert Lead.objects.filter(workspace=buyer, source="pixel").count() == 2
+
+
 def _person_indexes() -> set[str]:
     from django.db import connection
 

@@ -17,12 +17,16 @@ from analytics.services import analytics_rollup
 from credits.models import CreditTransaction
 from credits.services import credits_adjust
 from cursive.errors import ApplicationError
+from cursive.jobs import job_run
+from cursive.models import Job
 from leads.demo import DemoDataError, fill_lead_database
 from leads.models import Company, Lead, Person
 from leads.services import LEAD_FIELDS
 from marketplace.models import Listing
 from marketplace.services import listing_create, purchase_create
 from segments.services import segment_create, segment_pull
+from visitors.models import IpRange, Pixel
+from visitors.services import events_record, ip_ranges_import, pixel_create
 
 DEMO_ACCOUNTS = [  # email, full name, workspace, workspace kind (no workspace: the staff superuser)
     ("buyer@cursive.demo", "Dana Whitfield", "Northwind Sales", Workspace.Kind.BUYER),
@@ -57,6 +61,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         added_listings = self._listings(listed, partner=workspaces["LeadForge Data"])
         self._buyer_history(workspaces["Northwind Sales"])
+        self._website_visitors(workspaces["Northwind Sales"])
         elapsed = time.monotonic() - started
         if self.verbosity < 1:
             return
@@ -146,3 +151,51 @@ class Command(BaseCommand):
                 continue  # a person the marketplace would refuse (odd data) is simply not listed
             added += 1
         return added
+
+    def _website_visitors(self, buyer: Workspace) -> None:
+        """IP ranges for demo companies (in 198.18.0.0/15, which no real network uses), with an ISP's and a
+        cloud's, and a website pixel whose visitors show each way of being identified."""
+        companies = list(Company.objects.order_by("pk")[:DEMO_COMPANY_RANGES])
+        if IpRange.objects.exists() or Pixel.objects.filter(workspace=buyer).exists() or not companies:
+            return
+        lines = ["network,company_name,company_domain,kind"]
+        lines += [
+            f"198.18.{n}.0/24,{company.name.replace(',', ' ')},{company.domain},company" for n, company in enumerate(companies)
+        ]
+        lines += ["198.19.0.0/20,Demo Broadband,,isp", "198.19.16.0/20,Demo Cloud,,hosting"]
+        ip_ranges_import(lines=lines)
+        pixel = pixel_create(workspace=buyer, name="Northwind website", domain="northwind.example")
+        people = list(Person.objects.filter(company__in=companies[:2]).order_by("pk")[:2])
+        pages = ["/", "/pricing", "/customers", "/blog/visitor-identification", "/demo"]
+        for n in range(len(companies)):
+            key = f"demo-visitor-{n}"
+            events = [
+                (pixel.pk, _demo_event(key, "pageview", url=f"https://northwind.example{page}"))
+                for page in pages[: 1 + n % len(pages)]
+            ]
+            events.append((pixel.pk, _demo_event(key, "engagement", engaged_ms=15_000 * (n + 1))))
+            if n < len(people):
+                events.append((pixel.pk, _demo_event(key, "form", traits={"email": people[n].email})))
+            events_record(events=events, ip=f"198.18.{n}.{10 + n}")
+        events_record(
+            events=[(pixel.pk, _demo_event("demo-visitor-isp", "pageview", url="https://northwind.example/"))], ip="198.19.0.9"
+        )
+        # Identify now rather than when the worker gets to it, so the demo's Visitors page is full at once.
+        for job in Job.objects.filter(func="visitors.tasks.visitors_identify", status=Job.Status.PENDING):
+            job_run(job.pk)
+
+
+DEMO_COMPANY_RANGES = 12
+
+
+def _demo_event(visitor: str, kind: str, *, url: str = "", engaged_ms: int | None = None, traits: dict | None = None) -> dict:
+    return {
+        "type": kind,
+        "visitor": visitor,
+        "url": url,
+        "referrer": "",
+        "title": "",
+        "name": "",
+        "engaged_ms": engaged_ms,
+        "data": traits,
+    }
