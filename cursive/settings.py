@@ -374,6 +374,7 @@ SEGMENT_PULL_PRICE = Decimal(env.str("SEGMENT_PULL_PRICE", default="1.00"))
 # and months of events kept before their monthly partition is dropped.
 PIXEL_EVENTS_PER_SECOND_PER_SITE = env.int("PIXEL_EVENTS_PER_SECOND_PER_SITE", default=2000)
 PIXEL_EVENT_RETENTION_MONTHS = env.int("PIXEL_EVENT_RETENTION_MONTHS", default=13)
+VISITOR_ENRICHMENT_PRICE = Decimal(env.str("VISITOR_ENRICHMENT_PRICE", default="1.00"))
 # CSV exports one web process streams at once, how many more wait for a turn (at most EXPORT_QUEUE_SECONDS) and
 # beyond that are answered 429 with Retry-After: the rest of a process's threads stay free for pages and /health.
 EXPORTS_PER_PROCESS = env.int("EXPORTS_PER_PROCESS", default=2)

@@ -10,7 +10,7 @@ from cursive.errors import Conflict, ValidationFailed
 from cursive.jobs import job_enqueue
 
 from . import normalize
-from .models import CompanySize, IdealCustomerProfile, Lead, Seniority
+from .models import CompanySize, IdealCustomerProfile, Lead, Person, Seniority, VerificationStatus
 from .scoring import score_expression
 
 # Read on every row of million-row uploads: built once, not per call.
@@ -117,6 +117,22 @@ def lead_record_visitor(*, workspace: Workspace, data: dict, source_detail: str)
         if created:
             leads_rescore(workspace=workspace, lead_ids=[lead.pk])
     return lead, created
+
+
+def lead_fill_from_person(*, workspace: Workspace, lead: Lead, person: Person) -> Lead:
+    """Fill the lead's blank fields from the lead database's person (the caller has charged for it)."""
+    blanks = [field for field in LEAD_FIELDS if not getattr(lead, field) and getattr(person, field)]
+    for field in blanks:
+        setattr(lead, field, getattr(person, field))
+    changed = blanks
+    if person.email_verified and lead.email == person.email and lead.email_status != VerificationStatus.VALID:
+        lead.email_status = VerificationStatus.VALID
+        changed = [*changed, "email_status"]
+    if changed:
+        lead.save(update_fields=[*changed, "updated_at"])
+        leads_rescore(workspace=workspace, lead_ids=[lead.pk])
+        lead.refresh_from_db(fields=["score"])
+    return lead
 
 
 def leads_engagement_set(*, workspace: Workspace, engagement: dict[int, tuple[int, int]]) -> int:

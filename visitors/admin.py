@@ -6,15 +6,16 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path
 
+from cursive.admin_base import ReadOnlyAdmin
 from cursive.errors import ApplicationError
 
-from .models import IpRange, Pixel, Visitor
+from .models import IpRange, Pixel, Visitor, VisitorEnrichment
 from .services import IP_RANGE_COLUMNS, ip_ranges_import
 
 
 @admin.register(Pixel)
 class PixelAdmin(admin.ModelAdmin):
-    list_display = ["name", "domain", "workspace", "status", "last_event_at", "created_at"]
+    list_display = ["name", "domain", "workspace", "status", "auto_enrich", "last_event_at", "created_at"]
     list_filter = ["status"]
     search_fields = ["name", "domain", "site_key", "workspace__name"]
     readonly_fields = ["site_key", "last_event_at", "created_at"]
@@ -29,6 +30,13 @@ class VisitorAdmin(admin.ModelAdmin):
     raw_id_fields = ["pixel", "lead", "person"]
     list_select_related = ["pixel"]
     readonly_fields = ["identified_at", "identification_lag_ms", "first_seen", "last_seen"]
+
+
+@admin.register(VisitorEnrichment)
+class VisitorEnrichmentAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "workspace", "person", "lead", "credits_charged"]
+    search_fields = ["workspace__name", "person__email"]
+    list_select_related = ["workspace", "person", "lead"]
 
 
 class IpRangeImportForm(forms.Form):

@@ -7,7 +7,14 @@ class VisitorsConfig(AppConfig):
     def ready(self):
         from django_q.models import Schedule
 
+        from credits.consistency import register_reference
         from cursive.schedules import Recurring, register
+
+        from .models import VisitorEnrichment
+
+        register_reference(
+            "visitor_enrichment", lambda ids: set(VisitorEnrichment.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        )
 
         register(Recurring("pixel event partitions", "visitors.tasks.event_partitions_ensure", Schedule.DAILY))
         register(Recurring("visitor engagement to leads", "visitors.tasks.visitors_engagement_sync", Schedule.MINUTES, minutes=1))

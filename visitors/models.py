@@ -27,6 +27,11 @@ class Pixel(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
     last_event_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    auto_enrich = models.BooleanField(
+        default=False,
+        help_text="Fill identified visitors' details from the lead database as they are identified, at the "
+        "enrichment price per person (VISITOR_ENRICHMENT_PRICE).",
+    )
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "-created_at"], name="pixel_ws_created_idx")]
@@ -91,6 +96,30 @@ class Visitor(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class VisitorEnrichment(models.Model):
+    """A workspace paid to fill an identified visitor's lead from the lead database: once per person, whatever
+    the number of visits or devices."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    lead = models.ForeignKey(Lead, on_delete=models.SET_NULL, null=True, related_name="+")
+    credits_charged = models.DecimalField(max_digits=12, decimal_places=2)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "person"], name="visitor_enrichment_once_per_person"),
+            models.CheckConstraint(condition=models.Q(credits_charged__gt=0), name="visitor_enrichment_charged"),
+        ]
+
+    def __str__(self):
+        return f"{self.person_id} for {self.workspace_id}"
+
+    @property
+    def reference(self) -> str:
+        return f"visitor_enrichment:{self.pk}"
 
 
 class CidrField(models.Field):

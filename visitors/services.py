@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import ipaddress
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,15 +15,19 @@ from django.db import DataError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from accounts.models import Workspace
-from cursive.errors import NotFound, ValidationFailed
+from accounts.models import User, Workspace
+from credits.errors import InsufficientCredits
+from credits.services import credits_spend
+from cursive.errors import Conflict, NotFound, ValidationFailed
 from cursive.jobs import job_enqueue
 from leads import normalize
-from leads.models import Person
-from leads.services import lead_fields_clean, lead_record_visitor, leads_engagement_set
+from leads.models import Lead, Person
+from leads.services import lead_fields_clean, lead_fill_from_person, lead_record_visitor, leads_engagement_set
 
 from . import click_ids, partitions
-from .models import Event, IpRange, Pixel, Visitor
+from .models import Event, IpRange, Pixel, Visitor, VisitorEnrichment
+
+logger = logging.getLogger("cursive.visitors")
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 DOMAIN_HELP = "Give the site's host name only, such as example.com (no https://, no path); it covers its subdomains."
@@ -268,6 +273,45 @@ def visitor_identify_person(*, visitor_id: int, method: str, traits: dict, seen_
     visitor.identification_lag_ms = _lag_ms(seen_at, now)
     visitor.save()
     _engagement_sync(workspace=workspace, lead_ids=[lead.pk])
+    if visitor.pixel.auto_enrich and visitor.person_id:
+        try:
+            with transaction.atomic():
+                visitor = visitor_enrich(workspace=workspace, visitor_id=visitor.pk)
+        except InsufficientCredits:
+            logger.info("visitor not enriched: not enough credits", extra={"visitor_id": visitor.pk})
+    return visitor
+
+
+@transaction.atomic
+def visitor_enrich(*, workspace: Workspace, visitor_id, actor: User | None = None) -> Visitor:
+    """Fill an identified visitor's lead from the lead database, charging VISITOR_ENRICHMENT_PRICE once per
+    person per workspace (again for free after that). Raises InsufficientCredits and changes nothing when
+    the balance is short; Conflict when the visitor names nobody the database knows."""
+    visitor = Visitor.objects.select_for_update().filter(pk=visitor_id, pixel__workspace=workspace).first()
+    if visitor is None:
+        raise NotFound("That visitor does not exist in this workspace.")
+    if visitor.person_id is None or visitor.lead_id is None:
+        raise Conflict("Only a visitor identified as a person in the lead database can be enriched.", code="not_in_database")
+    lead = Lead.objects.select_for_update().get(pk=visitor.lead_id, workspace=workspace)
+    person = Person.objects.get(pk=visitor.person_id)
+    enrichment, created = VisitorEnrichment.objects.get_or_create(
+        workspace=workspace, person=person, defaults={"lead": lead, "credits_charged": settings.VISITOR_ENRICHMENT_PRICE}
+    )
+    if created:
+        credits_spend(
+            workspace=workspace,
+            amount=enrichment.credits_charged,
+            reference=enrichment.reference,
+            actor=actor,
+            reason=f"Website visitor {person.email or person.full_name} filled from the lead database",
+        )
+    lead_fill_from_person(workspace=workspace, lead=lead, person=person)
+    visitor.title = lead.title or None
+    visitor.first_name, visitor.last_name = lead.first_name or None, lead.last_name or None
+    visitor.person_company_name = lead.company_name or None
+    visitor.company_name = visitor.company_name or lead.company_name or None
+    visitor.company_domain = visitor.company_domain or lead.company_domain or None
+    visitor.save()
     return visitor
 
 
