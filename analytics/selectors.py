@@ -18,6 +18,7 @@ from leads.models import Lead
 from leads.selectors import ideal_customer_profile
 from marketplace.models import LeadPurchaseItem
 from segments.selectors import segment_performance
+from visitors.selectors import pixel_performance, visitors_glance
 
 from .models import DailyCredits, DailyLeads
 
@@ -139,6 +140,9 @@ def workspace_summary(*, workspace: Workspace, days: int = 30) -> dict:
         "daily_acquisition": [{"day": day, "leads": count} for day, count in sorted(per_day.items())],
         "quality": [{"bucket": f"{low}-{high}", "leads": quality[f"q{low}"]} for low, high in QUALITY_BUCKETS],
         "segments": segments,
+        # From the first moment of the period's first day, like the daily figures; read live: the events'
+        # partitions and their (pixel_id, received_at) index keep a period's read to the period's rows.
+        "pixel": pixel_performance(workspace=workspace, since=datetime.combine(start, time.min, tzinfo=UTC)),
     }
     if workspace.is_partner:
         summary["partner"] = {
@@ -165,6 +169,11 @@ def week_glance(*, workspace: Workspace) -> dict:
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)
     leads = Lead.objects.filter(workspace=workspace, created_at__gte=start).count()
     return {"spent": spent, "leads": leads}
+
+
+def visitors_today(*, workspace: Workspace) -> dict | None:
+    """The dashboard's website figures for the current (UTC) day; None without a pixel."""
+    return visitors_glance(workspace=workspace, since=_today_start())
 
 
 def ideal_customer_profile_set(*, workspace: Workspace) -> bool:
