@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Aggregate, Count, F, FloatField, Func, Max, Q, QuerySet, Sum, TextField, Value
+from django.db.models import Aggregate, Count, FloatField, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import Workspace
@@ -55,17 +55,7 @@ def visitor_events(*, visitor: Visitor) -> list[Event]:
 
 
 PERSON_METHODS = (Visitor.IdentifiedBy.IDENTIFY, Visitor.IdentifiedBy.FORM, Visitor.IdentifiedBy.EMAIL_CLICK)
-TOP_SHOWN = 10
-
-
-class _PagePath(Func):
-    """A page's URL without its query string and fragment, so ?utm_source=... variants are one page."""
-
-    function = "regexp_replace"
-    output_field = TextField()
-
-    def __init__(self, url, **extra):
-        super().__init__(url, Value("[?#].*$"), Value(""), **extra)
+TOP_COMPANIES_SHOWN = 10
 
 
 class _Percentile(Aggregate):
@@ -83,20 +73,16 @@ def _rate(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def _pixel_ids(workspace: Workspace) -> list[int]:
-    # A literal list, not a subquery: each id becomes an index condition on (pixel_id, received_at DESC), so
-    # only the period's rows of the workspace's pixels are read, in the months' partitions the period touches.
+def workspace_pixel_ids(*, workspace: Workspace) -> list[int]:
+    """The ids to read events and visitors by: a literal list, not a subquery, so that each id becomes an index
+    condition on (pixel_id, received_at DESC) and only the period's rows of these pixels are read."""
     return list(workspace_pixels(workspace=workspace).values_list("pk", flat=True))
 
 
-def pixel_performance(*, workspace: Workspace, since: dt.datetime) -> dict | None:
-    """The Analytics page's "Pixel performance" from `since` to now, in five queries whatever the traffic;
-    None when the workspace has no pixel. Visitors seen are those active in the period; a rate is the share
-    of them identified (by any time) by that method, people apart from companies named by their IP only."""
-    pixel_ids = _pixel_ids(workspace)
-    if not pixel_ids:
-        return None
-    events = Event.objects.filter(pixel_id__in=pixel_ids, received_at__gte=since)
+def pixel_visitor_figures(*, pixel_ids: list[int], since: dt.datetime) -> dict:
+    """The visitors of these pixels seen from `since` to now, how many of them are identified (at any time) by
+    each method, people apart from companies named by their IP only, and the companies seen most, in two
+    queries."""
     seen = Visitor.objects.filter(pixel_id__in=pixel_ids, last_seen__gte=since)
     counts = seen.aggregate(
         visitors=Count("id"),
@@ -105,13 +91,6 @@ def pixel_performance(*, workspace: Workspace, since: dt.datetime) -> dict | Non
     visitors = counts["visitors"]
     people = sum(counts[method] for method in PERSON_METHODS)
     companies = counts[Visitor.IdentifiedBy.IP]
-    top_pages = (
-        events.filter(type="pageview")
-        .annotate(page=_PagePath(F("url")))
-        .values("page")
-        .annotate(pageviews=Count("id"), visitors=Count("visitor_id", distinct=True))
-        .order_by("-pageviews", "page")[:TOP_SHOWN]
-    )
     top_companies = (
         seen.annotate(company=Coalesce("company_name", "person_company_name"))
         .exclude(company=None)
@@ -123,10 +102,9 @@ def pixel_performance(*, workspace: Workspace, since: dt.datetime) -> dict | Non
             people=Count("id", filter=Q(identified_by__in=PERSON_METHODS)),
             pageviews=Sum("pageviews"),
         )
-        .order_by("-visitors", "company")[:TOP_SHOWN]
+        .order_by("-visitors", "company")[:TOP_COMPANIES_SHOWN]
     )
     return {
-        "events": events.count(),
         "visitors": visitors,
         "identified_people": people,
         "identified_people_rate": _rate(people, visitors),
@@ -142,7 +120,6 @@ def pixel_performance(*, workspace: Workspace, since: dt.datetime) -> dict | Non
             }
             for method, label in Visitor.IdentifiedBy.choices
         ],
-        "top_pages": [{"url": row["page"], "pageviews": row["pageviews"], "visitors": row["visitors"]} for row in top_pages],
         "top_companies": [
             {
                 "name": row["company"],
@@ -159,7 +136,7 @@ def pixel_performance(*, workspace: Workspace, since: dt.datetime) -> dict | Non
 def visitors_glance(*, workspace: Workspace, since: dt.datetime) -> dict | None:
     """The Dashboard's figures: visitors seen since `since` and how many of them are identified people; None
     when the workspace has no pixel."""
-    pixel_ids = _pixel_ids(workspace)
+    pixel_ids = workspace_pixel_ids(workspace=workspace)
     if not pixel_ids:
         return None
     return Visitor.objects.filter(pixel_id__in=pixel_ids, last_seen__gte=since).aggregate(

@@ -22,7 +22,8 @@ def staff_client(client):
 
 
 def test_collection_rate_over_the_last_minute_and_hour_across_all_pixels(tenant, other_tenant):
-    ours, theirs, idle = make_pixel(tenant.workspace), make_pixel(other_tenant.workspace), make_pixel(tenant.workspace, "a.example")
+    ours, theirs = make_pixel(tenant.workspace), make_pixel(other_tenant.workspace)
+    idle = make_pixel(tenant.workspace, "a.example")
     record(ours, "now", *[f"{SITE}/{i}" for i in range(30)])
     record(theirs, "now", *[f"{SITE}/{i}" for i in range(30)])
     record(ours, "earlier", *[f"{SITE}/{i}" for i in range(36)])

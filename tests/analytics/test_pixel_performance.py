@@ -3,9 +3,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from analytics.selectors import visitors_today, workspace_summary
+from analytics.models import DailyPixelPages
+from analytics.selectors import pixel_performance, visitors_today, workspace_summary
+from analytics.services import analytics_rollup
 from visitors.models import Event
-from visitors.selectors import pixel_performance
 
 from .pixel_data import backdate, identify, make_pixel, record
 
@@ -52,10 +53,10 @@ def test_pixel_performance_figures(traffic):
         "ip": (1, 16.7, False),
     }
     assert pixel["top_pages"] == [
-        {"url": f"{SITE}/pricing", "pageviews": 3, "visitors": 2},
-        {"url": f"{SITE}/", "pageviews": 2, "visitors": 2},
-        {"url": f"{SITE}/docs", "pageviews": 2, "visitors": 1},
-        {"url": f"{SITE}/blog", "pageviews": 1, "visitors": 1},
+        {"url": f"{SITE}/pricing", "pageviews": 3},
+        {"url": f"{SITE}/", "pageviews": 2},
+        {"url": f"{SITE}/docs", "pageviews": 2},
+        {"url": f"{SITE}/blog", "pageviews": 1},
     ], "pageviews only, query strings and fragments dropped"
     assert pixel["top_companies"] == [
         {"name": "Globex", "domain": "globex.example", "visitors": 2, "people": 1, "pageviews": 3},
@@ -84,6 +85,7 @@ def test_the_period_bounds_every_figure(traffic):
     tenant, pixel = traffic
     backdate(pixel, "a", by=timedelta(days=10))
     backdate(pixel, "c", by=timedelta(days=40))
+    analytics_rollup(days=None)
     week = workspace_summary(workspace=tenant.workspace, days=7)["pixel"]
     assert week["events"] == 10 - 4 - 2 and week["visitors"] == 4
     assert week["identified_companies_only"] == 0 and week["identified_people_rate"] == 75.0
@@ -92,7 +94,7 @@ def test_the_period_bounds_every_figure(traffic):
     assert week["top_companies"][0]["visitors"] == 1, "c's visit is 40 days old"
     month = workspace_summary(workspace=tenant.workspace, days=30)["pixel"]
     assert month["events"] == 10 - 2 and month["visitors"] == 5
-    assert month["top_pages"][0] == {"url": f"{SITE}/pricing", "pageviews": 3, "visitors": 2}
+    assert month["top_pages"][0] == {"url": f"{SITE}/pricing", "pageviews": 3}
     quarter = workspace_summary(workspace=tenant.workspace, days=90)["pixel"]
     assert quarter["events"] == 10 and quarter["identified_companies_only"] == 1
 
@@ -105,7 +107,7 @@ def test_another_workspaces_traffic_is_never_counted(traffic, other_tenant):
     identify(theirs, "z", by="ip", company_name="Hooli")
     ours = workspace_summary(workspace=tenant.workspace, days=30)["pixel"]
     assert ours["events"] == 10 and ours["visitors"] == 6
-    assert ours["top_pages"][0] == {"url": f"{SITE}/pricing", "pageviews": 3, "visitors": 2}
+    assert ours["top_pages"][0] == {"url": f"{SITE}/pricing", "pageviews": 3}
     assert "Hooli" not in [row["name"] for row in ours["top_companies"]]
     assert f"{SITE}/secret" not in [row["url"] for row in ours["top_pages"]]
     theirs_summary = workspace_summary(workspace=other_tenant.workspace, days=30)["pixel"]
@@ -119,7 +121,7 @@ def test_the_analytics_page_shows_pixel_performance(client, traffic):
     page = client.get("/analytics/?period=7").content.decode()
     assert 'data-testid="pixel-events">10<' in page and 'data-testid="pixel-visitors">6<' in page
     assert 'data-testid="pixel-people-rate">50.0%<' in page and 'data-testid="pixel-companies-rate">16.7%<' in page
-    assert f"{SITE}/pricing</td><td>3</td><td>2</td>" in page
+    assert f"{SITE}/pricing</td><td>3</td></tr>" in page
     assert "<td>Globex</td><td>globex.example</td><td>2</td><td>1</td><td>3</td>" in page
     assert 'data-testid="pixel-empty"' not in page
 
@@ -144,7 +146,7 @@ def test_the_summary_api_adds_the_pixel_figures(traffic):
     body = tenant.api().get("/api/v1/analytics/summary?period=7").json()
     assert {"period_days", "credit_usage", "lead_sources", "quality", "segments"} <= set(body)
     assert body["pixel"]["events"] == 10 and body["pixel"]["identified_people_rate"] == 50.0
-    assert body["pixel"]["top_pages"][0] == {"url": f"{SITE}/pricing", "pageviews": 3, "visitors": 2}
+    assert body["pixel"]["top_pages"][0] == {"url": f"{SITE}/pricing", "pageviews": 3}
     assert body["pixel"]["top_companies"][0]["domain"] == "globex.example"
 
 
@@ -166,12 +168,12 @@ def test_pixel_queries_are_bounded_by_pixel_and_period(traffic, django_assert_ma
     """Every read of the events names the workspace's pixels and the period's start, which the partitions
     and the (pixel_id, received_at) index serve."""
     tenant, _ = traffic
-    with django_assert_max_num_queries(5) as captured:
-        pixel_performance(workspace=tenant.workspace, since=timezone.now() - timedelta(days=7))
-    event_reads = [q["sql"] for q in captured.captured_queries if '"visitors_event"' in q["sql"]]
-    assert len(event_reads) == 2
-    for sql in event_reads:
-        assert '"visitors_event"."pixel_id" IN' in sql and '"visitors_event"."received_at" >=' in sql
+    with django_assert_max_num_queries(6) as captured:
+        pixel_performance(workspace=tenant.workspace, start=timezone.now().date() - timedelta(days=6))
+    event_reads = [q["sql"] for q in captured.captured_queries if "visitors_event" in q["sql"]]
+    assert len(event_reads) == 2, "today's count and today's pages"
+    assert '"visitors_event"."pixel_id" IN' in event_reads[0] and '"visitors_event"."received_at" >=' in event_reads[0]
+    assert "pixel_id = ANY(" in event_reads[1] and "received_at >=" in event_reads[1]
 
 
 def test_dashboard_shows_todays_visitors_and_identified_people(client, traffic):
@@ -193,3 +195,36 @@ def test_dashboard_without_a_pixel_links_to_the_pixel_page(client, tenant, other
     page = client.get("/").content.decode()
     assert 'data-testid="dash-add-pixel"' in page and 'href="/pixels/"' in page
     assert 'data-testid="dash-visitors-today"' not in page
+
+
+def test_past_days_come_from_the_rollup_and_today_is_live(traffic):
+    tenant, pixel = traffic
+    backdate(pixel, "a", by=timedelta(days=1))
+    week = workspace_summary(workspace=tenant.workspace, days=7)["pixel"]
+    assert week["events"] == 6 and week["top_pages"][0] == {"url": f"{SITE}/docs", "pageviews": 2}, "yesterday not rolled up yet"
+    analytics_rollup(days=2)
+    record(pixel, "h", f"{SITE}/pricing?ref=x")
+    week = workspace_summary(workspace=tenant.workspace, days=7)["pixel"]
+    assert week["events"] == 11, "yesterday's 4 from the rollup, today's 7 live"
+    assert week["top_pages"][:2] == [{"url": f"{SITE}/pricing", "pageviews": 4}, {"url": f"{SITE}/", "pageviews": 2}]
+
+
+def test_the_rollup_counts_events_and_pageviews_per_page_and_day(tenant):
+    pixel = make_pixel(tenant.workspace)
+    long_url = f"{SITE}/{'ü' * 2000}"
+    record(pixel, "a", f"{SITE}/pricing?a=1", f"{SITE}/pricing#top", long_url)
+    record(pixel, "a", f"{SITE}/pricing", type="engagement", engaged_ms=5000)
+    record(pixel, "b", type="track")
+    backdate(pixel, "a", by=timedelta(days=1))
+    analytics_rollup(days=2)
+    analytics_rollup(days=2)
+    yesterday = timezone.now().date() - timedelta(days=1)
+    rows = {row.page: (row.day, row.events, row.pageviews) for row in DailyPixelPages.objects.filter(pixel_id=pixel.pk)}
+    assert rows[f"{SITE}/pricing"] == (yesterday, 3, 2) and rows[long_url] == (yesterday, 1, 1)
+    assert rows[""] == (timezone.now().date(), 1, 0)
+    assert len(rows) == 3, "run twice, counted once"
+
+    from visitors.services import pixel_delete
+
+    pixel_delete(workspace=tenant.workspace, pixel_id=pixel.pk)
+    assert not DailyPixelPages.objects.exists()
