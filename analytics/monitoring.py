@@ -1,6 +1,6 @@
 """The staff monitoring page (linked from the admin index): is Cursive healthy right now?"""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db.models import Count, F, FloatField, Max, Q, Sum
@@ -21,7 +21,7 @@ PURCHASE_ROUTES = ("api-marketplace-purchases", "marketplace:checkout")
 PIXEL_LAG_WARNING_MS = 60_000
 
 
-def pixel_health(*, now) -> dict:
+def pixel_health(*, now: datetime) -> dict:
     lag = identification_lag(since=now - timedelta(hours=1))
     return {
         **collection_rate(now=now),
