@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from cursive.admin_base import ReadOnlyAdmin
 
-from .models import DailyCredits, DailyLeads
+from .models import DailyCredits, DailyLeads, DailyPixelPages
 
 
 @admin.register(DailyCredits)
@@ -19,3 +19,11 @@ class DailyLeadsAdmin(ReadOnlyAdmin):
     list_filter = ["source", "day"]
     search_fields = ["workspace__name"]
     list_select_related = ["workspace"]
+
+
+@admin.register(DailyPixelPages)
+class DailyPixelPagesAdmin(ReadOnlyAdmin):
+    list_display = ["day", "pixel", "page", "events", "pageviews"]
+    list_filter = ["day"]
+    search_fields = ["page", "pixel__name", "pixel__domain"]
+    list_select_related = ["pixel"]

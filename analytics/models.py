@@ -1,8 +1,13 @@
 from decimal import Decimal
 
 from django.db import models
+from django.db.models.functions import MD5
 
 from accounts.models import Workspace
+from visitors.models import Pixel
+
+# A page is its URL without query string and fragment, so ?utm_source=... variants count as one page.
+PAGE_OF_URL = r"regexp_replace(url, '[?#].*$', '')"
 
 
 class DailyCredits(models.Model):
@@ -38,3 +43,27 @@ class DailyLeads(models.Model):
 
     def __str__(self):
         return f"{self.workspace_id} {self.day} {self.source}"
+
+
+class DailyPixelPages(models.Model):
+    """Events one pixel captured on one day on one page (URL without query string), and how many of them were
+    pageviews, rolled up from the partitioned events table: the Analytics page reads past days here."""
+
+    # No constraint in the database: the rollup may read events of a pixel being deleted in another
+    # transaction; Django's cascade still removes a deleted pixel's rows. The unique index, led by pixel and day,
+    # serves the reads.
+    pixel = models.ForeignKey(Pixel, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+")
+    day = models.DateField()
+    page = models.TextField(blank=True)
+    events = models.PositiveIntegerField(default=0)
+    pageviews = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "daily pixel pages"
+        constraints = [
+            # A URL can outgrow a btree entry: its hash keeps the key small.
+            models.UniqueConstraint(models.F("pixel"), models.F("day"), MD5("page"), name="daily_pixel_pages_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.pixel_id} {self.day} {self.page}"

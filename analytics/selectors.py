@@ -8,6 +8,7 @@ import math
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -18,8 +19,10 @@ from leads.models import Lead
 from leads.selectors import ideal_customer_profile
 from marketplace.models import LeadPurchaseItem
 from segments.selectors import segment_performance
+from visitors.models import Event
+from visitors.selectors import pixel_visitor_figures, visitors_glance, workspace_pixel_ids
 
-from .models import DailyCredits, DailyLeads
+from .models import PAGE_OF_URL, DailyCredits, DailyLeads, DailyPixelPages
 
 PERIODS = (7, 30, 90)
 ZERO = Decimal("0.00")
@@ -139,6 +142,7 @@ def workspace_summary(*, workspace: Workspace, days: int = 30) -> dict:
         "daily_acquisition": [{"day": day, "leads": count} for day, count in sorted(per_day.items())],
         "quality": [{"bucket": f"{low}-{high}", "leads": quality[f"q{low}"]} for low, high in QUALITY_BUCKETS],
         "segments": segments,
+        "pixel": pixel_performance(workspace=workspace, start=start),
     }
     if workspace.is_partner:
         summary["partner"] = {
@@ -154,6 +158,52 @@ def workspace_summary(*, workspace: Workspace, days: int = 30) -> dict:
     return summary
 
 
+TOP_PAGES_SHOWN = 10
+# Past days from the rollup, today from the events themselves (their (pixel_id, received_at) index).
+_TOP_PAGES = f"""
+SELECT page, SUM(pageviews)::bigint FROM (
+    SELECT page, pageviews FROM analytics_dailypixelpages
+    WHERE pixel_id = ANY(%(pixels)s) AND day >= %(start)s AND day < %(today)s AND pageviews > 0
+    UNION ALL
+    SELECT {PAGE_OF_URL}, COUNT(*) FROM visitors_event
+    WHERE pixel_id = ANY(%(pixels)s) AND received_at >= %(today_start)s AND type = 'pageview'
+    GROUP BY 1
+) pages
+GROUP BY page ORDER BY 2 DESC, page LIMIT %(limit)s
+"""  # noqa: S608 (PAGE_OF_URL is a constant expression, no input)
+
+
+def pixel_performance(*, workspace: Workspace, start: date) -> dict | None:
+    """The "Pixel performance" figures from the first moment of `start` (UTC) to now, in six queries whatever the
+    traffic; None when the workspace has no pixel. Events and pages of past days come from the daily rollup,
+    today's are read live; visitors are counted on the visitors themselves (those seen in the period)."""
+    pixel_ids = workspace_pixel_ids(workspace=workspace)
+    if not pixel_ids:
+        return None
+    today_start = _today_start()
+    past_events = DailyPixelPages.objects.filter(pixel_id__in=pixel_ids, day__gte=start, day__lt=today_start.date()).aggregate(
+        events=Sum("events", default=0)
+    )["events"]
+    events_today = Event.objects.filter(pixel_id__in=pixel_ids, received_at__gte=today_start).count()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TOP_PAGES,
+            {
+                "pixels": pixel_ids,
+                "start": start,
+                "today": today_start.date(),
+                "today_start": today_start,
+                "limit": TOP_PAGES_SHOWN,
+            },
+        )
+        top_pages = [{"url": page, "pageviews": pageviews} for page, pageviews in cursor.fetchall()]
+    return {
+        "events": past_events + events_today,
+        **pixel_visitor_figures(pixel_ids=pixel_ids, since=datetime.combine(start, time.min, tzinfo=UTC)),
+        "top_pages": top_pages,
+    }
+
+
 def week_glance(*, workspace: Workspace) -> dict:
     """The dashboard's figures for the last 7 days."""
     today = timezone.now().date()
@@ -165,6 +215,11 @@ def week_glance(*, workspace: Workspace) -> dict:
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)
     leads = Lead.objects.filter(workspace=workspace, created_at__gte=start).count()
     return {"spent": spent, "leads": leads}
+
+
+def visitors_today(*, workspace: Workspace) -> dict | None:
+    """The dashboard's website figures for the current (UTC) day; None without a pixel."""
+    return visitors_glance(workspace=workspace, since=_today_start())
 
 
 def ideal_customer_profile_set(*, workspace: Workspace) -> bool:

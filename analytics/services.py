@@ -3,10 +3,12 @@ or over all history (nightly). The analytics pages read only these tables and a 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
+
+from .models import PAGE_OF_URL
 
 _CREDITS = """
 INSERT INTO analytics_dailycredits (workspace_id, day, spent, added, earned, sales)
@@ -46,6 +48,19 @@ GROUP BY 1, 2, 3
 ON CONFLICT (workspace_id, day, source) DO UPDATE SET credits = EXCLUDED.credits
 """
 
+# Only pixels with an event since `since` (events_record keeps last_event_at within a second of the newest
+# event), each named, so the scan goes through the (pixel_id, received_at) index instead of whole partitions.
+_PIXEL_PAGES = f"""
+INSERT INTO analytics_dailypixelpages (pixel_id, day, page, events, pageviews)
+SELECT pixel_id, (received_at AT TIME ZONE 'UTC')::date, {PAGE_OF_URL}, COUNT(*), COUNT(*) FILTER (WHERE type = 'pageview')
+FROM visitors_event
+WHERE pixel_id = ANY(ARRAY(SELECT id FROM visitors_pixel WHERE last_event_at >= %(since)s)) AND received_at >= %(since)s
+GROUP BY 1, 2, 3
+ON CONFLICT (pixel_id, day, md5(page)) DO UPDATE SET events = EXCLUDED.events, pageviews = EXCLUDED.pageviews
+"""  # noqa: S608 (PAGE_OF_URL is a constant expression, no input)
+# The Analytics page shows at most this much pixel history; older events are not rolled up again.
+PIXEL_HISTORY_DAYS = 90
+
 
 @transaction.atomic
 def analytics_rollup(*, days: int | None = 2) -> None:
@@ -57,6 +72,10 @@ def analytics_rollup(*, days: int | None = 2) -> None:
         cursor.execute("DELETE FROM analytics_dailyleads WHERE day >= %s", [since])
         for statement in (_CREDITS, _SALES, _LEADS, _LEAD_CREDITS):
             cursor.execute(statement, {"since": since})
+        # Events are never changed once stored (a deleted pixel's rows go with it), so an upsert of the window
+        # is enough; rows for days before it are final.
+        pixel_since = max(since, (timezone.now() - timedelta(days=PIXEL_HISTORY_DAYS)).date())
+        cursor.execute(_PIXEL_PAGES, {"since": datetime.combine(pixel_since, time.min, tzinfo=UTC)})
 
 
 def analytics_rollup_recent() -> None:

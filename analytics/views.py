@@ -49,6 +49,7 @@ def dashboard(request):
             "lead_count": lead_count,
             "account": credit_account(workspace=request.workspace),
             "week": selectors.week_glance(workspace=request.workspace),
+            "visitors_today": selectors.visitors_today(workspace=request.workspace),
             "checklist": checklist,
             "checklist_done": done,
             "show_checklist": done < len(checklist),

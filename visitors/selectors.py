@@ -1,6 +1,9 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+
+from django.db.models import Aggregate, Count, FloatField, Max, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from accounts.models import Workspace
 from cursive.errors import NotFound
@@ -49,3 +52,129 @@ def visitor_events(*, visitor: Visitor) -> list[Event]:
         .order_by("-received_at", "-id")
         .only("type", "url", "received_at")[:VISITOR_EVENTS_SHOWN]
     )
+
+
+PERSON_METHODS = (Visitor.IdentifiedBy.IDENTIFY, Visitor.IdentifiedBy.FORM, Visitor.IdentifiedBy.EMAIL_CLICK)
+TOP_COMPANIES_SHOWN = 10
+
+
+class _Percentile(Aggregate):
+    """PostgreSQL's percentile_cont: the interpolated value below which `fraction` of the non-null values lie."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, *, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def workspace_pixel_ids(*, workspace: Workspace) -> list[int]:
+    """The ids to read events and visitors by: a literal list, not a subquery, so that each id becomes an index
+    condition on (pixel_id, received_at DESC) and only the period's rows of these pixels are read."""
+    return list(workspace_pixels(workspace=workspace).values_list("pk", flat=True))
+
+
+def pixel_visitor_figures(*, pixel_ids: list[int], since: dt.datetime) -> dict:
+    """The visitors of these pixels seen from `since` to now, how many of them are identified (at any time) by
+    each method, people apart from companies named by their IP only, and the companies seen most, in two
+    queries."""
+    seen = Visitor.objects.filter(pixel_id__in=pixel_ids, last_seen__gte=since)
+    counts = seen.aggregate(
+        visitors=Count("id"),
+        **{method: Count("id", filter=Q(identified_by=method)) for method in Visitor.IdentifiedBy.values},
+    )
+    visitors = counts["visitors"]
+    people = sum(counts[method] for method in PERSON_METHODS)
+    companies = counts[Visitor.IdentifiedBy.IP]
+    top_companies = (
+        seen.annotate(company=Coalesce("company_name", "person_company_name"))
+        .exclude(company=None)
+        .exclude(company="")
+        .values("company")
+        .annotate(
+            domain=Max("company_domain"),
+            visitors=Count("id"),
+            people=Count("id", filter=Q(identified_by__in=PERSON_METHODS)),
+            pageviews=Sum("pageviews"),
+        )
+        .order_by("-visitors", "company")[:TOP_COMPANIES_SHOWN]
+    )
+    return {
+        "visitors": visitors,
+        "identified_people": people,
+        "identified_people_rate": _rate(people, visitors),
+        "identified_companies_only": companies,
+        "identified_companies_only_rate": _rate(companies, visitors),
+        "by_method": [
+            {
+                "method": method,
+                "label": label,
+                "person": method in PERSON_METHODS,
+                "visitors": counts[method],
+                "rate": _rate(counts[method], visitors),
+            }
+            for method, label in Visitor.IdentifiedBy.choices
+        ],
+        "top_companies": [
+            {
+                "name": row["company"],
+                "domain": row["domain"] or None,
+                "visitors": row["visitors"],
+                "people": row["people"],
+                "pageviews": row["pageviews"],
+            }
+            for row in top_companies
+        ],
+    }
+
+
+def visitors_glance(*, workspace: Workspace, since: dt.datetime) -> dict | None:
+    """The Dashboard's figures: visitors seen since `since` and how many of them are identified people; None
+    when the workspace has no pixel."""
+    pixel_ids = workspace_pixel_ids(workspace=workspace)
+    if not pixel_ids:
+        return None
+    return Visitor.objects.filter(pixel_id__in=pixel_ids, last_seen__gte=since).aggregate(
+        visitors=Count("id"), identified_people=Count("id", filter=Q(identified_by__in=PERSON_METHODS))
+    )
+
+
+def collection_rate(*, now: dt.datetime) -> dict:
+    """Events stored across all pixels in the last minute and the last hour (staff monitoring)."""
+    hour_ago, minute_ago = now - dt.timedelta(hours=1), now - dt.timedelta(minutes=1)
+    # events_record stamps a pixel's last_event_at at most a second behind its newest event, so the pixels
+    # with an event in the last hour are among these, and the events are read through (pixel_id, received_at)
+    # rather than by scanning the month's partition.
+    active = list(Pixel.objects.filter(last_event_at__gte=hour_ago - dt.timedelta(seconds=5)).values_list("pk", flat=True))
+    counts = {"hour": 0, "minute": 0}
+    if active:
+        counts = Event.objects.filter(pixel_id__in=active, received_at__gte=hour_ago, received_at__lte=now).aggregate(
+            hour=Count("id"), minute=Count("id", filter=Q(received_at__gte=minute_ago))
+        )
+    return {
+        "active_pixels": len(active),
+        "events_last_minute": counts["minute"],
+        "events_last_hour": counts["hour"],
+        "per_second_last_minute": round(counts["minute"] / 60, 2),
+        "per_second_last_hour": round(counts["hour"] / 3600, 2),
+    }
+
+
+def identification_lag(*, since: dt.datetime) -> dict:
+    """How many visitors were identified since `since`, and the median and 95th percentile of the time from the
+    identifying event to the identification, in milliseconds (None when there were none)."""
+    lag = Visitor.objects.filter(identified_at__gte=since).aggregate(
+        identified=Count("id"),
+        median_ms=_Percentile("identification_lag_ms", fraction=0.5),
+        p95_ms=_Percentile("identification_lag_ms", fraction=0.95),
+    )
+    return {
+        "identified": lag["identified"],
+        "median_ms": None if lag["median_ms"] is None else round(lag["median_ms"]),
+        "p95_ms": None if lag["p95_ms"] is None else round(lag["p95_ms"]),
+    }
