@@ -69,9 +69,7 @@ SCRATCH_DATABASE = "cursive_bench_pixel"
 PASSWORD = "bench-password-correct-9"
 DOMAIN = "bench-shop.example"
 ORIGIN = f"https://{DOMAIN}"
-USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-)
+USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 STATIC_PATH = "/static/css/app.css"
 BATCH_SIZE = 20
 PIXEL_RATE_LIMIT = 1_000_000_000
