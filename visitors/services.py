@@ -97,10 +97,10 @@ def pixel_delete(*, workspace: Workspace, pixel_id) -> None:
 _months_ready: set[dt.date] = set()
 
 
-def _partition_ready(now: dt.datetime) -> None:
+def _partition_ready(moment: dt.datetime) -> None:
     """The month's partition exists before its first insert, even if the daily schedule has not run for
     months: checked once per process and month."""
-    month = partitions.month_start(now)
+    month = partitions.month_start(moment)
     if month in _months_ready:
         return
     with connection.cursor() as cursor:
@@ -119,11 +119,12 @@ def event_partitions_ensure(*, today: dt.date, ahead: int, retention_months: int
 
 @dataclass
 class _VisitorTotals:
-    first_seen: object
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    ip: str | None = None
     pageviews: int = 0
     engaged_ms: int = 0
     last_url: str | None = None
-    events: list[dict] = field(default_factory=list)
 
 
 # `xmax = 0` holds for a row this statement inserted, not for one it updated: a new visitor, whose network
@@ -149,7 +150,7 @@ def _routable(ip: str | None) -> bool:
         return False
 
 
-def _identifications(events, visitor_rows: dict, *, ip: str | None, now: dt.datetime) -> list[dict]:
+def _identifications(events, visitor_rows: dict, totals: dict[tuple[int, str], _VisitorTotals], now) -> list[dict]:
     """What in these events can identify a visitor, as work for the identification job: an email given by an
     identify call or a form (unless it is the one the visitor already has), a click id, a new visitor's IP."""
     work = []
@@ -159,46 +160,69 @@ def _identifications(events, visitor_rows: dict, *, ip: str | None, now: dt.date
             continue
         visitor_id, _, known_email = row
         traits = event.get("data") or {}
+        at = (event.get("received_at") or now).isoformat()
         if event["type"] in ("identify", "form") and isinstance(traits.get("email"), str):
             if normalize.normalize_email(traits["email"]) != (known_email or ""):
-                work.append({"visitor": visitor_id, "method": event["type"], "traits": traits, "at": now.isoformat()})
+                work.append({"visitor": visitor_id, "method": event["type"], "traits": traits, "at": at})
         elif event["type"] == "pageview" and isinstance(traits.get("click_id"), str):
-            work.append({"visitor": visitor_id, "method": "email_click", "click_id": traits["click_id"], "at": now.isoformat()})
-    if _routable(ip):
-        work += [
-            {"visitor": visitor_id, "method": "ip", "ip": ip, "at": now.isoformat()}
-            for visitor_id, inserted, _ in visitor_rows.values()
-            if inserted
-        ]
+            work.append({"visitor": visitor_id, "method": "email_click", "click_id": traits["click_id"], "at": at})
+    for key, (visitor_id, inserted, _) in visitor_rows.items():
+        seen = totals[key]
+        if inserted and _routable(seen.ip):
+            work.append({"visitor": visitor_id, "method": "ip", "ip": seen.ip, "at": seen.first_seen.isoformat()})
     return work
 
 
 def events_record(*, events: Sequence[tuple[int, dict]], ip: str | None = None) -> int:
-    """Store one beacon request's accepted events, as (pixel id, cleaned event) pairs: the visitors' totals
-    are upserted, the events go in with one insert, and their pixels become active. What can identify a
-    visitor is handed to a background job in the same transaction. Returns how many events were stored."""
+    """Store accepted beacon events, as (pixel id, cleaned event) pairs, each event optionally carrying when it
+    was received (`received_at`) and from where (`ip`, else the `ip` given here): the visitors' totals are
+    upserted, the events go in with one insert, and their pixels become active. Events of a pixel deleted
+    meanwhile are dropped. What can identify a visitor is handed to a background job in the same transaction.
+    Returns how many events were stored."""
     if not events:
         return 0
     now = timezone.now()
-    _partition_ready(now)
-    visitors: dict[tuple[int, str], _VisitorTotals] = {}
-    for pixel_id, event in events:
-        if not event.get("visitor"):
-            continue
-        totals = visitors.setdefault((pixel_id, event["visitor"]), _VisitorTotals(first_seen=now))
-        if event["type"] == "pageview":
-            totals.pageviews += 1
-            totals.last_url = event["url"] or totals.last_url
-        totals.engaged_ms += event.get("engaged_ms") or 0
+    for month in {partitions.month_start(event.get("received_at") or now) for _, event in events}:
+        _partition_ready(month)
     with transaction.atomic():
+        # KEY SHARE: a pixel deleted now waits for these rows, and one deleted before is not written to.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM visitors_pixel WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+                [sorted({pixel_id for pixel_id, _ in events})],
+            )
+            live = {row[0] for row in cursor.fetchall()}
+        events = [(pixel_id, event) for pixel_id, event in events if pixel_id in live]
+        if not events:
+            return 0
+        visitors: dict[tuple[int, str], _VisitorTotals] = {}
+        for pixel_id, event in events:
+            if not event.get("visitor"):
+                continue
+            at = event.get("received_at") or now
+            totals = visitors.setdefault((pixel_id, event["visitor"]), _VisitorTotals(first_seen=at, last_seen=at))
+            totals.first_seen, totals.last_seen = min(totals.first_seen, at), max(totals.last_seen, at)
+            totals.ip = totals.ip or event.get("ip") or ip
+            if event["type"] == "pageview":
+                totals.pageviews += 1
+                totals.last_url = event["url"] or totals.last_url
+            totals.engaged_ms += event.get("engaged_ms") or 0
         visitor_rows: dict[tuple[int, str], tuple[int, bool, str | None]] = {}
         if visitors:
-            # One statement, rows in key order: concurrent requests lock the same visitors in the same order.
+            # One statement, rows in key order: concurrent writers lock the same visitors in the same order.
             keys = sorted(visitors)
             params = []
             for pixel_id, key in keys:
                 totals = visitors[(pixel_id, key)]
-                params += [pixel_id, key, now, now, totals.pageviews, totals.engaged_ms // 1000, totals.last_url or ""]
+                params += [
+                    pixel_id,
+                    key,
+                    totals.first_seen,
+                    totals.last_seen,
+                    totals.pageviews,
+                    totals.engaged_ms // 1000,
+                    totals.last_url or "",
+                ]
             sql = _VISITOR_UPSERT.format(rows=", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(keys)))
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
@@ -208,7 +232,7 @@ def events_record(*, events: Sequence[tuple[int, dict]], ip: str | None = None) 
         Event.objects.bulk_create(
             [
                 Event(
-                    received_at=now,
+                    received_at=event.get("received_at") or now,
                     pixel_id=pixel_id,
                     visitor_id=visitor_rows.get((pixel_id, event.get("visitor")), (None,))[0],
                     type=event["type"],
@@ -222,11 +246,11 @@ def events_record(*, events: Sequence[tuple[int, dict]], ip: str | None = None) 
                 for pixel_id, event in events
             ]
         )
-        # At most one write a second to a pixel's row, which every request of that site would otherwise queue on.
+        # At most one write a second to a pixel's row, which every writer of that site would otherwise queue on.
         Pixel.objects.filter(pk__in={pixel_id for pixel_id, _ in events}).exclude(
             status=Pixel.Status.ACTIVE, last_event_at__gt=now - dt.timedelta(seconds=1)
         ).update(status=Pixel.Status.ACTIVE, last_event_at=now)
-        if work := _identifications(events, visitor_rows, ip=ip, now=now):
+        if work := _identifications(events, visitor_rows, visitors, now):
             job_enqueue("visitors.tasks.visitors_identify", items=work)
     return len(events)
 
