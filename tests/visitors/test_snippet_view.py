@@ -50,7 +50,7 @@ def test_the_script_is_gzipped_for_clients_that_accept_it_and_stays_under_2_kb(c
 def test_a_known_etag_is_answered_304_without_a_body_but_with_the_cache_headers(client):
     plain = client.get("/p/cursive.js")
     zipped = client.get("/p/cursive.js", HTTP_ACCEPT_ENCODING="gzip")
-    for offered in (plain["ETag"], zipped["ETag"], f'W/{plain["ETag"]}', f'"old", {zipped["ETag"]}', "*"):
+    for offered in (plain["ETag"], zipped["ETag"], f"W/{plain['ETag']}", f'"old", {zipped["ETag"]}', "*"):
         again = client.get("/p/cursive.js", HTTP_IF_NONE_MATCH=offered, HTTP_ACCEPT_ENCODING="gzip")
         assert again.status_code == 304, offered
         assert again.content == b""
