@@ -28,7 +28,8 @@
     visitor = visitor || id();
 
     // Events of one task go out together (at most 50 a request, the endpoint's limit), in a microtask: that
-    // still runs inside a pagehide handler, where a timer would never fire.
+    // still runs inside a pagehide handler, where a timer would never fire. Each event is serialized alone, so
+    // one the browser cannot encode (a cycle in traits) is dropped without taking the others with it.
     let queue = [];
     const post = (body) => {
       const beacon = () => n.sendBeacon && n.sendBeacon(endpoint, new Blob([body], { type: "text/plain" }));
@@ -39,10 +40,12 @@
     const flush = guard(() => {
       const events = queue;
       queue = [];
-      for (let i = 0; i < events.length; i += 50) post(JSON.stringify(events.slice(i, i + 50)));
+      for (let i = 0; i < events.length; i += 50) post(`[${events.slice(i, i + 50)}]`);
     });
     const send = (event) => {
-      if (queue.push({ site, visitor, url: location.href, ...event }) === 1) Promise.resolve().then(flush);
+      try {
+        if (queue.push(JSON.stringify({ site, visitor, url: location.href, ...event })) === 1) Promise.resolve().then(flush);
+      } catch (e) { /* not JSON: dropped */ }
     };
 
     // Engaged time: time the page was visible, sent as a delta when it hides and before each SPA pageview.
