@@ -374,3 +374,33 @@ def test_the_host_page_console_stays_clean_even_when_the_beacon_is_unreachable(t
     # The browser itself reports each refused request; nothing else may appear, above all no script error.
     refused = f"error: Failed to load resource: net::ERR_FAILED at {live_server.url}/p/collect"
     assert tab.problems and set(tab.problems) == {refused}
+
+
+@pytest.mark.parametrize(
+    "browser_quirk",
+    [
+        "delete window.fetch",
+        "window.fetch = () => Promise.reject(new TypeError('Failed to fetch'))",
+    ],
+    ids=["no-fetch", "fetch-refused"],
+)
+def test_without_a_working_fetch_the_events_go_by_send_beacon(browser, host_site, pixel, browser_quirk):
+    tab = _open_tab(browser, init_script=browser_quirk)
+    try:
+        loaded(tab, host_site.page("/", head=snippet(pixel)))
+        (pageview,) = stored(pixel, "pageview")
+        assert pageview.url == f"{host_site.url}/"
+        assert tab.problems == []
+    finally:
+        _close(tab)
+
+
+def test_without_document_current_script_the_script_finds_its_own_tag(browser, host_site, pixel):
+    tab = _open_tab(browser, init_script="Object.defineProperty(Document.prototype, 'currentScript', {get: () => null})")
+    try:
+        other_script = '<script data-site="not-this-one">window.other = 1</script>'
+        loaded(tab, host_site.page("/", head=other_script + snippet(pixel)))
+        assert stored(pixel, "pageview")
+        assert tab.problems == []
+    finally:
+        _close(tab)
