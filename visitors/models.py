@@ -41,8 +41,12 @@ class Pixel(models.Model):
 
     @property
     def snippet(self) -> str:
-        """The HTML a site owner pastes into <head> (API.md)."""
-        return f'<script async src="{settings.SITE_URL.rstrip("/")}/p/cursive.js" data-site="{self.site_key}"></script>'
+        """The HTML a site owner pastes into <head> (API.md): a one-line stub that queues `cursive(...)` calls
+        the page makes before the async script has loaded, then the script, which replays them."""
+        return (
+            "<script>window.cursive=window.cursive||function(){(cursive.q=cursive.q||[]).push(arguments)}</script>\n"
+            f'<script async src="{settings.SITE_URL.rstrip("/")}/p/cursive.js" data-site="{self.site_key}"></script>'
+        )
 
 
 class Visitor(models.Model):

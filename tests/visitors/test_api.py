@@ -17,6 +17,7 @@ def test_create_a_pixel_returns_the_contract_fields_and_snippet(tenant, settings
     assert body["status"] == "waiting" and body["last_event_at"] is None
     assert len(body["site_key"]) >= 16
     assert body["snippet"] == (
+        "<script>window.cursive=window.cursive||function(){(cursive.q=cursive.q||[]).push(arguments)}</script>\n"
         f'<script async src="https://cursive.example/p/cursive.js" data-site="{body["site_key"]}"></script>'
     )
     assert Pixel.objects.get(pk=body["id"]).workspace == tenant.workspace
