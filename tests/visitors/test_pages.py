@@ -265,7 +265,7 @@ def test_load_more_pages_through_and_the_live_poll_keeps_the_rows_shown(browser,
     assert 'id="visitors-shown" name="shown" value="4" hx-swap-oob="true"' in second
     assert f'id="visitor-{visitors[2].pk}"' in second and f'id="visitor-{visitors[1].pk}"' in second
     # The live poll re-renders as many rows as are on screen, with the filters of the form.
-    poll = browser.get("/visitors/?shown=4", HTTP_HX_TARGET="visitor-results", HTTP_HX_TRIGGER="visitor-results", **HTMX)
+    poll = browser.get("/visitors/?shown=4", HTTP_HX_TARGET="visitor-results", HTTP_HX_TRIGGER="visitor-poll", **HTMX)
     body = poll.content.decode()
     assert body.strip().startswith("<section") and body.count('data-testid="visitor-row"') == 4
     assert "HX-Push-Url" not in poll  # polling fills no history
@@ -279,7 +279,7 @@ def test_the_results_poll_every_few_seconds_and_a_new_visitor_appears(browser, t
     page = browser.get("/visitors/").content.decode()
     assert 'hx-trigger="every 5s"' in page and "data-live" in page and 'hx-include="#visitor-filters, #visitors-shown"' in page
     newcomer = make_visitor(pixel, url="https://example.com/new")
-    poll = browser.get("/visitors/", HTTP_HX_TARGET="visitor-results", HTTP_HX_TRIGGER="visitor-results", **HTMX)
+    poll = browser.get("/visitors/", HTTP_HX_TARGET="visitor-results", HTTP_HX_TRIGGER="visitor-poll", **HTMX)
     assert f'id="visitor-{newcomer.pk}"' in poll.content.decode()
 
 
