@@ -93,11 +93,7 @@ def live_visitors(*, workspace: Workspace, filters: VisitorFilters, now: dt.date
         )
     if filters.page:
         visitors = visitors.filter(
-            Exists(
-                Event.objects.filter(
-                    visitor_id=OuterRef("pk"), pixel_id=OuterRef("pixel_id"), received_at__gte=since, url__icontains=filters.page
-                )
-            )
+            Exists(Event.objects.filter(visitor_id=OuterRef("pk"), received_at__gte=since, url__icontains=filters.page))
         )
     return visitors.select_related("pixel", "lead")
 

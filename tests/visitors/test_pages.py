@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leads.models import Company, Lead
@@ -355,3 +357,24 @@ def test_another_workspaces_pixel_cannot_be_changed_deleted_or_its_visitor_tagge
     assert browser.post(f"/visitors/{visitor.pk}/tag/", {"tags": "x"}).status_code == 404
     theirs.refresh_from_db()
     assert theirs.name == "Main site"
+
+
+def test_the_visitor_list_costs_the_same_queries_for_more_visitors(browser, tenant, django_assert_max_num_queries):
+    pixel = make_pixel(tenant)
+    ideal_customer_profile_update(workspace=tenant.workspace, company_sizes=["51-200"], industries=[])
+
+    def add(n):
+        for _ in range(n):
+            lead = lead_create(
+                workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": f"p{Visitor.objects.count()}@x.example"}
+            )
+            identify(make_visitor(pixel), company_name="Initech", company_domain="initech.example", identified_by="ip", lead=lead)
+            identify(make_visitor(pixel), company_name="Initech", company_domain="initech.example", identified_by="ip")
+
+    add(1)
+    with CaptureQueriesContext(connection) as few:
+        browser.get("/visitors/?company=init")
+    add(10)
+    with django_assert_max_num_queries(len(few)):
+        body = browser.get("/visitors/?company=init").content.decode()
+    assert body.count('data-testid="visitor-row"') == 22
