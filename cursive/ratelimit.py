@@ -34,6 +34,10 @@ PAGE_RATE_CLASSES: dict[str, dict[str, tuple[str, str]]] = {
     "segments:run": {"POST": ("writes", "segment counts and pulls")},
     "marketplace:checkout": {"POST": ("purchases", "purchases")},
     "credits:buy": {"POST": ("credit_checkouts", "credit checkouts")},
+    "visitors:pixel_list": {"POST": ("writes", "new pixels")},
+    "visitors:pixel_detail": {"POST": ("writes", "pixel changes")},
+    "visitors:pixel_delete": {"POST": ("writes", "pixel deletions")},
+    "visitors:visitor_tag": {"POST": ("writes", "tag changes")},
 }
 
 _UPSERT = """

@@ -22,6 +22,7 @@ FILTER_LABELS = {
     "has_linkedin": "LinkedIn",
     "email_verified": "Verified email",
     "score_min": "Minimum quality score",
+    "company_domain": "Company domain",
 }
 BOOLEAN_FIELDS = ("has_email", "has_phone", "has_linkedin", "email_verified")
 
@@ -65,6 +66,7 @@ class SegmentFiltersSerializer(serializers.Serializer):
     has_linkedin = Flag(required=False)
     email_verified = Flag(required=False)
     score_min = serializers.IntegerField(min_value=0, max_value=100, required=False)
+    company_domain = serializers.ListField(child=Text(max_length=253), required=False, max_length=50)
 
     def validate(self, attrs):
         unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
@@ -94,6 +96,10 @@ def people_matching(filters: dict) -> QuerySet[Person]:
             people = people.filter(**{name: filters[name]})
     if filters.get("score_min") is not None:
         people = people.filter(score__gte=filters["score_min"])
+    if filters.get("company_domain"):
+        # Through the company: its unique domain index and the people's company index find a few companies'
+        # people without a scan of the people table.
+        people = people.filter(company__domain__in=[domain.strip().lower() for domain in filters["company_domain"]])
     if filters.get("title", "").strip():
         people = people.filter(title_search=SearchQuery(filters["title"], search_type="plain", config="simple"))
     return people

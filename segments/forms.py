@@ -21,6 +21,9 @@ def filters_from_query(query: QueryDict) -> dict:
     for name in BOOLEAN_FIELDS:
         if query.get(name) in ("true", "false"):
             raw[name] = query[name] == "true"
+    domains = [value.strip() for item in query.getlist("company_domain") for value in item.split(",") if value.strip()]
+    if domains:
+        raw["company_domain"] = domains
     if query.get("score_min", "").strip():
         raw["score_min"] = query["score_min"].strip()
     return raw

@@ -48,6 +48,23 @@ def _request_stats_flush_on_demand(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _pixel_events_written_at_once(settings, monkeypatch):
+    """Beacon events are buffered in the process and written by a thread of its own, which cannot see a
+    test's uncommitted rows: tests write each request's events before it is answered, except those about the
+    buffer itself (tests/visitors/test_buffer.py) and the browser tests, which turn it back on. The per-process
+    site-key cache and flood buckets start empty."""
+    from visitors import buffer, collect
+
+    settings.PIXEL_BUFFER_MS = 0
+    events = buffer.EventBuffer()
+    monkeypatch.setattr(buffer, "events", events)
+    monkeypatch.setattr(collect, "site_keys", collect.SiteKeys())
+    monkeypatch.setattr(collect, "buckets", collect.TokenBuckets())
+    yield
+    events.stop()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_health_answers():
     """/health remembers its answer and its migration check in the process; each test starts without them."""
     from cursive.health import _cache

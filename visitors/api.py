@@ -1,11 +1,7 @@
-import math
-import time
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from cursive import ratelimit
 from cursive.api.errors import json_error
 from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
 from cursive.api.views import WorkspaceAPIView
@@ -13,9 +9,6 @@ from cursive.errors import ValidationFailed
 
 from . import selectors, services
 from .models import Pixel, Visitor
-
-NEW_PIXELS_PER_DAY = 3
-DAY_SECONDS = 86_400
 
 
 class PixelSerializer(serializers.ModelSerializer):
@@ -41,21 +34,14 @@ class PixelListCreateView(WorkspaceAPIView):
     def post(self, request):
         data = PixelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.domain_normalize(data.validated_data["domain"])
-        # Counted only once the input is valid, per UTC day; this limit's headers replace the writes class's.
-        decision = ratelimit.hit(f"ws:{request.workspace.pk}:pixel_create", limit=NEW_PIXELS_PER_DAY, window=DAY_SECONDS)
-        if not decision.allowed:
-            retry_after = max(1, math.ceil(decision.reset - time.time()))
-            response = json_error(
-                429,
-                "rate_limited",
-                f"A workspace can add {NEW_PIXELS_PER_DAY} pixels a day; try again in {retry_after // 3600 + 1} hours.",
-            )
-            response["Retry-After"] = str(retry_after)
+        # This limit's headers replace the writes class's: it is the one a client adding pixels meets.
+        try:
+            pixel, decision = services.pixel_create_within_limit(workspace=request.workspace, **data.validated_data)
+        except services.PixelLimitReached as exc:
+            response, headers = json_error(429, exc.code, exc.message), exc.headers()
         else:
-            pixel = services.pixel_create(workspace=request.workspace, **data.validated_data)
-            response = Response(PixelSerializer(pixel).data, status=201)
-        for name, value in decision.headers().items():
+            response, headers = Response(PixelSerializer(pixel).data, status=201), decision.headers()
+        for name, value in headers.items():
             response[name] = value
         return response
 

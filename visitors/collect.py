@@ -136,3 +136,41 @@ class TokenBuckets:
 
 
 buckets = TokenBuckets()
+
+
+class SiteKeys:
+    """Site key -> (pixel id, domain), or None for a key no pixel has, remembered per process for
+    PIXEL_SITE_CACHE_SECONDS: a beacon costs no query for its pixel, and a flood of made-up keys costs one
+    query per key and period. The services forget a key when its pixel changes or goes (other processes
+    catch up within the period)."""
+
+    def __init__(self):
+        self._entries: dict[str, tuple[float, tuple[int, str] | None]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, keys: set[str], *, load, ttl: float) -> dict[str, tuple[int, str]]:
+        now = time.monotonic()
+        found: dict[str, tuple[int, str]] = {}
+        missing = set()
+        for key in keys:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] <= now:
+                missing.add(key)
+            elif entry[1] is not None:
+                found[key] = entry[1]
+        if missing:
+            loaded = load(missing)
+            with self._lock:
+                if len(self._entries) > 100_000:
+                    self._entries = {key: entry for key, entry in self._entries.items() if entry[0] > now}
+                for key in missing:
+                    self._entries[key] = (now + ttl, loaded.get(key))
+            found.update(loaded)
+        return found
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+site_keys = SiteKeys()

@@ -6,7 +6,9 @@ import csv
 import datetime as dt
 import ipaddress
 import logging
+import math
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -18,13 +20,14 @@ from django.utils import timezone
 from accounts.models import User, Workspace
 from credits.errors import InsufficientCredits
 from credits.services import credits_spend
-from cursive.errors import Conflict, NotFound, ValidationFailed
+from cursive import ratelimit
+from cursive.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from cursive.jobs import job_enqueue
 from leads import normalize
 from leads.models import Lead, Person
 from leads.services import lead_fields_clean, lead_fill_from_person, lead_record_visitor, leads_engagement_set
 
-from . import click_ids, partitions
+from . import click_ids, collect, partitions
 from .models import Event, IpRange, Pixel, Visitor, VisitorEnrichment
 
 logger = logging.getLogger("cursive.visitors")
@@ -63,6 +66,13 @@ def _name(raw: str) -> str:
     return name[:120]
 
 
+def _forget_site(site_key: str) -> None:
+    """This process forgets the pixel's cached site at once and again after commit, so no beacon in between
+    caches the old one for long; other processes catch up within PIXEL_SITE_CACHE_SECONDS."""
+    collect.site_keys.forget(site_key)
+    transaction.on_commit(lambda: collect.site_keys.forget(site_key))
+
+
 def pixel_create(*, workspace: Workspace, name: str, domain: str) -> Pixel:
     return Pixel.objects.create(workspace=workspace, name=_name(name), domain=domain_normalize(domain))
 
@@ -72,6 +82,36 @@ def _pixel_for_update(*, workspace: Workspace, pixel_id) -> Pixel:
     if pixel is None:
         raise NotFound("That pixel does not exist in this workspace.")
     return pixel
+
+
+NEW_PIXELS_PER_DAY = 3
+DAY_SECONDS = 86_400
+
+
+class PixelLimitReached(RateLimited):
+    """The workspace has added its pixels for the day; carries the limit's decision for the 429's headers."""
+
+    def __init__(self, decision: ratelimit.Decision):
+        self.decision = decision
+        self.retry_after = max(1, math.ceil(decision.reset - time.time()))
+        super().__init__(
+            f"A workspace can add {NEW_PIXELS_PER_DAY} pixels a day; try again in {self.retry_after // 3600 + 1} hours."
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {**self.decision.headers(), "Retry-After": str(self.retry_after)}
+
+
+@transaction.atomic
+def pixel_create_within_limit(*, workspace: Workspace, name: str, domain: str) -> tuple[Pixel, ratelimit.Decision]:
+    """A new pixel and the day's limit after it. Invalid input raises before anything is counted; over the
+    limit, PixelLimitReached rolls the pixel back. The counter's row stays locked until commit, so two
+    concurrent requests cannot both take the last place of the day."""
+    pixel = pixel_create(workspace=workspace, name=name, domain=domain)
+    decision = ratelimit.hit(f"ws:{workspace.pk}:pixel_create", limit=NEW_PIXELS_PER_DAY, window=DAY_SECONDS)
+    if not decision.allowed:
+        raise PixelLimitReached(decision)
+    return pixel, decision
 
 
 @transaction.atomic
@@ -84,6 +124,7 @@ def pixel_update(*, workspace: Workspace, pixel_id, name: str | None = None, dom
         pixel.domain = domain
         pixel.status = Pixel.Status.WAITING
     pixel.save(update_fields=["name", "domain", "status"])
+    _forget_site(pixel.site_key)
     return pixel
 
 
@@ -92,6 +133,7 @@ def pixel_delete(*, workspace: Workspace, pixel_id) -> None:
     pixel = _pixel_for_update(workspace=workspace, pixel_id=pixel_id)
     Event.objects.filter(pixel_id=pixel.pk).delete()
     pixel.delete()
+    _forget_site(pixel.site_key)
 
 
 _months_ready: set[dt.date] = set()

@@ -1,143 +1,241 @@
 from __future__ import annotations
 
-import functools
-import gzip
-import hashlib
-from dataclasses import dataclass
+import re
+import secrets
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST, require_safe
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 
-from cursive.api.errors import error_body
-from cursive.ratelimit import client_ip
+from accounts.decorators import workspace_required
+from cursive.errors import ApplicationError, ValidationFailed
+from cursive.htmx import meaningful_query, push_url
+from cursive.pagination import keyset_paginate
+from cursive.views import or_404, perform
+from leads import services as leads_services
 
-from . import collect, selectors, services
+from . import selectors, services
+from .forms import PixelForm
+from .models import Pixel, Visitor
 
-
-def _error(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse(error_body(code, message), status=status)
-
-
-def _read_body(request) -> bytes | JsonResponse:
-    too_large = _error(413, "payload_too_large", f"Send at most {collect.MAX_BODY_BYTES // 1024} KB at once.")
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return _error(400, "bad_request", "Content-Length is not a number.")
-    if declared > collect.MAX_BODY_BYTES:
-        return too_large
-    # Read one byte past the limit: a body longer than its Content-Length said is refused the same way.
-    raw = request.read(collect.MAX_BODY_BYTES + 1)
-    return too_large if len(raw) > collect.MAX_BODY_BYTES else raw
-
-
-def _any_origin(view):
-    """Any site may read these answers: no cookie or credential is ever involved, and without the header
-    every beacon would log a CORS error in the host page's console."""
-
-    @functools.wraps(view)
-    def wrapped(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        response["Access-Control-Allow-Origin"] = "*"
-        return response
-
-    return wrapped
+TEST_ADVICE_AFTER = 60
+TEST_GIVE_UP_AFTER = 300
+VISITORS_PAGE_SIZE = 50
+VISITORS_LIVE_MAX = 500
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
-@dataclass(frozen=True)
-class _Script:
-    plain: bytes
-    gzipped: bytes
-    etag: str
-    gzip_etag: str
+def _pixel(request, pixel_id) -> Pixel:
+    return or_404(selectors.pixel_get, workspace=request.workspace, pixel_id=pixel_id)
 
 
-@functools.cache
-def _script() -> _Script:
-    """static/pixel/cursive.js as served, read and compressed once per process. Whole-line comments and
-    indentation are for readers of the repository, not for every visitor's browser: dropping them takes the
-    gzipped script from about 2.5 KB to under 2 KB without a build step."""
-    source = (settings.BASE_DIR / "static" / "pixel" / "cursive.js").read_text(encoding="utf-8")
-    lines = (line.strip() for line in source.splitlines())
-    plain = "\n".join(line for line in lines if line and not line.startswith("//")).encode() + b"\n"
-    digest = hashlib.sha256(plain).hexdigest()[:20]
-    # mtime=0: the same bytes, and so the same ETag, from every process and every deploy of the same script.
-    return _Script(plain=plain, gzipped=gzip.compress(plain, 9, mtime=0), etag=f'"{digest}"', gzip_etag=f'"{digest}-gz"')
+def _refused(form: PixelForm, exc: ApplicationError) -> None:
+    """The service's sentence (it quotes what was typed) on the field it names, rather than the bare hint."""
+    field = next((name for name in exc.fields if name in form.fields), None)
+    form.add_error(field, exc.message)
 
 
-def _accepts_gzip(header: str) -> bool:
-    """Whether Accept-Encoding allows gzip: named, or covered by `*`, with a quality above zero."""
-    qualities = {}
-    for coding in header.split(","):
-        name, _, params = coding.partition(";")
-        quality = params.strip().lower()
-        try:
-            qualities[name.strip().lower()] = float(quality.removeprefix("q=")) if quality.startswith("q=") else 1.0
-        except ValueError:
-            qualities[name.strip().lower()] = 0.0
-    return qualities.get("gzip", qualities.get("*", 0.0)) > 0
-
-
-# A day fresh, then a week served from cache while the browser revalidates in the background. Not a year:
-# the URL carries no version, and every installed site must pick up a fixed script within a day or so.
-SCRIPT_CACHE_CONTROL = "public, max-age=86400, stale-while-revalidate=604800"
-
-
-@_any_origin
-@require_safe
-def snippet_script(request):
-    """GET /p/cursive.js: the snippet every customer site loads, cacheable by browsers and CDNs."""
-    script = _script()
-    gzipped = _accepts_gzip(request.META.get("HTTP_ACCEPT_ENCODING", ""))
-    etag = script.gzip_etag if gzipped else script.etag
-    # If-None-Match compares weakly (RFC 9110 13.1.2): either encoding of the current script is a match.
-    offered = {tag.strip().removeprefix("W/") for tag in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")}
-    if "*" in offered or offered & {script.etag, script.gzip_etag}:
-        response = HttpResponse(status=304)
-    else:
-        body = script.gzipped if gzipped else script.plain
-        response = HttpResponse(body, content_type="application/javascript; charset=utf-8")
-        response["Content-Length"] = str(len(body))
-        if gzipped:
-            response["Content-Encoding"] = "gzip"
-    response["ETag"] = etag
-    response["Cache-Control"] = SCRIPT_CACHE_CONTROL
-    response["Vary"] = "Accept-Encoding"
-    # Pages that isolate themselves (Cross-Origin-Embedder-Policy: require-corp) may load it too.
-    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+def _limit_refused(request, form: PixelForm, pixels, exc: services.PixelLimitReached) -> HttpResponse:
+    form.add_error(None, exc.message)
+    response = render(request, "visitors/pixels.html", {"form": form, "pixels": pixels}, status=429)
+    for name, value in exc.headers().items():
+        response[name] = value
     return response
 
 
-@csrf_exempt
-@_any_origin
-@require_POST
-def collect_events(request):
-    """The snippet's beacon (API.md): 202 whether events were stored or dropped as bots, other sites' or a
-    flood's excess, so the answer tells a scraper nothing; 400/413 for a body the snippet never sends."""
-    raw = _read_body(request)
-    if isinstance(raw, HttpResponse):
-        return raw
+@workspace_required
+def pixel_list(request):
+    pixels = list(selectors.workspace_pixels(workspace=request.workspace).order_by("-created_at", "-id"))
+    form = PixelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            pixel, _ = services.pixel_create_within_limit(workspace=request.workspace, **form.cleaned_data)
+        except services.PixelLimitReached as exc:
+            return _limit_refused(request, form, pixels, exc)
+        except ApplicationError as exc:
+            _refused(form, exc)
+        else:
+            messages.success(request, f"Pixel “{pixel.name}” added: paste its snippet into your site's <head>.")
+            return redirect("visitors:pixel_detail", pixel_id=pixel.pk)
+    return render(request, "visitors/pixels.html", {"form": form, "pixels": pixels})
+
+
+@workspace_required
+def pixel_detail(request, pixel_id: int):
+    pixel = _pixel(request, pixel_id)
+    form = PixelForm(request.POST or None, initial={"name": pixel.name, "domain": pixel.domain}, prefix="edit")
+    if request.method == "POST" and form.is_valid():
+        try:
+            pixel = services.pixel_update(workspace=request.workspace, pixel_id=pixel.pk, **form.cleaned_data)
+        except ApplicationError as exc:
+            _refused(form, exc)
+        else:
+            messages.success(request, "Pixel saved.")
+            return redirect("visitors:pixel_detail", pixel_id=pixel.pk)
+    context = {
+        "pixel": pixel,
+        "form": form,
+        "test_token": secrets.token_urlsafe(12),
+        "test_url": f"https://{pixel.domain}/" if pixel.domain != "localhost" else "http://localhost/",
+        "collect_origin": settings.SITE_URL.rstrip("/"),
+    }
+    return render(request, "visitors/pixel_detail.html", context)
+
+
+@workspace_required
+def pixel_status(request, pixel_id: int):
+    """The live install check, polled by the pixel's page."""
+    return render(request, "visitors/_install_status.html", {"pixel": _pixel(request, pixel_id)})
+
+
+@workspace_required
+def pixel_test_check(request, pixel_id: int):
+    """Polled after "Send a test pageview": did an event with the test token in its URL arrive?"""
+    pixel = _pixel(request, pixel_id)
+    token = request.GET.get("token", "")
+    if not _TOKEN.match(token):
+        raise ValidationFailed("That test has no valid token; reload the page and send a new test.")
+    now = timezone.now()
     try:
-        events = collect.parse_body(raw)
-    except collect.BadBeacon as exc:
-        return _error(400, "invalid_beacon", str(exc))
-    accepted = 202
-    if not events or collect.is_bot(request.META.get("HTTP_USER_AGENT", "")):
-        return HttpResponse(status=accepted)
-    origin = request.META.get("HTTP_ORIGIN")
-    origin_host = collect.host_of(origin) if origin and origin != "null" else None
-    pixels = selectors.pixels_by_site_key(site_keys={event["site"] for event in events})
-    by_site: dict[str, list[dict]] = {}
-    for event in events:
-        pixel = pixels.get(event["site"])
-        if pixel is not None and collect.host_allowed(origin_host or collect.host_of(event["url"]), pixel.domain):
-            by_site.setdefault(event["site"], []).append(event)
-    rate = settings.PIXEL_EVENTS_PER_SECOND_PER_SITE
-    kept = []
-    for site, site_events in by_site.items():
-        granted = collect.buckets.take(site, len(site_events), rate=rate)
-        kept += [(pixels[site].pk, event) for event in site_events[:granted]]
-    services.events_record(events=kept, ip=client_ip(request))
-    return HttpResponse(status=accepted)
+        started = float(request.GET.get("started") or now.timestamp())
+    except ValueError:
+        started = now.timestamp()
+    waited = max(0, int(now.timestamp() - started))
+    context = {
+        "pixel": pixel,
+        "token": token,
+        "started": f"{started:.0f}",
+        "waited": waited,
+        "found": selectors.test_pageview_seen(pixel=pixel, token=f"cursive_test={token}", now=now),
+        "advise": waited >= TEST_ADVICE_AFTER,
+        "give_up": waited >= TEST_GIVE_UP_AFTER,
+        "collect_origin": settings.SITE_URL.rstrip("/"),
+    }
+    return render(request, "visitors/_test_result.html", context)
+
+
+@workspace_required
+@require_POST
+def pixel_delete(request, pixel_id: int):
+    pixel = _pixel(request, pixel_id)
+    perform(
+        request,
+        services.pixel_delete,
+        success=f"Pixel “{pixel.name}” deleted, with its visitors and events.",
+        workspace=request.workspace,
+        pixel_id=pixel.pk,
+    )
+    return redirect("visitors:pixel_list")
+
+
+def _visitor_filters(request, pixels: list[Pixel]) -> selectors.VisitorFilters:
+    """The page's filters; a value that is not one of the choices is ignored rather than refused."""
+    query = request.GET
+    period = query.get("period", "")
+    pixel_id = query.get("pixel", "")
+    return selectors.VisitorFilters(
+        period=period if period in selectors.PERIODS else "7d",
+        identified=query.get("identified") == "1",
+        company=query.get("company", "").strip()[:200],
+        page=query.get("page", "").strip()[:500],
+        pixel_id=int(pixel_id) if pixel_id.isdecimal() and int(pixel_id) in {p.pk for p in pixels} else None,
+    )
+
+
+def _shown(request) -> int:
+    raw = request.GET.get("shown", "")
+    return min(int(raw), VISITORS_LIVE_MAX) if raw.isdecimal() and int(raw) > 0 else VISITORS_PAGE_SIZE
+
+
+@workspace_required
+@vary_on_headers("HX-Request")
+def visitor_list(request):
+    """Who's on your site. The results section re-polls itself with the filters of the form and as many rows
+    as "Load more" has shown, so a live update keeps the user's filters, rows and scroll position."""
+    pixels = list(selectors.workspace_pixels(workspace=request.workspace).order_by("-created_at", "-id"))
+    filters = _visitor_filters(request, pixels)
+    now = timezone.now()
+    visitors = selectors.live_visitors(workspace=request.workspace, filters=filters, now=now)
+    cursor = request.GET.get("cursor")
+    try:
+        page = keyset_paginate(
+            visitors,
+            ordering=("-last_seen", "-id"),
+            cursor=cursor,
+            page_size=VISITORS_PAGE_SIZE if cursor else _shown(request),
+        )
+    except ApplicationError:
+        return redirect("visitors:visitor_list")
+    shown = (_shown(request) if cursor else 0) + len(page.results)
+    query = meaningful_query(request.GET, drop=("cursor", "shown")).urlencode()
+    context = {
+        "page": page,
+        "fits": selectors.visitors_icp_fit(workspace=request.workspace, visitors=page.results),
+        "filters": filters,
+        "query": query,
+        "more_query": f"{query}&shown={shown}" if query else f"shown={shown}",
+        "shown": shown,
+        "pixels": pixels,
+        "periods": selectors.PERIODS,
+        "now": now,
+    }
+    if request.htmx and cursor:
+        return render(request, "visitors/visitors.html#rows", context)
+    context["has_visitors"] = bool(page.results) or selectors.workspace_has_visitors(workspace=request.workspace)
+    if request.htmx and request.htmx.target == "visitor-results":
+        response = render(request, "visitors/visitors.html#results", context)
+        # A filter change goes into the address bar; the live poll every few seconds must not fill the history.
+        if request.htmx.trigger == "visitor-filters":
+            push_url(response, reverse("visitors:visitor_list"), query)
+        return response
+    return render(request, "visitors/visitors.html", context)
+
+
+def _visitor(request, visitor_id) -> Visitor:
+    return or_404(selectors.visitor_get, workspace=request.workspace, visitor_id=visitor_id)
+
+
+def _visitor_context(request, visitor: Visitor) -> dict:
+    return {
+        "visitor": visitor,
+        "events": selectors.visitor_events(visitor=visitor),
+        "fit": selectors.visitors_icp_fit(workspace=request.workspace, visitors=[visitor]).get(visitor.pk),
+        "find_people_url": find_people_url(visitor),
+    }
+
+
+def find_people_url(visitor: Visitor) -> str | None:
+    """Lead Search for the people of the visitor's company, by its domain."""
+    if not visitor.company_domain:
+        return None
+    return f"{reverse('segments:search')}?{urlencode({'company_domain': visitor.company_domain})}"
+
+
+@workspace_required
+def visitor_detail(request, visitor_id: int):
+    visitor = _visitor(request, visitor_id)
+    context = _visitor_context(request, visitor)
+    if request.htmx:
+        return render(request, "visitors/_drawer.html", context)
+    return render(request, "visitors/visitor_detail.html", context)
+
+
+@workspace_required
+@require_POST
+def visitor_tag(request, visitor_id: int):
+    visitor = _visitor(request, visitor_id)
+    if visitor.lead_id is None:
+        raise ValidationFailed("This visitor is not a lead yet: only identified people become leads.")
+    leads_services.leads_bulk_update(
+        workspace=request.workspace, action="tag", lead_ids=[visitor.lead_id], tags=request.POST.get("tags", "")
+    )
+    messages.success(request, "Lead tagged.")
+    if request.htmx:
+        return render(request, "visitors/_drawer.html", _visitor_context(request, _visitor(request, visitor_id)))
+    return redirect("visitors:visitor_detail", visitor_id=visitor.pk)

@@ -131,6 +131,30 @@
   document.addEventListener("DOMContentLoaded", function () { fill(document); });
   document.addEventListener("htmx:afterSwap", function () { fill(document); });
 
+  // Live lists and checks ([data-live]) poll only while the tab is shown; the next tick after it shows again
+  // catches up, so a tab left open all day costs nothing.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (document.hidden && event.detail.elt.hasAttribute("data-live")) event.preventDefault();
+  });
+
+  // "Send a test pageview" opens the page typed in its field, with the test's token added to the address, and
+  // starts looking for it. The link opens the tab itself: htmx on the link would cancel its navigation.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-test-pageview]");
+    if (!link) return;
+    var input = document.getElementById(link.getAttribute("data-test-pageview"));
+    try {
+      var url = new URL(input.value.trim());
+      if (url.protocol === "http:" || url.protocol === "https:") {
+        url.searchParams.set("cursive_test", link.dataset.token);
+        link.href = url.toString();
+      }
+    } catch (error) {
+      // Not a full address: the prefilled home page opens instead.
+    }
+    htmx.trigger(document.getElementById(link.dataset.testArea), "test-sent");
+  });
+
   // Server-sent toasts for htmx responses (HX-Trigger: {"toast": {...}}).
   document.addEventListener("toast", function (event) {
     var box = document.getElementById("toasts");

@@ -138,3 +138,16 @@ def test_saving_bad_filters_goes_back_to_the_search_it_came_from(browser):
         HTTP_REFERER="http://testserver/search/?industry=SaaS",
     )
     assert response.url == "http://testserver/search/?industry=SaaS"
+
+
+def test_lead_search_narrows_to_a_company_by_domain(browser, people):
+    """The Visitors drawer's "Find people at <company>" opens Lead Search with `company_domain`."""
+    ada = make_person(industry="Fintech")
+    make_person(industry="Fintech")
+    page = browser.get(f"/search/?company_domain={ada.company_domain.upper()}")
+    assert 'data-testid="search-count">1<' in page.content.decode()
+    assert f'value="{ada.company_domain.upper()}"' in page.content.decode()
+    assert page.context["filters"] == {"company_domain": [ada.company_domain.upper()]}
+    from segments.services import search_count
+
+    assert search_count(filters={"company_domain": [ada.company_domain, "nobody.example"]}) == 1

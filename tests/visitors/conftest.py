@@ -1,19 +1,10 @@
 import itertools
 import json
 
-import pytest
-
-from visitors import collect
 from visitors.services import events_record, pixel_create
 
 BROWSER_UA = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 _n = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_buckets(monkeypatch):
-    """Per-site token buckets live in the process; each test starts with full ones."""
-    monkeypatch.setattr(collect, "buckets", collect.TokenBuckets())
 
 
 def make_pixel(tenant, domain="example.com", name="Main site"):

@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 
-from visitors import views
+from visitors import beacon as beacon_endpoints
 
 from .conftest import beacon, make_pixel, pageview
 
@@ -61,7 +61,7 @@ def test_a_known_etag_is_answered_304_without_a_body_but_with_the_cache_headers(
 
 
 def test_the_script_is_read_and_compressed_once_per_process(client, monkeypatch):
-    views._script.cache_clear()
+    beacon_endpoints._script.cache_clear()
     reads = []
     real = pathlib.Path.read_text
 
