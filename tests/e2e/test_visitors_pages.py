@@ -46,7 +46,7 @@ def test_add_a_pixel_see_it_go_active_and_find_the_test_pageview(page, live_serv
     base = live_server.url
     _log_in(page, base, tenant)
     problems = _watch(page)
-    page.get_by_role("link", name="Website pixel").click()
+    page.get_by_role("link", name="Website pixel", exact=True).click()
     page.get_by_label("Name").fill("Main site")
     page.get_by_label("Domain").fill("example.com")
     page.get_by_role("button", name="Add website pixel").click()
