@@ -7,55 +7,19 @@ and checks that the host page's console stayed clean."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 import pytest
 
 from visitors.models import Event, Pixel, Visitor
 from visitors.services import pixel_create
 
-from .conftest import DEFAULT_TIMEOUT_MS
+from .pixel_site import HostSite, Tab, close_tab, open_tab, snippet, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Headless Chromium announces itself as HeadlessChrome, which the beacon drops as a bot, like any crawler.
-DESKTOP_CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 PASSWORD = "hunter2@correct-horse.example"
-
-
-class HostSite:
-    """Pages of a customer's site, served from http://localhost:<its own port>."""
-
-    def __init__(self):
-        self.pages: dict[str, str] = {}
-        pages = self.pages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = pages.get(urlsplit(self.path).path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.end_headers()
-                self.wfile.write((body or "not found").encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("localhost", 0), Handler)
-        self.url = f"http://localhost:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def page(self, path: str, *, head: str, body: str = "") -> str:
-        self.pages[path] = (
-            '<!doctype html><html><head><meta charset="utf-8"><title>Host page</title><link rel="icon" href="data:,">'
-            f"{head}</head><body>{body}</body></html>"
-        )
-        return self.url + path
 
 
 @pytest.fixture
@@ -66,69 +30,17 @@ def host_site() -> Iterator[HostSite]:
     site.server.server_close()
 
 
-@dataclass
-class Tab:
-    """A browser tab with what it sent to /p/collect and what its console complained about."""
-
-    page: object
-    beacons: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def beacon_events(self) -> list[dict]:
-        events = []
-        for body in self.beacons:
-            sent = json.loads(body)
-            events += sent if isinstance(sent, list) else [sent]
-        return events
-
-
-def _open_tab(browser, init_script: str | None = None) -> Tab:
-    context = browser.new_context(user_agent=DESKTOP_CHROME)
-    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
-    if init_script:
-        context.add_init_script(init_script)
-    tab = Tab(page=context.new_page())
-    tab.page.on("request", lambda r: tab.beacons.append(r.post_data or "") if r.url.endswith("/p/collect") else None)
-    tab.page.on(
-        "console", lambda m: tab.problems.append(f"{m.type}: {m.text} at {m.location['url']}") if m.type == "error" else None
-    )
-    tab.page.on("pageerror", lambda error: tab.problems.append(f"page error: {error}"))
-    return tab
-
-
-def _close(tab: Tab) -> None:
-    """Closing a page fires pagehide and its engagement beacon: keep it from reaching live_server while the
-    test database is being emptied."""
-    tab.page.route("**/p/collect", lambda route: route.abort())
-    tab.page.goto("about:blank")
-    tab.page.context.close()
-
-
 @pytest.fixture
 def tab(browser, pixel) -> Iterator[Tab]:
-    opened = _open_tab(browser)
+    opened = open_tab(browser)
     yield opened
-    _close(opened)
+    close_tab(opened)
 
 
 @pytest.fixture
 def pixel(tenant, live_server, settings) -> Pixel:
     settings.SITE_URL = live_server.url
     return pixel_create(workspace=tenant.workspace, name="Host site", domain="localhost")
-
-
-def snippet(pixel: Pixel, attributes: str = "") -> str:
-    """The HTML the site owner pasted (Pixel.snippet), with the script tag's optional attributes."""
-    return pixel.snippet.replace(" data-site=", f"{attributes} data-site=") if attributes else pixel.snippet
-
-
-def wait_for(condition, what: str, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
-    return result
 
 
 def stored(pixel: Pixel, type_: str, count: int = 1) -> list[Event]:
@@ -309,7 +221,7 @@ DNT = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'}
 def test_do_not_track_and_global_privacy_control_stop_every_request_when_the_site_respects_them(
     browser, host_site, pixel, signal, attributes, expect_requests
 ):
-    tab = _open_tab(browser, init_script=signal)
+    tab = open_tab(browser, init_script=signal)
     try:
         # The page's load event waits for the async script, so by then it has run (or decided not to).
         tab.page.goto(
@@ -331,7 +243,7 @@ def test_do_not_track_and_global_privacy_control_stop_every_request_when_the_sit
             assert not Event.objects.filter(pixel_id=pixel.pk).exists()
         assert tab.problems == []
     finally:
-        _close(tab)
+        close_tab(tab)
 
 
 def test_engaged_time_is_sent_when_the_page_is_hidden(tab, host_site, pixel):
@@ -385,22 +297,22 @@ def test_the_host_page_console_stays_clean_even_when_the_beacon_is_unreachable(t
     ids=["no-fetch", "fetch-refused"],
 )
 def test_without_a_working_fetch_the_events_go_by_send_beacon(browser, host_site, pixel, browser_quirk):
-    tab = _open_tab(browser, init_script=browser_quirk)
+    tab = open_tab(browser, init_script=browser_quirk)
     try:
         loaded(tab, host_site.page("/", head=snippet(pixel)))
         (pageview,) = stored(pixel, "pageview")
         assert pageview.url == f"{host_site.url}/"
         assert tab.problems == []
     finally:
-        _close(tab)
+        close_tab(tab)
 
 
 def test_without_document_current_script_the_script_finds_its_own_tag(browser, host_site, pixel):
-    tab = _open_tab(browser, init_script="Object.defineProperty(Document.prototype, 'currentScript', {get: () => null})")
+    tab = open_tab(browser, init_script="Object.defineProperty(Document.prototype, 'currentScript', {get: () => null})")
     try:
         other_script = '<script data-site="not-this-one">window.other = 1</script>'
         loaded(tab, host_site.page("/", head=other_script + snippet(pixel)))
         assert stored(pixel, "pageview")
         assert tab.problems == []
     finally:
-        _close(tab)
+        close_tab(tab)
