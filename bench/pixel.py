@@ -24,7 +24,8 @@ phase; the phases run in turn, `--rounds` times, so that a neighbour's load on t
 
 For each: requests/s, events/s, p50/p95 latency, answers other than 202/200, and the CPU seconds the clients,
 the gunicorn workers, PostgreSQL (the backends of a local server) and the machine spent. Afterwards the events
-table is counted against the events answered 202.
+table is counted against the events answered 202, once the web processes' buffered writes have caught up
+(visitors/buffer.py; how long that took is reported).
 
 Then the identification lag: `--identifications` visitors, one every `--identify-interval` seconds, each send a
 pageview and then an `identify` event whose traits.email is a person of the lead database; a poller reads the
@@ -552,15 +553,27 @@ def main() -> None:
             for name, events_per_request, ok_status in (("singles", 1, 202), ("batches", BATCH_SIZE, 202), ("static", 0, 200)):
                 results[name] = summarize(rounds[name], events_per_request=events_per_request, ok_status=ok_status)
             accepted = results["singles"]["statuses"].get("202", 0) + BATCH_SIZE * results["batches"]["statuses"].get("202", 0)
+            # Accepted events are written by each web process's writer a moment later (visitors/buffer.py): wait
+            # until they are all there, or until the count stops growing.
+            drain_started = time.monotonic()
+            stored, last_growth = -1, time.monotonic()
+            while time.monotonic() - last_growth < 5:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT count(*) FROM visitors_event")
+                    now_stored = cursor.fetchone()[0] - events_before
+                if now_stored != stored:
+                    stored, last_growth = now_stored, time.monotonic()
+                if stored >= accepted:
+                    break
+                time.sleep(0.1)
             with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM visitors_event")
-                stored = cursor.fetchone()[0] - events_before
                 cursor.execute("SELECT count(*) FROM visitors_visitor")
                 visitor_rows = cursor.fetchone()[0]
             results["stored"] = {
                 "events_answered_202": accepted,
                 "events_stored": stored,
                 "all_stored": accepted == stored,
+                "seconds_to_store_the_last_accepted": round(time.monotonic() - drain_started, 2),
                 "visitor_rows": visitor_rows,
             }
             connections.close_all()

@@ -377,10 +377,10 @@ SEGMENT_PULL_PRICE = Decimal(env.str("SEGMENT_PULL_PRICE", default="1.00"))
 PIXEL_EVENTS_PER_SECOND_PER_SITE = env.int("PIXEL_EVENTS_PER_SECOND_PER_SITE", default=2000)
 PIXEL_EVENT_RETENTION_MONTHS = env.int("PIXEL_EVENT_RETENTION_MONTHS", default=13)
 # Beacon events are written every PIXEL_BUFFER_MS by each web process (sooner once PIXEL_BUFFER_EVENTS have
-# gathered; at most PIXEL_BUFFER_MAX_EVENTS wait); 0 writes each request's events before answering it.
+# gathered; past PIXEL_BUFFER_MAX_EVENTS requests help write); 0 writes each request's events before answering it.
 PIXEL_BUFFER_MS = env.int("PIXEL_BUFFER_MS", default=200)
 PIXEL_BUFFER_EVENTS = env.int("PIXEL_BUFFER_EVENTS", default=500)
-PIXEL_BUFFER_MAX_EVENTS = env.int("PIXEL_BUFFER_MAX_EVENTS", default=100_000)
+PIXEL_BUFFER_MAX_EVENTS = env.int("PIXEL_BUFFER_MAX_EVENTS", default=20_000)
 PIXEL_SITE_CACHE_SECONDS = env.int("PIXEL_SITE_CACHE_SECONDS", default=10)
 VISITOR_ENRICHMENT_PRICE = Decimal(env.str("VISITOR_ENRICHMENT_PRICE", default="1.00"))
 # CSV exports one web process streams at once, how many more wait for a turn (at most EXPORT_QUEUE_SECONDS) and

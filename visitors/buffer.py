@@ -4,8 +4,10 @@ A web process keeps the events it accepted in memory and a thread of its own wri
 PIXEL_BUFFER_MS (sooner when PIXEL_BUFFER_EVENTS have gathered) through `services.events_record`. One write
 for hundreds of requests is what lets `POST /p/collect` answer at close to the speed of a static file
 (bench/pixel.py). The price: events of the last fraction of a second are lost if the process is killed
-outright; a normal shutdown (gunicorn's worker exit) writes them first. With PIXEL_BUFFER_MS = 0 every
-request writes its own events before it is answered.
+outright; a normal shutdown (gunicorn's worker exit) writes them first. When more arrives than the writer
+stores, requests help write before they are answered (an overload slows answers, it does not lose events);
+only while the database refuses writes are events beyond PIXEL_BUFFER_MAX_EVENTS dropped, and logged. With
+PIXEL_BUFFER_MS = 0 every request writes its own events before it is answered.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from django.db import close_old_connections, connection
 from . import services
 
 logger = logging.getLogger("cursive.visitors")
+
+# One write's most events: a transaction of a few seconds at most, however far behind the writer is.
+FLUSH_MOST = 20_000
 
 
 class EventBuffer:
@@ -40,15 +45,14 @@ class EventBuffer:
             services.events_record(events=events)
             return
         with self._lock:
-            room = settings.PIXEL_BUFFER_MAX_EVENTS - len(self._events)
-            if room < len(events):
-                # The database is down or far behind: keep what came first, count the rest for the logs.
-                self.dropped += len(events) - max(room, 0)
-                events = events[: max(room, 0)]
             self._events.extend(events)
             pending = len(self._events)
         self._ensure_writer()
-        if pending >= settings.PIXEL_BUFFER_EVENTS:
+        if pending >= settings.PIXEL_BUFFER_MAX_EVENTS:
+            # More arrives than the writer stores: this request helps write before it is answered, so an
+            # overload slows answers down instead of growing memory or losing events.
+            self.flush()
+        elif pending >= settings.PIXEL_BUFFER_EVENTS:
             self._wake.set()
 
     def flush(self) -> int:
@@ -56,7 +60,8 @@ class EventBuffer:
         go back to the front of the buffer for the next try."""
         with self._flushing:
             with self._lock:
-                events, self._events = self._events, []
+                events = self._events[:FLUSH_MOST]
+                del self._events[:FLUSH_MOST]
             if not events:
                 return 0
             try:
@@ -64,9 +69,10 @@ class EventBuffer:
             except Exception:
                 logger.exception("pixel events not written; kept for the next try", extra={"events": len(events)})
                 with self._lock:
-                    room = settings.PIXEL_BUFFER_MAX_EVENTS - len(self._events)
-                    self.dropped += max(0, len(events) - room)
-                    self._events[:0] = events[: max(room, 0)]
+                    # The database is down: keep up to the limit, oldest first, and count what does not fit.
+                    kept = (events + self._events)[: settings.PIXEL_BUFFER_MAX_EVENTS]
+                    self.dropped += len(events) + len(self._events) - len(kept)
+                    self._events = kept
                 return 0
 
     def _ensure_writer(self) -> None:
@@ -102,9 +108,12 @@ class EventBuffer:
             self._wake.clear()
             started = time.monotonic()
             close_old_connections()
-            self.flush()
+            while self.flush() >= FLUSH_MOST:
+                pass
             if self.dropped:
-                logger.warning("pixel events dropped: the buffer was full", extra={"events": self.dropped})
+                logger.warning(
+                    "pixel events dropped: the database refused them and the buffer is full", extra={"events": self.dropped}
+                )
                 self.dropped = 0
             # Under a flood the threshold wakes the writer constantly: a short rest makes each write bigger.
             self._stop.wait(max(0.0, interval / 4 - (time.monotonic() - started)))

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import DataError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from accounts.models import User, Workspace
 from credits.errors import InsufficientCredits
@@ -215,6 +216,57 @@ def _identifications(events, visitor_rows: dict, totals: dict[tuple[int, str], _
     return work
 
 
+# 7 parameters a row, and PostgreSQL takes at most 65,535 in one statement.
+_UPSERT_ROWS = 5000
+_EVENT_COLUMNS = "received_at, pixel_id, visitor_id, type, url, referrer, title, name, engaged_ms, data"
+
+
+def _visitors_upsert(visitors: dict[tuple[int, str], _VisitorTotals]) -> dict[tuple[int, str], tuple[int, bool, str | None]]:
+    """Upsert the visitors' totals, rows in key order so that concurrent writers lock the same visitors in the
+    same order; returns (pixel id, key) -> (visitor id, inserted, email)."""
+    rows = {}
+    keys = sorted(visitors)
+    with connection.cursor() as cursor:
+        for start in range(0, len(keys), _UPSERT_ROWS):
+            chunk = keys[start : start + _UPSERT_ROWS]
+            params = []
+            for pixel_id, key in chunk:
+                totals = visitors[(pixel_id, key)]
+                params += [
+                    pixel_id,
+                    key,
+                    totals.first_seen,
+                    totals.last_seen,
+                    totals.pageviews,
+                    totals.engaged_ms // 1000,
+                    totals.last_url or "",
+                ]
+            cursor.execute(_VISITOR_UPSERT.format(rows=", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))), params)
+            rows.update({(pixel_id, key): (pk, inserted, email) for pk, pixel_id, key, inserted, email in cursor.fetchall()})
+    return rows
+
+
+def _events_copy(events, visitor_rows: dict, now: dt.datetime) -> None:
+    """The events in one COPY: several times faster than an INSERT of as many rows, which the writer of a busy
+    web process needs to keep up with what it accepts (bench/pixel.py)."""
+    with connection.cursor() as cursor, cursor.copy(f"COPY visitors_event ({_EVENT_COLUMNS}) FROM STDIN") as copy:
+        for pixel_id, event in events:
+            copy.write_row(
+                (
+                    event.get("received_at") or now,
+                    pixel_id,
+                    visitor_rows.get((pixel_id, event.get("visitor")), (None,))[0],
+                    event["type"],
+                    event["url"],
+                    event["referrer"],
+                    event["title"],
+                    event["name"],
+                    event.get("engaged_ms"),
+                    Jsonb(event["data"]) if event.get("data") is not None else None,
+                )
+            )
+
+
 def events_record(*, events: Sequence[tuple[int, dict]], ip: str | None = None) -> int:
     """Store accepted beacon events, as (pixel id, cleaned event) pairs, each event optionally carrying when it
     was received (`received_at`) and from where (`ip`, else the `ip` given here): the visitors' totals are
@@ -249,45 +301,8 @@ def events_record(*, events: Sequence[tuple[int, dict]], ip: str | None = None) 
                 totals.pageviews += 1
                 totals.last_url = event["url"] or totals.last_url
             totals.engaged_ms += event.get("engaged_ms") or 0
-        visitor_rows: dict[tuple[int, str], tuple[int, bool, str | None]] = {}
-        if visitors:
-            # One statement, rows in key order: concurrent writers lock the same visitors in the same order.
-            keys = sorted(visitors)
-            params = []
-            for pixel_id, key in keys:
-                totals = visitors[(pixel_id, key)]
-                params += [
-                    pixel_id,
-                    key,
-                    totals.first_seen,
-                    totals.last_seen,
-                    totals.pageviews,
-                    totals.engaged_ms // 1000,
-                    totals.last_url or "",
-                ]
-            sql = _VISITOR_UPSERT.format(rows=", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(keys)))
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                visitor_rows = {
-                    (pixel_id, key): (pk, inserted, email) for pk, pixel_id, key, inserted, email in cursor.fetchall()
-                }
-        Event.objects.bulk_create(
-            [
-                Event(
-                    received_at=event.get("received_at") or now,
-                    pixel_id=pixel_id,
-                    visitor_id=visitor_rows.get((pixel_id, event.get("visitor")), (None,))[0],
-                    type=event["type"],
-                    url=event["url"],
-                    referrer=event["referrer"],
-                    title=event["title"],
-                    name=event["name"],
-                    engaged_ms=event.get("engaged_ms"),
-                    data=event.get("data"),
-                )
-                for pixel_id, event in events
-            ]
-        )
+        visitor_rows = _visitors_upsert(visitors)
+        _events_copy(events, visitor_rows, now)
         # At most one write a second to a pixel's row, which every writer of that site would otherwise queue on.
         Pixel.objects.filter(pk__in={pixel_id for pixel_id, _ in events}).exclude(
             status=Pixel.Status.ACTIVE, last_event_at__gt=now - dt.timedelta(seconds=1)

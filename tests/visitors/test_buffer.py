@@ -65,12 +65,21 @@ def test_a_failed_write_keeps_the_events_for_the_next_one(tenant, buffered, monk
     ]
 
 
-def test_a_full_buffer_drops_the_excess_and_counts_it(tenant, buffered, settings):
+def test_past_the_limit_requests_help_write_and_only_a_refusing_database_drops_events(tenant, buffered, settings, monkeypatch):
     settings.PIXEL_BUFFER_MS = 60_000
     settings.PIXEL_BUFFER_MAX_EVENTS = 5
     pixel = make_pixel(tenant)
     beacon(Client(), [pageview(pixel, url=f"https://example.com/{n}") for n in range(8)])
+    assert Event.objects.filter(pixel_id=pixel.pk).count() == 8, "the request wrote them itself"
+
+    def database_down(**_):
+        raise OperationalError("the database went away")
+
+    real = services.events_record
+    monkeypatch.setattr(services, "events_record", database_down)
+    beacon(Client(), [pageview(pixel, url=f"https://example.com/late/{n}") for n in range(8)])
     assert buffered.dropped == 3
+    monkeypatch.setattr(services, "events_record", real)
     assert buffered.flush() == 5
 
 
