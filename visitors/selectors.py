@@ -11,7 +11,7 @@ from accounts.models import Workspace
 from cursive.errors import NotFound
 from leads.models import Company, IdealCustomerProfile
 
-from .models import Event, Pixel, Visitor
+from .models import Event, Pixel, Visitor, VisitorEnrichment
 
 VISITOR_EVENTS_SHOWN = 200
 
@@ -273,3 +273,11 @@ def visitors_icp_fit(*, workspace: Workspace, visitors: list[Visitor]) -> dict[i
                 matched.append("industry")
         fits[visitor.pk] = IcpFit(matched=tuple(matched), checked=tuple(checked))
     return fits
+
+
+def visitor_enriched(*, workspace: Workspace, visitor: Visitor) -> bool:
+    """Whether the workspace has paid to fill this visitor's person from the lead database."""
+    return (
+        visitor.person_id is not None
+        and VisitorEnrichment.objects.filter(workspace=workspace, person_id=visitor.person_id).exists()
+    )

@@ -116,15 +116,19 @@ def pixel_create_within_limit(*, workspace: Workspace, name: str, domain: str) -
 
 
 @transaction.atomic
-def pixel_update(*, workspace: Workspace, pixel_id, name: str | None = None, domain: str | None = None) -> Pixel:
+def pixel_update(
+    *, workspace: Workspace, pixel_id, name: str | None = None, domain: str | None = None, auto_enrich: bool | None = None
+) -> Pixel:
     pixel = _pixel_for_update(workspace=workspace, pixel_id=pixel_id)
     if name is not None:
         pixel.name = _name(name)
+    if auto_enrich is not None:
+        pixel.auto_enrich = auto_enrich
     if domain is not None and (domain := domain_normalize(domain)) != pixel.domain:
         # Events from the old site no longer count as an installation on the new one.
         pixel.domain = domain
         pixel.status = Pixel.Status.WAITING
-    pixel.save(update_fields=["name", "domain", "status"])
+    pixel.save(update_fields=["name", "domain", "status", "auto_enrich"])
     _forget_site(pixel.site_key)
     return pixel
 

@@ -14,4 +14,5 @@ urlpatterns = [
     path("visitors/", views.visitor_list, name="visitor_list"),
     path("visitors/<int:visitor_id>/", views.visitor_detail, name="visitor_detail"),
     path("visitors/<int:visitor_id>/tag/", views.visitor_tag, name="visitor_tag"),
+    path("visitors/<int:visitor_id>/enrich/", views.visitor_enrich, name="visitor_enrich"),
 ]

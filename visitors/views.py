@@ -21,7 +21,7 @@ from cursive.views import or_404, perform
 from leads import services as leads_services
 
 from . import selectors, services
-from .forms import PixelForm
+from .forms import PixelEditForm, PixelForm
 from .models import Pixel, Visitor
 
 TEST_ADVICE_AFTER = 60
@@ -69,7 +69,11 @@ def pixel_list(request):
 @workspace_required
 def pixel_detail(request, pixel_id: int):
     pixel = _pixel(request, pixel_id)
-    form = PixelForm(request.POST or None, initial={"name": pixel.name, "domain": pixel.domain}, prefix="edit")
+    form = PixelEditForm(
+        request.POST or None,
+        initial={"name": pixel.name, "domain": pixel.domain, "auto_enrich": pixel.auto_enrich},
+        prefix="edit",
+    )
     if request.method == "POST" and form.is_valid():
         try:
             pixel = services.pixel_update(workspace=request.workspace, pixel_id=pixel.pk, **form.cleaned_data)
@@ -207,6 +211,8 @@ def _visitor_context(request, visitor: Visitor) -> dict:
         "events": selectors.visitor_events(visitor=visitor),
         "fit": selectors.visitors_icp_fit(workspace=request.workspace, visitors=[visitor]).get(visitor.pk),
         "find_people_url": find_people_url(visitor),
+        "enriched": selectors.visitor_enriched(workspace=request.workspace, visitor=visitor),
+        "enrichment_price": settings.VISITOR_ENRICHMENT_PRICE,
     }
 
 
@@ -236,6 +242,23 @@ def visitor_tag(request, visitor_id: int):
         workspace=request.workspace, action="tag", lead_ids=[visitor.lead_id], tags=request.POST.get("tags", "")
     )
     messages.success(request, "Lead tagged.")
+    if request.htmx:
+        return render(request, "visitors/_drawer.html", _visitor_context(request, _visitor(request, visitor_id)))
+    return redirect("visitors:visitor_detail", visitor_id=visitor.pk)
+
+
+@workspace_required
+@require_POST
+def visitor_enrich(request, visitor_id: int):
+    visitor = _visitor(request, visitor_id)
+    perform(
+        request,
+        services.visitor_enrich,
+        success="Filled from the lead database.",
+        workspace=request.workspace,
+        visitor_id=visitor.pk,
+        actor=request.user,
+    )
     if request.htmx:
         return render(request, "visitors/_drawer.html", _visitor_context(request, _visitor(request, visitor_id)))
     return redirect("visitors:visitor_detail", visitor_id=visitor.pk)

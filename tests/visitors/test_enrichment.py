@@ -84,3 +84,35 @@ def test_a_visitor_not_in_the_database_cannot_be_enriched(tenant):
     run_identification()
     with pytest.raises(Conflict):
         visitor_enrich(workspace=tenant.workspace, visitor_id=Visitor.objects.get().pk)
+
+
+def test_the_drawer_offers_the_paid_fill_and_shows_it_done(client, tenant, person):
+    visitor = identified(tenant, person)
+    browser = tenant.browser_client(client)
+    drawer = browser.get(f"/visitors/{visitor.pk}/", HTTP_HX_REQUEST="true").content.decode()
+    assert "Fill from the lead database (1.00 credits)" in drawer
+
+    refused = browser.post(f"/visitors/{visitor.pk}/enrich/", HTTP_REFERER=f"/visitors/{visitor.pk}/")
+    assert refused.status_code in (302, 402) and not VisitorEnrichment.objects.exists()
+
+    credits_adjust(workspace=tenant.workspace, amount=1, actor=None, reason="test")
+    done = browser.post(f"/visitors/{visitor.pk}/enrich/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-testid="enriched"' in done and "Head of Growth" in done
+    assert balance(tenant) == 0
+
+
+def test_auto_enrich_is_a_setting_of_the_pixel_page(client, tenant):
+    pixel = make_pixel(tenant)
+    browser = tenant.browser_client(client)
+    assert "1.00 credits per person" in browser.get(f"/pixels/{pixel.pk}/").content.decode()
+    browser.post(f"/pixels/{pixel.pk}/", {"edit-name": "Main site", "edit-domain": "example.com", "edit-auto_enrich": "on"})
+    assert Pixel.objects.get().auto_enrich is True
+    browser.post(f"/pixels/{pixel.pk}/", {"edit-name": "Main site", "edit-domain": "example.com"})
+    assert Pixel.objects.get().auto_enrich is False
+
+
+def test_another_workspaces_visitor_cannot_be_enriched_from_the_page(client, tenant, other_tenant, person):
+    visitor = identified(tenant, person)
+    credits_adjust(workspace=other_tenant.workspace, amount=5, actor=None, reason="test")
+    response = other_tenant.browser_client(client).post(f"/visitors/{visitor.pk}/enrich/")
+    assert response.status_code == 404 and not VisitorEnrichment.objects.exists()
