@@ -101,6 +101,14 @@ def hit_sliding(key: str, *, limit: int, window: int) -> Decision:
 
 
 def client_ip(request) -> str:
+    """The address of whoever sent the request: the peer, or behind TRUSTED_PROXY_COUNT reverse proxies, the
+    address the outermost of them saw (each proxy appends its peer to X-Forwarded-For, so entries further left
+    are whatever the client claimed and are never trusted)."""
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops > 0:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
     return request.META.get("REMOTE_ADDR", "unknown")
 
 

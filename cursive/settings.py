@@ -135,6 +135,9 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=1
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "accounts.throttling.login_username"
 AXES_CLIENT_IP_CALLABLE = "cursive.ratelimit.client_ip"
+# Reverse proxies in front of gunicorn that append the client's address to X-Forwarded-For (nginx, a load
+# balancer): rate limits, log-in lockouts and the pixel's company identification need the visitor's address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.login_locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True

@@ -1,6 +1,7 @@
 """The two endpoints every customer site calls: the snippet (`GET /p/cursive.js`) and its beacon
-(`POST /p/collect`). The beacon is answered by a middleware placed right after static files, before sessions,
-CSRF, authentication and the rest, none of which it uses: it is the hottest path Cursive has (bench/pixel.py)."""
+(`POST /p/collect`). Both are answered by a middleware placed right after static files, before sessions,
+CSRF, authentication and the rest, none of which they use (nor should their answers vary by a cookie): the
+beacon is the hottest path Cursive has (bench/pixel.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from cursive.ratelimit import client_ip
 
 from . import buffer, collect, selectors
 
+SCRIPT_PATH = "/p/cursive.js"
 COLLECT_PATH = "/p/collect"
 
 
@@ -175,4 +177,6 @@ class BeaconMiddleware:
     def __call__(self, request):
         if request.path_info == COLLECT_PATH:
             return collect_events(request)
+        if request.path_info == SCRIPT_PATH:
+            return snippet_script(request)
         return self.get_response(request)

@@ -1,11 +1,10 @@
 from django.urls import path
 
-from . import beacon, views
+from . import views
 
 app_name = "visitors"
 
 urlpatterns = [
-    path("p/cursive.js", beacon.snippet_script, name="snippet"),
     path("pixels/", views.pixel_list, name="pixel_list"),
     path("pixels/<int:pixel_id>/", views.pixel_detail, name="pixel_detail"),
     path("pixels/<int:pixel_id>/status/", views.pixel_status, name="pixel_status"),
