@@ -1,3 +1,6 @@
+import secrets
+
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
@@ -128,3 +131,31 @@ class RequestStat(models.Model):
 
     def __str__(self):
         return f"{self.hour:%Y-%m-%d %H}h {self.method} {self.route} {self.status}: {self.count}"
+
+
+def new_event_id() -> str:
+    return f"msg_{secrets.token_hex(12)}"
+
+
+class OutboxEvent(models.Model):
+    """A domain event (`lead.created`, `purchase.completed`, ...) recorded in the transaction that caused it by
+    `cursive.events.emit()`: a rolled-back operation leaves none, a committed one always has one. Consumers
+    (webhooks, alerts) read the rows not yet dispatched after commit, in workers."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_event_id)
+    workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="+")
+    type = models.CharField(max_length=64)
+    data = models.JSONField(encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The dispatcher's queue: the undispatched rows, oldest first.
+            models.Index(fields=["id"], condition=models.Q(dispatched_at__isnull=True), name="outbox_undispatched_idx"),
+            models.Index(fields=["workspace", "-created_at"], name="outbox_ws_created_idx"),
+            models.Index(fields=["created_at"], name="outbox_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.public_id}"

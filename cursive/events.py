@@ -1,0 +1,56 @@
+"""Domain events: what happened in a workspace, for whatever reacts to it after commit (webhooks, alerts).
+
+An app records an event with `emit()` inside the transaction of the operation (an outbox row): a rolled-back
+purchase emits nothing, a committed one always has its event. Apps never import the consumers; consumers
+register in their `ready()` to be told, after commit, that events are waiting (`on_emitted`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+from .models import OutboxEvent
+from .registry import Registry
+
+EVENT_TYPES = (
+    "lead.created",
+    "lead.updated",
+    "lead.scored",
+    "visitor.identified",
+    "purchase.completed",
+    "credits.low",
+    "upload.reviewed",
+    "enrichment.completed",
+    "sequence.replied",
+    "sequence.completed",
+    "webhook.test",
+)
+# Payloads carry ids and the fields a CRM needs: a receiver fetches the rest through the API.
+MAX_DATA_BYTES = 20_000
+
+CONSUMERS: Registry[Callable[[], None]] = Registry("event consumers")
+
+
+def on_emitted(name: str, wake: Callable[[], None]) -> None:
+    """`wake()` runs after the commit of each transaction that emitted events; it should be cheap and may be
+    called more often than needed."""
+    CONSUMERS.register(name, wake)
+
+
+def emit(*, workspace, type: str, data: dict) -> OutboxEvent:
+    if type not in EVENT_TYPES:
+        raise ValueError(f"Unknown event type {type!r}; add it to cursive.events.EVENT_TYPES.")
+    if len(json.dumps(data, cls=DjangoJSONEncoder)) > MAX_DATA_BYTES:
+        raise ValueError(f"The {type} event's data is over {MAX_DATA_BYTES} bytes; send ids and key fields only.")
+    event = OutboxEvent.objects.create(workspace=workspace, type=type, data=data)
+    transaction.on_commit(_wake_consumers)
+    return event
+
+
+def _wake_consumers() -> None:
+    for wake in CONSUMERS.values():
+        wake()
