@@ -22,6 +22,7 @@ from django.utils import timezone
 from accounts.models import User, Workspace
 from cursive.audit import audit_record, reviewed_flags_clear
 from cursive.errors import PermissionDenied, ValidationFailed
+from cursive.events import emit
 from cursive.jobs import job_enqueue
 
 from . import stripe_gateway
@@ -341,6 +342,18 @@ def credit_purchase_complete(*, session: dict, refunded_cents: int = 0) -> Credi
     purchase.closed_at = None
     purchase.save(update_fields=["status", "completed_at", "closed_at", "payment_intent_id", "paid_cents"])
     job_enqueue("credits.tasks.send_credit_receipt", purchase_id=purchase.pk)
+    emit(
+        workspace=purchase.workspace,
+        type="purchase.completed",
+        data={
+            "purchase_id": purchase.reference,
+            "kind": "credits",
+            "credits": purchase.credits,
+            "amount_cents": purchase.paid_cents,
+            "currency": "usd",
+            "description": f"{purchase.package.label} package ({purchase.credits:,.0f} credits)",
+        },
+    )
     if refunded_cents > 0 and purchase.payment_intent_id:
         return credit_purchase_refund(payment_intent_id=purchase.payment_intent_id, amount_refunded_cents=refunded_cents)
     return purchase

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 
 from .admin_base import ReadOnlyAdmin
 from .jobs import job_retry
-from .models import AuditEvent, FailedJob, IdempotencyRecord, Job, RateLimitCounter, RequestStat, WorkerHeartbeat
+from .models import AuditEvent, FailedJob, IdempotencyRecord, Job, OutboxEvent, RateLimitCounter, RequestStat, WorkerHeartbeat
 
 admin.site.site_header = "Cursive staff"
 admin.site.site_title = "Cursive staff"
@@ -78,3 +78,11 @@ class RequestStatAdmin(ReadOnlyAdmin):
     list_display = ["hour", "method", "route", "status", "count", "total_ms", "max_ms"]
     list_filter = ["status", "method"]
     search_fields = ["route"]
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "type", "workspace", "public_id", "dispatched_at"]
+    list_filter = ["type"]
+    search_fields = ["public_id", "workspace__name"]
+    list_select_related = ["workspace"]

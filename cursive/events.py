@@ -51,6 +51,17 @@ def emit(*, workspace, type: str, data: dict) -> OutboxEvent:
     return event
 
 
+def emit_many(*, workspace, type: str, items: list[dict]) -> int:
+    """One event per item (a pull of 1,000 people is 1,000 `lead.created`), in one insert."""
+    if not items:
+        return 0
+    if type not in EVENT_TYPES:
+        raise ValueError(f"Unknown event type {type!r}; add it to cursive.events.EVENT_TYPES.")
+    OutboxEvent.objects.bulk_create([OutboxEvent(workspace=workspace, type=type, data=data) for data in items], batch_size=1000)
+    transaction.on_commit(_wake_consumers)
+    return len(items)
+
+
 def _wake_consumers() -> None:
     for wake in CONSUMERS.values():
         wake()

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "segments",
     "partners",
     "visitors",
+    "webhooks",
     "analytics",
 ]
 
@@ -385,6 +386,9 @@ PIXEL_BUFFER_MS = env.int("PIXEL_BUFFER_MS", default=200)
 PIXEL_BUFFER_EVENTS = env.int("PIXEL_BUFFER_EVENTS", default=500)
 PIXEL_BUFFER_MAX_EVENTS = env.int("PIXEL_BUFFER_MAX_EVENTS", default=20_000)
 PIXEL_SITE_CACHE_SECONDS = env.int("PIXEL_SITE_CACHE_SECONDS", default=10)
+# Webhook delivery loops that may run at once (each in a django-q2 worker) and how long deliveries are kept.
+WEBHOOK_DELIVERY_LOOPS = env.int("WEBHOOK_DELIVERY_LOOPS", default=2)
+WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 VISITOR_ENRICHMENT_PRICE = Decimal(env.str("VISITOR_ENRICHMENT_PRICE", default="1.00"))
 # CSV exports one web process streams at once, how many more wait for a turn (at most EXPORT_QUEUE_SECONDS) and
 # beyond that are answered 429 with Retry-After: the rest of a process's threads stay free for pages and /health.

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("partners.api_urls")),
     path("", include("segments.api_urls")),
     path("", include("visitors.api_urls")),
+    path("", include("webhooks.api_urls")),
     path("", include("analytics.api_urls")),
 ]
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts.models import User, Workspace
 from cursive.errors import Conflict, ValidationFailed
+from cursive.events import emit_many
 from cursive.jobs import job_enqueue
 
 from . import normalize
@@ -86,12 +87,35 @@ def lead_create(
         with transaction.atomic():
             lead.save()
             leads_rescore(workspace=workspace, lead_ids=[lead.pk])
+            leads_announce(workspace=workspace, lead_ids=[lead.pk])
     except IntegrityError as exc:
         raise Conflict(
             "This person is already one of your leads (same email, or same phone where there is no email).", code="duplicate_lead"
         ) from exc
     lead.refresh_from_db(fields=["score"])
     return lead
+
+
+_EVENT_FIELDS = ("email", "phone", "first_name", "last_name", "title", "company_name", "company_domain", "linkedin_url")
+
+
+def lead_event_data(lead: Lead) -> dict:
+    """What a CRM needs of a lead in a webhook: its id and contact fields (the rest through the API)."""
+    return {
+        "lead_id": lead.pk,
+        **{field: getattr(lead, field) for field in _EVENT_FIELDS},
+        "source": lead.source,
+        "status": lead.status,
+        "score": lead.score,
+        "tags": list(lead.tags),
+    }
+
+
+def leads_announce(*, workspace: Workspace, lead_ids: list[int]) -> int:
+    """`lead.created` for leads just added to the workspace (after their first score), in the caller's
+    transaction."""
+    leads = Lead.objects.filter(workspace=workspace, pk__in=lead_ids).order_by("pk")
+    return emit_many(workspace=workspace, type="lead.created", items=[lead_event_data(lead) for lead in leads])
 
 
 def lead_record_visitor(*, workspace: Workspace, data: dict, source_detail: str) -> tuple[Lead, bool]:
@@ -116,6 +140,7 @@ def lead_record_visitor(*, workspace: Workspace, data: dict, source_detail: str)
             lead.save(update_fields=[*blanks, "updated_at"])
         if created:
             leads_rescore(workspace=workspace, lead_ids=[lead.pk])
+            leads_announce(workspace=workspace, lead_ids=[lead.pk])
     return lead, created
 
 

@@ -33,11 +33,12 @@ from credits.services import (
 )
 from cursive.audit import audit_record, reviewed_flags_clear
 from cursive.errors import Conflict, NotFound, ValidationFailed
+from cursive.events import emit
 from cursive.jobs import job_enqueue
 from cursive.locks import lock_for_transaction
 from leads import normalize
 from leads.models import Lead
-from leads.services import LEAD_FIELDS, leads_rescore
+from leads.services import LEAD_FIELDS, leads_announce, leads_rescore
 
 from .models import LeadPurchase, LeadPurchaseItem, Listing
 
@@ -149,6 +150,7 @@ def _deliver(*, purchase: LeadPurchase, listings: list[Listing], items: list[Lea
         ]
     )
     leads_rescore(workspace=buyer, lead_ids=[lead.pk for lead in leads])
+    leads_announce(workspace=buyer, lead_ids=[lead.pk for lead in leads])
     sale = {listing.pk: (lead, _earning(listing)) for listing, lead in zip(listings, leads, strict=True)}
     if items is None:
         items = LeadPurchaseItem.objects.bulk_create(
@@ -191,6 +193,18 @@ def _deliver(*, purchase: LeadPurchase, listings: list[Listing], items: list[Lea
     purchase.completed_at = purchase.completed_at or now
     purchase.reserved_until = None
     job_enqueue("marketplace.tasks.send_purchase_confirmation", purchase_id=purchase.pk)
+    emit(
+        workspace=buyer,
+        type="purchase.completed",
+        data={
+            "purchase_id": purchase.reference,
+            "kind": "leads",
+            "lead_ids": [lead.pk for lead in leads],
+            "leads": len(leads),
+            "payment": purchase.payment,
+            "description": f"{len(leads)} marketplace lead{'s' if len(leads) != 1 else ''}",
+        },
+    )
 
 
 def _lock_accounts(workspace: Workspace, listings: list[Listing]) -> None:

@@ -16,7 +16,7 @@ from credits.errors import InsufficientCredits
 from credits.services import credits_spend, to_credits
 from cursive.errors import Conflict, NotFound, ValidationFailed
 from leads.models import Lead, Person
-from leads.services import LEAD_FIELDS, leads_rescore
+from leads.services import LEAD_FIELDS, leads_announce, leads_rescore
 
 from .filters import clean_filters, people_matching
 from .models import Segment, SegmentRun, SegmentSettings
@@ -209,6 +209,7 @@ def segment_pull(
             new_ids = [row[0] for row in cursor.fetchall()]
         pulled = len(new_ids)
         leads_rescore(workspace=workspace, lead_ids=new_ids)
+        leads_announce(workspace=workspace, lead_ids=new_ids)
     run = SegmentRun.objects.create(
         segment=segment,
         mode=mode,

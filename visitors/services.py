@@ -23,6 +23,7 @@ from credits.errors import InsufficientCredits
 from credits.services import credits_spend
 from cursive import ratelimit
 from cursive.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from cursive.events import emit
 from cursive.jobs import job_enqueue
 from leads import normalize
 from leads.models import Lead, Person
@@ -364,7 +365,33 @@ def visitor_identify_person(*, visitor_id: int, method: str, traits: dict, seen_
                 visitor = visitor_enrich(workspace=workspace, visitor_id=visitor.pk)
         except InsufficientCredits:
             logger.info("visitor not enriched: not enough credits", extra={"visitor_id": visitor.pk})
+    lead.refresh_from_db(fields=["score"])
+    _announce(visitor, score=lead.score)
     return visitor
+
+
+def _announce(visitor: Visitor, *, score: int | None) -> None:
+    """`visitor.identified`: who (or which company), how, and how engaged, for webhooks and Slack alerts."""
+    emit(
+        workspace=visitor.pixel.workspace,
+        type="visitor.identified",
+        data={
+            "visitor_id": visitor.pk,
+            "pixel_id": visitor.pixel_id,
+            "identified_by": visitor.identified_by,
+            "lead_id": visitor.lead_id,
+            "email": visitor.email,
+            "first_name": visitor.first_name,
+            "last_name": visitor.last_name,
+            "title": visitor.title,
+            "company_name": visitor.company_name or visitor.person_company_name,
+            "company_domain": visitor.company_domain,
+            "score": score,
+            "pageviews": visitor.pageviews,
+            "engaged_seconds": visitor.engaged_seconds,
+            "last_url": visitor.last_url,
+        },
+    )
 
 
 @transaction.atomic
@@ -431,16 +458,19 @@ def visitor_identify_company(*, visitor_id: int, ip: str, seen_at: dt.datetime) 
         found = cursor.fetchone()
     if found is None or found[2] != IpRange.Kind.COMPANY:
         return None
-    visitor = Visitor.objects.select_for_update().filter(pk=visitor_id).first()
+    visitor = Visitor.objects.select_for_update().select_related("pixel__workspace").filter(pk=visitor_id).first()
     if visitor is None:
         return None
     now = timezone.now()
     visitor.company_name, visitor.company_domain = found[0], found[1] or None
-    if visitor.identified_by is None:
+    named_now = visitor.identified_by is None
+    if named_now:
         visitor.identified_by = Visitor.IdentifiedBy.IP
         visitor.identified_at = now
         visitor.identification_lag_ms = _lag_ms(seen_at, now)
     visitor.save()
+    if named_now:
+        _announce(visitor, score=None)
     return visitor
 
 

@@ -116,7 +116,19 @@ def test_admin_lists_every_model(client):
 
     staff = user_create(email="root@cursive.test", password="root-password-123", is_staff=True)
     client.force_login(staff)
-    ours = ("accounts", "leads", "credits", "cursive", "marketplace", "partners", "segments", "visitors", "payments", "analytics")
+    ours = (
+        "accounts",
+        "leads",
+        "credits",
+        "cursive",
+        "marketplace",
+        "partners",
+        "segments",
+        "visitors",
+        "webhooks",
+        "payments",
+        "analytics",
+    )
     for model in apps.get_models():
         # Unmanaged models are views over partitioned tables, read through their owners' pages.
         if model._meta.app_label in ours and not model._meta.auto_created and model._meta.managed:
