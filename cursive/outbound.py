@@ -11,9 +11,11 @@ metadata rule; `OUTBOUND_ALLOWED_NETWORKS` exempts chosen networks (CIDRs) while
 
 from __future__ import annotations
 
+import functools
 import http.client
 import ipaddress
 import math
+import re
 import select
 import socket
 import ssl
@@ -21,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from django.conf import settings
 
@@ -44,6 +46,9 @@ BAD_PORTS = frozenset(
     | {532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190}
     | {5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080}
 )
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x20\x7f]")
+# Non-ASCII characters of a path or query are percent-encoded; everything printable in ASCII is sent as it is.
+PRINTABLE_ASCII = "".join(chr(code) for code in range(0x21, 0x7F))
 # What is read after the kept part of a response body so the connection can be reused; a longer answer closes it.
 DRAIN_BYTES = 64 * 1024
 IDLE_CONNECTIONS_PER_TARGET = 4
@@ -124,8 +129,9 @@ class OutboundClient:
         self, url: str, *, body: bytes, headers: dict[str, str], timeout: float = 15.0, keep_bytes: int = 2048
     ) -> OutboundResponse:
         """POST `body` to `url` and return the answer, whatever its status (a redirect is returned, not followed).
-        Everything, from the DNS lookup to the last byte read, fits in `timeout` seconds; at most `keep_bytes`
-        of the response body are kept. Raises OutboundRefused or OutboundError."""
+        Everything after the DNS look-up (bounded by the system resolver's own timeout), from connecting to the
+        last byte read, fits in `timeout` seconds; at most `keep_bytes` of the response body are kept. Raises
+        OutboundRefused or OutboundError."""
         started = time.monotonic()
         deadline = started + timeout
         target = _parse(url)
@@ -168,7 +174,7 @@ class OutboundClient:
 
     def _connect(self, target: _Target, *, deadline: float) -> _Connection:
         addresses = _resolve(target, refuse_unresolvable=False)
-        failure: OutboundError | None = None
+        failure = OutboundError(f"no address of {target.host} accepted the connection")
         for family, sockaddr in addresses:
             connection = _Connection(target, family=family, sockaddr=sockaddr, tls=self._tls)
             try:
@@ -180,7 +186,6 @@ class OutboundClient:
                 failure = error
                 continue
             return connection
-        assert failure is not None
         raise failure
 
     def _take_idle(self, key: tuple[str, str, int]) -> _Connection | None:
@@ -222,8 +227,10 @@ def _parse(url: str) -> _Target:
         port = parts.port
     except ValueError:
         raise OutboundRefused("This is not a valid URL.") from None
+    if CONTROL_CHARACTERS.search(url.strip()):
+        raise OutboundRefused("The URL must not contain spaces or control characters.")
     if parts.scheme not in ("http", "https"):
-        raise OutboundRefused("The URL must start with https://.")
+        raise OutboundRefused("The URL must start with https:// or http://.")
     if parts.scheme == "http" and settings.PRODUCTION and not _private_networks_allowed():
         raise OutboundRefused("The URL must use https, not http.")
     if parts.username is not None or parts.password is not None:
@@ -237,9 +244,9 @@ def _parse(url: str) -> _Target:
         host = parts.hostname.encode("idna").decode("ascii")
     except UnicodeError:
         raise OutboundRefused(f"{parts.hostname} is not a valid host name.") from None
-    path = parts.path or "/"
+    path = quote(parts.path or "/", safe=PRINTABLE_ASCII)
     if parts.query:
-        path = f"{path}?{parts.query}"
+        path = f"{path}?{quote(parts.query, safe=PRINTABLE_ASCII)}"
     return _Target(scheme=parts.scheme, host=host, port=port, path=path)
 
 
@@ -247,7 +254,7 @@ def _resolve(target: _Target, *, refuse_unresolvable: bool) -> list[tuple[int, t
     """Every (family, socket address) the host resolves to, in the resolver's order, after checking them all."""
     try:
         found = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
+    except (OSError, ValueError):
         if refuse_unresolvable:
             raise OutboundRefused(f"{target.host} does not resolve to an address.") from None
         raise OutboundError(f"DNS lookup failed for {target.host}") from None
@@ -283,7 +290,7 @@ def _refused_kind(address: IPAddress) -> str | None:
             return _refused_kind(embedded)
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
-    if any(address in ipaddress.ip_network(network, strict=False) for network in settings.OUTBOUND_ALLOWED_NETWORKS):
+    if any(address in network for network in _exempt_networks(tuple(settings.OUTBOUND_ALLOWED_NETWORKS))):
         return None
     if _private_networks_allowed():
         return None
@@ -304,6 +311,11 @@ def _refused_kind(address: IPAddress) -> str | None:
     if not address.is_global:
         return "a reserved address"
     return None
+
+
+@functools.lru_cache(maxsize=8)
+def _exempt_networks(networks: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(network, strict=False) for network in networks)
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -423,7 +435,7 @@ class _Connection(http.client.HTTPConnection):
 
 def _failure(error: BaseException) -> OutboundError:
     """A short reason for a delivery log."""
-    if isinstance(error, TimeoutError | socket.timeout):
+    if isinstance(error, TimeoutError):
         return _TimedOut("timed out")
     if isinstance(error, ssl.SSLCertVerificationError):
         return OutboundError(f"TLS certificate not accepted: {error.verify_message}")

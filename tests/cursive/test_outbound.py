@@ -20,6 +20,7 @@ import pytest
 
 from cursive.errors import ValidationFailed
 from cursive.outbound import OutboundClient, OutboundError, OutboundRefused, check_url, post
+from tests.cursive.test_production_settings import load_settings
 
 RECEIVER_HOST = "127.0.0.2"
 
@@ -280,12 +281,12 @@ def test_an_exempted_network_is_reached_while_the_rest_of_loopback_stays_refused
     other = start(host="127.0.0.1")
 
     check_url(receiver.url())
-    answer = send(receiver.url("/hook?source=cursive"))
+    answer = send(receiver.url("/hook/ü?source=cursive"))
     with pytest.raises(OutboundRefused):
         send(other.url())
 
     assert answer.status == 204
-    assert receiver.requests == [("/hook?source=cursive", receiver.requests[0][1], b'{"type": "webhook.test"}')]
+    assert receiver.requests == [("/hook/%C3%BC?source=cursive", receiver.requests[0][1], b'{"type": "webhook.test"}')]
     assert receiver.requests[0][1]["Host"] == f"{RECEIVER_HOST}:{receiver.port}"
     assert other.connections == 0
 
@@ -334,18 +335,32 @@ def test_allowing_private_networks_lifts_the_rule_but_not_for_metadata_addresses
         check_url("http://[::ffff:169.254.169.254]/latest/meta-data/")
 
 
-def test_the_private_network_default_follows_the_environment():
-    from django.conf import settings as live
+@pytest.mark.parametrize(
+    ("environment", "value", "allowed"),
+    [
+        ("production", None, False),
+        ("production", "", False),
+        ("production", "true", True),
+        ("development", None, True),
+        ("development", "", True),
+        ("development", "false", False),
+    ],
+)
+def test_private_networks_are_refused_by_default_in_production_only(monkeypatch, environment, value, allowed):
+    monkeypatch.delenv("OUTBOUND_ALLOWED_NETWORKS", raising=False)
+    loaded = load_settings(monkeypatch, DJANGO_ENV=environment, OUTBOUND_ALLOW_PRIVATE_NETWORKS=value)
 
-    assert live.OUTBOUND_ALLOW_PRIVATE_NETWORKS is (not live.PRODUCTION)
-    assert live.OUTBOUND_ALLOWED_NETWORKS == []
+    assert loaded["OUTBOUND_ALLOW_PRIVATE_NETWORKS"] is allowed
+    assert loaded["OUTBOUND_ALLOWED_NETWORKS"] == []
 
 
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("ftp://example.com/hook", "The URL must start with https://."),
-        ("example.com/hook", "The URL must start with https://."),
+        ("ftp://example.com/hook", "The URL must start with https:// or http://."),
+        ("example.com/hook", "The URL must start with https:// or http://."),
+        ("https://example.com/a hook", "The URL must not contain spaces or control characters."),
+        ("https://exam\x00ple.com/hook", "The URL must not contain spaces or control characters."),
         ("https://user:secret@example.com/hook", "The URL must not contain a user name or password."),
         ("https:///hook", "The URL must name a host."),
         ("https://example.com:25/hook", "Port 25 is not allowed; use 443, 80 or another web port."),
