@@ -190,6 +190,14 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Connections to addresses customers chose (webhook and Slack URLs, mailboxes) go through cursive.outbound, which
+# refuses loopback, private, link-local and other internal addresses and, in production, plain http. Development
+# allows them (local receivers); OUTBOUND_ALLOWED_NETWORKS exempts chosen CIDRs while the rest stays refused.
+# Empty (as .env.example has it) means the environment's default, so a copied .env.example never changes it.
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = (
+    env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS") if env.str("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default="") else not PRODUCTION
+)
+OUTBOUND_ALLOWED_NETWORKS = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
 if PRODUCTION:
     from django.core.checks.security.base import (
         SECRET_KEY_INSECURE_PREFIX,
