@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User, Workspace
@@ -86,7 +87,7 @@ def lead_create(
     try:
         with transaction.atomic():
             lead.save()
-            leads_rescore(workspace=workspace, lead_ids=[lead.pk])
+            leads_rescore(workspace=workspace, lead_ids=[lead.pk], announce=False)
             leads_announce(workspace=workspace, lead_ids=[lead.pk])
     except IntegrityError as exc:
         raise Conflict(
@@ -109,6 +110,14 @@ def lead_event_data(lead: Lead) -> dict:
         "score": lead.score,
         "tags": list(lead.tags),
     }
+
+
+def leads_changed(*, workspace: Workspace, lead_ids: list[int], fields: list[str]) -> int:
+    """`lead.updated` for leads whose fields changed, naming the fields, in the caller's transaction."""
+    leads = Lead.objects.filter(workspace=workspace, pk__in=lead_ids).order_by("pk")
+    return emit_many(
+        workspace=workspace, type="lead.updated", items=[{**lead_event_data(lead), "changed": fields} for lead in leads]
+    )
 
 
 def leads_announce(*, workspace: Workspace, lead_ids: list[int]) -> int:
@@ -138,8 +147,10 @@ def lead_record_visitor(*, workspace: Workspace, data: dict, source_detail: str)
             for field in blanks:
                 setattr(lead, field, given[field])
             lead.save(update_fields=[*blanks, "updated_at"])
+            if not created:
+                leads_changed(workspace=workspace, lead_ids=[lead.pk], fields=blanks)
         if created:
-            leads_rescore(workspace=workspace, lead_ids=[lead.pk])
+            leads_rescore(workspace=workspace, lead_ids=[lead.pk], announce=False)
             leads_announce(workspace=workspace, lead_ids=[lead.pk])
     return lead, created
 
@@ -157,6 +168,7 @@ def lead_fill_from_person(*, workspace: Workspace, lead: Lead, person: Person) -
         lead.save(update_fields=[*changed, "updated_at"])
         leads_rescore(workspace=workspace, lead_ids=[lead.pk])
         lead.refresh_from_db(fields=["score"])
+        leads_changed(workspace=workspace, lead_ids=[lead.pk], fields=changed)
     return lead
 
 
@@ -178,16 +190,44 @@ def leads_engagement_set(*, workspace: Workspace, engagement: dict[int, tuple[in
     return len(changed)
 
 
-def leads_rescore(*, workspace: Workspace, lead_ids: list[int] | None = None) -> int:
+# Score bands a customer's CRM reacts to: `lead.scored` is emitted when a lead moves from one to another.
+SCORE_BANDS = ((70, "hot"), (40, "warm"), (0, "cold"))
+
+
+def score_band(score: int) -> str:
+    return next(band for floor, band in SCORE_BANDS if score >= floor)
+
+
+def leads_rescore(*, workspace: Workspace, lead_ids: list[int] | None = None, announce: bool = True) -> int:
     """Score leads in one UPDATE (never a loop over rows): on arrival, nightly, and when the profile changes.
     Only rows whose score changes are written (returns how many): a night moves few leads across a recency
-    boundary, and rewriting them all cost a new row version and index entries per lead."""
+    boundary, and rewriting them all cost a new row version and index entries per lead. With `announce`, a
+    lead whose score moved to another band emits `lead.scored`; new leads are scored unannounced (their
+    `lead.created` carries the score)."""
     profile = IdealCustomerProfile.objects.filter(workspace=workspace).first()
     leads = Lead.objects.filter(workspace=workspace)
     if lead_ids is not None:
         leads = leads.filter(pk__in=lead_ids)
     score = score_expression(profile, timezone.now())
-    return leads.exclude(score=score).update(score=score)
+    if not announce:
+        return leads.exclude(score=score).update(score=score)
+    moves = list(leads.annotate(new_score=score).exclude(score=F("new_score")).values_list("pk", "score", "new_score"))
+    if not moves:
+        return 0
+    with transaction.atomic():
+        Lead.objects.filter(pk__in=[pk for pk, _, _ in moves]).update(score=score)
+        crossed = {pk: score_band(old) for pk, old, new in moves if score_band(old) != score_band(new)}
+        if crossed:
+            leads_in_band = Lead.objects.filter(pk__in=list(crossed)).order_by("pk")
+            emit_many(
+                workspace=workspace,
+                type="lead.scored",
+                items=[
+                    {**lead_event_data(lead), "band": score_band(lead.score), "previous_band": crossed[lead.pk]}
+                    for lead in leads_in_band
+                ],
+            )
+    return len(moves)
 
 
 def leads_rescore_all() -> int:
@@ -220,12 +260,14 @@ BULK_ACTIONS = ("tag", "untag", "delete", "export", "set_status")
 _TAG_SQL = """
 UPDATE leads_lead SET tags = (SELECT coalesce(array_agg(DISTINCT t ORDER BY t), '{}')
                               FROM unnest(tags || %(tags)s::varchar(50)[]) AS t), updated_at = now()
-WHERE workspace_id = %(workspace)s AND id = ANY(%(ids)s)
+WHERE workspace_id = %(workspace)s AND id = ANY(%(ids)s) AND NOT tags @> %(tags)s::varchar(50)[]
+RETURNING id
 """
 _UNTAG_SQL = """
 UPDATE leads_lead SET tags = array(SELECT t FROM unnest(tags) AS t WHERE t <> ALL(%(tags)s::varchar(50)[])),
                       updated_at = now()
-WHERE workspace_id = %(workspace)s AND id = ANY(%(ids)s)
+WHERE workspace_id = %(workspace)s AND id = ANY(%(ids)s) AND tags && %(tags)s::varchar(50)[]
+RETURNING id
 """
 
 
@@ -254,12 +296,20 @@ def leads_bulk_update(*, workspace: Workspace, action: str, lead_ids: list[int],
     if action == "delete":
         deleted, _ = Lead.objects.filter(workspace=workspace, pk__in=ids).delete()
         return deleted
-    if action == "set_status":
-        if status not in Lead.Status.values:
-            raise ValidationFailed(f"Status is one of: {', '.join(Lead.Status.values)}.", fields={"status": ["Unknown."]})
-        return Lead.objects.filter(workspace=workspace, pk__in=ids).update(status=status, updated_at=timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _TAG_SQL if action == "tag" else _UNTAG_SQL, {"tags": _clean_tags(tags), "workspace": workspace.pk, "ids": ids}
-        )
-        return cursor.rowcount
+    with transaction.atomic():
+        if action == "set_status":
+            if status not in Lead.Status.values:
+                raise ValidationFailed(f"Status is one of: {', '.join(Lead.Status.values)}.", fields={"status": ["Unknown."]})
+            changed = list(
+                Lead.objects.filter(workspace=workspace, pk__in=ids).exclude(status=status).values_list("pk", flat=True)
+            )
+            Lead.objects.filter(pk__in=changed).update(status=status, updated_at=timezone.now())
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _TAG_SQL if action == "tag" else _UNTAG_SQL,
+                    {"tags": _clean_tags(tags), "workspace": workspace.pk, "ids": ids},
+                )
+                changed = [row[0] for row in cursor.fetchall()]
+        leads_changed(workspace=workspace, lead_ids=changed, fields=["status"] if action == "set_status" else ["tags"])
+    return len(changed)

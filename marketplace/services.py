@@ -149,7 +149,7 @@ def _deliver(*, purchase: LeadPurchase, listings: list[Listing], items: list[Lea
             for listing in listings
         ]
     )
-    leads_rescore(workspace=buyer, lead_ids=[lead.pk for lead in leads])
+    leads_rescore(workspace=buyer, lead_ids=[lead.pk for lead in leads], announce=False)
     leads_announce(workspace=buyer, lead_ids=[lead.pk for lead in leads])
     sale = {listing.pk: (lead, _earning(listing)) for listing, lead in zip(listings, leads, strict=True)}
     if items is None:

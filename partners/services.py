@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts.models import User, Workspace
 from credits.services import credits_pay_out, to_credits
 from cursive.errors import PayloadTooLarge, PermissionDenied, ValidationFailed
+from cursive.events import emit
 from cursive.jobs import job_enqueue
 from leads import normalize
 from leads.scoring import listing_quality
@@ -338,7 +339,23 @@ def upload_approve(*, upload_id: int, actor: User | None, note: str = "") -> Upl
     upload.reviewed_at = timezone.now()
     upload.save(update_fields=["listed_rows", "status", "review_note", "reviewed_by", "reviewed_at"])
     UploadedLead.objects.filter(upload=upload).delete()
+    _announce_review(upload)
     return upload
+
+
+def _announce_review(upload: Upload) -> None:
+    """`upload.reviewed` to the partner's workspace: approved (and how many listed) or rejected, and why."""
+    emit(
+        workspace=upload.workspace,
+        type="upload.reviewed",
+        data={
+            "upload_id": upload.pk,
+            "file_name": upload.original_name,
+            "status": upload.status,
+            "listed_rows": upload.listed_rows,
+            "note": upload.review_note,
+        },
+    )
 
 
 @transaction.atomic
@@ -346,7 +363,7 @@ def upload_reject(*, upload_id: int, actor: User | None, note: str) -> Upload:
     note = (note or "").strip()
     if not note:
         raise ValidationFailed("Tell the partner why the upload is rejected.", fields={"note": ["Required."]})
-    upload = Upload.objects.select_for_update(no_key=True).get(pk=upload_id)
+    upload = Upload.objects.select_for_update(of=("self",), no_key=True).select_related("workspace").get(pk=upload_id)
     if upload.status != Upload.Status.AWAITING_REVIEW:
         raise ValidationFailed(
             f"Only uploads awaiting review can be rejected; this one is {upload.get_status_display().lower()}."
@@ -357,6 +374,7 @@ def upload_reject(*, upload_id: int, actor: User | None, note: str) -> Upload:
     upload.reviewed_at = timezone.now()
     upload.save(update_fields=["status", "review_note", "reviewed_by", "reviewed_at"])
     UploadedLead.objects.filter(upload=upload).delete()
+    _announce_review(upload)
     return upload
 
 

@@ -208,7 +208,7 @@ def segment_pull(
             )
             new_ids = [row[0] for row in cursor.fetchall()]
         pulled = len(new_ids)
-        leads_rescore(workspace=workspace, lead_ids=new_ids)
+        leads_rescore(workspace=workspace, lead_ids=new_ids, announce=False)
         leads_announce(workspace=workspace, lead_ids=new_ids)
     run = SegmentRun.objects.create(
         segment=segment,

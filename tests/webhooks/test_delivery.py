@@ -274,3 +274,40 @@ def test_old_deliveries_and_events_are_pruned_in_batches(tenant, receiver, monke
     tasks.prune()
     assert Delivery.objects.count() == 1 and OutboxEvent.objects.count() == 1
     assert mail.outbox == []
+
+
+def test_score_band_changes_and_updates_are_events(tenant, receiver):
+    from leads.services import ideal_customer_profile_update, leads_bulk_update, leads_rescore
+
+    lead = lead_create(
+        workspace=tenant.workspace,
+        source="manual",
+        data={"email": "band@x.example", "company_size": "51-200", "industry": "SaaS"},
+    )
+    lead.__class__.objects.filter(pk=lead.pk).update(email_status="valid", phone_status="valid")
+    ideal_customer_profile_update(workspace=tenant.workspace, company_sizes=["51-200"], industries=["SaaS"])
+    leads_rescore(workspace=tenant.workspace)
+    leads_bulk_update(workspace=tenant.workspace, action="tag", lead_ids=[lead.pk], tags="vip")
+    leads_bulk_update(workspace=tenant.workspace, action="tag", lead_ids=[lead.pk], tags="vip")
+    events = list(OutboxEvent.objects.order_by("pk").values_list("type", flat=True))
+    assert events.count("lead.scored") == 1 and events.count("lead.updated") == 1, events
+    scored = OutboxEvent.objects.get(type="lead.scored").data
+    assert (scored["previous_band"], scored["band"]) == ("cold", "hot")
+    updated = OutboxEvent.objects.get(type="lead.updated").data
+    assert updated["changed"] == ["tags"] and updated["tags"] == ["vip"]
+
+
+def test_a_partner_hears_that_an_upload_was_reviewed(tenant_factory, receiver):
+    from partners.services import upload_approve, upload_reject
+    from tests.partners.conftest import csv_text, person, upload_bytes
+
+    partner = tenant_factory("LeadForge", kind="partner")
+    _, secret = make_endpoint(partner, receiver, events=["upload.reviewed"])
+    approved = upload_bytes(partner, csv_text([person(1), person(2)]).encode(), price="10.00")
+    upload_approve(upload_id=approved.pk, actor=None)
+    rejected = upload_bytes(partner, csv_text([person(3)]).encode(), price="10.00")
+    upload_reject(upload_id=rejected.pk, actor=None, note="No consent records for these people.")
+    deliver_all()
+    first, second = (received.verified_by(secret)["data"] for received in receiver.got)
+    assert (first["upload_id"], first["status"], first["listed_rows"]) == (approved.pk, "listed", 2)
+    assert (second["status"], second["note"]) == ("rejected", "No consent records for these people.")
