@@ -310,7 +310,8 @@ IDEMPOTENCY_KEY_RETENTION_HOURS = env.int("IDEMPOTENCY_KEY_RETENTION_HOURS", def
 Q_CLUSTER = {
     "name": "cursive",
     "orm": "default",
-    "workers": env.int("Q_WORKERS", default=2),
+    # Webhook delivery loops hold a worker each while they have work: 4 leaves jobs two even then.
+    "workers": env.int("Q_WORKERS", default=4),
     # timeout must stay below retry, or a slow task is delivered twice while it runs.
     "timeout": env.int("Q_TIMEOUT", default=600),
     "retry": env.int("Q_RETRY", default=720),
@@ -395,7 +396,8 @@ PIXEL_BUFFER_EVENTS = env.int("PIXEL_BUFFER_EVENTS", default=500)
 PIXEL_BUFFER_MAX_EVENTS = env.int("PIXEL_BUFFER_MAX_EVENTS", default=20_000)
 PIXEL_SITE_CACHE_SECONDS = env.int("PIXEL_SITE_CACHE_SECONDS", default=10)
 # Webhook delivery loops that may run at once (each in a django-q2 worker) and how long deliveries are kept.
-WEBHOOK_DELIVERY_LOOPS = env.int("WEBHOOK_DELIVERY_LOOPS", default=2)
+# Never every worker: receipts, identification and uploads must still find one free.
+WEBHOOK_DELIVERY_LOOPS = max(1, min(env.int("WEBHOOK_DELIVERY_LOOPS", default=2), Q_CLUSTER["workers"] - 1))
 WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 VISITOR_ENRICHMENT_PRICE = Decimal(env.str("VISITOR_ENRICHMENT_PRICE", default="1.00"))
 # CSV exports one web process streams at once, how many more wait for a turn (at most EXPORT_QUEUE_SECONDS) and

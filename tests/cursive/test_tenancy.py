@@ -105,7 +105,26 @@ def _visitor(other):
     return Visitor.objects.get(pixel_id=pixel_id, key=key).pk
 
 
+def _endpoint(other):
+    from webhooks.services import endpoint_create
+
+    return endpoint_create(workspace=other.workspace, url=f"http://127.0.0.2/hooks/{next(_serial)}").pk
+
+
+def _delivery(other):
+    from leads.services import lead_create
+    from webhooks.models import Delivery
+    from webhooks.services import outbox_dispatch
+
+    endpoint_id = _endpoint(other)
+    lead_create(workspace=other.workspace, source="manual", data={"email": f"their-{next(_serial)}@globex.example"})
+    outbox_dispatch()
+    return Delivery.objects.filter(endpoint_id=endpoint_id).latest("pk").pk
+
+
 OBJECT_FACTORIES = {
+    "endpoint_id": _endpoint,
+    "delivery_id": _delivery,
     "pixel_id": _pixel,
     "visitor_id": _visitor,
     "segment_id": _segment,
