@@ -292,6 +292,8 @@ SPECTACULAR_SETTINGS = {
         "LeadPurchaseStatusEnum": "marketplace.models.LeadPurchase.Status",
         "UploadStatusEnum": "partners.models.Upload.Status",
         "SegmentStatusEnum": "segments.models.Segment.Status",
+        "WebhookEndpointStatusEnum": "webhooks.models.Endpoint.Status",
+        "WebhookDeliveryStatusEnum": "webhooks.models.Delivery.Status",
     },
 }
 
