@@ -105,7 +105,26 @@ def _visitor(other):
     return Visitor.objects.get(pixel_id=pixel_id, key=key).pk
 
 
+def _endpoint(other):
+    from webhooks.services import endpoint_create
+
+    return endpoint_create(workspace=other.workspace, url=f"https://93.184.215.14/hooks/{next(_serial)}").pk
+
+
+def _delivery(other):
+    from cursive.events import emit
+    from webhooks.models import Delivery, Endpoint
+    from webhooks.services import outbox_dispatch
+
+    endpoint = Endpoint.objects.filter(workspace=other.workspace).first() or Endpoint.objects.get(pk=_endpoint(other))
+    event = emit(workspace=other.workspace, type="lead.updated", data={"lead_id": next(_serial)})
+    outbox_dispatch()
+    return Delivery.objects.get(endpoint=endpoint, event=event).pk
+
+
 OBJECT_FACTORIES = {
+    "endpoint_id": _endpoint,
+    "delivery_id": _delivery,
     "pixel_id": _pixel,
     "visitor_id": _visitor,
     "segment_id": _segment,
