@@ -192,6 +192,7 @@ def endpoint_delete(request, endpoint_id: int):
 
 
 @manager_required
+@vary_on_headers("HX-Request")
 def endpoint_replay(request, endpoint_id: int):
     """GET: how many events a replay since that moment would send, to confirm; POST: replay them."""
     endpoint = _endpoint(request, endpoint_id)
@@ -232,5 +233,8 @@ def delivery_retry(request, endpoint_id: int, delivery_id: int):
     services.delivery_retry(workspace=request.workspace, endpoint_id=endpoint.pk, delivery_id=delivery_id)
     # Due now: a worker starts at once rather than at the next minute's schedule.
     tasks.wake_deliverers()
-    messages.success(request, "Delivering that message again now.")
+    if endpoint.status == Endpoint.Status.ENABLED:
+        messages.success(request, "Delivering that message again now.")
+    else:
+        messages.success(request, "That message goes out again as soon as the endpoint is enabled.")
     return redirect("webhooks:endpoint_detail", endpoint_id=endpoint.pk)

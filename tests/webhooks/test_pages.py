@@ -163,6 +163,20 @@ def test_editing_an_endpoint(browser, tenant, receiver):
     assert endpoint.url == receiver.url + "/v2"
 
 
+def test_editing_a_slack_alerts_filters(browser, tenant, receiver):
+    browser.post("/settings/webhooks/new/slack/", {"url": receiver.url, "send": "all", "cooldown_minutes": "60"})
+    endpoint = Endpoint.objects.get()
+    page = browser.get(f"/settings/webhooks/{endpoint.pk}/").content.decode()
+    assert "Minimum score" in page and "Cool-down (minutes)" in page
+    response = browser.post(
+        f"/settings/webhooks/{endpoint.pk}/",
+        {"url": receiver.url, "send": "chosen", "events": ["lead.scored"], "min_score": "80", "cooldown_minutes": "5"},
+    )
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert (endpoint.events, endpoint.min_score, endpoint.cooldown_minutes) == (["lead.scored"], 80, 5)
+
+
 def test_disabling_and_enabling(browser, tenant, receiver):
     endpoint, _ = make_endpoint(tenant, receiver)
     response = browser.post(f"/settings/webhooks/{endpoint.pk}/status/", {"status": "disabled"})
@@ -418,7 +432,9 @@ def test_members_without_the_manager_role_are_refused(client, tenant, receiver):
     for path in posts:
         assert client.post(path, {"status": "disabled", "url": receiver.url, "send": "all"}).status_code == 403, path
     assert Endpoint.objects.get().status == "enabled" and Endpoint.objects.count() == 1
-    assert "Ask an owner or admin to manage webhooks" in client.get("/settings/").content.decode()
+    settings_page = client.get("/settings/").content.decode()
+    assert "Ask an owner or admin to manage webhooks" in settings_page
+    assert 'href="/settings/webhooks/"' not in settings_page, "no link to a page they cannot open"
 
 
 def test_another_workspaces_endpoint_and_delivery_are_not_found(browser, other_tenant, receiver):
