@@ -37,6 +37,7 @@ urlpatterns = [
     path("partner/", include("partners.urls")),
     path("", include("segments.urls")),
     path("", include("visitors.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 handler403 = views.permission_denied

@@ -243,9 +243,12 @@ def _routes(endpoint: Endpoint, event: OutboxEvent, now: dt.datetime) -> bool:
 def _slack_wants(endpoint: Endpoint, event: OutboxEvent, now: dt.datetime) -> bool:
     """Slack is for people: only what passes the endpoint's score filter, and one message per subject per
     cool-down, so one busy visitor does not send fifty."""
-    score = event.data.get("score")
-    if endpoint.min_score is not None and isinstance(score, int) and score < endpoint.min_score:
-        return False
+    # A filter on score applies to what is scored (leads, visitors); a visitor named only by its company's
+    # network has no score, so it does not pass a "score at least N" alert.
+    if endpoint.min_score is not None and "score" in event.data:
+        score = event.data["score"]
+        if not isinstance(score, int) or score < endpoint.min_score:
+            return False
     subject = slack.subject(event)
     if subject is None or not endpoint.cooldown_minutes:
         return True
