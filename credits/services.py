@@ -595,15 +595,27 @@ def billing_card_save(*, purchase_id: int) -> BillingProfile | None:
         logger.warning("checkout payment saved no card on the workspace's customer", extra={"purchase": purchase.pk})
         return profile
     card = stripe_gateway.payment_method_retrieve(payment_method_id).get("card") or {}
-    with transaction.atomic():
-        profile = BillingProfile.objects.select_for_update().get(pk=profile.pk)
-        if profile.card_saved_at is not None and profile.card_saved_at > purchase.completed_at:
-            return profile
-        profile.payment_method_id = payment_method_id
-        profile.card_brand = str(card.get("brand") or "")[:30]
-        profile.card_last4 = str(card.get("last4") or "")[:4]
-        profile.card_saved_at = purchase.completed_at
-        profile.save(update_fields=["payment_method_id", "card_brand", "card_last4", "card_saved_at", "updated_at"])
+    return billing_card_record(
+        workspace=purchase.workspace,
+        payment_method_id=payment_method_id,
+        brand=str(card.get("brand") or ""),
+        last4=str(card.get("last4") or ""),
+        saved_at=purchase.completed_at,
+    )
+
+
+@transaction.atomic
+def billing_card_record(*, workspace: Workspace, payment_method_id: str, brand: str, last4: str, saved_at) -> BillingProfile:
+    """Keep a card saved on the workspace's Stripe customer as the one auto-reload charges, unless a card saved
+    later is already kept."""
+    profile = BillingProfile.objects.select_for_update().get(workspace=workspace)
+    if profile.card_saved_at is not None and profile.card_saved_at > saved_at:
+        return profile
+    profile.payment_method_id = payment_method_id
+    profile.card_brand = brand[:30]
+    profile.card_last4 = last4[:4]
+    profile.card_saved_at = saved_at
+    profile.save(update_fields=["payment_method_id", "card_brand", "card_last4", "card_saved_at", "updated_at"])
     return profile
 
 
