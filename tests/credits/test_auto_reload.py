@@ -2,11 +2,13 @@
 off-session when the balance falls below the threshold, at most hourly, credited exactly once."""
 
 import json
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -21,7 +23,7 @@ from credits.services import (
 )
 from cursive.errors import ValidationFailed
 from cursive.jobs import job_run
-from cursive.models import Job
+from cursive.models import Job, OutboxEvent
 from tests.credits.conftest import deliver, sign
 from tests.credits.localstripe import CARD_DECLINED_WHEN_CHARGED, CARD_OK
 
@@ -285,3 +287,29 @@ def test_a_payment_intent_webhook_of_a_checkout_changes_nothing(client, tenant, 
     pending_purchase.refresh_from_db()
     assert pending_purchase.status == CreditPurchase.Status.PENDING
     assert not CreditTransaction.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_debits_below_the_threshold_start_one_reload(tenant, localstripe):
+    """The hourly limit holds across processes: it is a row of the database, not a flag in memory."""
+    buy_by_card(tenant, localstripe)  # 500 credits, threshold 100
+    credit_auto_reload_update(workspace=tenant.workspace, enabled=True, package_id=package("Starter").pk, actor=None)
+    spend(tenant, "390")  # 110: just above
+    start = threading.Barrier(4)
+
+    def debit(n):
+        try:
+            start.wait(timeout=10)
+            credits_spend(workspace=tenant.workspace, amount="20", reference=f"purchase:race-{n}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=debit, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert balance(tenant) == Decimal("30.00")
+    assert reloads(tenant).count() == 1
+    assert Job.objects.filter(func="credits.tasks.auto_reload_charge").count() == 1
+    assert OutboxEvent.objects.filter(workspace=tenant.workspace, type="credits.low").count() == 1
