@@ -129,7 +129,7 @@ def _on_payment_intent_succeeded(intent: dict) -> None:
     checkout.session event completes that purchase, so it is left alone here."""
     if (intent.get("metadata") or {}).get("kind") != stripe_gateway.AUTO_RELOAD_KIND:
         return
-    payment_intent_id = _payment_intent({"payment_intent": intent.get("id")})
+    payment_intent_id = _payment_intent({"payment_intent": intent.get("id")})  # its own id, checked as refunds' are
     refunded_cents, waiting = 0, []
     if payment_intent_id:
         _lock_payment(payment_intent_id)
