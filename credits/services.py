@@ -717,9 +717,11 @@ def credit_auto_reload_decline(*, purchase_id: int, code: str, message: str) -> 
     purchase.status = CreditPurchase.Status.FAILED
     purchase.closed_at = timezone.now()
     purchase.save(update_fields=["status", "closed_at"])
-    reason = "Your bank asked to confirm the payment." if code == "authentication_required" else "Your card was declined."
-    if code == "no_card":
-        reason = "No card is saved."
+    reason = {
+        "authentication_required": "Your bank asked to confirm the payment.",
+        "no_card": "No card is saved.",
+        "card_missing": "The saved card is no longer on file with Stripe.",
+    }.get(code, "Your card was declined.")
     account = _account_for_update(purchase.workspace)
     account.auto_reload_enabled = False
     account.auto_reload_failure = f"{timezone.now():%Y-%m-%d %H:%M} UTC: {reason}"

@@ -153,6 +153,11 @@ def payment_intent_charge_saved_card(
         intent = client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key}).to_dict()
     except stripe.CardError as exc:
         raise CardDeclined(exc.code or "card_declined", exc.user_message or str(exc)) from exc
+    except stripe.InvalidRequestError as exc:
+        # The customer or the card was deleted in Stripe meanwhile: no retry will bring it back.
+        if exc.http_status == 404 or exc.code == "resource_missing":
+            raise CardDeclined("card_missing", str(exc)) from exc
+        raise
     if intent.get("status") == "requires_action":  # Stripe answers authentication_required; some servers only ask
         raise CardDeclined("authentication_required", "The bank asked the cardholder to authenticate this payment.")
     return intent

@@ -235,6 +235,17 @@ def test_a_card_that_needs_its_holder_to_authenticate_turns_auto_reload_off(tena
     assert any("auto-reload" in email.subject.lower() for email in mail.outbox)
 
 
+def test_a_card_deleted_in_stripe_turns_auto_reload_off(card_saved, localstripe):
+    customer = BillingProfile.objects.get(workspace=card_saved.workspace).stripe_customer_id
+    localstripe.client.v1.customers.delete(customer)
+    spend(card_saved, "450")
+    run_jobs("credits.tasks.auto_reload_charge")
+    (reload,) = reloads(card_saved)
+    assert reload.status == CreditPurchase.Status.FAILED
+    account = CreditAccount.objects.get(workspace=card_saved.workspace)
+    assert not account.auto_reload_enabled and "no longer on file" in account.auto_reload_failure
+
+
 def test_nothing_is_bought_when_auto_reload_is_off(tenant, localstripe):
     buy_by_card(tenant, localstripe)
     spend(tenant, "450")
