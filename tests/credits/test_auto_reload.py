@@ -150,7 +150,9 @@ def test_falling_below_buys_one_package_off_session_credited_once(card_saved, lo
     assert run_jobs("credits.tasks.auto_reload_charge") == 0
     # The owners get the receipt of a charge nobody clicked.
     run_jobs("credits.tasks.send_credit_receipt")
-    assert [email.to for email in mail.outbox if "receipt" in email.subject] == [[tenant.user.email]] * 2
+    receipts = [email for email in mail.outbox if "receipt" in email.subject]
+    assert [email.to for email in receipts] == [[tenant.user.email]] * 2
+    assert "Auto-reload bought this package" in receipts[1].body and "Auto-reload" not in receipts[0].body
 
 
 def test_success_reported_by_the_webhook_first_is_credited_once(card_saved, localstripe):
