@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from cursive.admin_base import ReadOnlyAdmin
 from cursive.errors import ApplicationError
 
-from .models import CreditAccount, CreditPackage, CreditPurchase, CreditTransaction, LocalCheckoutSession
+from .models import BillingProfile, CreditAccount, CreditPackage, CreditPurchase, CreditTransaction, LocalCheckoutSession
 from .services import credit_purchases_mark_reviewed, credits_adjust
 
 
@@ -20,11 +20,42 @@ class AdjustForm(forms.Form):
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(admin.ModelAdmin):
-    list_display = ["workspace", "balance", "low_balance_threshold", "needs_review", "updated_at", "adjust_link"]
-    list_filter = ["needs_review"]
+    list_display = [
+        "workspace",
+        "balance",
+        "low_balance_threshold",
+        "auto_reload_enabled",
+        "needs_review",
+        "updated_at",
+        "adjust_link",
+    ]
+    list_filter = ["needs_review", "auto_reload_enabled"]
     search_fields = ["workspace__name"]
-    readonly_fields = ["workspace", "balance", "updated_at"]
-    fields = ["workspace", "balance", "low_balance_threshold", "needs_review", "review_note", "updated_at"]
+    # The owners set the threshold and auto-reload on their credits page, where each change is checked.
+    readonly_fields = [
+        "workspace",
+        "balance",
+        "low_balance_threshold",
+        "low_balance_threshold_custom",
+        "auto_reload_enabled",
+        "auto_reload_package",
+        "auto_reload_attempted_at",
+        "auto_reload_failure",
+        "updated_at",
+    ]
+    fields = [
+        "workspace",
+        "balance",
+        "low_balance_threshold",
+        "low_balance_threshold_custom",
+        "auto_reload_enabled",
+        "auto_reload_package",
+        "auto_reload_attempted_at",
+        "auto_reload_failure",
+        "needs_review",
+        "review_note",
+        "updated_at",
+    ]
 
     def has_add_permission(self, request):
         return False
@@ -99,11 +130,12 @@ class CreditPurchaseAdmin(ReadOnlyAdmin):
         "price_cents",
         "paid_cents",
         "status",
+        "origin",
         "needs_review",
         "created_at",
         "completed_at",
     ]
-    list_filter = ["needs_review", "status", "package"]
+    list_filter = ["needs_review", "status", "origin", "package"]
     search_fields = ["workspace__name", "checkout_session_id", "payment_intent_id"]
     list_select_related = ["workspace", "package"]
     actions = ["mark_reviewed"]
@@ -118,3 +150,10 @@ class CreditPurchaseAdmin(ReadOnlyAdmin):
 class LocalCheckoutSessionAdmin(ReadOnlyAdmin):
     list_display = ["session_id", "description", "amount_total", "created_at", "expires_at"]
     search_fields = ["session_id", "client_reference_id"]
+
+
+@admin.register(BillingProfile)
+class BillingProfileAdmin(ReadOnlyAdmin):
+    list_display = ["workspace", "stripe_customer_id", "card_brand", "card_last4", "card_saved_at"]
+    search_fields = ["workspace__name", "stripe_customer_id"]
+    list_select_related = ["workspace"]

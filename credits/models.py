@@ -7,6 +7,9 @@ from django.utils import timezone
 from accounts.models import Workspace
 
 ZERO = Decimal("0.00")
+# The alert level until the owner picks one or a package is bought; after a purchase it is this share of its credits.
+DEFAULT_LOW_BALANCE_THRESHOLD = Decimal("50.00")
+AUTO_THRESHOLD_SHARE = Decimal("0.20")
 
 
 class CreditAccount(models.Model):
@@ -14,7 +17,27 @@ class CreditAccount(models.Model):
 
     workspace = models.OneToOneField(Workspace, on_delete=models.PROTECT, related_name="credit_account")
     balance = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
-    low_balance_threshold = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("50.00"))
+    low_balance_threshold = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        default=DEFAULT_LOW_BALANCE_THRESHOLD,
+        help_text="The level in force: the owner's choice, else 20% of the last package bought.",
+    )
+    low_balance_threshold_custom = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="What the owner chose; empty follows the packages bought.",
+    )
+    auto_reload_enabled = models.BooleanField(default=False)
+    auto_reload_package = models.ForeignKey("CreditPackage", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    auto_reload_attempted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last auto-reload was started: the next one waits an hour after it."
+    )
+    auto_reload_failure = models.CharField(
+        max_length=300, blank=True, help_text="Why auto-reload was turned off by Cursive (a declined card), shown to the owners."
+    )
     needs_review = models.BooleanField(default=False, help_text="Set when money moved that credits could not follow.")
     review_note = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -24,6 +47,14 @@ class CreditAccount(models.Model):
             models.CheckConstraint(condition=models.Q(balance__gte=0), name="credit_account_balance_not_negative"),
             models.CheckConstraint(
                 condition=models.Q(low_balance_threshold__gte=0), name="credit_account_threshold_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(low_balance_threshold_custom__gte=0) | models.Q(low_balance_threshold_custom__isnull=True),
+                name="credit_account_custom_threshold_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(auto_reload_enabled=True, auto_reload_package__isnull=True),
+                name="credit_account_auto_reload_has_package",
             ),
         ]
 
@@ -103,8 +134,38 @@ class CreditPackage(models.Model):
         return (Decimal(self.price_cents) / self.credits).quantize(Decimal("0.01"))
 
 
+class BillingProfile(models.Model):
+    """A workspace's Stripe customer and the card saved at its last credit Checkout, which auto-reload charges."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.PROTECT, related_name="billing_profile")
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    payment_method_id = models.CharField(max_length=255, blank=True)
+    card_brand = models.CharField(max_length=30, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    card_saved_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stripe_customer_id"], condition=~models.Q(stripe_customer_id=""), name="billing_profile_customer_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.workspace}: {self.stripe_customer_id or 'no Stripe customer'}"
+
+    @property
+    def has_card(self) -> bool:
+        return bool(self.stripe_customer_id and self.payment_method_id)
+
+
 class CreditPurchase(models.Model):
-    """A package bought by card through a Stripe Checkout Session."""
+    """A package bought by card: through a Stripe Checkout Session, or off-session with the saved card (auto-reload)."""
+
+    class Origin(models.TextChoices):
+        CHECKOUT = "checkout", "Checkout"
+        AUTO_RELOAD = "auto_reload", "Auto-reload"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending payment"
@@ -118,6 +179,7 @@ class CreditPurchase(models.Model):
     credits = models.DecimalField(max_digits=14, decimal_places=2)
     price_cents = models.PositiveIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.CHECKOUT)
     checkout_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
     payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)

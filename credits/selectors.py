@@ -5,10 +5,10 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Workspace
+from accounts.models import Membership, Workspace
 from cursive.errors import NotFound
 
-from .models import ZERO, CreditAccount, CreditPackage, CreditPurchase, CreditTransaction, StripeEvent
+from .models import ZERO, BillingProfile, CreditAccount, CreditPackage, CreditPurchase, CreditTransaction, StripeEvent
 
 # Stripe retries an undelivered event for up to three days: a refund still waiting for its payment after that
 # will not see it arrive by itself.
@@ -52,3 +52,16 @@ def refunds_waiting(*, too_long: bool = False) -> QuerySet[StripeEvent]:
     if too_long:
         waiting = waiting.filter(received_at__lt=timezone.now() - REFUND_WAIT_ALERT_AFTER)
     return waiting.order_by("received_at", "pk")
+
+
+def owner_emails(*, workspace: Workspace) -> list[str]:
+    """Where workspace alerts go: its owners' addresses, oldest membership first."""
+    return list(
+        Membership.objects.filter(workspace=workspace, role=Membership.Role.OWNER, user__is_active=True)
+        .order_by("created_at", "id")
+        .values_list("user__email", flat=True)
+    )
+
+
+def billing_profile(*, workspace: Workspace) -> BillingProfile | None:
+    return BillingProfile.objects.filter(workspace=workspace).first()

@@ -12,6 +12,7 @@ nothing anyway, and a savepoint per movement cost two round trips each.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import wraps
 
@@ -27,12 +28,23 @@ from cursive.jobs import job_enqueue
 
 from . import stripe_gateway
 from .errors import InsufficientCredits, PaymentProviderUnavailable
-from .models import ZERO, CreditAccount, CreditPackage, CreditPurchase, CreditTransaction
+from .models import (
+    AUTO_THRESHOLD_SHARE,
+    DEFAULT_LOW_BALANCE_THRESHOLD,
+    ZERO,
+    BillingProfile,
+    CreditAccount,
+    CreditPackage,
+    CreditPurchase,
+    CreditTransaction,
+)
 
 CENT = Decimal("0.01")
 logger = logging.getLogger("cursive.stripe")
 # The largest amount a credit column (numeric(14, 2)) holds.
 MAX_CREDITS = Decimal("999999999999.99")
+# Auto-reload buys at most once in this long per workspace, however fast the balance drains.
+AUTO_RELOAD_INTERVAL = timedelta(hours=1)
 
 
 def _joins_transaction(func):
@@ -99,7 +111,7 @@ def credit_accounts_lock(*, workspaces) -> None:
 _MOVE = """
 UPDATE credits_creditaccount SET balance = balance + %s, updated_at = now()
 WHERE workspace_id = %s AND balance + %s BETWEEN 0 AND %s
-RETURNING id, balance
+RETURNING id, balance, low_balance_threshold, auto_reload_enabled
 """
 
 
@@ -112,8 +124,8 @@ def _post(
             cursor.execute(_MOVE, [amount, workspace.pk, amount, MAX_CREDITS])
             row = cursor.fetchone()
         if row is not None:
-            account_id, new_balance = row
-            return CreditTransaction.objects.create(
+            account_id, new_balance, threshold, auto_reload = row
+            entry = CreditTransaction.objects.create(
                 account_id=account_id,
                 kind=kind,
                 amount=amount,
@@ -122,6 +134,17 @@ def _post(
                 actor=actor,
                 reason=reason,
             )
+            # A partner cashing out earnings on purpose is not running low on credits to spend.
+            if amount < ZERO and kind != Kind.PAYOUT and new_balance < threshold:
+                _balance_low(
+                    workspace=workspace,
+                    account_id=account_id,
+                    crossed=new_balance - amount >= threshold,
+                    balance=new_balance,
+                    threshold=threshold,
+                    auto_reload=auto_reload,
+                )
+            return entry
         account = CreditAccount.objects.filter(workspace=workspace).first()
         if account is not None and account.balance + amount > MAX_CREDITS:
             raise ValidationFailed(
@@ -134,6 +157,52 @@ def _post(
             raise InsufficientCredits(needed=-amount, balance=ZERO)
         CreditAccount.objects.bulk_create([CreditAccount(workspace=workspace)], ignore_conflicts=True)
     raise RuntimeError(f"credit account of workspace {workspace.pk} vanished while posting")
+
+
+# The account row is already locked by the debit: the hour between two auto-reloads is enforced here, in the
+# database, by whichever debit of any process finds it elapsed first.
+_AUTO_RELOAD_CLAIM = """
+UPDATE credits_creditaccount AS account SET auto_reload_attempted_at = now()
+WHERE account.id = %s AND account.auto_reload_enabled
+  AND (account.auto_reload_attempted_at IS NULL OR account.auto_reload_attempted_at <= now() - %s)
+  AND EXISTS (
+    SELECT 1 FROM credits_billingprofile AS billing
+    WHERE billing.workspace_id = account.workspace_id AND billing.stripe_customer_id <> '' AND billing.payment_method_id <> ''
+  )
+RETURNING account.auto_reload_package_id
+"""
+
+
+def _balance_low(
+    *, workspace: Workspace, account_id: int, crossed: bool, balance: Decimal, threshold: Decimal, auto_reload: bool
+) -> None:
+    """A debit left the balance below the threshold. Only the debit that crossed it alerts (once per crossing:
+    a top-up above the threshold re-arms it); auto-reload is tried after each such debit, at most hourly, so a
+    workspace still below an hour after a reload (or a failed attempt) buys again."""
+    if crossed:
+        emit(workspace=workspace, type="credits.low", data={"balance": f"{balance:.2f}", "threshold": f"{threshold:.2f}"})
+        job_enqueue(
+            "credits.tasks.send_low_balance_alert",
+            workspace_id=workspace.pk,
+            balance=f"{balance:.2f}",
+            threshold=f"{threshold:.2f}",
+        )
+    if not auto_reload:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_AUTO_RELOAD_CLAIM, [account_id, AUTO_RELOAD_INTERVAL])
+        row = cursor.fetchone()
+    if row is None:
+        return
+    package = CreditPackage.objects.get(pk=row[0])
+    purchase = CreditPurchase.objects.create(
+        workspace=workspace,
+        package=package,
+        credits=package.credits,
+        price_cents=package.price_cents,
+        origin=CreditPurchase.Origin.AUTO_RELOAD,
+    )
+    job_enqueue("credits.tasks.auto_reload_charge", purchase_id=purchase.pk)
 
 
 def _positive(amount) -> Decimal:
@@ -228,14 +297,67 @@ def credits_adjust(*, workspace: Workspace, amount, actor: User | None, reason: 
     )
 
 
+def _threshold_for_package(credits: Decimal) -> Decimal:
+    return (credits * AUTO_THRESHOLD_SHARE).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _last_package_threshold(workspace: Workspace) -> Decimal:
+    last = (
+        CreditPurchase.objects.filter(workspace=workspace, completed_at__isnull=False)
+        .order_by("-completed_at", "-id")
+        .values_list("credits", flat=True)
+        .first()
+    )
+    return DEFAULT_LOW_BALANCE_THRESHOLD if last is None else _threshold_for_package(last)
+
+
 @transaction.atomic
 def credit_account_settings_update(*, workspace: Workspace, low_balance_threshold) -> CreditAccount:
-    threshold = to_credits(low_balance_threshold)
-    if threshold < ZERO:
-        raise ValidationFailed("The threshold cannot be negative.", fields={"low_balance_threshold": ["Must be zero or more."]})
+    """The owner's low-balance threshold; None (an empty field) goes back to 20% of the last package bought."""
     account = _account_for_update(workspace)
-    account.low_balance_threshold = threshold
-    account.save(update_fields=["low_balance_threshold", "updated_at"])
+    if low_balance_threshold is None:
+        account.low_balance_threshold_custom = None
+        account.low_balance_threshold = _last_package_threshold(workspace)
+    else:
+        threshold = to_credits(low_balance_threshold)
+        if threshold < ZERO:
+            raise ValidationFailed(
+                "The threshold cannot be negative.", fields={"low_balance_threshold": ["Must be zero or more."]}
+            )
+        account.low_balance_threshold = account.low_balance_threshold_custom = threshold
+    account.save(update_fields=["low_balance_threshold", "low_balance_threshold_custom", "updated_at"])
+    return account
+
+
+@transaction.atomic
+def credit_auto_reload_update(*, workspace: Workspace, enabled: bool, package_id, actor: User | None) -> CreditAccount:
+    """Turn auto-reload on (with the package it buys) or off. It needs the card saved at a credit Checkout."""
+    package = None
+    if package_id not in (None, ""):
+        package = CreditPackage.objects.filter(pk=package_id, active=True).first() if str(package_id).isdigit() else None
+        if package is None:
+            raise ValidationFailed("That credit package does not exist.", fields={"package": ["Unknown package."]})
+    if enabled and package is None:
+        raise ValidationFailed("Choose the package auto-reload buys.", fields={"package": ["Required to turn auto-reload on."]})
+    if enabled and not BillingProfile.objects.filter(workspace=workspace).exclude(payment_method_id="").exists():
+        raise ValidationFailed(
+            "Buy a package by card first: auto-reload charges the card saved at your last purchase.",
+            fields={"enabled": ["No card saved yet."]},
+        )
+    account = _account_for_update(workspace)
+    account.auto_reload_enabled = enabled
+    account.auto_reload_package = package or account.auto_reload_package
+    if enabled:
+        account.auto_reload_failure = ""
+    account.save(update_fields=["auto_reload_enabled", "auto_reload_package", "auto_reload_failure", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="credits.auto_reload_update",
+        target=f"workspace:{workspace.pk}",
+        workspace=workspace,
+        enabled=enabled,
+        package=package.pk if package else None,
+    )
     return account
 
 
@@ -257,7 +379,8 @@ def credit_checkout_create(
             workspace=workspace, package=package, credits=package.credits, price_cents=package.price_cents, created_by=created_by
         )
     try:
-        session = _credit_checkout_session(purchase=purchase, base_url=base_url)
+        customer_id = None if stripe_gateway.uses_local_checkout() else _stripe_customer(workspace, created_by)
+        session = _credit_checkout_session(purchase=purchase, base_url=base_url, customer_id=customer_id)
     except Exception as exc:  # Stripe down or refusing: close the purchase now rather than leave it pending forever
         logger.warning("credit checkout could not be created", exc_info=True, extra={"purchase": purchase.pk})
         CreditPurchase.objects.filter(pk=purchase.pk, status=CreditPurchase.Status.PENDING).update(
@@ -267,7 +390,28 @@ def credit_checkout_create(
     return stripe_gateway.session_record(CreditPurchase.objects.all(), pk=purchase.pk, session=session)
 
 
-def _credit_checkout_session(*, purchase: CreditPurchase, base_url: str | None) -> stripe_gateway.CheckoutSession:
+def _stripe_customer(workspace: Workspace, created_by: User | None) -> str:
+    """The workspace's Stripe customer, created at its first card purchase. Concurrent first checkouts share one:
+    the idempotency key makes Stripe answer both with the same customer."""
+    profile = BillingProfile.objects.filter(workspace=workspace).first()
+    if profile is not None and profile.stripe_customer_id:
+        return profile.stripe_customer_id
+    customer_id = stripe_gateway.customer_create(
+        workspace_id=workspace.pk,
+        email=created_by.email if created_by else None,
+        idempotency_key=f"workspace-customer-{workspace.pk}",
+    )
+    with transaction.atomic():
+        BillingProfile.objects.bulk_create([BillingProfile(workspace=workspace)], ignore_conflicts=True)
+        BillingProfile.objects.filter(workspace=workspace, stripe_customer_id="").update(
+            stripe_customer_id=customer_id, updated_at=timezone.now()
+        )
+    return BillingProfile.objects.get(workspace=workspace).stripe_customer_id
+
+
+def _credit_checkout_session(
+    *, purchase: CreditPurchase, base_url: str | None, customer_id: str | None
+) -> stripe_gateway.CheckoutSession:
     package, created_by = purchase.package, purchase.created_by
     return stripe_gateway.checkout_session_create(
         kind=stripe_gateway.CheckoutKind.CREDITS,
@@ -280,6 +424,7 @@ def _credit_checkout_session(*, purchase: CreditPurchase, base_url: str | None) 
         customer_email=created_by.email if created_by else None,
         idempotency_key=f"credit-purchase-{purchase.pk}",
         base_url=base_url,
+        customer_id=customer_id,
     )
 
 
@@ -287,15 +432,13 @@ def _purchase_for_session(session: dict) -> CreditPurchase | None:
     return stripe_gateway.session_object_for_update(session, CreditPurchase.objects.all())
 
 
-def _flag_mismatch(purchase: CreditPurchase, *, session: dict, mismatch: str) -> CreditPurchase:
+def _flag_mismatch(purchase: CreditPurchase, *, source: str, payment: str, mismatch: str) -> CreditPurchase:
     note = (
-        f"{timezone.now():%Y-%m-%d %H:%M} UTC: Checkout Session {session.get('id')!r} was not credited: "
-        f"{mismatch}. If payment {session.get('payment_intent') or 'of that session'} was charged, refund it "
-        "in Stripe."
+        f"{timezone.now():%Y-%m-%d %H:%M} UTC: {source} was not credited: "
+        f"{mismatch}. If payment {payment} was charged, refund it in Stripe."
     )
     logger.warning(
-        "checkout session does not match its credit purchase",
-        extra={"purchase": purchase.pk, "session": session.get("id"), "mismatch": mismatch},
+        "payment does not match its credit purchase", extra={"purchase": purchase.pk, "source": source, "mismatch": mismatch}
     )
     purchase.needs_review = True
     purchase.review_note = (f"{purchase.review_note}\n" if purchase.review_note else "") + note
@@ -320,13 +463,32 @@ def credit_purchase_complete(*, session: dict, refunded_cents: int = 0) -> Credi
     if mismatch := stripe_gateway.session_mismatch(
         session, session_id=purchase.checkout_session_id, amount_cents=purchase.price_cents, workspace_id=purchase.workspace_id
     ):
-        return _flag_mismatch(purchase, session=session, mismatch=mismatch)
+        return _flag_mismatch(
+            purchase,
+            source=f"Checkout Session {session.get('id')!r}",
+            payment=session.get("payment_intent") or "of that session",
+            mismatch=mismatch,
+        )
     if purchase.status in (CreditPurchase.Status.COMPLETE, CreditPurchase.Status.REFUNDED) or purchase.completed_at is not None:
         return purchase
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         return purchase  # completed with a delayed method: async_payment_succeeded will follow
-    purchase.payment_intent_id = session.get("payment_intent") or purchase.payment_intent_id
-    purchase.paid_cents = session["amount_total"]
+    purchase = _purchase_pay(
+        purchase,
+        payment_intent_id=session.get("payment_intent") or purchase.payment_intent_id,
+        paid_cents=session["amount_total"],
+        refunded_cents=refunded_cents,
+    )
+    if session.get("customer") and purchase.status == CreditPurchase.Status.COMPLETE:
+        job_enqueue("credits.tasks.billing_card_save", purchase_id=purchase.pk)
+    return purchase
+
+
+def _purchase_pay(purchase: CreditPurchase, *, payment_intent_id: str, paid_cents: int, refunded_cents: int) -> CreditPurchase:
+    """The one path that turns a paid purchase into credits, whichever way it was paid (Checkout, or the saved
+    card by auto-reload). The caller holds the purchase's row lock and has checked it is not paid yet."""
+    purchase.payment_intent_id = payment_intent_id
+    purchase.paid_cents = paid_cents
     if 0 < purchase.price_cents <= refunded_cents:
         return _refunded_before_payment(purchase)
     credits_grant(
@@ -335,7 +497,12 @@ def credit_purchase_complete(*, session: dict, refunded_cents: int = 0) -> Credi
         reference=purchase.reference,
         kind=Kind.PURCHASE,
         actor=purchase.created_by,
-        reason=f"{purchase.package.label} package",
+        reason=f"{purchase.package.label} package"
+        + (" (auto-reload)" if purchase.origin == CreditPurchase.Origin.AUTO_RELOAD else ""),
+    )
+    # The low-balance alert follows the packages bought unless the owner chose a level.
+    CreditAccount.objects.filter(workspace=purchase.workspace, low_balance_threshold_custom__isnull=True).update(
+        low_balance_threshold=_threshold_for_package(purchase.credits)
     )
     purchase.status = CreditPurchase.Status.COMPLETE
     purchase.completed_at = timezone.now()
@@ -420,3 +587,180 @@ def credit_purchase_refund(*, payment_intent_id: str, amount_refunded_cents: int
         purchase.status = CreditPurchase.Status.REFUNDED
     purchase.save(update_fields=["refunded_cents", "status"])
     return purchase
+
+
+# --- The saved card and auto-reload ---------------------------------------------------
+
+
+def billing_card_save(*, purchase_id: int) -> BillingProfile | None:
+    """Remember the card a completed Checkout paid with (Stripe saved it on the workspace's customer), for
+    auto-reload. Asks Stripe outside any lock; the newest purchase's card wins whatever order jobs run in."""
+    purchase = CreditPurchase.objects.select_related("workspace").get(pk=purchase_id)
+    profile = BillingProfile.objects.filter(workspace=purchase.workspace).first()
+    if not purchase.payment_intent_id or purchase.completed_at is None or profile is None or not profile.stripe_customer_id:
+        return profile
+    intent = stripe_gateway.payment_intent_retrieve(purchase.payment_intent_id)
+    payment_method_id = intent.get("payment_method")
+    if isinstance(payment_method_id, dict):
+        payment_method_id = payment_method_id.get("id")
+    if intent.get("customer") != profile.stripe_customer_id or not payment_method_id:
+        logger.warning("checkout payment saved no card on the workspace's customer", extra={"purchase": purchase.pk})
+        return profile
+    card = stripe_gateway.payment_method_retrieve(payment_method_id).get("card") or {}
+    return billing_card_record(
+        workspace=purchase.workspace,
+        payment_method_id=payment_method_id,
+        brand=str(card.get("brand") or ""),
+        last4=str(card.get("last4") or ""),
+        saved_at=purchase.completed_at,
+    )
+
+
+@transaction.atomic
+def billing_card_record(*, workspace: Workspace, payment_method_id: str, brand: str, last4: str, saved_at) -> BillingProfile:
+    """Keep a card saved on the workspace's Stripe customer as the one auto-reload charges, unless a card saved
+    later is already kept."""
+    profile = BillingProfile.objects.select_for_update().get(workspace=workspace)
+    if profile.card_saved_at is not None and profile.card_saved_at > saved_at:
+        return profile
+    profile.payment_method_id = payment_method_id
+    profile.card_brand = brand[:30]
+    profile.card_last4 = last4[:4]
+    profile.card_saved_at = saved_at
+    profile.save(update_fields=["payment_method_id", "card_brand", "card_last4", "card_saved_at", "updated_at"])
+    return profile
+
+
+def credit_auto_reload_charge(*, purchase_id: int) -> CreditPurchase:
+    """Pay an auto-reload purchase with the saved card, off-session. Safe to run again: the PaymentIntent's
+    idempotency key is the purchase, so a retry gets Stripe's first answer instead of a second charge."""
+    purchase = CreditPurchase.objects.select_related("workspace").get(pk=purchase_id, origin=CreditPurchase.Origin.AUTO_RELOAD)
+    if purchase.status != CreditPurchase.Status.PENDING:
+        return purchase
+    profile = BillingProfile.objects.filter(workspace=purchase.workspace).first()
+    if profile is None or not profile.has_card:
+        return credit_auto_reload_decline(purchase_id=purchase.pk, code="no_card", message="No card is saved.")
+    try:
+        intent = stripe_gateway.payment_intent_charge_saved_card(
+            amount_cents=purchase.price_cents,
+            customer_id=profile.stripe_customer_id,
+            payment_method_id=profile.payment_method_id,
+            metadata={
+                "kind": stripe_gateway.AUTO_RELOAD_KIND,
+                "workspace_id": str(purchase.workspace_id),
+                "credit_purchase_id": str(purchase.pk),
+            },
+            idempotency_key=f"credit-purchase-{purchase.pk}",
+        )
+    except stripe_gateway.CardDeclined as exc:
+        return credit_auto_reload_decline(purchase_id=purchase.pk, code=exc.code, message=exc.message)
+    # Whether it succeeded now or is still processing, payment_intent.succeeded may also arrive: both go through
+    # the same locked, exactly-once completion.
+    return credit_purchase_complete_intent(intent=intent)
+
+
+def _intent_purchase_for_update(intent: dict) -> CreditPurchase | None:
+    metadata = intent.get("metadata") or {}
+    if metadata.get("kind") != stripe_gateway.AUTO_RELOAD_KIND:
+        return None
+    reference = str(metadata.get("credit_purchase_id") or "")
+    if not reference.isdigit():
+        return None
+    return (
+        CreditPurchase.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("workspace", "package")
+        .filter(pk=int(reference), origin=CreditPurchase.Origin.AUTO_RELOAD)
+        .first()
+    )
+
+
+def _intent_mismatch(intent: dict, purchase: CreditPurchase) -> str:
+    problems = []
+    if purchase.payment_intent_id and intent.get("id") != purchase.payment_intent_id:
+        problems.append(f"payment {intent.get('id')!r} is not the one made for it ({purchase.payment_intent_id!r})")
+    if type(intent.get("amount")) is not int or intent["amount"] != purchase.price_cents:
+        problems.append(f"amount {intent.get('amount')!r} instead of {purchase.price_cents}")
+    if intent.get("currency") != stripe_gateway.CURRENCY:
+        problems.append(f"currency {intent.get('currency')!r} instead of {stripe_gateway.CURRENCY!r}")
+    named = (intent.get("metadata") or {}).get("workspace_id")
+    if named != str(purchase.workspace_id):
+        problems.append(f"metadata names workspace {named!r} instead of {str(purchase.workspace_id)!r}")
+    return "; ".join(problems)
+
+
+@transaction.atomic
+def credit_purchase_complete_intent(*, intent: dict, refunded_cents: int = 0) -> CreditPurchase | None:
+    """Grant an auto-reload's credits exactly once, whether its success comes in the API's answer, in
+    `payment_intent.succeeded`, in both or several times. Records the payment on the purchase meanwhile."""
+    purchase = _intent_purchase_for_update(intent)
+    if purchase is None:
+        return None
+    if mismatch := _intent_mismatch(intent, purchase):
+        return _flag_mismatch(
+            purchase, source=f"PaymentIntent {intent.get('id')!r}", payment=str(intent.get("id")), mismatch=mismatch
+        )
+    if purchase.status != CreditPurchase.Status.PENDING or purchase.completed_at is not None:
+        return purchase
+    if intent.get("status") != "succeeded":
+        if not purchase.payment_intent_id:
+            purchase.payment_intent_id = intent["id"]
+            purchase.save(update_fields=["payment_intent_id"])
+        return purchase
+    received = intent.get("amount_received")
+    return _purchase_pay(
+        purchase,
+        payment_intent_id=intent["id"],
+        paid_cents=received if type(received) is int and received > 0 else intent["amount"],
+        refunded_cents=refunded_cents,
+    )
+
+
+@transaction.atomic
+def credit_auto_reload_decline(*, purchase_id: int, code: str, message: str) -> CreditPurchase:
+    """The saved card was refused: the purchase fails, auto-reload turns off (it would be refused again every
+    hour) and the owners are told, once however often the refusal is reported."""
+    purchase = (
+        CreditPurchase.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("workspace")
+        .get(pk=purchase_id, origin=CreditPurchase.Origin.AUTO_RELOAD)
+    )
+    if purchase.status != CreditPurchase.Status.PENDING:
+        return purchase
+    purchase.status = CreditPurchase.Status.FAILED
+    purchase.closed_at = timezone.now()
+    purchase.save(update_fields=["status", "closed_at"])
+    reason = {
+        "authentication_required": "Your bank asked to confirm the payment.",
+        "no_card": "No card is saved.",
+        "card_missing": "The saved card is no longer on file with Stripe.",
+    }.get(code, "Your card was declined.")
+    account = _account_for_update(purchase.workspace)
+    account.auto_reload_enabled = False
+    account.auto_reload_failure = f"{timezone.now():%Y-%m-%d %H:%M} UTC: {reason}"
+    account.save(update_fields=["auto_reload_enabled", "auto_reload_failure", "updated_at"])
+    audit_record(
+        actor=None,
+        action="credits.auto_reload_declined",
+        target=purchase.reference,
+        workspace=purchase.workspace,
+        reason=f"{code}: {message}",
+    )
+    job_enqueue("credits.tasks.send_auto_reload_failed", purchase_id=purchase.pk, reason=reason)
+    return purchase
+
+
+def credit_auto_reload_intent_failed(*, intent: dict) -> CreditPurchase | None:
+    """`payment_intent.payment_failed` of an auto-reload: the same refusal its API answer reports."""
+    metadata = intent.get("metadata") or {}
+    reference = str(metadata.get("credit_purchase_id") or "")
+    workspace_id = str(metadata.get("workspace_id") or "")
+    if metadata.get("kind") != stripe_gateway.AUTO_RELOAD_KIND or not reference.isdigit() or not workspace_id.isdigit():
+        return None
+    if not CreditPurchase.objects.filter(
+        pk=int(reference), origin=CreditPurchase.Origin.AUTO_RELOAD, workspace_id=int(workspace_id)
+    ).exists():
+        return None
+    error = intent.get("last_payment_error") or {}
+    return credit_auto_reload_decline(
+        purchase_id=int(reference), code=str(error.get("code") or "card_declined"), message=str(error.get("message") or "")
+    )

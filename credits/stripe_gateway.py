@@ -71,8 +71,10 @@ def checkout_session_create(
     customer_email: str | None,
     idempotency_key: str,
     base_url: str | None = None,
+    customer_id: str | None = None,
 ) -> CheckoutSession:
-    """Open a Checkout Session; return URLs are built on `base_url` (the host the buyer is using) or SITE_URL."""
+    """Open a Checkout Session; return URLs are built on `base_url` (the host the buyer is using) or SITE_URL.
+    With `customer_id` the card paid with is saved on that Stripe customer for later off-session payments."""
     metadata = {"kind": kind.value, "workspace_id": str(workspace_id)}
     expires_at = timezone.now() + timedelta(minutes=settings.CHECKOUT_SESSION_MINUTES)
     if uses_local_checkout():
@@ -104,10 +106,69 @@ def checkout_session_create(
         "cancel_url": _absolute(cancel_path, base_url),
         "expires_at": int(expires_at.timestamp()),
     }
-    if customer_email:
+    if customer_id:
+        params["customer"] = customer_id  # Stripe refuses customer_email alongside: the customer has one
+        params["payment_intent_data"]["setup_future_usage"] = "off_session"
+    elif customer_email:
         params["customer_email"] = customer_email
     session = client().v1.checkout.sessions.create(params=params, options={"idempotency_key": idempotency_key})
     return CheckoutSession(id=session.id, url=session.url)
+
+
+def customer_create(*, workspace_id: int, email: str | None, idempotency_key: str) -> str:
+    params = {"metadata": {"workspace_id": str(workspace_id)}}
+    if email:
+        params["email"] = email
+    return client().v1.customers.create(params=params, options={"idempotency_key": idempotency_key}).id
+
+
+# A PaymentIntent charging a saved card says in its metadata that it is an auto-reload and which purchase it pays.
+AUTO_RELOAD_KIND = "credits_auto_reload"
+
+
+class CardDeclined(Exception):
+    """The saved card cannot be charged without its holder: declined, or the bank wants them to authenticate."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def payment_intent_charge_saved_card(
+    *, amount_cents: int, customer_id: str, payment_method_id: str, metadata: dict, idempotency_key: str
+) -> dict:
+    """Charge a saved card now, with nobody at the keyboard. Returns the PaymentIntent; CardDeclined when the card
+    is refused. Other errors (network, Stripe down) propagate: a retry with the same key cannot charge twice."""
+    params = {
+        "amount": amount_cents,
+        "currency": CURRENCY,
+        "customer": customer_id,
+        "payment_method": payment_method_id,
+        "confirm": True,
+        "off_session": True,
+        "metadata": metadata,
+    }
+    try:
+        intent = client().v1.payment_intents.create(params=params, options={"idempotency_key": idempotency_key}).to_dict()
+    except stripe.CardError as exc:
+        raise CardDeclined(exc.code or "card_declined", exc.user_message or str(exc)) from exc
+    except stripe.InvalidRequestError as exc:
+        # The customer or the card was deleted in Stripe meanwhile: no retry will bring it back.
+        if exc.http_status == 404 or exc.code == "resource_missing":
+            raise CardDeclined("card_missing", str(exc)) from exc
+        raise
+    if intent.get("status") == "requires_action":  # Stripe answers authentication_required; some servers only ask
+        raise CardDeclined("authentication_required", "The bank asked the cardholder to authenticate this payment.")
+    return intent
+
+
+def payment_intent_retrieve(payment_intent_id: str) -> dict:
+    return client().v1.payment_intents.retrieve(payment_intent_id).to_dict()
+
+
+def payment_method_retrieve(payment_method_id: str) -> dict:
+    return client().v1.payment_methods.retrieve(payment_method_id).to_dict()
 
 
 class SessionNotOpen(Exception):

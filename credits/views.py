@@ -11,7 +11,7 @@ from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 
 from . import selectors, services, stripe_gateway
-from .forms import LedgerFilterForm, ThresholdForm
+from .forms import AutoReloadForm, LedgerFilterForm, ThresholdForm
 
 LEDGER_PAGE_SIZE = 25
 
@@ -42,7 +42,11 @@ def credits_page(request):
             "account": account,
             "packages": selectors.active_packages(),
             "purchases": selectors.credit_purchases(workspace=request.workspace).order_by("-created_at", "-id")[:10],
-            "threshold_form": ThresholdForm(initial={"low_balance_threshold": account.low_balance_threshold}),
+            "threshold_form": ThresholdForm(initial={"low_balance_threshold": account.low_balance_threshold_custom}),
+            "auto_reload_form": AutoReloadForm(
+                initial={"enabled": account.auto_reload_enabled, "package": account.auto_reload_package_id}
+            ),
+            "billing": selectors.billing_profile(workspace=request.workspace),
             "local_checkout": stripe_gateway.uses_local_checkout(),
         }
     )
@@ -77,6 +81,28 @@ def threshold_update(request):
         messages.success(request, "Low-balance alert updated.")
     else:
         messages.error(request, "Enter the threshold as a number of credits, e.g. 50.")
+    return redirect("credits:page")
+
+
+@workspace_required(manager=True)
+@require_POST
+def auto_reload_update(request):
+    form = AutoReloadForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the packages.")
+        return redirect("credits:page")
+    package = form.cleaned_data["package"]
+    try:
+        account = services.credit_auto_reload_update(
+            workspace=request.workspace,
+            enabled=form.cleaned_data["enabled"],
+            package_id=package.pk if package else None,
+            actor=request.user,
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Auto-reload is on." if account.auto_reload_enabled else "Auto-reload is off.")
     return redirect("credits:page")
 
 

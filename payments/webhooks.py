@@ -124,6 +124,27 @@ def _on_session_completed(session: dict) -> None:
         )
 
 
+def _on_payment_intent_succeeded(intent: dict) -> None:
+    """An auto-reload paid with the saved card. A Checkout's own payment also sends this event: its
+    checkout.session event completes that purchase, so it is left alone here."""
+    if (intent.get("metadata") or {}).get("kind") != stripe_gateway.AUTO_RELOAD_KIND:
+        return
+    payment_intent_id = _payment_intent({"payment_intent": intent.get("id")})  # its own id, checked as refunds' are
+    refunded_cents, waiting = 0, []
+    if payment_intent_id:
+        _lock_payment(payment_intent_id)
+        refunded_cents, waiting = _refunds_waiting_for(payment_intent_id)
+    credit_services.credit_purchase_complete_intent(intent=intent, refunded_cents=refunded_cents)
+    if waiting and _paid_for(payment_intent_id) is not None:
+        StripeEvent.objects.filter(pk__in=waiting).update(
+            status=StripeEvent.Status.PROCESSED, waiting_for="", processed_at=timezone.now()
+        )
+
+
+def _on_payment_intent_failed(intent: dict) -> None:
+    credit_services.credit_auto_reload_intent_failed(intent=intent)
+
+
 def _on_session_ended(session: dict, end: CheckoutEnd) -> None:
     match _checkout_kind(session):
         case CheckoutKind.CREDITS:
@@ -172,6 +193,8 @@ HANDLERS: dict[str, Callable[[dict], WaitFor | None]] = {
     "checkout.session.expired": lambda session: _on_session_ended(session, CheckoutEnd.EXPIRED),
     "checkout.session.async_payment_failed": lambda session: _on_session_ended(session, CheckoutEnd.PAYMENT_FAILED),
     "charge.refunded": _on_charge_refunded,
+    "payment_intent.succeeded": _on_payment_intent_succeeded,
+    "payment_intent.payment_failed": _on_payment_intent_failed,
 }
 
 

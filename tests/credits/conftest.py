@@ -1,5 +1,6 @@
 import copy
 import json
+import re
 import time
 from pathlib import Path
 
@@ -55,3 +56,25 @@ def pending_purchase(tenant, settings):
     settings.STRIPE_SECRET_KEY = ""  # the local checkout: no network
     package = CreditPackage.objects.get(label="Growth")
     return credit_checkout_create(workspace=tenant.workspace, package_id=package.pk, created_by=tenant.user)
+
+
+@pytest.fixture(scope="session")
+def _localstripe_process():
+    from tests.credits.localstripe import start_localstripe
+
+    process, base = start_localstripe()
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def localstripe(_localstripe_process, httpserver, settings):
+    """Stripe for this test: localstripe, with Checkout Sessions answered in front of it (see localstripe.py)."""
+    from tests.credits.localstripe import SECRET_KEY, LocalStripe
+
+    stripe_ = LocalStripe(api_base=_localstripe_process, front=httpserver, webhook_secret=settings.STRIPE_WEBHOOK_SECRET)
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(stripe_.handle)
+    settings.STRIPE_SECRET_KEY = SECRET_KEY
+    settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
+    return stripe_

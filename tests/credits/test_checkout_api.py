@@ -8,7 +8,7 @@ from werkzeug import Response as WerkzeugResponse
 
 from accounts.models import Membership
 from accounts.services import user_create
-from credits.models import CreditPackage, CreditPurchase
+from credits.models import BillingProfile, CreditPackage, CreditPurchase
 from credits.services import credits_grant
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,12 @@ def stripe_server(httpserver, settings):
     """A local HTTP server that answers as Stripe's API does; the real SDK is pointed at it."""
     settings.STRIPE_SECRET_KEY = "sk_test_cursive"
     settings.STRIPE_API_BASE = httpserver.url_for("").rstrip("/")
-    created = []
+    created = SessionCalls()
+
+    def create_customer(request):
+        created.customers.append({"form": parse_qs(request.get_data(as_text=True)), "headers": dict(request.headers)})
+        body = {"id": f"cus_test_{len(created.customers)}", "object": "customer"}
+        return WerkzeugResponse(json.dumps(body), status=200, content_type="application/json")
 
     def create_session(request):
         form = {key: values[0] for key, values in parse_qs(request.get_data(as_text=True)).items()}
@@ -37,7 +42,16 @@ def stripe_server(httpserver, settings):
         return WerkzeugResponse(json.dumps(body), status=200, content_type="application/json")
 
     httpserver.expect_request("/v1/checkout/sessions", method="POST").respond_with_handler(create_session)
+    httpserver.expect_request("/v1/customers", method="POST").respond_with_handler(create_customer)
     return created
+
+
+class SessionCalls(list):
+    """The Checkout Sessions created, in order; `customers` holds the customers created."""
+
+    def __init__(self):
+        super().__init__()
+        self.customers = []
 
 
 def growth():
@@ -80,6 +94,26 @@ def test_checkout_goes_through_the_stripe_sdk_to_a_stripe_compatible_server(tena
     assert form["mode"] == "payment"
     assert call["headers"]["Authorization"] == "Bearer sk_test_cursive"
     assert call["headers"]["Idempotency-Key"] == f"credit-purchase-{purchase.pk}"
+
+
+def test_checkout_saves_the_card_on_the_workspaces_stripe_customer(tenant, other_tenant, stripe_server):
+    """The card paid with is kept for auto-reload: one Stripe customer per workspace, created at its first
+    checkout and reused after, and Checkout asked to save the card for off-session payments."""
+    api = tenant.api()
+    for _ in range(2):
+        assert api.post("/api/v1/credits/checkout", {"package": growth().pk}, format="json").status_code == 201
+    other_tenant.api().post("/api/v1/credits/checkout", {"package": growth().pk}, format="json")
+    assert [call["headers"]["Idempotency-Key"] for call in stripe_server.customers] == [
+        f"workspace-customer-{tenant.workspace.pk}",
+        f"workspace-customer-{other_tenant.workspace.pk}",
+    ]
+    assert stripe_server.customers[0]["form"]["metadata[workspace_id]"] == [str(tenant.workspace.pk)]
+    assert BillingProfile.objects.get(workspace=tenant.workspace).stripe_customer_id == "cus_test_1"
+    assert BillingProfile.objects.get(workspace=other_tenant.workspace).stripe_customer_id == "cus_test_2"
+    forms = [call["form"] for call in stripe_server]
+    assert [form["customer"] for form in forms] == ["cus_test_1", "cus_test_1", "cus_test_2"]
+    assert all(form["payment_intent_data[setup_future_usage]"] == "off_session" for form in forms)
+    assert not any("customer_email" in form for form in forms)
 
 
 def test_idempotency_key_returns_the_first_answer_and_changes_nothing(tenant, stripe_server):

@@ -49,6 +49,8 @@ def test_the_dispatch_is_one_table_and_credits_no_longer_takes_registrations():
         "checkout.session.expired",
         "checkout.session.async_payment_failed",
         "charge.refunded",
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
     }
     assert importlib.util.find_spec("credits.webhooks") is None
     assert not hasattr(payments.webhooks, "register_checkout_kind")
