@@ -515,6 +515,7 @@ def _purchase_pay(purchase: CreditPurchase, *, payment_intent_id: str, paid_cent
         data={
             "purchase_id": purchase.reference,
             "kind": "credits",
+            "auto_reload": purchase.origin == CreditPurchase.Origin.AUTO_RELOAD,
             "credits": purchase.credits,
             "amount_cents": purchase.paid_cents,
             "currency": "usd",

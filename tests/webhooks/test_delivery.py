@@ -311,3 +311,17 @@ def test_a_partner_hears_that_an_upload_was_reviewed(tenant_factory, receiver):
     first, second = (received.verified_by(secret)["data"] for received in receiver.got)
     assert (first["upload_id"], first["status"], first["listed_rows"]) == (approved.pk, "listed", 2)
     assert (second["status"], second["note"]) == ("rejected", "No consent records for these people.")
+
+
+def test_credits_low_is_delivered_once_per_crossing(tenant, receiver):
+    from credits.services import credit_account_settings_update, credits_adjust, credits_spend
+
+    _, secret = make_endpoint(tenant, receiver, events=["credits.low"])
+    credits_adjust(workspace=tenant.workspace, amount=100, actor=None, reason="opening")
+    credit_account_settings_update(workspace=tenant.workspace, low_balance_threshold="20")
+    for n in range(4):
+        credits_spend(workspace=tenant.workspace, amount=25, reference=f"audit:{n}", reason="test spend")
+    deliver_all()
+    (payload,) = [received.verified_by(secret) for received in receiver.got]
+    assert payload["type"] == "credits.low"
+    assert (payload["data"]["balance"], payload["data"]["threshold"]) == ("0.00", "20.00"), "the fourth spend crossed"
