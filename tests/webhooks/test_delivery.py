@@ -325,3 +325,21 @@ def test_credits_low_is_delivered_once_per_crossing(tenant, receiver):
     (payload,) = [received.verified_by(secret) for received in receiver.got]
     assert payload["type"] == "credits.low"
     assert (payload["data"]["balance"], payload["data"]["threshold"]) == ("0.00", "20.00"), "the fourth spend crossed"
+
+
+def test_buying_credits_delivers_purchase_completed(client, tenant, receiver, settings):
+    from credits.models import CreditPackage
+    from credits.services import credit_checkout_create
+    from tests.credits.conftest import deliver as stripe_delivers
+    from tests.credits.conftest import session_event
+
+    _, secret = make_endpoint(tenant, receiver, events=["purchase.completed"])
+    settings.STRIPE_SECRET_KEY = ""  # the local checkout: no network
+    package = CreditPackage.objects.get(label="Growth")
+    purchase = credit_checkout_create(workspace=tenant.workspace, package_id=package.pk, created_by=tenant.user)
+    assert stripe_delivers(client, session_event(purchase)).status_code == 200
+    assert stripe_delivers(client, session_event(purchase)).status_code == 200, "Stripe sends it again"
+    deliver_all()
+    (payload,) = [received.verified_by(secret) for received in receiver.got]
+    assert payload["data"]["kind"] == "credits" and payload["data"]["purchase_id"] == purchase.reference
+    assert payload["data"]["amount_cents"] == purchase.price_cents
