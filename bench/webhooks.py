@@ -546,7 +546,6 @@ def main() -> None:
     os.environ["OUTBOUND_ALLOW_PRIVATE_NETWORKS"] = "true"  # the receiver is on loopback
 
     with tempfile.TemporaryFile(mode="w+") as cluster_log, scratch_database(SCRATCH_DATABASE, debug=False) as original:
-        from django.conf import settings
         from django.db import connection, connections
 
         from webhooks.models import Delivery
@@ -627,10 +626,9 @@ def main() -> None:
         log(f"  {results['prune']}")
         connections.close_all()
         postgres = server_version(original)
-        q_workers = settings.Q_CLUSTER["workers"]
 
     steady_result = results["steady"]
-    rates = [results[name]["deliveries_per_second"] or 0 for name in ("backlog", "backlog_one_endpoint") if name in results]
+    backlog_rate = results.get("backlog", {}).get("deliveries_per_second") or 0
     lag_p95 = steady_result["lag_seconds"]["p95"]
     print(
         json.dumps(
@@ -645,7 +643,6 @@ def main() -> None:
                 "settings": {
                     "q_workers": args.workers,
                     "webhook_delivery_loops": args.loops,
-                    "bench_process_q_workers_default": q_workers,
                     "endpoints": args.endpoints,
                     "debug": False,
                     "conn_max_age": scratch.get("CONN_MAX_AGE"),
@@ -657,13 +654,9 @@ def main() -> None:
                 },
                 **results,
                 "targets": {
-                    "at_least_500_deliveries_per_second": bool(rates) and max(rates) >= TARGET_DELIVERIES_PER_SECOND,
-                    "backlog_over_endpoints_at_least_500_per_second": (
-                        (results.get("backlog", {}).get("deliveries_per_second") or 0) >= TARGET_DELIVERIES_PER_SECOND
-                    ),
-                    "steady_kept_up_at_500_per_second": (
-                        steady_result["all_delivered"] and args.rate >= TARGET_DELIVERIES_PER_SECOND
-                    ),
+                    "backlog_over_endpoints_at_least_500_deliveries_per_second": backlog_rate >= TARGET_DELIVERIES_PER_SECOND,
+                    "steady_load_at_least_500_events_per_second_emitted": steady_result["emitted_per_second"]
+                    >= TARGET_DELIVERIES_PER_SECOND * 0.95,
                     "steady_p95_lag_under_2_seconds": lag_p95 is not None and lag_p95 < TARGET_P95_LAG_SECONDS,
                 },
             }
