@@ -419,11 +419,35 @@ _RESULT_FIELDS = [
 ]
 
 
+# A batch's successes in one statement: bulk_update's CASE per field and row cost about 80% of a delivery loop's
+# CPU in building the query (bench/webhooks.py, profile_one_loop).
+_RECORD_SUCCESS = """
+UPDATE webhooks_delivery AS d
+SET status = 'succeeded', next_attempt_at = NULL, attempts = v.attempts, last_attempt_at = v.last_attempt_at,
+    response_status = v.response_status, response_body = v.response_body, error = v.error, duration_ms = v.duration_ms
+FROM unnest(%s::bigint[], %s::integer[], %s::timestamptz[], %s::integer[], %s::text[], %s::text[], %s::integer[])
+    AS v(id, attempts, last_attempt_at, response_status, response_body, error, duration_ms)
+WHERE d.id = v.id
+"""
+
+
 def _record_success(endpoint: Endpoint, succeeded: list[Delivery]) -> None:
     if not succeeded:
         return
     with transaction.atomic():
-        Delivery.objects.bulk_update(succeeded, _RESULT_FIELDS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _RECORD_SUCCESS,
+                [
+                    [delivery.pk for delivery in succeeded],
+                    [delivery.attempts for delivery in succeeded],
+                    [delivery.last_attempt_at for delivery in succeeded],
+                    [delivery.response_status for delivery in succeeded],
+                    [delivery.response_body for delivery in succeeded],
+                    [delivery.error for delivery in succeeded],
+                    [delivery.duration_ms for delivery in succeeded],
+                ],
+            )
         if endpoint.failing_since is not None:
             Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None, failure_warning_sent_at=None)
             endpoint.failing_since = endpoint.failure_warning_sent_at = None
