@@ -3,7 +3,7 @@ delivery at a steady rate, and what pruning keeps, through the job cluster of `m
 
     .venv/bin/python bench/webhooks.py [--rate 500] [--steady-seconds 20] [--backlog 20000]
                                        [--backlog-one-endpoint 10000] [--endpoints 8] [--workers 2] [--loops 2]
-                                       [--prune-extra 100000]
+                                       [--prune-extra 100000] [--emitters 2] [--profile-events 5000]
 
 Creates `cursive_bench_webhooks` on the project's database server (dropping a leftover one first), migrates it and
 builds `--endpoints` workspaces with one webhook endpoint each (accounts.services.workspace_create,
@@ -14,13 +14,16 @@ WEBHOOK_DELIVERY_LOOPS=`--loops`, DATABASE_URL pointing at the scratch database,
 woken by the commits, as in production (cursive.events -> webhooks.tasks.wake_deliverers).
 
   warm-up:   a few hundred events, delivered before anything is measured;
-  steady:    events emitted through cursive.events.emit from this process at `--rate` per second for
+  steady:    events emitted through cursive.events.emit from `--emitters` processes at `--rate` per second for
              `--steady-seconds`, round-robin over the workspaces; each transaction holds the events due at that
              moment (one, while the emitter keeps up). Lag: from the commit (an on_commit hook registered before
              the emit, so it runs first) to the receiver's arrival: p50/p95/max, and any not delivered;
   backlog:   `--backlog` events committed in one transaction (emit_many in blocks of 25, round-robin over the
              workspaces), then the time until the receiver has them all -> deliveries/s; again with every event
              in one workspace (`--backlog-one-endpoint`), where per-endpoint order allows one sender at a time;
+  profile:   the cluster stopped, `--profile-events` events committed, then one delivery loop
+             (webhooks.tasks.deliver) run in this process under cProfile with its SQL timed: deliveries/s of one
+             loop, SQL and Python milliseconds per delivery, the functions where the time goes;
   prune:     the backlog phases' deliveries and events are made 31 days old (created_at), `--prune-extra` more aged
              deliveries are added with INSERT ... SELECT, and webhooks.tasks.prune runs here: rows before/after
              and the seconds it took.
@@ -314,43 +317,78 @@ def lead_data(n: int) -> dict:
     }
 
 
-def steady(workspaces, arrivals: Arrivals, *, rate: float, seconds: float, drain_timeout: float) -> dict:
-    from django.db import transaction
+def _emitter(index: int, emitters: int, total: int, rate: float, start_at: float, workspace_ids: list[int], out) -> None:
+    """One emitting process: events index, index + emitters, ... each due at start_at + n / rate (wall clock);
+    one transaction holds the events due at that moment. Puts (commit time by event id, transactions, CPU seconds,
+    seconds it took) on `out`."""
+    from django.db import connections, transaction
 
+    from accounts.models import Workspace
     from cursive.events import emit
 
+    workspaces = list(Workspace.objects.filter(pk__in=workspace_ids).order_by("pk"))
+    mine = list(range(index, total, emitters))
     committed: dict[str, float] = {}
-    transactions = 0
-    total = int(rate * seconds)
-    started = time.monotonic()
-    wall_started = time.time()
-    sent = 0
-    while sent < total:
-        due = min(total, int((time.monotonic() - started) * rate) + 1)
-        ids = []
+    transactions = position = 0
+    time.sleep(max(0.0, start_at - time.time()))
+    while position < len(mine):
+        now = time.time()
+        due = position + 1
+        while due < len(mine) and start_at + mine[due] / rate <= now:
+            due += 1
+        ids: list[str] = []
         with transaction.atomic():
+            # Registered before the emits, so it runs first after the commit: the commit time, not the wake's.
             transaction.on_commit(lambda ids=ids: committed.update(dict.fromkeys(ids, time.time())))
-            for n in range(sent, due):
-                ids.append(emit(workspace=workspaces[n % len(workspaces)], type="lead.created", data=lead_data(n)).public_id)
+            for n in mine[position:due]:
+                event = emit(workspace=workspaces[n % len(workspaces)], type="lead.created", data=lead_data(n))
+                ids.append(event.public_id)
         transactions += 1
-        sent = due
-        pause = started + sent / rate - time.monotonic()
-        if pause > 0:
-            time.sleep(pause)
-    emitted_seconds = time.monotonic() - started
+        position = due
+        if position < len(mine):
+            time.sleep(max(0.0, start_at + mine[position] / rate - time.time()))
+    took = time.time() - start_at
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    connections.close_all()
+    out.put((committed, transactions, usage.ru_utime + usage.ru_stime, took))
+
+
+def steady(workspaces, arrivals: Arrivals, *, rate: float, seconds: float, emitters: int, drain_timeout: float) -> dict:
+    """Events at `rate` per second for `seconds`, from `emitters` processes (as many web processes would), then
+    the lag of each from its commit to its arrival."""
+    from django.db import connections
+
+    total = int(rate * seconds)
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    connections.close_all()  # each emitter opens its own connection
+    start_at = time.time() + 1.0
+    children = [
+        context.Process(target=_emitter, args=(index, emitters, total, rate, start_at, [w.pk for w in workspaces], out))
+        for index in range(emitters)
+    ]
+    for child in children:
+        child.start()
+    results = [out.get(timeout=seconds * 10 + 120) for _ in children]
+    for child in children:
+        child.join()
+    committed = {event_id: at for result in results for event_id, at in result[0].items()}
+    emitted_seconds = max(result[3] for result in results)
     all_arrived = arrivals.wait_for(committed, timeout=drain_timeout)
     lags = [arrivals.first[i] - at for i, at in committed.items() if i in arrivals.first]
     delivered = [arrivals.first[i] for i in committed if i in arrivals.first]
     return {
         "events": len(committed),
         "target_rate_per_second": rate,
+        "emitter_processes": emitters,
         "emitted_per_second": round(len(committed) / emitted_seconds, 1),
-        "transactions": transactions,
+        "transactions": sum(result[1] for result in results),
+        "emitters_cpu_seconds": round(sum(result[2] for result in results), 2),
         "delivered": len(lags),
         "not_delivered": len(committed) - len(lags),
         "all_delivered": all_arrived,
         "deliveries_per_second_while_emitting": round(
-            sum(1 for at in delivered if at <= wall_started + emitted_seconds) / emitted_seconds, 1
+            sum(1 for at in delivered if at <= start_at + emitted_seconds) / emitted_seconds, 1
         ),
         "lag_seconds": lag_summary(lags),
     }
@@ -534,6 +572,7 @@ def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=20)
     parser.add_argument("--backlog", type=int, default=20_000, help="events committed at once, over every endpoint")
     parser.add_argument("--backlog-one-endpoint", type=int, default=10_000, help="events committed at once, one endpoint")
+    parser.add_argument("--emitters", type=int, default=2, help="processes emitting in the steady phase")
     parser.add_argument("--endpoints", type=int, default=8, help="workspaces, one endpoint each")
     parser.add_argument("--workers", type=int, default=2, help="Q_WORKERS of the one qcluster")
     parser.add_argument("--loops", type=int, default=2, help="WEBHOOK_DELIVERY_LOOPS")
@@ -574,13 +613,18 @@ def main() -> None:
             sampler = LoopSampler(scratch, args.loops)
 
             log("Warm-up: 400 events")
-            steady(workspaces, arrivals, rate=200, seconds=2, drain_timeout=120)
+            steady(workspaces, arrivals, rate=200, seconds=2, emitters=1, drain_timeout=120)
             settle(arrivals)
 
             log(f"Steady: {args.rate:.0f} events/s for {args.steady_seconds:.0f} s over {args.endpoints} endpoints")
             with Meter(cpu, sampler) as meter:
                 results["steady"] = steady(
-                    workspaces, arrivals, rate=args.rate, seconds=args.steady_seconds, drain_timeout=args.timeout
+                    workspaces,
+                    arrivals,
+                    rate=args.rate,
+                    seconds=args.steady_seconds,
+                    emitters=args.emitters,
+                    drain_timeout=args.timeout,
                 )
             results["steady"].update(meter.result)
             log(f"  {results['steady']['lag_seconds']}, not delivered {results['steady']['not_delivered']}")
@@ -648,6 +692,7 @@ def main() -> None:
                     "conn_max_age": scratch.get("CONN_MAX_AGE"),
                     "steady_rate_per_second": args.rate,
                     "steady_seconds": args.steady_seconds,
+                    "steady_emitter_processes": args.emitters,
                     "backlog_events": args.backlog,
                     "backlog_one_endpoint_events": args.backlog_one_endpoint,
                     "receiver": "asyncio HTTP/1.1, keep-alive, 200 at once, own process",
