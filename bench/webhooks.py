@@ -264,6 +264,17 @@ class Meter:
         }
 
 
+def account(result: dict, *, deliveries: int, emitters_cpu_seconds: float = 0.0) -> None:
+    """Add to a phase's CPU figures what other people's processes used (a shared machine makes the rates low) and
+    the CPU the cluster and PostgreSQL spent per delivery, which does not depend on them."""
+    cpu = result["cpu"]
+    ours = sum(value for key, value in cpu.items() if key.endswith("_cpu_seconds")) + emitters_cpu_seconds
+    cpu["other_processes_cpu_seconds"] = round(max(0.0, cpu["machine_busy_core_seconds"] - ours), 2)
+    if deliveries:
+        server = cpu.get("qcluster_cpu_seconds", 0) + cpu.get("postgres_cpu_seconds", 0)
+        cpu["cluster_and_postgres_cpu_ms_per_delivery"] = round(1000 * server / deliveries, 3)
+
+
 def lag_summary(seconds: list[float]) -> dict:
     values = sorted(seconds)
     return {
@@ -627,6 +638,11 @@ def main() -> None:
                     drain_timeout=args.timeout,
                 )
             results["steady"].update(meter.result)
+            account(
+                results["steady"],
+                deliveries=results["steady"]["delivered"],
+                emitters_cpu_seconds=results["steady"]["emitters_cpu_seconds"],
+            )
             log(f"  {results['steady']['lag_seconds']}, not delivered {results['steady']['not_delivered']}")
             settle(arrivals)
 
@@ -641,6 +657,7 @@ def main() -> None:
                 with Meter(cpu, sampler) as meter:
                     id_range, results[name] = backlog(targets, arrivals, events=count, timeout=args.timeout)
                 results[name].update(meter.result)
+                account(results[name], deliveries=results[name]["delivered"])
                 aged.append(id_range)
                 log(f"  {results[name]['deliveries_per_second']} deliveries/s")
                 settle(arrivals)
