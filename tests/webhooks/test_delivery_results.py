@@ -6,6 +6,8 @@ import pytest
 from django.utils import timezone
 
 from cursive.events import emit
+from cursive.models import OutboxEvent
+from webhooks import services
 from webhooks.models import Delivery
 
 from .test_delivery import deliver_all, make_endpoint
@@ -31,3 +33,26 @@ def test_a_batch_that_succeeds_records_each_delivery_and_clears_the_retry(tenant
         assert row.response_body == '{"ok": true}' and row.duration_ms is not None
         assert row.last_attempt_at == first.next_attempt_at
     assert [received.json()["data"]["lead_id"] for received in receiver.got] == [0, 0, 1, 2]
+
+
+def test_dispatch_queues_one_pending_delivery_per_endpoint_due_when_its_event_happened(tenant, receiver):
+    first, _ = make_endpoint(tenant, receiver)
+    second, _ = make_endpoint(tenant, receiver, events=["purchase.completed"])
+    third, _ = make_endpoint(tenant, receiver)
+    event = emit(workspace=tenant.workspace, type="lead.created", data={"lead_id": 7})
+    assert services.outbox_dispatch() == 1
+    rows = list(Delivery.objects.order_by("endpoint_id"))
+    assert [row.endpoint_id for row in rows] == [first.pk, third.pk]
+    for row in rows:
+        assert (row.event_id, row.status, row.attempts, row.next_attempt_at) == (event.pk, "pending", 0, event.created_at)
+        assert (row.response_status, row.response_body, row.error, row.duration_ms, row.last_attempt_at) == (
+            None,
+            "",
+            "",
+            None,
+            None,
+        )
+        assert row.created_at is not None
+    OutboxEvent.objects.filter(pk=event.pk).update(dispatched_at=None)
+    assert services.outbox_dispatch() == 1
+    assert Delivery.objects.count() == 2, "dispatching an event again adds no delivery"
