@@ -420,7 +420,7 @@ def backlog(workspaces, arrivals: Arrivals, *, events: int, timeout: float) -> t
             items = [lead_data(n) for n in range(start, min(events, start + BACKLOG_BLOCK))]
             emit_many(workspace=workspaces[block % len(workspaces)], type="lead.created", items=items)
     commit_seconds = time.monotonic() - commit_started
-    rows = list(OutboxEvent.objects.filter(pk__gte=first_id).values_list("pk", "public_id"))
+    rows = list(OutboxEvent.objects.filter(pk__gte=first_id).order_by("pk").values_list("pk", "public_id"))
     ids = [public_id for _, public_id in rows]
     id_range = (rows[0][0], rows[-1][0]) if rows else (first_id, first_id)
     all_arrived = arrivals.wait_for(ids, timeout=timeout)
