@@ -273,14 +273,21 @@ def _slack_wants(endpoint: Endpoint, event: OutboxEvent, now: dt.datetime) -> bo
 
 # --- Delivery ------------------------------------------------------------------------------------------------
 
-# Each enabled endpoint's oldest pending delivery: the one that must go before any other of that endpoint.
+# Each enabled endpoint's oldest pending delivery: the one that must go before any other of that endpoint. A loose
+# index scan (one probe of delivery_pending_idx per endpoint with pending deliveries): DISTINCT ON read every
+# pending row, 250 ms on each look of each loop with a million queued for an endpoint that is down, against 0.6 ms.
 _HEADS = """
-SELECT heads.endpoint_id, heads.next_attempt_at FROM (
-    SELECT DISTINCT ON (d.endpoint_id) d.endpoint_id, d.next_attempt_at
-    FROM webhooks_delivery d
-    WHERE d.status = 'pending'
-    ORDER BY d.endpoint_id, d.event_id
-) heads
+WITH RECURSIVE heads AS (
+    (SELECT endpoint_id, event_id, next_attempt_at FROM webhooks_delivery
+     WHERE status = 'pending' ORDER BY endpoint_id, event_id LIMIT 1)
+    UNION ALL
+    SELECT later_head.* FROM heads CROSS JOIN LATERAL (
+        SELECT d.endpoint_id, d.event_id, d.next_attempt_at FROM webhooks_delivery d
+        WHERE d.status = 'pending' AND d.endpoint_id > heads.endpoint_id
+        ORDER BY d.endpoint_id, d.event_id LIMIT 1
+    ) later_head
+)
+SELECT heads.endpoint_id, heads.next_attempt_at FROM heads
 JOIN webhooks_endpoint e ON e.id = heads.endpoint_id AND e.status = 'enabled'
 """
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.utils import timezone
 
@@ -56,3 +58,26 @@ def test_dispatch_queues_one_pending_delivery_per_endpoint_due_when_its_event_ha
     OutboxEvent.objects.filter(pk=event.pk).update(dispatched_at=None)
     assert services.outbox_dispatch() == 1
     assert Delivery.objects.count() == 2, "dispatching an event again adds no delivery"
+
+
+def test_each_enabled_endpoint_waits_for_its_oldest_pending_delivery(tenant, receiver):
+    due_now, _ = make_endpoint(tenant, receiver)
+    waiting, _ = make_endpoint(tenant, receiver)
+    disabled, _ = make_endpoint(tenant, receiver)
+    make_endpoint(tenant, receiver)  # everything delivered: no head
+    for n in range(3):
+        emit(workspace=tenant.workspace, type="lead.created", data={"lead_id": n})
+    services.outbox_dispatch()
+    now = timezone.now()
+    later = now + dt.timedelta(minutes=5)
+    Delivery.objects.filter(endpoint__in=[due_now, waiting, disabled]).update(next_attempt_at=now)
+    oldest = Delivery.objects.filter(endpoint=waiting).order_by("event_id").first()
+    Delivery.objects.filter(pk=oldest.pk).update(next_attempt_at=later)
+    Delivery.objects.exclude(endpoint__in=[due_now, waiting, disabled]).update(status="succeeded")
+    services.endpoint_update(workspace=tenant.workspace, endpoint_id=disabled.pk, status="disabled")
+
+    assert services.due_endpoints(now=now) == [due_now.pk], "the waiting endpoint's later deliveries do not jump its head"
+    assert services.next_due_at() == now
+    Delivery.objects.filter(endpoint=due_now).update(status="succeeded")
+    assert services.due_endpoints(now=now) == []
+    assert services.next_due_at() == later
