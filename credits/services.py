@@ -189,6 +189,12 @@ def _balance_low(
         )
     if not auto_reload:
         return
+    # One reload at a time: while an earlier one's charge is unresolved (its job still retrying, or failed for
+    # staff), a new purchase could end with the card charged twice. The account row is locked, so this holds.
+    if CreditPurchase.objects.filter(
+        workspace=workspace, origin=CreditPurchase.Origin.AUTO_RELOAD, status=CreditPurchase.Status.PENDING
+    ).exists():
+        return
     with connection.cursor() as cursor:
         cursor.execute(_AUTO_RELOAD_CLAIM, [account_id, AUTO_RELOAD_INTERVAL])
         row = cursor.fetchone()

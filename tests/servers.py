@@ -66,7 +66,10 @@ def _wait_for_every_worker(base: str, *, workers: int, access_log: Path, deadlin
             serving = {line.split()[0] for line in access_log.read_text().splitlines() if "/health" in line}
             if len(serving) >= workers:
                 return
-    raise RuntimeError(f"only {len(serving)} of {workers} gunicorn workers answered within the deadline")
+    raise RuntimeError(
+        f"only {len(serving)} of {workers} gunicorn workers answered /health within the deadline; "
+        f"access log: {access_log.read_text()[-2000:]!r}"
+    )
 
 
 @contextmanager
@@ -106,7 +109,9 @@ def gunicorn(*, workers: int, env: dict, access_log: Path):
                     output = process.stdout.read().decode(errors="replace") if process.stdout else ""
                     raise RuntimeError(f"gunicorn did not start:\n{output}") from None
                 time.sleep(0.2)
-        _wait_for_every_worker(base, workers=workers, access_log=access_log, deadline=time.monotonic() + 60)
+        # Generous: on a 2-core machine running the rest of the suite, a worker's first /health (which loads the
+        # migration graph) can take many seconds.
+        _wait_for_every_worker(base, workers=workers, access_log=access_log, deadline=time.monotonic() + 120)
         yield base
     finally:
         process.terminate()

@@ -326,3 +326,18 @@ def test_concurrent_debits_below_the_threshold_start_one_reload(tenant, localstr
     assert reloads(tenant).count() == 1
     assert Job.objects.filter(func="credits.tasks.auto_reload_charge").count() == 1
     assert OutboxEvent.objects.filter(workspace=tenant.workspace, type="credits.low").count() == 1
+
+
+def test_a_reload_whose_outcome_is_unknown_blocks_the_next_so_a_card_is_never_charged_twice(card_saved, localstripe):
+    """The charge job of the first reload failed for good (Stripe unreachable through every retry): its
+    purchase stays pending. An hour later the balance is still low; buying again would let a staff retry of
+    the first job charge the card a second time."""
+    tenant = card_saved
+    spend(tenant, "450")
+    (first,) = reloads(tenant)
+    Job.objects.filter(func="credits.tasks.auto_reload_charge").update(status=Job.Status.FAILED)
+    CreditAccount.objects.filter(workspace=tenant.workspace).update(
+        auto_reload_attempted_at=timezone.now() - timedelta(minutes=61)
+    )
+    spend(tenant, "1")
+    assert list(reloads(tenant)) == [first], "no second reload while the first one's charge is unresolved"
