@@ -91,7 +91,8 @@ def test_a_real_django_q2_worker_runs_queued_jobs_and_retries():
         while time.monotonic() < deadline:
             ok.refresh_from_db()
             flaky.refresh_from_db()
-            if ok.status == Job.Status.SUCCEEDED and flaky.attempts >= 1:
+            # The attempt is counted when it starts: wait until it has also ended.
+            if ok.status == Job.Status.SUCCEEDED and flaky.attempts >= 1 and flaky.status != Job.Status.RUNNING:
                 break
             time.sleep(0.25)
         assert ok.status == Job.Status.SUCCEEDED
