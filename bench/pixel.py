@@ -61,6 +61,7 @@ from scratch import (
     latency_summary,
     log,
     percentile,
+    run_context,
     scratch_database,
     server_connection,
     server_version,
@@ -164,7 +165,9 @@ def machine_ticks() -> tuple[int, int]:
 
 class CpuMeter:
     """CPU seconds of the server-side process trees (gunicorn, the job cluster, PostgreSQL when it runs on this
-    machine) and of the whole machine between `snapshot()` calls."""
+    machine) and of the whole machine between `snapshot()` calls. Whole trees: the job cluster's workers are
+    its grandchildren (qcluster -> sentinel -> workers). A process that ended between two snapshots is not
+    counted."""
 
     def __init__(self, roots: dict[str, int | None]):
         self.roots = {name: pid for name, pid in roots.items() if pid}
@@ -172,7 +175,10 @@ class CpuMeter:
     def _trees(self) -> dict[str, dict[int, int]]:
         trees = {}
         for name, root in self.roots.items():
-            pids = [root, *children_of(root)]
+            pids, frontier = [root], [root]
+            while frontier:
+                frontier = [child for pid in frontier for child in children_of(pid)]
+                pids.extend(frontier)
             trees[name] = {pid: ticks for pid in pids if (ticks := process_ticks(pid)) is not None}
         return trees
 
@@ -608,10 +614,7 @@ def main() -> None:
             {
                 "benchmark": "POST /p/collect (single events, batches of 20) against a static file, and identify event "
                 "to pixel lead, through gunicorn and qcluster as `make run` starts them",
-                "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                "cpu_count": os.cpu_count(),
-                "loadavg_before": [round(x, 2) for x in loadavg_before],
-                "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+                **run_context(loadavg_before),
                 "postgres": postgres,
                 "settings": {
                     "gunicorn": {"worker_class": "gthread", "workers": args.workers, "threads": args.threads},

@@ -159,3 +159,14 @@ def latency_summary(milliseconds: list[float]) -> dict:
         "mean": round(statistics.fmean(values), 3) if values else None,
         "max": round(values[-1], 3) if values else None,
     }
+
+
+def run_context(loadavg_before: tuple[float, float, float]) -> dict:
+    """How and where a bench ran, for its JSON: the command, the cores, and the load around the run (on a
+    shared machine the load says how far the figures can be trusted)."""
+    return {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "cpu_count": os.cpu_count(),
+        "loadavg_before": [round(x, 2) for x in loadavg_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }

@@ -52,8 +52,8 @@ import time
 from pathlib import Path
 
 from exports import free_port
-from pixel import CpuMeter, children_of, postgres_postmaster_pid, process_ticks, start_cluster, stop, tail
-from scratch import database_url, log, percentile, scratch_database, server_connection, server_version
+from pixel import CpuMeter, postgres_postmaster_pid, process_ticks, start_cluster, stop, tail
+from scratch import database_url, log, percentile, run_context, scratch_database, server_connection, server_version
 
 SCRATCH_DATABASE = "cursive_bench_webhooks"
 PASSWORD = "bench-password-correct-9"
@@ -221,21 +221,6 @@ class LoopSampler:
                 str(n): round(self.samples.count(n) / len(self.samples), 3) for n in range(len(self.slots) + 1)
             },
         }
-
-
-class TreeCpuMeter(CpuMeter):
-    """CpuMeter over whole process trees: the cluster's workers are its grandchildren (qcluster -> sentinel ->
-    workers). A process that ended between two snapshots is not counted."""
-
-    def _trees(self) -> dict[str, dict[int, int]]:
-        trees = {}
-        for name, root in self.roots.items():
-            pids, frontier = [root], [root]
-            while frontier:
-                frontier = [child for pid in frontier for child in children_of(pid)]
-                pids.extend(frontier)
-            trees[name] = {pid: ticks for pid in pids if (ticks := process_ticks(pid)) is not None}
-        return trees
 
 
 class Meter:
@@ -620,7 +605,7 @@ def main() -> None:
         try:
             log(f"Starting qcluster (Q_WORKERS={args.workers}, WEBHOOK_DELIVERY_LOOPS={args.loops})")
             cluster = start_cluster(env, cluster_log)
-            cpu = TreeCpuMeter({"qcluster": cluster.pid, "receiver": receiver.pid, "postgres": postmaster})
+            cpu = CpuMeter({"qcluster": cluster.pid, "receiver": receiver.pid, "postgres": postmaster})
             sampler = LoopSampler(scratch, args.loops)
 
             log("Warm-up: 400 events")
@@ -696,10 +681,7 @@ def main() -> None:
             {
                 "benchmark": "outbound webhooks: outbox -> deliveries -> a local keep-alive receiver, through one "
                 "qcluster as `make run` starts it",
-                "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                "cpu_count": os.cpu_count(),
-                "loadavg_before": [round(x, 2) for x in loadavg_before],
-                "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+                **run_context(loadavg_before),
                 "postgres": postgres,
                 "settings": {
                     "q_workers": args.workers,
