@@ -232,6 +232,13 @@ def visitor_detail(request, visitor_id: int):
     return render(request, "visitors/visitor_detail.html", context)
 
 
+def _after_action(request, visitor_id: int):
+    """The drawer again, with what the action changed (htmx), or the visitor's page."""
+    if request.htmx:
+        return render(request, "visitors/_drawer.html", _visitor_context(request, _visitor(request, visitor_id)))
+    return redirect("visitors:visitor_detail", visitor_id=visitor_id)
+
+
 @workspace_required
 @require_POST
 def visitor_tag(request, visitor_id: int):
@@ -242,9 +249,7 @@ def visitor_tag(request, visitor_id: int):
         workspace=request.workspace, action="tag", lead_ids=[visitor.lead_id], tags=request.POST.get("tags", "")
     )
     messages.success(request, "Lead tagged.")
-    if request.htmx:
-        return render(request, "visitors/_drawer.html", _visitor_context(request, _visitor(request, visitor_id)))
-    return redirect("visitors:visitor_detail", visitor_id=visitor.pk)
+    return _after_action(request, visitor_id)
 
 
 @workspace_required
@@ -259,6 +264,4 @@ def visitor_enrich(request, visitor_id: int):
         visitor_id=visitor.pk,
         actor=request.user,
     )
-    if request.htmx:
-        return render(request, "visitors/_drawer.html", _visitor_context(request, _visitor(request, visitor_id)))
-    return redirect("visitors:visitor_detail", visitor_id=visitor.pk)
+    return _after_action(request, visitor_id)
