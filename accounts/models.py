@@ -63,6 +63,8 @@ class Workspace(models.Model):
 
     name = models.CharField(max_length=120)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.BUYER)
+    # Sequences send in a lead's own time zone when their state or country gives one, else in this one.
+    time_zone = models.CharField(max_length=64, default="America/New_York")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -101,6 +101,40 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float = 15.
         return client.post(url, body=body, headers=headers, timeout=timeout, keep_bytes=keep_bytes)
 
 
+def connect(host: str, port: int, *, timeout: float) -> socket.socket:
+    """A TCP socket to a customer-chosen mail server (SMTP, IMAP), connected to a checked address of `host`;
+    the caller wraps it in TLS with `host` as the server name. Raises OutboundRefused for a host Cursive does not
+    connect to and OutboundError when no address answers. Mail ports are what this is for, so the web's bad-port
+    list does not apply."""
+    try:
+        name = host.strip().rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        raise OutboundRefused(f"{host} is not a valid host name.") from None
+    if not name or CONTROL_CHARACTERS.search(name) or not 0 < port < 65536:
+        raise OutboundRefused(f"{host}:{port} is not a valid server address.")
+    target = _Target(scheme="tcp", host=name.strip("[]"), port=port, path="")
+    failure: OSError | None = None
+    for family, sockaddr in _resolve(target, refuse_unresolvable=False):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(sockaddr)
+        except OSError as error:
+            sock.close()
+            failure = error
+            continue
+        return sock
+    raise OutboundError(f"could not connect to {name}:{port} ({_reason(failure)})")
+
+
+def _reason(error: OSError | None) -> str:
+    if isinstance(error, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    return str(error.strerror or error) if error else "no address"
+
+
 class OutboundClient:
     """Posts to customer-chosen URLs, keeping idle keep-alive connections per (scheme, host, port) so a worker
     delivering many messages to one receiver connects once. A reused connection stays pinned to the address

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "partners",
     "visitors",
     "webhooks",
+    "sequences",
     "analytics",
 ]
 
@@ -402,6 +403,21 @@ PIXEL_SITE_CACHE_SECONDS = env.int("PIXEL_SITE_CACHE_SECONDS", default=10)
 WEBHOOK_DELIVERY_LOOPS = max(1, min(env.int("WEBHOOK_DELIVERY_LOOPS", default=2), Q_CLUSTER["workers"] - 1))
 WEBHOOK_DELIVERY_RETENTION_DAYS = env.int("WEBHOOK_DELIVERY_RETENTION_DAYS", default=30)
 VISITOR_ENRICHMENT_PRICE = Decimal(env.str("VISITOR_ENRICHMENT_PRICE", default="1.00"))
+# Secrets Cursive must use again later (mailbox passwords) are encrypted with Fernet. FIELD_ENCRYPTION_KEYS is
+# a comma-separated list of Fernet keys, newest first (older ones still decrypt while data is re-encrypted);
+# without it one key is derived from SECRET_KEY, so changing SECRET_KEY then makes stored passwords unreadable.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+# Sequences: the ramp of a new mailbox (sends a day on its
+# first day, added each day until the mailbox's own daily limit), how long a claimed send may take before
+# another worker treats it as lost, and how often mailboxes are read for replies and bounces.
+MAILBOX_WARMUP_START_PER_DAY = env.int("MAILBOX_WARMUP_START_PER_DAY", default=20)
+MAILBOX_WARMUP_STEP_PER_DAY = env.int("MAILBOX_WARMUP_STEP_PER_DAY", default=10)
+SEQUENCE_SEND_LEASE_SECONDS = env.int("SEQUENCE_SEND_LEASE_SECONDS", default=300)
+MAILBOX_POLL_SECONDS = env.int("MAILBOX_POLL_SECONDS", default=60)
+# A CA bundle for mail servers signed by a private CA (empty: the system's trust store).
+MAIL_TLS_CA_FILE = env.str("MAIL_TLS_CA_FILE", default="")
+# A hard bounce of an email bought, pulled or enriched from Cursive within this many days refunds its credits.
+BOUNCE_REFUND_DAYS = env.int("BOUNCE_REFUND_DAYS", default=30)
 # CSV exports one web process streams at once, how many more wait for a turn (at most EXPORT_QUEUE_SECONDS) and
 # beyond that are answered 429 with Retry-After: the rest of a process's threads stay free for pages and /health.
 EXPORTS_PER_PROCESS = env.int("EXPORTS_PER_PROCESS", default=2)

@@ -88,6 +88,10 @@ class Lead(ContactFields):
     source_detail = models.CharField(
         max_length=200, blank=True, help_text="Where exactly it came from: the segment, the purchase, the upload."
     )
+    # What the workspace paid Cursive for this lead and for what (lead_purchase:7, segment_run:12): a hard
+    # bounce within BOUNCE_REFUND_DAYS gives exactly this back.
+    acquired_credits = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    acquired_reference = models.CharField(max_length=100, blank=True)
     pages_viewed = models.PositiveIntegerField(default=0, help_text="Website visits (pixel leads).")
     seconds_on_site = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -190,3 +194,42 @@ class IdealCustomerProfile(models.Model):
 
     def __str__(self):
         return f"Ideal customer profile of {self.workspace}"
+
+
+class Suppression(models.Model):
+    """An address that must not be emailed: by one workspace (unsubscribed, bounced, complained, added or
+    imported) or by anyone (`workspace` empty: a person erased for privacy, kept as a hash only). Every send
+    checks it; see the Sequences page of the docs hub."""
+
+    class Reason(models.TextChoices):
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        BOUNCED = "bounced", "Hard bounce"
+        COMPLAINED = "complained", "Spam complaint"
+        MANUAL = "manual", "Added by hand"
+        IMPORTED = "imported", "Imported"
+        ERASED = "erased", "Erased (privacy)"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="suppressions")
+    email_hash = models.CharField(max_length=64, help_text="SHA-256 of the normalized address.")
+    email = models.CharField(max_length=254, blank=True, help_text="Empty for erased people.")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    detail = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "email_hash"], name="suppression_ws_email_unique"),
+            models.UniqueConstraint(
+                fields=["email_hash"], condition=models.Q(workspace__isnull=True), name="suppression_global_email_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(workspace__isnull=False) | models.Q(email=""), name="suppression_global_has_no_email"
+            ),
+        ]
+        indexes = [
+            # The suppression page: newest first within one workspace.
+            models.Index(fields=["workspace", "-created_at", "-id"], name="suppression_ws_recent_idx"),
+        ]
+
+    def __str__(self):
+        return self.email or self.email_hash[:12]

@@ -74,6 +74,12 @@ def dedup_hash(email, phone) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def suppression_hash(email) -> str:
+    """The suppression key of an address: its dedup hash, so an erased person's entry also matches the people
+    and listings that carry that address."""
+    return dedup_hash(email, "")
+
+
 def mask_email(value) -> str:
     email = normalize_email(value)
     if "@" not in email:

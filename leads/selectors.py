@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Workspace
 from cursive.errors import NotFound
 
-from .models import IdealCustomerProfile, Lead
+from .models import IdealCustomerProfile, Lead, Suppression
+from .normalize import normalize_email, suppression_hash
 
 SORTS = {"-score": ("-score", "-id"), "-created": ("-created_at", "-id")}
 
@@ -80,3 +81,19 @@ def new_leads_since(*, workspace: Workspace, since: datetime) -> list[dict]:
         .annotate(count=Count("id"))
         .order_by("-count")
     )
+
+
+def suppressed_emails(*, workspace: Workspace, emails) -> set[str]:
+    """Which of these addresses (normalized) must not be emailed by this workspace: its own list or erased."""
+    by_hash = {suppression_hash(email): normalize_email(email) for email in emails if email}
+    if not by_hash:
+        return set()
+    hashes = Suppression.objects.filter(Q(workspace=workspace) | Q(workspace__isnull=True), email_hash__in=list(by_hash))
+    return {by_hash[value] for value in hashes.values_list("email_hash", flat=True)}
+
+
+def suppressions_list(*, workspace: Workspace, query: str = "") -> QuerySet[Suppression]:
+    rows = Suppression.objects.filter(workspace=workspace).order_by("-created_at", "-id")
+    if query:
+        rows = rows.filter(email__icontains=query.strip().lower())
+    return rows

@@ -7,12 +7,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User, Workspace
-from cursive.errors import Conflict, ValidationFailed
+from cursive.errors import Conflict, NotFound, ValidationFailed
 from cursive.events import emit_many
 from cursive.jobs import job_enqueue
 
 from . import normalize
-from .models import CompanySize, IdealCustomerProfile, Lead, Person, Seniority, VerificationStatus
+from .models import CompanySize, IdealCustomerProfile, Lead, Person, Seniority, Suppression, VerificationStatus
 from .scoring import score_expression
 
 # Read on every row of million-row uploads: built once, not per call.
@@ -313,3 +313,51 @@ def leads_bulk_update(*, workspace: Workspace, action: str, lead_ids: list[int],
                 changed = [row[0] for row in cursor.fetchall()]
         leads_changed(workspace=workspace, lead_ids=changed, fields=["status"] if action == "set_status" else ["tags"])
     return len(changed)
+
+
+@transaction.atomic
+def suppressions_add(*, workspace: Workspace | None, emails, reason: str, detail: str = "") -> int:
+    """Suppress addresses for a workspace (or, with no workspace, for everyone: kept as a hash only). Adding one
+    twice changes nothing; returns how many were new. Invalid addresses are refused with their line."""
+    cleaned: dict[str, str] = {}
+    problems = []
+    for position, raw in enumerate(emails, start=1):
+        email = normalize.normalize_email(raw)
+        if not email:
+            continue
+        if not normalize.is_valid_email(email):
+            problems.append(f"{raw!r} (item {position}) is not an email address.")
+            continue
+        cleaned[normalize.suppression_hash(email)] = email
+    if problems:
+        raise ValidationFailed(" ".join(problems[:5]), fields={"emails": problems[:20]})
+    if not cleaned:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO leads_suppression (workspace_id, email_hash, email, reason, detail, created_at)
+            SELECT %s, hash, CASE WHEN %s::bigint IS NULL THEN '' ELSE email END, %s, %s, %s
+            FROM unnest(%s::text[], %s::text[]) AS t(hash, email)
+            ON CONFLICT DO NOTHING
+            """,
+            [
+                workspace.pk if workspace else None,
+                workspace.pk if workspace else None,
+                reason,
+                detail[:200],
+                timezone.now(),
+                list(cleaned),
+                list(cleaned.values()),
+            ],
+        )
+        return cursor.rowcount
+
+
+@transaction.atomic
+def suppression_remove(*, workspace: Workspace, suppression_id) -> None:
+    """A workspace takes an address off its own list (a person who asked to hear from it again). Entries of
+    erased people are not the workspace's to remove."""
+    deleted, _ = Suppression.objects.filter(workspace=workspace, pk=suppression_id).delete()
+    if not deleted:
+        raise NotFound("No such suppressed address.")

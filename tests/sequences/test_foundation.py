@@ -1,0 +1,56 @@
+import pytest
+
+from cursive import crypto
+from cursive.errors import ValidationFailed
+from leads.services import lead_create, suppressions_add
+from sequences.models import Mailbox
+from sequences.services import enrollments_create, mailbox_create, sequence_create
+from sequences.transport import MailboxUnreachable
+
+pytestmark = pytest.mark.django_db
+
+
+def test_mailbox_password_is_encrypted_and_the_server_is_tried(tenant, mailbox):
+    stored = Mailbox.objects.get(pk=mailbox.pk)
+    assert "mail-secret-1" not in stored.smtp_password
+    assert crypto.decrypt(stored.smtp_password) == "mail-secret-1"
+
+
+def test_a_wrong_password_is_refused_naming_the_server(tenant, mailbox_data):
+    with pytest.raises(MailboxUnreachable) as caught:
+        mailbox_create(workspace=tenant.workspace, data={**mailbox_data, "smtp_password": "wrong"})
+    assert "refused the user name or password" in caught.value.message
+    assert caught.value.code == "mailbox_unreachable"
+    assert not Mailbox.objects.exists()
+
+
+def test_enrolment_skips_with_reasons(tenant, mailbox):
+    sequence = sequence_create(
+        workspace=tenant.workspace,
+        data={
+            "name": "Intro",
+            "mailbox_id": mailbox.pk,
+            "steps": [{"type": "email", "subject": "Hi {{first_name}}", "body": "At {{company_name|your team}}"}],
+        },
+    )
+    ok = lead_create(workspace=tenant.workspace, data={"email": "ok@x.test", "first_name": "Ann"}, source="manual")
+    nameless = lead_create(workspace=tenant.workspace, data={"email": "nameless@x.test"}, source="manual")
+    phone_only = lead_create(workspace=tenant.workspace, data={"phone": "+12125550100", "first_name": "P"}, source="manual")
+    gone = lead_create(workspace=tenant.workspace, data={"email": "gone@x.test", "first_name": "G"}, source="manual")
+    suppressions_add(workspace=tenant.workspace, emails=["GONE@x.test"], reason="manual")
+    result = enrollments_create(
+        workspace=tenant.workspace, sequence_id=sequence.pk, lead_ids=[ok.pk, nameless.pk, phone_only.pk, gone.pk]
+    )
+    assert result.enrolled == 1
+    reasons = {item["lead_id"]: item["reason"] for item in result.skipped}
+    assert reasons == {nameless.pk: "missing_variable", phone_only.pk: "no_email", gone.pk: "suppressed"}
+    again = enrollments_create(workspace=tenant.workspace, sequence_id=sequence.pk, lead_ids=[ok.pk])
+    assert again.enrolled == 0 and again.skipped == [{"lead_id": ok.pk, "reason": "already_enrolled"}]
+
+
+def test_unknown_template_variables_are_refused(tenant, mailbox):
+    with pytest.raises(ValidationFailed, match="Unknown variable"):
+        sequence_create(
+            workspace=tenant.workspace,
+            data={"name": "X", "mailbox_id": mailbox.pk, "steps": [{"type": "email", "subject": "{{nope}}", "body": "b"}]},
+        )
