@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("segments.api_urls")),
     path("", include("visitors.api_urls")),
     path("", include("webhooks.api_urls")),
+    path("", include("sequences.api_urls")),
     path("", include("analytics.api_urls")),
 ]
 
@@ -38,6 +39,7 @@ urlpatterns = [
     path("", include("segments.urls")),
     path("", include("visitors.urls")),
     path("", include("webhooks.urls")),
+    path("", include("sequences.urls")),
 ]
 
 handler403 = views.permission_denied
