@@ -15,12 +15,13 @@ from django.utils import timezone
 from accounts.models import User, Workspace
 from cursive import crypto
 from cursive.errors import Conflict, NotFound, ValidationFailed
-from leads.models import Lead
+from leads.models import Lead, Suppression
 from leads.normalize import is_valid_email, normalize_email
 from leads.selectors import suppressed_emails
+from leads.services import suppressions_add
 
 from . import templating, transport
-from .models import WEEKDAYS, Activity, Enrollment, Mailbox, Sequence, Step
+from .models import WEEKDAYS, Activity, Enrollment, Mailbox, Message, Sequence, Step
 
 MAX_MAILBOXES_PER_WORKSPACE = 20
 MAX_STEPS = 20
@@ -590,3 +591,53 @@ def enrollment_finish(enrollment: Enrollment, *, status: str, reason: str = "", 
     Activity.objects.create(
         workspace_id=enrollment.workspace_id, enrollment=enrollment, message=message, kind=kind, detail=reason[:300]
     )
+
+
+# --- What recipients do: click, open, unsubscribe ----------------------------------------------------------------
+
+
+def _message_for_update(message_pk: int) -> Message | None:
+    return Message.objects.select_for_update(of=("self",)).select_related("enrollment").filter(pk=message_pk).first()
+
+
+@transaction.atomic
+def message_clicked(*, message_pk: int) -> Message | None:
+    """A recipient followed a link: the first click is recorded on the message and the timeline."""
+    message = _message_for_update(message_pk)
+    if message is None or message.clicked_at:
+        return message
+    message.clicked_at = timezone.now()
+    message.save(update_fields=["clicked_at"])
+    Activity.objects.create(workspace_id=message.workspace_id, enrollment=message.enrollment, message=message, kind="clicked")
+    return message
+
+
+@transaction.atomic
+def message_opened(*, message_pk: int) -> Message | None:
+    """The open pixel loaded (unreliable: mail apps and scanners load images themselves)."""
+    message = _message_for_update(message_pk)
+    if message is None or message.opened_at:
+        return message
+    message.opened_at = timezone.now()
+    message.save(update_fields=["opened_at"])
+    Activity.objects.create(workspace_id=message.workspace_id, enrollment=message.enrollment, message=message, kind="opened")
+    return message
+
+
+@transaction.atomic
+def message_unsubscribe(*, message_pk: int, how: str) -> Message | None:
+    """The recipient of this message asked to hear no more from the workspace: the address is suppressed for
+    the workspace (every sequence, every later send) and the enrolment ends. Repeating it changes nothing."""
+    message = _message_for_update(message_pk)
+    if message is None:
+        return None
+    suppressions_add(
+        workspace=message.enrollment.workspace, emails=[message.to_email], reason=Suppression.Reason.UNSUBSCRIBED, detail=how
+    )
+    if not message.unsubscribed_at:
+        message.unsubscribed_at = timezone.now()
+        message.save(update_fields=["unsubscribed_at"])
+    enrollment = Enrollment.objects.select_for_update().get(pk=message.enrollment_id)
+    if enrollment.status == Enrollment.Status.ACTIVE:
+        enrollment_finish(enrollment, status=Enrollment.Status.UNSUBSCRIBED, reason=how, message=message)
+    return message

@@ -1,7 +1,12 @@
-from django.urls import path  # noqa: F401  (routes are added by each part of the app)
+from django.urls import path
+
+from . import views_public
 
 app_name = "sequences"
 
-# Public routes answered without logging in (the unsubscribe page and one-click POST, the click redirect, the
-# open pixel) and the pages of the app (sequences, the builder, mailboxes, the suppression list).
-urlpatterns: list = []
+urlpatterns = [
+    # Reached from emails, without logging in.
+    path("e/c/", views_public.click, name="click"),
+    path("e/o/<str:token>.gif", views_public.open_pixel, name="open"),
+    path("u/<str:token>/", views_public.unsubscribe, name="unsubscribe"),
+]
