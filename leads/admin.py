@@ -1,6 +1,8 @@
 from django.contrib import admin
 
-from .models import Company, IdealCustomerProfile, Lead, Person
+from cursive.admin_base import ReadOnlyAdmin
+
+from .models import Company, IdealCustomerProfile, Lead, Person, Suppression
 
 
 @admin.register(Lead)
@@ -36,3 +38,13 @@ class IdealCustomerProfileAdmin(admin.ModelAdmin):
     list_display = ["workspace", "company_sizes", "industries", "updated_at"]
     search_fields = ["workspace__name"]
     raw_id_fields = ["workspace"]
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(ReadOnlyAdmin):
+    """Entries come from unsubscribes, bounces, workspaces' own lists and erasure; a workspace removes its own."""
+
+    list_display = ["__str__", "workspace", "reason", "detail", "created_at"]
+    list_filter = ["reason"]
+    search_fields = ["email", "email_hash", "workspace__name"]
+    list_select_related = ["workspace"]
