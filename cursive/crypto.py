@@ -1,6 +1,6 @@
 """Encryption of secrets Cursive must read again (mailbox passwords): Fernet (AES-128-CBC + HMAC-SHA256) from
 `cryptography`, keyed by FIELD_ENCRYPTION_KEYS. Several keys rotate: the first encrypts, all of them decrypt.
-See the self-hosting page of the docs hub ("Secrets and keys")."""
+See docs/self-hosting.md ("Secrets and keys")."""
 
 from __future__ import annotations
 

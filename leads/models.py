@@ -199,7 +199,7 @@ class IdealCustomerProfile(models.Model):
 class Suppression(models.Model):
     """An address that must not be emailed: by one workspace (unsubscribed, bounced, complained, added or
     imported) or by anyone (`workspace` empty: a person erased for privacy, kept as a hash only). Every send
-    checks it; see the Sequences page of the docs hub."""
+    checks it; see docs/sequences.md."""
 
     class Reason(models.TextChoices):
         UNSUBSCRIBED = "unsubscribed", "Unsubscribed"

@@ -1,7 +1,6 @@
 """Mailboxes, sequences and their steps, enrolments, the messages sent and what came back.
 
-How sending works (claims, caps, retries, replies, bounces and refunds) is described on the Sequences page of
-the docs hub."""
+How sending works (claims, caps, retries, replies, bounces and refunds) is described in docs/sequences.md."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Email templates: `{{first_name}}`, `{{company_name|your team}}` (a fallback after a bar). Any lead field is a
 variable; a variable with no value and no fallback keeps the lead out of the sequence at enrolment (the
-pre-flight check) rather than sending "Hi ,". See the Sequences page of the docs hub."""
+pre-flight check) rather than sending "Hi ,". See docs/sequences.md."""
 
 from __future__ import annotations
 
