@@ -90,8 +90,8 @@ class Lead(ContactFields):
     )
     # What the workspace paid Cursive for this lead and for what (lead_purchase:7, segment_run:12): a hard
     # bounce within BOUNCE_REFUND_DAYS gives exactly this back.
-    acquired_credits = models.DecimalField(max_digits=10, decimal_places=2, default=0)
-    acquired_reference = models.CharField(max_length=100, blank=True)
+    acquired_credits = models.DecimalField(max_digits=10, decimal_places=2, default=0, db_default=0)
+    acquired_reference = models.CharField(max_length=100, blank=True, default="", db_default="")
     pages_viewed = models.PositiveIntegerField(default=0, help_text="Website visits (pixel leads).")
     seconds_on_site = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

@@ -16,12 +16,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='lead',
             name='acquired_credits',
-            field=models.DecimalField(decimal_places=2, default=0, max_digits=10),
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, max_digits=10),
         ),
         migrations.AddField(
             model_name='lead',
             name='acquired_reference',
-            field=models.CharField(blank=True, max_length=100),
+            field=models.CharField(blank=True, db_default='', default='', max_length=100),
         ),
         migrations.CreateModel(
             name='Suppression',
