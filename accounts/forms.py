@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from .models import Membership, Workspace
+from .services import time_zone_names
 from .validators import validate_single_line
 
 
@@ -48,6 +49,17 @@ class ApiKeyForm(forms.Form):
     name = forms.CharField(
         max_length=80, label="Key name", initial="API key", help_text="Where the key is used, e.g. “CRM sync”."
     )
+
+
+class WorkspaceTimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        help_text="Sequences mail leads in their own time zone when their state or country gives one, else in this one.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(name, name.replace("_", " ")) for name in time_zone_names()]
 
 
 class InvitationForm(forms.Form):

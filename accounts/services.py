@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import zoneinfo
+from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -77,6 +79,26 @@ def user_signup(
     user = user_create(email=email, password=password, full_name=full_name)
     workspace = workspace_create(name=workspace_name or f"{user.get_short_name()}'s workspace", owner=user, kind=kind)
     return user, workspace
+
+
+@lru_cache(maxsize=1)
+def time_zone_names() -> tuple[str, ...]:
+    """Every IANA zone name this machine knows, sorted: the choices of a workspace's time zone."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+@transaction.atomic
+def workspace_time_zone_set(*, workspace: Workspace, actor: User, time_zone: str) -> Workspace:
+    """Set the zone sequences fall back to for leads whose state or country gives none."""
+    _require_manager(workspace=workspace, actor=actor)
+    time_zone = (time_zone or "").strip()
+    if time_zone not in time_zone_names():
+        raise ValidationFailed(
+            "Choose a time zone from the list, like America/New_York.", fields={"time_zone": ["Unknown time zone."]}
+        )
+    workspace.time_zone = time_zone
+    workspace.save(update_fields=["time_zone"])
+    return workspace
 
 
 def _require_manager(*, workspace: Workspace, actor: User) -> Membership:

@@ -24,6 +24,7 @@ urlpatterns = [
     path("workspaces/new/", views.workspace_new, name="workspace_new"),
     path("workspaces/switch/", views.workspace_switch, name="workspace_switch"),
     path("settings/", views.settings_page, name="settings"),
+    path("settings/time-zone/", views.workspace_time_zone, name="workspace_time_zone"),
     path("settings/api-keys/", views.api_key_create, name="api_key_create"),
     path("settings/api-keys/<int:key_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
     path("settings/invitations/", views.invitation_create, name="invitation_create"),

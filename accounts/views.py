@@ -14,7 +14,15 @@ from cursive.views import perform, safe_next
 
 from . import selectors, services
 from .decorators import workspace_required
-from .forms import ApiKeyForm, EmailAuthenticationForm, InvitationForm, InvitationSignupForm, SignupForm, WorkspaceForm
+from .forms import (
+    ApiKeyForm,
+    EmailAuthenticationForm,
+    InvitationForm,
+    InvitationSignupForm,
+    SignupForm,
+    WorkspaceForm,
+    WorkspaceTimeZoneForm,
+)
 from .middleware import SESSION_WORKSPACE_KEY
 from .throttling import password_reset_allowed
 
@@ -104,6 +112,7 @@ def _settings_context(request, **extra):
         "api_keys": selectors.workspace_api_keys(workspace=workspace),
         "api_key_form": ApiKeyForm(),
         "invitation_form": InvitationForm(),
+        "time_zone_form": WorkspaceTimeZoneForm(initial={"time_zone": workspace.time_zone}),
         **extra,
     }
 
@@ -140,6 +149,24 @@ def api_key_revoke(request, key_id: int):
     if request.htmx:
         return render(request, "accounts/settings.html#api-keys", _settings_context(request))
     return redirect("accounts:settings")
+
+
+@workspace_required(manager=True)
+@require_POST
+def workspace_time_zone(request):
+    form = WorkspaceTimeZoneForm(request.POST)
+    if form.is_valid():
+        try:
+            services.workspace_time_zone_set(workspace=request.workspace, actor=request.user, **form.cleaned_data)
+        except ApplicationError as exc:
+            apply_error(form, exc)
+        else:
+            messages.success(request, f"Time zone set to {request.workspace.time_zone}.")
+            form = WorkspaceTimeZoneForm(initial={"time_zone": request.workspace.time_zone})
+    context = _settings_context(request, time_zone_form=form)
+    if request.htmx:
+        return render(request, "accounts/settings.html#workspace", context)
+    return render(request, "accounts/settings.html", context)
 
 
 @workspace_required(manager=True)
