@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from cursive.api.idempotency import idempotent
 from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
 from cursive.api.views import WorkspaceAPIView
+from cursive.errors import NotFound
 from leads.models import Suppression
 from leads.selectors import suppressions_list
 from leads.services import suppression_remove, suppressions_add
@@ -55,6 +56,13 @@ class SuppressionListView(WorkspaceAPIView):
 
 
 class SuppressionDetailView(WorkspaceAPIView):
+    @extend_schema(responses=SuppressionOutputSerializer)
+    def get(self, request, suppression_id: int):
+        entry = suppressions_list(workspace=request.workspace).filter(pk=suppression_id).first()
+        if entry is None:
+            raise NotFound("No such suppressed address.")
+        return Response(SuppressionOutputSerializer(entry).data)
+
     @extend_schema(responses={204: None}, description="Removes an address from this workspace's list: it may be emailed again.")
     def delete(self, request, suppression_id: int):
         suppression_remove(workspace=request.workspace, suppression_id=suppression_id)

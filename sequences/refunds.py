@@ -71,6 +71,8 @@ def _bounce(*, workspace: Workspace, email: str, source: str) -> tuple[BounceRef
     _mark_invalid(workspace=workspace, lead=lead, email_hash=email_hash)
     if lead.acquired_credits <= 0:
         return None, Reason.NOT_BOUGHT
+    if item is None and lead.acquired_reference.startswith(PURCHASE_PREFIX):  # the sale is no longer complete
+        return None, Reason.NOT_BOUGHT
     if BounceRefund.objects.filter(
         workspace=workspace, acquired_reference=lead.acquired_reference, email_hash=email_hash
     ).exists():

@@ -115,6 +115,8 @@ class TestApi:
         assert set(listed["results"][0]) == {"id", "email", "reason", "detail", "created_at"} and listed["next"] is None
         searched = api.get("/api/v1/suppressions?q=alex").json()["results"]
         assert [row["email"] for row in searched] == ["alex@example.com"]
+        one = api.get(f"/api/v1/suppressions/{searched[0]['id']}")
+        assert one.status_code == 200 and one.json()["email"] == "alex@example.com"
         deleted = api.delete(f"/api/v1/suppressions/{searched[0]['id']}")
         assert deleted.status_code == 204
         assert emails_of(tenant.workspace) == {"sam@example.org"}
@@ -138,6 +140,6 @@ class TestApi:
         api = tenant.api()
         assert api.get("/api/v1/suppressions").json()["results"] == []
         for entry in Suppression.objects.all():
-            response = api.delete(f"/api/v1/suppressions/{entry.pk}")
-            assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+            for response in (api.get(f"/api/v1/suppressions/{entry.pk}"), api.delete(f"/api/v1/suppressions/{entry.pk}")):
+                assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
         assert Suppression.objects.count() == 2
