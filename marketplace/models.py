@@ -160,6 +160,12 @@ class LeadPurchaseItem(models.Model):
         help_text="The buyer's copy, once the purchase completes.",
     )
     is_sale = models.BooleanField(default=False, help_text="True while this item is the listing's completed sale.")
+    bounce_refunded_credits = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0.00"),
+        help_text="Credits given back for this lead alone because its email hard-bounced.",
+    )
 
     class Meta:
         constraints = [

@@ -143,6 +143,9 @@ def _deliver(*, purchase: LeadPurchase, listings: list[Listing], items: list[Lea
                 dedup_hash=listing.dedup_hash,
                 source_detail=f"marketplace purchase LP-{purchase.pk}",
                 email_status="valid" if listing.email_verified else "unknown",
+                # Card purchases too: the card paid the listing's price in credits, which a bounce gives back.
+                acquired_credits=listing.price,
+                acquired_reference=f"lead_purchase:{purchase.pk}",
                 created_by=purchase.created_by,
                 **{field: getattr(listing, field) for field in LEAD_FIELDS},
             )
@@ -582,13 +585,23 @@ def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: 
     list(Listing.objects.filter(pk__in=listing_ids).order_by("pk").select_for_update(of=("self",), no_key=True))
     partners = {item.partner for item in items if item.partner_id}
     credit_accounts_lock(workspaces=[purchase.workspace, *partners])
+    # Leads whose email bounced were already given back one by one (bounce refunds): not twice.
+    bounce_refunded = sum((item.bounce_refunded_credits for item in items), Decimal("0.00"))
     if purchase.payment == LeadPurchase.Payment.CREDITS:  # card money goes back through Stripe
-        credits_refund(
+        if purchase.total_credits > bounce_refunded:
+            credits_refund(
+                workspace=purchase.workspace,
+                amount=purchase.total_credits - bounce_refunded,
+                reference=purchase.reference,
+                actor=actor,
+                reason=f"Refund of purchase #{purchase.pk}",
+            )
+    elif bounce_refunded > 0:  # the card gets all its money back: the credits given for bounces were on top
+        credits_reverse_or_flag(
             workspace=purchase.workspace,
-            amount=purchase.total_credits,
+            amount=bounce_refunded,
             reference=purchase.reference,
-            actor=actor,
-            reason=f"Refund of purchase #{purchase.pk}",
+            reason=f"Bounce refunds of purchase #{purchase.pk}, now refunded to the card",
         )
     earnings: dict[int, Decimal] = {}
     for item in items:
@@ -610,6 +623,37 @@ def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: 
     purchase.status = LeadPurchase.Status.REFUNDED
     purchase.closed_at = timezone.now()
     return listing_ids
+
+
+def sold_item_lock(*, workspace: Workspace, purchase_id: int, lead_id: int) -> LeadPurchaseItem | None:
+    """The completed sale that delivered this lead to the workspace, with its purchase locked first (the order
+    every refund of a purchase takes), or None when it was refunded since. Inside the caller's transaction."""
+    purchase = (
+        LeadPurchase.objects.select_for_update(of=("self",), no_key=True)
+        .filter(pk=purchase_id, workspace=workspace, status=LeadPurchase.Status.COMPLETE)
+        .first()
+    )
+    if purchase is None:
+        return None
+    return (
+        LeadPurchaseItem.objects.select_related("purchase", "partner")
+        .filter(purchase=purchase, lead_id=lead_id, is_sale=True)
+        .first()
+    )
+
+
+def sold_item_bounce_refunded(*, item: LeadPurchaseItem, credits: Decimal, reason: str) -> None:
+    """The buyer got this item's credits back because its email bounced (the caller refunded them, with the
+    buyer's and the partner's accounts locked): the partner's share of this item is taken back, or the
+    partner flagged when it is spent, as a refund of the whole sale does. The item remembers both, so a later
+    refund of the purchase neither pays the buyer twice nor takes the share back twice."""
+    if item.partner_id and item.partner_earning > 0:
+        credits_reverse_or_flag(
+            workspace=item.partner, amount=item.partner_earning, reference=item.purchase.reference, reason=reason
+        )
+    item.partner_earning = Decimal("0.00")
+    item.bounce_refunded_credits = credits
+    item.save(update_fields=["partner_earning", "bounce_refunded_credits"])
 
 
 @transaction.atomic

@@ -161,9 +161,10 @@ def segment_preview(
 # and RETURNING says exactly how many were added, which is what gets charged.
 _PULL_SQL = """
 INSERT INTO leads_lead (workspace_id, source, source_detail, status, email_status, phone_status, score, tags,
-                        dedup_hash, pages_viewed, seconds_on_site, created_by_id, created_at, updated_at, {columns})
+                        dedup_hash, pages_viewed, seconds_on_site, acquired_credits, acquired_reference,
+                        created_by_id, created_at, updated_at, {columns})
 SELECT %(workspace)s, 'database', %(detail)s, 'new', CASE WHEN email_verified THEN 'valid' ELSE 'unknown' END,
-       'unknown', 0, '{{}}', dedup_hash, 0, 0, %(actor)s, %(now)s, %(now)s, {columns}
+       'unknown', 0, '{{}}', dedup_hash, 0, 0, %(price)s, %(reference)s, %(actor)s, %(now)s, %(now)s, {columns}
 FROM leads_person WHERE id = ANY(%(ids)s)
 ON CONFLICT (workspace_id, dedup_hash) DO NOTHING
 RETURNING id
@@ -192,7 +193,8 @@ def segment_pull(
         last_id, last_score = candidates[-1]
         owned_matching = owned_matching.filter(Q(score__gt=last_score) | Q(score=last_score, id__lt=last_id))
     skipped_owned = owned_matching.count()
-    pulled = 0
+    # The run exists before its leads, which carry its reference (what a bounce refund gives back).
+    run = SegmentRun.objects.create(segment=segment, mode=mode, requested=limit, skipped_owned=skipped_owned, actor=actor)
     if candidates:
         columns = ", ".join(LEAD_FIELDS)
         with connection.cursor() as cursor:
@@ -204,21 +206,17 @@ def segment_pull(
                     "now": timezone.now(),
                     "ids": [person_id for person_id, _ in candidates],
                     "detail": f"segment “{segment.name}”"[:200],
+                    "price": settings.SEGMENT_PULL_PRICE,
+                    "reference": run.reference,
                 },
             )
             new_ids = [row[0] for row in cursor.fetchall()]
-        pulled = len(new_ids)
         leads_rescore(workspace=workspace, lead_ids=new_ids, announce=False)
         leads_announce(workspace=workspace, lead_ids=new_ids)
-    run = SegmentRun.objects.create(
-        segment=segment,
-        mode=mode,
-        requested=limit,
-        pulled=pulled,
-        skipped_owned=skipped_owned,
-        actor=actor,
-        credits_charged=settings.SEGMENT_PULL_PRICE * pulled,
-    )
+        run.pulled = len(new_ids)
+        run.credits_charged = settings.SEGMENT_PULL_PRICE * run.pulled
+        run.save(update_fields=["pulled", "credits_charged"])
+    pulled = run.pulled
     if pulled:
         credits_spend(
             workspace=workspace,

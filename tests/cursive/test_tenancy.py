@@ -122,6 +122,15 @@ def _delivery(other):
     return Delivery.objects.filter(endpoint_id=endpoint_id).latest("pk").pk
 
 
+def _suppression(other):
+    from leads.models import Suppression
+    from leads.services import suppressions_add
+
+    email = f"their-{next(_serial)}@globex.example"
+    suppressions_add(workspace=other.workspace, emails=[email], reason="manual")
+    return Suppression.objects.get(workspace=other.workspace, email=email).pk
+
+
 OBJECT_FACTORIES = {
     "endpoint_id": _endpoint,
     "delivery_id": _delivery,
@@ -135,6 +144,7 @@ OBJECT_FACTORIES = {
     "key_id": lambda other: other.api_key.pk,
     "membership_id": _member,
     "invitation_id": _invitation,
+    "suppression_id": _suppression,
 }
 
 
