@@ -28,6 +28,8 @@ NOT_WORKSPACE_OBJECTS = {
     ("marketplace:cart_toggle", "listing_id"): "listings are the marketplace every workspace browses",
     ("credits:buy", "package_id"): "credit packages are the same catalogue for every workspace",
     ("payments:local_checkout", "session_id"): "stands in for Stripe's hosted page, addressed by a secret session id",
+    ("sequences:open", "token"): "a signed token in an email, reached by its recipient without logging in",
+    ("sequences:unsubscribe", "token"): "a signed token in an email, reached by its recipient without logging in",
 }
 
 

@@ -33,6 +33,11 @@ def migrate_to_latest():
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
+def lead_as_of(targets):
+    """The Lead model as the schema at `targets` has it: today's model names columns added later."""
+    return MigrationExecutor(connection).loader.project_state(targets).apps.get_model("leads", "Lead")
+
+
 def with_old_hash(model, **fields):
     return model.objects.create(**fields, dedup_hash=old_hash(fields.get("email", ""), fields.get("phone", "")))
 
@@ -40,10 +45,15 @@ def with_old_hash(model, **fields):
 @pytest.mark.django_db(transaction=True)
 def test_hashes_are_rekeyed_and_same_person_rows_are_kept(tenant):
     migrate(BEFORE)
+    old_lead = lead_as_of(BEFORE)
     try:
-        first = with_old_hash(Lead, workspace=tenant.workspace, source="manual", email="ann@acme.example", phone="+14155550001")
-        second = with_old_hash(Lead, workspace=tenant.workspace, source="manual", email="ann@acme.example", phone="+14155550002")
-        phone_only = with_old_hash(Lead, workspace=tenant.workspace, source="manual", phone="+14155550003")
+        first = with_old_hash(
+            old_lead, workspace_id=tenant.workspace.pk, source="manual", email="ann@acme.example", phone="+14155550001"
+        )
+        second = with_old_hash(
+            old_lead, workspace_id=tenant.workspace.pk, source="manual", email="ann@acme.example", phone="+14155550002"
+        )
+        phone_only = with_old_hash(old_lead, workspace_id=tenant.workspace.pk, source="manual", phone="+14155550003")
         person = with_old_hash(Person, first_name="Bo", email="bo@beta.example", phone="+14155550004")
         withdrawn = make_listing(email="cy@gamma.example")
         Listing.objects.filter(pk=withdrawn.pk).update(status=Listing.Status.WITHDRAWN)
