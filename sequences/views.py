@@ -9,8 +9,9 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -123,22 +124,19 @@ def _step_values(step: Step) -> dict:
 STEP_CHOICES = {"conditions": Step.Condition.choices, "thens": Step.Then.choices}
 
 
-def _builder_context(request, sequence: Sequence, **extra) -> dict:
+def _builder_context(request, sequence: Sequence, *, choice=None, **extra) -> dict:
     steps = selectors.sequence_steps(sequence=sequence)
     for step in steps:
         step.values = _step_values(step)
         step.is_first, step.is_last = step is steps[0], step is steps[-1]
-    email_steps = [step for step in steps if step.kind == Step.Kind.EMAIL]
     context = {
         "sequence": sequence,
         "steps": steps,
         "started": _started(sequence),
         "step_kinds": Step.Kind.choices,
-        "email_steps": email_steps,
-        "step": email_steps[0] if email_steps else None,
-        "leads": _picker_leads(request),
         "variables": sorted(templating.VARIABLES),
         **STEP_CHOICES,
+        **_preview_context(request, sequence, steps, request.GET if choice is None else choice),
     }
     context.update(extra)
     if "form" not in context:
@@ -159,7 +157,7 @@ def sequence_detail(request, sequence_id: int):
             else:
                 messages.success(request, "Settings saved.")
                 return redirect("sequences:detail", sequence_id=sequence.pk)
-        return render(request, "sequences/builder.html", _builder_context(request, sequence, form=form), status=400)
+        return render(request, "sequences/builder.html", _builder_context(request, sequence, form=form))
     return render(request, "sequences/builder.html", _builder_context(request, sequence))
 
 
@@ -192,15 +190,17 @@ def _save_steps(request, sequence: Sequence, raw_steps: list[dict]) -> None:
     services.sequence_update(workspace=request.workspace, sequence_id=sequence.pk, data={"steps": raw_steps})
 
 
-def _steps_answer(request, sequence: Sequence, **extra):
-    """The steps list again after a change (htmx), or the builder (a plain form post). The preview listens for
-    `steps-changed` to render the new text."""
+def _steps_answer(request, sequence: Sequence):
+    """The steps list again after a change (htmx), with the preview out of band for the lead and email the step
+    form carried (hx-include), so the preview shows the new text without a request of its own; or the builder
+    (a plain form post)."""
     if not request.htmx:
         return redirect("sequences:detail", sequence_id=sequence.pk)
     sequence.refresh_from_db()
-    response = render(request, "sequences/builder.html#steps", _builder_context(request, sequence, **extra))
-    response["HX-Trigger"] = "steps-changed"
-    return response
+    context = _builder_context(request, sequence, choice=request.POST)
+    steps = render_to_string("sequences/builder.html#steps", context, request)
+    preview = render_to_string("sequences/_preview.html", {**context, "oob": True}, request)
+    return HttpResponse(steps + preview)
 
 
 def _current_raw(sequence: Sequence) -> list[dict]:
@@ -279,18 +279,15 @@ def step_delete(request, sequence_id: int, position: int):
     return _steps_answer(request, sequence)
 
 
-@workspace_required
-@require_GET
-@vary_on_headers("HX-Request")
-def step_preview(request, sequence_id: int):
-    """An email step as the chosen lead would receive it, and the variables it has no value for."""
-    sequence = _sequence(request, sequence_id)
-    email_steps = [step for step in selectors.sequence_steps(sequence=sequence) if step.kind == Step.Kind.EMAIL]
-    step = next((step for step in email_steps if str(step.position) == request.GET.get("step")), None)
+def _preview_context(request, sequence: Sequence, steps: list[Step], choice) -> dict:
+    """The preview's choices (`step`, a position, and `lead`, from the query or the step form that carried them)
+    and the chosen email step as that lead would receive it, with the variables it has no value for."""
+    email_steps = [step for step in steps if step.kind == Step.Kind.EMAIL]
+    step = next((step for step in email_steps if str(step.position) == choice.get("step")), None)
     step = step or (email_steps[0] if email_steps else None)
-    lead_id = request.GET.get("lead")
+    lead_id = choice.get("lead")
     lead = or_404(lead_selectors.lead_get, workspace=request.workspace, lead_id=lead_id) if lead_id else None
-    context = {"sequence": sequence, "step": step, "lead": lead, "email_steps": email_steps, "leads": _picker_leads(request)}
+    context = {"step": step, "lead": lead, "email_steps": email_steps, "leads": _picker_leads(request)}
     if step and lead:
         values = templating.lead_values(lead)
         context.update(
@@ -298,9 +295,18 @@ def step_preview(request, sequence_id: int):
             body=templating.render(step.body, values),
             missing=templating.missing_variables([step.subject, step.body], values),
         )
+    return context
+
+
+@workspace_required
+@require_GET
+@vary_on_headers("HX-Request")
+def step_preview(request, sequence_id: int):
+    sequence = _sequence(request, sequence_id)
     if not request.htmx:
         return redirect(f"{reverse('sequences:detail', args=[sequence.pk])}?{urlencode(request.GET)}")
-    return render(request, "sequences/_preview.html", context)
+    context = _preview_context(request, sequence, selectors.sequence_steps(sequence=sequence), request.GET)
+    return render(request, "sequences/_preview.html", {"sequence": sequence, **context})
 
 
 @workspace_required
@@ -404,9 +410,8 @@ def mailbox_new(request):
         else:
             messages.success(request, f"{mailbox.email} connected: the SMTP server accepted the login.")
             return redirect("sequences:mailbox_list")
-    status = 400 if request.method == "POST" else 200
     context = {"form": form, "presets": MAILBOX_PRESETS, "preset": preset, "preset_help": MAILBOX_PRESETS[preset]["help"]}
-    return render(request, "sequences/mailbox_form.html", context, status=status)
+    return render(request, "sequences/mailbox_form.html", context)
 
 
 @workspace_required
@@ -421,8 +426,7 @@ def mailbox_edit(request, mailbox_id: int):
         else:
             messages.success(request, f"{mailbox.email} saved.")
             return redirect("sequences:mailbox_list")
-    status = 400 if request.method == "POST" else 200
-    return render(request, "sequences/mailbox_form.html", {"form": form, "mailbox": mailbox}, status=status)
+    return render(request, "sequences/mailbox_form.html", {"form": form, "mailbox": mailbox})
 
 
 @workspace_required
