@@ -231,8 +231,8 @@ def step_edit(request, sequence_id: int, position: int):
     raw_steps = _current_raw(sequence)
     position = _position(raw_steps, position)
     form = StepForm(request.POST)
-    form.is_valid()
-    raw_steps[position] = form.raw_step(raw_steps[position]["type"]) if not form.errors else raw_steps[position]
+    if form.is_valid():
+        raw_steps[position] = form.raw_step(raw_steps[position]["type"])
     problems = [error for errors in form.errors.values() for error in errors]
     if not problems:
         try:
