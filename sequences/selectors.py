@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from accounts.models import Workspace
 from cursive.errors import NotFound
@@ -25,6 +26,22 @@ def mailbox_get(*, workspace: Workspace, mailbox_id) -> Mailbox:
 
 def sequences_list(*, workspace: Workspace) -> QuerySet[Sequence]:
     return Sequence.objects.filter(workspace=workspace).select_related("mailbox").order_by("-created_at", "-id")
+
+
+def _count_of(rows: QuerySet, group: str) -> Coalesce:
+    return Coalesce(
+        Subquery(rows.order_by().values(group).annotate(n=Count("id")).values("n"), output_field=IntegerField()), Value(0)
+    )
+
+
+def sequences_list_with_stats(*, workspace: Workspace) -> QuerySet[Sequence]:
+    """The sequences page: each sequence with `enrolled_count`, `sent_count` and `replied_count`, counted as
+    sequence_stats counts them, in one query whatever the number of sequences."""
+    return sequences_list(workspace=workspace).annotate(
+        enrolled_count=_count_of(Enrollment.objects.filter(sequence=OuterRef("pk")), "sequence"),
+        replied_count=_count_of(Enrollment.objects.filter(sequence=OuterRef("pk"), status=Enrollment.Status.REPLIED), "sequence"),
+        sent_count=_count_of(Message.objects.filter(_SENT, enrollment__sequence=OuterRef("pk")), "enrollment__sequence"),
+    )
 
 
 def sequence_get(*, workspace: Workspace, sequence_id) -> Sequence:

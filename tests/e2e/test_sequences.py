@@ -1,0 +1,142 @@
+"""Sequences in Chromium, under the Content-Security-Policy: connect a mailbox (a real SMTP server checks the login),
+build a sequence with two emails and a wait without a page reload, preview it for a lead, enrol three leads and see
+them in the sequence's report, and the lead drawer's timeline.
+
+Enrolling from My Leads ("Add to sequence") and the first sends in the report need the bulk action and the sending
+worker of issue 13's other parts; until they are merged this test enrols from the builder's "Enrol leads" control and
+checks the report's enrolments."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from leads.services import lead_create
+from sequences.models import Enrollment, Mailbox, Sequence
+from tests.mailservers import smtp_server
+
+from .test_visitors_pages import _log_in, _watch
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def smtp():
+    controller, sink = smtp_server()
+    yield sink
+    controller.stop()
+
+
+def _step(page, index):
+    return page.get_by_test_id("step").nth(index)
+
+
+def test_build_preview_enrol_and_report(page, live_server, tenant, smtp):
+    base = live_server.url
+    leads = [
+        lead_create(
+            workspace=tenant.workspace,
+            source="manual",
+            data={"email": f"{name.lower()}@initech.test", "first_name": name, "company_name": "Initech"},
+        )
+        for name in ("Ann", "Bob", "Cid")
+    ]
+    _log_in(page, base, tenant)
+    problems = _watch(page)
+
+    # No mailbox yet: the empty state leads to connecting one.
+    page.get_by_role("link", name="Sequences", exact=True).first.click()
+    expect(page.get_by_test_id("sequences-empty")).to_contain_text("A sequence is a series of emails")
+    page.get_by_test_id("connect-mailbox").click()
+    page.get_by_role("link", name="Gmail / Google Workspace").click()
+    expect(page.get_by_label("SMTP host")).to_have_value("smtp.gmail.com")
+    page.get_by_role("link", name="Other (custom SMTP/IMAP)").click()
+    page.get_by_label("Email address").fill(smtp.username)
+    page.get_by_label("SMTP host").fill(smtp.host)
+    page.get_by_label("SMTP port").fill(str(smtp.port))
+    page.get_by_label("SMTP security").select_option("none")
+    page.get_by_label("SMTP password").fill("not-the-password")
+    page.get_by_test_id("save-mailbox").click()
+    expect(page.locator(".field", has=page.get_by_label("SMTP password"))).to_contain_text("refused the user name or password")
+    page.get_by_label("SMTP password").fill(smtp.password)
+    page.get_by_test_id("save-mailbox").click()
+    expect(page.get_by_test_id("mailbox-row")).to_contain_text(smtp.username)
+    expect(page.get_by_test_id("no-imap")).to_have_text("Replies and bounces are not read: add IMAP")
+    assert Mailbox.objects.filter(workspace=tenant.workspace).count() == 1
+
+    # A new sequence, then its steps, each added and saved in place.
+    page.get_by_role("link", name="Sequences", exact=True).first.click()
+    page.get_by_test_id("new-sequence").click()
+    page.get_by_label("Name").fill("Pricing follow-up")
+    page.get_by_role("button", name="Create sequence").click()
+    expect(page.get_by_test_id("steps-empty")).to_be_visible()
+    page.evaluate("window.notReloaded = true")
+
+    page.get_by_test_id("add-email").click()
+    expect(page.get_by_test_id("step")).to_have_count(1)
+    _step(page, 0).get_by_label("Subject").fill("Hi {{first_name}}, a question about {{company_name|your team}}")
+    _step(page, 0).get_by_label("Body").fill("Hello {{first_name}},\nHow is {{company_name}} doing?")
+    _step(page, 0).get_by_test_id("save-step").click()
+    expect(page.locator(".toast").last).to_contain_text("Step 1 saved")
+    page.get_by_test_id("add-wait").click()
+    expect(page.get_by_test_id("step")).to_have_count(2)
+    _step(page, 1).get_by_label("Wait").fill("3")
+    _step(page, 1).get_by_test_id("save-step").click()
+    expect(page.locator(".toast").last).to_contain_text("Step 2 saved")
+    page.get_by_test_id("add-email").click()
+    expect(page.get_by_test_id("step")).to_have_count(3)
+    _step(page, 2).get_by_label("Subject").fill("Following up, {{first_name}}")
+    _step(page, 2).get_by_label("Body").fill("")
+    _step(page, 2).get_by_test_id("save-step").click()
+    expect(_step(page, 2).get_by_test_id("step-errors")).to_contain_text("An email step needs a body.")
+    _step(page, 2).get_by_label("Body").fill("Just checking in.")
+    _step(page, 2).get_by_test_id("save-step").click()
+    expect(page.locator(".toast").last).to_contain_text("Step 3 saved")
+
+    # A condition added by mistake is removed after confirming; a step is moved and moved back.
+    page.get_by_test_id("add-condition").click()
+    expect(page.get_by_test_id("step")).to_have_count(4)
+    _step(page, 3).get_by_test_id("delete-step").click()
+    dialog = page.locator("#confirm-dialog")
+    expect(dialog).to_contain_text("Remove step 4 (condition)?")
+    dialog.locator("button[value=yes]").click()
+    expect(page.get_by_test_id("step")).to_have_count(3)
+    _step(page, 2).get_by_test_id("move-up").click()
+    expect(_step(page, 1)).to_have_attribute("data-kind", "email")
+    _step(page, 1).get_by_test_id("move-down").click()
+    expect(_step(page, 1)).to_have_attribute("data-kind", "wait")
+    assert page.evaluate("window.notReloaded") is True
+
+    sequence = Sequence.objects.get(workspace=tenant.workspace)
+    steps = list(sequence.steps.order_by("position"))
+    assert [step.kind for step in steps] == ["email", "wait", "email"] and steps[1].wait_hours == 72
+    assert steps[2].body == "Just checking in."
+
+    # The preview, for a chosen lead, with the variables filled.
+    page.get_by_label("For lead").select_option(str(leads[0].pk))
+    expect(page.get_by_test_id("preview-subject")).to_have_text("Hi Ann, a question about Initech")
+    expect(page.get_by_test_id("preview-body")).to_contain_text("How is Initech doing?")
+    page.get_by_label("Email", exact=True).select_option("2")
+    expect(page.get_by_test_id("preview-subject")).to_have_text("Following up, Ann")
+    # Saving a step brings the preview along, for the same lead and email.
+    _step(page, 2).get_by_label("Subject").fill("Still there, {{first_name}}?")
+    _step(page, 2).get_by_test_id("save-step").click()
+    expect(page.get_by_test_id("preview-subject")).to_have_text("Still there, Ann?")
+
+    # Enrol three leads and activate.
+    page.get_by_label("Leads (hold Ctrl or ⌘ to choose several)").select_option([str(lead.pk) for lead in leads])
+    page.get_by_test_id("enrol-submit").click()
+    expect(page.locator(".toast").first).to_contain_text("3 leads enrolled")
+    page.get_by_test_id("activate-sequence").click()
+    expect(page.get_by_test_id("sequence-status")).to_have_text("active")
+
+    # The report: three enrolments, each due, and the lead's timeline in the drawer.
+    page.get_by_test_id("report-tab").click()
+    expect(page.get_by_test_id("enrolled")).to_have_text("3")
+    expect(page.get_by_test_id("enrollment-row")).to_have_count(3)
+    expect(page.get_by_test_id("stats-table")).to_contain_text("not tracked")
+    assert Enrollment.objects.filter(sequence=sequence, status="active").count() == 3
+    page.get_by_role("link", name="Ann").click()
+    expect(page.get_by_test_id("lead-drawer").get_by_test_id("lead-sequences")).to_contain_text("Pricing follow-up")
+    expect(page.get_by_test_id("lead-activity").first).to_contain_text("Enrolled")
+    assert problems == []
