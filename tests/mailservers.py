@@ -163,11 +163,11 @@ class ImapServer:
         client.login(self.username, self.password)
         return client
 
-    def append(self, raw: bytes) -> int:
-        """Place a message in INBOX (IMAP APPEND); returns its UID."""
+    def append(self, raw: bytes, *, arrived_at=None) -> int:
+        """Place a message in INBOX (IMAP APPEND), arrived now or at `arrived_at`; returns its UID."""
         client = self.client()
         try:
-            answer = client.append("INBOX", raw)
+            answer = client.append("INBOX", raw, msg_time=arrived_at)
         finally:
             client.logout()
         # "[APPENDUID <uidvalidity> <uid>] Append completed."
