@@ -23,7 +23,6 @@ from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from imapclient import IMAPClient, imap4, tls
 from imapclient import exceptions as imap_errors
@@ -631,11 +630,8 @@ def _match_address(mailbox: Mailbox, address: str, sent, *, how: str) -> Match |
     message = sent.filter(to_email=address).order_by("-sent_at").first()
     if message is not None:
         return Match(message.enrollment_id, message, how)
-    enrollment = (
-        Enrollment.objects.filter(workspace_id=mailbox.workspace_id, email=address)
-        .order_by(Q(status=Enrollment.Status.ACTIVE).desc(), "-enrolled_at")
-        .first()
-    )
+    enrollments = Enrollment.objects.filter(workspace_id=mailbox.workspace_id, email=address).order_by("-enrolled_at")
+    enrollment = enrollments.filter(status=Enrollment.Status.ACTIVE).first() or enrollments.first()
     return Match(enrollment.pk, None, how) if enrollment is not None else None
 
 
