@@ -14,6 +14,7 @@ import email.errors
 import email.policy
 import html
 import imaplib
+import logging
 import re
 import ssl
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from leads.services import leads_changed, suppressions_add
 
 from . import services, transport
 from .models import Activity, Enrollment, InboundMessage, Mailbox, Message
+
+logger = logging.getLogger("cursive.sequences")
 
 TIMEOUT_SECONDS = transport.TIMEOUT_SECONDS
 FETCH_BATCH = 25
@@ -230,14 +233,16 @@ def mailbox_poll(*, mailbox_id) -> int:
 
 
 def _poll(mailbox: Mailbox) -> int:
-    where = f"IMAP server {mailbox.imap_host}:{mailbox.imap_port}"
     try:
-        client = imap_open(services.imap_login(mailbox))
-    except transport.MailboxUnreachable as error:
-        _poll_failed(mailbox, error.message)
-        return 0
+        login = services.imap_login(mailbox)
     except crypto.SecretUnreadable:
         _poll_failed(mailbox, "The stored IMAP password can no longer be read; enter it again.")
+        return 0
+    where = f"IMAP server {login.host}:{login.port}"
+    try:
+        client = imap_open(login)
+    except transport.MailboxUnreachable as error:
+        _poll_failed(mailbox, error.message)
         return 0
     handled = 0
     try:
@@ -446,7 +451,7 @@ def _delivery_status(report: MimeMessage) -> dict:
         if part.get_content_type() not in ("message/delivery-status", "message/global-delivery-status"):
             continue
         for block in _status_blocks(part):
-            action = (block.get("Action") or "").strip().lower()
+            action = _header(block, "Action").lower()
             if action == "failed":
                 failed.append(block)
             elif action == "delayed":
@@ -457,10 +462,10 @@ def _delivery_status(report: MimeMessage) -> dict:
     if block is None:
         # A report of delivery (Action: delivered, relayed, expanded) is not a bounce.
         return {"kind": InboundMessage.Kind.OTHER, "original_message_id": original_id}
-    status = (block.get("Status") or "").strip().split(" ", 1)[0]
+    status = _header(block, "Status").split(" ", 1)[0]
     hard = bool(failed) and not status.startswith("4")
-    recipient = _dsn_address(block.get("Original-Recipient")) or _dsn_address(block.get("Final-Recipient"))
-    diagnostic = " ".join(str(block.get("Diagnostic-Code") or "").split())
+    recipient = _dsn_address(_header(block, "Original-Recipient")) or _dsn_address(_header(block, "Final-Recipient"))
+    diagnostic = _header(block, "Diagnostic-Code")
     return {
         "kind": InboundMessage.Kind.BOUNCE,
         "bounced_email": recipient,
@@ -479,11 +484,9 @@ def _status_blocks(part: MimeMessage) -> list[MimeMessage]:
     return [HeaderParser().parsestr(chunk.strip() + "\n") for chunk in re.split(r"\r?\n\s*\r?\n", text) if chunk.strip()]
 
 
-def _dsn_address(value) -> str:
+def _dsn_address(value: str) -> str:
     """`rfc822; jane@example.com` -> jane@example.com."""
-    if not value:
-        return ""
-    address = str(value).split(";", 1)[-1].strip().strip("<>")
+    address = value.split(";", 1)[-1].strip().strip("<>")
     return normalize_email(address) if is_valid_email(address) else ""
 
 
@@ -503,7 +506,10 @@ def _decoded(part: MimeMessage) -> str:
     data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return str(part.get_payload() or "")
-    return data.decode(part.get_content_charset() or "utf-8", errors="replace")
+    try:
+        return data.decode(part.get_content_charset() or "utf-8", errors="replace")
+    except LookupError:
+        return data.decode("utf-8", errors="replace")
 
 
 def _is_auto_reply(message: MimeMessage, subject: str) -> bool:
@@ -565,7 +571,12 @@ class Match:
 def inbound_message_record(*, mailbox: Mailbox, uidvalidity: int, uid: int, raw: bytes) -> InboundMessage | None:
     """Record, classify, match and apply one message read from the mailbox, in one transaction. Returns None
     when this (mailbox, UIDVALIDITY, UID) was recorded before: it is never handled twice."""
-    found = classify(raw)
+    try:
+        found = classify(raw)
+    except Exception:
+        # A message nobody foresaw must not stop the mailbox's later messages from being read.
+        logger.exception("inbound message not understood", extra={"mailbox_id": mailbox.pk, "uid": uid})
+        found = Classified(kind=InboundMessage.Kind.OTHER)
     with transaction.atomic():
         try:
             with transaction.atomic():

@@ -113,7 +113,6 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 # A wrong password is answered at once: the tests about it should not wait out the default 2 s penalty.
@@ -141,9 +140,15 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
+"""
+_DOVECOT_TLS = """\
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
 """
 
 
@@ -158,6 +163,7 @@ class ImapServer:
     password: str
     root: Path
     process: subprocess.Popen
+    tls_port: int | None = None  # implicit TLS (imaps); the plain port then offers STARTTLS
 
     def client(self) -> IMAPClient:
         client = IMAPClient(self.host, self.port, ssl=False, timeout=10)
@@ -198,9 +204,12 @@ def _server_accounts() -> tuple[str, str, int, int]:
     return nobody.pw_name, grp.getgrgid(nobody.pw_gid).gr_name, nobody.pw_uid, nobody.pw_gid
 
 
-def imap_server(*, username: str = "sender@acme.test", password: str = "imap-secret-1") -> ImapServer:
-    """A started dovecot on 127.0.0.1 (plain IMAP, no TLS: a test server on loopback) with one user and a
-    maildir in a temporary directory of its own. Call stop() when done."""
+def imap_server(
+    *, username: str = "sender@acme.test", password: str = "imap-secret-1", tls: tuple[Path, Path] | None = None
+) -> ImapServer:
+    """A started dovecot on 127.0.0.1 with one user and a maildir in a temporary directory of its own: plain IMAP
+    (a test server on loopback), or with `tls` = (certificate, key) files also STARTTLS and an implicit-TLS port.
+    Call stop() when done."""
     if DOVECOT is None:
         raise RuntimeError(DOVECOT_MISSING)
     root = Path(tempfile.mkdtemp(prefix="cursive-imap-"))
@@ -213,11 +222,14 @@ def imap_server(*, username: str = "sender@acme.test", password: str = "imap-sec
     (root / "users").write_text(f"{username}:{{PLAIN}}{password}\n")
     (root / "users").chmod(0o644)
     port = free_port()
+    tls_port = free_port() if tls else None
     conf = root / "dovecot.conf"
     conf.write_text(
-        _DOVECOT_CONF.format(
+        (_DOVECOT_TLS.format(cert=tls[0], key=tls[1]) if tls else "ssl = no\n")
+        + _DOVECOT_CONF.format(
             root=root,
             port=port,
+            tls_port=tls_port or 0,
             internal_user=internal_user,
             internal_group=internal_group,
             mail_uid=mail_uid,
@@ -228,7 +240,9 @@ def imap_server(*, username: str = "sender@acme.test", password: str = "imap-sec
         process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
         )
-    server = ImapServer(host="127.0.0.1", port=port, username=username, password=password, root=root, process=process)
+    server = ImapServer(
+        host="127.0.0.1", port=port, username=username, password=password, root=root, process=process, tls_port=tls_port
+    )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -4,6 +4,7 @@ The sending engine is not on this branch: each test enrols leads through service
 the Message row of step 1 the way the sender records a sent email (Message.objects.create, in `_sent`)."""
 
 import datetime as dt
+import subprocess
 import threading
 import uuid
 
@@ -20,6 +21,7 @@ from sequences import inbound, tasks
 from sequences.models import Activity, Enrollment, InboundMessage, Mailbox, Message
 from sequences.services import enrollments_create, mailbox_create, sequence_create
 from sequences.transport import MailboxUnreachable
+from tests.mailservers import DOVECOT, DOVECOT_MISSING, imap_server
 from tests.sequences import inbound_mail
 
 pytestmark = pytest.mark.django_db
@@ -388,3 +390,80 @@ def test_two_polls_racing_handle_each_message_once(tenant_factory, mailbox_data,
     assert Enrollment.objects.filter(status=Enrollment.Status.REPLIED).count() == 6
     assert Activity.objects.filter(kind=Activity.Kind.REPLIED).count() == 6
     assert OutboxEvent.objects.filter(type="sequence.replied").count() == 6
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory):
+    """A throw-away CA and certificates it signed for localhost and imap.other.test, made by the openssl CLI."""
+    folder = tmp_path_factory.mktemp("imap-tls")
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Cursive test CA")
+    for name in ("localhost", "imap.other.test"):
+        openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        (folder / f"{name}.ext").write_text(f"subjectAltName=DNS:{name}\n")
+        openssl(
+            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
+        )  # fmt: skip
+    return folder
+
+
+@pytest.fixture
+def tls_imap(certificates, settings):
+    """dovecot with a certificate for localhost, signed by a CA Cursive is told to trust."""
+    if DOVECOT is None:
+        pytest.skip(DOVECOT_MISSING)
+    settings.MAIL_TLS_CA_FILE = str(certificates / "ca.pem")
+    servers = []
+
+    def start(name: str = "localhost"):
+        servers.append(imap_server(tls=(certificates / f"{name}.crt", certificates / f"{name}.key")))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _login(server, *, port: int, security: str):
+    return inbound.transport.ServerLogin(
+        host="localhost", port=port, security=security, username=server.username, password=server.password
+    )
+
+
+def test_a_mailbox_read_over_tls_and_starttls(tenant, tls_imap, mailbox_data):
+    server = tls_imap()
+    inbound.imap_check(_login(server, port=server.port, security="starttls"))
+    mailbox = mailbox_create(
+        workspace=tenant.workspace,
+        data={
+            **mailbox_data,
+            "imap_host": "localhost",
+            "imap_port": server.tls_port,
+            "imap_username": server.username,
+            "imap_password": server.password,
+            "imap_security": "tls",
+        },
+    )
+    sequence = sequence_create(
+        workspace=tenant.workspace,
+        data={"name": "TLS", "mailbox_id": mailbox.pk, "steps": [{"type": "email", "subject": "Hi", "body": "Hello"}]},
+    )
+    jane = _sent(tenant, sequence, "jane@globex.test")
+    server.append(inbound_mail.reply(sender="jane@globex.test", in_reply_to=jane.message_id))
+
+    assert inbound.mailbox_poll(mailbox_id=mailbox.pk) == 1
+    assert _enrollment(jane).status == Enrollment.Status.REPLIED
+
+
+def test_a_certificate_for_another_host_name_is_refused(tls_imap):
+    server = tls_imap("imap.other.test")
+    for port, security in ((server.tls_port, "tls"), (server.port, "starttls")):
+        with pytest.raises(MailboxUnreachable) as caught:
+            inbound.imap_check(_login(server, port=port, security=security))
+        assert "its TLS certificate is not valid" in caught.value.message
+        assert "IMAP server localhost" in caught.value.message

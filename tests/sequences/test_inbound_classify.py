@@ -169,3 +169,9 @@ def test_a_person_writing_about_a_failed_delivery_is_a_reply():
 def test_broken_messages_do_not_raise():
     assert classify(b"").kind == "reply"
     assert classify(b"Subject: =?bogus?Q?x?=\r\nFrom: <<<\r\n\r\n\xff\xfe").kind == "reply"
+    dsn = inbound_mail.postfix_dsn(recipient="jane@globex.test", original_message_id=SENT_ID)
+    # Raw 8-bit bytes in a report field (a localized status text), and a charset Python does not know.
+    found = classify(dsn.replace(b"Status: 5.1.1", b"Status: 5.1.1 (Empf\xe4nger unbekannt)"))
+    assert (found.kind, found.hard_bounce) == ("bounce", True)
+    found = classify(dsn.replace(b"Content-Type: text/plain; charset=us-ascii", b"Content-Type: text/plain; charset=x-nope"))
+    assert (found.kind, found.bounced_email) == ("bounce", "jane@globex.test")
