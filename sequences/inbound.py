@@ -24,6 +24,7 @@ from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from imapclient import IMAPClient, imap4, tls
 from imapclient import exceptions as imap_errors
@@ -46,6 +47,7 @@ MAX_MESSAGE_BYTES = 2_000_000
 # Clocks of mail servers and Cursive differ a little: the first poll also reads what arrived just before.
 FIRST_POLL_MARGIN = dt.timedelta(minutes=5)
 DOMAIN_MATCH_DAYS = 30
+LATEST = F("sent_at").desc(nulls_last=True)
 
 # A reply from someone else at one of these domains says nothing about which company answered.
 FREE_MAIL_DOMAINS = frozenset(
@@ -563,9 +565,8 @@ def _first_line(text: str) -> str:
 
 @dataclass(frozen=True)
 class Match:
-    enrollment_id: int | None
+    enrollment_id: int
     message: Message | None
-    how: str  # thread | address | domain | original | recipient
 
 
 def inbound_message_record(*, mailbox: Mailbox, uidvalidity: int, uid: int, raw: bytes) -> InboundMessage | None:
@@ -603,20 +604,21 @@ def inbound_message_record(*, mailbox: Mailbox, uidvalidity: int, uid: int, raw:
 
 
 def _match(mailbox: Mailbox, found: Classified) -> Match | None:
-    sent = Message.objects.filter(workspace_id=mailbox.workspace_id).exclude(sent_at=None)
+    # Any message of the workspace: one whose worker died mid-send (status unknown, no sent_at) may have gone out.
+    ours = Message.objects.filter(workspace_id=mailbox.workspace_id)
     if found.kind == InboundMessage.Kind.BOUNCE:
         if found.original_message_id:
-            message = sent.filter(message_id=found.original_message_id).first()
+            message = ours.filter(message_id=found.original_message_id).first()
             if message is not None:
-                return Match(message.enrollment_id, message, "original")
-        return _match_address(mailbox, found.bounced_email, sent, how="recipient")
+                return Match(message.enrollment_id, message)
+        return _match_address(mailbox, found.bounced_email, ours)
     if found.kind == InboundMessage.Kind.OTHER:
         return None
     if found.references:
-        message = sent.filter(message_id__in=found.references).order_by("-sent_at").first()
+        message = ours.filter(message_id__in=found.references).order_by(LATEST).first()
         if message is not None:
-            return Match(message.enrollment_id, message, "thread")
-    by_address = _match_address(mailbox, found.from_email, sent, how="address")
+            return Match(message.enrollment_id, message)
+    by_address = _match_address(mailbox, found.from_email, ours)
     if by_address is not None:
         return by_address
     domain = email_domain(found.from_email)
@@ -632,18 +634,18 @@ def _match(mailbox: Mailbox, found: Classified) -> Match | None:
         .order_by("-sent_at")
         .first()
     )
-    return Match(message.enrollment_id, message, "domain") if message is not None else None
+    return Match(message.enrollment_id, message) if message is not None else None
 
 
-def _match_address(mailbox: Mailbox, address: str, sent, *, how: str) -> Match | None:
+def _match_address(mailbox: Mailbox, address: str, ours) -> Match | None:
     if not address:
         return None
-    message = sent.filter(to_email=address).order_by("-sent_at").first()
+    message = ours.filter(to_email=address).order_by(LATEST).first()
     if message is not None:
-        return Match(message.enrollment_id, message, how)
+        return Match(message.enrollment_id, message)
     enrollments = Enrollment.objects.filter(workspace_id=mailbox.workspace_id, email=address).order_by("-enrolled_at")
     enrollment = enrollments.filter(status=Enrollment.Status.ACTIVE).first() or enrollments.first()
-    return Match(enrollment.pk, None, how) if enrollment is not None else None
+    return Match(enrollment.pk, None) if enrollment is not None else None
 
 
 def _apply(mailbox: Mailbox, found: Classified, match: Match | None) -> str:
@@ -655,7 +657,7 @@ def _apply(mailbox: Mailbox, found: Classified, match: Match | None) -> str:
             return found.kind
         return InboundMessage.Kind.OTHER
     enrollment = Enrollment.objects.select_for_update(of=("self",)).select_related("sequence").get(pk=match.enrollment_id)
-    message = match.message or enrollment.messages.exclude(sent_at=None).order_by("-sent_at").first()
+    message = match.message or enrollment.messages.order_by(LATEST).first()
     if found.kind == InboundMessage.Kind.REPLY:
         _replied(mailbox, found, enrollment, message)
     elif found.kind == InboundMessage.Kind.AUTO_REPLY:
