@@ -254,8 +254,9 @@ def _poll(mailbox: Mailbox) -> int:
         for start in range(0, len(uids), FETCH_BATCH):
             batch = uids[start : start + FETCH_BATCH]
             fetched = client.fetch(batch, [f"BODY.PEEK[]<0.{MAX_MESSAGE_BYTES}>"])
-            for uid in batch:
-                raw = _body(fetched.get(uid) or {})
+            # A message deleted since the search is simply not fetched.
+            for uid in sorted(uid for uid in batch if uid in fetched):
+                raw = _body(fetched[uid])
                 if inbound_message_record(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid, raw=raw) is not None:
                     handled += 1
         _bookmark_at_least(mailbox, _uidnext(client, folder) - 1)
@@ -280,10 +281,10 @@ def _new_uids(client: IMAPClient, mailbox: Mailbox, folder: dict, uidvalidity: i
     candidates = client.search(["SINCE", (since - dt.timedelta(days=1)).date()])
     arrived = client.fetch(candidates, ["INTERNALDATE"]) if candidates else {}
     uids = sorted(uid for uid, data in arrived.items() if _aware(data.get(b"INTERNALDATE")) >= since)
-    Mailbox.objects.filter(pk=mailbox.pk).update(imap_uidvalidity=uidvalidity, imap_last_uid=0)
-    mailbox.imap_uidvalidity, mailbox.imap_last_uid = uidvalidity, 0
-    if not uids:
-        _bookmark_at_least(mailbox, _uidnext(client, folder) - 1)
+    # Saved before reading, so a poll that fails half-way resumes here rather than from the folder's first UID.
+    last = uids[0] - 1 if uids else _uidnext(client, folder) - 1
+    Mailbox.objects.filter(pk=mailbox.pk).update(imap_uidvalidity=uidvalidity, imap_last_uid=last)
+    mailbox.imap_uidvalidity, mailbox.imap_last_uid = uidvalidity, last
     return uids
 
 

@@ -467,3 +467,25 @@ def test_a_certificate_for_another_host_name_is_refused(tls_imap):
             inbound.imap_check(_login(server, port=port, security=security))
         assert "its TLS certificate is not valid" in caught.value.message
         assert "IMAP server localhost" in caught.value.message
+
+
+def test_a_renumbered_folder_reads_only_what_arrived_since_the_last_poll(tenant, sequence, imap):
+    jane = _sent(tenant, sequence, "jane@globex.test")
+    omar = _sent(tenant, sequence, "omar@initech.test", "Omar")
+    imap.append(inbound_mail.exchange_out_of_office(sender="jane@globex.test", in_reply_to=jane.message_id))
+    assert inbound.mailbox_poll(mailbox_id=sequence.mailbox_id) == 1
+    before = Mailbox.objects.get(pk=sequence.mailbox_id).imap_uidvalidity
+    # The provider rebuilt the folder (a migration, a restore): dovecot numbers it again under a new UIDVALIDITY.
+    maildir = imap.root / "mail" / imap.username
+    for path in [maildir / "dovecot-uidlist", *maildir.glob("dovecot.index*")]:
+        path.unlink()
+    imap.append(
+        inbound_mail.reply(sender="omar@initech.test", in_reply_to=omar.message_id, message_id="omar@x"),
+        arrived_at=timezone.now() + dt.timedelta(seconds=2),
+    )
+
+    assert inbound.mailbox_poll(mailbox_id=sequence.mailbox_id) == 1
+
+    assert Mailbox.objects.get(pk=sequence.mailbox_id).imap_uidvalidity != before
+    assert Activity.objects.filter(kind=Activity.Kind.AUTO_REPLY).count() == 1
+    assert _enrollment(omar).status == Enrollment.Status.REPLIED
