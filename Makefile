@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test install setup browsers lint stop seed clean
+.PHONY: run test install setup browsers mailservers lint stop seed clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,18 @@ browsers:
 	  fi; \
 	fi
 
+# Debian's dovecot for the IMAP tests (replies and bounces); they skip with a clear message where it cannot be installed.
+mailservers:
+	@if ! command -v dovecot >/dev/null 2>&1 && [ ! -x /usr/sbin/dovecot ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing dovecot-imapd for the IMAP tests..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd >/dev/null) \
+	      || echo "dovecot-imapd could not be installed: IMAP tests will be skipped"; \
+	  else \
+	    echo "dovecot-imapd is missing and apt-get needs root: IMAP tests will be skipped"; \
+	  fi; \
+	fi
+
 # The format check runs last, so the other checks still report on code that is not formatted yet.
 lint: install
 	$(PY) -m ruff check .
@@ -40,7 +52,7 @@ lint: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m ruff format --check .
 
-test: setup browsers lint
+test: setup browsers mailservers lint
 	$(PY) -m pytest
 
 seed: setup

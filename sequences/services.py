@@ -20,7 +20,7 @@ from leads.normalize import is_valid_email, normalize_email
 from leads.selectors import suppressed_emails
 from leads.services import suppressions_add
 
-from . import schedule, templating, transport
+from . import inbound, schedule, templating, transport
 from .models import WEEKDAYS, Activity, Enrollment, Mailbox, Message, Sequence, Step
 
 MAX_MAILBOXES_PER_WORKSPACE = 20
@@ -110,8 +110,6 @@ def _check_connections(mailbox: Mailbox, passwords: dict[str, str]) -> None:
         )
     )
     if mailbox.imap_host:
-        from . import inbound
-
         password = passwords.get("imap_password") or (crypto.decrypt(mailbox.imap_password) if mailbox.imap_password else "")
         inbound.imap_check(imap_login(mailbox, password=password))
 

@@ -1,7 +1,7 @@
 import pytest
 
 from sequences.services import mailbox_create
-from tests.mailservers import smtp_server
+from tests.mailservers import DOVECOT, DOVECOT_MISSING, imap_server, smtp_server
 
 
 @pytest.fixture
@@ -31,3 +31,13 @@ def mailbox_data(smtp):
 @pytest.fixture
 def mailbox(tenant, mailbox_data):
     return mailbox_create(workspace=tenant.workspace, data=mailbox_data)
+
+
+@pytest.fixture
+def imap():
+    """A real IMAP server (dovecot); tests that need it are skipped, saying why, where dovecot is missing."""
+    if DOVECOT is None:
+        pytest.skip(DOVECOT_MISSING)
+    server = imap_server()
+    yield server
+    server.stop()
