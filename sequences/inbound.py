@@ -30,6 +30,7 @@ from imapclient import IMAPClient, imap4, tls
 from imapclient import exceptions as imap_errors
 
 from cursive import crypto, events, outbound
+from cursive.jobs import job_enqueue
 from cursive.locks import try_lock_for_session, unlock_for_session
 from leads.models import Lead, Suppression, VerificationStatus
 from leads.normalize import email_domain, is_disposable_email, is_valid_email, normalize_email
@@ -709,6 +710,9 @@ def _hard_bounce(mailbox: Mailbox, found: Classified, enrollment: Enrollment, me
         leads_changed(workspace=mailbox.workspace, lead_ids=invalid, fields=["email_status"])
     _stamp(message, "bounced_at")
     _finish_or_note(enrollment, message, Enrollment.Status.BOUNCED, f"Hard bounce: {found.detail}".strip(": "))
+    # The refund locks purchases, leads and credit accounts: a job of its own after this commit, so those locks
+    # are never taken while the enrolment's is held (a staff refund takes them in the other order).
+    job_enqueue("sequences.tasks.bounce_refund", workspace_id=enrollment.workspace_id, email=address)
 
 
 def _finish_or_note(enrollment: Enrollment, message: Message | None, status: str, reason: str) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django_q.tasks import async_task
 
-from . import inbound
+from accounts.models import Workspace
+
+from . import inbound, refunds
+from .models import BounceRefund
 
 # --- Replies and bounces ----------------------------------------------------------------------------------------
 
@@ -20,3 +23,12 @@ def mailboxes_poll() -> int:
 
 def mailbox_poll(mailbox_id: int) -> int:
     return inbound.mailbox_poll(mailbox_id=mailbox_id)
+
+
+def bounce_refund(workspace_id: int, email: str) -> str:
+    """After a hard bounce read from a mailbox: the credits of a lead bought from Cursive come back once."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return "workspace deleted"
+    refund = refunds.bounce_refund(workspace=workspace, email=email, source=BounceRefund.Source.SEQUENCE)
+    return f"refunded {refund.credits}" if refund else "nothing owed"
