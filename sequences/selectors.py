@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts.models import Workspace
@@ -28,6 +28,11 @@ def sequences_list(*, workspace: Workspace) -> QuerySet[Sequence]:
     return Sequence.objects.filter(workspace=workspace).select_related("mailbox").order_by("-created_at", "-id")
 
 
+def _replied() -> Exists:
+    """An enrolment whose person replied to any of its messages: stopped by the reply or not (stop_on_reply off)."""
+    return Exists(Message.objects.filter(enrollment=OuterRef("pk"), replied_at__isnull=False))
+
+
 def _count_of(rows: QuerySet, group: str) -> Coalesce:
     return Coalesce(
         Subquery(rows.order_by().values(group).annotate(n=Count("id")).values("n"), output_field=IntegerField()), Value(0)
@@ -39,7 +44,7 @@ def sequences_list_with_stats(*, workspace: Workspace) -> QuerySet[Sequence]:
     sequence_stats counts them, in one query whatever the number of sequences."""
     return sequences_list(workspace=workspace).annotate(
         enrolled_count=_count_of(Enrollment.objects.filter(sequence=OuterRef("pk")), "sequence"),
-        replied_count=_count_of(Enrollment.objects.filter(sequence=OuterRef("pk"), status=Enrollment.Status.REPLIED), "sequence"),
+        replied_count=_count_of(Enrollment.objects.filter(_replied(), sequence=OuterRef("pk")), "sequence"),
         sent_count=_count_of(Message.objects.filter(_SENT, enrollment__sequence=OuterRef("pk")), "enrollment__sequence"),
     )
 
@@ -123,7 +128,7 @@ def sequence_stats(*, sequence: Sequence) -> Stats:
     twice replied once); `sent`, `opened` and `clicked` count messages."""
     people = Enrollment.objects.filter(sequence=sequence).aggregate(
         enrolled=Count("id"),
-        replied=Count("id", filter=Q(status=Enrollment.Status.REPLIED)),
+        replied=Count("id", filter=_replied()),
         bounced=Count("id", filter=Q(status=Enrollment.Status.BOUNCED)),
         unsubscribed=Count("id", filter=Q(status=Enrollment.Status.UNSUBSCRIBED)),
         completed=Count("id", filter=Q(status=Enrollment.Status.COMPLETED)),

@@ -598,6 +598,12 @@ def enrollment_finish(enrollment: Enrollment, *, status: str, reason: str = "", 
 
 
 def _message_for_update(message_pk: int) -> Message | None:
+    """The message with its enrolment, both locked enrolment first: the order the sender and the mailbox reader
+    lock them in, so none of them can deadlock another."""
+    enrollment_id = Message.objects.filter(pk=message_pk).values_list("enrollment_id", flat=True).first()
+    if enrollment_id is None:
+        return None
+    Enrollment.objects.select_for_update().filter(pk=enrollment_id).first()
     return Message.objects.select_for_update(of=("self",)).select_related("enrollment").filter(pk=message_pk).first()
 
 
@@ -638,7 +644,7 @@ def message_unsubscribe(*, message_pk: int, how: str) -> Message | None:
     if not message.unsubscribed_at:
         message.unsubscribed_at = timezone.now()
         message.save(update_fields=["unsubscribed_at"])
-    enrollment = Enrollment.objects.select_for_update().get(pk=message.enrollment_id)
+    enrollment = message.enrollment
     if enrollment.status == Enrollment.Status.ACTIVE:
         enrollment_finish(enrollment, status=Enrollment.Status.UNSUBSCRIBED, reason=how, message=message)
     return message
