@@ -28,6 +28,8 @@ NOT_WORKSPACE_OBJECTS = {
     ("marketplace:cart_toggle", "listing_id"): "listings are the marketplace every workspace browses",
     ("credits:buy", "package_id"): "credit packages are the same catalogue for every workspace",
     ("payments:local_checkout", "session_id"): "stands in for Stripe's hosted page, addressed by a secret session id",
+    ("sequences:open", "token"): "a signed token carried by one email, not a workspace object's id",
+    ("sequences:unsubscribe", "token"): "a signed token carried by one email, not a workspace object's id",
 }
 
 
@@ -122,7 +124,39 @@ def _delivery(other):
     return Delivery.objects.filter(endpoint_id=endpoint_id).latest("pk").pk
 
 
+def _mailbox(other):
+    from sequences.services import mailbox_create
+    from tests.mailservers import smtp_server
+
+    controller, smtp = smtp_server()
+    try:
+        return mailbox_create(
+            workspace=other.workspace,
+            data={
+                "email": f"sender{next(_serial)}@globex.test",
+                "smtp_host": smtp.host,
+                "smtp_port": smtp.port,
+                "smtp_username": smtp.username,
+                "smtp_password": smtp.password,
+                "smtp_security": "none",
+            },
+        ).pk
+    finally:
+        controller.stop()
+
+
+def _sequence(other):
+    from sequences.services import sequence_create
+
+    return sequence_create(
+        workspace=other.workspace,
+        data={"name": "Theirs", "mailbox_id": _mailbox(other), "steps": [{"type": "email", "subject": "Hi", "body": "Hello"}]},
+    ).pk
+
+
 OBJECT_FACTORIES = {
+    "mailbox_id": _mailbox,
+    "sequence_id": _sequence,
     "endpoint_id": _endpoint,
     "delivery_id": _delivery,
     "pixel_id": _pixel,
