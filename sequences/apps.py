@@ -4,3 +4,17 @@ from django.apps import AppConfig
 class SequencesConfig(AppConfig):
     name = "sequences"
     verbose_name = "Sequences"
+
+    def ready(self):
+        from django_q.models import Schedule
+
+        from cursive.events import on_emitted
+        from cursive.schedules import Recurring, register
+        from segments.signals import people_pulled
+
+        from . import enrolment_sources
+
+        on_emitted(enrolment_sources.WEBSITE_CONSUMER, enrolment_sources.wake_website_enrolment)
+        register(Recurring("sequence enrolment from the website", enrolment_sources.WEBSITE_TASK, Schedule.MINUTES, minutes=1))
+        register(Recurring("prune handled events", "sequences.enrolment_sources.handled_events_prune", Schedule.DAILY))
+        people_pulled.connect(enrolment_sources.enrol_pulled_people, dispatch_uid="sequences.enrol_pulled_people")
