@@ -23,7 +23,7 @@ SKIP_REASONS = {
 
 
 def enrol_message(result: services.EnrolResult) -> str:
-    """ "Enrolled 12; skipped 3: 2 without email, 1 already enrolled"."""
+    """What happened, as "Enrolled 12; skipped 3: 2 without email, 1 already enrolled"."""
     if not result.skipped:
         return f"Enrolled {result.enrolled}."
     counts: dict[str, int] = {}
