@@ -57,13 +57,14 @@ def wake_website_enrolment() -> None:
         async_task(WEBSITE_TASK, task_name="sequences-website-enrolment")
 
 
-def _pending_events() -> list[OutboxEvent]:
+def _pending_events(*, skip: set[int] = frozenset()) -> list[OutboxEvent]:
     newest = HandledEvent.objects.filter(consumer=WEBSITE_CONSUMER).aggregate(newest=Max("event_created_at"))["newest"]
     since = newest - LOOKBACK_MARGIN if newest else timezone.now() - FIRST_LOOKBACK
     handled = HandledEvent.objects.filter(consumer=WEBSITE_CONSUMER, event_id=OuterRef("pk"))
     return list(
         OutboxEvent.objects.filter(type="visitor.identified", created_at__gte=since)
         .filter(~Exists(handled))
+        .exclude(pk__in=skip)
         .order_by("created_at", "id")[:BATCH]
     )
 
@@ -75,16 +76,22 @@ def website_visitors_enrol() -> int:
     if not try_lock_for_session(_SLOT):
         return 0
     enrolled = 0
+    # An event that fails is left for the next run, and does not hold up the ones after it.
+    failed: set[int] = set()
     try:
-        while events := _pending_events():
+        while events := _pending_events(skip=failed):
             for event in events:
-                enrolled += _handle_identified(event)
+                try:
+                    enrolled += _handle_identified(event)
+                except Exception:
+                    logger.exception("website enrolment failed", extra={"event_id": event.pk})
+                    failed.add(event.pk)
             if len(events) < BATCH:
                 break
     finally:
         unlock_for_session(_SLOT)
     # An event committed between the last look and the release found the slot taken: look once more.
-    if _pending_events() and _website_sequences():
+    if _pending_events(skip=failed) and _website_sequences():
         async_task(WEBSITE_TASK, task_name="sequences-website-enrolment")
     return enrolled
 

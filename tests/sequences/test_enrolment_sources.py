@@ -198,3 +198,13 @@ def test_a_pull_that_fails_enrols_nobody(tenant, mailbox):
     with pytest.raises(InsufficientCredits):
         segment_pull(workspace=tenant.workspace, segment_id=segment.pk, limit=10)
     assert not Enrollment.objects.exists()
+
+
+def test_an_event_that_fails_does_not_hold_up_the_others(tenant, mailbox, caplog):
+    pixel = make_pixel(tenant)
+    website_sequence(tenant, mailbox, min_score=0, path="")
+    odd = emit(workspace=tenant.workspace, type="visitor.identified", data=["not", "an", "object"])
+    visit_and_identify(pixel)
+    assert enrolment_sources.website_visitors_enrol() == 1
+    assert not HandledEvent.objects.filter(event_id=odd.pk).exists()
+    assert "website enrolment failed" in caplog.text
