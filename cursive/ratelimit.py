@@ -30,6 +30,7 @@ PAGE_RATE_CLASSES: dict[str, dict[str, tuple[str, str]]] = {
     "marketplace:purchase_download": {"GET": ("reads", "downloads")},
     "segments:search": {"GET": ("reads", "searches")},
     "leads:bulk": {"POST": ("writes", "bulk actions")},
+    "sequences:enrol_from_leads": {"POST": ("writes", "bulk actions")},
     "segments:save_search": {"POST": ("writes", "saved searches")},
     "segments:run": {"POST": ("writes", "segment counts and pulls")},
     "marketplace:checkout": {"POST": ("purchases", "purchases")},

@@ -295,6 +295,11 @@ SPECTACULAR_SETTINGS = {
         "SegmentStatusEnum": "segments.models.Segment.Status",
         "WebhookEndpointStatusEnum": "webhooks.models.Endpoint.Status",
         "WebhookDeliveryStatusEnum": "webhooks.models.Delivery.Status",
+        "MailboxSecurityEnum": "sequences.models.Mailbox.Security",
+        "MailboxStatusEnum": "sequences.models.Mailbox.Status",
+        "SequenceStatusEnum": "sequences.models.Sequence.Status",
+        "EnrollmentStatusEnum": "sequences.models.Enrollment.Status",
+        "StepOutcomeEnum": "sequences.models.Step.Then",
     },
 }
 

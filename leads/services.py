@@ -255,7 +255,9 @@ def ideal_customer_profile_update(
 
 
 MAX_BULK = 1000
-BULK_ACTIONS = ("tag", "untag", "delete", "export", "set_status")
+BULK_ACTIONS = ("tag", "untag", "delete", "export", "set_status", "approve", "reject")
+# Approving or rejecting a lead is a verdict on its email address (the plan's verification review).
+_VERDICTS = {"approve": VerificationStatus.VALID, "reject": VerificationStatus.INVALID}
 
 _TAG_SQL = """
 UPDATE leads_lead SET tags = (SELECT coalesce(array_agg(DISTINCT t ORDER BY t), '{}')
@@ -282,9 +284,9 @@ def _clean_tags(tags) -> list[str]:
 
 @transaction.atomic
 def leads_bulk_update(*, workspace: Workspace, action: str, lead_ids: list[int], tags=None, status: str | None = None) -> int:
-    """Tag, untag, set the status of or delete up to 1,000 of the workspace's leads; returns how many changed.
-    Ids of other workspaces' leads are simply not matched."""
-    if action not in ("tag", "untag", "delete", "set_status"):
+    """Tag, untag, set the status of, approve or reject (the email is verified or not) or delete up to 1,000 of
+    the workspace's leads; returns how many changed. Ids of other workspaces' leads are simply not matched."""
+    if action not in ("tag", "untag", "delete", "set_status", *_VERDICTS):
         raise ValidationFailed(
             f"Unknown action '{action}'. Use one of: {', '.join(BULK_ACTIONS)}.", fields={"action": ["Unknown action."]}
         )
@@ -296,6 +298,8 @@ def leads_bulk_update(*, workspace: Workspace, action: str, lead_ids: list[int],
     if action == "delete":
         deleted, _ = Lead.objects.filter(workspace=workspace, pk__in=ids).delete()
         return deleted
+    if action in _VERDICTS:
+        return _leads_verdict(workspace=workspace, lead_ids=ids, email_status=_VERDICTS[action])
     with transaction.atomic():
         if action == "set_status":
             if status not in Lead.Status.values:
@@ -312,6 +316,21 @@ def leads_bulk_update(*, workspace: Workspace, action: str, lead_ids: list[int],
                 )
                 changed = [row[0] for row in cursor.fetchall()]
         leads_changed(workspace=workspace, lead_ids=changed, fields=["status"] if action == "set_status" else ["tags"])
+    return len(changed)
+
+
+def _leads_verdict(*, workspace: Workspace, lead_ids: list[int], email_status: str) -> int:
+    """Inside leads_bulk_update's transaction: leads without an email have nothing to verify and are left alone;
+    a verified email counts in the score, so the changed leads are scored again."""
+    changed = list(
+        Lead.objects.filter(workspace=workspace, pk__in=lead_ids)
+        .exclude(email="")
+        .exclude(email_status=email_status)
+        .values_list("pk", flat=True)
+    )
+    Lead.objects.filter(pk__in=changed).update(email_status=email_status, updated_at=timezone.now())
+    leads_rescore(workspace=workspace, lead_ids=changed, announce=False)
+    leads_changed(workspace=workspace, lead_ids=changed, fields=["email_status"])
     return len(changed)
 
 

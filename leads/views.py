@@ -104,21 +104,31 @@ def lead_new(request):
     return render(request, "leads/new.html", {"form": form})
 
 
+def selected_lead_ids(request) -> list[int]:
+    """The leads a bulk action of My Leads applies to: the ticked ones, or every lead matching the filters (at
+    most 1,000). Bulk actions other apps add to the page (sequences) read their selection here too."""
+    if request.POST.get("scope") == "all":
+        filters, _ = _filters_from(QueryDict(request.POST.get("query", "")))
+        return list(
+            selectors.workspace_leads(workspace=request.workspace, filters=filters)
+            .order_by(*selectors.SORTS[filters.sort])
+            .values_list("pk", flat=True)[: services.MAX_BULK]
+        )
+    return [int(pk) for pk in request.POST.getlist("lead_ids") if pk.isdecimal()]
+
+
+def list_url(request) -> str:
+    """My Leads with the filters the bulk action was posted from."""
+    return f"{reverse('leads:list')}?{request.POST.get('query', '')}".rstrip("?")
+
+
 @workspace_required
 @require_POST
 def lead_bulk(request):
     """Act on the ticked leads, or on every lead matching the filters (at most 1,000)."""
     action = request.POST.get("action", "")
-    if request.POST.get("scope") == "all":
-        filters, _ = _filters_from(QueryDict(request.POST.get("query", "")))
-        ids = list(
-            selectors.workspace_leads(workspace=request.workspace, filters=filters)
-            .order_by(*selectors.SORTS[filters.sort])
-            .values_list("pk", flat=True)[: services.MAX_BULK]
-        )
-    else:
-        ids = [int(pk) for pk in request.POST.getlist("lead_ids") if pk.isdecimal()]
-    back = f"{reverse('leads:list')}?{request.POST.get('query', '')}".rstrip("?")
+    ids = selected_lead_ids(request)
+    back = list_url(request)
     if not ids:
         messages.info(request, "Tick at least one lead first.")
         return redirect(back)
@@ -128,7 +138,14 @@ def lead_bulk(request):
     changed = services.leads_bulk_update(
         workspace=request.workspace, action=action, lead_ids=ids, tags=request.POST.get("tags"), status=request.POST.get("status")
     )
-    done = {"tag": "tagged", "untag": "untagged", "delete": "deleted", "set_status": "updated"}[action]
+    done = {
+        "tag": "tagged",
+        "untag": "untagged",
+        "delete": "deleted",
+        "set_status": "updated",
+        "approve": "approved: email verified",
+        "reject": "rejected: email invalid",
+    }[action]
     messages.success(request, f"{changed} lead{'s' if changed != 1 else ''} {done}.")
     return redirect(back)
 

@@ -20,6 +20,7 @@ from leads.services import LEAD_FIELDS, leads_announce, leads_rescore
 
 from .filters import clean_filters, people_matching
 from .models import Segment, SegmentRun, SegmentSettings
+from .signals import people_pulled
 
 logger = logging.getLogger("cursive.segments")
 MAX_PULL = 10_000
@@ -225,6 +226,7 @@ def segment_pull(
             actor=actor,
             reason=f"{pulled} {'person' if pulled == 1 else 'people'} from segment “{segment.name}”",
         )
+        people_pulled.send(sender=Segment, workspace=workspace, segment=segment, lead_ids=new_ids)
     segment.last_run = run.created_at
     segment.save(update_fields=["last_run", "updated_at"])
     return run

@@ -10,8 +10,11 @@ class SequencesConfig(AppConfig):
         from django_q.models import Schedule
 
         from credits.consistency import register_reference
+        from cursive.events import on_emitted
         from cursive.schedules import Recurring, register
+        from segments.signals import people_pulled
 
+        from . import enrolment_sources
         from .models import BounceRefund
 
         register_reference("bounce_refund", lambda ids: set(BounceRefund.objects.filter(pk__in=ids).values_list("pk", flat=True)))
@@ -25,3 +28,7 @@ class SequencesConfig(AppConfig):
                 minutes=max(1, settings.MAILBOX_POLL_SECONDS // 60),
             )
         )
+        on_emitted(enrolment_sources.WEBSITE_CONSUMER, enrolment_sources.wake_website_enrolment)
+        register(Recurring("sequence enrolment from the website", enrolment_sources.WEBSITE_TASK, Schedule.MINUTES, minutes=1))
+        register(Recurring("prune handled events", "sequences.enrolment_sources.handled_events_prune", Schedule.DAILY))
+        people_pulled.connect(enrolment_sources.enrol_pulled_people, dispatch_uid="sequences.enrol_pulled_people")

@@ -357,3 +357,25 @@ class BounceRefund(models.Model):
     @property
     def reference(self) -> str:
         return f"bounce_refund:{self.pk}"
+
+
+class HandledEvent(models.Model):
+    """An outbox event (cursive.events) a consumer of this app has handled, so that it is handled once.
+
+    A consumer reads the events of its type from shortly before the newest one it handled onwards, minus the
+    ones recorded here. A cursor of the highest id handled would be simpler but would skip an event whose
+    transaction took its id first and committed last; the lookback margin and these rows cover that case. The
+    OutboxEvent's own `dispatched_at` belongs to the webhooks dispatcher and is left alone."""
+
+    consumer = models.CharField(max_length=40)
+    event_id = models.BigIntegerField()
+    event_created_at = models.DateTimeField()
+    handled_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["consumer", "event_id"], name="handled_event_once")]
+        # Where a consumer resumes (its newest event) and what the daily prune drops.
+        indexes = [models.Index(fields=["consumer", "event_created_at"], name="handled_event_cursor_idx")]
+
+    def __str__(self):
+        return f"{self.consumer} {self.event_id}"

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from . import views, views_public, views_suppression
+from . import views, views_leads, views_public, views_suppression
 
 app_name = "sequences"
 
 urlpatterns = [
+    path("sequences/enrol-from-leads/", views_leads.enrol_from_leads, name="enrol_from_leads"),
     # Reached from emails, without logging in.
     path("e/c/", views_public.click, name="click"),
     path("e/o/<str:token>.gif", views_public.open_pixel, name="open"),

@@ -109,6 +109,16 @@
     });
   });
 
+  // A bulk action another app handles (Add to sequence) names its own address on its option.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var action = form.querySelector("[data-testid=bulk-action]");
+    if (!action) return;
+    if (!form.dataset.defaultAction) form.dataset.defaultAction = form.getAttribute("action");
+    var option = action.selectedOptions[0];
+    form.setAttribute("action", (option && option.dataset.actionUrl) || form.dataset.defaultAction);
+  });
+
   // Inline handlers are refused by the Content-Security-Policy: these data attributes stand in for them.
   document.addEventListener("change", function (event) {
     var target = event.target;

@@ -133,7 +133,39 @@ def _suppression(other):
     return Suppression.objects.get(workspace=other.workspace, email=email).pk
 
 
+def _mailbox(other):
+    from sequences.services import mailbox_create
+    from tests.mailservers import smtp_server
+
+    controller, smtp = smtp_server()
+    try:
+        return mailbox_create(
+            workspace=other.workspace,
+            data={
+                "email": f"sender{next(_serial)}@globex.test",
+                "smtp_host": smtp.host,
+                "smtp_port": smtp.port,
+                "smtp_username": smtp.username,
+                "smtp_password": smtp.password,
+                "smtp_security": "none",
+            },
+        ).pk
+    finally:
+        controller.stop()
+
+
+def _sequence(other):
+    from sequences.services import sequence_create
+
+    return sequence_create(
+        workspace=other.workspace,
+        data={"name": "Theirs", "mailbox_id": _mailbox(other), "steps": [{"type": "email", "subject": "Hi", "body": "Hello"}]},
+    ).pk
+
+
 OBJECT_FACTORIES = {
+    "mailbox_id": _mailbox,
+    "sequence_id": _sequence,
     "endpoint_id": _endpoint,
     "delivery_id": _delivery,
     "pixel_id": _pixel,
