@@ -163,9 +163,21 @@ def _sequence(other):
     ).pk
 
 
+def _enrollment(other):
+    from sequences.models import Enrollment
+    from sequences.services import enrollments_create
+
+    sequence_id = _sequence(other)
+    enrollments_create(workspace=other.workspace, sequence_id=sequence_id, lead_ids=[_lead(other)])
+    return Enrollment.objects.filter(sequence_id=sequence_id).get().pk
+
+
 OBJECT_FACTORIES = {
     "mailbox_id": _mailbox,
     "sequence_id": _sequence,
+    # A step's place in its sequence: with another workspace's sequence id the URL must still answer 404.
+    "position": lambda other: 0,
+    "enrollment_id": _enrollment,
     "endpoint_id": _endpoint,
     "delivery_id": _delivery,
     "pixel_id": _pixel,
