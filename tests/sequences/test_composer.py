@@ -1,0 +1,57 @@
+"""Composing a sequence email (sequences.composer): no database, no server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import parse_qs, urlsplit
+
+from sequences import composer, tokens
+
+
+def _compose(body: str, **options):
+    defaults = {
+        "message_pk": 7,
+        "message_id": "abc@acme.test",
+        "to_email": "ann@x.test",
+        "from_email": "sender@acme.test",
+        "from_name": "Zoë <Sales>",
+        "subject": "Hi {{first_name|there}}",
+        "body": body,
+        "values": {"first_name": "", "company_name": "A&B <Co>"},
+        "track_opens": False,
+        "date": dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC),
+    }
+    return composer.compose(**{**defaults, **options})
+
+
+def _destinations(urls: list[str]) -> list[str]:
+    return [tokens.click_target(parse_qs(urlsplit(url).query)["t"][0])[1] for url in urls]
+
+
+def test_links_are_tracked_in_both_parts_without_the_punctuation_that_ends_a_sentence():
+    email = _compose("Read https://acme.test/a?x=1&y=2, then (https://acme.test/b).\nThanks, {{company_name}}")
+    text = email.get_body(("plain",)).get_content()
+    html = email.get_body(("html",)).get_content()
+    tracked = [word.rstrip(",).") .lstrip("(") for word in text.split() if "/e/c/?t=" in word]
+    assert _destinations(tracked) == ["https://acme.test/a?x=1&y=2", "https://acme.test/b"]
+    assert "https://acme.test/a?x=1&y=2," not in text
+    hrefs = [part.partition('"')[0].replace("&amp;", "&") for part in html.split('href="')[1:]]
+    assert _destinations(hrefs) == ["https://acme.test/a?x=1&y=2", "https://acme.test/b"]
+    assert ">https://acme.test/a?x=1&amp;y=2</a>, then (" in html
+    assert "A&amp;B &lt;Co&gt;" in html and "<br>" in html
+    assert "<img" not in html
+
+
+def test_headers_and_the_open_pixel():
+    email = _compose("Hello", track_opens=True)
+    assert email["Subject"] == "Hi there"
+    assert email["From"].addresses[0].display_name == "Zoë <Sales>"
+    assert email["From"].addresses[0].addr_spec == "sender@acme.test"
+    assert email["Message-ID"] == "<abc@acme.test>"
+    assert email["Date"] == "Mon, 02 Mar 2026 09:30:00 +0000"
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert email["List-Unsubscribe"].endswith(", <mailto:sender@acme.test?subject=unsubscribe>")
+    html = email.get_body(("html",)).get_content()
+    pixel = html.partition('<img src="')[2].partition('"')[0]
+    assert tokens.open_message_pk(pixel.rpartition("/")[2].removesuffix(".gif")) == 7
+    assert email.as_bytes().count(b"\r\n") > 5
