@@ -5,11 +5,12 @@ List-Unsubscribe-Post for RFC 8058 one-click)."""
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import html
 import re
-from email.message import EmailMessage
-from email.policy import SMTP
+import uuid
+from email.header import Header
 from email.utils import format_datetime, formataddr
 
 from . import templating, tokens
@@ -18,6 +19,7 @@ from . import templating, tokens
 LINK = re.compile(r"https?://[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
 TRAILING_PUNCTUATION = ".,;:!?"
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+LINE_BREAKS = re.compile(r"[\r\n]+")
 
 
 def compose(
@@ -32,21 +34,49 @@ def compose(
     values: dict[str, str],
     track_opens: bool,
     date: dt.datetime,
-) -> EmailMessage:
-    """`subject` and `body` are the step's templates; `values` the lead's (templating.lead_values)."""
-    text = templating.render(body, values)
-    email = EmailMessage(policy=SMTP)
-    email["From"] = formataddr((from_name, from_email)) if from_name else from_email
-    email["To"] = to_email
-    email["Subject"] = templating.render(subject, values)
-    email["Date"] = format_datetime(date)
-    email["Message-ID"] = f"<{message_id}>"
-    email["List-Unsubscribe"] = f"<{tokens.unsubscribe_url(message_pk)}>, <mailto:{from_email}?subject=unsubscribe>"
-    email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+) -> bytes:
+    """The message as sent over SMTP (CRLF lines; any parser reads it back as an EmailMessage). `subject` and `body`
+    are the step's templates, `values` the lead's (templating.lead_values).
+
+    Written out here rather than through the email package's EmailMessage: its header registry parses and refolds
+    every header, about 10 ms a message on these machines against 0.1 ms, which alone kept two workers under
+    100 messages a second. What the package is good at is still used: address and encoded-word headers, QP."""
+    text = templating.render(body, values).replace("\r\n", "\n")
     links = _Links(message_pk)
-    email.set_content(LINK.sub(links.plain, text))
-    email.add_alternative(_html(text, links, open_pixel=tokens.open_url(message_pk) if track_opens else None), subtype="html")
-    return email
+    boundary = f"=_{uuid.uuid4().hex}"
+    headers = [
+        ("From", formataddr((_one_line(from_name), from_email), charset="utf-8") if from_name else from_email),
+        ("To", to_email),
+        ("Subject", _header_text(templating.render(subject, values))),
+        ("Date", format_datetime(date)),
+        ("Message-ID", f"<{message_id}>"),
+        ("List-Unsubscribe", f"<{tokens.unsubscribe_url(message_pk)}>, <mailto:{from_email}?subject=unsubscribe>"),
+        ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    plain = LINK.sub(links.plain, text)
+    rich = _html(text, links, open_pixel=tokens.open_url(message_pk) if track_opens else None)
+    return (
+        head.encode() + b"\r\n" + _part(boundary, "plain", plain) + _part(boundary, "html", rich) + f"--{boundary}--\r\n".encode()
+    )
+
+
+def _one_line(value: str) -> str:
+    """Header values never carry line breaks (a lead's field must not add headers)."""
+    return LINE_BREAKS.sub(" ", value).strip()
+
+
+def _header_text(value: str) -> str:
+    value = _one_line(value)
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _part(boundary: str, subtype: str, content: str) -> bytes:
+    head = f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
+    head += "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    return head.encode() + binascii.b2a_qp(content.encode(), istext=True).replace(b"\n", b"\r\n") + b"\r\n"
 
 
 class _Links:

@@ -39,6 +39,7 @@ logger = logging.getLogger("cursive.sequences")
 BACKOFF = (dt.timedelta(minutes=5), dt.timedelta(minutes=30), dt.timedelta(hours=2), dt.timedelta(hours=6))
 MAX_ATTEMPTS = len(BACKOFF) + 1
 GAP_JITTER = (0.8, 1.2)
+SUPPRESSIONS_FRESH_SECONDS = 1.0
 
 
 class _Clock:
@@ -464,6 +465,24 @@ class _Session:
             self.smtp = None
 
 
+class _Suppressions:
+    """Which addresses of a batch must not be mailed (the workspace's list, erased people), read again before a send
+    whenever the last look is over SUPPRESSIONS_FRESH_SECONDS old: an unsubscribe or an erasure since the claim wins,
+    without a query per message."""
+
+    def __init__(self, workspace, emails: list[str]):
+        self.workspace = workspace
+        self.emails = emails
+        self.looked_at = -SUPPRESSIONS_FRESH_SECONDS
+        self.suppressed: set[str] = set()
+
+    def blocked(self, email: str) -> bool:
+        if time.monotonic() - self.looked_at > SUPPRESSIONS_FRESH_SECONDS:
+            self.suppressed = suppressed_emails(workspace=self.workspace, emails=self.emails)
+            self.looked_at = time.monotonic()
+        return email in self.suppressed
+
+
 def _answer(code: int, text: bytes | str) -> str:
     text = text.decode(errors="replace") if isinstance(text, bytes) else text
     return f"{code} {text}".strip()
@@ -475,13 +494,13 @@ def _send(claim: Claim, *, clock: _Clock) -> int:
     # Past half the lease the rest goes back unsent: a slow server must not let the lease lapse on a live send.
     deadline = time.monotonic() + settings.SEQUENCE_SEND_LEASE_SECONDS / 2
     session = _Session(mailbox)
+    suppressions = _Suppressions(mailbox.workspace, [item.to_email for item in claim.outgoing])
     try:
         for index, item in enumerate(claim.outgoing):
             if time.monotonic() > deadline:
                 results.put_back.extend(claim.outgoing[index:])
                 break
-            # Checked right before the send: an unsubscribe or an erasure since the claim wins.
-            if suppressed_emails(workspace=mailbox.workspace, emails=[item.to_email]):
+            if suppressions.blocked(item.to_email):
                 results.suppressed.append(item)
                 continue
             try:
@@ -507,7 +526,7 @@ def _send(claim: Claim, *, clock: _Clock) -> int:
                 date=clock.now(),
             )
             try:
-                client.send_message(email, from_addr=mailbox.email, to_addrs=[item.to_email])
+                client.sendmail(mailbox.email, [item.to_email], email)
             except smtplib.SMTPRecipientsRefused as error:
                 code, text = next(iter(error.recipients.values()))
                 (results.retry if 400 <= code < 500 else results.failed).append((item, _answer(code, text)))
@@ -530,6 +549,10 @@ def _send(claim: Claim, *, clock: _Clock) -> int:
                         session.drop()
                 else:
                     results.failed.append((item, answer))
+            except UnicodeEncodeError:
+                # smtplib speaks ASCII only (no SMTPUTF8): such an address can never be sent to from here.
+                results.failed.append((item, "The address is not plain ASCII, which this mail server path cannot send to"))
+                session.drop()
             except (OSError, smtplib.SMTPException) as error:
                 results.retry.append((item, f"The connection failed: {error or type(error).__name__}"))
                 session.drop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 from urllib.parse import parse_qs, urlsplit
 
 from sequences import composer, tokens
@@ -21,7 +23,9 @@ def _compose(body: str, **options):
         "track_opens": False,
         "date": dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC),
     }
-    return composer.compose(**{**defaults, **options})
+    raw = composer.compose(**{**defaults, **options})
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    return email.message_from_bytes(raw, policy=email.policy.default)
 
 
 def _destinations(urls: list[str]) -> list[str]:
@@ -29,10 +33,10 @@ def _destinations(urls: list[str]) -> list[str]:
 
 
 def test_links_are_tracked_in_both_parts_without_the_punctuation_that_ends_a_sentence():
-    email = _compose("Read https://acme.test/a?x=1&y=2, then (https://acme.test/b).\nThanks, {{company_name}}")
-    text = email.get_body(("plain",)).get_content()
-    html = email.get_body(("html",)).get_content()
-    tracked = [word.rstrip(",).") .lstrip("(") for word in text.split() if "/e/c/?t=" in word]
+    message = _compose("Read https://acme.test/a?x=1&y=2, then (https://acme.test/b).\nThanks, {{company_name}}")
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    tracked = [word.rstrip(",).").lstrip("(") for word in text.split() if "/e/c/?t=" in word]
     assert _destinations(tracked) == ["https://acme.test/a?x=1&y=2", "https://acme.test/b"]
     assert "https://acme.test/a?x=1&y=2," not in text
     hrefs = [part.partition('"')[0].replace("&amp;", "&") for part in html.split('href="')[1:]]
@@ -43,15 +47,28 @@ def test_links_are_tracked_in_both_parts_without_the_punctuation_that_ends_a_sen
 
 
 def test_headers_and_the_open_pixel():
-    email = _compose("Hello", track_opens=True)
-    assert email["Subject"] == "Hi there"
-    assert email["From"].addresses[0].display_name == "Zoë <Sales>"
-    assert email["From"].addresses[0].addr_spec == "sender@acme.test"
-    assert email["Message-ID"] == "<abc@acme.test>"
-    assert email["Date"] == "Mon, 02 Mar 2026 09:30:00 +0000"
-    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert email["List-Unsubscribe"].endswith(", <mailto:sender@acme.test?subject=unsubscribe>")
-    html = email.get_body(("html",)).get_content()
+    message = _compose("Hello", track_opens=True)
+    assert message["Subject"] == "Hi there"
+    assert message["From"].addresses[0].display_name == "Zoë <Sales>"
+    assert message["From"].addresses[0].addr_spec == "sender@acme.test"
+    assert message["Message-ID"] == "<abc@acme.test>"
+    assert message["Date"] == "Mon, 02 Mar 2026 09:30:00 +0000"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].endswith(", <mailto:sender@acme.test?subject=unsubscribe>")
+    html = message.get_body(("html",)).get_content()
     pixel = html.partition('<img src="')[2].partition('"')[0]
     assert tokens.open_message_pk(pixel.rpartition("/")[2].removesuffix(".gif")) == 7
-    assert email.as_bytes().count(b"\r\n") > 5
+
+
+def test_lead_values_cannot_add_headers_and_non_ascii_subjects_are_encoded():
+    message = _compose(
+        "Hello", subject="Für {{first_name}}", values={"first_name": "Ann\r\nBcc: victim@x.test", "company_name": ""}
+    )
+    assert message["Subject"] == "Für Ann Bcc: victim@x.test"
+    assert message["Bcc"] is None
+
+
+def test_long_lines_and_dots_survive_the_encoding():
+    body = "x" * 300 + "\n.\n" + "é" * 50
+    message = _compose(body, values={})
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n").rstrip("\n") == body
