@@ -77,6 +77,7 @@ class Claim:
     steps: dict[int, list[Step]]
     outgoing: list[Outgoing]
     enrollments: int  # claimed, including those whose steps ran inline
+    capped: bool = False  # its caps were used up: nothing was claimed and it waits for its next window
 
 
 @dataclass
@@ -100,7 +101,7 @@ def run_due(*, now: dt.datetime | None = None, batch: int = 100) -> int:
             return 0
         if claim.outgoing:
             return _send(claim, clock=clock)
-        if not claim.enrollments:
+        if not claim.enrollments and not claim.capped:
             return 0
 
 
@@ -177,7 +178,7 @@ def _claim(*, now: dt.datetime, batch: int) -> Claim | None:
         if allowance == 0:
             mailbox.next_send_at = _capped_until(mailbox, now=now)
             mailbox.save(update_fields=["next_send_at", "hour_started_at", "sent_this_hour", "day_started_on", "sent_today"])
-            return Claim(mailbox=mailbox, sequences={}, steps={}, outgoing=[], enrollments=1)
+            return Claim(mailbox=mailbox, sequences={}, steps={}, outgoing=[], enrollments=0, capped=True)
         sequences = {
             sequence.pk: sequence
             for sequence in Sequence.objects.filter(mailbox=mailbox, status=Sequence.Status.ACTIVE)
