@@ -418,6 +418,8 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 MAILBOX_WARMUP_START_PER_DAY = env.int("MAILBOX_WARMUP_START_PER_DAY", default=20)
 MAILBOX_WARMUP_STEP_PER_DAY = env.int("MAILBOX_WARMUP_STEP_PER_DAY", default=10)
 SEQUENCE_SEND_LEASE_SECONDS = env.int("SEQUENCE_SEND_LEASE_SECONDS", default=300)
+# Sending loops that may run at once, each in a django-q2 worker: never every worker, like webhook deliveries.
+SEQUENCE_SEND_LOOPS = max(1, min(env.int("SEQUENCE_SEND_LOOPS", default=2), Q_CLUSTER["workers"] - 1))
 MAILBOX_POLL_SECONDS = env.int("MAILBOX_POLL_SECONDS", default=60)
 # A CA bundle for mail servers signed by a private CA (empty: the system's trust store).
 MAIL_TLS_CA_FILE = env.str("MAIL_TLS_CA_FILE", default="")

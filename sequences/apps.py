@@ -32,3 +32,4 @@ class SequencesConfig(AppConfig):
         register(Recurring("sequence enrolment from the website", enrolment_sources.WEBSITE_TASK, Schedule.MINUTES, minutes=1))
         register(Recurring("prune handled events", "sequences.enrolment_sources.handled_events_prune", Schedule.DAILY))
         people_pulled.connect(enrolment_sources.enrol_pulled_people, dispatch_uid="sequences.enrol_pulled_people")
+        register(Recurring("sequence sends", "sequences.tasks.send_loop", Schedule.MINUTES, minutes=1))

@@ -449,7 +449,14 @@ def _set_status(sequence: Sequence, status) -> None:
                 code="mailbox_failing",
             )
         sequence.activated_at = sequence.activated_at or timezone.now()
+        transaction.on_commit(_wake_senders)
     sequence.status = status
+
+
+def _wake_senders() -> None:
+    from . import tasks
+
+    tasks.wake_senders()
 
 
 @transaction.atomic
@@ -524,6 +531,8 @@ def _enrol(*, workspace: Workspace, sequence: Sequence, lead_ids: list[int], sou
             else:
                 accepted.append(lead)
     enrolled = _insert_enrollments(workspace=workspace, sequence=sequence, leads=accepted, source=source)
+    if enrolled and sequence.status == Sequence.Status.ACTIVE:
+        transaction.on_commit(_wake_senders)
     return EnrolResult(enrolled=enrolled, skipped=skipped)
 
 

@@ -4,6 +4,7 @@ INBOX the tests fill with replies and bounces."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -48,6 +49,8 @@ class SmtpSink:
     password: str
     messages: list[Received] = field(default_factory=list)
     refuse_with: str | None = None  # e.g. "451 4.3.0 Try again later" or "550 5.1.1 No such user"
+    refuse_recipients: dict[str, str] = field(default_factory=dict)  # address -> the answer to its RCPT TO
+    delay_seconds: float = 0.0  # how long each DATA takes to be answered
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def received(self) -> list[Received]:
@@ -62,7 +65,16 @@ class _Handler:
     def __init__(self, sink: SmtpSink):
         self.sink = sink
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        refusal = self.sink.refuse_recipients.get(address)
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
+        if self.sink.delay_seconds:
+            await asyncio.sleep(self.sink.delay_seconds)
         if self.sink.refuse_with:
             return self.sink.refuse_with
         with self.sink._lock:
