@@ -1,3 +1,5 @@
+import datetime as dt
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -243,7 +245,7 @@ class SequenceSerializer(serializers.ModelSerializer):
         return {
             "days": list(sequence.send_days),
             "start": sequence.send_start.strftime("%H:%M"),
-            "end": sequence.send_end.strftime("%H:%M"),
+            "end": services.END_OF_DAY if sequence.send_end == dt.time.max else sequence.send_end.strftime("%H:%M"),
         }
 
 

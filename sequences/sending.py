@@ -29,7 +29,7 @@ from leads.models import Lead
 from leads.selectors import suppressed_emails
 from visitors.models import Event, Visitor
 
-from . import composer, services, templating, transport
+from . import composer, schedule, services, templating, transport
 from .models import Activity, Enrollment, Mailbox, Message, Sequence, Step
 
 logger = logging.getLogger("cursive.sequences")
@@ -68,6 +68,14 @@ class Outgoing:
     to_email: str
     subject: str
     values: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where a lead is, as the send window needs it (schedule.lead_send_time reads these two)."""
+
+    state: str
+    country: str
 
 
 @dataclass
@@ -252,11 +260,29 @@ class _Walker:
                 return
             position += 2 if then == Step.Then.SKIP_NEXT else 1
 
+    def _defer_outside_window(self, leads: dict[int, Lead]) -> None:
+        """The one place the send window is enforced, whatever made the step due (enrolment, a wait, a retry, a
+        condition): an email outside the lead's window waits for its next opening instead of going out."""
+        keep = []
+        for enrollment, step in self.emails:
+            opening = schedule.lead_send_time(
+                sequence=self.sequences[enrollment.sequence_id], lead=leads[enrollment.lead_id], after=self.now
+            )
+            if opening <= self.now:
+                keep.append((enrollment, step))
+                continue
+            enrollment.next_send_at = opening
+            enrollment.save(update_fields=["current_step", "next_send_at"])
+        self.emails = keep
+
     def claim_emails(self) -> list[Outgoing]:
         """Insert a Message per email step (ON CONFLICT DO NOTHING) and hold the enrolments for the lease."""
         if not self.emails:
             return []
         leads = {lead.pk: lead for lead in Lead.objects.filter(pk__in=[enrollment.lead_id for enrollment, _ in self.emails])}
+        self._defer_outside_window(leads)
+        if not self.emails:
+            return []
         domain = self.mailbox.email.rpartition("@")[2]
         rows = []
         for enrollment, step in self.emails:
@@ -388,7 +414,12 @@ _ADVANCE = """
 
 
 def _advance(
-    done: list[tuple[int, int, int, dt.datetime]], *, sequences: dict[int, Sequence], steps: dict[int, list[Step]], now
+    done: list[tuple[int, int, int, dt.datetime]],
+    *,
+    sequences: dict[int, Sequence],
+    steps: dict[int, list[Step]],
+    places: dict[int, _Place] | None = None,
+    now,
 ) -> None:
     """Move enrolments past the email step that went out ((enrolment, sequence, its position, when)): the next step
     is due at once, or after the waits that follow it; one whose last step went out completes. An enrolment that
@@ -404,6 +435,10 @@ def _advance(
         if following >= len(sequence_steps) and due <= now:
             finished[enrollment_id] = position
             continue
+        # Scheduled straight into the lead's next window where its place is at hand; elsewhere the claim defers
+        # an email that comes due outside it.
+        if places and following < len(sequence_steps) and sequence_steps[following].kind == Step.Kind.EMAIL:
+            due = schedule.lead_send_time(sequence=sequences[sequence_id], lead=places[enrollment_id], after=due)
         ids.append(enrollment_id)
         positions.append(position)
         next_positions.append(following)
@@ -647,6 +682,7 @@ def _record(claim: Claim, results: Results, *, now: dt.datetime) -> None:
             [(item.enrollment_id, item.sequence_id, item.position, at) for item, at in sent],
             sequences=claim.sequences,
             steps=claim.steps,
+            places={item.enrollment_id: _Place(item.values["state"], item.values["country"]) for item, _ in sent},
             now=now,
         )
 

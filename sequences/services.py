@@ -27,6 +27,7 @@ MAX_MAILBOXES_PER_WORKSPACE = 20
 MAX_STEPS = 20
 MAX_ENROL_AT_ONCE = 1000
 TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+END_OF_DAY = "24:00"  # a window that runs to midnight
 
 
 # --- Mailboxes -------------------------------------------------------------------------------------------------
@@ -301,9 +302,12 @@ def _window(raw) -> dict:
             window["send_days"] = [day for day in WEEKDAYS if day in days]
     for name in ("start", "end"):
         if name in raw:
-            match = TIME_OF_DAY.match(str(raw[name] or ""))
-            if not match:
-                errors.append(f"`{name}` is a time as HH:MM.")
+            value = str(raw[name] or "")
+            match = TIME_OF_DAY.match(value)
+            if name == "end" and value == END_OF_DAY:
+                window["send_end"] = dt.time.max
+            elif not match:
+                errors.append(f"`{name}` is a time as HH:MM (`end` may be {END_OF_DAY}).")
             else:
                 window[f"send_{name}"] = dt.time(int(match.group(1)), int(match.group(2)))
     if errors:

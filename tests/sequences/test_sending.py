@@ -16,7 +16,7 @@ from sequences.services import enrollments_create, mailbox_update, message_click
 
 pytestmark = pytest.mark.django_db
 
-EVERY_HOUR = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "23:59"}
+EVERY_HOUR = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "24:00"}
 INTRO = {
     "type": "email",
     "subject": "Hi {{first_name}}",
@@ -295,3 +295,49 @@ def test_a_paused_sequence_sends_nothing(tenant, mailbox, smtp):
     assert sending.run_due() == 0
     sequence_update(workspace=tenant.workspace, sequence_id=sequence.pk, data={"status": "active"})
     assert sending.run_due() == 3
+
+
+def _next_weekday(after: dt.datetime, weekday: int, hour: int, zone: str) -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    local = after.astimezone(ZoneInfo(zone)).replace(hour=hour, minute=0, second=0, microsecond=0)
+    local += dt.timedelta(days=(weekday - local.weekday()) % 7 or 7)
+    return local
+
+
+def test_an_email_that_comes_due_outside_the_leads_window_waits_for_its_next_opening(tenant, mailbox, smtp):
+    """Monday to Friday 08:00-18:00 in the lead's zone (California): due on a Saturday, it goes out on Monday 08:00."""
+    sequence = sequence_create(workspace=tenant.workspace, data={"name": "Weekdays", "mailbox_id": mailbox.pk, "steps": [INTRO]})
+    sequence_update(workspace=tenant.workspace, sequence_id=sequence.pk, data={"status": "active"})
+    lead = lead_create(
+        workspace=tenant.workspace, data={"email": "cal@x.test", "first_name": "Cal", "state": "CA"}, source="manual"
+    )
+    enrollments_create(workspace=tenant.workspace, sequence_id=sequence.pk, lead_ids=[lead.pk])
+    enrollment = Enrollment.objects.get(lead=lead)
+    saturday = _next_weekday(enrollment.next_send_at, 5, 12, "America/Los_Angeles")
+    Enrollment.objects.filter(pk=enrollment.pk).update(next_send_at=saturday)
+
+    assert sending.run_due(now=saturday) == 0
+    assert smtp.received() == []
+    enrollment.refresh_from_db()
+    monday = (saturday + dt.timedelta(days=2)).replace(hour=8)  # wall-clock arithmetic: right across DST too
+    assert enrollment.next_send_at == monday and enrollment.status == "active"
+    assert sending.run_due(now=monday) == 1
+
+
+def test_the_step_after_a_wait_is_scheduled_into_the_leads_window(tenant, mailbox, smtp):
+    sequence = sequence_create(
+        workspace=tenant.workspace,
+        data={"name": "Weekdays", "mailbox_id": mailbox.pk, "steps": [INTRO, {"type": "wait", "hours": 1}, FOLLOW_UP]},
+    )
+    sequence_update(workspace=tenant.workspace, sequence_id=sequence.pk, data={"status": "active"})
+    lead = lead_create(
+        workspace=tenant.workspace, data={"email": "cal@x.test", "first_name": "Cal", "state": "CA"}, source="manual"
+    )
+    enrollments_create(workspace=tenant.workspace, sequence_id=sequence.pk, lead_ids=[lead.pk])
+    friday_five_pm = _next_weekday(timezone.now(), 4, 17, "America/Los_Angeles")
+    Enrollment.objects.filter(lead=lead).update(next_send_at=friday_five_pm)
+
+    assert sending.run_due(now=friday_five_pm) == 1
+    enrollment = Enrollment.objects.get(lead=lead)
+    assert enrollment.next_send_at == (friday_five_pm + dt.timedelta(days=3)).replace(hour=8)  # Monday 08:00, not 18:00
