@@ -54,3 +54,27 @@ def test_unknown_template_variables_are_refused(tenant, mailbox):
             workspace=tenant.workspace,
             data={"name": "X", "mailbox_id": mailbox.pk, "steps": [{"type": "email", "subject": "{{nope}}", "body": "b"}]},
         )
+
+
+def test_the_smtp_connection_obeys_the_private_network_rule(tenant, mailbox_data, settings):
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    with pytest.raises(MailboxUnreachable) as caught:
+        mailbox_create(workspace=tenant.workspace, data=mailbox_data)
+    assert "loopback" in caught.value.message and list(caught.value.fields) == ["smtp_host"]
+    assert not Mailbox.objects.exists()
+
+
+def test_a_cloud_metadata_address_is_refused_even_where_private_networks_are_allowed(tenant, mailbox_data, settings):
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
+    with pytest.raises(MailboxUnreachable, match="metadata"):
+        mailbox_create(workspace=tenant.workspace, data={**mailbox_data, "smtp_host": "169.254.169.254"})
+
+
+def test_an_unreachable_smtp_server_is_named(tenant, mailbox_data):
+    from tests.servers import free_port
+
+    with pytest.raises(MailboxUnreachable) as caught:
+        mailbox_create(workspace=tenant.workspace, data={**mailbox_data, "smtp_port": free_port()})
+    assert "Could not connect to the SMTP server 127.0.0.1:" in caught.value.message
+    assert "connection refused" in caught.value.message
