@@ -153,14 +153,7 @@ class StepSerializer(serializers.Serializer):
     if_not_met = serializers.ChoiceField(choices=Step.Then.choices, required=False)
 
     def to_representation(self, step):
-        out = {"id": step.pk, "position": step.position, "type": step.kind}
-        if step.kind == Step.Kind.EMAIL:
-            out.update(subject=step.subject, body=step.body)
-        elif step.kind == Step.Kind.WAIT:
-            out["hours"] = step.wait_hours
-        else:
-            out.update(condition=step.condition, path=step.condition_path, if_met=step.if_met, if_not_met=step.if_not_met)
-        return out
+        return {"id": step.pk, "position": step.position, **services.step_data(step)}
 
 
 class SendWindowSerializer(serializers.Serializer):

@@ -181,21 +181,6 @@ class StepForm(forms.Form):
         }
 
 
-def step_raw(step: Step) -> dict:
-    """A saved step in the shape the service takes, to send the whole list back with one step changed."""
-    if step.kind == Step.Kind.EMAIL:
-        return {"type": step.kind, "subject": step.subject, "body": step.body}
-    if step.kind == Step.Kind.WAIT:
-        return {"type": step.kind, "hours": step.wait_hours}
-    return {
-        "type": step.kind,
-        "condition": step.condition,
-        "path": step.condition_path,
-        "if_met": step.if_met,
-        "if_not_met": step.if_not_met,
-    }
-
-
 # What "Add email / wait / condition" puts at the end, to be edited in place: an email step cannot be empty.
 NEW_STEPS = {
     Step.Kind.EMAIL: {

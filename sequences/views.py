@@ -25,7 +25,7 @@ from leads import selectors as lead_selectors
 from segments.selectors import workspace_segments
 
 from . import selectors, services, templating
-from .forms import MAILBOX_PRESETS, NEW_STEPS, MailboxForm, SequenceForm, StepForm, step_raw
+from .forms import MAILBOX_PRESETS, NEW_STEPS, MailboxForm, SequenceForm, StepForm
 from .models import Enrollment, Sequence, Step
 from .transport import MailboxUnreachable
 
@@ -186,8 +186,8 @@ def sequence_delete(request, sequence_id: int):
     return redirect("sequences:list")
 
 
-def _save_steps(request, sequence: Sequence, raw_steps: list[dict]) -> None:
-    services.sequence_update(workspace=request.workspace, sequence_id=sequence.pk, data={"steps": raw_steps})
+def _edit_steps(request, sequence: Sequence, edit) -> None:
+    services.sequence_steps_edit(workspace=request.workspace, sequence_id=sequence.pk, edit=edit)
 
 
 def _steps_answer(request, sequence: Sequence):
@@ -203,10 +203,6 @@ def _steps_answer(request, sequence: Sequence):
     return HttpResponse(steps + preview)
 
 
-def _current_raw(sequence: Sequence) -> list[dict]:
-    return [step_raw(step) for step in selectors.sequence_steps(sequence=sequence)]
-
-
 @workspace_required
 @require_POST
 def step_add(request, sequence_id: int):
@@ -214,12 +210,12 @@ def step_add(request, sequence_id: int):
     kind = request.POST.get("kind", "")
     if kind not in NEW_STEPS:
         raise ValidationFailed("Add an email, a wait or a condition.")
-    _save_steps(request, sequence, [*_current_raw(sequence), NEW_STEPS[kind]])
+    _edit_steps(request, sequence, lambda steps: [*steps, NEW_STEPS[kind]])
     return _steps_answer(request, sequence)
 
 
-def _position(raw_steps: list, position: int) -> int:
-    if not 0 <= position < len(raw_steps):
+def _position(steps: list, position: int) -> int:
+    if not 0 <= position < len(steps):
         raise ValidationFailed("That step is no longer there; the page shows the steps as they are now.")
     return position
 
@@ -228,24 +224,27 @@ def _position(raw_steps: list, position: int) -> int:
 @require_POST
 def step_edit(request, sequence_id: int, position: int):
     sequence = _sequence(request, sequence_id)
-    raw_steps = _current_raw(sequence)
-    position = _position(raw_steps, position)
     form = StepForm(request.POST)
-    if form.is_valid():
-        raw_steps[position] = form.raw_step(raw_steps[position]["type"])
     problems = [error for errors in form.errors.values() for error in errors]
     if not problems:
+
+        def edit(steps: list[dict]) -> list[dict]:
+            at = _position(steps, position)
+            steps[at] = form.raw_step(steps[at]["type"])
+            return steps
+
         try:
-            _save_steps(request, sequence, raw_steps)
+            _edit_steps(request, sequence, edit)
         except ValidationFailed as exc:
             problems = [exc.message]
     if problems:
-        if not request.htmx:
+        steps = selectors.sequence_steps(sequence=sequence)
+        if not request.htmx or not 0 <= position < len(steps):
             raise ValidationFailed(problems[0])
         # Only this step's card again, with what was typed and why it was refused.
-        step = Step(sequence=sequence, position=position, kind=raw_steps[position]["type"])
+        step = Step(sequence=sequence, position=position, kind=steps[position].kind)
         step.values = request.POST
-        step.is_first, step.is_last = position == 0, position == len(raw_steps) - 1
+        step.is_first, step.is_last = position == 0, position == len(steps) - 1
         context = {"sequence": sequence, "step": step, "started": _started(sequence), "problems": problems, **STEP_CHOICES}
         response = render(request, "sequences/_step.html", context)
         response["HX-Retarget"] = f"#step-{position}"
@@ -259,12 +258,15 @@ def step_edit(request, sequence_id: int, position: int):
 @require_POST
 def step_move(request, sequence_id: int, position: int):
     sequence = _sequence(request, sequence_id)
-    raw_steps = _current_raw(sequence)
-    position = _position(raw_steps, position)
     target = position - 1 if request.POST.get("direction") == "up" else position + 1
-    if 0 <= target < len(raw_steps):
-        raw_steps[position], raw_steps[target] = raw_steps[target], raw_steps[position]
-        _save_steps(request, sequence, raw_steps)
+
+    def edit(steps: list[dict]) -> list[dict]:
+        _position(steps, position)
+        if 0 <= target < len(steps):
+            steps[position], steps[target] = steps[target], steps[position]
+        return steps
+
+    _edit_steps(request, sequence, edit)
     return _steps_answer(request, sequence)
 
 
@@ -272,9 +274,12 @@ def step_move(request, sequence_id: int, position: int):
 @require_POST
 def step_delete(request, sequence_id: int, position: int):
     sequence = _sequence(request, sequence_id)
-    raw_steps = _current_raw(sequence)
-    del raw_steps[_position(raw_steps, position)]
-    _save_steps(request, sequence, raw_steps)
+
+    def edit(steps: list[dict]) -> list[dict]:
+        del steps[_position(steps, position)]
+        return steps
+
+    _edit_steps(request, sequence, edit)
     messages.success(request, f"Step {position + 1} removed.")
     return _steps_answer(request, sequence)
 

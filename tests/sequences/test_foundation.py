@@ -78,3 +78,44 @@ def test_an_unreachable_smtp_server_is_named(tenant, mailbox_data):
         mailbox_create(workspace=tenant.workspace, data={**mailbox_data, "smtp_port": free_port()})
     assert "Could not connect to the SMTP server 127.0.0.1:" in caught.value.message
     assert "connection refused" in caught.value.message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_editing_two_steps_at_once_both_keep_their_change(tenant, mailbox):
+    import threading
+
+    from django.db import connection
+
+    from sequences.services import sequence_steps_edit
+
+    sequence = sequence_create(
+        workspace=tenant.workspace,
+        data={
+            "name": "Two tabs",
+            "mailbox_id": mailbox.pk,
+            "steps": [{"type": "email", "subject": "One", "body": "1"}, {"type": "email", "subject": "Two", "body": "2"}],
+        },
+    )
+    first_holds_the_lock = threading.Event()
+
+    def retitle(position: int, subject: str, *, hold: bool):
+        def edit(steps):
+            if hold:
+                first_holds_the_lock.set()
+                threading.Event().wait(0.5)  # the second edit arrives meanwhile and must wait, then read this one
+            steps[position] = {**steps[position], "subject": subject}
+            return steps
+
+        try:
+            sequence_steps_edit(workspace=tenant.workspace, sequence_id=sequence.pk, edit=edit)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=retitle, args=(0, "One, edited"), kwargs={"hold": True})
+    first.start()
+    first_holds_the_lock.wait(10)
+    second = threading.Thread(target=retitle, args=(1, "Two, edited"), kwargs={"hold": False})
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert list(sequence.steps.order_by("position").values_list("subject", flat=True)) == ["One, edited", "Two, edited"]
