@@ -87,9 +87,7 @@ def handled_events() -> int:
     return HandledEvent.objects.filter(consumer=WEBSITE_CONSUMER).count()
 
 
-def test_a_visitor_identified_on_the_pricing_page_gets_step_one_within_a_minute_once(
-    tenant, mailbox, smtp, web, cluster
-):
+def test_a_visitor_identified_on_the_pricing_page_gets_step_one_within_a_minute_once(tenant, mailbox, smtp, web, cluster):
     pixel = make_pixel(tenant, domain=SITE)
     sequence = sequence_create(
         workspace=tenant.workspace,
