@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import Counter
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
@@ -57,16 +59,33 @@ def wake_website_enrolment() -> None:
         async_task(WEBSITE_TASK, task_name="sequences-website-enrolment")
 
 
-def _pending_events(*, skip: set[int] = frozenset()) -> list[OutboxEvent]:
+def _settle() -> dt.timedelta:
+    """How long after an identification its rules are checked: pageviews another web process received just before
+    are still in that process's buffer for up to PIXEL_BUFFER_MS (visitors.buffer), and a visit to /pricing must
+    count."""
+    return dt.timedelta(milliseconds=2 * settings.PIXEL_BUFFER_MS + 500)
+
+
+def _unhandled(*, skip: set[int]):
     newest = HandledEvent.objects.filter(consumer=WEBSITE_CONSUMER).aggregate(newest=Max("event_created_at"))["newest"]
     since = newest - LOOKBACK_MARGIN if newest else timezone.now() - FIRST_LOOKBACK
     handled = HandledEvent.objects.filter(consumer=WEBSITE_CONSUMER, event_id=OuterRef("pk"))
-    return list(
-        OutboxEvent.objects.filter(type="visitor.identified", created_at__gte=since)
-        .filter(~Exists(handled))
-        .exclude(pk__in=skip)
-        .order_by("created_at", "id")[:BATCH]
+    return (
+        OutboxEvent.objects.filter(type="visitor.identified", created_at__gte=since).filter(~Exists(handled)).exclude(pk__in=skip)
     )
+
+
+def _pending_events(*, skip: set[int] = frozenset()) -> list[OutboxEvent]:
+    settled = timezone.now() - _settle()
+    return list(_unhandled(skip=skip).filter(created_at__lte=settled).order_by("created_at", "id")[:BATCH])
+
+
+def _settling_for(*, skip: set[int]) -> float | None:
+    """Seconds until the youngest unhandled event has settled, or None when none is waiting."""
+    youngest = _unhandled(skip=skip).aggregate(youngest=Max("created_at"))["youngest"]
+    if youngest is None:
+        return None
+    return max(0.0, (youngest + _settle() - timezone.now()).total_seconds())
 
 
 def website_visitors_enrol() -> int:
@@ -79,15 +98,20 @@ def website_visitors_enrol() -> int:
     # An event that fails is left for the next run, and does not hold up the ones after it.
     failed: set[int] = set()
     try:
-        while events := _pending_events(skip=failed):
-            for event in events:
-                try:
-                    enrolled += _handle_identified(event)
-                except Exception:
-                    logger.exception("website enrolment failed", extra={"event_id": event.pk})
-                    failed.add(event.pk)
-            if len(events) < BATCH:
+        while True:
+            while events := _pending_events(skip=failed):
+                for event in events:
+                    try:
+                        enrolled += _handle_identified(event)
+                    except Exception:
+                        logger.exception("website enrolment failed", extra={"event_id": event.pk})
+                        failed.add(event.pk)
+                if len(events) < BATCH:
+                    break
+            wait = _settling_for(skip=failed)
+            if wait is None:
                 break
+            time.sleep(wait + 0.05)
     finally:
         unlock_for_session(_SLOT)
     # An event committed between the last look and the release found the slot taken: look once more.
