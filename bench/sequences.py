@@ -9,8 +9,8 @@ SMTP) and one active sequence per mailbox (email, wait 72 hours, email; every da
 caps are then lifted past what the service accepts (the bench measures the engine, not the pacing) and
 `--leads` leads are inserted in one SQL statement.
 
-  enrol: the leads enrolled through sequences.services.enrollments_create in calls of 1,000, round-robin over
-         the sequences: seconds in all, and leads per second;
+  enrol: the leads enrolled through sequences.services.enrollments_create_many (My Leads' "all matching"), one
+         call per sequence taking a share of the leads: seconds in all, and leads per second;
   send:  `--workers` processes, forked with fresh database connections, each calling
          sequences.sending.run_due(batch=`--batch`) until nothing is due; every first step goes to the sink, an
          aiosmtpd server in a process of its own that counts messages per recipient. Messages per second from
@@ -33,7 +33,6 @@ from scratch import log, run_context, scratch_database, server_version
 
 SCRATCH_DATABASE = "cursive_bench_sequences"
 PASSWORD = "bench-password-correct-9"
-ENROL_CALL = 1000
 TARGET_MESSAGES_PER_SECOND = 300
 TARGET_ENROL_SECONDS = 30
 _LEADS = """
@@ -149,15 +148,19 @@ def build(args, port: int):
 
 
 def enrol(workspace, sequences) -> dict:
-    from leads.models import Lead
-    from sequences.services import enrollments_create
+    from django.db.models import F
 
-    lead_ids = list(Lead.objects.filter(workspace=workspace).order_by("pk").values_list("pk", flat=True))
+    from leads.models import Lead
+    from sequences.services import enrollments_create_many
+
+    leads = Lead.objects.filter(workspace=workspace)
+    total = leads.count()
     enrolled = 0
     started = time.perf_counter()
-    for call, start in enumerate(range(0, len(lead_ids), ENROL_CALL)):
-        sequence = sequences[call % len(sequences)]
-        result = enrollments_create(workspace=workspace, sequence_id=sequence.pk, lead_ids=lead_ids[start : start + ENROL_CALL])
+    # One bulk enrolment per sequence (My Leads' "all matching"), each a quarter of the leads by id.
+    for index, sequence in enumerate(sequences):
+        share = leads.alias(share=F("id") % len(sequences)).filter(share=index)
+        result = enrollments_create_many(workspace=workspace, sequence_id=sequence.pk, lead_ids_or_queryset=share)
         enrolled += result.enrolled
     seconds = time.perf_counter() - started
     from django.db import connection
@@ -165,9 +168,9 @@ def enrol(workspace, sequences) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE sequences_enrollment")
     return {
-        "leads": len(lead_ids),
+        "leads": total,
         "enrolled": enrolled,
-        "calls": -(-len(lead_ids) // ENROL_CALL),
+        "calls": len(sequences),
         "seconds": round(seconds, 2),
         "leads_per_second": round(enrolled / seconds) if seconds else None,
         "target_seconds": TARGET_ENROL_SECONDS,
@@ -244,7 +247,7 @@ def main() -> None:
         with scratch_database(SCRATCH_DATABASE, debug=False) as original:
             log(f"Building {args.mailboxes} mailboxes and sequences, {args.leads:,} leads")
             workspace, sequences = build(args, port)
-            log(f"Enrolling {args.leads:,} leads in calls of {ENROL_CALL:,}")
+            log(f"Enrolling {args.leads:,} leads")
             enrolment = enrol(workspace, sequences)
             log(f"Enrolled in {enrolment['seconds']} s; sending with {args.workers} workers")
             sending = send(args, enrolment["enrolled"], received, duplicates)
