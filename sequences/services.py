@@ -511,7 +511,9 @@ def enrollments_create(*, workspace: Workspace, sequence_id, lead_ids, source: s
         sequence = Sequence.objects.select_for_update().filter(workspace=workspace, pk=_id(sequence_id)).first()
         if sequence is None:
             raise NotFound("That sequence does not exist in this workspace.")
-        return _enrol(workspace=workspace, sequence=sequence, lead_ids=ids, source=source, required=_required(sequence))
+        result = _enrol(workspace=workspace, sequence=sequence, lead_ids=ids, source=source, required=_required(sequence))
+        _wake_after_enrolling(sequence, result.enrolled)
+    return result
 
 
 def enrollments_create_many(
@@ -545,6 +547,7 @@ def enrollments_create_many(
             )
             enrolled += result.enrolled
             skipped.update(item["reason"] for item in result.skipped)
+        _wake_after_enrolling(sequence, enrolled)
     return EnrolManyResult(enrolled=enrolled, skipped=dict(skipped))
 
 
@@ -598,9 +601,12 @@ def _enrol(
             else:
                 accepted.append(lead)
     enrolled = _insert_enrollments(workspace=workspace, sequence=sequence, leads=accepted, source=source)
+    return EnrolResult(enrolled=enrolled, skipped=skipped)
+
+
+def _wake_after_enrolling(sequence: Sequence, enrolled: int) -> None:
     if enrolled and sequence.status == Sequence.Status.ACTIVE:
         transaction.on_commit(_wake_senders)
-    return EnrolResult(enrolled=enrolled, skipped=skipped)
 
 
 _INSERT_ENROLLMENTS = """

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django_q.models import OrmQ
 
 from cursive.errors import NotFound, ValidationFailed
 from leads.models import Lead
 from leads.services import lead_create, leads_bulk_update, suppressions_add
 from sequences import services, templating
 from sequences.models import Activity, Enrollment
-from sequences.services import enrollments_create, enrollments_create_many, sequence_create
+from sequences.services import enrollments_create, enrollments_create_many, sequence_create, sequence_update
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +111,15 @@ def test_the_pre_flight_parses_templates_once_and_agrees_with_missing_variables(
     required = templating.required_variables(texts)
     assert templating.missing_required(required, row) == missing
     assert templating.missing_variables(texts, templating.lead_values(row)) == missing
+
+
+def test_a_bulk_enrolment_into_an_active_sequence_wakes_the_senders_once(
+    tenant, sequence, small_chunks, django_capture_on_commit_callbacks
+):
+    sequence_update(workspace=tenant.workspace, sequence_id=sequence.pk, data={"status": "active"})
+    leads = [make(tenant, f"w{n}@prospect.test", first_name="Wes") for n in range(5)]
+    with django_capture_on_commit_callbacks(execute=True):
+        enrollments_create_many(
+            workspace=tenant.workspace, sequence_id=sequence.pk, lead_ids_or_queryset=[lead.pk for lead in leads]
+        )
+    assert sum(1 for task in OrmQ.objects.all() if task.func() == "sequences.tasks.send_loop") == 1
