@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from accounts.models import Workspace
 from cursive.errors import NotFound
@@ -88,7 +89,9 @@ def suppressed_emails(*, workspace: Workspace, emails) -> set[str]:
     by_hash = {suppression_hash(email): normalize_email(email) for email in emails if email}
     if not by_hash:
         return set()
-    hashes = Suppression.objects.filter(Q(workspace=workspace) | Q(workspace__isnull=True), email_hash__in=list(by_hash))
+    # One array parameter: a sequence enrolment asks about thousands of addresses at a time.
+    wanted = RawSQL("SELECT unnest(%s::varchar[])", (list(by_hash),))
+    hashes = Suppression.objects.filter(Q(workspace=workspace) | Q(workspace__isnull=True), email_hash__in=wanted)
     return {by_hash[value] for value in hashes.values_list("email_hash", flat=True)}
 
 

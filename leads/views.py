@@ -117,6 +117,13 @@ def selected_lead_ids(request) -> list[int]:
     return [int(pk) for pk in request.POST.getlist("lead_ids") if pk.isdecimal()]
 
 
+def matching_leads(request):
+    """Every lead matching the filters a bulk action was posted from, uncapped: for actions that work through
+    any number of leads in chunks (sequences' "Add to sequence")."""
+    filters, _ = _filters_from(QueryDict(request.POST.get("query", "")))
+    return selectors.workspace_leads(workspace=request.workspace, filters=filters)
+
+
 def list_url(request) -> str:
     """My Leads with the filters the bulk action was posted from."""
     return f"{reverse('leads:list')}?{request.POST.get('query', '')}".rstrip("?")

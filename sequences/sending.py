@@ -642,19 +642,29 @@ def _due_again(items: list[Outgoing], dues: list[dt.datetime]) -> None:
             )
 
 
+_INSERT_ACTIVITIES = """
+    INSERT INTO sequences_activity (workspace_id, enrollment_id, message_id, kind, detail, created_at)
+    SELECT %(workspace)s, enrollment_id, message_id, %(kind)s, detail, %(now)s
+    FROM unnest(%(enrollments)s::bigint[], %(messages)s::bigint[], %(details)s::text[]) AS t(enrollment_id, message_id, detail)
+"""
+
+
 def _activities(items: list[Outgoing], *, workspace_id: int, kind: str, details: list[str]) -> None:
-    Activity.objects.bulk_create(
-        [
-            Activity(
-                workspace_id=workspace_id,
-                enrollment_id=item.enrollment_id,
-                message_id=item.message_pk,
-                kind=kind,
-                detail=detail[:300],
-            )
-            for item, detail in zip(items, details, strict=True)
-        ]
-    )
+    """One statement per batch: building and compiling a model per row cost a tenth of the sender's time."""
+    if not items:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_ACTIVITIES,
+            {
+                "workspace": workspace_id,
+                "kind": kind,
+                "now": timezone.now(),
+                "enrollments": [item.enrollment_id for item in items],
+                "messages": [item.message_pk for item in items],
+                "details": [detail[:300] for detail in details],
+            },
+        )
 
 
 def _record(claim: Claim, results: Results, *, now: dt.datetime) -> None:

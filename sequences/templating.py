@@ -47,5 +47,32 @@ def missing_variables(texts: list[str], values: dict[str, str]) -> list[str]:
     return sorted(missing)
 
 
+def required_variables(texts: list[str]) -> frozenset[str]:
+    """Variables these templates use somewhere without a fallback: a lead needs a value for each."""
+    return frozenset(placeholder.name for text in texts for placeholder in placeholders(text) if not placeholder.fallback)
+
+
+def required_fields(required: frozenset[str]) -> list[str]:
+    """The lead fields that give the values of `required` variables (full_name is made of two)."""
+    fields = {name for name in required if name in LEAD_FIELDS}
+    if "full_name" in required:
+        fields |= {"first_name", "last_name"}
+    return sorted(fields)
+
+
+def missing_required(required: frozenset[str], lead) -> list[str]:
+    """`missing_variables` for a lead (any object with the `required_fields` as attributes), parsing nothing:
+    the enrolment's pre-flight asks this of every lead with templates parsed once."""
+    missing = []
+    for name in required:
+        if name == "full_name":
+            value = (lead.first_name or "").strip() or (lead.last_name or "").strip()
+        else:
+            value = (getattr(lead, name, "") or "").strip()
+        if not value:
+            missing.append(name)
+    return sorted(missing)
+
+
 def render(text: str, values: dict[str, str]) -> str:
     return VARIABLE.sub(lambda match: values.get(match.group(1).lower()) or (match.group(2) or "").strip(), text)

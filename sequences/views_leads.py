@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
 from cursive.errors import ApplicationError
-from leads.views import list_url, selected_lead_ids
+from leads.views import list_url, matching_leads, selected_lead_ids
 
 from . import selectors, services
 from .models import Enrollment, Sequence
@@ -22,23 +22,28 @@ SKIP_REASONS = {
 }
 
 
-def enrol_message(result: services.EnrolResult) -> str:
+def enrol_message(result: services.EnrolResult | services.EnrolManyResult) -> str:
     """What happened, as "Enrolled 12; skipped 3: 2 without email, 1 already enrolled"."""
-    if not result.skipped:
-        return f"Enrolled {result.enrolled}."
-    counts: dict[str, int] = {}
-    for item in result.skipped:
-        counts[item["reason"]] = counts.get(item["reason"], 0) + 1
-    reasons = ", ".join(f"{count} {SKIP_REASONS.get(reason, reason)}" for reason, count in counts.items())
-    return f"Enrolled {result.enrolled}; skipped {len(result.skipped)}: {reasons}."
+    if isinstance(result, services.EnrolManyResult):
+        counts = result.skipped
+    else:
+        counts = {}
+        for item in result.skipped:
+            counts[item["reason"]] = counts.get(item["reason"], 0) + 1
+    if not counts:
+        return f"Enrolled {result.enrolled:,}."
+    reasons = ", ".join(f"{count:,} {SKIP_REASONS.get(reason, reason)}" for reason, count in counts.items())
+    return f"Enrolled {result.enrolled:,}; skipped {sum(counts.values()):,}: {reasons}."
 
 
 @workspace_required
 @require_POST
 def enrol_from_leads(request):
     back = list_url(request)
-    ids = selected_lead_ids(request)
-    if not ids:
+    # "All matching" takes every lead the filters match, past the 1,000 of the other bulk actions.
+    everyone = request.POST.get("scope") == "all"
+    leads = matching_leads(request) if everyone else selected_lead_ids(request)
+    if not (leads.exists() if everyone else leads):
         messages.info(request, "Tick at least one lead first.")
         return redirect(back)
     sequence_id = request.POST.get("sequence_id", "")
@@ -46,9 +51,17 @@ def enrol_from_leads(request):
         messages.error(request, "Choose the sequence to add the leads to.")
         return redirect(back)
     try:
-        result = services.enrollments_create(
-            workspace=request.workspace, sequence_id=int(sequence_id), lead_ids=ids, source=Enrollment.Source.MANUAL
-        )
+        if everyone:
+            result = services.enrollments_create_many(
+                workspace=request.workspace,
+                sequence_id=int(sequence_id),
+                lead_ids_or_queryset=leads,
+                source=Enrollment.Source.MANUAL,
+            )
+        else:
+            result = services.enrollments_create(
+                workspace=request.workspace, sequence_id=int(sequence_id), lead_ids=leads, source=Enrollment.Source.MANUAL
+            )
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect(back)

@@ -53,6 +53,19 @@ def test_all_matching_leads_can_be_added(client, tenant, sequence):
     assert set(Enrollment.objects.values_list("lead_id", flat=True)) == {lead.pk for lead in saas}
 
 
+def test_all_matching_enrols_past_the_other_bulk_actions_cap(client, tenant, sequence, monkeypatch):
+    monkeypatch.setattr("leads.services.MAX_BULK", 2)
+    saas = [make(tenant, f"s{n}@prospect.test", industry="SaaS") for n in range(3)]
+    no_email = lead_create(workspace=tenant.workspace, source="manual", data={"phone": "+12125550100", "industry": "SaaS"})
+    client.force_login(tenant.user)
+    response = client.post(
+        URL, {"scope": "all", "query": "industry=SaaS", "sequence_id": sequence.pk, "action": "enrol"}, follow=True
+    )
+    assert "Enrolled 3; skipped 1: 1 without email." in response.content.decode()
+    assert set(Enrollment.objects.values_list("lead_id", flat=True)) == {lead.pk for lead in saas}
+    assert not Enrollment.objects.filter(lead=no_email).exists()
+
+
 def test_nothing_ticked_or_no_sequence_chosen_says_so(client, tenant, sequence):
     lead = make(tenant, "a@prospect.test")
     client.force_login(tenant.user)
