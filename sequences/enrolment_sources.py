@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections import Counter
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -211,16 +210,10 @@ def enrol_pulled_people(sender, *, workspace: Workspace, segment, lead_ids: list
     )
     enrolled = 0
     for sequence in sequences:
-        reasons: Counter[str] = Counter()
-        for start in range(0, len(lead_ids), services.MAX_ENROL_AT_ONCE):
-            result = services.enrollments_create(
-                workspace=workspace,
-                sequence_id=sequence.pk,
-                lead_ids=lead_ids[start : start + services.MAX_ENROL_AT_ONCE],
-                source=Enrollment.Source.SEGMENT,
-            )
-            enrolled += result.enrolled
-            reasons.update(item["reason"] for item in result.skipped)
-        if reasons:
-            logger.info("segment pull: some people not enrolled", extra={"sequence": sequence.pk, "skipped": dict(reasons)})
+        result = services.enrollments_create_many(
+            workspace=workspace, sequence_id=sequence.pk, lead_ids_or_queryset=lead_ids, source=Enrollment.Source.SEGMENT
+        )
+        enrolled += result.enrolled
+        if result.skipped:
+            logger.info("segment pull: some people not enrolled", extra={"sequence": sequence.pk, "skipped": result.skipped})
     return enrolled
