@@ -119,3 +119,23 @@ def gunicorn(*, workers: int, env: dict, access_log: Path):
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def throwaway_certificates(folder: Path, names: tuple[str, ...]) -> Path:
+    """A throw-away CA (`ca.pem`) and, for each name, a certificate it signed (`<name>.crt`, `<name>.key`, and both
+    in `<name>.pem`), made by the openssl CLI in `folder`."""
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Cursive test CA")
+    for name in names:
+        openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        (folder / f"{name}.ext").write_text(f"subjectAltName=DNS:{name}\n")
+        openssl(
+            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
+        )  # fmt: skip
+        (folder / f"{name}.pem").write_text((folder / f"{name}.crt").read_text() + (folder / f"{name}.key").read_text())
+    return folder

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -21,6 +20,7 @@ import pytest
 from cursive.errors import ValidationFailed
 from cursive.outbound import OutboundClient, OutboundError, OutboundRefused, check_url, post
 from tests.cursive.test_production_settings import load_settings
+from tests.servers import throwaway_certificates
 
 RECEIVER_HOST = "127.0.0.2"
 
@@ -180,23 +180,8 @@ def connects(monkeypatch):
 
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory):
-    """A throw-away CA and certificates it signed for receiver.test and other.test, made by the openssl CLI."""
-    folder = tmp_path_factory.mktemp("tls")
-
-    def openssl(*args):
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Cursive test CA")
-    for name in ("receiver.test", "other.test"):
-        openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        (folder / f"{name}.ext").write_text(f"subjectAltName=DNS:{name}\n")
-        openssl(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
-        )  # fmt: skip
-        (folder / f"{name}.pem").write_text((folder / f"{name}.crt").read_text() + (folder / f"{name}.key").read_text())
-    return folder
+    """A throw-away CA and certificates it signed for receiver.test and other.test."""
+    return throwaway_certificates(tmp_path_factory.mktemp("tls"), ("receiver.test", "other.test"))
 
 
 def send(url, **kwargs):

@@ -4,7 +4,6 @@ The sending engine is not on this branch: each test enrols leads through service
 the Message row of step 1 the way the sender records a sent email (Message.objects.create, in `_sent`)."""
 
 import datetime as dt
-import subprocess
 import threading
 import uuid
 
@@ -23,6 +22,7 @@ from sequences.services import enrollments_create, mailbox_create, sequence_crea
 from sequences.transport import MailboxUnreachable
 from tests.mailservers import DOVECOT, DOVECOT_MISSING, imap_server
 from tests.sequences import inbound_mail
+from tests.servers import throwaway_certificates
 
 pytestmark = pytest.mark.django_db
 
@@ -394,22 +394,8 @@ def test_two_polls_racing_handle_each_message_once(tenant_factory, mailbox_data,
 
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory):
-    """A throw-away CA and certificates it signed for localhost and imap.other.test, made by the openssl CLI."""
-    folder = tmp_path_factory.mktemp("imap-tls")
-
-    def openssl(*args):
-        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
-
-    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Cursive test CA")
-    for name in ("localhost", "imap.other.test"):
-        openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        (folder / f"{name}.ext").write_text(f"subjectAltName=DNS:{name}\n")
-        openssl(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext",
-        )  # fmt: skip
-    return folder
+    """A throw-away CA and certificates it signed for localhost and imap.other.test."""
+    return throwaway_certificates(tmp_path_factory.mktemp("imap-tls"), ("localhost", "imap.other.test"))
 
 
 @pytest.fixture
