@@ -75,6 +75,10 @@ def _wait_for_every_worker(base: str, *, workers: int, access_log: Path, deadlin
 @contextmanager
 def gunicorn(*, workers: int, env: dict, access_log: Path):
     port = free_port()
+    # The server's own output goes to a file beside the access log: a pipe nobody reads fills up, and a worker
+    # that blocks writing a log line to it stops answering.
+    output_path = access_log.with_name(access_log.stem + ".server.log")
+    output = output_path.open("wb")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -92,10 +96,14 @@ def gunicorn(*, workers: int, env: dict, access_log: Path):
         ],
         cwd=REPO,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def server_output() -> str:
+        return output_path.read_text(errors="replace")[-4000:]
+
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -106,12 +114,14 @@ def gunicorn(*, workers: int, env: dict, access_log: Path):
                 break  # 503 still means the server answers
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                    raise RuntimeError(f"gunicorn did not start:\n{output}") from None
+                    raise RuntimeError(f"gunicorn did not start:\n{server_output()}") from None
                 time.sleep(0.2)
         # Generous: on a 2-core machine running the rest of the suite, a worker's first /health (which loads the
         # migration graph) can take many seconds.
-        _wait_for_every_worker(base, workers=workers, access_log=access_log, deadline=time.monotonic() + 120)
+        try:
+            _wait_for_every_worker(base, workers=workers, access_log=access_log, deadline=time.monotonic() + 120)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}\ngunicorn's output:\n{server_output()}") from None
         yield base
     finally:
         process.terminate()
@@ -119,6 +129,7 @@ def gunicorn(*, workers: int, env: dict, access_log: Path):
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+        output.close()
 
 
 def throwaway_certificates(folder: Path, names: tuple[str, ...]) -> Path:
