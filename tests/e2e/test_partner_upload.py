@@ -251,6 +251,7 @@ def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
 
         # Step 1: the file into the drop zone's input, and a price.
         expect(page).to_have_url(f"{base}/partner/uploads/new/")
+        page.wait_for_load_state("domcontentloaded")  # the drop zone's deferred script has run
         page.locator("#dropzone input[type=file]").set_input_files(str(csv_path))
         expect(page.locator("#dropzone-name")).to_contain_text(FILE_NAME)
         expect(page.locator("#dropzone")).to_have_class(re.compile(r"\bhas-file\b"))
