@@ -49,7 +49,7 @@ SCRATCH_DATABASE = "cursive_bench_upload"
 PRICE = "2.00"
 CHILD_MARKER = "BENCH_UPLOAD_RESULT "
 
-# Headers as partners' exports spell them; every one is recognised by partners.csv_format's aliases.
+# Headers as partners' exports spell them; every one is recognised by leads.csv_import's aliases.
 HEADER = [
     "First Name",
     "Last Name",

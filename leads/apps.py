@@ -10,3 +10,4 @@ class LeadsConfig(AppConfig):
         from cursive.schedules import Recurring, register
 
         register(Recurring("re-score leads", "leads.services.leads_rescore_all", Schedule.DAILY))
+        register(Recurring("prune abandoned upload drafts", "leads.drafts.drafts_prune", Schedule.HOURLY))

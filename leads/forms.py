@@ -1,6 +1,10 @@
 from django import forms
 
 from .models import CompanySize, Seniority
+from .services import LEAD_FIELDS
+
+FIELD_LABELS = {field: field.replace("_", " ").capitalize() for field in LEAD_FIELDS}
+FIELD_LABELS.update({"linkedin_url": "LinkedIn URL", "zip": "ZIP", "company_domain": "Company domain"})
 
 
 class LeadForm(forms.Form):
@@ -31,3 +35,39 @@ class ProfileForm(forms.Form):
 
     def clean_industries(self):
         return [industry.strip() for industry in self.cleaned_data["industries"].split(",") if industry.strip()]
+
+
+class ColumnMappingForm(forms.Form):
+    """One select per CSV column: which lead field it holds (or none). Subclasses add their own fields and
+    say, in `required_fields_check`, which fields a usable mapping must include."""
+
+    def __init__(self, *args, headers: list[str], suggested: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.headers = headers
+        choices = [("", "— ignore —"), *FIELD_LABELS.items()]
+        for index, header in enumerate(headers):
+            self.fields[f"col_{index}"] = forms.ChoiceField(
+                choices=choices, required=False, label=header or "(blank)", initial=suggested.get(header, "")
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        chosen = [cleaned.get(f"col_{i}") for i in range(len(self.headers)) if cleaned.get(f"col_{i}")]
+        twice = sorted({field for field in chosen if chosen.count(field) > 1})
+        if twice:
+            raise forms.ValidationError(
+                f"Each lead field can come from one column only: {', '.join(FIELD_LABELS[f] for f in twice)} is chosen twice."
+            )
+        self.required_fields_check(set(chosen))
+        return cleaned
+
+    def required_fields_check(self, chosen: set[str]) -> None:
+        """Raise forms.ValidationError when the chosen fields cannot make a usable row."""
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            header: self.cleaned_data[f"col_{i}"] for i, header in enumerate(self.headers) if self.cleaned_data.get(f"col_{i}")
+        }
+
+    def mapping_rows(self):
+        return [(header, self[f"col_{i}"]) for i, header in enumerate(self.headers)]

@@ -17,4 +17,3 @@ class PartnersConfig(AppConfig):
         for name, check in CHECKS.items():
             register_check(name, check)
         register(Recurring("resume stalled uploads", "partners.services.uploads_resume_stale", Schedule.MINUTES, minutes=1))
-        register(Recurring("prune abandoned upload drafts", "partners.drafts.drafts_prune", Schedule.HOURLY))

@@ -1,6 +1,6 @@
 """Every write of the partner portal: profiles, uploads and their processing, review, listing and payouts.
 
-Processing reads the CSV row by row (partners.csv_format.read_rows) in chunks,
+Processing reads the CSV row by row (leads.csv_import.read_rows) in chunks,
 so memory stays bounded whatever the file's size, and a malformed row is that
 row's error, not the file's. Each chunk's staged leads, row errors, counters and
 progress commit together; a worker that dies mid-file leaves the upload
@@ -30,11 +30,11 @@ from cursive.errors import PayloadTooLarge, PermissionDenied, ValidationFailed
 from cursive.events import emit
 from cursive.jobs import job_enqueue
 from leads import normalize
+from leads.csv_import import CsvFormat, FileRejected, Row, count_lines, read_rows, reading_plan, validate_mapping
 from leads.scoring import listing_quality
 from leads.services import LEAD_FIELDS, lead_fields_clean
 from marketplace.models import Listing
 
-from .csv_format import CsvFormat, FileRejected, Row, detect_format, read_rows, suggest_mapping, validate_mapping
 from .models import PartnerProfile, Payout, Upload, UploadedLead, UploadError
 
 logger = logging.getLogger("cursive.partners")
@@ -119,16 +119,9 @@ def upload_create(
 
 
 def _reading_plan(path: Path, mapping: dict | None) -> tuple[CsvFormat, dict[str, str]]:
-    """The file's format and the column mapping to read it with, or ValidationFailed naming `file` or
-    `mapping` with what to fix."""
-    try:
-        fmt = detect_format(path)
-    except FileRejected as exc:
-        raise ValidationFailed(str(exc), fields={"file": [str(exc)]}) from exc
-    try:
-        resolved = validate_mapping(mapping or suggest_mapping(fmt.header), fmt.header)
-    except ValueError as exc:
-        raise ValidationFailed(str(exc), fields={"mapping": [str(exc)]}) from exc
+    """The file's format and mapping (leads.csv_import.reading_plan), which must name an email or phone column:
+    a listed lead is reached through one of them."""
+    fmt, resolved = reading_plan(path, mapping)
     if not {"email", "phone"} & set(resolved.values()):
         found = ", ".join(fmt.header[:10]) or "none"
         message = (
@@ -235,7 +228,7 @@ def upload_process(*, upload_id: int) -> Upload | None:
     except FileNotFoundError:
         return _fail(upload, "The uploaded file is missing on the server; upload it again.")
     if not upload.estimated_rows:
-        Upload.objects.filter(pk=upload.pk).update(estimated_rows=_count_lines(path) - 1)
+        Upload.objects.filter(pk=upload.pk).update(estimated_rows=count_lines(path) - 1)
     chunk_rows = settings.UPLOAD_CHUNK_ROWS
     rows = read_rows(path, fmt, mapping)
     try:
@@ -265,15 +258,6 @@ def upload_process(*, upload_id: int) -> Upload | None:
     except FileRejected as exc:
         return _fail(upload, f"The file could not be read as CSV: {exc}")
     return _finish(upload_id)
-
-
-def _count_lines(path: Path) -> int:
-    """Lines in the file, read in 1 MB blocks (a quoted newline counts too: it is an estimate)."""
-    lines = 0
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            lines += block.count(b"\n")
-    return max(lines, 1)
 
 
 def _finish(upload_id: int) -> Upload:

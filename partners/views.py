@@ -13,14 +13,16 @@ from cursive.errors import ApplicationError
 from cursive.forms import apply_error
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404
+from leads import drafts
+from leads.csv_import import FileRejected, detect_format, preview_rows, suggest_mapping
 from leads.export import csv_download, csv_rows
 
-from . import drafts, selectors, services
-from .csv_format import FileRejected, detect_format, preview_rows, suggest_mapping
+from . import selectors, services
 from .forms import MappingForm, UploadStartForm
 from .models import Upload
 
 partner_page = workspace_required(kind=Workspace.Kind.PARTNER)
+DRAFT_KIND = "partner_upload"
 ERRORS_ON_PAGE = 100
 
 
@@ -55,6 +57,7 @@ def upload_start(request):
         else:
             token, path = drafts.draft_save(
                 request.session,
+                kind=DRAFT_KIND,
                 workspace_id=request.workspace.pk,
                 incoming=incoming,
                 price=str(form.cleaned_data["price_per_lead"]),
@@ -62,7 +65,7 @@ def upload_start(request):
             try:
                 detect_format(path)
             except FileRejected as exc:
-                drafts.draft_discard(request.session, token=token)
+                drafts.draft_discard(request.session, kind=DRAFT_KIND, token=token)
                 form.add_error("file", str(exc))
             else:
                 return redirect("partners:upload_mapping", token=token)
@@ -72,7 +75,7 @@ def upload_start(request):
 @partner_page
 def upload_mapping(request, token: str):
     try:
-        draft = drafts.draft_get(request.session, workspace_id=request.workspace.pk, token=token)
+        draft = drafts.draft_get(request.session, kind=DRAFT_KIND, workspace_id=request.workspace.pk, token=token)
     except drafts.DraftExpired as exc:
         messages.warning(request, str(exc))
         return redirect("partners:upload_start")
@@ -93,7 +96,7 @@ def upload_mapping(request, token: str):
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
-            drafts.draft_discard(request.session, token=token)
+            drafts.draft_discard(request.session, kind=DRAFT_KIND, token=token)
             messages.success(request, f"“{upload.original_name}” is being processed.")
             return redirect("partners:upload_detail", upload_id=upload.pk)
     return render(

@@ -39,7 +39,7 @@ ROWS = 3_000
 CHUNK_ROWS = 200
 PRICE = "4.50"
 FILE_NAME = "northwind-leads-march.csv"
-# The partner's own spelling of the columns. All but "Org" are recognised by partners.csv_format's aliases.
+# The partner's own spelling of the columns. All but "Org" are recognised by leads.csv_import's aliases.
 HEADER = ["First Name", "Surname", "E-mail", "Phone Number", "Job Title", "Org", "City", "State"]
 AUTO_MAPPED = {
     "First Name": "first_name",

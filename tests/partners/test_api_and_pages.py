@@ -142,7 +142,7 @@ def test_upload_page_rejects_bad_files_with_a_message(client, partner):
 
 
 def test_abandoned_drafts_are_pruned_and_say_so(client, partner, settings):
-    from partners.drafts import drafts_prune
+    from leads.drafts import drafts_prune
 
     client.force_login(partner.user)
     drafts_dir = Path(settings.MEDIA_ROOT) / "drafts"

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cursive.errors import ValidationFailed
-from partners.csv_format import DELIMITERS, FileRejected, detect_format, read_rows
+from leads.csv_import import DELIMITERS, FileRejected, detect_format, read_rows
 from partners.models import Upload, UploadError
 
 from .conftest import upload_bytes

@@ -1,7 +1,9 @@
-"""Files a partner has dropped in the browser but not yet submitted (the column-mapping step sits between).
+"""Files dropped in the browser but not yet submitted (the column-mapping step sits between): a partner's
+upload or a buyer's enrichment list.
 
-A draft lives on disk under MEDIA_ROOT/drafts/ and in the partner's session; it becomes an Upload when the
-mapping is confirmed. Abandoned drafts are pruned by a schedule, so storage does not fill with them.
+A draft lives on disk under MEDIA_ROOT/drafts/ and in the user's session, under the kind of upload it is
+for; it becomes an upload when the mapping is confirmed. Abandoned drafts are pruned by a schedule, so
+storage does not fill with them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from pathlib import Path
 
 from django.conf import settings
 
-SESSION_KEY = "partner_upload_drafts"
 logger = logging.getLogger(__name__)
 
 
@@ -27,30 +28,35 @@ def _draft_dir() -> Path:
     return path
 
 
-def draft_save(session, *, workspace_id: int, incoming, price: str) -> tuple[str, Path]:
-    """Write the uploaded file to disk and remember it in the session; returns its token and path."""
+def _session_key(kind: str) -> str:
+    return f"{kind}_drafts"
+
+
+def draft_save(session, *, kind: str, workspace_id: int, incoming, **extra) -> tuple[str, Path]:
+    """Write the uploaded file to disk and remember it (with `extra`, e.g. the price) in the session under
+    `kind`; returns its token and path."""
     token = secrets.token_urlsafe(12)
     path = _draft_dir() / f"{workspace_id}-{token}.csv"
     with open(path, "wb") as out:
         for piece in incoming.chunks():
             out.write(piece)
-    drafts = session.get(SESSION_KEY, {})
-    drafts[token] = {"path": str(path), "name": incoming.name, "workspace": workspace_id, "price": price}
-    session[SESSION_KEY] = drafts
+    drafts = session.get(_session_key(kind), {})
+    drafts[token] = {"path": str(path), "name": incoming.name, "workspace": workspace_id, **extra}
+    session[_session_key(kind)] = drafts
     return token, path
 
 
-def draft_get(session, *, workspace_id: int, token: str) -> dict:
-    draft = session.get(SESSION_KEY, {}).get(token)
+def draft_get(session, *, kind: str, workspace_id: int, token: str) -> dict:
+    draft = session.get(_session_key(kind), {}).get(token)
     if draft is None or draft["workspace"] != workspace_id or not Path(draft["path"]).exists():
         raise DraftExpired("This upload draft expired; start the upload again.")
     return draft
 
 
-def draft_discard(session, *, token: str) -> None:
-    drafts = session.get(SESSION_KEY, {})
+def draft_discard(session, *, kind: str, token: str) -> None:
+    drafts = session.get(_session_key(kind), {})
     draft = drafts.pop(token, None)
-    session[SESSION_KEY] = drafts
+    session[_session_key(kind)] = drafts
     if draft:
         Path(draft["path"]).unlink(missing_ok=True)
 
@@ -64,7 +70,7 @@ def drafts_prune() -> int:
             if path.stat().st_mtime < cutoff:
                 path.unlink()
                 pruned += 1
-        except FileNotFoundError:  # its partner submitted or discarded it meanwhile
+        except FileNotFoundError:  # its owner submitted or discarded it meanwhile
             continue
     if pruned:
         logger.info("pruned abandoned upload drafts", extra={"pruned": pruned})

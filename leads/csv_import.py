@@ -1,4 +1,5 @@
-"""Reading partners' CSVs: encodings, delimiters, header variants, and the checks that reject a file whole."""
+"""Reading lead CSVs (partners' uploads, buyers' enrichment lists): encodings, delimiters, header variants,
+and the checks that reject a file whole."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cursive.errors import ValidationFailed
 from leads.services import LEAD_FIELDS
 
 SAMPLE_BYTES = 256 * 1024
@@ -63,7 +65,7 @@ DELIMITERS = (",", ";", "\t", "|")
 
 
 class FileRejected(Exception):
-    """The file as a whole cannot be read as a lead CSV; the message says why, for the partner."""
+    """The file as a whole cannot be read as a lead CSV; the message says why, for the person uploading it."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def suggest_mapping(headers: list[str]) -> dict[str, str]:
 
 
 def validate_mapping(mapping, headers: list[str] | None = None) -> dict[str, str]:
-    """A mapping from the partner (API or form): known fields, no field twice, headers that exist."""
+    """A mapping from the user (API or form): known fields, no field twice, headers that exist."""
     if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
         raise ValueError("The mapping must be an object of CSV header -> lead field.")
     cleaned = {header: field for header, field in mapping.items() if field}
@@ -210,3 +212,27 @@ def preview_rows(path: Path, fmt: CsvFormat, limit: int = 5) -> list[list[str]]:
     except FileRejected:
         pass
     return rows
+
+
+def reading_plan(path: Path, mapping: dict | None) -> tuple[CsvFormat, dict[str, str]]:
+    """The file's format and the column mapping to read it with (the given one, else the guessed one), or
+    ValidationFailed naming `file` or `mapping` with what to fix. What the mapping must contain is the
+    caller's rule."""
+    try:
+        fmt = detect_format(path)
+    except FileRejected as exc:
+        raise ValidationFailed(str(exc), fields={"file": [str(exc)]}) from exc
+    try:
+        resolved = validate_mapping(mapping or suggest_mapping(fmt.header), fmt.header)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), fields={"mapping": [str(exc)]}) from exc
+    return fmt, resolved
+
+
+def count_lines(path: Path) -> int:
+    """Lines in the file, read in 1 MB blocks (a quoted newline counts too: it is an estimate)."""
+    lines = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            lines += block.count(b"\n")
+    return max(lines, 1)
