@@ -393,6 +393,9 @@ CREDIT_VALUE_CENTS = env.int("CREDIT_VALUE_CENTS", default=49)
 # --- Product ------------------------------------------------------------------
 # Credits charged per person pulled from the lead database into a workspace.
 SEGMENT_PULL_PRICE = Decimal(env.str("SEGMENT_PULL_PRICE", default="1.00"))
+# Two records are one person when their name + company similarity reaches this (0 to 1): fuzzy duplicates and
+# enrichment's name + company matching (leads.similarity).
+FUZZY_DUPLICATE_THRESHOLD = env.float("FUZZY_DUPLICATE_THRESHOLD", default=0.85)
 # Website pixel: events accepted per second per site in each web process (the excess is dropped, still 202),
 # and months of events kept before their monthly partition is dropped.
 PIXEL_EVENTS_PER_SECOND_PER_SITE = env.int("PIXEL_EVENTS_PER_SECOND_PER_SITE", default=2000)
