@@ -259,7 +259,9 @@ class _Jobs(Source):
     retry_note = "Runs it again with a fresh set of attempts (cursive.jobs.job_retry)."
 
     def _detail(self, values) -> str:
-        if values["status"] == "pending" and values["attempts"]:
+        if values["status"] == "pending":
+            if not values["attempts"]:
+                return f"Waiting for a worker ({values['max_attempts']} attempts)"
             return f"Waiting to retry (attempt {values['attempts'] + 1} of {values['max_attempts']})"
         return f"{Job.Status(values['status']).label} (attempt {values['attempts']} of {values['max_attempts']})"
 
@@ -655,9 +657,14 @@ class JobTotals:
     overall: dict[str, Totals] = field(default_factory=dict)
 
     def table(self) -> list[tuple[str, str, dict[str, Totals]]]:
-        """(kind, label, period -> totals) per kind, in the order of SOURCES."""
-        labels = kinds()
-        return [(kind, labels[kind], by_period) for kind, by_period in self.by_kind.items()]
+        """(kind, label, period -> totals) of each kind with jobs in the longest period, in the order of SOURCES."""
+        labels, longest = kinds(), self.periods[-1]
+        return [(kind, labels[kind], by_period) for kind, by_period in self.by_kind.items() if by_period[longest].jobs]
+
+    def idle(self) -> list[str]:
+        """The labels of the kinds without a job in the longest period."""
+        labels, longest = kinds(), self.periods[-1]
+        return [labels[kind] for kind, by_period in self.by_kind.items() if not by_period[longest].jobs]
 
 
 def _source_totals(source: Source, now: datetime) -> dict[str, Totals]:
