@@ -120,7 +120,7 @@ class Source:
         raise Conflict(f"{self.label} jobs cannot be retried from here: {self.retry_note}", code="job_not_retryable")
 
     def _row(self, values: dict, **fields) -> JobRow:
-        status = fields.pop("status", None) or self.native[values[self.status_field]]
+        status = self.native[values[self.status_field]]
         return JobRow(
             source=self.key,
             kind=self.kind,
@@ -426,7 +426,7 @@ class WebhookDeliveries(Source):
     native = {"pending": QUEUED, "succeeded": SUCCEEDED, "failed": FAILED}
     duration = ExpressionWrapper(F("duration_ms") / Value(1000.0), output_field=FloatField())
     can_retry = True
-    retry_note = "Delivers that message again now (webhooks.services.delivery_retry)."
+    retry_note = "Delivers that message again now, or once its endpoint is enabled (webhooks.services.delivery_retry)."
 
     def row(self, values):
         error = values["error"]
