@@ -1,5 +1,6 @@
 """Rollups into the analytics summary tables: set-based upserts over the last days (every few minutes)
-or over all history (nightly). The analytics pages read only these tables and a few indexed counts."""
+or over all history (nightly). The analytics pages read only these tables and a few indexed counts.
+And staff's retry of a failed background job from the Jobs page."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from cursive.audit import audit_record
+from cursive.errors import PermissionDenied
+
+from . import jobs
 from .models import PAGE_OF_URL
 
 _CREDITS = """
@@ -84,3 +89,13 @@ def analytics_rollup_recent() -> None:
 
 def analytics_rollup_all() -> None:
     analytics_rollup(days=None)
+
+
+@transaction.atomic
+def staff_job_retry(*, source: str, job_id: str, actor) -> None:
+    """Staff's Retry on the Jobs page: the app that owns the job queues it again through its own service, and an
+    audit row says who asked."""
+    if not actor.is_staff:
+        raise PermissionDenied("Only staff can retry jobs.")
+    workspace = jobs.source_get(source).retry(job_id=job_id)
+    audit_record(actor=actor, action="jobs.retry", target=f"{source}:{job_id}", workspace=workspace)
