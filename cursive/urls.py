@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("marketplace/", include("marketplace.urls")),
     path("partner/", include("partners.urls")),
+    path("enrichment/", include("enrichment.urls")),
     path("", include("segments.urls")),
     path("", include("visitors.urls")),
     path("", include("webhooks.urls")),
