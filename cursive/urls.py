@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("visitors.api_urls")),
     path("", include("webhooks.api_urls")),
     path("", include("sequences.api_urls")),
+    path("", include("enrichment.api_urls")),
     path("", include("analytics.api_urls")),
 ]
 
