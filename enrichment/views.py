@@ -52,7 +52,9 @@ def enrichment_start(request):
                 f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files.",
             )
         else:
-            token, path = drafts.draft_save(request.session, kind=DRAFT_KIND, workspace_id=request.workspace.pk, incoming=incoming)
+            token, path = drafts.draft_save(
+                request.session, kind=DRAFT_KIND, workspace_id=request.workspace.pk, incoming=incoming
+            )
             try:
                 detect_format(path)
             except FileRejected as exc:

@@ -2,7 +2,7 @@
 
 The buyer opens Enrichment from the sidebar (its empty state says the preview is free), drops a 1,500-row CSV on
 the drop zone, maps the one column the guesses miss ("Attendee Contact", the emails) by hand, and watches the
-detail page poll itself while a `manage.py qcluster` child process matches the list 250 rows at a time. The free
+detail page poll itself while a `manage.py qcluster` child process matches the list 100 rows at a time. The free
 preview shows the exact counts (matched by email and by phone, people the workspace already owns, rows without a
 usable key) and the exact quote; the buyer confirms, watches the progress reach Complete, downloads the file and
 finds the enriched title of a known row in it. The balance went down by exactly the quote, in one ledger row.
@@ -11,7 +11,6 @@ finds the enriched title of a known row in it. The balance went down by exactly 
 from __future__ import annotations
 
 import csv
-import io
 import re
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import time
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from playwright.sync_api import expect
 
 from credits.models import CreditTransaction
@@ -35,15 +35,15 @@ from .conftest import artifact_path
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ROWS = 1_500
-CHUNK_ROWS = 250
+CHUNK_ROWS = 100
 FILE_NAME = "spring-summit-attendees.csv"
 # "Attendee Contact" (the emails) is the column no header alias recognises: the buyer maps it by hand.
 HEADER = ["Attendee Contact", "First Name", "Last Name", "Company", "Mobile", "Badge"]
 # Data rows (from 1) by what they are: every 3rd row is a person of the lead database found by email, every 10th
-# (not a 3rd) one found by phone; every 50th has no usable key; the rest are strangers.
-BY_EMAIL = {n for n in range(1, ROWS + 1) if n % 3 == 0}
-BY_PHONE = {n for n in range(1, ROWS + 1) if n % 10 == 0 and n not in BY_EMAIL}
+# (not a 3rd) one found by phone; every 50th (from the 25th) has no usable key; the rest are strangers.
 NO_KEY = {n for n in range(1, ROWS + 1) if n % 50 == 25}
+BY_EMAIL = {n for n in range(1, ROWS + 1) if n % 3 == 0 and n not in NO_KEY}
+BY_PHONE = {n for n in range(1, ROWS + 1) if n % 10 == 0 and n not in BY_EMAIL | NO_KEY}
 OWNED = {3, 6, 9, 12, 15}  # matched by email, and already the workspace's leads: free
 TARGET_ROW = 999
 TARGET_TITLE = "Chief Revenue Officer, Americas"
@@ -120,8 +120,12 @@ READ_REPORT = """() => {
 }"""
 
 
-def watch(page, *, until: str, seconds: float, alive) -> list[tuple[str, str]]:
-    """The (status, progress label) states the polling page shows, each once, until the status is `until`."""
+def _percent(state: dict) -> int:
+    return int(state["label"].rstrip("%") or 0)
+
+
+def watch(page, *, until, seconds: float, alive) -> list[tuple[str, str]]:
+    """The (status, progress label) states the polling page shows, each once, until `until(state)`."""
     seen: list[tuple[str, str]] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and alive():
@@ -131,9 +135,33 @@ def watch(page, *, until: str, seconds: float, alive) -> list[tuple[str, str]]:
             if not seen or seen[-1] != here:
                 seen.append(here)
                 assert state["width"] == state["label"], f"the bar and its label disagree: {state}"
-            if state["status"] == until:
+            if until(state):
                 return seen
         page.wait_for_timeout(100)
+    return seen
+
+
+def hold_worker_mid_file(page, enrichment_id: int, alive) -> list[tuple[str, str]] | None:
+    """Once the worker has committed a chunk, lock the enrichment's row (its next chunk's commit waits on it) and
+    watch the page show the partial progress, then let go. None when the worker was done before it was caught."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and alive():
+        status, chunks = Enrichment.objects.filter(pk=enrichment_id).values_list("status", "chunks_done").get()
+        if status == Enrichment.Status.MATCHING and chunks >= 1:
+            break
+        if status not in (Enrichment.Status.QUEUED, Enrichment.Status.MATCHING):
+            return None
+        time.sleep(0.005)
+    else:
+        return None
+    with transaction.atomic():
+        locked = Enrichment.objects.select_for_update().get(pk=enrichment_id)
+        if locked.status != Enrichment.Status.MATCHING:
+            return None
+        seen = watch(
+            page, until=lambda state: state["status"] == "matching" and 0 < _percent(state) < 100, seconds=15, alive=alive
+        )
+        expect(page.get_by_test_id("progress-rows")).to_contain_text(f"{locked.total_rows:,} of about {ROWS:,} rows checked")
     return seen
 
 
@@ -214,13 +242,17 @@ def test_a_buyer_enriches_a_list_and_downloads_it(page, live_server, tenant, set
         expect(page).to_have_url(re.compile(re.escape(f"{base}/enrichment/") + r"\d+/$"))
         enrichment = Enrichment.objects.get(workspace=tenant.workspace)
         assert enrichment.mapping["Attendee Contact"] == "email"
-        seen = watch(page, until="awaiting_confirmation", seconds=120, alive=alive)
-        print(f"matching as the page showed it: {seen}")
+        held = hold_worker_mid_file(page, enrichment.pk, alive)
+        ready = watch(page, until=lambda state: state["status"] == "awaiting_confirmation", seconds=120, alive=alive)
+        seen = (held or []) + [state for i, state in enumerate(ready) if i or not held or state != held[-1]]
+        print(f"matching as the page showed it: {seen} (worker held mid-file: {held is not None})")
         assert alive(), f"the worker died:\n{worker_output()}"
         assert seen and seen[-1][0] == "awaiting_confirmation", (seen, worker_output())
         assert seen[0][0] in ("queued", "matching"), seen  # the page showed the list before it was matched
         percents = [int(label.rstrip("%")) for status, label in seen if label]
         assert percents == sorted(percents), f"the progress went backwards: {seen}"
+        if held is not None:
+            assert any(status == "matching" and 0 < int(label.rstrip("%")) < 100 for status, label in seen), seen
 
         # The free preview: exact counts and the exact quote, nothing charged yet.
         expect(page.get_by_test_id("total-rows")).to_have_text(f"{ROWS:,}")
@@ -239,7 +271,7 @@ def test_a_buyer_enriches_a_list_and_downloads_it(page, live_server, tenant, set
         # Confirm, and watch the result being written until it is complete.
         page.get_by_test_id("confirm").click()
         expect(page.locator("#toasts")).to_contain_text(f"Confirmed: {BILLABLE:,} new leads for {QUOTE:,.2f} credits.")
-        seen = watch(page, until="complete", seconds=120, alive=alive)
+        seen = watch(page, until=lambda state: state["status"] == "complete", seconds=120, alive=alive)
         print(f"processing as the page showed it: {seen}")
         assert seen and seen[-1][0] == "complete", (seen, worker_output())
         expect(page.get_by_test_id("result-summary")).to_contain_text(f"Enriched {BILLABLE:,} of {ROWS:,} rows")
@@ -251,7 +283,8 @@ def test_a_buyer_enriches_a_list_and_downloads_it(page, live_server, tenant, set
             page.get_by_test_id("download").click()
         download = download_info.value
         assert download.suggested_filename == "spring-summit-attendees-enriched.csv"
-        result = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8-sig").read())))
+        with open(download.path(), encoding="utf-8-sig", newline="") as handle:
+            result = list(csv.DictReader(handle))
         assert len(result) == ROWS
         assert [row["Badge"] for row in result] == [f"B{n}" for n in range(1, ROWS + 1)]  # every row, in order
         target = result[TARGET_ROW - 1]
@@ -267,9 +300,17 @@ def test_a_buyer_enriches_a_list_and_downloads_it(page, live_server, tenant, set
             worker.kill()
             worker.wait(timeout=30)
 
-    # The pages fit a phone.
+    # The pages fit a phone, the column mapping too (this time the file comes through the file input).
     page.set_viewport_size({"width": 390, "height": 844})
-    for path in ("/enrichment/", "/enrichment/new/", f"/enrichment/{enrichment.pk}/"):
+    for path in ("/enrichment/", f"/enrichment/{enrichment.pk}/", "/enrichment/new/"):
         page.goto(f"{base}{path}")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{path} is {width}px wide on a 390px phone"
+    page.wait_for_load_state("domcontentloaded")
+    page.locator("#dropzone input[type=file]").set_input_files(str(csv_path))
+    expect(page.locator("#dropzone-name")).to_contain_text(FILE_NAME)
+    page.get_by_role("button", name="Continue to column check").click()
+    expect(page.get_by_role("heading", name="Check the columns")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.screenshot(path=str(artifact_path("enrichment-mapping-phone.png")), full_page=True)
+    assert width <= 390, f"the column mapping is {width}px wide on a 390px phone"

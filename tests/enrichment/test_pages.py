@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -21,34 +20,14 @@ from credits.selectors import credit_balance
 from credits.services import credits_grant
 from enrichment import services
 from enrichment.models import Enrichment
-from leads.models import Company, Lead, Person
-from leads.normalize import dedup_hash
+from leads.models import Lead
 from leads.services import lead_create
+
+from .conftest import make_person
 
 pytestmark = pytest.mark.django_db
 
-_n = itertools.count(1)
 HEADER = ["Contact", "Mobile", "First Name", "Last Name", "Job Title"]
-
-
-def make_person(**fields) -> Person:
-    n = next(_n)
-    company, _ = Company.objects.get_or_create(domain=f"firm{n}.example", defaults={"name": f"Firm {n}"})
-    values = {
-        "first_name": f"Pat{n}",
-        "last_name": "Known",
-        "email": f"pat{n}@firm{n}.example",
-        "phone": "",
-        "title": f"Head of Sales {n}",
-        "company_name": company.name,
-        "company_domain": company.domain,
-        "city": "Austin",
-        "state": "TX",
-        **fields,
-    }
-    values.setdefault("has_email", bool(values["email"]))
-    values.setdefault("has_phone", bool(values["phone"]))
-    return Person.objects.create(company=company, dedup_hash=dedup_hash(values["email"], values["phone"]), **values)
 
 
 @pytest.fixture
@@ -90,7 +69,7 @@ HAND_MAPPING = mapped(Contact="email", Mobile="phone", **{"First Name": "first_n
 def create_through_pages(client, people) -> Enrichment:
     token_url = start(client, list_csv(people)).url
     response = client.post(token_url, HAND_MAPPING)
-    enrichment = Enrichment.objects.get()
+    enrichment = Enrichment.objects.latest("id")
     assert response.status_code == 302 and response.url == f"/enrichment/{enrichment.pk}/"
     return enrichment
 
@@ -156,8 +135,9 @@ def partner_client(tenant_factory):
 @pytest.mark.parametrize(
     ("content", "words"),
     [
-        (b"\x00\x01\x02binary", "not a CSV"),
-        (b"", "empty"),
+        (b"\x00\x01\x02binary", "not a text CSV file (it contains binary data)"),
+        (b",,\na,b,c\n", "The first line is empty"),
+        (b"", "The submitted file is empty."),
     ],
 )
 def test_an_unreadable_file_is_refused_at_once_with_no_draft_left(buyer, settings, tmp_path, content, words):
@@ -225,7 +205,8 @@ def test_matching_shows_a_live_progress_bar_that_stops_polling_at_the_preview(bu
 
 def test_the_preview_shows_counts_fills_and_the_exact_quote_against_the_balance(buyer, tenant, lead_database):
     enrichment = matched(buyer, lead_database)
-    assert (enrichment.total_rows, enrichment.matched_rows, enrichment.already_owned_rows, enrichment.unusable_rows) == (6, 4, 1, 1)
+    counts = (enrichment.total_rows, enrichment.matched_rows, enrichment.already_owned_rows, enrichment.unusable_rows)
+    assert counts == (6, 4, 1, 1)
     assert enrichment.billable_rows == 3 and enrichment.credits_quote == Decimal("0.60")
     page = report_of(buyer.get(f"/enrichment/{enrichment.pk}/").content.decode())
     assert re.search(r'data-testid="total-rows">6<', page) and re.search(r'data-testid="matched-rows">4<', page)
@@ -238,7 +219,7 @@ def test_the_preview_shows_counts_fills_and_the_exact_quote_against_the_balance(
     assert 'data-testid="balance">0.00<' in page
     short = re.search(r'data-testid="short">(.*?)</p>', page, re.S).group(1)
     assert "0.60 credits short" in short and 'href="/credits/"' in short
-    assert 'action="/enrichment/%d/confirm/"' % enrichment.pk in page and 'name="max_credits"' in page
+    assert f'action="/enrichment/{enrichment.pk}/confirm/"' in page and 'name="max_credits"' in page
     assert 'data-confirm="Cancel this enrichment?' in page
     assert 'class="grid grid-3 my-1"' in page and 'class="grid grid-2 my-1"' in page  # one column on a phone
 
@@ -278,7 +259,7 @@ def test_confirm_through_the_page_charges_the_quote_once_then_the_file_downloads
 
     services.enrichment_build_result(enrichment_id=enrichment.pk)
     page = buyer.get(url).content.decode()
-    assert "hx-trigger" not in page and 'data-testid="download"' in page
+    assert 'hx-trigger="every 1s"' not in page and 'data-testid="download"' in page
     assert "Enriched <strong>3</strong> of 6 rows for <strong>0.60</strong> credits" in page
     download = buyer.get(f"{url}download")
     assert download["Content-Type"] == "text/csv; charset=utf-8"
@@ -330,7 +311,7 @@ def test_cancel_through_the_page_charges_nothing_and_says_so(csrf_buyer, buyer, 
     response = csrf_buyer.post(f"{url}cancel/", {"csrfmiddlewaretoken": token}, follow=True)
     page = response.content.decode()
     assert "Cancelled “attendees.csv”. Nothing was charged." in page and 'data-testid="cancelled"' in page
-    assert "hx-trigger" not in page and 'data-testid="quote"' not in page
+    assert 'hx-trigger="every 1s"' not in page and 'data-testid="quote"' not in page
     assert credit_balance(workspace=tenant.workspace) == Decimal("10.00")
 
     late = csrf_buyer.post(f"{url}confirm/", {"csrfmiddlewaretoken": token}, follow=True)
@@ -375,7 +356,7 @@ def test_a_failed_enrichment_says_what_happened(buyer, lead_database):
     page = buyer.get(f"/enrichment/{enrichment.pk}/").content.decode()
     failure = re.search(r'data-testid="failure">(.*?)</div>', page, re.S).group(1)
     assert "Row 4 could not be decoded as UTF-8." in failure and "Nothing was charged." in failure
-    assert "hx-trigger" not in page
+    assert 'hx-trigger="every 1s"' not in page
 
 
 def test_another_workspaces_enrichment_is_404_on_every_page(buyer, client, other_tenant, tenant, lead_database):
