@@ -184,6 +184,7 @@ def test_a_mapping_that_cannot_match_anything_says_why_on_the_form(buyer, lead_d
     page = response.content.decode()
     problem = services.mapping_problem({"first_name", "title"})
     assert 'class="form-errors"' in page and problem in page
+    assert "Columns found" not in page  # the form said it, before the file went to the service
     assert not Enrichment.objects.exists()
     twice = buyer.post(url, mapped(Contact="email", Mobile="email"))
     assert "Email is chosen twice" in twice.content.decode()
