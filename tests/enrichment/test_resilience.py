@@ -98,15 +98,15 @@ def big_list(rows: int) -> bytes:
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_file_resumes_to_the_totals_of_an_uninterrupted_run_and_charges_once(tenant_factory, settings):
-    settings.ENRICHMENT_CHUNK_ROWS = 200
-    content = big_list(20_000)
+    settings.ENRICHMENT_CHUNK_ROWS = 100
+    content = big_list(10_000)
     interrupted_tenant, reference_tenant = tenant_factory("Interrupted"), tenant_factory("Reference")
     interrupted = upload(interrupted_tenant, content, match=False)
     code = f"from enrichment.services import enrichment_match; enrichment_match(enrichment_id={interrupted.pk})"
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=REPO,
-        env=child_env(ENRICHMENT_CHUNK_ROWS=200, MEDIA_ROOT=settings.MEDIA_ROOT),
+        env=child_env(ENRICHMENT_CHUNK_ROWS=100, MEDIA_ROOT=settings.MEDIA_ROOT),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -140,21 +140,21 @@ def test_a_worker_killed_mid_file_resumes_to_the_totals_of_an_uninterrupted_run_
         "fills",
     )
     assert [getattr(interrupted, c) for c in counts] == [getattr(reference, c) for c in counts]
-    assert interrupted.total_rows == 20_000 and interrupted.matched_rows == 15_000
-    assert interrupted.billable_rows == 10_000 and interrupted.credits_quote == Decimal("2000.00")
+    assert interrupted.total_rows == 10_000 and interrupted.matched_rows == 7_500
+    assert interrupted.billable_rows == 5_000 and interrupted.credits_quote == Decimal("1000.00")
 
     def rows(enrichment):
         return set(EnrichmentRow.objects.filter(enrichment=enrichment).values_list("row", "person_id", "duplicate", "billable"))
 
     assert rows(interrupted) == rows(reference)
     for who, enrichment in ((interrupted_tenant, interrupted), (reference_tenant, reference)):
-        fund(who, 2000)
+        fund(who, 1000)
         enrichment_confirm(workspace=who.workspace, enrichment_id=enrichment.pk, actor=who.user)
         enrichment_confirm(workspace=who.workspace, enrichment_id=enrichment.pk, actor=who.user)
         assert CreditTransaction.objects.filter(reference=enrichment.reference).count() == 1
         assert credit_balance(workspace=who.workspace) == 0
-        assert Lead.objects.filter(workspace=who.workspace).count() == 10_000
+        assert Lead.objects.filter(workspace=who.workspace).count() == 5_000
     enrichment_build_result(enrichment_id=interrupted.pk)
     interrupted.refresh_from_db()
-    assert interrupted.status == Enrichment.Status.COMPLETE and interrupted.result_rows == 20_000
+    assert interrupted.status == Enrichment.Status.COMPLETE and interrupted.result_rows == 10_000
     call_command("check_consistency")
