@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
+from django.utils.text import capfirst
 
 from accounts.models import Workspace
 from cursive.errors import Conflict, NotFound
@@ -28,8 +29,11 @@ def enrichment_get(*, workspace: Workspace, enrichment_id) -> Enrichment:
     return enrichment
 
 
+_LABELS = {"linkedin_url": "LinkedIn URL", "zip": "ZIP code"}
+
+
 def field_label(name: str) -> str:
-    return Lead._meta.get_field(name).verbose_name.replace("linkedin url", "LinkedIn URL")
+    return _LABELS.get(name) or capfirst(Lead._meta.get_field(name).verbose_name)
 
 
 def enrichment_preview(*, enrichment: Enrichment) -> dict:

@@ -91,6 +91,19 @@ def _upload(other):
     ).pk
 
 
+def _enrichment(other):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from enrichment.services import enrichment_create
+
+    return enrichment_create(
+        workspace=other.workspace,
+        file=SimpleUploadedFile("theirs.csv", b"email\nsomeone@globex.example\n"),
+        mapping=None,
+        created_by=other.user,
+    ).pk
+
+
 def _pixel(other):
     from visitors.services import pixel_create
 
@@ -184,6 +197,7 @@ OBJECT_FACTORIES = {
     "visitor_id": _visitor,
     "segment_id": _segment,
     "upload_id": _upload,
+    "enrichment_id": _enrichment,
     "credit_purchase_id": _credit_purchase,
     "purchase_id": _lead_purchase,
     "lead_id": _lead,

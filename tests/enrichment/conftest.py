@@ -71,3 +71,35 @@ def upload(tenant, content: bytes, *, name="list.csv", mapping=None, match=True)
 
 def fund(tenant, amount) -> None:
     credits_adjust(workspace=tenant.workspace, amount=str(amount), actor=None, reason="test funds")
+
+
+def make_people(count: int, *, prefix: str, **fields) -> list[Person]:
+    """`count` people at companies of their own, in two inserts (a person's fields as make_person's)."""
+    companies = Company.objects.bulk_create(
+        [
+            Company(domain=f"{prefix}{i}.example", name=f"{prefix.title()} Works {i}", size="51-200", industry="SaaS")
+            for i in range(count)
+        ]
+    )
+    people = []
+    for i, company in enumerate(companies):
+        values = {
+            "first_name": f"{prefix.title()}{i}",
+            "last_name": f"Morgan{i}",
+            "email": f"{prefix}{i}@{company.domain}",
+            "phone": "",
+            "title": "Head of Growth",
+            "seniority": "director",
+            "company_name": company.name,
+            "company_domain": company.domain,
+            "company_size": "51-200",
+            "industry": "SaaS",
+            "city": "Denver",
+            "state": "CO",
+            "score": 40,
+            "linkedin_url": "",
+        }
+        values.update({key: value(i) if callable(value) else value for key, value in fields.items()})
+        values.update(has_email=bool(values["email"]), has_phone=bool(values["phone"]), has_linkedin=bool(values["linkedin_url"]))
+        people.append(Person(company=company, dedup_hash=dedup_hash(values["email"], values["phone"]), **values))
+    return Person.objects.bulk_create(people)
