@@ -21,7 +21,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -179,7 +179,12 @@ def _fail(enrichment: Enrichment, message: str) -> Enrichment:
     return enrichment
 
 
-_PERSON_COLUMNS = ", ".join(f"p.{name}" for name in ("id", "dedup_hash", *FILL_FIELDS))
+# What matching needs of a person: its identity, which fields it has (bit i: FILL_FIELDS[i], computed by
+# PostgreSQL) and what name + company matching judges. The values themselves are read when the result is written.
+_NAME_FIELDS = ("first_name", "last_name", "company_name", "company_domain")
+_FIELD_BITS = {name: 1 << bit for bit, name in enumerate(FILL_FIELDS)}
+_HAS_FIELDS = " + ".join(f"(CASE WHEN p.{name} <> '' THEN {bit} ELSE 0 END)" for name, bit in _FIELD_BITS.items())
+_PERSON_COLUMNS = ", ".join(["p.id", "p.dedup_hash", _HAS_FIELDS, *(f"p.{name}" for name in _NAME_FIELDS)])
 # Only people who can become a lead (a lead needs an email or a phone) are matches.
 _REACHABLE = "(p.email <> '' OR p.phone <> '')"
 _BY_HASH_SQL = "SELECT p.dedup_hash, {columns} FROM leads_person p WHERE p.dedup_hash = ANY(%s) AND {reachable}"
@@ -208,6 +213,16 @@ ORDER BY q.key, p.score DESC, p.id
 _BY_DOMAIN_SQL = """
 SELECT q.domain || ' ' || q.last, {columns} FROM unnest(%s::text[], %s::text[]) AS q(domain, last)
 JOIN leads_company c ON c.domain = q.domain
+CROSS JOIN LATERAL (
+    SELECT * FROM leads_person p WHERE p.company_id = c.id AND similarity(lower(p.last_name), q.last) >= 0.3
+    AND {reachable} OFFSET 0
+) p
+"""
+# A company written as the lead database writes it (case aside) is found by company_lower_name_idx; only rows
+# whose company that finds nobody at are looked up by word similarity below (about a millisecond a company).
+_BY_COMPANY_EXACT_SQL = """
+SELECT q.company || ' ' || q.last, {columns} FROM unnest(%s::text[], %s::text[]) AS q(company, last)
+JOIN leads_company c ON lower(c.name) = q.company
 CROSS JOIN LATERAL (
     SELECT * FROM leads_person p WHERE p.company_id = c.id AND similarity(lower(p.last_name), q.last) >= 0.3
     AND {reachable} OFFSET 0
@@ -243,7 +258,8 @@ def _by_linkedin_sql() -> str:
 class _Person:
     id: int
     dedup_hash: str
-    values: dict
+    has_fields: int
+    values: dict  # _NAME_FIELDS
 
 
 def _people(sql: str, *keys: list) -> dict[str, list[_Person]]:
@@ -251,12 +267,13 @@ def _people(sql: str, *keys: list) -> dict[str, list[_Person]]:
     found: dict[str, list[_Person]] = {}
     if not keys[0]:
         return found
-    with transaction.atomic(), connection.cursor() as cursor:
-        if sql is _BY_COMPANY_NAME_SQL:
+    company = sql is _BY_COMPANY_NAME_SQL
+    with transaction.atomic() if company else nullcontext(), connection.cursor() as cursor:
+        if company:
             cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [COMPANY_WORD_SIMILARITY])
         cursor.execute(sql.format(columns=_PERSON_COLUMNS, reachable=_REACHABLE), list(keys))
-        for key, person_id, dedup, *values in cursor.fetchall():
-            found.setdefault(key, []).append(_Person(person_id, dedup, dict(zip(FILL_FIELDS, values, strict=True))))
+        for key, person_id, dedup, has_fields, *values in cursor.fetchall():
+            found.setdefault(key, []).append(_Person(person_id, dedup, has_fields, dict(zip(_NAME_FIELDS, values, strict=True))))
     return found
 
 
@@ -274,16 +291,16 @@ class _ChunkResult:
 
 
 def _name_key(values: dict) -> tuple[str, str, str] | None:
-    """("domain", domain, last name) or ("company", company without legal suffixes, last name) for a row with a
-    first and last name and a company; else None."""
+    """("domain", domain, last name) or ("company", company name, last name), lowercase, for a row with a first
+    and last name and a company; else None."""
     last = normalize.clean_text(values.get("last_name")).lower()
     if not (fold(values.get("first_name", "")) and fold(last)):
         return None
     domain = domain_key(values.get("company_domain", ""))
     if domain:
         return "domain", domain, last
-    company = company_key(values.get("company_name", ""))
-    if company:
+    company = normalize.clean_text(values.get("company_name")).lower()
+    if company_key(company):
         return "company", company, last
     return None
 
@@ -305,11 +322,26 @@ def _best_by_name(values: dict, candidates: list[_Person]) -> _Match | None:
 
 
 def _fill_mask(values: dict, person: _Person) -> int:
-    mask = 0
-    for bit, name in enumerate(FILL_FIELDS):
-        if person.values[name] and not (values.get(name) or "").strip():
-            mask |= 1 << bit
-    return mask
+    """The fields the person has and the row lacks (bit i: FILL_FIELDS[i])."""
+    present = 0
+    for name, value in values.items():
+        if value and name in _FIELD_BITS and value.strip():
+            present |= _FIELD_BITS[name]
+    return person.has_fields & ~present
+
+
+def _phone_key(text: str) -> str:
+    """The E.164 form of a plainly written number without parsing it (libphonenumber takes a fraction of a
+    millisecond a number): 10 US digits, 1 + 10 digits, or + and the digits. '' otherwise; a number written
+    any other way, or one that matches nobody this way, goes through leads.normalize.normalize_phone."""
+    digits = normalize.phone_digits(text)
+    if text.lstrip().startswith("+"):
+        return f"+{digits}" if 8 <= len(digits) <= 15 else ""
+    if len(digits) == 10:
+        return f"+1{digits}"
+    if len(digits) == 11 and digits[0] == "1":
+        return f"+{digits}"
+    return ""
 
 
 def _match_chunk(enrichment: Enrichment, rows: list[Row]) -> _ChunkResult:
@@ -330,16 +362,30 @@ def _match_chunk(enrichment: Enrichment, rows: list[Row]) -> _ChunkResult:
         for number in by_email[key]:
             matches[number] = _Match(Method.EMAIL, people[0], exact)
 
+    # Phones: plainly written numbers first; those that found nobody are parsed for real (is it a number at
+    # all? written another way?), and looked up again when parsing gives another form.
+    phones = {number: values["phone"] for number, values in values_of.items() if number not in matches and values.get("phone")}
+    guessed = {number: _phone_key(text) for number, text in phones.items()}
     by_phone: dict[str, list[int]] = {}
-    for number, values in values_of.items():
-        if number not in matches and (values.get("phone") or "").strip():
-            phone = normalize.normalize_phone(values["phone"])
+    for number, key in guessed.items():
+        if key:
+            by_phone.setdefault(key, []).append(number)
+    for lookup in (1, 2):
+        for key, people in _people(_BY_PHONE_SQL, list(by_phone)).items():
+            usable.update(by_phone[key])
+            for number in by_phone[key]:
+                matches[number] = _Match(Method.PHONE, people[0], exact)
+        by_phone = {}
+        if lookup == 2:
+            break
+        for number, text in phones.items():
+            if number in matches or not text.strip():
+                continue
+            phone = normalize.normalize_phone(text)
             if phone:
-                by_phone.setdefault(phone, []).append(number)
-    usable.update(itertools.chain.from_iterable(by_phone.values()))
-    for key, people in _people(_BY_PHONE_SQL, list(by_phone)).items():
-        for number in by_phone[key]:
-            matches[number] = _Match(Method.PHONE, people[0], exact)
+                usable.add(number)
+                if phone != guessed[number]:
+                    by_phone.setdefault(phone, []).append(number)
 
     by_linkedin: dict[str, list[int]] = {}
     for number, values in values_of.items():
@@ -357,12 +403,18 @@ def _match_chunk(enrichment: Enrichment, rows: list[Row]) -> _ChunkResult:
         if number not in matches and (key := _name_key(values)):
             by_name.setdefault(key, []).append(number)
     usable.update(itertools.chain.from_iterable(by_name.values()))
-    found = {}
-    for kind, sql in (("domain", _BY_DOMAIN_SQL), ("company", _BY_COMPANY_NAME_SQL)):
-        pairs = [(company, last) for key_kind, company, last in by_name if key_kind == kind]
-        found[kind] = _people(sql, [company for company, _ in pairs], [last for _, last in pairs])
-    for (kind, company, last), numbers in by_name.items():
-        candidates = found[kind].get(f"{company} {last}", [])
+    domains = [(company, last) for kind, company, last in by_name if kind == "domain"]
+    companies = [(company, last) for kind, company, last in by_name if kind == "company"]
+    found = _people(_BY_DOMAIN_SQL, [domain for domain, _ in domains], [last for _, last in domains])
+    found.update(_people(_BY_COMPANY_EXACT_SQL, [company for company, _ in companies], [last for _, last in companies]))
+    similar = [(company, last) for company, last in companies if f"{company} {last}" not in found]
+    by_similar_name = _people(
+        _BY_COMPANY_NAME_SQL, [company_key(company) for company, _ in similar], [last for _, last in similar]
+    )
+    for company, last in similar:
+        found[f"{company} {last}"] = by_similar_name.get(f"{company_key(company)} {last}", [])
+    for (_, company, last), numbers in by_name.items():
+        candidates = found.get(f"{company} {last}", [])
         for number in numbers:
             if match := _best_by_name(values_of[number], candidates):
                 matches[number] = match
