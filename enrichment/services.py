@@ -344,82 +344,87 @@ def _phone_key(text: str) -> str:
     return ""
 
 
+EXACT = Decimal("1.000")
+
+
+def _grouped(pairs) -> dict[str, list[int]]:
+    """key -> row numbers, from (row number, key) pairs; rows without a key left out."""
+    grouped: dict[str, list[int]] = {}
+    for number, key in pairs:
+        if key:
+            grouped.setdefault(key, []).append(number)
+    return grouped
+
+
+def _take(matches: dict[int, _Match], method: str, keyed: dict[str, list[int]], found: dict[str, list[_Person]]) -> None:
+    for key, people in found.items():
+        for number in keyed[key]:
+            matches[number] = _Match(method, people[0], EXACT)
+
+
 def _match_chunk(enrichment: Enrichment, rows: list[Row]) -> _ChunkResult:
     """Each row by its strongest key that finds somebody: email, then phone, then LinkedIn URL, then name +
-    company. One query per kind of key for the whole chunk."""
-    usable: set[int] = set()
-    matches: dict[int, _Match] = {}
+    company. A handful of queries for the whole chunk, whatever its size."""
     values_of = {row.number: row.values for row in rows if not row.error}
-    exact = Decimal("1.000")
+    matches: dict[int, _Match] = {}
+    usable: set[int] = set()  # rows with a key worth looking up, found or not
 
-    by_email: dict[str, list[int]] = {}
-    for number, values in values_of.items():
-        email = normalize.normalize_email(values.get("email"))
-        if email and normalize.is_valid_email(email):
-            by_email.setdefault(normalize.dedup_hash(email, ""), []).append(number)
-    usable.update(itertools.chain.from_iterable(by_email.values()))
-    for key, people in _people(_BY_HASH_SQL, list(by_email)).items():
-        for number in by_email[key]:
-            matches[number] = _Match(Method.EMAIL, people[0], exact)
+    def unmatched():
+        return ((number, values) for number, values in values_of.items() if number not in matches)
 
-    # Phones: plainly written numbers first; those that found nobody are parsed for real (is it a number at
-    # all? written another way?), and looked up again when parsing gives another form.
-    phones = {number: values["phone"] for number, values in values_of.items() if number not in matches and values.get("phone")}
-    guessed = {number: _phone_key(text) for number, text in phones.items()}
-    by_phone: dict[str, list[int]] = {}
-    for number, key in guessed.items():
-        if key:
-            by_phone.setdefault(key, []).append(number)
-    for lookup in (1, 2):
-        for key, people in _people(_BY_PHONE_SQL, list(by_phone)).items():
-            usable.update(by_phone[key])
-            for number in by_phone[key]:
-                matches[number] = _Match(Method.PHONE, people[0], exact)
-        by_phone = {}
-        if lookup == 2:
-            break
-        for number, text in phones.items():
-            if number in matches or not text.strip():
-                continue
-            phone = normalize.normalize_phone(text)
-            if phone:
-                usable.add(number)
-                if phone != guessed[number]:
-                    by_phone.setdefault(phone, []).append(number)
-
-    by_linkedin: dict[str, list[int]] = {}
-    for number, values in values_of.items():
-        if number not in matches:
-            key = normalize.linkedin_key(values.get("linkedin_url"))
-            if key:
-                by_linkedin.setdefault(key, []).append(number)
-    usable.update(itertools.chain.from_iterable(by_linkedin.values()))
-    for key, people in _people(_by_linkedin_sql(), list(by_linkedin)).items():
-        for number in by_linkedin[key]:
-            matches[number] = _Match(Method.LINKEDIN, people[0], exact)
-
-    by_name: dict[tuple[str, str, str], list[int]] = {}
-    for number, values in values_of.items():
-        if number not in matches and (key := _name_key(values)):
-            by_name.setdefault(key, []).append(number)
-    usable.update(itertools.chain.from_iterable(by_name.values()))
-    domains = [(company, last) for kind, company, last in by_name if kind == "domain"]
-    companies = [(company, last) for kind, company, last in by_name if kind == "company"]
-    found = _people(_BY_DOMAIN_SQL, [domain for domain, _ in domains], [last for _, last in domains])
-    found.update(_people(_BY_COMPANY_EXACT_SQL, [company for company, _ in companies], [last for _, last in companies]))
-    similar = [(company, last) for company, last in companies if f"{company} {last}" not in found]
-    by_similar_name = _people(
-        _BY_COMPANY_NAME_SQL, [company_key(company) for company, _ in similar], [last for _, last in similar]
+    by_email = _grouped(
+        (number, normalize.dedup_hash(email, ""))
+        for number, values in unmatched()
+        if (email := normalize.normalize_email(values.get("email"))) and normalize.is_valid_email(email)
     )
-    for company, last in similar:
-        found[f"{company} {last}"] = by_similar_name.get(f"{company_key(company)} {last}", [])
-    for (_, company, last), numbers in by_name.items():
-        candidates = found.get(f"{company} {last}", [])
-        for number in numbers:
+    usable.update(itertools.chain.from_iterable(by_email.values()))
+    _take(matches, Method.EMAIL, by_email, _people(_BY_HASH_SQL, list(by_email)))
+
+    # Plainly written numbers are looked up as they are; those that found nobody are parsed for real (is it a
+    # number at all? written another way?) and looked up again where parsing gives another form.
+    phones = {number: values["phone"] for number, values in unmatched() if (values.get("phone") or "").strip()}
+    guessed = {number: _phone_key(text) for number, text in phones.items()}
+    by_phone = _grouped(guessed.items())
+    found = _people(_BY_PHONE_SQL, list(by_phone))
+    usable.update(itertools.chain.from_iterable(by_phone[key] for key in found))
+    _take(matches, Method.PHONE, by_phone, found)
+    parsed = {number: normalize.normalize_phone(text) for number, text in phones.items() if number not in matches}
+    usable.update(number for number, phone in parsed.items() if phone)
+    by_phone = _grouped((number, phone) for number, phone in parsed.items() if phone and phone != guessed[number])
+    _take(matches, Method.PHONE, by_phone, _people(_BY_PHONE_SQL, list(by_phone)))
+
+    by_linkedin = _grouped((number, normalize.linkedin_key(values.get("linkedin_url"))) for number, values in unmatched())
+    usable.update(itertools.chain.from_iterable(by_linkedin.values()))
+    _take(matches, Method.LINKEDIN, by_linkedin, _people(_by_linkedin_sql(), list(by_linkedin)))
+
+    by_name = _grouped((number, _name_key(values)) for number, values in unmatched())
+    usable.update(itertools.chain.from_iterable(by_name.values()))
+    for key, candidates in _name_candidates(list(by_name)).items():
+        for number in by_name[key]:
             if match := _best_by_name(values_of[number], candidates):
                 matches[number] = match
 
     return _judge(enrichment, rows, matches, usable)
+
+
+def _name_candidates(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[_Person]]:
+    """The people each (kind, company, last name) key of name + company matching could be: at the company of
+    that domain, or of that name, else of a similar name."""
+
+    def lookup(sql, pairs):
+        found = _people(sql, [company for company, _ in pairs], [last for _, last in pairs])
+        return {pair: found.get(f"{pair[0]} {pair[1]}", []) for pair in pairs}
+
+    domains = lookup(_BY_DOMAIN_SQL, [(company, last) for kind, company, last in keys if kind == "domain"])
+    companies = lookup(_BY_COMPANY_EXACT_SQL, [(company, last) for kind, company, last in keys if kind == "company"])
+    unknown = [(company, last) for (company, last), people in companies.items() if not people]
+    similar = lookup(_BY_COMPANY_NAME_SQL, [(company_key(company), last) for company, last in unknown])
+    for company, last in unknown:
+        companies[(company, last)] = similar[(company_key(company), last)]
+    return {
+        **{("domain", company, last): people for (company, last), people in domains.items()},
+        **{("company", company, last): people for (company, last), people in companies.items()},
+    }
 
 
 def _judge(enrichment: Enrichment, rows: list[Row], matches: dict[int, _Match], usable: set[int]) -> _ChunkResult:
