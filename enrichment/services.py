@@ -21,7 +21,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -179,29 +179,65 @@ def _fail(enrichment: Enrichment, message: str) -> Enrichment:
     return enrichment
 
 
-_PERSON_COLUMNS = ", ".join(f"p.{name}" for name in ("id", "dedup_hash", *FILL_FIELDS))
+# What matching needs of a person: its identity, which fields it has (bit i: FILL_FIELDS[i], computed by
+# PostgreSQL) and what name + company matching judges. The values themselves are read when the result is written.
+_NAME_FIELDS = ("first_name", "last_name", "company_name", "company_domain")
+_FIELD_BITS = {name: 1 << bit for bit, name in enumerate(FILL_FIELDS)}
+_HAS_FIELDS = " + ".join(f"(CASE WHEN p.{name} <> '' THEN {bit} ELSE 0 END)" for name, bit in _FIELD_BITS.items())
+_PERSON_COLUMNS = ", ".join(["p.id", "p.dedup_hash", _HAS_FIELDS, *(f"p.{name}" for name in _NAME_FIELDS)])
 # Only people who can become a lead (a lead needs an email or a phone) are matches.
 _REACHABLE = "(p.email <> '' OR p.phone <> '')"
 _BY_HASH_SQL = "SELECT p.dedup_hash, {columns} FROM leads_person p WHERE p.dedup_hash = ANY(%s) AND {reachable}"
-# Two people with one number: the best-scored one.
+# Lookups that can find several people per key take them one key at a time (LATERAL ... OFFSET 0, which
+# PostgreSQL cannot flatten into a hash join), so each key is one probe of its index whatever the planner
+# estimates (a LinkedIn key is a regular expression per row: a scan of a million people took seconds; an ORDER
+# BY score inside made it walk the score index instead). Several people on one number or profile: the first, by
+# score, is the match (the outer ORDER BY; `_people` keeps that order).
 _BY_PHONE_SQL = """
-SELECT DISTINCT ON (p.phone) p.phone, {columns} FROM leads_person p
-WHERE p.phone = ANY(%s) AND p.phone <> '' ORDER BY p.phone, p.score DESC, p.id
-"""
-_BY_DOMAIN_SQL = """
-SELECT c.domain, {columns} FROM leads_company c JOIN leads_person p ON p.company_id = c.id
-WHERE c.domain = ANY(%s) AND {reachable}
-"""
-# Companies whose name is trigram-similar to the row's (pg_trgm's `%`, served by company_name_trgm); the people
-# found are then judged by leads.similarity, which drops legal suffixes ("Inc." / "Incorporated").
-_BY_COMPANY_NAME_SQL = """
-SELECT q.name, {columns} FROM unnest(%s::text[]) AS q(name)
-JOIN leads_company c ON lower(c.name) %% q.name JOIN leads_person p ON p.company_id = c.id
-WHERE {reachable}
+SELECT q.key, {columns} FROM unnest(%s::text[]) AS q(key) CROSS JOIN LATERAL (
+    SELECT * FROM leads_person p WHERE p.phone = q.key AND p.phone <> '' OFFSET 0
+) p
+ORDER BY q.key, p.score DESC, p.id
 """
 _BY_LINKEDIN_SQL = """
-SELECT DISTINCT ON (key) {key} AS key, {columns} FROM leads_person p
-WHERE {key} = ANY(%s) AND p.linkedin_url <> '' AND {reachable} ORDER BY key, p.score DESC, p.id
+SELECT q.key, {columns} FROM unnest(%s::text[]) AS q(key) CROSS JOIN LATERAL (
+    SELECT * FROM leads_person p WHERE {key} = q.key AND p.linkedin_url <> '' AND {reachable} OFFSET 0
+) p
+ORDER BY q.key, p.score DESC, p.id
+"""
+# Name + company: the people at the row's company whose last name is trigram-similar to the row's (a loose
+# pre-filter: any last name leads.similarity accepts is far above 0.3), judged afterwards by leads.similarity.
+# One row per (company, last name) pair of the chunk; a company is found by its domain (the unique index), or
+# by its name: companies whose name holds words like the row's company without legal suffixes (pg_trgm's word
+# similarity, served by company_name_trgm), so "Acme Inc." finds "ACME Incorporated".
+_BY_DOMAIN_SQL = """
+SELECT q.domain || ' ' || q.last, {columns} FROM unnest(%s::text[], %s::text[]) AS q(domain, last)
+JOIN leads_company c ON c.domain = q.domain
+CROSS JOIN LATERAL (
+    SELECT * FROM leads_person p WHERE p.company_id = c.id AND similarity(lower(p.last_name), q.last) >= 0.3
+    AND {reachable} OFFSET 0
+) p
+"""
+# A company written as the lead database writes it (case aside) is found by company_lower_name_idx; only rows
+# whose company that finds nobody at are looked up by word similarity below (about a millisecond a company).
+_BY_COMPANY_EXACT_SQL = """
+SELECT q.company || ' ' || q.last, {columns} FROM unnest(%s::text[], %s::text[]) AS q(company, last)
+JOIN leads_company c ON lower(c.name) = q.company
+CROSS JOIN LATERAL (
+    SELECT * FROM leads_person p WHERE p.company_id = c.id AND similarity(lower(p.last_name), q.last) >= 0.3
+    AND {reachable} OFFSET 0
+) p
+"""
+# Word similarity from 0.7 (pg_trgm's default, 0.6, let "Acme Analytics" find every "... Analytics"): a typo in a
+# longer name still passes; judging is leads.similarity's.
+COMPANY_WORD_SIMILARITY = 0.7
+_BY_COMPANY_NAME_SQL = """
+SELECT q.company || ' ' || q.last, {columns} FROM unnest(%s::text[], %s::text[]) AS q(company, last)
+JOIN leads_company c ON q.company <%% lower(c.name)
+CROSS JOIN LATERAL (
+    SELECT * FROM leads_person p WHERE p.company_id = c.id AND similarity(lower(p.last_name), q.last) >= 0.3
+    AND {reachable} OFFSET 0
+) p
 """
 
 
@@ -222,18 +258,22 @@ def _by_linkedin_sql() -> str:
 class _Person:
     id: int
     dedup_hash: str
-    values: dict
+    has_fields: int
+    values: dict  # _NAME_FIELDS
 
 
-def _people(sql: str, keys: list) -> dict[str, list[_Person]]:
-    """Run one lookup of a chunk; people grouped by the key they were found by."""
+def _people(sql: str, *keys: list) -> dict[str, list[_Person]]:
+    """Run one lookup of a chunk; people grouped by the key they were found by, in the order found."""
     found: dict[str, list[_Person]] = {}
-    if not keys:
+    if not keys[0]:
         return found
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(columns=_PERSON_COLUMNS, reachable=_REACHABLE), [keys])
-        for key, person_id, dedup, *values in cursor.fetchall():
-            found.setdefault(key, []).append(_Person(person_id, dedup, dict(zip(FILL_FIELDS, values, strict=True))))
+    company = sql is _BY_COMPANY_NAME_SQL
+    with transaction.atomic() if company else nullcontext(), connection.cursor() as cursor:
+        if company:
+            cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [COMPANY_WORD_SIMILARITY])
+        cursor.execute(sql.format(columns=_PERSON_COLUMNS, reachable=_REACHABLE), list(keys))
+        for key, person_id, dedup, has_fields, *values in cursor.fetchall():
+            found.setdefault(key, []).append(_Person(person_id, dedup, has_fields, dict(zip(_NAME_FIELDS, values, strict=True))))
     return found
 
 
@@ -246,19 +286,22 @@ class _Match:
 
 @dataclass
 class _ChunkResult:
-    rows: list[EnrichmentRow] = field(default_factory=list)
+    rows: list[tuple] = field(default_factory=list)  # values of _ROW_COLUMNS
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _name_key(values: dict) -> tuple[str, str] | None:
-    """("domain", d) or ("company", name) for a row with a first and last name and a company; else None."""
-    if not (fold(values.get("first_name", "")) and fold(values.get("last_name", ""))):
+def _name_key(values: dict) -> tuple[str, str, str] | None:
+    """("domain", domain, last name) or ("company", company name, last name), lowercase, for a row with a first
+    and last name and a company; else None."""
+    last = normalize.clean_text(values.get("last_name")).lower()
+    if not (fold(values.get("first_name", "")) and fold(last)):
         return None
     domain = domain_key(values.get("company_domain", ""))
     if domain:
-        return "domain", domain
-    if company_key(values.get("company_name", "")):
-        return "company", normalize.clean_text(values["company_name"]).lower()
+        return "domain", domain, last
+    company = normalize.clean_text(values.get("company_name")).lower()
+    if company_key(company):
+        return "company", company, last
     return None
 
 
@@ -279,67 +322,109 @@ def _best_by_name(values: dict, candidates: list[_Person]) -> _Match | None:
 
 
 def _fill_mask(values: dict, person: _Person) -> int:
-    mask = 0
-    for bit, name in enumerate(FILL_FIELDS):
-        if person.values[name] and not (values.get(name) or "").strip():
-            mask |= 1 << bit
-    return mask
+    """The fields the person has and the row lacks (bit i: FILL_FIELDS[i])."""
+    present = 0
+    for name, value in values.items():
+        if value and name in _FIELD_BITS and value.strip():
+            present |= _FIELD_BITS[name]
+    return person.has_fields & ~present
+
+
+def _phone_key(text: str) -> str:
+    """The E.164 form of a plainly written number without parsing it (libphonenumber takes a fraction of a
+    millisecond a number): 10 US digits, 1 + 10 digits, or + and the digits. '' otherwise; a number written
+    any other way, or one that matches nobody this way, goes through leads.normalize.normalize_phone."""
+    digits = normalize.phone_digits(text)
+    if text.lstrip().startswith("+"):
+        return f"+{digits}" if 8 <= len(digits) <= 15 else ""
+    if len(digits) == 10:
+        return f"+1{digits}"
+    if len(digits) == 11 and digits[0] == "1":
+        return f"+{digits}"
+    return ""
+
+
+EXACT = Decimal("1.000")
+
+
+def _grouped(pairs) -> dict[str, list[int]]:
+    """key -> row numbers, from (row number, key) pairs; rows without a key left out."""
+    grouped: dict[str, list[int]] = {}
+    for number, key in pairs:
+        if key:
+            grouped.setdefault(key, []).append(number)
+    return grouped
+
+
+def _take(matches: dict[int, _Match], method: str, keyed: dict[str, list[int]], found: dict[str, list[_Person]]) -> None:
+    for key, people in found.items():
+        for number in keyed[key]:
+            matches[number] = _Match(method, people[0], EXACT)
 
 
 def _match_chunk(enrichment: Enrichment, rows: list[Row]) -> _ChunkResult:
     """Each row by its strongest key that finds somebody: email, then phone, then LinkedIn URL, then name +
-    company. One query per kind of key for the whole chunk."""
-    usable: set[int] = set()
-    matches: dict[int, _Match] = {}
+    company. A handful of queries for the whole chunk, whatever its size."""
     values_of = {row.number: row.values for row in rows if not row.error}
-    exact = Decimal("1.000")
+    matches: dict[int, _Match] = {}
+    usable: set[int] = set()  # rows with a key worth looking up, found or not
 
-    by_email: dict[str, list[int]] = {}
-    for number, values in values_of.items():
-        email = normalize.normalize_email(values.get("email"))
-        if email and normalize.is_valid_email(email):
-            by_email.setdefault(normalize.dedup_hash(email, ""), []).append(number)
+    def unmatched():
+        return ((number, values) for number, values in values_of.items() if number not in matches)
+
+    by_email = _grouped(
+        (number, normalize.dedup_hash(email, ""))
+        for number, values in unmatched()
+        if (email := normalize.normalize_email(values.get("email"))) and normalize.is_valid_email(email)
+    )
     usable.update(itertools.chain.from_iterable(by_email.values()))
-    for key, people in _people(_BY_HASH_SQL, list(by_email)).items():
-        for number in by_email[key]:
-            matches[number] = _Match(Method.EMAIL, people[0], exact)
+    _take(matches, Method.EMAIL, by_email, _people(_BY_HASH_SQL, list(by_email)))
 
-    by_phone: dict[str, list[int]] = {}
-    for number, values in values_of.items():
-        if number not in matches and (values.get("phone") or "").strip():
-            phone = normalize.normalize_phone(values["phone"])
-            if phone:
-                by_phone.setdefault(phone, []).append(number)
-    usable.update(itertools.chain.from_iterable(by_phone.values()))
-    for key, people in _people(_BY_PHONE_SQL, list(by_phone)).items():
-        for number in by_phone[key]:
-            matches[number] = _Match(Method.PHONE, people[0], exact)
+    # Plainly written numbers are looked up as they are; those that found nobody are parsed for real (is it a
+    # number at all? written another way?) and looked up again where parsing gives another form.
+    phones = {number: values["phone"] for number, values in unmatched() if (values.get("phone") or "").strip()}
+    guessed = {number: _phone_key(text) for number, text in phones.items()}
+    by_phone = _grouped(guessed.items())
+    found = _people(_BY_PHONE_SQL, list(by_phone))
+    usable.update(itertools.chain.from_iterable(by_phone[key] for key in found))
+    _take(matches, Method.PHONE, by_phone, found)
+    parsed = {number: normalize.normalize_phone(text) for number, text in phones.items() if number not in matches}
+    usable.update(number for number, phone in parsed.items() if phone)
+    by_phone = _grouped((number, phone) for number, phone in parsed.items() if phone and phone != guessed[number])
+    _take(matches, Method.PHONE, by_phone, _people(_BY_PHONE_SQL, list(by_phone)))
 
-    by_linkedin: dict[str, list[int]] = {}
-    for number, values in values_of.items():
-        if number not in matches:
-            key = normalize.linkedin_key(values.get("linkedin_url"))
-            if key:
-                by_linkedin.setdefault(key, []).append(number)
+    by_linkedin = _grouped((number, normalize.linkedin_key(values.get("linkedin_url"))) for number, values in unmatched())
     usable.update(itertools.chain.from_iterable(by_linkedin.values()))
-    for key, people in _people(_by_linkedin_sql(), list(by_linkedin)).items():
-        for number in by_linkedin[key]:
-            matches[number] = _Match(Method.LINKEDIN, people[0], exact)
+    _take(matches, Method.LINKEDIN, by_linkedin, _people(_by_linkedin_sql(), list(by_linkedin)))
 
-    by_name: dict[tuple[str, str], list[int]] = {}
-    for number, values in values_of.items():
-        if number not in matches and (key := _name_key(values)):
-            by_name.setdefault(key, []).append(number)
+    by_name = _grouped((number, _name_key(values)) for number, values in unmatched())
     usable.update(itertools.chain.from_iterable(by_name.values()))
-    domains = _people(_BY_DOMAIN_SQL, sorted({value for kind, value in by_name if kind == "domain"}))
-    companies = _people(_BY_COMPANY_NAME_SQL, sorted({value for kind, value in by_name if kind == "company"}))
-    for (kind, value), numbers in by_name.items():
-        candidates = (domains if kind == "domain" else companies).get(value, [])
-        for number in numbers:
+    for key, candidates in _name_candidates(list(by_name)).items():
+        for number in by_name[key]:
             if match := _best_by_name(values_of[number], candidates):
                 matches[number] = match
 
     return _judge(enrichment, rows, matches, usable)
+
+
+def _name_candidates(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[_Person]]:
+    """The people each (kind, company, last name) key of name + company matching could be: at the company of
+    that domain, or of that name, else of a similar name."""
+
+    def lookup(sql, pairs):
+        found = _people(sql, [company for company, _ in pairs], [last for _, last in pairs])
+        return {pair: found.get(f"{pair[0]} {pair[1]}", []) for pair in pairs}
+
+    domains = lookup(_BY_DOMAIN_SQL, [(company, last) for kind, company, last in keys if kind == "domain"])
+    companies = lookup(_BY_COMPANY_EXACT_SQL, [(company, last) for kind, company, last in keys if kind == "company"])
+    unknown = [(company, last) for (company, last), people in companies.items() if not people]
+    similar = lookup(_BY_COMPANY_NAME_SQL, [(company_key(company), last) for company, last in unknown])
+    for company, last in unknown:
+        companies[(company, last)] = similar[(company_key(company), last)]
+    return {
+        **{("domain", company, last): people for (company, last), people in domains.items()},
+        **{("company", company, last): people for (company, last), people in companies.items()},
+    }
 
 
 def _judge(enrichment: Enrichment, rows: list[Row], matches: dict[int, _Match], usable: set[int]) -> _ChunkResult:
@@ -385,18 +470,20 @@ def _judge(enrichment: Enrichment, rows: list[Row], matches: dict[int, _Match], 
             counts["nothing_to_fill"] += 1
         else:
             counts["billable"] += 1
+        fills = mask.bit_count()
         result.rows.append(
-            EnrichmentRow(
-                enrichment_id=enrichment.pk,
-                row=row.number,
-                method=match.method,
-                person_id=person.id,
-                confidence=match.confidence,
-                owned=is_owned,
-                duplicate=duplicate,
-                fill_mask=mask,
-                fills=mask.bit_count(),
-                billable=billable,
+            (
+                enrichment.pk,
+                row.number,
+                match.method,
+                person.id,
+                match.confidence,
+                is_owned,
+                duplicate,
+                fills,
+                mask,
+                billable,
+                False,
             )
         )
     return result
@@ -432,10 +519,18 @@ def enrichment_match(*, enrichment_id: int) -> Enrichment | None:
     return _finish_matching(enrichment_id)
 
 
+# A chunk's matches go in with COPY: building model instances for bulk_create took longer than matching them.
+_ROW_COLUMNS = "enrichment_id, row, method, person_id, confidence, owned, duplicate, fills, fill_mask, billable, selected"
+_COPY_ROWS_SQL = f"COPY enrichment_enrichmentrow ({_ROW_COLUMNS}) FROM STDIN"
+
+
 def _commit_chunk(enrichment: Enrichment, index: int, result: _ChunkResult) -> bool:
     counts = result.counts
     with transaction.atomic():
-        EnrichmentRow.objects.bulk_create(result.rows, batch_size=5000)
+        if result.rows:
+            with connection.cursor() as cursor, cursor.cursor.copy(_COPY_ROWS_SQL) as copy:
+                for values in result.rows:
+                    copy.write_row(values)
         updated = Enrichment.objects.filter(pk=enrichment.pk, chunks_done=index, status=Enrichment.Status.MATCHING).update(
             total_rows=F("total_rows") + counts["total"],
             matched_rows=F("matched_rows") + counts["matched"],
@@ -673,23 +768,23 @@ def _claim_result(enrichment_id: int) -> Enrichment | None:
     return enrichment
 
 
-_RESULT_ROWS_SQL = """
-SELECT r.row, r.method, r.confidence, r.owned, r.duplicate, r.billable, r.selected, p.id IS NOT NULL,
-       EXISTS (SELECT 1 FROM leads_lead l WHERE l.workspace_id = %s AND l.dedup_hash = p.dedup_hash),
-       {columns}
-FROM enrichment_enrichmentrow r LEFT JOIN leads_person p ON p.id = r.person_id
-WHERE r.enrichment_id = %s AND r.row BETWEEN %s AND %s
+# Three plain queries per batch of the result (the batch's matches, their people, which of those the workspace
+# owns): each is an index lookup however fresh the statistics of tables filled minutes ago are.
+_RESULT_MATCHES_SQL = """
+SELECT row, method, confidence, owned, duplicate, billable, selected, person_id FROM enrichment_enrichmentrow
+WHERE enrichment_id = %s AND row BETWEEN %s AND %s
 """
-_PERSON_FIELDS = ", ".join(f"p.{name}" for name in LEAD_FIELDS)
+_RESULT_PEOPLE_SQL = "SELECT id, dedup_hash, {columns} FROM leads_person WHERE id = ANY(%s)"
 _EMPTY_FIELDS = [""] * len(LEAD_FIELDS)
 
 
-def _row_outcome(stored) -> tuple[str, list]:
+def _row_outcome(stored, person, in_workspace: bool) -> tuple[str, list]:
     """(match_status, lead fields) of a matched row: fields only for people the workspace owns through this
     enrichment or already did."""
-    _, _, _, owned, duplicate, billable, selected, exists, in_workspace, *fields = stored
-    if not exists:
+    _, _, _, owned, duplicate, billable, selected, _ = stored
+    if person is None:  # erased from the lead database since
         return MatchStatus.NO_MATCH, _EMPTY_FIELDS
+    fields = person[2:]
     if owned:
         return MatchStatus.ALREADY_OWNED, fields
     if duplicate:
@@ -721,8 +816,17 @@ def _write_result(enrichment: Enrichment, path: Path, out) -> int:
     while batch := list(itertools.islice(pairs, RESULT_BATCH_ROWS)):
         first, last = batch[0][1].number, batch[-1][1].number
         with connection.cursor() as cursor:
-            cursor.execute(_RESULT_ROWS_SQL.format(columns=_PERSON_FIELDS), [enrichment.workspace_id, enrichment.pk, first, last])
+            cursor.execute(_RESULT_MATCHES_SQL, [enrichment.pk, first, last])
             stored = {row[0]: row for row in cursor.fetchall()}
+            cursor.execute(
+                _RESULT_PEOPLE_SQL.format(columns=", ".join(LEAD_FIELDS)), [sorted({row[7] for row in stored.values() if row[7]})]
+            )
+            people = {person[0]: person for person in cursor.fetchall()}
+            cursor.execute(
+                "SELECT dedup_hash FROM leads_lead WHERE workspace_id = %s AND dedup_hash = ANY(%s)",
+                [enrichment.workspace_id, [person[1] for person in people.values()]],
+            )
+            owned = {row[0] for row in cursor.fetchall()}
         for (_, cells), row in batch:
             cells = (cells + [""] * width)[:width]
             match = stored.get(row.number)
@@ -730,7 +834,8 @@ def _write_result(enrichment: Enrichment, path: Path, out) -> int:
                 status = MatchStatus.NO_KEY if row.error or not _has_key(row.values) else MatchStatus.NO_MATCH
                 tail = [status, "", "", *_EMPTY_FIELDS]
             else:
-                status, fields = _row_outcome(match)
+                person = people.get(match[7])
+                status, fields = _row_outcome(match, person, person is not None and person[1] in owned)
                 tail = [status, match[1], f"{match[2]:.3f}", *fields]
             writer.writerow([escape_cell(cell) for cell in cells] + [escape_cell(cell) for cell in tail])
         written += len(batch)

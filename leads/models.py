@@ -135,7 +135,9 @@ class Company(models.Model):
         verbose_name_plural = "companies"
         indexes = [
             models.Index(fields=["industry", "size"], name="company_industry_size_idx"),
-            # Enrichment rows naming a company but no domain: companies with a similar name (trigrams).
+            # Enrichment rows naming a company but no domain: the company of that name, else companies with a
+            # similar name (trigrams).
+            models.Index(Lower("name"), name="company_lower_name_idx"),
             GinIndex(OpClass(Lower("name"), name="gin_trgm_ops"), name="company_name_trgm"),
         ]
 
