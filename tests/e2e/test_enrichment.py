@@ -6,6 +6,7 @@ detail page poll itself while a `manage.py qcluster` child process matches the l
 preview shows the exact counts (matched by email and by phone, people the workspace already owns, rows without a
 usable key) and the exact quote; the buyer confirms, watches the progress reach Complete, downloads the file and
 finds the enriched title of a known row in it. The balance went down by exactly the quote, in one ledger row.
+The pages then fit a 390 px phone, and a file over the size limit is refused in the page before it is sent.
 """
 
 from __future__ import annotations
@@ -314,3 +315,15 @@ def test_a_buyer_enriches_a_list_and_downloads_it(page, live_server, tenant, set
     width = page.evaluate("document.documentElement.scrollWidth")
     page.screenshot(path=str(artifact_path("enrichment-mapping-phone.png")), full_page=True)
     assert width <= 390, f"the column mapping is {width}px wide on a 390px phone"
+
+    # A file over the limit is refused in the page, before it is sent.
+    settings.UPLOAD_MAX_BYTES = 10_000
+    page.goto(f"{base}/enrichment/new/")
+    page.wait_for_load_state("domcontentloaded")
+    page.locator("#dropzone input[type=file]").set_input_files(str(csv_path))
+    problem = page.locator("[data-dropzone-problem]")
+    expect(problem).to_be_visible()
+    expect(problem).to_contain_text(re.compile(r"The file is 0\.\d MB; the limit is \d+ MB\. Split it into smaller files\."))
+    page.get_by_role("button", name="Continue to column check").click()
+    expect(page).to_have_url(f"{base}/enrichment/new/")
+    expect(page.get_by_role("button", name="Continue to column check")).to_be_enabled()
