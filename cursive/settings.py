@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "visitors",
     "webhooks",
     "sequences",
+    "enrichment",
     "analytics",
 ]
 
@@ -439,6 +440,12 @@ UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
 UPLOAD_CHUNK_ROWS = env.int("UPLOAD_CHUNK_ROWS", default=20_000)
 UPLOAD_STALE_SECONDS = env.int("UPLOAD_STALE_SECONDS", default=120)
 UPLOAD_DRAFT_MAX_AGE_HOURS = env.int("UPLOAD_DRAFT_MAX_AGE_HOURS", default=24)
+# Batch enrichment: credits per net-new matched row (a person the workspace did not own, who fills something the
+# row lacks), rows matched per chunk (memory stays bounded; a dead worker's successor resumes after the last
+# committed chunk), and days the uploaded list, its result and per-row matches are kept (the job row stays).
+ENRICHMENT_PRICE_PER_ROW = Decimal(env.str("ENRICHMENT_PRICE_PER_ROW", default="0.20"))
+ENRICHMENT_CHUNK_ROWS = env.int("ENRICHMENT_CHUNK_ROWS", default=5_000)
+ENRICHMENT_RETENTION_DAYS = env.int("ENRICHMENT_RETENTION_DAYS", default=30)
 # A partner's share of each sale unless staff set another for that partner.
 PARTNER_REVENUE_SHARE_DEFAULT = env.int("PARTNER_REVENUE_SHARE_DEFAULT", default=70)
 # The most leads one workspace may hold reserved in unpaid card checkouts at once.

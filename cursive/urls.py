@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("visitors.api_urls")),
     path("", include("webhooks.api_urls")),
     path("", include("sequences.api_urls")),
+    path("", include("enrichment.api_urls")),
     path("", include("analytics.api_urls")),
 ]
 
@@ -36,6 +37,7 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("marketplace/", include("marketplace.urls")),
     path("partner/", include("partners.urls")),
+    path("enrichment/", include("enrichment.urls")),
     path("", include("segments.urls")),
     path("", include("visitors.urls")),
     path("", include("webhooks.urls")),

@@ -1,11 +1,14 @@
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import Workspace
+
+from .normalize import LINKEDIN_KEY_PATTERN
 
 
 class Seniority(models.TextChoices):
@@ -69,6 +72,7 @@ class Lead(ContactFields):
         PARTNER_UPLOAD = "partner_upload", "Partner upload"
         PIXEL = "pixel", "Website pixel"
         MANUAL = "manual", "Manual"
+        ENRICHMENT = "enrichment", "Enrichment"
 
     class Status(models.TextChoices):
         NEW = "new", "New"
@@ -129,12 +133,29 @@ class Company(models.Model):
 
     class Meta:
         verbose_name_plural = "companies"
-        indexes = [models.Index(fields=["industry", "size"], name="company_industry_size_idx")]
+        indexes = [
+            models.Index(fields=["industry", "size"], name="company_industry_size_idx"),
+            # Enrichment rows naming a company but no domain: the company of that name, else companies with a
+            # similar name (trigrams).
+            models.Index(Lower("name"), name="company_lower_name_idx"),
+            GinIndex(OpClass(Lower("name"), name="gin_trgm_ops"), name="company_name_trgm"),
+        ]
 
     def __str__(self):
         return self.name
 
 
+# A person's LinkedIn profile key (leads.normalize.linkedin_key) in SQL; enrichment looks people up by it.
+LINKEDIN_KEY = Lower(
+    models.Func(
+        models.F("linkedin_url"),
+        models.Value(LINKEDIN_KEY_PATTERN),
+        models.Value(r"\3/\4"),
+        models.Value("i"),
+        function="REGEXP_REPLACE",
+        output_field=models.CharField(),
+    )
+)
 PERSON_FLAGS = ["has_email", "has_phone", "has_linkedin", "email_verified", "score"]
 PERSON_DEDUP_UNIQUE = "person_dedup_hash_unique"
 
@@ -178,6 +199,10 @@ class Person(ContactFields):
             models.Index(fields=["company_size", "seniority"], name="person_size_seniority_idx"),
             models.Index(fields=["-score"], name="person_score_idx"),
             GinIndex(fields=["title_search"], name="person_title_search_gin"),
+            # Enrichment's lookups by phone and by LinkedIn profile; partial, as most people lack one or both
+            # (an email is found by the dedup-hash constraint's index, name + company through the company).
+            models.Index(fields=["phone"], condition=~models.Q(phone=""), name="person_phone_idx"),
+            models.Index(LINKEDIN_KEY, condition=~models.Q(linkedin_url=""), name="person_linkedin_key_idx"),
         ]
 
     def __str__(self):

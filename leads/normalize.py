@@ -65,6 +65,18 @@ def is_valid_linkedin_url(value) -> bool:
     return bool(_LINKEDIN_RE.match(clean_text(value)))
 
 
+# The profile part of a LinkedIn URL ("in/jane-doe"), whatever the scheme, subdomain, query or trailing slash.
+_LINKEDIN_KEY_RE = re.compile(r"^(?:https?://)?(?:[a-z0-9-]+\.)*linkedin\.com/(in|pub)/([^/?#\s]+)", re.I)
+# The same rule in SQL, for the expression index of leads.Person that finds people by it.
+LINKEDIN_KEY_PATTERN = r"^(https?://)?([a-z0-9-]+\.)*linkedin\.com/(in|pub)/([^/?#[:space:]]+).*$"
+
+
+def linkedin_key(value) -> str:
+    """What identifies a LinkedIn profile URL: "in/<name>" in lowercase; '' for anything else."""
+    match = _LINKEDIN_KEY_RE.match(clean_text(value))
+    return f"{match.group(1)}/{match.group(2)}".lower() if match else ""
+
+
 def dedup_hash(email, phone) -> str:
     """The identity of a person across every source: the lowercased email, or the phone digits when there is
     no email. Not both: the same email with another phone, or none, is still the same person, and must not

@@ -1,14 +1,14 @@
 import json
 
-from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from credits.selectors import credit_balance
+from cursive.api.parsers import refuse_oversized
 from cursive.api.views import WorkspaceAPIView
-from cursive.errors import PayloadTooLarge, PermissionDenied, ValidationFailed
+from cursive.errors import PermissionDenied, ValidationFailed
 
 from . import selectors, services
 from .models import Payout, Upload
@@ -19,16 +19,6 @@ ERRORS_SHOWN = 1000
 def _partner_only(request) -> None:
     if not request.workspace.is_partner:
         raise PermissionDenied("The partner API is for partner workspaces.")
-
-
-def refuse_oversized(request) -> None:
-    """Answer 413 from the Content-Length, before the body is read at all."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > settings.UPLOAD_MAX_BYTES + 1024 * 1024:  # room for the multipart envelope
-        raise PayloadTooLarge(
-            f"The upload is {length / 1_048_576:,.1f} MB; the limit is "
-            f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split the file."
-        )
 
 
 class UploadSerializer(serializers.ModelSerializer):

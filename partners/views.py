@@ -69,7 +69,11 @@ def upload_start(request):
                 form.add_error("file", str(exc))
             else:
                 return redirect("partners:upload_mapping", token=token)
-    return render(request, "partners/upload_start.html", {"form": form, "max_mb": settings.UPLOAD_MAX_BYTES // 1_048_576})
+    return render(
+        request,
+        "partners/upload_start.html",
+        {"form": form, "max_mb": settings.UPLOAD_MAX_BYTES // 1_048_576, "max_bytes": settings.UPLOAD_MAX_BYTES},
+    )
 
 
 @partner_page

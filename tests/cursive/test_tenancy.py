@@ -25,6 +25,7 @@ NOT_WORKSPACE_OBJECTS = {
     ("accounts:password_reset_confirm", "uidb64"): "Django's password-reset link",
     ("accounts:password_reset_confirm", "token"): "Django's password-reset link",
     ("partners:upload_mapping", "token"): "an upload draft lives only in its uploader's session",
+    ("enrichment:mapping", "token"): "an enrichment draft lives only in its uploader's session",
     ("marketplace:cart_toggle", "listing_id"): "listings are the marketplace every workspace browses",
     ("credits:buy", "package_id"): "credit packages are the same catalogue for every workspace",
     ("payments:local_checkout", "session_id"): "stands in for Stripe's hosted page, addressed by a secret session id",
@@ -88,6 +89,19 @@ def _upload(other):
         workspace=other.workspace,
         file=SimpleUploadedFile("x.csv", b"email\na@b.example\n"),
         price_per_lead="5",
+        mapping=None,
+        created_by=other.user,
+    ).pk
+
+
+def _enrichment(other):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from enrichment.services import enrichment_create
+
+    return enrichment_create(
+        workspace=other.workspace,
+        file=SimpleUploadedFile("theirs.csv", b"email\nsomeone@globex.example\n"),
         mapping=None,
         created_by=other.user,
     ).pk
@@ -186,6 +200,7 @@ OBJECT_FACTORIES = {
     "visitor_id": _visitor,
     "segment_id": _segment,
     "upload_id": _upload,
+    "enrichment_id": _enrichment,
     "credit_purchase_id": _credit_purchase,
     "purchase_id": _lead_purchase,
     "lead_id": _lead,
