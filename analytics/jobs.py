@@ -33,6 +33,7 @@ from django_q.models import Schedule, Task
 from cursive import jobs as cursive_jobs
 from cursive.errors import Conflict, NotFound
 from cursive.models import Job
+from enrichment.models import Enrichment
 from partners.models import Upload
 from segments.models import SegmentRun
 from sequences.models import Message
@@ -207,6 +208,44 @@ class PartnerUploads(Source):
             started=values["started_at"],
             finished=values["finished_at"],
             duration=_elapsed(values["started_at"], values["finished_at"]),
+            error=values["failure_message"][:ERROR_CHARS],
+            url=self.url(values["id"]),
+        )
+
+
+class Enrichments(Source):
+    key = kind = "enrichment"
+    label = "Enrichment"
+    model = Enrichment
+    fields = (
+        "id", "workspace_id", "workspace__name", "original_name", "status", "total_rows", "unusable_rows",
+        "created_at", "finished_at", "failure_message",
+    )  # fmt: skip
+    # A list whose matching is done waits for its buyer's confirmation: the job itself has succeeded.
+    native = {
+        "queued": QUEUED,
+        "matching": RUNNING,
+        "awaiting_confirmation": SUCCEEDED,
+        "processing": RUNNING,
+        "complete": SUCCEEDED,
+        "failed": FAILED,
+        "cancelled": CANCELLED,
+    }
+    imported = F("enriched_rows")
+    duration = _seconds("finished_at", "created_at")
+    retry_note = "A failed list is not charged again from here: the buyer uploads it again."
+
+    def row(self, values):
+        return self._row(
+            values,
+            title=values["original_name"],
+            workspace=values["workspace__name"],
+            status_detail=Enrichment.Status(values["status"]).label,
+            rows_processed=values["total_rows"],
+            rows_failed=values["unusable_rows"],
+            started=values["created_at"],
+            finished=values["finished_at"],
+            duration=_elapsed(values["created_at"], values["finished_at"]),
             error=values["failure_message"][:ERROR_CHARS],
             url=self.url(values["id"]),
         )
@@ -499,6 +538,7 @@ class SequenceSends(Source):
 
 SOURCES: tuple[Source, ...] = (
     PartnerUploads(),
+    Enrichments(),
     GenericJobs(),
     SegmentAutoPulls(),
     SegmentAutoPullFailures(),

@@ -407,3 +407,18 @@ def test_the_page_query_count_does_not_grow_with_the_number_of_jobs(staff, tenan
     assert count() == few
     rows = jobs_page(filters=JobFilters()).rows
     assert len(rows) == jobs.PAGE_SIZE and {row.kind for row in rows} == {"job", "pixel_identification", "partner_upload"}
+
+
+def test_enrichments_appear_with_their_rows_and_status(tenant):
+    from tests.enrichment.conftest import csv_bytes, make_person
+    from tests.enrichment.conftest import upload as enrichment_upload
+
+    person = make_person()
+    rows = [[person.email, ""], ["", ""], ["nobody@nowhere.example", ""]]
+    enrichment = enrichment_upload(tenant, csv_bytes(["email", "title"], rows))
+    assert enrichment.status == "awaiting_confirmation"
+
+    (row,) = rows_by_kind(kind="enrichment")["enrichment"]
+    assert (row.id, row.status, row.status_detail) == (enrichment.pk, "succeeded", "Awaiting confirmation")
+    assert (row.rows_processed, row.rows_failed, row.workspace) == (3, 1, tenant.workspace.name)
+    assert not row.retryable and row.url == f"/admin/enrichment/enrichment/{enrichment.pk}/change/"
