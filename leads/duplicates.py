@@ -82,7 +82,7 @@ def _key_map(cursor, name: str, raws: list[str], key_of) -> dict[str, int]:
 
 def _alike_pairs(cursor, name: str, keys: dict[str, int], judge, limit: float, threshold: float, extra=None) -> int:
     """Temp table pair_<name>(a, b, sim): every ordered pair of keys judged alike (sim >= threshold), each key with
-    itself included. pg_trgm proposes, `judge` decides; `extra(keys)` proposes more (nicknames share no trigram)."""
+    itself included. pg_trgm proposes, `judge` decides; `extra(keys)` proposes what trigrams miss."""
     cursor.execute(f"CREATE TEMP TABLE keys_{name} (k int PRIMARY KEY, v text NOT NULL) ON COMMIT DROP")
     with cursor.cursor.copy(f"COPY keys_{name} (k, v) FROM STDIN") as copy:
         for key, number in keys.items():
@@ -107,8 +107,21 @@ def _alike_pairs(cursor, name: str, keys: dict[str, int], judge, limit: float, t
     return len(rows)
 
 
-def _nickname_pairs(keys: dict[str, int]) -> set[tuple[str, str]]:
+def _swap_pairs(keys: dict[str, int]) -> set[tuple[str, str]]:
+    """Keys that are another key with two neighbouring letters swapped: in a short name such a swap leaves few
+    trigrams in common (Ruiz / Riuz share 1 of 9), so pg_trgm would not propose them."""
     pairs = set()
+    for key in keys:
+        for i in range(len(key) - 1):
+            other = key[:i] + key[i + 1] + key[i] + key[i + 2 :]
+            if other != key and other in keys:
+                pairs.add((min(key, other), max(key, other)))
+    return pairs
+
+
+def _first_name_pairs(keys: dict[str, int]) -> set[tuple[str, str]]:
+    """Swaps, and nicknames (Bob / Robert share no trigram at all)."""
+    pairs = _swap_pairs(keys)
     for key in keys:
         for other in _name_family(key):
             if other != key and other in keys:
@@ -156,8 +169,8 @@ def duplicates_scan(*, kind: str, workspace: Workspace | None = None) -> ScanRes
         last = _key_map(cursor, "last", _distinct(cursor, table, "last_name", scope, params), fold)
         companies = _key_map(cursor, "company", _distinct(cursor, table, "company_name", scope, params), company_key)
         _key_map(cursor, "domain", _distinct(cursor, table, "company_domain", scope, params), domain_key)
-        _alike_pairs(cursor, "first", first, first_name_similarity, NAME_TRIGRAM_LIMIT, threshold, extra=_nickname_pairs)
-        _alike_pairs(cursor, "last", last, text_similarity, NAME_TRIGRAM_LIMIT, threshold)
+        _alike_pairs(cursor, "first", first, first_name_similarity, NAME_TRIGRAM_LIMIT, threshold, extra=_first_name_pairs)
+        _alike_pairs(cursor, "last", last, text_similarity, NAME_TRIGRAM_LIMIT, threshold, extra=_swap_pairs)
         _alike_pairs(cursor, "company", companies, text_similarity, COMPANY_TRIGRAM_LIMIT, threshold)
         cursor.execute(
             f"""
