@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, Max, Min, OuterRef, Q
+from django.db.models import CASCADE, SET_NULL, Exists, F, Max, Min, OuterRef, Q
 from django.db.models.deletion import ProtectedError
 from django.utils import timezone
 
@@ -253,12 +253,12 @@ def duplicates_scan_workspaces() -> int:
 
 def _repoint(model, *, keep, merged) -> dict[str, int]:
     """Point every row that references `merged` (found through the model's reverse relations, so apps above
-    `leads` need not be named) at `keep`. Where a unique constraint would then see two rows for one record (both
-    leads enrolled in one sequence), the row of `keep` stays and the merged record's row is deleted first."""
+    `leads` need not be named) at `keep`. Where a unique rule would then see two rows for one record (both leads
+    enrolled in one sequence), the row of `keep` stays, and the merged record's row gets what deleting the merged
+    record would have given it: deleted (CASCADE), detached (SET_NULL), or the merge is refused (PROTECT: the app
+    that owns the row says it must keep its record, as a paid visitor enrichment must)."""
     moved = {}
-    for relation in model._meta.related_objects:
-        if relation.many_to_many:
-            continue
+    for relation in _references(model):
         related, field = relation.related_model, relation.field
         rows = related._base_manager.filter(**{field.name: merged})
         for others, condition in _unique_sets(related, field):
@@ -266,12 +266,38 @@ def _repoint(model, *, keep, merged) -> dict[str, int]:
             kept = related._base_manager.filter(**{field.name: keep})
             if condition is not None:
                 kept = kept.filter(condition)
-            kept = kept.filter(**{name: OuterRef(name) for name in others})
-            clashing.filter(Exists(kept)).delete()
+            clashing = clashing.filter(Exists(kept.filter(**{name: OuterRef(name) for name in others})))
+            _resolve_clash(clashing, related, field)
         count = rows.update(**{field.name: keep})
         if count:
             moved[f"{related._meta.label_lower}.{field.name}"] = count
     return moved
+
+
+def _references(model) -> list:
+    """The model's reverse foreign keys: `_meta.related_objects` plus the hidden ones (`related_name="+"`, as a
+    purchase item's lead and a visitor's lead are declared)."""
+    return [
+        field
+        for field in model._meta.get_fields(include_hidden=True)
+        if field.auto_created and not field.concrete and (field.one_to_many or field.one_to_one)
+    ]
+
+
+def _resolve_clash(clashing, related, field) -> None:
+    on_delete = field.remote_field.on_delete
+    if on_delete is CASCADE:
+        try:
+            clashing.delete()
+        except ProtectedError as exc:
+            raise Conflict(f"{related._meta.verbose_name_plural.capitalize()} of both records cannot be combined.") from exc
+    elif on_delete is SET_NULL:
+        clashing.update(**{field.name: None})
+    elif clashing.exists():
+        raise Conflict(
+            f"Both records have {related._meta.verbose_name_plural} that cannot be combined, so they cannot be merged.",
+            code="merge_blocked",
+        )
 
 
 def _unique_sets(model, field) -> list[tuple[list[str], Q | None]]:
@@ -303,7 +329,11 @@ def _pairs_after_merge(*, kind: str, keep_id: int, merged_id: int, actor) -> Non
     for pair in others.filter(status=DuplicatePair.Status.DISMISSED).order_by("pk"):
         other = pair.high_id if pair.low_id == merged_id else pair.low_id
         new_low, new_high = sorted((other, keep_id))
-        if other == keep_id or DuplicatePair.objects.filter(kind=kind, low_id=new_low, high_id=new_high).exists():
+        target = DuplicatePair.objects.filter(kind=kind, low_id=new_low, high_id=new_high).first()
+        if other == keep_id or target is not None:
+            if target is not None and target.status == DuplicatePair.Status.OPEN:
+                target.status, target.decided_at, target.decided_by_id = pair.status, pair.decided_at, pair.decided_by_id
+                target.save(update_fields=["status", "decided_at", "decided_by"])
             pair.delete()
         else:
             pair.low_id, pair.high_id = new_low, new_high
@@ -336,6 +366,7 @@ def people_merge(*, keep_id: int, merge_id: int, actor: User) -> Person:
     the email and phone the kept person ends with (docs/duplicates.md: what that means for leads and listings)."""
     with transaction.atomic():
         keep, merged = _lock_two(Person.objects.all(), keep_id, merge_id)
+        merged_id = merged.pk
         taken = []
         if merged.email and (not keep.email or (merged.email_verified and not keep.email_verified)):
             keep.email, keep.email_verified = merged.email, merged.email_verified
@@ -352,14 +383,14 @@ def people_merge(*, keep_id: int, merge_id: int, actor: User) -> Person:
         _delete(merged)
         keep.dedup_hash = normalize.dedup_hash(keep.email, keep.phone)
         keep.save()
-        _pairs_after_merge(kind=DuplicatePair.Kind.PERSON, keep_id=keep.pk, merged_id=merged.pk, actor=actor)
+        _pairs_after_merge(kind=DuplicatePair.Kind.PERSON, keep_id=keep.pk, merged_id=merged_id, actor=actor)
         _propose_owned_twice(old_hashes)
         audit_record(
             actor=actor,
             action="person.merge",
             target=f"person:{keep.pk}",
             kept_id=keep.pk,
-            merged_id=merged.pk,
+            merged_id=merged_id,
             fields_taken=taken,
             references_moved=moved,
         )
@@ -403,6 +434,7 @@ def leads_merge(*, workspace: Workspace, keep_id: int, merge_id: int, actor: Use
     lead move to the kept one; the merged lead is deleted."""
     with transaction.atomic():
         keep, merged = _lock_two(Lead.objects.filter(workspace=workspace), keep_id, merge_id)
+        merged_id = merged.pk
         taken = []
         if merged.email and (not keep.email or _EMAIL_RANK[merged.email_status] > _EMAIL_RANK[keep.email_status]):
             keep.email, keep.email_status = merged.email, merged.email_status
@@ -429,14 +461,14 @@ def leads_merge(*, workspace: Workspace, keep_id: int, merge_id: int, actor: Use
         keep.save()
         leads_rescore(workspace=workspace, lead_ids=[keep.pk], announce=False)
         leads_changed(workspace=workspace, lead_ids=[keep.pk], fields=taken or ["merged"])
-        _pairs_after_merge(kind=DuplicatePair.Kind.LEAD, keep_id=keep.pk, merged_id=merged.pk, actor=actor)
+        _pairs_after_merge(kind=DuplicatePair.Kind.LEAD, keep_id=keep.pk, merged_id=merged_id, actor=actor)
         audit_record(
             actor=actor,
             action="lead.merge",
             target=f"lead:{keep.pk}",
             workspace=workspace,
             kept_id=keep.pk,
-            merged_id=merged.pk,
+            merged_id=merged_id,
             fields_taken=taken,
             references_moved=moved,
         )

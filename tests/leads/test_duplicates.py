@@ -142,3 +142,57 @@ def test_workspace_scan_finds_pairs_within_each_workspace_only(tenant, other_ten
     assert len(open_pairs("lead", other_tenant.workspace)) == 1
     assert all(theirs.pk in p for p in open_pairs("lead", other_tenant.workspace))
     assert open_pairs("lead", tenant.workspace) == {pair(*mine)}
+
+
+# ---------------------------------------------------------------------------
+# Merging people of the lead database
+
+
+def test_people_merge_keeps_the_best_fields_and_leaves_an_audit_row_without_personal_data(staff_user):
+    from cursive.models import AuditEvent
+    from leads.duplicates import people_merge
+
+    keep = make_person("Robert", "Fischer", "Vandelay", "vandelay.com", email="rob@vandelay.com", title="", phone="")
+    merged = make_person(
+        "Bob", "Fischer", "Vandelay", "vandelay.com", email="robert.fischer@vandelay.com", email_verified=True, phone="+12125550101", title="CFO"
+    )
+    duplicates_scan(kind="person")
+
+    kept = people_merge(keep_id=keep.pk, merge_id=merged.pk, actor=staff_user)
+
+    assert not Person.objects.filter(pk=merged.pk).exists()
+    assert (kept.first_name, kept.email, kept.email_verified, kept.phone, kept.title) == (
+        "Robert",
+        "robert.fischer@vandelay.com",
+        True,
+        "+12125550101",
+        "CFO",
+    )
+    assert kept.has_phone and kept.dedup_hash == dedup_hash("robert.fischer@vandelay.com", "")
+    assert DuplicatePair.objects.get().status == DuplicatePair.Status.MERGED
+    audit = AuditEvent.objects.get(action="person.merge")
+    assert audit.actor == staff_user and audit.target == f"person:{keep.pk}"
+    assert audit.data["kept_id"] == keep.pk and audit.data["merged_id"] == merged.pk
+    assert set(audit.data["fields_taken"]) == {"email", "email_verified", "phone", "title"}
+    assert "robert.fischer@vandelay.com" not in str(audit.data) and "CFO" not in str(audit.data)
+
+
+def test_people_merge_keeps_the_kept_persons_unverified_email_over_none(staff_user):
+    from leads.duplicates import people_merge
+
+    keep = make_person("Ann", "Lee", "Acme", "acme.com", email="ann@acme.com")
+    merged = make_person("Ann", "Lee", "Acme", "acme.com", email="ann.lee@acme.com")
+
+    kept = people_merge(keep_id=keep.pk, merge_id=merged.pk, actor=staff_user)
+
+    assert kept.email == "ann@acme.com" and kept.dedup_hash == dedup_hash("ann@acme.com", "")
+
+
+@pytest.fixture
+def staff_user(db):
+    from accounts.services import user_create
+
+    user = user_create(email=f"staff{next(_n)}@cursive.test", password="a-good-staff-pass-1")
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
