@@ -24,6 +24,7 @@ from django.utils import timezone
 from accounts.models import User, Workspace
 from cursive.audit import audit_record
 from cursive.errors import Conflict, NotFound, ValidationFailed
+from cursive.jobs import job_enqueue
 from cursive.locks import lock_for_transaction
 
 from . import normalize
@@ -39,15 +40,16 @@ from .similarity import (
     text_similarity,
 )
 
-# pg_trgm's `%` proposes key pairs at least this trigram-similar; leads.similarity then decides. Low on purpose:
+# pg_trgm's `%` proposes name pairs at least this trigram-similar; leads.similarity then decides. Low on purpose:
 # trigrams punish short words (Smith / Smiht share 3 of 9), and a candidate too many costs microseconds. Company
-# names are longer and many share a word ("Blue River Labs" / "Red River Labs"), so they are proposed higher.
+# names are not proposed by trigrams: most share a word with thousands of others ("Northpoint Labs" / "Northfield
+# Labs"), and over the 36,000 company names of a million people the trigram join ran for minutes; equal names
+# (after leads.similarity drops legal forms) and names within one typo are proposed instead.
 NAME_TRIGRAM_LIMIT = 0.3
-COMPANY_TRIGRAM_LIMIT = 0.5
 
 _COMPARED = ("first_name", "last_name", "company_name", "company_domain")
 _TEMP_TABLES = (
-    *(f"{prefix}_{name}" for prefix in ("map", "keys", "pair") for name in ("first", "last", "company")),
+    *(f"{prefix}_{name}" for prefix in ("map", "pair") for name in ("first", "last", "company")),
     "map_domain",
     "dup_rows",
     "dup_found",
@@ -80,20 +82,22 @@ def _key_map(cursor, name: str, raws: list[str], key_of) -> dict[str, int]:
     return keys
 
 
-def _alike_pairs(cursor, name: str, keys: dict[str, int], judge, limit: float, threshold: float, extra=None) -> int:
+def _alike_pairs(cursor, name: str, keys: dict[str, int], judge, trigram_limit: float | None, threshold: float, extra) -> int:
     """Temp table pair_<name>(a, b, sim): every ordered pair of keys judged alike (sim >= threshold), each key with
-    itself included. pg_trgm proposes, `judge` decides; `extra(keys)` proposes what trigrams miss."""
-    cursor.execute(f"CREATE TEMP TABLE keys_{name} (k int PRIMARY KEY, v text NOT NULL) ON COMMIT DROP")
-    with cursor.cursor.copy(f"COPY keys_{name} (k, v) FROM STDIN") as copy:
-        for key, number in keys.items():
-            copy.write_row((number, key))
-    cursor.execute(f"CREATE INDEX ON keys_{name} USING gin (v gin_trgm_ops)")
-    cursor.execute(f"ANALYZE keys_{name}")
-    cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(limit)])
-    cursor.execute(f"SELECT a.v, b.v FROM keys_{name} a JOIN keys_{name} b ON a.v %% b.v AND a.k < b.k", [])  # noqa: S608
-    proposed = set(cursor.fetchall())
-    if extra is not None:
-        proposed |= extra(keys)
+    itself included. `extra(keys)` proposes and, with a `trigram_limit`, pg_trgm's `%` too (through a trigram
+    index); `judge` decides."""
+    proposed = extra(keys)
+    if trigram_limit is not None:
+        cursor.execute(f"CREATE TEMP TABLE keys_{name} (k int PRIMARY KEY, v text NOT NULL) ON COMMIT DROP")
+        with cursor.cursor.copy(f"COPY keys_{name} (k, v) FROM STDIN") as copy:
+            for key, number in keys.items():
+                copy.write_row((number, key))
+        cursor.execute(f"CREATE INDEX ON keys_{name} USING gin (v gin_trgm_ops)")
+        cursor.execute(f"ANALYZE keys_{name}")
+        cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)", [str(trigram_limit)])
+        cursor.execute(f"SELECT a.v, b.v FROM keys_{name} a JOIN keys_{name} b ON a.v %% b.v AND a.k < b.k", [])  # noqa: S608
+        proposed |= set(cursor.fetchall())
+        cursor.execute(f"DROP TABLE keys_{name}")
     rows = [(number, number, 1.0) for number in keys.values()]
     for a, b in proposed:
         similarity = judge(a, b)
@@ -107,21 +111,26 @@ def _alike_pairs(cursor, name: str, keys: dict[str, int], judge, limit: float, t
     return len(rows)
 
 
-def _swap_pairs(keys: dict[str, int]) -> set[tuple[str, str]]:
-    """Keys that are another key with two neighbouring letters swapped: in a short name such a swap leaves few
-    trigrams in common (Ruiz / Riuz share 1 of 9), so pg_trgm would not propose them."""
-    pairs = set()
+def _one_edit_pairs(keys: dict[str, int]) -> set[tuple[str, str]]:
+    """Keys within one typo of each other (a letter added, dropped, changed, or two neighbours swapped): they are
+    equal once one letter is deleted from each (or from one). Exact lookups, so cheap at any size, and they find
+    what trigrams miss in short names (Ruiz / Riuz share 1 trigram of 9)."""
+    by_variant: dict[str, list[str]] = {}
     for key in keys:
-        for i in range(len(key) - 1):
-            other = key[:i] + key[i + 1] + key[i] + key[i + 2 :]
-            if other != key and other in keys:
-                pairs.add((min(key, other), max(key, other)))
+        for variant in {key, *(key[:i] + key[i + 1 :] for i in range(len(key)))}:
+            by_variant.setdefault(variant, []).append(key)
+    pairs = set()
+    for group in by_variant.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1 :]:
+                if a != b:
+                    pairs.add((min(a, b), max(a, b)))
     return pairs
 
 
 def _first_name_pairs(keys: dict[str, int]) -> set[tuple[str, str]]:
-    """Swaps, and nicknames (Bob / Robert share no trigram at all)."""
-    pairs = _swap_pairs(keys)
+    """One typo, and nicknames (Bob / Robert share no trigram at all)."""
+    pairs = _one_edit_pairs(keys)
     for key in keys:
         for other in _name_family(key):
             if other != key and other in keys:
@@ -170,8 +179,8 @@ def duplicates_scan(*, kind: str, workspace: Workspace | None = None) -> ScanRes
         companies = _key_map(cursor, "company", _distinct(cursor, table, "company_name", scope, params), company_key)
         _key_map(cursor, "domain", _distinct(cursor, table, "company_domain", scope, params), domain_key)
         _alike_pairs(cursor, "first", first, first_name_similarity, NAME_TRIGRAM_LIMIT, threshold, extra=_first_name_pairs)
-        _alike_pairs(cursor, "last", last, text_similarity, NAME_TRIGRAM_LIMIT, threshold, extra=_swap_pairs)
-        _alike_pairs(cursor, "company", companies, text_similarity, COMPANY_TRIGRAM_LIMIT, threshold)
+        _alike_pairs(cursor, "last", last, text_similarity, NAME_TRIGRAM_LIMIT, threshold, extra=_one_edit_pairs)
+        _alike_pairs(cursor, "company", companies, text_similarity, None, threshold, extra=_one_edit_pairs)
         cursor.execute(
             f"""
             CREATE TEMP TABLE dup_rows ON COMMIT DROP AS
@@ -240,6 +249,11 @@ def _judge(cursor, table: str) -> list[tuple[int, int, int, Decimal]]:
 def duplicates_scan_lead_database() -> int:
     """Scheduled: the lead database's pairs; returns how many are open."""
     return duplicates_scan(kind=DuplicatePair.Kind.PERSON).found
+
+
+def duplicates_scan_request(*, workspace: Workspace) -> None:
+    """A workspace asks for a scan of its leads now: the worker runs it after this commit."""
+    job_enqueue("leads.tasks.scan_workspace_duplicates", workspace_id=workspace.pk)
 
 
 def duplicates_scan_workspaces() -> int:

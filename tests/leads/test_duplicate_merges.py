@@ -80,7 +80,9 @@ def identified_visitor(tenant, email: str):
     event = {"type": "pageview", "visitor": key, "url": "https://acme.example/", "referrer": "", "title": "", "name": ""}
     events_record(events=[(pixel.pk, event)])
     visitor = Visitor.objects.get(pixel=pixel, key=key)
-    return visitor_identify_person(visitor_id=visitor.pk, method="identify", traits={"email": email}, seen_at=dt.datetime.now(dt.UTC))
+    return visitor_identify_person(
+        visitor_id=visitor.pk, method="identify", traits={"email": email}, seen_at=dt.datetime.now(dt.UTC)
+    )
 
 
 def test_leads_merge_re_points_purchase_items_enrolments_and_visitors_and_keeps_the_books_clean(tenant):
@@ -88,11 +90,19 @@ def test_leads_merge_re_points_purchase_items_enrolments_and_visitors_and_keeps_
     from sequences.models import Enrollment
     from sequences.services import enrollments_create
 
-    bought = bought_lead(tenant, {"first_name": "Robert", "last_name": "Fischer", "company_name": "Vandelay", "email": "rob@vandelay.com"})
+    bought = bought_lead(
+        tenant, {"first_name": "Robert", "last_name": "Fischer", "company_name": "Vandelay", "email": "rob@vandelay.com"}
+    )
     typed = lead_create(
         workspace=tenant.workspace,
         source=Lead.Source.MANUAL,
-        data={"first_name": "Bob", "last_name": "Fischer", "company_name": "Vandelay Inc", "email": "bob@vandelay.com", "title": "CFO"},
+        data={
+            "first_name": "Bob",
+            "last_name": "Fischer",
+            "company_name": "Vandelay Inc",
+            "email": "bob@vandelay.com",
+            "title": "CFO",
+        },
         tags=["vip"],
     )
     leads_bulk_update(workspace=tenant.workspace, action="approve", lead_ids=[typed.pk])
@@ -106,7 +116,9 @@ def test_leads_merge_re_points_purchase_items_enrolments_and_visitors_and_keeps_
 
     assert not Lead.objects.filter(pk=bought.pk).exists()
     assert LeadPurchaseItem.objects.get().lead_id == kept.pk
-    assert sorted(Enrollment.objects.values_list("sequence_id", "lead_id")) == sorted([(both.pk, kept.pk), (only_bought.pk, kept.pk)])
+    assert sorted(Enrollment.objects.values_list("sequence_id", "lead_id")) == sorted(
+        [(both.pk, kept.pk), (only_bought.pk, kept.pk)]
+    )
     visitor.refresh_from_db()
     assert visitor.lead_id == kept.pk
     # The verified email stays; what the kept lead lacked comes from the bought one.
@@ -124,7 +136,9 @@ def test_leads_merge_re_points_purchase_items_enrolments_and_visitors_and_keeps_
 def test_leads_merge_takes_the_verified_email_with_its_purchase_price_and_identity(tenant):
     bought = bought_lead(tenant, {"first_name": "Ann", "last_name": "Lee", "company_name": "Acme", "email": "ann.lee@acme.com"})
     typed = lead_create(
-        workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"first_name": "Ann", "last_name": "Lee", "company_name": "Acme", "email": "ann@acme.com"}
+        workspace=tenant.workspace,
+        source=Lead.Source.MANUAL,
+        data={"first_name": "Ann", "last_name": "Lee", "company_name": "Acme", "email": "ann@acme.com"},
     )
     leads_bulk_update(workspace=tenant.workspace, action="approve", lead_ids=[bought.pk])
     leads_bulk_update(workspace=tenant.workspace, action="reject", lead_ids=[typed.pk])
@@ -159,7 +173,9 @@ def test_person_merge_re_points_visitors_and_leaves_leads_listings_and_purchases
     assert Lead.objects.filter(pk=theirs.pk).exists()
     proposed = DuplicatePair.objects.get(kind="lead")
     assert proposed.workspace == tenant.workspace
-    assert {proposed.low_id, proposed.high_id} == set(Lead.objects.filter(workspace=tenant.workspace).values_list("pk", flat=True))
+    assert {proposed.low_id, proposed.high_id} == set(
+        Lead.objects.filter(workspace=tenant.workspace).values_list("pk", flat=True)
+    )
     assert Listing.objects.count() == 1 and LeadPurchaseItem.objects.get().lead is not None
     pair.refresh_from_db()
     assert pair.status == DuplicatePair.Status.MERGED
@@ -207,7 +223,11 @@ def test_a_dismissed_pair_follows_the_kept_record_and_is_not_proposed_again(staf
 def test_a_workspace_cannot_merge_or_dismiss_another_workspaces_pair(tenant, other_tenant):
     data = {"last_name": "Fischer", "company_name": "Vandelay", "company_domain": "vandelay.com"}
     for first in ("Robert", "Bob"):
-        lead_create(workspace=other_tenant.workspace, source="manual", data={**data, "first_name": first, "email": f"{first}@vandelay.com"})
+        lead_create(
+            workspace=other_tenant.workspace,
+            source="manual",
+            data={**data, "first_name": first, "email": f"{first}@vandelay.com"},
+        )
     duplicates_scan(kind="lead", workspace=other_tenant.workspace)
     pair = DuplicatePair.objects.get()
 

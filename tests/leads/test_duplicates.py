@@ -22,7 +22,9 @@ def make_person(first, last, company, domain="", **fields):
     n = next(_n)
     company_row = None
     if domain:
-        company_row, _ = Company.objects.get_or_create(domain=domain, defaults={"name": company, "size": "51-200", "industry": "SaaS"})
+        company_row, _ = Company.objects.get_or_create(
+            domain=domain, defaults={"name": company, "size": "51-200", "industry": "SaaS"}
+        )
     values = {
         "first_name": first,
         "last_name": last,
@@ -50,17 +52,37 @@ def pair(a, b):
 
 # (label, first record, second record, same person?)
 LABELLED = [
-    ("typo in the last name", ("Katherine", "Johnson", "Globex", "globex.com"), ("Katherine", "Jonhson", "Globex", "globex.com"), True),
+    (
+        "typo in the last name",
+        ("Katherine", "Johnson", "Globex", "globex.com"),
+        ("Katherine", "Jonhson", "Globex", "globex.com"),
+        True,
+    ),
     ("swapped letters", ("John", "Smith", "Initech", "initech.com"), ("John", "Smiht", "Initech", "initech.com"), True),
     ("typo in the first name", ("Jonathan", "Pierce", "Hooli", "hooli.com"), ("Jonahtan", "Pierce", "Hooli", "hooli.com"), True),
     ("nickname", ("Robert", "Fischer", "Vandelay", "vandelay.com"), ("Bob", "Fischer", "Vandelay", "vandelay.com"), True),
     ("Inc. vs Incorporated, no domain", ("Maria", "Lopez", "Acme Inc.", ""), ("Maria", "Lopez", "Acme Incorporated", ""), True),
-    ("same company, other domain spelling", ("Wei", "Chen", "Umbrella", "www.umbrella.com"), ("Wei", "Chen", "Umbrella Corp", "umbrella.com"), True),
+    (
+        "same company, other domain spelling",
+        ("Wei", "Chen", "Umbrella", "www.umbrella.com"),
+        ("Wei", "Chen", "Umbrella Corp", "umbrella.com"),
+        True,
+    ),
     ("different people at one company", ("John", "Baker", "Stark", "stark.com"), ("Jane", "Baker", "Stark", "stark.com"), False),
     ("different people at one company", ("Mark", "Ellis", "Stark", "stark.com"), ("Mary", "Ellis", "Stark", "stark.com"), False),
     ("colleagues with other surnames", ("Priya", "Patel", "Wayne", "wayne.com"), ("Priya", "Shah", "Wayne", "wayne.com"), False),
-    ("namesakes at different companies", ("David", "Miller", "Cyberdyne", "cyberdyne.com"), ("David", "Miller", "Tyrell", "tyrell.com"), False),
-    ("namesakes, similar company names", ("Sarah", "Connor", "Blue River Labs", "blueriver.io"), ("Sarah", "Connor", "Red River Labs", "redriver.io"), False),
+    (
+        "namesakes at different companies",
+        ("David", "Miller", "Cyberdyne", "cyberdyne.com"),
+        ("David", "Miller", "Tyrell", "tyrell.com"),
+        False,
+    ),
+    (
+        "namesakes, similar company names",
+        ("Sarah", "Connor", "Blue River Labs", "blueriver.io"),
+        ("Sarah", "Connor", "Red River Labs", "redriver.io"),
+        False,
+    ),
 ]
 
 
@@ -89,7 +111,10 @@ def test_all_labelled_pairs_in_one_scan_and_scores_are_person_similarity(setting
 
 
 def test_the_threshold_is_a_setting(settings):
-    a, b = make_person("Katherine", "Johnson", "Globex", "globex.com"), make_person("Katherine", "Jonhson", "Globex", "globex.com")
+    a, b = (
+        make_person("Katherine", "Johnson", "Globex", "globex.com"),
+        make_person("Katherine", "Jonhson", "Globex", "globex.com"),
+    )
     settings.FUZZY_DUPLICATE_THRESHOLD = 0.95  # one swap in 7 letters scores 0.929
 
     duplicates_scan(kind="person")
@@ -127,7 +152,10 @@ def _lead(tenant, first, last, company, domain="", **extra):
 
 
 def test_workspace_scan_finds_pairs_within_each_workspace_only(tenant, other_tenant):
-    mine = _lead(tenant, "Robert", "Fischer", "Vandelay", "vandelay.com"), _lead(tenant, "Bob", "Fischer", "Vandelay", "vandelay.com")
+    mine = (
+        _lead(tenant, "Robert", "Fischer", "Vandelay", "vandelay.com"),
+        _lead(tenant, "Bob", "Fischer", "Vandelay", "vandelay.com"),
+    )
     theirs = _lead(other_tenant, "Robert", "Fischer", "Vandelay", "vandelay.com")
     _lead(tenant, "Jane", "Fischer", "Vandelay", "vandelay.com")
 
@@ -154,7 +182,14 @@ def test_people_merge_keeps_the_best_fields_and_leaves_an_audit_row_without_pers
 
     keep = make_person("Robert", "Fischer", "Vandelay", "vandelay.com", email="rob@vandelay.com", title="", phone="")
     merged = make_person(
-        "Bob", "Fischer", "Vandelay", "vandelay.com", email="robert.fischer@vandelay.com", email_verified=True, phone="+12125550101", title="CFO"
+        "Bob",
+        "Fischer",
+        "Vandelay",
+        "vandelay.com",
+        email="robert.fischer@vandelay.com",
+        email_verified=True,
+        phone="+12125550101",
+        title="CFO",
     )
     duplicates_scan(kind="person")
 
