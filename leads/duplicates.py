@@ -474,7 +474,8 @@ def leads_merge(*, workspace: Workspace, keep_id: int, merge_id: int, actor: Use
         keep.dedup_hash = normalize.dedup_hash(keep.email, keep.phone)
         keep.save()
         leads_rescore(workspace=workspace, lead_ids=[keep.pk], announce=False)
-        leads_changed(workspace=workspace, lead_ids=[keep.pk], fields=taken or ["merged"])
+        if taken:
+            leads_changed(workspace=workspace, lead_ids=[keep.pk], fields=taken)
         _pairs_after_merge(kind=DuplicatePair.Kind.LEAD, keep_id=keep.pk, merged_id=merged_id, actor=actor)
         audit_record(
             actor=actor,

@@ -231,3 +231,17 @@ def staff_user(db):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     return user
+
+
+def test_scans_are_scheduled_nightly_and_a_workspace_scan_runs_as_a_job(tenant):
+    from django_q.models import Schedule
+
+    from leads.tasks import scan_workspace_duplicates
+
+    assert Schedule.objects.get(name="find duplicate people").func == "leads.duplicates.duplicates_scan_lead_database"
+    assert Schedule.objects.get(name="find duplicate leads in workspaces").func == "leads.duplicates.duplicates_scan_workspaces"
+    mine = _lead(tenant, "Robert", "Fischer", "Vandelay", "vandelay.com"), _lead(tenant, "Bob", "Fischer", "Vandelay", "vandelay.com")
+
+    scan_workspace_duplicates(workspace_id=tenant.workspace.pk)
+
+    assert open_pairs("lead", tenant.workspace) == {pair(*mine)}
