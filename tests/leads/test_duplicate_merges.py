@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -240,6 +241,17 @@ def test_a_workspace_cannot_merge_or_dismiss_another_workspaces_pair(tenant, oth
     assert Lead.objects.filter(workspace=other_tenant.workspace).count() == 2
 
 
+def _a_lock_is_awaited(seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.02)
+    return False
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_merges_of_overlapping_pairs_at_once_neither_deadlock_nor_lose_a_row(staff_user):
     """B into A holds both rows locked while C into B starts: the second waits for B, then finds it merged."""
@@ -259,8 +271,7 @@ def test_two_merges_of_overlapping_pairs_at_once_neither_deadlock_nor_lose_a_row
     with Paused(lambda: people_merge(keep_id=a.pk, merge_id=b.pk, actor=staff_user), r'"leads_person".*FOR UPDATE'):
         thread = threading.Thread(target=merge_c_into_b)
         thread.start()
-        thread.join(1)
-        assert thread.is_alive(), "the second merge should wait for the first one's locks"
+        assert _a_lock_is_awaited(), "the second merge should wait for the first one's locks"
     thread.join(30)
 
     assert not thread.is_alive()

@@ -240,7 +240,10 @@ def test_scans_are_scheduled_nightly_and_a_workspace_scan_runs_as_a_job(tenant):
 
     assert Schedule.objects.get(name="find duplicate people").func == "leads.duplicates.duplicates_scan_lead_database"
     assert Schedule.objects.get(name="find duplicate leads in workspaces").func == "leads.duplicates.duplicates_scan_workspaces"
-    mine = _lead(tenant, "Robert", "Fischer", "Vandelay", "vandelay.com"), _lead(tenant, "Bob", "Fischer", "Vandelay", "vandelay.com")
+    mine = (
+        _lead(tenant, "Robert", "Fischer", "Vandelay", "vandelay.com"),
+        _lead(tenant, "Bob", "Fischer", "Vandelay", "vandelay.com"),
+    )
 
     scan_workspace_duplicates(workspace_id=tenant.workspace.pk)
 
