@@ -11,3 +11,5 @@ class LeadsConfig(AppConfig):
 
         register(Recurring("re-score leads", "leads.services.leads_rescore_all", Schedule.DAILY))
         register(Recurring("prune abandoned upload drafts", "leads.drafts.drafts_prune", Schedule.HOURLY))
+        register(Recurring("find duplicate people", "leads.duplicates.duplicates_scan_lead_database", Schedule.DAILY))
+        register(Recurring("find duplicate leads in workspaces", "leads.duplicates.duplicates_scan_workspaces", Schedule.DAILY))

@@ -258,3 +258,47 @@ class Suppression(models.Model):
 
     def __str__(self):
         return self.email or self.email_hash[:12]
+
+
+class DuplicatePair(models.Model):
+    """Two records that are probably one person (leads.duplicates): two people of the lead database, or two leads
+    of one workspace. The ids are plain numbers in a fixed order (low < high), not foreign keys: a pair outlives a
+    merge as its record, and a scan replaces the open pairs whose records changed or went."""
+
+    class Kind(models.TextChoices):
+        PERSON = "person", "Lead database"
+        LEAD = "lead", "Workspace leads"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        MERGED = "merged", "Merged"
+        DISMISSED = "dismissed", "Not a duplicate"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    low_id = models.BigIntegerField()
+    high_id = models.BigIntegerField()
+    score = models.DecimalField(max_digits=4, decimal_places=3)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    found_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "low_id", "high_id"], name="duplicate_pair_unique"),
+            models.CheckConstraint(condition=models.Q(low_id__lt=models.F("high_id")), name="duplicate_pair_ordered"),
+            models.CheckConstraint(
+                condition=models.Q(kind="person", workspace__isnull=True) | models.Q(kind="lead", workspace__isnull=False),
+                name="duplicate_pair_scope",
+            ),
+        ]
+        indexes = [
+            # The staff page and a workspace's page: open pairs, most alike first.
+            models.Index(fields=["kind", "workspace", "status", "-score", "id"], name="duplicate_pair_list_idx"),
+            # A merge drops or moves the other pairs of the merged record.
+            models.Index(fields=["kind", "high_id"], name="duplicate_pair_high_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.low_id} / {self.high_id} ({self.score})"

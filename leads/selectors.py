@@ -12,7 +12,7 @@ from django.db.models.expressions import RawSQL
 from accounts.models import Workspace
 from cursive.errors import NotFound
 
-from .models import IdealCustomerProfile, Lead, Suppression
+from .models import DuplicatePair, IdealCustomerProfile, Lead, Suppression
 from .normalize import normalize_email, suppression_hash
 
 SORTS = {"-score": ("-score", "-id"), "-created": ("-created_at", "-id")}
@@ -100,3 +100,75 @@ def suppressions_list(*, workspace: Workspace, query: str = "") -> QuerySet[Supp
     if query:
         rows = rows.filter(email__icontains=query.strip().lower())
     return rows
+
+
+# The fields a possible-duplicate card shows side by side, differences highlighted.
+DUPLICATE_FIELDS = (
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+    ("email", "Email"),
+    ("email_verified", "Email verified"),
+    ("email_status", "Email status"),
+    ("phone", "Phone"),
+    ("title", "Title"),
+    ("company_name", "Company"),
+    ("company_domain", "Domain"),
+    ("city", "City"),
+    ("state", "State"),
+    ("linkedin_url", "LinkedIn"),
+    ("source", "Source"),
+    ("status", "Status"),
+    ("created_at", "Added"),
+)
+
+
+@dataclass
+class DuplicateCard:
+    pair: DuplicatePair
+    left: object
+    right: object
+    rows: list[tuple[str, object, object, bool]]
+
+
+def duplicate_cards(pairs, records: dict, fields=DUPLICATE_FIELDS) -> list[DuplicateCard]:
+    """Pairs with both records side by side, (label, left, right, differ) per field; pairs whose record went (a
+    merge or a delete since the scan) are left out until the next scan removes them."""
+    cards = []
+    for pair in pairs:
+        left, right = records.get(pair.low_id), records.get(pair.high_id)
+        if left is None or right is None:
+            continue
+        rows = []
+        for field, label in fields:
+            if not hasattr(left, field):
+                continue
+            a, b = getattr(left, field), getattr(right, field)
+            if a or b:
+                differ = a.date() != b.date() if field == "created_at" else a != b
+                rows.append((label, a, b, differ))
+        cards.append(DuplicateCard(pair=pair, left=left, right=right, rows=rows))
+    return cards
+
+
+def workspace_duplicate_cards(*, workspace: Workspace, limit: int = 50) -> list[DuplicateCard]:
+    """The workspace's open possible duplicates, most alike first: two queries whatever the number."""
+    pairs = list(
+        DuplicatePair.objects.filter(
+            kind=DuplicatePair.Kind.LEAD, workspace=workspace, status=DuplicatePair.Status.OPEN
+        ).order_by("-score", "id")[:limit]
+    )
+    ids = {pk for pair in pairs for pk in (pair.low_id, pair.high_id)}
+    return duplicate_cards(pairs, Lead.objects.filter(workspace=workspace).in_bulk(ids))
+
+
+def duplicate_pair_get(*, workspace: Workspace, pair_id) -> DuplicatePair:
+    pair = DuplicatePair.objects.filter(kind=DuplicatePair.Kind.LEAD, workspace=workspace, pk=pair_id).first()
+    if pair is None:
+        raise NotFound("That possible duplicate does not exist in this workspace.")
+    return pair
+
+
+def workspace_duplicate_count(*, workspace: Workspace) -> int:
+    return DuplicatePair.objects.filter(
+        kind=DuplicatePair.Kind.LEAD, workspace=workspace, status=DuplicatePair.Status.OPEN
+    ).count()

@@ -1,5 +1,6 @@
 from accounts.models import Workspace
 
+from .duplicates import duplicates_scan
 from .services import leads_rescore
 
 
@@ -7,3 +8,9 @@ def rescore_workspace(*, workspace_id: int) -> None:
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is not None:
         leads_rescore(workspace=workspace)
+
+
+def scan_workspace_duplicates(*, workspace_id: int) -> None:
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is not None:
+        duplicates_scan(kind="lead", workspace=workspace)

@@ -12,4 +12,8 @@ urlpatterns = [
     path("updates/", views.lead_updates, name="updates"),
     path("scoring/", views.scoring_profile, name="profile"),
     path("<int:lead_id>/", views.lead_detail, name="detail"),
+    path("duplicates/", views.duplicate_list, name="duplicates"),
+    path("duplicates/scan/", views.duplicate_scan, name="duplicate_scan"),
+    path("duplicates/<int:pair_id>/merge/", views.duplicate_merge, name="duplicate_merge"),
+    path("duplicates/<int:pair_id>/dismiss/", views.duplicate_dismiss, name="duplicate_dismiss"),
 ]

@@ -16,7 +16,7 @@ from cursive.htmx import meaningful_query, push_url
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 
-from . import selectors, services
+from . import duplicates, selectors, services
 from .api import export_response
 from .export import gated_export
 from .filters import FILTER_LABELS, page_lead_filters
@@ -66,6 +66,7 @@ def lead_list(request):
         return push_url(render(request, "leads/list.html#results", context), reverse("leads:list"), context["query"])
     context.update(
         {
+            "duplicate_count": selectors.workspace_duplicate_count(workspace=request.workspace),
             "sources": Lead.Source.choices,
             "tags": selectors.workspace_tags(workspace=request.workspace),
             "since": timezone.now().isoformat(),
@@ -213,3 +214,46 @@ def scoring_profile(request):
             messages.success(request, "Ideal customer profile saved; your leads are being re-scored.")
             return redirect("leads:profile")
     return render(request, "leads/profile.html", {"form": form, "sizes": CompanySize.choices})
+
+
+@workspace_required
+def duplicate_list(request):
+    """Possible duplicates among the workspace's leads, side by side, to merge or dismiss."""
+    cards = selectors.workspace_duplicate_cards(workspace=request.workspace)
+    return render(request, "leads/duplicates.html", {"cards": cards})
+
+
+@workspace_required
+@require_POST
+def duplicate_merge(request, pair_id: int):
+    or_404(selectors.duplicate_pair_get, workspace=request.workspace, pair_id=pair_id)
+    try:
+        kept = duplicates.duplicate_pair_merge(
+            pair_id=pair_id, keep_id=request.POST.get("keep_id"), actor=request.user, workspace=request.workspace
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Merged into {kept}: one lead now, with the best of both.")
+    return redirect("leads:duplicates")
+
+
+@workspace_required
+@require_POST
+def duplicate_dismiss(request, pair_id: int):
+    or_404(selectors.duplicate_pair_get, workspace=request.workspace, pair_id=pair_id)
+    try:
+        duplicates.duplicate_pair_dismiss(pair_id=pair_id, actor=request.user, workspace=request.workspace)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Kept apart: this pair will not be proposed again.")
+    return redirect("leads:duplicates")
+
+
+@workspace_required
+@require_POST
+def duplicate_scan(request):
+    duplicates.duplicates_scan_request(workspace=request.workspace)
+    messages.info(request, "Looking for duplicates among your leads; reload this page in a minute.")
+    return redirect("leads:duplicates")

@@ -188,6 +188,18 @@ def _enrollment(other):
     return Enrollment.objects.filter(sequence_id=sequence_id).get().pk
 
 
+def _duplicate_pair(other):
+    from leads.duplicates import duplicates_scan
+    from leads.models import DuplicatePair
+
+    n = next(_serial)
+    for first in ("Robert", "Bob"):
+        data = {"first_name": first, "last_name": f"Fischer{n}", "company_name": "Globex", "email": f"{first}{n}@globex.test"}
+        lead_create(workspace=other.workspace, source=Lead.Source.MANUAL, data=data)
+    duplicates_scan(kind="lead", workspace=other.workspace)
+    return DuplicatePair.objects.filter(workspace=other.workspace).latest("pk").pk
+
+
 OBJECT_FACTORIES = {
     "mailbox_id": _mailbox,
     "sequence_id": _sequence,
@@ -208,6 +220,7 @@ OBJECT_FACTORIES = {
     "membership_id": _member,
     "invitation_id": _invitation,
     "suppression_id": _suppression,
+    "pair_id": _duplicate_pair,
 }
 
 
