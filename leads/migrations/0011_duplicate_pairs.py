@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_workspace_time_zone'),
-        ('leads', '0008_pg_trgm'),
+        ('leads', '0010_company_lower_name'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
