@@ -43,7 +43,7 @@ from scratch import ROOT, database_url, log, run_context, scratch_database, serv
 SCRATCH_DATABASE = "cursive_bench_enrichment"
 CHILD_MARKER = "BENCH_ENRICHMENT_RESULT "
 HEADER = ["First Name", "Last Name", "Email", "Phone", "Company", "Website", "LinkedIn", "Notes"]
-ADDED_INDEXES = ["person_phone_idx", "person_linkedin_key_idx", "company_name_trgm"]
+ADDED_INDEXES = ["person_phone_idx", "person_linkedin_key_idx", "company_name_trgm", "company_lower_name_idx"]
 
 CHILD_CODE = """
 import json, os, resource, time
@@ -181,19 +181,29 @@ def lookup_plans(people: list[tuple]) -> dict:
 
     from enrichment import services
     from leads import normalize
+    from leads.similarity import company_key
 
+    sample = people[:5000]
     keys = {
-        "email": (services._BY_HASH_SQL, [normalize.dedup_hash(p[0], "") for p in people[:5000]]),
-        "phone": (services._BY_PHONE_SQL, [p[1] for p in people[:5000] if p[1]]),
-        "linkedin": (services._by_linkedin_sql(), [normalize.linkedin_key(p[2]) for p in people[:5000] if p[2]]),
-        "domain": (services._BY_DOMAIN_SQL, sorted({p[6] for p in people[:1000]})),
-        "company_name": (services._BY_COMPANY_NAME_SQL, sorted({p[5].lower() for p in people[:250]})),
+        "email": (services._BY_HASH_SQL, [[normalize.dedup_hash(p[0], "") for p in sample]]),
+        "phone": (services._BY_PHONE_SQL, [[p[1] for p in sample if p[1]]]),
+        "linkedin": (services._by_linkedin_sql(), [[normalize.linkedin_key(p[2]) for p in sample if p[2]]]),
+        "name_domain": (services._BY_DOMAIN_SQL, [[p[6] for p in sample[:1000]], [p[4].lower() for p in sample[:1000]]]),
+        "name_company": (
+            services._BY_COMPANY_EXACT_SQL,
+            [[p[5].lower() for p in sample[:500]], [p[4].lower() for p in sample[:500]]],
+        ),
+        "name_similar_company": (
+            services._BY_COMPANY_NAME_SQL,
+            [[company_key(p[5]) + "s" for p in sample[:250]], [p[4].lower() for p in sample[:250]]],
+        ),
     }
     plans = {}
     with connection.cursor() as cursor:
         for kind, (sql, values) in keys.items():
             query = sql.format(columns=services._PERSON_COLUMNS, reachable=services._REACHABLE)
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, [values])
+            cursor.execute("SET pg_trgm.word_similarity_threshold = %s", [services.COMPANY_WORD_SIMILARITY])
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, values)
             plan = cursor.fetchone()[0][0]
             indexes: set[str] = set()
 
