@@ -41,6 +41,7 @@ from credits.services import credits_spend, to_credits
 from cursive.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from cursive.events import emit
 from cursive.jobs import job_enqueue
+from cursive.models import Job
 from leads import normalize
 from leads.csv_import import CsvFormat, FileRejected, Row, count_lines, read_records, read_rows, reading_plan
 from leads.export import escape_cell
@@ -853,8 +854,19 @@ def enrichment_build_result(*, enrichment_id: int) -> Enrichment | None:
     storage = enrichment.result_file.storage
     with tempfile.TemporaryFile("w+b") as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-        with local_copy(enrichment.file) as path:
-            _write_result(enrichment, path, text)
+        try:
+            with local_copy(enrichment.file) as path:
+                _write_result(enrichment, path, text)
+        except FileNotFoundError:
+            # The people are the workspace's leads already (what was paid for); only the file cannot be made.
+            Enrichment.objects.filter(pk=enrichment.pk, status=Enrichment.Status.PROCESSING).update(
+                status=Enrichment.Status.FAILED,
+                heartbeat_at=None,
+                finished_at=timezone.now(),
+                failure_message="The uploaded file is missing on the server, so the enriched file cannot be written; "
+                "the enriched people are in My Leads.",
+            )
+            return None
         text.flush()
         text.detach()
         spool.seek(0)
@@ -895,19 +907,24 @@ def enrichment_build_result(*, enrichment_id: int) -> Enrichment | None:
 
 
 def enrichments_resume_stale() -> int:
-    """Every minute: hand enrichments whose worker died back to a worker (matching, or the result file)."""
+    """Every minute: hand enrichments whose worker died back to a worker (matching, or the result file), unless
+    a job for them is already waiting or running (a job that keeps failing is retried by cursive.jobs, then left
+    for staff, not queued again here every minute)."""
     stale = _stale_before()
-    matching = list(
-        Enrichment.objects.filter(status=Enrichment.Status.MATCHING, heartbeat_at__lt=stale).values_list("pk", flat=True)[:100]
-    )
-    writing = list(
-        Enrichment.objects.filter(status=Enrichment.Status.PROCESSING, heartbeat_at__lt=stale).values_list("pk", flat=True)[:100]
-    )
-    for enrichment_id in matching:
-        job_enqueue("enrichment.tasks.match_enrichment", enrichment_id=enrichment_id)
-    for enrichment_id in writing:
-        job_enqueue("enrichment.tasks.build_result", enrichment_id=enrichment_id)
-    return len(matching) + len(writing)
+    queued = 0
+    for status, func in (
+        (Enrichment.Status.MATCHING, "enrichment.tasks.match_enrichment"),
+        (Enrichment.Status.PROCESSING, "enrichment.tasks.build_result"),
+    ):
+        ids = Enrichment.objects.filter(status=status, heartbeat_at__lt=stale).values_list("pk", flat=True)[:100]
+        for enrichment_id in ids:
+            waiting = Job.objects.filter(
+                func=func, kwargs__enrichment_id=enrichment_id, status__in=[Job.Status.PENDING, Job.Status.RUNNING]
+            )
+            if not waiting.exists():
+                job_enqueue(func, enrichment_id=enrichment_id)
+                queued += 1
+    return queued
 
 
 def enrichments_expire() -> int:

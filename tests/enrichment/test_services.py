@@ -339,7 +339,11 @@ def test_the_result_can_be_written_again_without_moving_money(tenant):
     enrichment_confirm(workspace=tenant.workspace, enrichment_id=enrichment.pk, actor=tenant.user)
     # A worker that died while writing: its heartbeat goes stale and the sweeper hands the job out again.
     Enrichment.objects.filter(pk=enrichment.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1), result_rows=1)
+    # The job queued at confirmation is still waiting: nothing more is queued until it is gone.
+    assert enrichments_resume_stale() == 0
+    Job.objects.filter(func="enrichment.tasks.build_result").update(status=Job.Status.SUCCEEDED)
     assert enrichments_resume_stale() == 1
+    assert enrichments_resume_stale() == 0
     enrichment_build_result(enrichment_id=enrichment.pk)
     enrichment.refresh_from_db()
     assert enrichment.status == Enrichment.Status.COMPLETE and enrichment.result_rows == 2
@@ -368,3 +372,14 @@ def test_retention_deletes_files_and_rows_and_keeps_the_enrichment(tenant, djang
     with pytest.raises(Conflict):
         enrichment_result_chunks(enrichment=enrichment)
     call_command("check_consistency")
+
+
+def test_a_result_whose_upload_vanished_fails_and_keeps_the_leads(tenant):
+    enrichment, _ = matched_list(tenant, 2)
+    fund(tenant, 1)
+    enrichment_confirm(workspace=tenant.workspace, enrichment_id=enrichment.pk, actor=tenant.user)
+    enrichment.file.storage.delete(enrichment.file.name)
+    enrichment_build_result(enrichment_id=enrichment.pk)
+    enrichment.refresh_from_db()
+    assert enrichment.status == Enrichment.Status.FAILED and "My Leads" in enrichment.failure_message
+    assert Lead.objects.filter(workspace=tenant.workspace, source=Lead.Source.ENRICHMENT).count() == 2
