@@ -57,8 +57,10 @@ logger = logging.getLogger("cursive.enrichment")
 FILL_FIELDS = tuple(name for name in LEAD_FIELDS if name != "country")
 RESULT_COLUMNS = ("match_status", "match_method", "match_confidence")
 Method = EnrichmentRow.Method
-# Rows of the result fetched from the database at a time while the file is written.
+# Rows of the result fetched from the database at a time while the file is written, and new leads scored and
+# announced at a time at confirmation.
 RESULT_BATCH_ROWS = 2_000
+ANNOUNCE_BATCH = 2_000
 
 
 class MatchStatus:
@@ -694,9 +696,11 @@ def enrichment_confirm(*, workspace: Workspace, enrichment_id, max_credits=None,
                     {"workspace": workspace.pk, "enrichment": enrichment.pk, "added": [dedup for _, dedup in added]},
                 )
         lead_ids = [lead_id for lead_id, _ in added]
-        if lead_ids:
-            leads_rescore(workspace=workspace, lead_ids=lead_ids, announce=False)
-            leads_announce(workspace=workspace, lead_ids=lead_ids)
+        # In slices: a list can add 100,000 leads, and their events would otherwise be built all at once.
+        for start in range(0, len(lead_ids), ANNOUNCE_BATCH):
+            batch = lead_ids[start : start + ANNOUNCE_BATCH]
+            leads_rescore(workspace=workspace, lead_ids=batch, announce=False)
+            leads_announce(workspace=workspace, lead_ids=batch)
         charged = price * len(lead_ids)
         if charged > 0:
             credits_spend(
