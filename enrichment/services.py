@@ -365,7 +365,7 @@ def _take(matches: dict[int, _Match], method: str, keyed: dict[str, list[int]], 
             matches[number] = _Match(method, people[0], EXACT)
 
 
-def _match_chunk(enrichment: Enrichment, rows: list[Row]) -> _ChunkResult:
+def _match_chunk(enrichment: Enrichment, rows: list[Row], seen: SeenPeople) -> _ChunkResult:
     """Each row by its strongest key that finds somebody: email, then phone, then LinkedIn URL, then name +
     company. A handful of queries for the whole chunk, whatever its size."""
     values_of = {row.number: row.values for row in rows if not row.error}
@@ -407,7 +407,7 @@ def _match_chunk(enrichment: Enrichment, rows: list[Row]) -> _ChunkResult:
             if match := _best_by_name(values_of[number], candidates):
                 matches[number] = match
 
-    return _judge(enrichment, rows, matches, usable)
+    return _judge(enrichment, rows, matches, usable, seen)
 
 
 def _name_candidates(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[_Person]]:
@@ -430,12 +430,38 @@ def _name_candidates(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, s
     }
 
 
-def _judge(enrichment: Enrichment, rows: list[Row], matches: dict[int, _Match], usable: set[int]) -> _ChunkResult:
+class SeenPeople:
+    """The people earlier rows of the file matched, as a bitmap by person id: a million people fit in 125 KB, so
+    memory does not grow with the file, and asking costs no query (a query per chunk against rows inserted
+    seconds earlier was planned on stale statistics and took seconds)."""
+
+    def __init__(self, person_ids=()):
+        self.bits = bytearray()
+        for person_id in person_ids:
+            self.add(person_id)
+
+    def add(self, person_id: int) -> bool:
+        """Mark the person seen; whether it already was."""
+        byte, bit = divmod(person_id, 8)
+        if byte >= len(self.bits):
+            self.bits.extend(bytes(max(byte + 1 - len(self.bits), len(self.bits))))
+        seen = bool(self.bits[byte] & (1 << bit))
+        self.bits[byte] |= 1 << bit
+        return seen
+
+    @classmethod
+    def of(cls, enrichment: Enrichment) -> SeenPeople:
+        """Those of the chunks already committed (a resumed run)."""
+        rows = EnrichmentRow.objects.filter(enrichment=enrichment, duplicate=False, person__isnull=False)
+        return cls(rows.values_list("person_id", flat=True).iterator(chunk_size=20_000))
+
+
+def _judge(
+    enrichment: Enrichment, rows: list[Row], matches: dict[int, _Match], usable: set[int], seen: SeenPeople
+) -> _ChunkResult:
     """Which matches are free (owned, repeated) or fill nothing, and which are charged for."""
-    person_ids = sorted({match.person.id for match in matches.values()})
     hashes = sorted({match.person.dedup_hash for match in matches.values()})
     owned: set[str] = set()
-    seen: set[int] = set()
     if matches:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -443,12 +469,6 @@ def _judge(enrichment: Enrichment, rows: list[Row], matches: dict[int, _Match], 
                 [enrichment.workspace_id, hashes],
             )
             owned = {row[0] for row in cursor.fetchall()}
-            cursor.execute(
-                "SELECT person_id FROM enrichment_enrichmentrow WHERE enrichment_id = %s AND NOT duplicate "
-                "AND person_id = ANY(%s)",
-                [enrichment.pk, person_ids],
-            )
-            seen = {row[0] for row in cursor.fetchall()}
     counts = dict.fromkeys(("total", "matched", "owned", "duplicate", "nothing_to_fill", "billable", "unusable"), 0)
     counts["total"] = len(rows)
     result = _ChunkResult(counts=counts)
@@ -460,8 +480,7 @@ def _judge(enrichment: Enrichment, rows: list[Row], matches: dict[int, _Match], 
             continue
         person = match.person
         is_owned = person.dedup_hash in owned
-        duplicate = person.id in seen
-        seen.add(person.id)
+        duplicate = seen.add(person.id)
         mask = _fill_mask(row.values, person)
         billable = not is_owned and not duplicate and mask != 0
         counts["matched"] += 1
@@ -507,13 +526,14 @@ def enrichment_match(*, enrichment_id: int) -> Enrichment | None:
             if not enrichment.estimated_rows:
                 Enrichment.objects.filter(pk=enrichment.pk).update(estimated_rows=count_lines(path) - 1)
             rows = read_rows(path, fmt, mapping)
+            seen = SeenPeople.of(enrichment) if enrichment.chunks_done else SeenPeople()
             for index in itertools.count():
                 chunk = list(itertools.islice(rows, settings.ENRICHMENT_CHUNK_ROWS))
                 if not chunk:
                     break
                 if index < enrichment.chunks_done:
                     continue  # committed by an earlier run
-                if not _commit_chunk(enrichment, index, _match_chunk(enrichment, chunk)):
+                if not _commit_chunk(enrichment, index, _match_chunk(enrichment, chunk, seen)):
                     return None
     except FileNotFoundError:
         return _fail(enrichment, "The uploaded file is missing on the server; upload it again.")
