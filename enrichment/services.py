@@ -296,8 +296,10 @@ class _ChunkResult:
 def _name_key(values: dict) -> tuple[str, str, str] | None:
     """("domain", domain, last name) or ("company", company name, last name), lowercase, for a row with a first
     and last name and a company; else None."""
-    last = normalize.clean_text(values.get("last_name")).lower()
-    if not (fold(values.get("first_name", "")) and fold(last)):
+    if not (values.get("first_name") and values.get("last_name")):  # most rows: not mapped, or blank
+        return None
+    last = normalize.clean_text(values["last_name"]).lower()
+    if not (fold(values["first_name"]) and fold(last)):
         return None
     domain = domain_key(values.get("company_domain", ""))
     if domain:
