@@ -383,3 +383,22 @@ def test_a_result_whose_upload_vanished_fails_and_keeps_the_leads(tenant):
     enrichment.refresh_from_db()
     assert enrichment.status == Enrichment.Status.FAILED and "My Leads" in enrichment.failure_message
     assert Lead.objects.filter(workspace=tenant.workspace, source=Lead.Source.ENRICHMENT).count() == 2
+
+
+def test_phones_and_linkedin_urls_match_however_they_are_written(tenant):
+    by_profile = make_person(email="", phone="+13035550100", linkedin_url="https://www.linkedin.com/in/Zed-Q")
+    by_phone = make_person(phone="+12125550199")
+    by_extension = make_person(phone="+12125550188")
+    content = csv_bytes(
+        ["phone", "linkedin"],
+        [
+            ["", "http://uk.linkedin.com/in/zed-q/?trk=public"],
+            ["212.555.0199", ""],
+            ["+1 (212) 555-0188 ext. 12", ""],  # not plainly written: parsed, then looked up again
+            ["555", "https://example.com/in/zed-q"],  # neither is a key
+        ],
+    )
+    enrichment = upload(tenant, content)
+    rows = {row.row: (row.method, row.person_id) for row in EnrichmentRow.objects.filter(enrichment=enrichment)}
+    assert rows == {1: ("linkedin", by_profile.pk), 2: ("phone", by_phone.pk), 3: ("phone", by_extension.pk)}
+    assert enrichment.unusable_rows == 1
