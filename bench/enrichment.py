@@ -16,7 +16,8 @@ memory measured is the worker's alone), runs what a worker runs from upload to d
 
   match_rows_per_second:  rows / seconds of enrichment_match;
   end_to_end_seconds:     from the start of enrichment_create to the result file stored;
-  peak_rss_mb:            the child's peak resident memory (getrusage ru_maxrss), rss_before_mb before any of it;
+  peak_rss_mb:            the child's peak resident memory (VmHWM), rss_before_mb before any of it,
+                          peak_rss_matching_mb the peak once matching is over (before confirmation);
   counts:                 what the preview said (matched by method, owned, billable, quote) and what was charged.
 
 Also reported: the size of the indexes enrichment added to leads_person / leads_company at this size, and the
@@ -43,11 +44,17 @@ from scratch import ROOT, database_url, log, run_context, scratch_database, serv
 SCRATCH_DATABASE = "cursive_bench_enrichment"
 CHILD_MARKER = "BENCH_ENRICHMENT_RESULT "
 HEADER = ["First Name", "Last Name", "Email", "Phone", "Company", "Website", "LinkedIn", "Notes"]
-ADDED_INDEXES = ["person_phone_idx", "person_linkedin_key_idx", "company_name_trgm"]
+ADDED_INDEXES = ["person_phone_idx", "person_linkedin_key_idx", "company_name_trgm", "company_lower_name_idx"]
 
 CHILD_CODE = """
-import json, os, resource, time
+import json, os, time
 import psutil
+
+def peak_kb():
+    # VmHWM, this process's own peak: ru_maxrss would carry the parent's peak over fork and exec.
+    with open("/proc/self/status") as status:
+        return int(next(line for line in status if line.startswith("VmHWM:")).split()[1])
+
 from django.core.files import File
 from accounts.models import User, Workspace
 from enrichment.models import Enrichment
@@ -61,13 +68,14 @@ with open(os.environ["BENCH_FILE"], "rb") as handle:
 t1 = time.perf_counter()
 enrichment_match(enrichment_id=enrichment.pk)
 t2 = time.perf_counter()
+matched_maxrss = peak_kb()
 enrichment_confirm(workspace=workspace, enrichment_id=enrichment.pk, actor=user)
 t3 = time.perf_counter()
 enrichment_build_result(enrichment_id=enrichment.pk)
 t4 = time.perf_counter()
 print("BENCH_ENRICHMENT_RESULT " + json.dumps({"id": enrichment.pk, "rss_before_bytes": before,
-      "create": t1 - t0, "match": t2 - t1, "confirm": t3 - t2, "result": t4 - t3,
-      "ru_maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)
+      "create": t1 - t0, "match": t2 - t1, "confirm": t3 - t2, "result": t4 - t3, "matched_maxrss_kb": matched_maxrss,
+      "peak_kb": peak_kb()}), flush=True)
 """
 
 
@@ -181,19 +189,29 @@ def lookup_plans(people: list[tuple]) -> dict:
 
     from enrichment import services
     from leads import normalize
+    from leads.similarity import company_key
 
+    sample = people[:5000]
     keys = {
-        "email": (services._BY_HASH_SQL, [normalize.dedup_hash(p[0], "") for p in people[:5000]]),
-        "phone": (services._BY_PHONE_SQL, [p[1] for p in people[:5000] if p[1]]),
-        "linkedin": (services._by_linkedin_sql(), [normalize.linkedin_key(p[2]) for p in people[:5000] if p[2]]),
-        "domain": (services._BY_DOMAIN_SQL, sorted({p[6] for p in people[:1000]})),
-        "company_name": (services._BY_COMPANY_NAME_SQL, sorted({p[5].lower() for p in people[:250]})),
+        "email": (services._BY_HASH_SQL, [[normalize.dedup_hash(p[0], "") for p in sample]]),
+        "phone": (services._BY_PHONE_SQL, [[p[1] for p in sample if p[1]]]),
+        "linkedin": (services._by_linkedin_sql(), [[normalize.linkedin_key(p[2]) for p in sample if p[2]]]),
+        "name_domain": (services._BY_DOMAIN_SQL, [[p[6] for p in sample[:1000]], [p[4].lower() for p in sample[:1000]]]),
+        "name_company": (
+            services._BY_COMPANY_EXACT_SQL,
+            [[p[5].lower() for p in sample[:500]], [p[4].lower() for p in sample[:500]]],
+        ),
+        "name_similar_company": (
+            services._BY_COMPANY_NAME_SQL,
+            [[company_key(p[5]) + "s" for p in sample[:250]], [p[4].lower() for p in sample[:250]]],
+        ),
     }
     plans = {}
     with connection.cursor() as cursor:
         for kind, (sql, values) in keys.items():
             query = sql.format(columns=services._PERSON_COLUMNS, reachable=services._REACHABLE)
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, [values])
+            cursor.execute("SET pg_trgm.word_similarity_threshold = %s", [services.COMPANY_WORD_SIMILARITY])
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, values)
             plan = cursor.fetchone()[0][0]
             indexes: set[str] = set()
 
@@ -204,7 +222,7 @@ def lookup_plans(people: list[tuple]) -> dict:
                     walk(child)
 
             walk(plan["Plan"])
-            plans[kind] = {"keys": len(values), "ms": round(plan["Execution Time"], 1), "indexes": sorted(indexes)}
+            plans[kind] = {"keys": len(values[0]), "ms": round(plan["Execution Time"], 1), "indexes": sorted(indexes)}
     return plans
 
 
@@ -232,7 +250,8 @@ def bench_size(rows: int, *, workdir: Path, people: list[tuple], env: dict, args
         "match_rows_per_second": round(rows / child["match"]),
         "end_to_end_seconds": round(end_to_end, 2),
         "phase_seconds": {k: round(child[k], 2) for k in ("create", "match", "confirm", "result")},
-        "peak_rss_mb": round(child["ru_maxrss_kb"] / 1024, 1),
+        "peak_rss_mb": round(child["peak_kb"] / 1024, 1),
+        "peak_rss_matching_mb": round(child["matched_maxrss_kb"] / 1024, 1),
         "rss_before_mb": round(child["rss_before_bytes"] / 1_048_576, 1),
         "peak_rss_sampled_mb": round(child["sampled_peak_bytes"] / 1_048_576, 1),
         "mix": mix,

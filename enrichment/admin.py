@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from cursive.admin_base import ReadOnlyAdmin
 
-from .models import Enrichment
+from .models import Enrichment, EnrichmentRow
 
 
 @admin.register(Enrichment)
@@ -27,4 +27,15 @@ class EnrichmentAdmin(ReadOnlyAdmin):
     search_fields = ["original_name", "workspace__name"]
     list_select_related = ["workspace"]
     date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(EnrichmentRow)
+class EnrichmentRowAdmin(ReadOnlyAdmin):
+    """How each row of a list matched (kept until the enrichment expires), to answer "why was this row charged"."""
+
+    list_display = ["enrichment", "row", "method", "person", "confidence", "owned", "duplicate", "billable", "selected"]
+    list_filter = ["method", "owned", "duplicate", "billable", "selected"]
+    search_fields = ["=enrichment__id"]
+    list_select_related = ["enrichment", "person"]
     show_full_result_count = False

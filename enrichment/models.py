@@ -102,7 +102,8 @@ class EnrichmentRow(models.Model):
         LINKEDIN = "linkedin", "LinkedIn URL"
         NAME = "name", "Name + company"
 
-    enrichment = models.ForeignKey(Enrichment, on_delete=models.CASCADE, related_name="rows")
+    # Found through enrichment_row_once, which starts with it: no index of its own.
+    enrichment = models.ForeignKey(Enrichment, on_delete=models.CASCADE, related_name="rows", db_index=False)
     row = models.PositiveIntegerField(help_text="Data row number in the file, counting from 1.")
     method = models.CharField(max_length=16, choices=Method.choices)
     # Erased from the lead database meanwhile: the row is then enriched with nothing.

@@ -41,6 +41,7 @@ from credits.services import credits_spend, to_credits
 from cursive.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from cursive.events import emit
 from cursive.jobs import job_enqueue
+from cursive.models import Job
 from leads import normalize
 from leads.csv_import import CsvFormat, FileRejected, Row, count_lines, read_records, read_rows, reading_plan
 from leads.export import escape_cell
@@ -56,8 +57,10 @@ logger = logging.getLogger("cursive.enrichment")
 FILL_FIELDS = tuple(name for name in LEAD_FIELDS if name != "country")
 RESULT_COLUMNS = ("match_status", "match_method", "match_confidence")
 Method = EnrichmentRow.Method
-# Rows of the result fetched from the database at a time while the file is written.
+# Rows of the result fetched from the database at a time while the file is written, and new leads scored and
+# announced at a time at confirmation.
 RESULT_BATCH_ROWS = 2_000
+ANNOUNCE_BATCH = 2_000
 
 
 class MatchStatus:
@@ -293,8 +296,10 @@ class _ChunkResult:
 def _name_key(values: dict) -> tuple[str, str, str] | None:
     """("domain", domain, last name) or ("company", company name, last name), lowercase, for a row with a first
     and last name and a company; else None."""
-    last = normalize.clean_text(values.get("last_name")).lower()
-    if not (fold(values.get("first_name", "")) and fold(last)):
+    if not (values.get("first_name") and values.get("last_name")):  # most rows: not mapped, or blank
+        return None
+    last = normalize.clean_text(values["last_name"]).lower()
+    if not (fold(values["first_name"]) and fold(last)):
         return None
     domain = domain_key(values.get("company_domain", ""))
     if domain:
@@ -362,7 +367,7 @@ def _take(matches: dict[int, _Match], method: str, keyed: dict[str, list[int]], 
             matches[number] = _Match(method, people[0], EXACT)
 
 
-def _match_chunk(enrichment: Enrichment, rows: list[Row]) -> _ChunkResult:
+def _match_chunk(enrichment: Enrichment, rows: list[Row], seen: SeenPeople) -> _ChunkResult:
     """Each row by its strongest key that finds somebody: email, then phone, then LinkedIn URL, then name +
     company. A handful of queries for the whole chunk, whatever its size."""
     values_of = {row.number: row.values for row in rows if not row.error}
@@ -404,7 +409,7 @@ def _match_chunk(enrichment: Enrichment, rows: list[Row]) -> _ChunkResult:
             if match := _best_by_name(values_of[number], candidates):
                 matches[number] = match
 
-    return _judge(enrichment, rows, matches, usable)
+    return _judge(enrichment, rows, matches, usable, seen)
 
 
 def _name_candidates(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[_Person]]:
@@ -427,12 +432,38 @@ def _name_candidates(keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, s
     }
 
 
-def _judge(enrichment: Enrichment, rows: list[Row], matches: dict[int, _Match], usable: set[int]) -> _ChunkResult:
+class SeenPeople:
+    """The people earlier rows of the file matched, as a bitmap by person id: a million people fit in 125 KB, so
+    memory does not grow with the file, and asking costs no query (a query per chunk against rows inserted
+    seconds earlier was planned on stale statistics and took seconds)."""
+
+    def __init__(self, person_ids=()):
+        self.bits = bytearray()
+        for person_id in person_ids:
+            self.add(person_id)
+
+    def add(self, person_id: int) -> bool:
+        """Mark the person seen; whether it already was."""
+        byte, bit = divmod(person_id, 8)
+        if byte >= len(self.bits):
+            self.bits.extend(bytes(max(byte + 1 - len(self.bits), len(self.bits))))
+        seen = bool(self.bits[byte] & (1 << bit))
+        self.bits[byte] |= 1 << bit
+        return seen
+
+    @classmethod
+    def of(cls, enrichment: Enrichment) -> SeenPeople:
+        """Those of the chunks already committed (a resumed run)."""
+        rows = EnrichmentRow.objects.filter(enrichment=enrichment, duplicate=False, person__isnull=False)
+        return cls(rows.values_list("person_id", flat=True).iterator(chunk_size=20_000))
+
+
+def _judge(
+    enrichment: Enrichment, rows: list[Row], matches: dict[int, _Match], usable: set[int], seen: SeenPeople
+) -> _ChunkResult:
     """Which matches are free (owned, repeated) or fill nothing, and which are charged for."""
-    person_ids = sorted({match.person.id for match in matches.values()})
     hashes = sorted({match.person.dedup_hash for match in matches.values()})
     owned: set[str] = set()
-    seen: set[int] = set()
     if matches:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -440,12 +471,6 @@ def _judge(enrichment: Enrichment, rows: list[Row], matches: dict[int, _Match], 
                 [enrichment.workspace_id, hashes],
             )
             owned = {row[0] for row in cursor.fetchall()}
-            cursor.execute(
-                "SELECT person_id FROM enrichment_enrichmentrow WHERE enrichment_id = %s AND NOT duplicate "
-                "AND person_id = ANY(%s)",
-                [enrichment.pk, person_ids],
-            )
-            seen = {row[0] for row in cursor.fetchall()}
     counts = dict.fromkeys(("total", "matched", "owned", "duplicate", "nothing_to_fill", "billable", "unusable"), 0)
     counts["total"] = len(rows)
     result = _ChunkResult(counts=counts)
@@ -457,8 +482,7 @@ def _judge(enrichment: Enrichment, rows: list[Row], matches: dict[int, _Match], 
             continue
         person = match.person
         is_owned = person.dedup_hash in owned
-        duplicate = person.id in seen
-        seen.add(person.id)
+        duplicate = seen.add(person.id)
         mask = _fill_mask(row.values, person)
         billable = not is_owned and not duplicate and mask != 0
         counts["matched"] += 1
@@ -504,13 +528,14 @@ def enrichment_match(*, enrichment_id: int) -> Enrichment | None:
             if not enrichment.estimated_rows:
                 Enrichment.objects.filter(pk=enrichment.pk).update(estimated_rows=count_lines(path) - 1)
             rows = read_rows(path, fmt, mapping)
+            seen = SeenPeople.of(enrichment) if enrichment.chunks_done else SeenPeople()
             for index in itertools.count():
                 chunk = list(itertools.islice(rows, settings.ENRICHMENT_CHUNK_ROWS))
                 if not chunk:
                     break
                 if index < enrichment.chunks_done:
                     continue  # committed by an earlier run
-                if not _commit_chunk(enrichment, index, _match_chunk(enrichment, chunk)):
+                if not _commit_chunk(enrichment, index, _match_chunk(enrichment, chunk, seen)):
                     return None
     except FileNotFoundError:
         return _fail(enrichment, "The uploaded file is missing on the server; upload it again.")
@@ -693,9 +718,11 @@ def enrichment_confirm(*, workspace: Workspace, enrichment_id, max_credits=None,
                     {"workspace": workspace.pk, "enrichment": enrichment.pk, "added": [dedup for _, dedup in added]},
                 )
         lead_ids = [lead_id for lead_id, _ in added]
-        if lead_ids:
-            leads_rescore(workspace=workspace, lead_ids=lead_ids, announce=False)
-            leads_announce(workspace=workspace, lead_ids=lead_ids)
+        # In slices: a list can add 100,000 leads, and their events would otherwise be built all at once.
+        for start in range(0, len(lead_ids), ANNOUNCE_BATCH):
+            batch = lead_ids[start : start + ANNOUNCE_BATCH]
+            leads_rescore(workspace=workspace, lead_ids=batch, announce=False)
+            leads_announce(workspace=workspace, lead_ids=batch)
         charged = price * len(lead_ids)
         if charged > 0:
             credits_spend(
@@ -853,8 +880,19 @@ def enrichment_build_result(*, enrichment_id: int) -> Enrichment | None:
     storage = enrichment.result_file.storage
     with tempfile.TemporaryFile("w+b") as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-        with local_copy(enrichment.file) as path:
-            _write_result(enrichment, path, text)
+        try:
+            with local_copy(enrichment.file) as path:
+                _write_result(enrichment, path, text)
+        except FileNotFoundError:
+            # The people are the workspace's leads already (what was paid for); only the file cannot be made.
+            Enrichment.objects.filter(pk=enrichment.pk, status=Enrichment.Status.PROCESSING).update(
+                status=Enrichment.Status.FAILED,
+                heartbeat_at=None,
+                finished_at=timezone.now(),
+                failure_message="The uploaded file is missing on the server, so the enriched file cannot be written; "
+                "the enriched people are in My Leads.",
+            )
+            return None
         text.flush()
         text.detach()
         spool.seek(0)
@@ -895,19 +933,24 @@ def enrichment_build_result(*, enrichment_id: int) -> Enrichment | None:
 
 
 def enrichments_resume_stale() -> int:
-    """Every minute: hand enrichments whose worker died back to a worker (matching, or the result file)."""
+    """Every minute: hand enrichments whose worker died back to a worker (matching, or the result file), unless
+    a job for them is already waiting or running (a job that keeps failing is retried by cursive.jobs, then left
+    for staff, not queued again here every minute)."""
     stale = _stale_before()
-    matching = list(
-        Enrichment.objects.filter(status=Enrichment.Status.MATCHING, heartbeat_at__lt=stale).values_list("pk", flat=True)[:100]
-    )
-    writing = list(
-        Enrichment.objects.filter(status=Enrichment.Status.PROCESSING, heartbeat_at__lt=stale).values_list("pk", flat=True)[:100]
-    )
-    for enrichment_id in matching:
-        job_enqueue("enrichment.tasks.match_enrichment", enrichment_id=enrichment_id)
-    for enrichment_id in writing:
-        job_enqueue("enrichment.tasks.build_result", enrichment_id=enrichment_id)
-    return len(matching) + len(writing)
+    queued = 0
+    for status, func in (
+        (Enrichment.Status.MATCHING, "enrichment.tasks.match_enrichment"),
+        (Enrichment.Status.PROCESSING, "enrichment.tasks.build_result"),
+    ):
+        ids = Enrichment.objects.filter(status=status, heartbeat_at__lt=stale).values_list("pk", flat=True)[:100]
+        for enrichment_id in ids:
+            waiting = Job.objects.filter(
+                func=func, kwargs__enrichment_id=enrichment_id, status__in=[Job.Status.PENDING, Job.Status.RUNNING]
+            )
+            if not waiting.exists():
+                job_enqueue(func, enrichment_id=enrichment_id)
+                queued += 1
+    return queued
 
 
 def enrichments_expire() -> int:

@@ -128,6 +128,7 @@ def test_admin_lists_every_model(client):
         "webhooks",
         "payments",
         "analytics",
+        "enrichment",
     )
     for model in apps.get_models():
         # Unmanaged models are views over partitioned tables, read through their owners' pages.

@@ -339,7 +339,11 @@ def test_the_result_can_be_written_again_without_moving_money(tenant):
     enrichment_confirm(workspace=tenant.workspace, enrichment_id=enrichment.pk, actor=tenant.user)
     # A worker that died while writing: its heartbeat goes stale and the sweeper hands the job out again.
     Enrichment.objects.filter(pk=enrichment.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1), result_rows=1)
+    # The job queued at confirmation is still waiting: nothing more is queued until it is gone.
+    assert enrichments_resume_stale() == 0
+    Job.objects.filter(func="enrichment.tasks.build_result").update(status=Job.Status.SUCCEEDED)
     assert enrichments_resume_stale() == 1
+    assert enrichments_resume_stale() == 0
     enrichment_build_result(enrichment_id=enrichment.pk)
     enrichment.refresh_from_db()
     assert enrichment.status == Enrichment.Status.COMPLETE and enrichment.result_rows == 2
@@ -368,3 +372,33 @@ def test_retention_deletes_files_and_rows_and_keeps_the_enrichment(tenant, djang
     with pytest.raises(Conflict):
         enrichment_result_chunks(enrichment=enrichment)
     call_command("check_consistency")
+
+
+def test_a_result_whose_upload_vanished_fails_and_keeps_the_leads(tenant):
+    enrichment, _ = matched_list(tenant, 2)
+    fund(tenant, 1)
+    enrichment_confirm(workspace=tenant.workspace, enrichment_id=enrichment.pk, actor=tenant.user)
+    enrichment.file.storage.delete(enrichment.file.name)
+    enrichment_build_result(enrichment_id=enrichment.pk)
+    enrichment.refresh_from_db()
+    assert enrichment.status == Enrichment.Status.FAILED and "My Leads" in enrichment.failure_message
+    assert Lead.objects.filter(workspace=tenant.workspace, source=Lead.Source.ENRICHMENT).count() == 2
+
+
+def test_phones_and_linkedin_urls_match_however_they_are_written(tenant):
+    by_profile = make_person(email="", phone="+13035550100", linkedin_url="https://www.linkedin.com/in/Zed-Q")
+    by_phone = make_person(phone="+12125550199")
+    by_extension = make_person(phone="+12125550188")
+    content = csv_bytes(
+        ["phone", "linkedin"],
+        [
+            ["", "http://uk.linkedin.com/in/zed-q/?trk=public"],
+            ["212.555.0199", ""],
+            ["+1 (212) 555-0188 ext. 12", ""],  # not plainly written: parsed, then looked up again
+            ["555", "https://example.com/in/zed-q"],  # neither is a key
+        ],
+    )
+    enrichment = upload(tenant, content)
+    rows = {row.row: (row.method, row.person_id) for row in EnrichmentRow.objects.filter(enrichment=enrichment)}
+    assert rows == {1: ("linkedin", by_profile.pk), 2: ("phone", by_phone.pk), 3: ("phone", by_extension.pk)}
+    assert enrichment.unusable_rows == 1
