@@ -53,6 +53,7 @@ def _ledger_today(workspace: Workspace) -> dict[str, Decimal]:
         earned=Sum("amount", filter=Q(kind=CreditTransaction.Kind.EARN), default=ZERO),
         marketplace=-Sum("amount", filter=spend & Q(reference__startswith="purchase:"), default=ZERO),
         database=-Sum("amount", filter=spend & Q(reference__startswith="segment_run:"), default=ZERO),
+        enrichment=-Sum("amount", filter=spend & Q(reference__startswith="enrichment:"), default=ZERO),
     )
 
 
@@ -76,7 +77,7 @@ def _credits_today(workspace: Workspace) -> tuple[DailyCredits, list[DailyLeads]
         .annotate(leads=Count("id"))
         .order_by()
     }
-    costs = {"marketplace": totals["marketplace"], "database": totals["database"]}
+    costs = {source: totals[source] for source in ("marketplace", "database", "enrichment")}
     lead_rows = [
         DailyLeads(workspace=workspace, day=day, source=source, leads=leads.get(source, 0), credits=costs.get(source, ZERO))
         for source in sorted(set(leads) | {source for source, cost in costs.items() if cost})

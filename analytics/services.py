@@ -41,14 +41,16 @@ FROM leads_lead WHERE created_at >= %(since)s
 GROUP BY 1, 2, 3
 ON CONFLICT (workspace_id, day, source) DO UPDATE SET leads = EXCLUDED.leads
 """
-# What each source cost: marketplace purchases and segment pulls are the ledger spends with those references.
+# What each source cost: marketplace purchases, segment pulls and enrichments are the ledger spends with those
+# references.
 _LEAD_CREDITS = """
 INSERT INTO analytics_dailyleads (workspace_id, day, source, leads, credits)
 SELECT a.workspace_id, (t.created_at AT TIME ZONE 'UTC')::date,
-       CASE WHEN t.reference LIKE 'purchase:%%' THEN 'marketplace' ELSE 'database' END, 0, SUM(-t.amount)
+       CASE WHEN t.reference LIKE 'purchase:%%' THEN 'marketplace'
+            WHEN t.reference LIKE 'enrichment:%%' THEN 'enrichment' ELSE 'database' END, 0, SUM(-t.amount)
 FROM credits_credittransaction t JOIN credits_creditaccount a ON a.id = t.account_id
 WHERE t.kind = 'spend' AND t.created_at >= %(since)s
-  AND (t.reference LIKE 'purchase:%%' OR t.reference LIKE 'segment_run:%%')
+  AND (t.reference LIKE 'purchase:%%' OR t.reference LIKE 'segment_run:%%' OR t.reference LIKE 'enrichment:%%')
 GROUP BY 1, 2, 3
 ON CONFLICT (workspace_id, day, source) DO UPDATE SET credits = EXCLUDED.credits
 """

@@ -84,6 +84,28 @@ def test_sources_cost_per_lead_acquisition_and_quality(busy_workspace):
     ]
 
 
+def test_enrichment_is_a_source_with_its_cost_today_and_after_the_rollup(tenant):
+    from django.db import connection
+
+    fund(tenant.workspace, 10)
+    for n in range(2):
+        lead_create(workspace=tenant.workspace, source=Lead.Source.ENRICHMENT, data={"email": f"e{n}@list.example"})
+    credits_spend(workspace=tenant.workspace, amount="0.40", reference="enrichment:0")
+
+    def enrichment_source():
+        sources = {row["source"]: row for row in workspace_summary(workspace=tenant.workspace)["lead_sources"]}
+        return sources["enrichment"]["leads"], sources["enrichment"]["credits"], sources["enrichment"]["cost_per_lead"]
+
+    assert enrichment_source() == (2, D("0.40"), D("0.20"))
+    backdate_ledger(tenant.workspace, 2)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE leads_lead SET created_at = created_at - interval '2 days' WHERE workspace_id = %s", [tenant.workspace.pk]
+        )
+    analytics_rollup(days=None)
+    assert enrichment_source() == (2, D("0.40"), D("0.20")), "from the daily tables"
+
+
 def test_partner_sales_and_earnings_by_day(busy_workspace, partner):
     summary = workspace_summary(workspace=partner.workspace, days=7)
     today_row = summary["partner"]["by_day"][-1]
