@@ -20,6 +20,9 @@ memory measured is the worker's alone), runs what a worker runs from upload to d
                           peak_rss_matching_mb the peak once matching is over (before confirmation);
   counts:                 what the preview said (matched by method, owned, billable, quote) and what was charged.
 
+Then the time to list fuzzy-duplicate candidates across the same lead database (bench/duplicates.py's
+`measure_duplicate_scan`: duplicates planted, the scan timed, how many of them it found).
+
 Also reported: the size of the indexes enrichment added to leads_person / leads_company at this size, and the
 indexes PostgreSQL uses for one chunk's lookups. One JSON object goes to stdout; progress to stderr. The scratch
 database and the temp dir are removed at the end: the dev data is never touched.
@@ -39,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from duplicates import measure_duplicate_scan
 from scratch import ROOT, database_url, log, run_context, scratch_database, server_version
 
 SCRATCH_DATABASE = "cursive_bench_enrichment"
@@ -318,6 +322,7 @@ def main() -> None:
                 "indexes": index_sizes(),
                 "lookup_plans": lookup_plans(people),
                 "runs": [bench_size(rows, workdir=workdir, people=people, env=env, args=args) for rows in sizes],
+                "duplicate_scan": measure_duplicate_scan(args.people),
             }
             output["context"] = run_context(loadavg)
     finally:
