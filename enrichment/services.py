@@ -212,10 +212,11 @@ ORDER BY q.key, p.score DESC, p.id
 # pre-filter: any last name leads.similarity accepts is far above 0.3), judged afterwards by leads.similarity.
 # One row per (company, last name) pair of the chunk; a company is found by its domain (the unique index), or
 # by its name: companies whose name holds words like the row's company without legal suffixes (pg_trgm's word
-# similarity, served by company_name_trgm), so "Acme Inc." finds "ACME Incorporated".
+# similarity, served by company_name_trgm), so "Acme Inc." finds "ACME Incorporated". The company too is probed
+# key by key: joined as a set, it was hashed whole (every company, each chunk) for a few hundred keys.
 _BY_DOMAIN_SQL = """
 SELECT q.domain || ' ' || q.last, {columns} FROM unnest(%s::text[], %s::text[]) AS q(domain, last)
-JOIN leads_company c ON c.domain = q.domain
+CROSS JOIN LATERAL (SELECT c.id FROM leads_company c WHERE c.domain = q.domain OFFSET 0) c
 CROSS JOIN LATERAL (
     SELECT * FROM leads_person p WHERE p.company_id = c.id AND similarity(lower(p.last_name), q.last) >= 0.3
     AND {reachable} OFFSET 0
@@ -225,7 +226,7 @@ CROSS JOIN LATERAL (
 # whose company that finds nobody at are looked up by word similarity below (about a millisecond a company).
 _BY_COMPANY_EXACT_SQL = """
 SELECT q.company || ' ' || q.last, {columns} FROM unnest(%s::text[], %s::text[]) AS q(company, last)
-JOIN leads_company c ON lower(c.name) = q.company
+CROSS JOIN LATERAL (SELECT c.id FROM leads_company c WHERE lower(c.name) = q.company OFFSET 0) c
 CROSS JOIN LATERAL (
     SELECT * FROM leads_person p WHERE p.company_id = c.id AND similarity(lower(p.last_name), q.last) >= 0.3
     AND {reachable} OFFSET 0
