@@ -4,8 +4,8 @@ the result file and retention. How matching and pricing work: docs/enrichment.md
 Matching reads the file row by row (leads.csv_import.read_rows) in chunks of ENRICHMENT_CHUNK_ROWS; each
 chunk's matches and counters commit together, with `chunks_done`, so a worker that dies mid-file leaves the
 enrichment "matching" with a stale heartbeat and the next run (the sweeper's, or a retry) resumes after the
-last committed chunk. Each chunk costs one query per kind of key (email, phone, LinkedIn, name + company), one
-for the people the workspace owns and one for people earlier chunks matched.
+last committed chunk. Each chunk costs one query per kind of key (email, phone, LinkedIn, name + company) and
+one for the people the workspace owns (those earlier chunks matched are remembered: SeenPeople).
 
 Confirmation is the only step that moves money: in one transaction it locks the enrichment, adds the matched
 people to the workspace's leads (INSERT ... ON CONFLICT DO NOTHING) and debits the credits for them, once.
