@@ -213,9 +213,9 @@ def lookup_plans(people: list[tuple]) -> dict:
     plans = {}
     with connection.cursor() as cursor:
         for kind, (sql, values) in keys.items():
-            query = sql.format(columns=services._PERSON_COLUMNS, reachable=services._REACHABLE)
+            query = sql.format(columns=services._PERSON_COLUMNS, reachable=services._REACHABLE, keys=services._KEYS)
             cursor.execute("SET pg_trgm.word_similarity_threshold = %s", [services.COMPANY_WORD_SIMILARITY])
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, values)
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query, [json.dumps(column) for column in values])
             plan = cursor.fetchone()[0][0]
             indexes: set[str] = set()
 

@@ -4,8 +4,8 @@ the result file and retention. How matching and pricing work: docs/enrichment.md
 Matching reads the file row by row (leads.csv_import.read_rows) in chunks of ENRICHMENT_CHUNK_ROWS; each
 chunk's matches and counters commit together, with `chunks_done`, so a worker that dies mid-file leaves the
 enrichment "matching" with a stale heartbeat and the next run (the sweeper's, or a retry) resumes after the
-last committed chunk. Each chunk costs one query per kind of key (email, phone, LinkedIn, name + company), one
-for the people the workspace owns and one for people earlier chunks matched.
+last committed chunk. Each chunk costs one query per kind of key (email, phone, LinkedIn, name + company) and
+one for the people the workspace owns (those earlier chunks matched are remembered: SeenPeople).
 
 Confirmation is the only step that moves money: in one transaction it locks the enrichment, adds the matched
 people to the workspace's leads (INSERT ... ON CONFLICT DO NOTHING) and debits the credits for them, once.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import logging
 import shutil
 import tempfile
@@ -190,20 +191,23 @@ _HAS_FIELDS = " + ".join(f"(CASE WHEN p.{name} <> '' THEN {bit} ELSE 0 END)" for
 _PERSON_COLUMNS = ", ".join(["p.id", "p.dedup_hash", _HAS_FIELDS, *(f"p.{name}" for name in _NAME_FIELDS)])
 # Only people who can become a lead (a lead needs an email or a phone) are matches.
 _REACHABLE = "(p.email <> '' OR p.phone <> '')"
-_BY_HASH_SQL = "SELECT p.dedup_hash, {columns} FROM leads_person p WHERE p.dedup_hash = ANY(%s) AND {reachable}"
+# A lookup's keys are one JSON array (`_people`): Django's cursor binds parameters client-side, quoting each element
+# of a Python list into the query text one by one, which took longer than the lookups; a JSON text goes in whole.
+_KEYS = "json_array_elements_text(%s::json)"
+_BY_HASH_SQL = "SELECT p.dedup_hash, {columns} FROM leads_person p WHERE p.dedup_hash IN (SELECT {keys}) AND {reachable}"
 # Lookups that can find several people per key take them one key at a time (LATERAL ... OFFSET 0, which
 # PostgreSQL cannot flatten into a hash join), so each key is one probe of its index whatever the planner
 # estimates (a LinkedIn key is a regular expression per row: a scan of a million people took seconds; an ORDER
 # BY score inside made it walk the score index instead). Several people on one number or profile: the first, by
 # score, is the match (the outer ORDER BY; `_people` keeps that order).
 _BY_PHONE_SQL = """
-SELECT q.key, {columns} FROM unnest(%s::text[]) AS q(key) CROSS JOIN LATERAL (
+SELECT q.key, {columns} FROM {keys} AS q(key) CROSS JOIN LATERAL (
     SELECT * FROM leads_person p WHERE p.phone = q.key AND p.phone <> '' OFFSET 0
 ) p
 ORDER BY q.key, p.score DESC, p.id
 """
 _BY_LINKEDIN_SQL = """
-SELECT q.key, {columns} FROM unnest(%s::text[]) AS q(key) CROSS JOIN LATERAL (
+SELECT q.key, {columns} FROM {keys} AS q(key) CROSS JOIN LATERAL (
     SELECT * FROM leads_person p WHERE {key} = q.key AND p.linkedin_url <> '' AND {reachable} OFFSET 0
 ) p
 ORDER BY q.key, p.score DESC, p.id
@@ -212,10 +216,11 @@ ORDER BY q.key, p.score DESC, p.id
 # pre-filter: any last name leads.similarity accepts is far above 0.3), judged afterwards by leads.similarity.
 # One row per (company, last name) pair of the chunk; a company is found by its domain (the unique index), or
 # by its name: companies whose name holds words like the row's company without legal suffixes (pg_trgm's word
-# similarity, served by company_name_trgm), so "Acme Inc." finds "ACME Incorporated".
+# similarity, served by company_name_trgm), so "Acme Inc." finds "ACME Incorporated". The company too is probed
+# key by key: joined as a set, it was hashed whole (every company, each chunk) for a few hundred keys.
 _BY_DOMAIN_SQL = """
-SELECT q.domain || ' ' || q.last, {columns} FROM unnest(%s::text[], %s::text[]) AS q(domain, last)
-JOIN leads_company c ON c.domain = q.domain
+SELECT q.domain || ' ' || q.last, {columns} FROM ROWS FROM ({keys}, {keys}) AS q(domain, last)
+CROSS JOIN LATERAL (SELECT c.id FROM leads_company c WHERE c.domain = q.domain OFFSET 0) c
 CROSS JOIN LATERAL (
     SELECT * FROM leads_person p WHERE p.company_id = c.id AND similarity(lower(p.last_name), q.last) >= 0.3
     AND {reachable} OFFSET 0
@@ -224,8 +229,8 @@ CROSS JOIN LATERAL (
 # A company written as the lead database writes it (case aside) is found by company_lower_name_idx; only rows
 # whose company that finds nobody at are looked up by word similarity below (about a millisecond a company).
 _BY_COMPANY_EXACT_SQL = """
-SELECT q.company || ' ' || q.last, {columns} FROM unnest(%s::text[], %s::text[]) AS q(company, last)
-JOIN leads_company c ON lower(c.name) = q.company
+SELECT q.company || ' ' || q.last, {columns} FROM ROWS FROM ({keys}, {keys}) AS q(company, last)
+CROSS JOIN LATERAL (SELECT c.id FROM leads_company c WHERE lower(c.name) = q.company OFFSET 0) c
 CROSS JOIN LATERAL (
     SELECT * FROM leads_person p WHERE p.company_id = c.id AND similarity(lower(p.last_name), q.last) >= 0.3
     AND {reachable} OFFSET 0
@@ -235,7 +240,7 @@ CROSS JOIN LATERAL (
 # longer name still passes; judging is leads.similarity's.
 COMPANY_WORD_SIMILARITY = 0.7
 _BY_COMPANY_NAME_SQL = """
-SELECT q.company || ' ' || q.last, {columns} FROM unnest(%s::text[], %s::text[]) AS q(company, last)
+SELECT q.company || ' ' || q.last, {columns} FROM ROWS FROM ({keys}, {keys}) AS q(company, last)
 JOIN leads_company c ON q.company <%% lower(c.name)
 CROSS JOIN LATERAL (
     SELECT * FROM leads_person p WHERE p.company_id = c.id AND similarity(lower(p.last_name), q.last) >= 0.3
@@ -274,7 +279,9 @@ def _people(sql: str, *keys: list) -> dict[str, list[_Person]]:
     with transaction.atomic() if company else nullcontext(), connection.cursor() as cursor:
         if company:
             cursor.execute("SET LOCAL pg_trgm.word_similarity_threshold = %s", [COMPANY_WORD_SIMILARITY])
-        cursor.execute(sql.format(columns=_PERSON_COLUMNS, reachable=_REACHABLE), list(keys))
+        cursor.execute(
+            sql.format(columns=_PERSON_COLUMNS, reachable=_REACHABLE, keys=_KEYS), [json.dumps(column) for column in keys]
+        )
         for key, person_id, dedup, has_fields, *values in cursor.fetchall():
             found.setdefault(key, []).append(_Person(person_id, dedup, has_fields, dict(zip(_NAME_FIELDS, values, strict=True))))
     return found
@@ -467,8 +474,9 @@ def _judge(
     if matches:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT dedup_hash FROM leads_lead WHERE workspace_id = %s AND dedup_hash = ANY(%s)",
-                [enrichment.workspace_id, hashes],
+                "SELECT dedup_hash FROM leads_lead WHERE workspace_id = %s "
+                "AND dedup_hash IN (SELECT json_array_elements_text(%s::json))",
+                [enrichment.workspace_id, json.dumps(hashes)],
             )
             owned = {row[0] for row in cursor.fetchall()}
     counts = dict.fromkeys(("total", "matched", "owned", "duplicate", "nothing_to_fill", "billable", "unusable"), 0)

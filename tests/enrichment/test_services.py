@@ -112,6 +112,24 @@ def test_name_matching_reports_its_confidence_and_leaves_namesakes_alone(tenant)
     assert enrichment.billable_rows == 2
 
 
+def test_keys_with_quotes_commas_braces_and_accents_find_their_people(tenant):
+    # The keys of a lookup travel to PostgreSQL as one JSON array: what an array literal or a separator would mangle
+    # must arrive as written.
+    odd = 'Smith, "Jones" & {Sons} \\ Ltd'
+    brien = make_person(first_name="Seán", last_name="O'Brien", domain="odd.example", company_name=odd)
+    zoe = make_person(first_name="Zoë", last_name="Dupré-Núñez", email="zoe.o'hara+x@odd.example", domain="odd.example")
+    content = csv_bytes(
+        ["first", "last", "company", "email"],
+        [
+            ["Seán", "O'Brien", odd, ""],
+            ["", "", "", "Zoe.O'Hara+X@odd.example"],
+        ],
+    )
+    enrichment = upload(tenant, content)
+    rows = {row.row: (row.person_id, row.method) for row in EnrichmentRow.objects.filter(enrichment=enrichment)}
+    assert rows == {1: (brien.pk, "name"), 2: (zoe.pk, "email")}
+
+
 def test_a_match_that_fills_nothing_the_row_lacks_is_not_charged(tenant):
     person = make_person(title="CEO", phone="+12125550199")
     full = [
