@@ -39,12 +39,12 @@ from accounts.models import User, Workspace
 from credits.errors import InsufficientCredits
 from credits.selectors import credit_balance
 from credits.services import credits_spend, to_credits
-from cursive.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from cursive.errors import Conflict, NotFound, ValidationFailed
 from cursive.events import emit
 from cursive.jobs import job_enqueue
 from cursive.models import Job
 from leads import normalize
-from leads.csv_import import CsvFormat, FileRejected, Row, count_lines, read_records, read_rows, reading_plan
+from leads.csv_import import CsvFormat, FileRejected, Row, check_size, count_lines, read_records, read_rows, reading_plan
 from leads.export import escape_cell
 from leads.models import LINKEDIN_KEY
 from leads.services import LEAD_FIELDS, leads_announce, leads_rescore
@@ -118,11 +118,7 @@ def local_copy(field_file) -> Iterator[Path]:
 
 def enrichment_create(*, workspace: Workspace, file: UploadedFile, mapping: dict | None, created_by: User | None) -> Enrichment:
     """Store the list and queue its matching; a file that cannot be read or mapped is refused now (400)."""
-    if file.size > settings.UPLOAD_MAX_BYTES:
-        raise PayloadTooLarge(
-            f"The file is {file.size / 1_048_576:,.1f} MB; the limit is "
-            f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files."
-        )
+    check_size(file.size)
     if mapping is not None and not isinstance(mapping, dict):
         message = "The mapping must be an object of CSV header -> lead field."
         raise ValidationFailed(message, fields={"mapping": [message]})

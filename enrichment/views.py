@@ -16,14 +16,13 @@ from cursive.forms import apply_error
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 from leads import drafts
-from leads.csv_import import FileRejected, detect_format, preview_rows, suggest_mapping
+from leads.csv_import import FileRejected, detect_format, mapping_page_context, suggest_mapping
 
 from . import selectors, services
 from .forms import EnrichmentConfirmForm, EnrichmentMappingForm, EnrichmentStartForm
 from .models import Enrichment
 
 DRAFT_KIND = "enrichment"
-DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 @workspace_required
@@ -44,24 +43,14 @@ def enrichment_list(request):
 def enrichment_start(request):
     form = EnrichmentStartForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        incoming = form.cleaned_data["file"]
-        if incoming.size > settings.UPLOAD_MAX_BYTES:
-            form.add_error(
-                "file",
-                f"The file is {incoming.size / 1_048_576:,.1f} MB; the limit is "
-                f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files.",
+        try:
+            token = drafts.draft_start(
+                request.session, kind=DRAFT_KIND, workspace_id=request.workspace.pk, incoming=form.cleaned_data["file"]
             )
+        except FileRejected as exc:
+            form.add_error("file", str(exc))
         else:
-            token, path = drafts.draft_save(
-                request.session, kind=DRAFT_KIND, workspace_id=request.workspace.pk, incoming=incoming
-            )
-            try:
-                detect_format(path)
-            except FileRejected as exc:
-                drafts.draft_discard(request.session, kind=DRAFT_KIND, token=token)
-                form.add_error("file", str(exc))
-            else:
-                return redirect("enrichment:mapping", token=token)
+            return redirect("enrichment:mapping", token=token)
     return render(
         request,
         "enrichment/start.html",
@@ -100,11 +89,7 @@ def enrichment_mapping(request, token: str):
         {
             "form": form,
             "draft": draft,
-            "header": fmt.header,
-            "rows": preview_rows(path, fmt),
-            "mapping_rows": form.mapping_rows(),
-            "encoding": fmt.encoding,
-            "delimiter": DELIMITERS[fmt.delimiter],
+            **mapping_page_context(path, fmt, form),
         },
     )
 

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cursive.errors import ValidationFailed
+from django.conf import settings
+
+from cursive.errors import PayloadTooLarge, ValidationFailed
 from leads.services import LEAD_FIELDS
 
 SAMPLE_BYTES = 256 * 1024
@@ -62,6 +64,7 @@ HEADER_ALIASES = {alias: field for field, aliases in _ALIASES.items() for alias 
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 DELIMITERS = (",", ";", "\t", "|")
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
 class FileRejected(Exception):
@@ -242,3 +245,24 @@ def count_lines(path: Path) -> int:
         while block := handle.read(1 << 20):
             lines += block.count(b"\n")
     return max(lines, 1)
+
+
+def check_size(size: int) -> None:
+    """PayloadTooLarge (413) for a file over UPLOAD_MAX_BYTES, saying how big it is and what to do."""
+    if size > settings.UPLOAD_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"The file is {size / 1_048_576:,.1f} MB; the limit is "
+            f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files."
+        )
+
+
+def mapping_page_context(path: Path, fmt: CsvFormat, form) -> dict:
+    """What the column-mapping step shows (templates/components/_column_mapping.html): the file's first rows and
+    one select per column."""
+    return {
+        "header": fmt.header,
+        "rows": preview_rows(path, fmt),
+        "mapping_rows": form.mapping_rows(),
+        "encoding": fmt.encoding,
+        "delimiter": DELIMITER_NAMES[fmt.delimiter],
+    }

@@ -15,6 +15,10 @@ from pathlib import Path
 
 from django.conf import settings
 
+from cursive.errors import ApplicationError
+
+from .csv_import import FileRejected, check_size, detect_format
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,7 +36,7 @@ def _session_key(kind: str) -> str:
     return f"{kind}_drafts"
 
 
-def draft_save(session, *, kind: str, workspace_id: int, incoming, **extra) -> tuple[str, Path]:
+def _draft_save(session, *, kind: str, workspace_id: int, incoming, **extra) -> tuple[str, Path]:
     """Write the uploaded file to disk and remember it (with `extra`, e.g. the price) in the session under
     `kind`; returns its token and path."""
     token = secrets.token_urlsafe(12)
@@ -44,6 +48,22 @@ def draft_save(session, *, kind: str, workspace_id: int, incoming, **extra) -> t
     drafts[token] = {"path": str(path), "name": incoming.name, "workspace": workspace_id, **extra}
     session[_session_key(kind)] = drafts
     return token, path
+
+
+def draft_start(session, *, kind: str, workspace_id: int, incoming, **extra) -> str:
+    """Keep a dropped file as a draft when it can be read as a CSV; returns its token. FileRejected (nothing kept)
+    saying what is wrong: too big, empty, binary, no header."""
+    try:
+        check_size(incoming.size)
+    except ApplicationError as exc:
+        raise FileRejected(exc.message) from exc
+    token, path = _draft_save(session, kind=kind, workspace_id=workspace_id, incoming=incoming, **extra)
+    try:
+        detect_format(path)
+    except FileRejected:
+        draft_discard(session, kind=kind, token=token)
+        raise
+    return token
 
 
 def draft_get(session, *, kind: str, workspace_id: int, token: str) -> dict:

@@ -26,11 +26,11 @@ from django.utils import timezone
 
 from accounts.models import User, Workspace
 from credits.services import credits_pay_out, to_credits
-from cursive.errors import PayloadTooLarge, PermissionDenied, ValidationFailed
+from cursive.errors import PermissionDenied, ValidationFailed
 from cursive.events import emit
 from cursive.jobs import job_enqueue
 from leads import normalize
-from leads.csv_import import CsvFormat, FileRejected, Row, count_lines, read_rows, reading_plan, validate_mapping
+from leads.csv_import import CsvFormat, FileRejected, Row, check_size, count_lines, read_rows, reading_plan, validate_mapping
 from leads.scoring import listing_quality
 from leads.services import LEAD_FIELDS, lead_fields_clean
 from marketplace.models import Listing
@@ -87,11 +87,7 @@ def upload_create(
     profile = partner_profile_ensure(workspace=workspace)
     if profile.status == PartnerProfile.Status.SUSPENDED:
         raise PermissionDenied("This partner account is suspended; contact Cursive support.")
-    if file.size > settings.UPLOAD_MAX_BYTES:
-        raise PayloadTooLarge(
-            f"The file is {file.size / 1_048_576:,.1f} MB; the limit is "
-            f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files."
-        )
+    check_size(file.size)
     price = _price(price_per_lead)
     try:
         mapping = validate_mapping(mapping or {})

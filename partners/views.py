@@ -14,7 +14,7 @@ from cursive.forms import apply_error
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 from leads import drafts
-from leads.csv_import import FileRejected, detect_format, preview_rows, suggest_mapping
+from leads.csv_import import FileRejected, detect_format, mapping_page_context, suggest_mapping
 from leads.export import csv_download, csv_rows
 
 from . import selectors, services
@@ -47,28 +47,18 @@ def dashboard(request):
 def upload_start(request):
     form = UploadStartForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        incoming = form.cleaned_data["file"]
-        if incoming.size > settings.UPLOAD_MAX_BYTES:
-            form.add_error(
-                "file",
-                f"The file is {incoming.size / 1_048_576:,.1f} MB; the limit is "
-                f"{settings.UPLOAD_MAX_BYTES / 1_048_576:,.0f} MB. Split it into smaller files.",
-            )
-        else:
-            token, path = drafts.draft_save(
+        try:
+            token = drafts.draft_start(
                 request.session,
                 kind=DRAFT_KIND,
                 workspace_id=request.workspace.pk,
-                incoming=incoming,
+                incoming=form.cleaned_data["file"],
                 price=str(form.cleaned_data["price_per_lead"]),
             )
-            try:
-                detect_format(path)
-            except FileRejected as exc:
-                drafts.draft_discard(request.session, kind=DRAFT_KIND, token=token)
-                form.add_error("file", str(exc))
-            else:
-                return redirect("partners:upload_mapping", token=token)
+        except FileRejected as exc:
+            form.add_error("file", str(exc))
+        else:
+            return redirect("partners:upload_mapping", token=token)
     return render(
         request,
         "partners/upload_start.html",
@@ -109,11 +99,7 @@ def upload_mapping(request, token: str):
         {
             "form": form,
             "draft": draft,
-            "header": fmt.header,
-            "rows": preview_rows(path, fmt),
-            "mapping_rows": form.mapping_rows(),
-            "encoding": fmt.encoding,
-            "delimiter": {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[fmt.delimiter],
+            **mapping_page_context(path, fmt, form),
         },
     )
 
