@@ -2,7 +2,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.files import File
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
@@ -70,17 +69,18 @@ def enrichment_mapping(request, token: str):
     form = EnrichmentMappingForm(request.POST or None, headers=fmt.header, suggested=suggest_mapping(fmt.header))
     if request.method == "POST" and form.is_valid():
         try:
-            with open(path, "rb") as handle:
-                enrichment = services.enrichment_create(
-                    workspace=request.workspace,
-                    file=File(handle, name=draft["name"]),
-                    mapping=form.mapping(),
-                    created_by=request.user,
-                )
+            enrichment = drafts.draft_submit(
+                request.session,
+                kind=DRAFT_KIND,
+                token=token,
+                draft=draft,
+                create=lambda file: services.enrichment_create(
+                    workspace=request.workspace, file=file, mapping=form.mapping(), created_by=request.user
+                ),
+            )
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
-            drafts.draft_discard(request.session, kind=DRAFT_KIND, token=token)
             messages.success(request, f"“{enrichment.original_name}” is being matched. The preview is free.")
             return redirect("enrichment:detail", enrichment_id=enrichment.pk)
     return render(

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
 
 from cursive.errors import ApplicationError
 
@@ -64,6 +65,15 @@ def draft_start(session, *, kind: str, workspace_id: int, incoming, **extra) -> 
         draft_discard(session, kind=kind, token=token)
         raise
     return token
+
+
+def draft_submit(session, *, kind: str, token: str, draft: dict, create):
+    """Hand the draft's file to `create(file)` (the service that stores and queues it) and return what it made;
+    the draft goes only once that succeeded, so a refused mapping can be fixed and sent again."""
+    with open(draft["path"], "rb") as handle:
+        made = create(File(handle, name=draft["name"]))
+    draft_discard(session, kind=kind, token=token)
+    return made
 
 
 def draft_get(session, *, kind: str, workspace_id: int, token: str) -> dict:

@@ -2,7 +2,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.files import File
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -79,18 +78,22 @@ def upload_mapping(request, token: str):
     form = MappingForm(request.POST or None, headers=fmt.header, suggested=suggested, initial={"price_per_lead": draft["price"]})
     if request.method == "POST" and form.is_valid():
         try:
-            with open(path, "rb") as handle:
-                upload = services.upload_create(
+            upload = drafts.draft_submit(
+                request.session,
+                kind=DRAFT_KIND,
+                token=token,
+                draft=draft,
+                create=lambda file: services.upload_create(
                     workspace=request.workspace,
-                    file=File(handle, name=draft["name"]),
+                    file=file,
                     price_per_lead=form.cleaned_data["price_per_lead"],
                     mapping=form.mapping(),
                     created_by=request.user,
-                )
+                ),
+            )
         except ApplicationError as exc:
             apply_error(form, exc)
         else:
-            drafts.draft_discard(request.session, kind=DRAFT_KIND, token=token)
             messages.success(request, f"“{upload.original_name}” is being processed.")
             return redirect("partners:upload_detail", upload_id=upload.pk)
     return render(
