@@ -44,7 +44,7 @@ from cursive.events import emit
 from cursive.jobs import job_enqueue
 from cursive.models import Job
 from leads import normalize
-from leads.csv_import import CsvFormat, FileRejected, Row, check_size, count_lines, read_records, read_rows, reading_plan
+from leads.csv_import import CsvFormat, FileRejected, Row, check_size, count_lines, read_rows, reading_plan
 from leads.export import escape_cell
 from leads.models import LINKEDIN_KEY
 from leads.services import LEAD_FIELDS, leads_announce, leads_rescore
@@ -842,10 +842,10 @@ def _write_result(enrichment: Enrichment, path: Path, out) -> int:
     width = len(fmt.header)
     writer = csv.writer(out)
     writer.writerow([escape_cell(cell) for cell in fmt.header] + list(RESULT_COLUMNS) + list(LEAD_FIELDS))
-    pairs = zip(read_records(path, fmt), read_rows(path, fmt, mapping), strict=True)
+    rows = read_rows(path, fmt, mapping)
     written = 0
-    while batch := list(itertools.islice(pairs, RESULT_BATCH_ROWS)):
-        first, last = batch[0][1].number, batch[-1][1].number
+    while batch := list(itertools.islice(rows, RESULT_BATCH_ROWS)):
+        first, last = batch[0].number, batch[-1].number
         with connection.cursor() as cursor:
             cursor.execute(_RESULT_MATCHES_SQL, [enrichment.pk, first, last])
             stored = {row[0]: row for row in cursor.fetchall()}
@@ -858,8 +858,8 @@ def _write_result(enrichment: Enrichment, path: Path, out) -> int:
                 [enrichment.workspace_id, [person[1] for person in people.values()]],
             )
             owned = {row[0] for row in cursor.fetchall()}
-        for (_, cells), row in batch:
-            cells = (cells + [""] * width)[:width]
+        for row in batch:
+            cells = (row.cells + [""] * width)[:width]
             match = stored.get(row.number)
             if match is None:
                 status = MatchStatus.NO_KEY if row.error or not _has_key(row.values) else MatchStatus.NO_MATCH

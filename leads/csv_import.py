@@ -10,6 +10,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from django.conf import settings
@@ -184,17 +185,12 @@ def _records(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
             raise FileRejected(f"Row {number + 1} cannot be read: {exc}. Check for a quote that is never closed.") from exc
 
 
-def read_records(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
-    """Each data row's number and cells as they are in the file (numbered as read_rows numbers them), for a
-    copy of the file that keeps every column."""
-    return _records(path, fmt)
-
-
 @dataclass(frozen=True)
 class Row:
     number: int
     values: dict[str, str]
     error: str = ""
+    cells: list[str] = dataclass_field(default_factory=list)  # as they are in the file: for a copy that keeps every column
 
 
 def read_rows(path: Path, fmt: CsvFormat, mapping: dict[str, str]) -> Iterator[Row]:
@@ -205,11 +201,12 @@ def read_rows(path: Path, fmt: CsvFormat, mapping: dict[str, str]) -> Iterator[R
     width = len(fmt.header)
     for number, cells in _records(path, fmt):
         if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-            yield Row(number, {}, f"This row has {len(cells)} cells, the header has {width}.")
+            yield Row(number, {}, f"This row has {len(cells)} cells, the header has {width}.", cells)
         elif any("\x00" in cell for cell in cells):
-            yield Row(number, {}, "This row contains binary data (a NUL character).")
+            yield Row(number, {}, "This row contains binary data (a NUL character).", cells)
         else:
-            yield Row(number, {field: cells[index] if index < len(cells) else "" for field, index in positions.items()})
+            values = {name: cells[index] if index < len(cells) else "" for name, index in positions.items()}
+            yield Row(number, values, cells=cells)
 
 
 def preview_rows(path: Path, fmt: CsvFormat, limit: int = 5) -> list[list[str]]:
