@@ -54,7 +54,9 @@ INSTALLED_APPS = [
     "webhooks",
     "sequences",
     "enrichment",
+    "privacy",
     "analytics",
+    "website",
 ]
 
 MIDDLEWARE = [

@@ -42,6 +42,8 @@ urlpatterns = [
     path("", include("visitors.urls")),
     path("", include("webhooks.urls")),
     path("", include("sequences.urls")),
+    path("", include("privacy.urls")),
+    path("", include("website.urls")),
 ]
 
 handler403 = views.permission_denied

@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def pricing(request):
+    return render(request, "website/pricing.html")
