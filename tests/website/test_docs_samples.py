@@ -125,7 +125,7 @@ def _signed_delivery(tenant, settings):
     from webhooks import services
 
     settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.2/32"]
-    endpoint = services.endpoint_create(workspace=tenant.workspace, url="http://127.0.0.2:9/hooks", events=["lead.created"])
+    endpoint = services.endpoint_create(workspace=tenant.workspace, url="http://127.0.0.2:8080/hooks", events=["lead.created"])
     event = emit(workspace=tenant.workspace, type="lead.created", data={"lead_id": 1, "email": "ada@example.com"})
     body = services.payload(event)
     headers = services.signature_headers(endpoint, event, body, timezone.now())
@@ -306,6 +306,10 @@ def _check_sample(info, code, request, settings, tmp_path):
 
             assert set(data) == {"id", "type", "created_at", "data"}
             assert data["type"] in EVENT_TYPES
+            if data["type"] == "lead.created":
+                from leads.services import _EVENT_FIELDS
+
+                assert set(data["data"]) <= {"lead_id", *_EVENT_FIELDS, "source", "status", "score", "tags"}
         elif "error" in data:
             assert {"code", "message"} <= set(data["error"]) <= {"code", "message", "fields"}, "not the API's error shape"
     elif lang == "http":
