@@ -9,11 +9,13 @@ A fence's info string is its language, then optionally how it is checked. The ru
 - ``js verify-webhook``: the same in Node (``verifyWebhook``), run with ``node``.
   ``js pixel``: run with ``node`` after a stand-in of the snippet's ``window.cursive`` queue; every call must be
   a command the pixel knows, with the arguments it reads.
-- ``sh``: run with bash (``set -euo pipefail``) against the live server, as the python samples.
+- ``sh``: run with bash (``set -euo pipefail``) against the live server, as the python samples;
+  ``sh partner`` with the key of a partner workspace instead.
   ``sh check`` / ``cron``: commands that cannot run in a test (they serve, back up or restore) are checked
   instead: ``make`` targets exist, ``manage.py`` commands exist and accept their arguments, the rest parses.
 - ``json response=<path>``: parses, and every field it shows is in the live server's answer to ``GET <path>``
-  (a list's first item stands for every item). ``json webhook``: a delivery's body (id, type, created_at, data
+  (a list's first item stands for every item). ``json schema=<METHOD>:<path>``: parses, and every field it shows
+  is in the OpenAPI schema of that operation's success answer. ``json webhook``: a delivery's body (id, type, created_at, data
   with a known event type). ``json``: a request body, it parses.
 - ``http``: a request line whose path is a route of the product, headers, and a JSON body that parses.
 - ``html pixel``: the snippet a pixel's page shows, the same tags and attributes (site and host stand-ins
@@ -26,6 +28,7 @@ A fence in any other form fails the test: a new sample needs a runner.
 from __future__ import annotations
 
 import configparser
+import functools
 import json
 import os
 import re
@@ -57,6 +60,7 @@ RUNNERS = {
     ("js", "verify-webhook"),
     ("js", "pixel"),
     ("sh", ""),
+    ("sh", "partner"),
     ("sh", "check"),
     ("cron", ""),
     ("json", ""),
@@ -84,6 +88,13 @@ def _needs_server(info: str) -> bool:
     return lang in ("python", "sh") and mode != "check" or mode == "verify-webhook" or mode.startswith("response=")
 
 
+@pytest.fixture
+def partner_key(tenant_factory) -> str:
+    from accounts.models import Workspace
+
+    return tenant_factory("Docs Partner", kind=Workspace.Kind.PARTNER).raw_key
+
+
 FENCES = list(_fences())
 LIVE_FENCES = [param for param in FENCES if _needs_server(param.values[0])]
 STATIC_FENCES = [param for param in FENCES if not _needs_server(param.values[0])]
@@ -97,7 +108,7 @@ def test_the_docs_have_samples_of_every_kind():
 @pytest.mark.parametrize(("info", "code"), FENCES)
 def test_every_fence_has_a_runner(info, code):
     lang, mode = _runner(info)
-    if lang == "json" and mode.startswith("response="):
+    if lang == "json" and mode.startswith(("response=", "schema=")):
         mode = ""
     assert (lang, mode) in RUNNERS, f"No runner for a ```{info} fence: give it one of {sorted(RUNNERS)}"
 
@@ -113,8 +124,8 @@ def live(live_server, tenant_factory, settings):
     return live_server, tenant, env
 
 
-def _run(command: list[str], *, env: dict, stdin: str | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, input=stdin, env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+def _run(command: list[str], *, env: dict, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, input=stdin, env=env, capture_output=True, text=True, timeout=60, cwd=cwd)
     assert result.returncode == 0, f"{command[0]} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     return result
 
@@ -141,6 +152,40 @@ def _json_keys_within(shown, real, path="") -> None:
                 _json_keys_within(value, real[key], f"{path}{key}.")
     elif isinstance(shown, list) and shown and real:
         _json_keys_within(shown[0], real[0], f"{path}[0].")
+
+
+@functools.cache
+def _openapi() -> dict:
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _deref(schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = _openapi()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    if "allOf" in schema:
+        merged = {"type": "object", "properties": {}}
+        for part in schema["allOf"]:
+            merged["properties"].update(_deref(part).get("properties", {}))
+        return merged
+    return schema
+
+
+def _success_schema(method: str, path: str) -> dict:
+    operation = _openapi()["paths"][path][method]
+    status = next(code for code in operation["responses"] if code.startswith("2"))
+    return _deref(operation["responses"][status]["content"]["application/json"]["schema"])
+
+
+def _json_keys_within_schema(shown, schema: dict, path: str) -> None:
+    schema = _deref(schema)
+    if isinstance(shown, dict) and "properties" in schema:
+        for key, value in shown.items():
+            assert key in schema["properties"], f"{path}{key} is not a field of the answer ({sorted(schema['properties'])})"
+            _json_keys_within_schema(value, schema["properties"][key], f"{path}{key}.")
+    elif isinstance(shown, list) and shown and "items" in schema:
+        _json_keys_within_schema(shown[0], schema["items"], f"{path}[0].")
 
 
 class _StrictHTML(HTMLParser):
@@ -281,9 +326,11 @@ def _check_sample(info, code, request, settings, tmp_path):
             script = tmp_path / "pixel.cjs"
             script.write_text(PIXEL_STUB + code + PIXEL_CHECK)
             _run([NODE, str(script)], env=dict(os.environ))
-    elif lang == "sh" and mode == "":
+    elif lang == "sh" and mode in ("", "partner"):
         _, _, env = request.getfixturevalue("live")
-        _run(["bash", "-c", "set -euo pipefail\n" + code], env=env)
+        if mode == "partner":
+            env = {**env, "CURSIVE_API_KEY": request.getfixturevalue("partner_key")}
+        _run(["bash", "-c", "set -euo pipefail\n" + code], env=env, cwd=tmp_path)
     elif (lang == "sh" and mode == "check") or lang == "cron":
         if lang == "cron":
             for line in code.splitlines():
@@ -301,6 +348,9 @@ def _check_sample(info, code, request, settings, tmp_path):
             response = tenant.api().get(mode.removeprefix("response="))
             assert response.status_code == 200, response.content
             _json_keys_within(data, response.json())
+        elif mode.startswith("schema="):
+            method, _, path = mode.removeprefix("schema=").partition(":")
+            _json_keys_within_schema(data, _success_schema(method.lower(), path), "")
         elif mode == "webhook":
             from cursive.events import EVENT_TYPES
 
