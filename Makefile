@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 
-.PHONY: run test install setup browsers mailservers lint stop seed clean
+.PHONY: run test install setup browsers mailservers nodejs lint stop seed clean
 
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,18 @@ mailservers:
 	  fi; \
 	fi
 
+# Debian's nodejs runs the Node samples of the docs (tests/website/test_docs_samples.py); they skip with a clear message where it cannot be installed.
+nodejs:
+	@if ! command -v node >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing nodejs for the docs' Node samples..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs >/dev/null) \
+	      || echo "nodejs could not be installed: the docs' Node samples will be skipped"; \
+	  else \
+	    echo "nodejs is missing and apt-get needs root: the docs' Node samples will be skipped"; \
+	  fi; \
+	fi
+
 # The format check runs last, so the other checks still report on code that is not formatted yet.
 lint: install
 	$(PY) -m ruff check .
@@ -52,7 +64,7 @@ lint: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m ruff format --check .
 
-test: setup browsers mailservers lint
+test: setup browsers mailservers nodejs lint
 	$(PY) -m pytest
 
 seed: setup
