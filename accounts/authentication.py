@@ -19,4 +19,4 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class WorkspaceSessionAuthentication(authentication.SessionAuthentication):
-    """The browser session, with CSRF enforced on writes (API.md)."""
+    """The browser session, with CSRF enforced on writes (docs/api.md, Authentication)."""

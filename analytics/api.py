@@ -23,7 +23,7 @@ class SummaryView(WorkspaceAPIView):
 
 
 def _jsonable(value):
-    """Money as 2-place strings and days as ISO dates, as API.md wants."""
+    """Money as 2-place strings and days as ISO dates, as docs/api.md (Conventions) says."""
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, list):

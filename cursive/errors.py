@@ -1,6 +1,6 @@
 """The one family of domain errors. Services raise them; the API's exception
 handler and the HTML views map them to the status codes and the error shape
-of API.md, so a service never knows about HTTP."""
+of docs/api.md (Errors), so a service never knows about HTTP."""
 
 from __future__ import annotations
 

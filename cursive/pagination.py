@@ -1,4 +1,4 @@
-"""Keyset pagination with opaque cursors (API.md: stable under inserts).
+"""Keyset pagination with opaque cursors (docs/api.md, Pagination: stable under inserts).
 
 A cursor is the ordering values of the last row of a page; the next page is
 the rows strictly after it in that ordering. Ordering always ends with a

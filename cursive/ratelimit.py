@@ -1,4 +1,4 @@
-"""Per-workspace, per-action-class rate limits for /api/v1/ (API.md) and the pages that do the same work.
+"""Per-workspace, per-action-class rate limits for /api/v1/ (docs/api.md, Rate limits) and the pages that do the same work.
 
 Counters live in PostgreSQL, one upserted row per key and window, so every
 gunicorn worker and every host behind a load balancer enforce one limit.

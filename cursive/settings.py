@@ -115,7 +115,7 @@ else:
     DATABASES = {"default": environ.Env.db_url_config(ensure_running().url)}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 # Persistent connections: a one-query view serves ~4x the requests per second
-# with them (DESIGN.md, speed habits).
+# with them (measured on the 2-core machines; docs/self-hosting.md, Scaling).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # An unreachable server fails a request (and /health) in seconds rather than hanging a worker.
@@ -306,7 +306,7 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Requests allowed per workspace per window, by action class (API.md, rate limits).
+# Requests allowed per workspace per window, by action class (docs/api.md, Rate limits).
 RATE_LIMIT_WINDOW_SECONDS = env.int("RATE_LIMIT_WINDOW_SECONDS", default=60)
 RATE_LIMITS = {
     "reads": env.int("RATE_LIMIT_READS", default=600),

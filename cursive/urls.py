@@ -28,7 +28,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file of its own: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    # Any other path under api/ is the JSON 404 of API.md, with DEBUG on too (whose 404 page lists every URL).
+    # Any other path under api/ is the API's JSON 404 (docs/api.md, Errors), with DEBUG on too (whose 404 page lists every URL).
     # CSRF-exempt like the API's views: a POST to an unknown API path is its JSON 404, not the CSRF failure page.
     re_path(r"^api/", csrf_exempt(views.page_not_found), name="api-not-found"),
     path("", include("accounts.urls")),

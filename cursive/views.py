@@ -1,4 +1,4 @@
-"""Friendly error pages; API paths get API.md's JSON error shape instead."""
+"""Friendly error pages; API paths get the API's JSON error shape instead (docs/api.md, Errors)."""
 
 from django.contrib import messages
 from django.http import Http404

@@ -37,7 +37,7 @@ class VerificationStatus(models.TextChoices):
 
 
 class ContactFields(models.Model):
-    """The lead fields of API.md, shared by a workspace's leads and the lead database."""
+    """The lead fields (docs/partners.md), shared by a workspace's leads and the lead database."""
 
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)

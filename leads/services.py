@@ -39,7 +39,7 @@ LEAD_FIELDS = (
 
 
 def lead_fields_clean(data: dict) -> tuple[dict, dict[str, list[str]]]:
-    """Normalise the lead fields of API.md; return the clean values and the problems per field."""
+    """Normalise the lead fields (docs/partners.md); return the clean values and the problems per field."""
     cleaned = {field: normalize.clean_text(data.get(field)) for field in LEAD_FIELDS}
     errors: dict[str, list[str]] = {}
     cleaned["email"] = normalize.normalize_email(cleaned["email"])

@@ -1,4 +1,4 @@
-"""The marketplace filters of API.md, parsed once for the API and the browse page."""
+"""The marketplace filters (docs/marketplace.md), parsed once for the API and the browse page."""
 
 from rest_framework import serializers
 

@@ -1,4 +1,4 @@
-"""The one schema of segment filters (API.md), shared by the Lead Search page, the API and the runner."""
+"""The one schema of segment filters (docs/lead-search.md), shared by the Lead Search page, the API and the runner."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ BOOLEAN_FIELDS = ("has_email", "has_phone", "has_linkedin", "email_verified")
 
 
 class Text(serializers.CharField):
-    """A JSON string, not a number DRF would quietly turn into one (API.md: bad values are a 400)."""
+    """A JSON string, not a number DRF would quietly turn into one (docs/lead-search.md: bad values are a 400)."""
 
     def to_internal_value(self, data):
         if not isinstance(data, str):

@@ -129,7 +129,7 @@ def _preflight() -> HttpResponse:
 
 @_any_origin
 def collect_events(request):
-    """The snippet's beacon (API.md): 202 whether events were queued for storage or dropped as bots, other
+    """The snippet's beacon (docs/pixel.md): 202 whether events were queued for storage or dropped as bots, other
     sites' or a flood's excess, so the answer tells a scraper nothing; 400/413 for a body the snippet never
     sends. Events are written a moment later with other requests' (visitors/buffer.py)."""
     if request.method == "OPTIONS":

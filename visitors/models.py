@@ -41,7 +41,7 @@ class Pixel(models.Model):
 
     @property
     def snippet(self) -> str:
-        """The HTML a site owner pastes into <head> (API.md): a one-line stub that queues `cursive(...)` calls
+        """The HTML a site owner pastes into <head> (docs/pixel.md): a one-line stub that queues `cursive(...)` calls
         the page makes before the async script has loaded, then the script, which replays them."""
         return (
             "<script>window.cursive=window.cursive||function(){(cursive.q=cursive.q||[]).push(arguments)}</script>\n"

@@ -8,13 +8,13 @@ must not become markup on a public page.
 
 from __future__ import annotations
 
-import html
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 from markdown_it import MarkdownIt
@@ -97,8 +97,16 @@ def page_path(slug: str) -> Path:
 
 
 def _inline_text(token) -> str:
-    """The words of an inline token, without markup (code spans keep their text)."""
-    return "".join(child.content for child in token.children or [] if child.type in ("text", "code_inline", "softbreak"))
+    """The words of an inline token, without markup (code spans keep their text) or a heading's permalink."""
+    words = []
+    for child in token.children or []:
+        if child.type == "link_open" and child.attrGet("class") == "header-anchor":
+            break
+        if child.type in ("softbreak", "hardbreak"):
+            words.append(" ")
+        elif child.type in ("text", "code_inline"):
+            words.append(child.content)
+    return "".join(words).strip()
 
 
 def parse(slug: str, source: str) -> Page:
@@ -134,8 +142,9 @@ def parse(slug: str, source: str) -> Page:
             fences.append((token.info.strip(), token.content))
             current_text.append(token.content)
     close_section()
-    rendered = _md.renderer.render(tokens, _md.options, env)
-    return Page(slug, title, summary, mark_safe(rendered), toc, sections, fences)
+    # Safe: markdown-it escapes every character of the source that is not Markdown ("html" is off).
+    rendered = mark_safe(_md.renderer.render(tokens, _md.options, env))  # noqa: S308
+    return Page(slug, title, summary, rendered, toc, sections, fences)
 
 
 _cache: dict[str, tuple[float, Page]] = {}
@@ -196,16 +205,13 @@ def _snippet(text: str, terms: list[str]) -> SafeString:
         start = text.find(" ", start) + 1 or start
     excerpt = text[start : start + SNIPPET_CHARS]
     pattern = re.compile("|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True)), re.IGNORECASE)
-    marked = []
-    last = 0
+    pieces, last = [], 0
     for match in pattern.finditer(excerpt):
-        marked.append(html.escape(excerpt[last : match.start()]))
-        marked.append(f"<mark>{html.escape(match.group())}</mark>")
+        pieces.append((excerpt[last : match.start()], match.group()))
         last = match.end()
-    marked.append(html.escape(excerpt[last:]))
     prefix = "… " if start else ""
     suffix = " …" if start + SNIPPET_CHARS < len(text) else ""
-    return mark_safe(prefix + "".join(marked) + suffix)
+    return format_html("{}{}{}{}", prefix, format_html_join("", "{}<mark>{}</mark>", pieces), excerpt[last:], suffix)
 
 
 def search(query: str) -> list[Result]:

@@ -1,4 +1,4 @@
-"""One exception handler: every API error leaves in API.md's shape, never a stack trace."""
+"""One exception handler: every API error leaves in the shape of docs/api.md (Errors), never a stack trace."""
 
 from __future__ import annotations
 

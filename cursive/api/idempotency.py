@@ -1,4 +1,4 @@
-"""`Idempotency-Key` for POSTs that create purchases or checkouts (API.md).
+"""`Idempotency-Key` for POSTs that create purchases or checkouts (docs/api.md, Idempotency).
 
 The first request with a key claims it in a row of its own; its successful
 answer is stored and replayed to every repeat, which changes nothing. A repeat

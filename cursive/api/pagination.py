@@ -21,7 +21,7 @@ def paginated_response(request, queryset, *, ordering, serializer_class) -> Resp
 
 
 def page_of(serializer_class):
-    """The schema of a list response (API.md): {"results": [...], "next": cursor or null}."""
+    """The schema of a list response (docs/api.md, Pagination): {"results": [...], "next": cursor or null}."""
     return inline_serializer(
         f"{serializer_class.__name__.removesuffix('Serializer')}Page",
         {

@@ -1,4 +1,4 @@
-"""The error answers every /api/v1/ operation can give (API.md), added to the OpenAPI schema in one place so
+"""The error answers every /api/v1/ operation can give (docs/api.md, Errors), added to the OpenAPI schema in one place so
 that each view documents only its own success."""
 
 from __future__ import annotations

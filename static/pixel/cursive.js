@@ -1,4 +1,4 @@
-// Cursive's website pixel, served at /p/cursive.js (API.md, "Website pixel and visitors"). Pasted as
+// Cursive's website pixel, served at /p/cursive.js (see docs/pixel.md). Pasted as
 //   <script async src="https://<cursive>/p/cursive.js" data-site="<site key>"></script>
 // with optional data-cookieless (no stored visitor id) and data-respect-dnt (nothing at all when the
 // browser sends Do-Not-Track or Global Privacy Control). It must never break or slow the host page: every

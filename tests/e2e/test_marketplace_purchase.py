@@ -359,7 +359,7 @@ def test_filter_cart_buy_with_credits_and_download(page, live_server, tenant_fac
     expect(leads_table).to_contain_text(first.phone)
     page.screenshot(path=str(artifact_path("marketplace_purchase-purchase.png")), full_page=True)
 
-    # Download CSV: both leads with their FULL emails (and the phone), the API.md lead-field columns.
+    # Download CSV: both leads with their FULL emails (and the phone), the lead-field columns of docs/marketplace.md.
     with page.expect_download() as download_info:
         page.get_by_test_id("download-csv").click()
     download = download_info.value

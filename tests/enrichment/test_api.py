@@ -1,4 +1,4 @@
-"""The HTTP contract of API.md "Batch enrichment": paths, status codes, fields, errors, idempotency."""
+"""The HTTP contract of batch enrichment (docs/enrichment.md and /api/docs/): paths, status codes, fields, errors, idempotency."""
 
 import itertools
 import json

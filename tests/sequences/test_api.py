@@ -1,4 +1,4 @@
-"""The mailboxes and sequences API of API.md: every route, status code and error code, tenancy and odd input."""
+"""The mailboxes and sequences API (docs/sequences.md): every route, status code and error code, tenancy and odd input."""
 
 from __future__ import annotations
 

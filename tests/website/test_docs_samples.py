@@ -298,7 +298,9 @@ def _check_sample(info, code, request, settings, tmp_path):
                 raise SystemExit("a tampered body was accepted")
             """
         )
-        result = _run([sys.executable, "-c", harness], env=env, stdin=json.dumps({"secret": secret, "headers": headers, "body": body}))
+        result = _run(
+            [sys.executable, "-c", harness], env=env, stdin=json.dumps({"secret": secret, "headers": headers, "body": body})
+        )
         assert "tampered body refused" in result.stdout
     elif lang == "js":
         if NODE is None:
@@ -313,7 +315,8 @@ def _check_sample(info, code, request, settings, tmp_path):
                 const payload = verifyWebhook(testCase.secret, testCase.headers, testCase.body);
                 if (payload.type !== "lead.created") throw new Error("wrong payload " + JSON.stringify(payload));
                 let refused = false;
-                try { verifyWebhook(testCase.secret, testCase.headers, testCase.body.replace("ada", "eve")); } catch (e) { refused = true; }
+                const tampered = testCase.body.replace("ada", "eve");
+                try { verifyWebhook(testCase.secret, testCase.headers, tampered); } catch (e) { refused = true; }
                 if (!refused) throw new Error("a tampered body was accepted");
                 console.log("tampered body refused");
                 """
