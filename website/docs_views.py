@@ -26,4 +26,4 @@ def docs_page(request, slug: str):
 def docs_search(request):
     query = request.GET.get("q", "").strip()[:200]
     results = docs.search(query) if query else []
-    return render(request, "website/docs/search.html", {"query": query, "results": results, **_sidebar()})
+    return render(request, "website/docs/search.html", {"query": query, "results": results, **_sidebar("search")})
