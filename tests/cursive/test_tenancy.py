@@ -33,6 +33,7 @@ NOT_WORKSPACE_OBJECTS = {
     ("sequences:unsubscribe", "token"): "a signed token in an email, reached by its recipient without logging in",
     ("staff-job-retry", "source"): "the staff Jobs page: staff see every workspace by design, as in the admin",
     ("staff-job-retry", "job_id"): "the staff Jobs page: staff see every workspace by design, as in the admin",
+    ("website:docs_page", "slug"): "documentation pages are public, the same for every visitor",
 }
 
 
