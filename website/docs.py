@@ -8,6 +8,7 @@ must not become markup on a public page.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from dataclasses import dataclass, field
@@ -79,6 +80,13 @@ class Section:
     title: str
     anchor: str
     text: str
+    folded_title: str = ""
+    folded_text: str = ""
+
+    def __post_init__(self):
+        # Lower-cased once at parse time: search compares against these on every query.
+        object.__setattr__(self, "folded_title", self.title.lower())
+        object.__setattr__(self, "folded_text", self.text.lower())
 
 
 @dataclass(frozen=True)
@@ -220,18 +228,20 @@ def search(query: str) -> list[Result]:
     terms = _terms(query)
     if not terms:
         return []
+    starts = [re.compile(r"\b" + re.escape(term)) for term in terms]
     results = []
     for page in all_pages():
         page_title = page.title.lower()
         for section in page.sections:
-            heading, text = section.title.lower(), section.text.lower()
             score = 0
-            for term in terms:
-                in_heading, in_title = term in heading, term in page_title
-                count = len(re.findall(r"\b" + re.escape(term), text))
+            for term, start in zip(terms, starts, strict=True):
+                in_heading, in_title = term in section.folded_title, term in page_title
+                count = 0
+                if term in section.folded_text:
+                    count = sum(1 for _ in itertools.islice(start.finditer(section.folded_text), 10))
                 if not (in_heading or in_title or count):
                     break
-                score += 100 * in_heading + 20 * in_title + min(count, 10)
+                score += 100 * in_heading + 20 * in_title + count
             else:
                 results.append(Result(page, section, _snippet(section.text, terms), score))
     results.sort(key=lambda result: (-result.score, PAGE_ORDER.index(result.page.slug)))
