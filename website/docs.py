@@ -146,7 +146,8 @@ def parse(slug: str, source: str) -> Page:
             current_text.append(words)
             if not summary and tokens[index - 1].type == "paragraph_open":
                 summary = words
-        elif token.type == "fence":
+        elif token.type in ("fence", "code_block"):
+            # An indented block has no info string: the samples test then asks for a fenced one with a language.
             fences.append((token.info.strip(), token.content))
             current_text.append(token.content)
     close_section()

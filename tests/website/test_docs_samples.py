@@ -396,3 +396,9 @@ def _check_sample(info, code, request, settings, tmp_path):
         assert parser.sections()
     else:
         pytest.fail(f"No runner for a ```{info} fence")
+
+
+def test_a_sample_without_a_language_or_in_an_indented_block_has_no_runner():
+    page = docs.parse("example", "# Example\n\n```\nmake run\n```\n\n    curl http://example.com\n")
+    assert [_runner(info) for info, _ in page.fences] == [("", ""), ("", "")]
+    assert not {_runner(info) for info, _ in page.fences} & RUNNERS
