@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Max, Min
 
 from credits.models import CreditPackage
@@ -15,6 +16,23 @@ from marketplace.models import Listing
 
 from .legal import DEFAULT_PAGES
 from .models import Experiment, LegalPage, Variant
+
+# What every anonymous page view would otherwise read again: it changes when staff edit packages or tests, rarely.
+# Kept in this process's cache for PUBLIC_PAGES_CACHE_SECONDS; a change made in this process clears it at once
+# (website.apps), other processes see it within that time.
+_CACHE_KEYS = ("website:package_offers", "website:credit_prices", "website:home_headline")
+
+
+def _cached(key: str, compute):
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, settings.PUBLIC_PAGES_CACHE_SECONDS)
+    return value
+
+
+def public_cache_clear(**kwargs) -> None:
+    cache.delete_many(_CACHE_KEYS)
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,10 @@ class PackageOffer:
 
 def package_offers() -> list[PackageOffer]:
     """The packages on sale, each with its price per credit and what it saves against the smallest package."""
+    return _cached("website:package_offers", _package_offers)
+
+
+def _package_offers() -> list[PackageOffer]:
     packages = list(active_packages())
     if not packages:
         return []
@@ -59,6 +81,10 @@ class CreditPrices:
 
 
 def credit_prices() -> CreditPrices:
+    return _cached("website:credit_prices", _credit_prices)
+
+
+def _credit_prices() -> CreditPrices:
     # Partners price their own listings: the range on sale now, read from the index of available listings by price.
     listings = Listing.objects.filter(status=Listing.Status.AVAILABLE).aggregate(low=Min("price"), high=Max("price"))
     return CreditPrices(
@@ -83,6 +109,10 @@ class Headline:
 
 
 def home_headline() -> Headline:
+    return _cached("website:home_headline", _home_headline)
+
+
+def _home_headline() -> Headline:
     running = Experiment.objects.filter(status=Experiment.Status.RUNNING).first()
     if running is not None:
         variants = list(running.variants.all())
