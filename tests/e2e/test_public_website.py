@@ -21,6 +21,47 @@ from .conftest import artifact_path
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+# WCAG's contrast ratio of each piece of visible text against the first solid background behind it (text on an
+# image or gradient is skipped): 4.5:1, or 3:1 for large text.
+_LOW_CONTRAST = """() => {
+  const parse = (c) => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+  };
+  const channel = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const style = getComputedStyle(e);
+      if (style.backgroundImage !== "none") return null;
+      const c = parse(style.backgroundColor);
+      if (c && c.a > 0) return c;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const problems = [];
+  const seen = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const el = walker.currentNode.parentElement;
+    if (!walker.currentNode.textContent.trim() || seen.has(el)) continue;
+    seen.add(el);
+    const style = getComputedStyle(el);
+    const rect = el.getBoundingClientRect();
+    if (el.closest("[aria-hidden=true]") || style.visibility === "hidden" || rect.width === 0 || rect.right < 0) continue;
+    const fg = parse(style.color), bg = background(el);
+    if (!fg || !bg) continue;
+    const [a, b] = [luminance(fg), luminance(bg)];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (parseInt(style.fontWeight, 10) >= 700 && size >= 18.66);
+    if (ratio < (large ? 3 : 4.5)) problems.push(`${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 40)}" ${ratio.toFixed(2)}`);
+  }
+  return problems;
+}"""
+
 VIEWPORTS = {"laptop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
@@ -55,6 +96,14 @@ class Watched:
         width = self.page.viewport_size["width"]
         assert self.page.evaluate("document.documentElement.scrollWidth") <= width, f"{self.page.url} scrolls sideways"
 
+    def accessible(self) -> None:
+        """Landmarks, a text alternative for every image, and readable contrast."""
+        page = self.page
+        for role in ("banner", "main", "contentinfo"):
+            expect(page.get_by_role(role)).to_have_count(1)
+        assert page.locator("img:not([alt]), svg:not([aria-hidden=true]):not([role=img])").count() == 0
+        assert page.evaluate(_LOW_CONTRAST) == [], f"text below 4.5:1 on {page.url}"
+
     def check(self) -> None:
         assert not self.outside, f"requests left the machine: {self.outside}"
         assert not self.problems, self.problems
@@ -82,6 +131,7 @@ def test_home_call_to_action_leads_to_a_finished_sign_up(watched):
     expect(page.get_by_test_id("home-price")).to_contain_text("$0.49")
     expect(page.get_by_role("img", name="The Cursive dashboard")).to_be_visible()
     watched.fits_the_screen()
+    watched.accessible()
     page.screenshot(path=str(artifact_path(f"public-home-{watched.viewport}.png")), full_page=True)
 
     cta = page.get_by_role("link", name="Start free")
@@ -113,6 +163,7 @@ def test_pricing_lists_the_packages_in_the_database(watched):
     expect(packages.nth(1)).to_contain_text("Save 20%")
     expect(watched.page.get_by_text("Credits never expire").first).to_be_visible()
     watched.fits_the_screen()
+    watched.accessible()
     watched.page.screenshot(path=str(artifact_path(f"public-pricing-{watched.viewport}.png")), full_page=True)
     watched.check()
 
@@ -122,6 +173,7 @@ def test_a_services_message_reaches_staff_in_admin(watched):
     staff = user_create(email="staff@cursive.test", password="correct-horse-battery-9", is_staff=True)
     watched.goto("/services")
     watched.fits_the_screen()
+    watched.accessible()
     page.get_by_test_id("tier-data").get_by_role("link", name="Ask about Cursive Data").click()
     expect(page.get_by_label("Cursive Data: leads and enrichment delivered")).to_be_checked()
     page.get_by_label("Your name").fill("Grace Hopper")
@@ -130,6 +182,7 @@ def test_a_services_message_reaches_staff_in_admin(watched):
     page.get_by_label("What do you need?").fill("5,000 verified CTOs a month, delivered to our CRM.")
     page.get_by_role("button", name="Send message").click()
     expect(page.get_by_test_id("contact-sent")).to_be_visible()
+    page.screenshot(path=str(artifact_path(f"public-services-{watched.viewport}.png")), full_page=True)
     assert ContactRequest.objects.filter(email="grace@navy.test", tier="data").count() == 1
 
     watched.goto("/admin/login/?next=/admin/website/contactrequest/")
