@@ -20,7 +20,9 @@ served by whitenoise through the finders as outside production):
                 with p50/p95/max and the queries one request runs.
 
 Server time is the wall time of one Client().get(): every middleware, the view, its queries against PostgreSQL
-over a local socket and the templates; no HTTP parsing, network or browser. Budget (issue 15): HTML + CSS + JS of
+over a local socket and the templates; no HTTP parsing, network or browser. The packages, prices and headline test
+come from each process's cache after the first request (website.selectors, PUBLIC_PAGES_CACHE_SECONDS), as in
+production: the warm-up fills it, so the measured anonymous pages run no query unless they assign a visitor. Budget (issue 15): HTML + CSS + JS of
 the home page under 100 KB, p95 under 20 ms. One JSON object goes to stdout; progress to stderr. The scratch
 database is dropped at the end: the dev data is never touched.
 """
