@@ -15,15 +15,12 @@ class ContactRequestAdmin(admin.ModelAdmin):
     list_display = ["created_at", "name", "email", "company", "tier", "status"]
     list_filter = ["status", "tier"]
     search_fields = ["name", "email", "company", "message"]
+    # What a person wrote is never edited: staff read it, answer by email and mark it handled with the action.
     readonly_fields = [field.name for field in ContactRequest._meta.fields]
     actions = ["mark_handled"]
 
     def has_add_permission(self, request):
         return False
-
-    def has_change_permission(self, request, obj=None):
-        # Staff read requests and mark them handled through the action; what a person wrote is never edited.
-        return request.method == "GET" and super().has_change_permission(request, obj)
 
     @admin.action(description="Mark the selected requests handled")
     def mark_handled(self, request, queryset):
