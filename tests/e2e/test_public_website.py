@@ -57,7 +57,8 @@ _LOW_CONTRAST = """() => {
     const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
     const size = parseFloat(style.fontSize);
     const large = size >= 24 || (parseInt(style.fontWeight, 10) >= 700 && size >= 18.66);
-    if (ratio < (large ? 3 : 4.5)) problems.push(`${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 40)}" ${ratio.toFixed(2)}`);
+    const text = el.textContent.trim().slice(0, 40);
+    if (ratio < (large ? 3 : 4.5)) problems.push(`${el.tagName}.${el.className} "${text}" ${ratio.toFixed(2)}`);
   }
   return problems;
 }"""
