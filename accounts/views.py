@@ -12,7 +12,7 @@ from cursive.errors import ApplicationError, NotFound
 from cursive.forms import apply_error
 from cursive.views import perform, safe_next
 
-from . import selectors, services
+from . import selectors, services, signals
 from .decorators import workspace_required
 from .forms import (
     ApiKeyForm,
@@ -44,6 +44,7 @@ def signup(request):
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             _enter_workspace(request, workspace)
+            signals.user_signed_up.send(sender=signup, request=request, user=user, workspace=workspace)
             messages.success(request, f"Welcome to Cursive! Your workspace “{workspace.name}” is ready.")
             return redirect(safe_next(request) or "dashboard")
     return render(request, "accounts/signup.html", {"form": form, "next": safe_next(request)})

@@ -3,7 +3,6 @@ from django.urls import path
 from . import jobs_views, monitoring, views
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("analytics/", views.analytics_page, name="analytics"),
     path("admin/monitoring/", monitoring.monitoring, name="staff-monitoring"),
     path("admin/jobs/", jobs_views.jobs_page, name="staff-jobs"),

@@ -454,3 +454,12 @@ PARTNER_REVENUE_SHARE_DEFAULT = env.int("PARTNER_REVENUE_SHARE_DEFAULT", default
 MARKETPLACE_MAX_RESERVED_LEADS = env.int("MARKETPLACE_MAX_RESERVED_LEADS", default=50)
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="cursive-demo-2026")
 INVITATION_MAX_AGE_DAYS = 14
+
+# --- Public website -----------------------------------------------------------
+# Where messages from the Services page's contact form are emailed (comma-separated; empty: kept in admin only),
+# and how many one client address may send in an hour.
+CONTACT_REQUESTS_EMAIL = env.list("CONTACT_REQUESTS_EMAIL", default=["sales@cursive.local"])
+CONTACT_REQUESTS_PER_IP_PER_HOUR = env.int("CONTACT_REQUESTS_PER_IP_PER_HOUR", default=5)
+# Seconds each web process keeps what public pages show from the database (packages, prices, the home headline
+# test): an edit in admin reaches every process within this time.
+PUBLIC_PAGES_CACHE_SECONDS = env.int("PUBLIC_PAGES_CACHE_SECONDS", default=30)

@@ -21,6 +21,8 @@ api_v1 = [
 
 urlpatterns = [
     path("health", health.health, name="health"),
+    # `/` is the public home for visitors and the dashboard for users: the website, the top layer, decides.
+    path("", include("website.root_urls")),
     # Before admin/: the analytics URLs include the staff monitoring page under admin/monitoring/.
     path("", include("analytics.urls")),
     path("admin/", admin.site.urls),

@@ -65,6 +65,15 @@ def _pixel_events_written_at_once(settings, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """What a process caches (the public pages' packages and headline test, Lead Search's facets) belongs to the
+    test that filled it: each test starts with an empty cache."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_health_answers():
     """/health remembers its answer and its migration check in the process; each test starts without them."""
     from cursive.health import _cache

@@ -73,7 +73,7 @@ def test_a_key_on_a_manager_only_page_is_sent_to_log_in_not_a_500(tenant):
 
 
 def test_a_key_on_a_dashboard_page_is_sent_to_log_in(tenant):
-    assert _is_login_redirect(_key_client(tenant.raw_key).get("/"))
+    assert _is_login_redirect(_key_client(tenant.raw_key).get("/analytics/"))
 
 
 def test_a_session_on_a_page_ignores_a_key_of_another_workspace(client, tenant, other_tenant):

@@ -23,7 +23,7 @@ def _login(client, email, password, **extra):
 
 
 def _logged_in(client) -> bool:
-    return client.get("/").status_code == 200
+    return client.get("/analytics/").status_code == 200
 
 
 def _age_attempts(settings):

@@ -34,16 +34,18 @@ def test_signup_errors_keep_what_was_typed(client):
 
 
 def test_dashboard_requires_login(client):
-    response = client.get("/")
+    response = client.get("/analytics/")
     assert response.status_code == 302 and response.url.startswith("/login/")
+    # `/` is the dashboard only for someone logged in; anyone else gets the public home page.
+    assert b"Getting started" not in client.get("/").content
 
 
 def test_login_with_email_and_logout(client, tenant):
     response = client.post("/login/", {"username": tenant.user.email, "password": tenant.password})
     assert response.status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/analytics/").status_code == 200
     assert client.post("/logout/").status_code == 302
-    assert client.get("/").status_code == 302
+    assert client.get("/analytics/").status_code == 302
 
 
 def test_password_reset_sends_a_working_link(client, tenant, mailoutbox):

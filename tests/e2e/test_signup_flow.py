@@ -77,7 +77,10 @@ def test_signup_create_api_key_and_log_out(page, live_server):
     expect(page).to_have_url(login_url)
     expect(page.get_by_role("heading", name="Welcome back")).to_be_visible()
 
-    # The dashboard is closed to the logged-out browser.
-    page.goto(f"{base}/")
-    expect(page).to_have_url(re.compile(re.escape(f"{base}/login/") + r"\?next=/$"))
+    # The dashboard is closed to the logged-out browser, who gets the public home page at `/`.
+    page.goto(f"{base}/analytics/")
+    expect(page).to_have_url(re.compile(re.escape(f"{base}/login/") + r"\?next=/analytics/$"))
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    page.goto(f"{base}/")
+    expect(page).to_have_url(f"{base}/")
+    expect(page.get_by_test_id("headline")).to_be_visible()
