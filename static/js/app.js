@@ -133,6 +133,14 @@
     if (event.target.closest("[data-close-drawer]")) document.getElementById("drawer").innerHTML = "";
   });
 
+  // On a phone the main menu folds behind one button.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-nav-toggle]");
+    if (!toggle) return;
+    var open = toggle.closest(".sidebar").classList.toggle("nav-open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
   // Progress bars carry their percentage in data-progress; a style attribute would be refused too.
   function fill(root) {
     root.querySelectorAll("[data-progress]").forEach(function (bar) { bar.style.width = bar.dataset.progress + "%"; });
