@@ -1,7 +1,24 @@
 // Toasts dismiss themselves; destructive actions ask first; secrets copy with one click.
 (function () {
+  // A toast stays 6 s, not counting the time the pointer or the keyboard focus is on it.
+  var TOAST_MS = 6000;
   function dismissLater(toast) {
-    setTimeout(function () { toast.remove(); }, 6000);
+    var left = TOAST_MS, started = Date.now(), timer = setTimeout(function () { toast.remove(); }, left);
+    function pause() {
+      if (!timer) return;
+      clearTimeout(timer);
+      timer = null;
+      left -= Date.now() - started;
+    }
+    function resume() {
+      if (timer || toast.matches(":hover, :focus-within")) return;
+      started = Date.now();
+      timer = setTimeout(function () { toast.remove(); }, Math.max(left, 1000));
+    }
+    toast.addEventListener("mouseenter", pause);
+    toast.addEventListener("focusin", pause);
+    toast.addEventListener("mouseleave", resume);
+    toast.addEventListener("focusout", resume);
   }
   function wire(root) {
     root.querySelectorAll(".toast").forEach(function (toast) {
