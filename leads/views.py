@@ -218,9 +218,7 @@ def lead_updates(request):
     groups = selectors.new_leads_since(workspace=request.workspace, since=since)
     response = render(request, "leads/_updates.html", {"since": now.isoformat()})
     if groups:
-        response["HX-Trigger"] = json.dumps(
-            {"toast": {"message": arrival_message(groups), "level": "info"}, "leads-arrived": {}}
-        )
+        response["HX-Trigger"] = json.dumps({"toast": {"message": arrival_message(groups), "level": "info"}, "leads-arrived": {}})
     return response
 
 
