@@ -150,12 +150,18 @@
     if (event.target.closest("[data-close-drawer]")) document.getElementById("drawer").innerHTML = "";
   });
 
-  // On a phone the main menu folds behind one button.
+  // On a phone the main menu and the Marketplace's filters fold behind one button each.
   document.addEventListener("click", function (event) {
     var toggle = event.target.closest("[data-nav-toggle]");
-    if (!toggle) return;
-    var open = toggle.closest(".sidebar").classList.toggle("nav-open");
-    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    if (toggle) {
+      var open = toggle.closest(".sidebar").classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    toggle = event.target.closest("[data-filters-toggle]");
+    if (toggle) {
+      var shown = document.getElementById(toggle.getAttribute("aria-controls")).classList.toggle("open");
+      toggle.setAttribute("aria-expanded", shown ? "true" : "false");
+    }
   });
 
   // Progress bars carry their percentage in data-progress; a style attribute would be refused too.

@@ -184,3 +184,42 @@ def test_tables_keep_their_columns_on_a_laptop(screen, live_server, buyer_with_r
     ledger_header = page.locator("#ledger thead")
     expect(ledger_header.locator("th")).to_have_text(["Date", "Kind", "Description", "Amount", "Balance"])
     assert _broken(page.get_by_test_id("ledger-row").first) == []
+
+
+# Elements inside the filter panel (the panel included) that scroll their own content.
+SCROLL_BOXES_JS = """
+panel => [panel, ...panel.querySelectorAll("*")]
+  .filter(e => ["auto", "scroll"].includes(getComputedStyle(e).overflowY) && e.scrollHeight > e.clientHeight + 1)
+  .map(e => e.tagName + "." + e.className)
+"""
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1280", "390"])
+def test_marketplace_filter_panel(screen, live_server, tenant_factory, viewport):
+    """20 industries on sale, one ticked (the last alphabetically): it shows first, the panel scrolls nothing of its
+    own, "Apply filters" is on screen from the start, and the other industries are one "Show more" away."""
+    buyer = tenant_factory("Northwind Sales")
+    industries = [f"Industry {n:02d}" for n in range(20)]
+    for industry in industries:
+        make_listing(industry=industry, state="CA")
+    page = screen(viewport)
+    _log_in(page, live_server.url, buyer)
+    _open(page, f"{live_server.url}/marketplace/?industry=Industry+19")
+    panel = page.locator("#filters")
+    if viewport is PHONE:
+        expect(panel).to_be_hidden()
+        expect(page.get_by_test_id("listing-row")).to_have_count(1)
+        page.get_by_role("button", name="Filters (1)").click()
+    expect(panel).to_be_visible()
+    assert panel.evaluate(SCROLL_BOXES_JS) == []
+    industry = panel.get_by_role("group", name="Industry")
+    expect(industry.locator("input[type=checkbox]").first).to_have_attribute("value", "Industry 19")
+    expect(industry.get_by_label("Industry 19")).to_be_checked()
+    apply = panel.get_by_role("button", name="Apply filters")
+    box = apply.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], "Apply is off screen"
+    more = industry.get_by_text("Show 14 more")
+    expect(industry.get_by_label("Industry 07")).to_be_hidden()
+    more.click()
+    industry.get_by_label("Industry 07").check()
+    expect(page.get_by_test_id("result-count")).to_have_text("2 leads")
