@@ -130,9 +130,7 @@ def test_tables_are_cards_on_a_phone(screen, live_server, buyer_with_rows, capsy
     _open(page, f"{base}/marketplace/")
     topbar = page.locator(".topbar")
     assert topbar.bounding_box()["height"] <= 60
-    page.evaluate("window.scrollTo(0, 600)")
-    assert page.evaluate("window.scrollY") > 300
-    assert topbar.bounding_box()["y"] + topbar.bounding_box()["height"] <= 0
+    assert topbar.evaluate("bar => getComputedStyle(bar).position") == "static"
 
     # Marketplace: each listing's price and "Add to cart" are on screen; titles are whole words.
     rows = page.get_by_test_id("listing-row")
