@@ -182,8 +182,8 @@ ARRIVAL_SOURCES_NAMED = 3
 
 
 def arrival_message(groups: list[dict]) -> str:
-    """ "1 new lead added by hand." or "5 new leads: 3 from your website, 2 bought in the Marketplace." from the
-    rows of selectors.new_leads_since (a count per source and source detail)."""
+    """The toast's words for leads that arrived, from the rows of selectors.new_leads_since (a count per source
+    and source detail): "1 new lead added by hand.", "5 new leads: 3 from your website, 2 bought in the Marketplace."."""
     by_source: dict[str, dict] = {}
     for group in groups:
         entry = by_source.setdefault(group["source"], {"count": 0, "details": set()})
@@ -193,8 +193,11 @@ def arrival_message(groups: list[dict]) -> str:
     for source, entry in sorted(by_source.items(), key=lambda item: -item[1]["count"]):
         one, several = ARRIVAL_ORIGINS[source]
         # A segment or an enriched file is named when all of the source's new leads came from that one.
-        detail = next(iter(entry["details"])) if len(entry["details"]) == 1 else ""
-        origin = one.format(detail=detail) if len(entry["details"]) == 1 and (detail or "{detail}" not in one) else several
+        if len(entry["details"]) > 1:
+            origin = several
+        else:
+            (detail,) = entry["details"]
+            origin = several if "{detail}" in one and not detail else one.format(detail=detail)
         parts.append((entry["count"], origin))
     total = sum(count for count, _ in parts)
     leads = f"{total:,} new lead{'s' if total != 1 else ''}"

@@ -85,8 +85,9 @@ def browse(request):
         {
             "industries": facet_choices(facets["industry"], filters.industry),
             "states": facet_choices(facets["state"], filters.state),
+            # "No phone" (False) and a minimum of 0 are filters too.
             "active_filters": sum(
-                bool(value) for name, value in vars(filters).items() if name not in ("sort", "q") and value not in (None, [])
+                1 for name, value in vars(filters).items() if name not in ("sort", "q") and value not in (None, [])
             ),
             "sizes": CompanySize.choices,
             "seniorities": Seniority.choices,

@@ -45,3 +45,11 @@ def test_the_page_shows_the_ticked_industry_first_and_no_multi_select(client, bu
     assert " multiple" not in page[page.index('id="filters"') : page.index('name="price_min"')], "no multi-select box"
     assert 'class="filter-actions"' in page
     assert re.search(r"data-filters-toggle>Filters \(2\)</button>", page)
+
+
+def test_the_filters_button_counts_every_applied_filter(client, buyer):
+    client.force_login(buyer.user)
+    make_listing()
+    assert "data-filters-toggle>Filters</button>" in client.get("/marketplace/", {"sort": "price", "q": "vp"}).content.decode()
+    page = client.get("/marketplace/", {"has_phone": "false", "quality_min": "0", "industry": "SaaS"}).content.decode()
+    assert "data-filters-toggle>Filters (3)</button>" in page
