@@ -6,6 +6,7 @@ from credits.selectors import credit_account
 from leads.selectors import workspace_lead_count
 
 from . import selectors
+from .charts import chart_alternatives
 
 
 def _getting_started(request, lead_count: int) -> list[dict]:
@@ -68,6 +69,7 @@ def analytics_page(request):
         "analytics/page.html",
         {
             "summary": summary,
+            "charts": chart_alternatives(summary),
             "periods": selectors.PERIODS,
             "days": days,
             "has_usage": any(row["spent"] or row["added"] for row in summary["credit_usage"]),

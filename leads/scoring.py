@@ -43,45 +43,82 @@ def listing_quality(cleaned: dict, *, email_verified: bool = False) -> int:
 
 # --- A workspace's lead score (0-100), with factors a person can read on the lead ----------------------
 DELIVERABILITY = {"email_verified": 20, "phone_verified": 10}
-ENGAGEMENT_CAP = 30  # website visits: 3 points a page viewed (up to 15), 1 a 20 s on site (up to 15)
+# What the website pixel reports for a visitor it identified: pages viewed, and engaged time (the time a page was
+# open and visible in the browser, sent when the page hides). 3 points a page up to 15, 1 point every 20 s up to 15.
+ENGAGEMENT = {"pages": (3, 15), "seconds": (20, 15)}
 FIT = {"company_size": 12, "industry": 13}  # against the workspace's ideal customer profile
 RECENCY = [(7, 15), (30, 10), (90, 5)]  # (days old at most, points)
 
 
+def _duration(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+def _part(label: str, points: int, most: int) -> dict:
+    return {"label": label, "points": points, "max": most}
+
+
 def score_factors(lead, profile, now) -> dict[str, dict]:
-    """Each factor's points and why, for the lead's detail; the SQL in score_expression() must agree."""
+    """Each factor's points of its most, split into the parts that earn them (each "points of max", summing to
+    the factor), for the lead's detail; the SQL in score_expression() must agree."""
     sizes, industries = (profile.company_sizes, profile.industries) if profile else ([], [])
-    deliverability = (DELIVERABILITY["email_verified"] if lead.email_status == "valid" else 0) + (
-        DELIVERABILITY["phone_verified"] if lead.phone_status == "valid" else 0
-    )
-    engagement = min(lead.pages_viewed * 3, 15) + min(lead.seconds_on_site // 20, 15)
-    fit = (FIT["company_size"] if lead.company_size and lead.company_size in sizes else 0) + (
-        FIT["industry"] if lead.industry and lead.industry in industries else 0
-    )
+    email, phone = lead.email_status == "valid", lead.phone_status == "valid"
+    email_points, phone_points = DELIVERABILITY["email_verified"], DELIVERABILITY["phone_verified"]
+    deliverability = [
+        _part("Email verified" if email else "Email not verified", email_points if email else 0, email_points),
+        _part("Phone verified" if phone else "Phone not verified", phone_points if phone else 0, phone_points),
+    ]
+    (per_page, pages_cap), (per_point, seconds_cap) = ENGAGEMENT["pages"], ENGAGEMENT["seconds"]
+    pages, seconds = lead.pages_viewed, lead.seconds_on_site
+    engagement = [
+        _part(
+            f"{pages} page{'s' if pages != 1 else ''} viewed on your site ({per_page} points a page)",
+            min(pages * per_page, pages_cap),
+            pages_cap,
+        ),
+        _part(
+            f"{_duration(seconds)} with your pages open and in view (1 point every {per_point} s)",
+            min(seconds // per_point, seconds_cap),
+            seconds_cap,
+        ),
+    ]
+    size_fits = bool(lead.company_size and lead.company_size in sizes)
+    industry_fits = bool(lead.industry and lead.industry in industries)
+    fit = [
+        _part(
+            f"Company size {lead.company_size or 'unknown'}{' matches your profile' if size_fits else ''}",
+            FIT["company_size"] if size_fits else 0,
+            FIT["company_size"],
+        ),
+        _part(
+            f"Industry {lead.industry or 'unknown'}{' matches your profile' if industry_fits else ''}",
+            FIT["industry"] if industry_fits else 0,
+            FIT["industry"],
+        ),
+    ]
     age_days = (now - lead.created_at).days
     recency = next((points for days, points in RECENCY if age_days <= days), 0)
-    return {
-        "deliverability": {"points": deliverability, "max": 30, "why": "Email verified +20, phone verified +10."},
+    added = "Added today" if age_days == 0 else f"Added {age_days} day{'s' if age_days != 1 else ''} ago"
+    factors = {
+        "deliverability": {"parts": deliverability, "note": ""},
         "engagement": {
-            "points": engagement,
-            "max": ENGAGEMENT_CAP,
-            "why": "Pages viewed and time on your site, seen by your website pixel."
-            if lead.pages_viewed or lead.seconds_on_site
-            else "Not seen on your site yet: install the website pixel to score visits.",
+            "parts": engagement,
+            "note": ""
+            if pages or seconds
+            else "Not seen on your site yet: your website pixel counts the pages a person it identified views and "
+            "how long your pages are open and in view.",
         },
-        "fit": {
-            "points": fit,
-            "max": 25,
-            "why": "Company size +12 and industry +13 when they match your ideal customer profile."
-            if sizes or industries
-            else "Set your ideal customer profile to score fit.",
-        },
+        "fit": {"parts": fit, "note": "" if sizes or industries else "Set your ideal customer profile to score fit."},
         "recency": {
-            "points": recency,
-            "max": 15,
-            "why": "Added today." if age_days == 0 else f"Added {age_days} day{'s' if age_days != 1 else ''} ago.",
+            "parts": [_part(added, recency, RECENCY[0][1])],
+            "note": "15 points in the first week, 10 in the first month, 5 in the first 90 days.",
         },
     }
+    for factor in factors.values():
+        factor["points"] = sum(part["points"] for part in factor["parts"])
+        factor["max"] = sum(part["max"] for part in factor["parts"])
+    return factors
 
 
 def score_total(factors: dict[str, dict]) -> int:
@@ -98,7 +135,10 @@ def score_expression(profile, now):
     deliverability = _points(Q(email_status="valid"), DELIVERABILITY["email_verified"]) + _points(
         Q(phone_status="valid"), DELIVERABILITY["phone_verified"]
     )
-    engagement = Least(F("pages_viewed") * 3, Value(15)) + Least(F("seconds_on_site") / 20, Value(15))
+    (per_page, pages_cap), (per_point, seconds_cap) = ENGAGEMENT["pages"], ENGAGEMENT["seconds"]
+    engagement = Least(F("pages_viewed") * per_page, Value(pages_cap)) + Least(
+        F("seconds_on_site") / per_point, Value(seconds_cap)
+    )
     fit = (_points(Q(company_size__in=sizes) & ~Q(company_size=""), FIT["company_size"]) if sizes else Value(0)) + (
         _points(Q(industry__in=industries) & ~Q(industry=""), FIT["industry"]) if industries else Value(0)
     )

@@ -169,13 +169,45 @@ def lead_export(request):
     return export_response(leads, "cursive-leads.csv")
 
 
-def _arrival_message(groups: list[dict]) -> str:
+# How a toast names where new leads came from, per source: (one place, several places of that source).
+ARRIVAL_ORIGINS = {
+    Lead.Source.MANUAL: ("added by hand", "added by hand"),
+    Lead.Source.PIXEL: ("from your website", "from your website"),
+    Lead.Source.MARKETPLACE: ("bought in the Marketplace", "bought in the Marketplace"),
+    Lead.Source.DATABASE: ("from your {detail}", "from your segments"),
+    Lead.Source.ENRICHMENT: ("from your {detail}", "from your enrichments"),
+    Lead.Source.PARTNER_UPLOAD: ("from a partner upload", "from partner uploads"),
+}
+ARRIVAL_SOURCES_NAMED = 3
+
+
+def arrival_message(groups: list[dict]) -> str:
+    """The toast's words for leads that arrived, from the rows of selectors.new_leads_since (a count per source
+    and source detail): "1 new lead added by hand.", "5 new leads: 3 from your website, 2 bought in the Marketplace."."""
+    by_source: dict[str, dict] = {}
+    for group in groups:
+        entry = by_source.setdefault(group["source"], {"count": 0, "details": set()})
+        entry["count"] += group["count"]
+        entry["details"].add(group["source_detail"])
     parts = []
-    for group in groups[:3]:
-        count = group["count"]
-        origin = group["source_detail"] or dict(Lead.Source.choices)[group["source"]].lower()
-        parts.append(f"{count} new lead{'s' if count != 1 else ''} from your {origin}")
-    return "; ".join(parts)
+    for source, entry in sorted(by_source.items(), key=lambda item: -item[1]["count"]):
+        one, several = ARRIVAL_ORIGINS[source]
+        # A segment or an enriched file is named when all of the source's new leads came from that one.
+        if len(entry["details"]) > 1:
+            origin = several
+        else:
+            (detail,) = entry["details"]
+            origin = several if "{detail}" in one and not detail else one.format(detail=detail)
+        parts.append((entry["count"], origin))
+    total = sum(count for count, _ in parts)
+    leads = f"{total:,} new lead{'s' if total != 1 else ''}"
+    if len(parts) == 1:
+        return f"{leads} {parts[0][1]}."
+    named = [f"{count:,} {origin}" for count, origin in parts[:ARRIVAL_SOURCES_NAMED]]
+    rest = sum(count for count, _ in parts[ARRIVAL_SOURCES_NAMED:])
+    if rest:
+        named.append(f"{rest:,} from elsewhere")
+    return f"{leads}: {', '.join(named)}."
 
 
 @workspace_required
@@ -189,9 +221,7 @@ def lead_updates(request):
     groups = selectors.new_leads_since(workspace=request.workspace, since=since)
     response = render(request, "leads/_updates.html", {"since": now.isoformat()})
     if groups:
-        response["HX-Trigger"] = json.dumps(
-            {"toast": {"message": _arrival_message(groups) + ".", "level": "info"}, "leads-arrived": {}}
-        )
+        response["HX-Trigger"] = json.dumps({"toast": {"message": arrival_message(groups), "level": "info"}, "leads-arrived": {}})
     return response
 
 

@@ -37,6 +37,18 @@ def _cart_context(request) -> dict:
     }
 
 
+# Of a long facet (industries, states) the ticked values come first and the panel shows this many values; the rest
+# fold under "Show N more", so nothing ticked is ever hidden and the panel needs no scroll box of its own.
+FACET_SHOWN = 6
+
+
+def facet_choices(values: list[str], chosen: list[str]) -> dict[str, list[str]]:
+    ticked = [value for value in values if value in chosen]
+    others = [value for value in values if value not in chosen]
+    room = max(FACET_SHOWN - len(ticked), 0)
+    return {"shown": ticked + others[:room], "more": others[room:]}
+
+
 @workspace_required
 @vary_on_headers("HX-Request")
 def browse(request):
@@ -68,9 +80,15 @@ def browse(request):
         return push_url(
             render(request, "marketplace/browse.html#results", context), reverse("marketplace:browse"), context["query"]
         )
+    facets = selectors.listing_facets()
     context.update(
         {
-            "facets": selectors.listing_facets(),
+            "industries": facet_choices(facets["industry"], filters.industry),
+            "states": facet_choices(facets["state"], filters.state),
+            # "No phone" (False) and a minimum of 0 are filters too.
+            "active_filters": sum(
+                1 for name, value in vars(filters).items() if name not in ("sort", "q") and value not in (None, [])
+            ),
             "sizes": CompanySize.choices,
             "seniorities": Seniority.choices,
             "ages": AGE_CHOICES,

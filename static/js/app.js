@@ -1,7 +1,24 @@
 // Toasts dismiss themselves; destructive actions ask first; secrets copy with one click.
 (function () {
+  // A toast stays 6 s, not counting the time the pointer or the keyboard focus is on it.
+  var TOAST_MS = 6000;
   function dismissLater(toast) {
-    setTimeout(function () { toast.remove(); }, 6000);
+    var left = TOAST_MS, started = Date.now(), timer = setTimeout(function () { toast.remove(); }, left);
+    function pause() {
+      if (!timer) return;
+      clearTimeout(timer);
+      timer = null;
+      left -= Date.now() - started;
+    }
+    function resume() {
+      if (timer || toast.matches(":hover, :focus-within")) return;
+      started = Date.now();
+      timer = setTimeout(function () { toast.remove(); }, Math.max(left, 1000));
+    }
+    toast.addEventListener("mouseenter", pause);
+    toast.addEventListener("focusin", pause);
+    toast.addEventListener("mouseleave", resume);
+    toast.addEventListener("focusout", resume);
   }
   function wire(root) {
     root.querySelectorAll(".toast").forEach(function (toast) {
@@ -131,6 +148,20 @@
   });
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-close-drawer]")) document.getElementById("drawer").innerHTML = "";
+  });
+
+  // On a phone the main menu and the Marketplace's filters fold behind one button each.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-nav-toggle]");
+    if (toggle) {
+      var open = toggle.closest(".sidebar").classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    toggle = event.target.closest("[data-filters-toggle]");
+    if (toggle) {
+      var shown = document.getElementById(toggle.getAttribute("aria-controls")).classList.toggle("open");
+      toggle.setAttribute("aria-expanded", shown ? "true" : "false");
+    }
   });
 
   // Progress bars carry their percentage in data-progress; a style attribute would be refused too.

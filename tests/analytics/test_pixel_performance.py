@@ -122,7 +122,10 @@ def test_the_analytics_page_shows_pixel_performance(client, traffic):
     assert 'data-testid="pixel-events">10<' in page and 'data-testid="pixel-visitors">6<' in page
     assert 'data-testid="pixel-people-rate">50.0%<' in page and 'data-testid="pixel-companies-rate">16.7%<' in page
     assert f"{SITE}/pricing</td><td>3</td></tr>" in page
-    assert "<td>Globex</td><td>globex.example</td><td>2</td><td>1</td><td>3</td>" in page
+    assert (
+        '<td class="cell-title">Globex</td><td data-label="Domain">globex.example</td><td data-label="Visitors">2</td>'
+        '<td data-label="People identified">1</td><td data-label="Pageviews">3</td>'
+    ) in page
     assert 'data-testid="pixel-empty"' not in page
 
 

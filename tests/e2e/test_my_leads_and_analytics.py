@@ -263,11 +263,12 @@ def test_tag_inspect_export_my_leads_then_read_analytics(page, live_server, tena
     # The drawer's other level-3 heading, "Sequences", arrives by htmx once the drawer is in: name the score's.
     expect(drawer.get_by_role("heading", level=3, name="Score")).to_have_text(f"Score {drawn_lead.score} / 100")
     factors = drawer.get_by_test_id("score-factors")
-    expect(factors.locator("tr")).to_have_count(4)
+    expect(factors.locator("tbody > tr")).to_have_count(4)
     for name, maximum in (("Deliverability", 30), ("Engagement", 30), ("Fit", 25), ("Recency", 15)):
-        expect(factors.locator("tr", has_text=name)).to_contain_text(re.compile(rf"\d+ / {maximum}"))
-    expect(factors.locator("tr", has_text="Recency")).to_contain_text("15 / 15")  # added today
+        expect(factors.locator("tr", has_text=name)).to_contain_text(re.compile(rf"\d+ of {maximum}"))
+    expect(factors.locator("tr", has_text="Recency")).to_contain_text("15 of 15")  # added today
     expect(factors.locator("tr", has_text="Fit")).to_contain_text("Set your ideal customer profile")
+    expect(factors.get_by_test_id("score-sum")).to_have_text(re.compile(rf"= {drawn_lead.score} of 100$"))
     assert page.evaluate("window.__sameDocument") is True, "opening the drawer reloaded the page"
     _shot(page, capsys, "drawer")
     drawer.get_by_role("button", name="Close").click()

@@ -95,7 +95,7 @@ def test_the_list_shows_each_sequence_with_its_counts_and_reply_rate(browser, te
         text = body(browser.get("/sequences/"))
     assert text.count('data-testid="sequence-row"') == 2
     assert "Intro" in text and "Quiet" in text and mailbox.email in text
-    assert '<td class="ta-right mono" data-testid="reply-rate">25%</td>' in text
+    assert '<td class="ta-right mono" data-testid="reply-rate" data-label="Reply rate">25%</td>' in text
     annotated = selectors.sequences_list_with_stats(workspace=tenant.workspace).get(pk=sequence.pk)
     stats = selectors.sequence_stats(sequence=sequence)
     assert (annotated.enrolled_count, annotated.sent_count, annotated.replied_count) == (
