@@ -25,11 +25,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import User, Workspace
+from accounts.models import User
 from credits.services import credit_accounts_lock, credits_refund
 from cursive import ratelimit
 from cursive.audit import audit_record
-from cursive.errors import ApplicationError, RateLimited, ValidationFailed
+from cursive.errors import ApplicationError, Conflict, RateLimited, ValidationFailed
 from cursive.events import emit
 from cursive.jobs import job_enqueue
 from cursive.locks import lock_for_transaction
@@ -57,6 +57,7 @@ LINK_SALT = "privacy.opt-out"
 REQUESTS_PER_IP_PER_HOUR = 10
 REQUESTS_PER_ADDRESS_PER_HOUR = 3
 PURCHASE_PREFIX = "lead_purchase:"
+ERASE_ATTEMPTS = 3
 # What a listing or visitor says about the person (the company it names is a company's, not the person's).
 LISTING_PERSONAL_FIELDS = ["first_name", "last_name", "email", "phone", "title", "linkedin_url", "city", "zip"]
 EVENT_PERSONAL_KEYS = ("email", "first_name", "last_name", "title", "phone", "linkedin_url")
@@ -109,13 +110,26 @@ def _clean_email(email) -> str:
     return email
 
 
-@transaction.atomic
+class _BoughtMeanwhile(Exception):
+    """A purchase delivered the person to a workspace while the erasure waited for the listing it sold."""
+
+
 def erase_person(*, email: str, actor: User | None, reason: str) -> ErasureReport:
     """Remove the person with this address from the lead database, the marketplace, every workspace's leads
     (with their sequence enrolments), visitors, enrichment results and pending uploads; refund what workspaces
     paid for them in the last ERASURE_REFUND_DAYS; tell those workspaces; keep only a suppression hash and an
-    audit row without personal data. Running it again finds nothing more to do."""
+    audit row without personal data. All in one transaction; running it again finds nothing more to do."""
     email = _clean_email(email)
+    for _ in range(ERASE_ATTEMPTS):
+        try:
+            return _erase(email=email, actor=actor, reason=reason)
+        except _BoughtMeanwhile:
+            continue  # rolled back: start over, now seeing the new lead and its sale from the start
+    raise Conflict("The person was being bought while they were erased; try again.", code="erasure_busy")
+
+
+@transaction.atomic
+def _erase(*, email: str, actor: User | None, reason: str) -> ErasureReport:
     email_hash = normalize.suppression_hash(email)
     lock_for_transaction(f"privacy.erase:{email_hash}")
     report = ErasureReport()
@@ -126,6 +140,8 @@ def erase_person(*, email: str, actor: User | None, reason: str) -> ErasureRepor
 
     leads = _leads_locked(email_hash=email_hash, report=report)
     listings = list(Listing.objects.filter(dedup_hash=email_hash).order_by("pk").select_for_update(of=("self",)))
+    if Lead.objects.filter(dedup_hash=email_hash).exclude(pk__in=[lead.pk for lead, _ in leads]).exists():
+        raise _BoughtMeanwhile()
     _refund(leads=leads, email_hash=email_hash, actor=actor, report=report)
     _forget_listings(listings, report=report)
     _forget_staged_rows(email_hash=email_hash, report=report)
@@ -150,7 +166,7 @@ def erase_person(*, email: str, actor: User | None, reason: str) -> ErasureRepor
 def _leads_locked(*, email_hash: str, report: ErasureReport) -> list[tuple[Lead, LeadPurchaseItem | None]]:
     """Every workspace's lead of the person, locked, each with the marketplace sale that delivered it (its
     purchase locked first, in purchase order)."""
-    found = list(Lead.objects.filter(dedup_hash=email_hash).only("pk", "workspace_id", "acquired_reference").order_by("pk"))
+    found = list(Lead.objects.filter(dedup_hash=email_hash).select_related("workspace").order_by("pk"))
 
     def purchase_id(lead: Lead) -> int | None:
         prefix, _, ident = lead.acquired_reference.partition(":")
@@ -159,7 +175,7 @@ def _leads_locked(*, email_hash: str, report: ErasureReport) -> list[tuple[Lead,
     items: dict[int, LeadPurchaseItem | None] = {}
     for lead in sorted(found, key=lambda lead: (purchase_id(lead) or 0, lead.pk)):
         if (pid := purchase_id(lead)) is not None:
-            items[lead.pk] = sold_item_lock(workspace=Workspace(pk=lead.workspace_id), purchase_id=pid, lead_id=lead.pk)
+            items[lead.pk] = sold_item_lock(workspace=lead.workspace, purchase_id=pid, lead_id=lead.pk)
     locked = list(
         Lead.objects.filter(pk__in=[lead.pk for lead in found])
         .select_related("workspace")
