@@ -60,7 +60,7 @@ PURCHASE_PREFIX = "lead_purchase:"
 ERASE_ATTEMPTS = 3
 # What a listing or visitor says about the person (the company it names is a company's, not the person's).
 LISTING_PERSONAL_FIELDS = ["first_name", "last_name", "email", "phone", "title", "linkedin_url", "city", "zip"]
-EVENT_PERSONAL_KEYS = ("email", "first_name", "last_name", "title", "phone", "linkedin_url")
+EVENT_PERSONAL_KEYS = ("email", "first_name", "last_name", "title", "phone", "linkedin_url", "city", "zip")
 
 
 class LinkInvalid(ApplicationError):

@@ -1,5 +1,7 @@
 """erase_person: the person leaves everything, comes back through no door, and recent buyers get their credits back once."""
 
+import csv
+import io
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,6 +13,7 @@ from credits.models import CreditAccount, CreditTransaction
 from cursive.consistency import run_checks
 from cursive.errors import Conflict, ValidationFailed
 from cursive.models import AuditEvent, OutboxEvent
+from enrichment.services import enrichment_build_result, enrichment_confirm
 from leads.models import Company, Lead, Person, Suppression
 from leads.services import lead_create, suppressions_add
 from marketplace.models import Listing
@@ -166,7 +169,8 @@ class TestEverywhere:
             (buyer.workspace.pk, world["lead"].pk, "10.00"),
             (other_buyer.workspace.pk, world["other_lead"].pk, "1.00"),
         }
-        assert all(EMAIL not in str(e.data) for e in OutboxEvent.objects.filter(type="lead.erased"))
+        assert OutboxEvent.objects.filter(type="visitor.identified").exists()
+        assert all(EMAIL not in str(event.data) for event in OutboxEvent.objects.all())  # not even undelivered ones
         mail.outbox.clear()
         assert run_jobs("privacy.tasks.send_lead_erased_notice") == 2
         assert sorted(message.to[0] for message in mail.outbox) == sorted([buyer.user.email, other_buyer.user.email])
@@ -278,3 +282,29 @@ def test_an_invalid_address_is_refused(db):
 def test_an_unknown_address_is_suppressed_all_the_same(db):
     report = erase_person(email="nobody@erase.example", actor=None, reason="Asked by email")
     assert report.leads == 0 and Suppression.objects.filter(workspace__isnull=True, email="").count() == 1
+
+
+def result_of(enrichment) -> list[list[str]]:
+    with enrichment.result_file.storage.open(enrichment.result_file.name, "rb") as stored:
+        return list(csv.reader(io.StringIO(stored.read().decode())))
+
+
+def test_an_enrichment_result_loses_what_the_database_added_and_the_buyer_gets_the_row_back(buyer):
+    in_database(title="Head of Sales")
+    enrichment = enrichment_upload(buyer, csv_bytes(["email", "note"], [[EMAIL, "met at expo"], ["x@nobody.example", "kept"]]))
+    enrichment_confirm(workspace=buyer.workspace, enrichment_id=enrichment.pk, actor=buyer.user)
+    enrichment_build_result(enrichment_id=enrichment.pk)
+    enrichment.refresh_from_db()
+    before = result_of(enrichment)
+    assert before[1][2] == "matched" and "Head of Sales" in before[1]
+
+    report = erase_person(email=EMAIL, actor=None, reason="Asked by email")
+    assert report.enrichment_results == 1 and report.refunded_credits == enrichment.price_per_row
+    assert run_jobs("privacy.tasks.strip_enrichment_result") == 1
+
+    after = result_of(enrichment)
+    assert after[0] == before[0] and after[2] == before[2]
+    assert after[1][:2] == [EMAIL, "met at expo"]  # the workspace's own columns are its own upload
+    assert after[1][2] == "no_match" and set(after[1][3:]) == {""}
+    assert balance(buyer.workspace) == Decimal("100.00")
+    assert run_checks() == []
