@@ -78,7 +78,7 @@ class ErasureReport:
     leads: int = 0
     workspaces: int = 0
     listings_deleted: int = 0
-    listings_withdrawn: int = 0
+    listings_blanked: int = 0
     staged_rows: int = 0
     visitors: int = 0
     enrichment_results: int = 0
@@ -94,7 +94,7 @@ class ErasureReport:
             "leads": self.leads,
             "workspaces": self.workspaces,
             "listings_deleted": self.listings_deleted,
-            "listings_withdrawn": self.listings_withdrawn,
+            "listings_blanked": self.listings_blanked,
             "staged_rows": self.staged_rows,
             "visitors": self.visitors,
             "enrichment_results": self.enrichment_results,
@@ -238,12 +238,12 @@ def _refund(*, leads, email_hash: str, actor: User | None, report: ErasureReport
 
 
 def _forget_listings(listings: list[Listing], *, report: ErasureReport) -> None:
-    """A listing never sold goes; one that was sold (or is held by a checkout) stays as the record of that sale,
-    withdrawn and without the person's details."""
+    """A listing never in a purchase goes. One that was (sold, held by a card checkout, or sold and refunded) stays
+    as the record of that purchase, without the person's details: off the market, and a sold one stays sold."""
     sold = set(LeadPurchaseItem.objects.filter(listing__in=listings).values_list("listing_id", flat=True))
     report.listings_deleted, _ = Listing.objects.filter(pk__in=[x.pk for x in listings if x.pk not in sold]).delete()
     kept = Listing.objects.filter(pk__in=sold)
-    report.listings_withdrawn = kept.update(**dict.fromkeys(LISTING_PERSONAL_FIELDS, ""), has_phone=False, has_linkedin=False)
+    report.listings_blanked = kept.update(**dict.fromkeys(LISTING_PERSONAL_FIELDS, ""), has_phone=False, has_linkedin=False)
     kept.exclude(status=Listing.Status.SOLD).update(status=Listing.Status.WITHDRAWN)
 
 

@@ -21,7 +21,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from exc
         self.stdout.write(
             f"Erased: {report.people} lead-database record(s), {report.leads} lead(s) in {report.workspaces} workspace(s), "
-            f"{report.listings_deleted + report.listings_withdrawn} listing(s), {report.staged_rows} pending upload row(s), "
+            f"{report.listings_deleted + report.listings_blanked} listing(s), {report.staged_rows} pending upload row(s), "
             f"{report.visitors} visitor(s); {report.refunds} refund(s) of {report.refunded_credits:.2f} credits. "
             "The address is suppressed."
         )
