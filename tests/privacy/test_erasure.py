@@ -34,6 +34,7 @@ from tests.segments.conftest import make_person
 from tests.visitors.conftest import make_pixel, make_visitor
 from visitors.models import Visitor
 from visitors.services import visitor_identify_person
+from webhooks.slack import text
 
 from .conftest import EMAIL, run_jobs
 
@@ -308,3 +309,8 @@ def test_an_enrichment_result_loses_what_the_database_added_and_the_buyer_gets_t
     assert after[1][2] == "no_match" and set(after[1][3:]) == {""}
     assert balance(buyer.workspace) == Decimal("100.00")
     assert run_checks() == []
+
+
+def test_slack_says_a_lead_was_removed_at_the_persons_request():
+    event = OutboxEvent(type="lead.erased", data={"lead_id": 7, "reason": "person_request", "refunded_credits": "10.00"})
+    assert text(event) == ":wastebasket: Lead #7 was removed at the person's request. 10.00 credits were refunded."
