@@ -44,7 +44,7 @@ from marketplace.services import sold_item_bounce_refunded, sold_item_lock
 from partners.models import Upload, UploadedLead, UploadError
 from partners.services import ERASED_ROW_MESSAGE
 from sequences.models import BounceRefund, InboundMessage
-from visitors.models import Event, Visitor
+from visitors.models import Event, Visitor, VisitorEnrichment
 
 from .models import ErasureRefund, OptOutRequest
 
@@ -151,6 +151,7 @@ def _erase(*, email: str, actor: User | None, reason: str) -> ErasureReport:
     _forget_messages(email=email)
     _announce(leads, report=report)
     Lead.objects.filter(pk__in=[lead.pk for lead, _ in leads]).delete()  # enrolments, their messages and timelines go too
+    VisitorEnrichment.objects.filter(person_id__in=people).update(person=None)  # the charge stays, the person goes
     Person.objects.filter(pk__in=people).delete()  # its company stays, as other people's
     report.people = len(people)
     audit_record(

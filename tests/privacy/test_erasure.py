@@ -32,8 +32,8 @@ from tests.marketplace.test_card_flow import deliver, session_event
 from tests.partners.conftest import csv_text, upload_bytes
 from tests.segments.conftest import make_person
 from tests.visitors.conftest import make_pixel, make_visitor
-from visitors.models import Visitor
-from visitors.services import visitor_identify_person
+from visitors.models import Visitor, VisitorEnrichment
+from visitors.services import visitor_enrich, visitor_identify_person
 from webhooks.slack import text
 
 from .conftest import EMAIL, run_jobs
@@ -314,3 +314,14 @@ def test_an_enrichment_result_loses_what_the_database_added_and_the_buyer_gets_t
 def test_slack_says_a_lead_was_removed_at_the_persons_request():
     event = OutboxEvent(type="lead.erased", data={"lead_id": 7, "reason": "person_request", "refunded_credits": "10.00"})
     assert text(event) == ":wastebasket: Lead #7 was removed at the person's request. 10.00 credits were refunded."
+
+
+def test_a_paid_visitor_enrichment_keeps_its_charge_without_the_person(buyer):
+    in_database()
+    visitor = identified_visitor(buyer)
+    visitor_enrich(workspace=buyer.workspace, visitor_id=visitor.pk)
+    report = erase_person(email=EMAIL, actor=None, reason="Asked by email")
+    assert report.people == 1 and not Person.objects.filter(email=EMAIL).exists()
+    charge = VisitorEnrichment.objects.get(workspace=buyer.workspace)
+    assert charge.person_id is None and charge.lead_id is None
+    assert run_checks() == []
