@@ -20,6 +20,7 @@ EVENT_TYPES = (
     "lead.created",
     "lead.updated",
     "lead.scored",
+    "lead.erased",
     "visitor.identified",
     "purchase.completed",
     "credits.low",

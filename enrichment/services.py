@@ -46,7 +46,7 @@ from cursive.models import Job
 from leads import normalize
 from leads.csv_import import CsvFormat, FileRejected, Row, check_size, count_lines, read_rows, reading_plan
 from leads.export import escape_cell
-from leads.models import LINKEDIN_KEY
+from leads.models import ERASED_SQL, LINKEDIN_KEY
 from leads.services import LEAD_FIELDS, leads_announce, leads_rescore
 from leads.similarity import company_key, domain_key, fold, person_similarity, text_similarity
 
@@ -185,8 +185,9 @@ _NAME_FIELDS = ("first_name", "last_name", "company_name", "company_domain")
 _FIELD_BITS = {name: 1 << bit for bit, name in enumerate(FILL_FIELDS)}
 _HAS_FIELDS = " + ".join(f"(CASE WHEN p.{name} <> '' THEN {bit} ELSE 0 END)" for name, bit in _FIELD_BITS.items())
 _PERSON_COLUMNS = ", ".join(["p.id", "p.dedup_hash", _HAS_FIELDS, *(f"p.{name}" for name in _NAME_FIELDS)])
-# Only people who can become a lead (a lead needs an email or a phone) are matches.
-_REACHABLE = "(p.email <> '' OR p.phone <> '')"
+# Only people who can become a lead (a lead needs an email or a phone) are matches, and never someone erased for
+# privacy (should they come back into the lead database).
+_REACHABLE = f"((p.email <> '' OR p.phone <> '') AND NOT {ERASED_SQL.format(column='p.dedup_hash')})"
 # A lookup's keys are one JSON array (`_people`): Django's cursor binds parameters client-side, quoting each element
 # of a Python list into the query text one by one, which took longer than the lookups; a JSON text goes in whole.
 _KEYS = "json_array_elements_text(%s::json)"
@@ -198,7 +199,7 @@ _BY_HASH_SQL = "SELECT p.dedup_hash, {columns} FROM leads_person p WHERE p.dedup
 # score, is the match (the outer ORDER BY; `_people` keeps that order).
 _BY_PHONE_SQL = """
 SELECT q.key, {columns} FROM {keys} AS q(key) CROSS JOIN LATERAL (
-    SELECT * FROM leads_person p WHERE p.phone = q.key AND p.phone <> '' OFFSET 0
+    SELECT * FROM leads_person p WHERE p.phone = q.key AND p.phone <> '' AND {reachable} OFFSET 0
 ) p
 ORDER BY q.key, p.score DESC, p.id
 """

@@ -260,6 +260,11 @@ class Suppression(models.Model):
         return self.email or self.email_hash[:12]
 
 
+# Raw SQL's test for "this identity was erased for privacy" (leads.selectors.erased_hashes in the ORM), served by
+# the index of suppression_global_email_unique: format with the column holding a dedup hash.
+ERASED_SQL = "EXISTS (SELECT 1 FROM leads_suppression erased WHERE erased.workspace_id IS NULL AND erased.email_hash = {column})"
+
+
 class DuplicatePair(models.Model):
     """Two records that are probably one person (leads.duplicates): two people of the lead database, or two leads
     of one workspace. The ids are plain numbers in a fixed order (low < high), not foreign keys: a pair outlives a

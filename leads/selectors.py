@@ -95,6 +95,16 @@ def suppressed_emails(*, workspace: Workspace, emails) -> set[str]:
     return {by_hash[value] for value in hashes.values_list("email_hash", flat=True)}
 
 
+def erased_hashes(*, hashes) -> set[str]:
+    """Which of these identities (dedup or suppression hashes) belong to people erased for privacy: nobody may
+    import, list, pull, enrich, identify or email them again."""
+    wanted = [value for value in hashes if value]
+    if not wanted:
+        return set()
+    rows = Suppression.objects.filter(workspace__isnull=True, email_hash__in=RawSQL("SELECT unnest(%s::varchar[])", (wanted,)))
+    return set(rows.values_list("email_hash", flat=True))
+
+
 def suppressions_list(*, workspace: Workspace, query: str = "") -> QuerySet[Suppression]:
     rows = Suppression.objects.filter(workspace=workspace).order_by("-created_at", "-id")
     if query:

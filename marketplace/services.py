@@ -38,6 +38,7 @@ from cursive.jobs import job_enqueue
 from cursive.locks import lock_for_transaction
 from leads import normalize
 from leads.models import Lead
+from leads.selectors import erased_hashes
 from leads.services import LEAD_FIELDS, leads_announce, leads_rescore
 
 from .models import LeadPurchase, LeadPurchaseItem, Listing
@@ -620,6 +621,10 @@ def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: 
     Listing.objects.filter(pk__in=listing_ids).update(
         status=Listing.Status.AVAILABLE if return_to_market else Listing.Status.WITHDRAWN, buyer=None, sold_at=None
     )
+    if return_to_market:  # a person erased for privacy since the sale never goes back on the market
+        hashes = Listing.objects.filter(pk__in=listing_ids).values_list("dedup_hash", flat=True)
+        if erased := erased_hashes(hashes=list(hashes)):
+            Listing.objects.filter(pk__in=listing_ids, dedup_hash__in=erased).update(status=Listing.Status.WITHDRAWN)
     purchase.status = LeadPurchase.Status.REFUNDED
     purchase.closed_at = timezone.now()
     return listing_ids
@@ -771,13 +776,16 @@ def listing_create(*, data: dict, price, quality: int, partner: Workspace | None
     price = Decimal(str(price)).quantize(CENT)
     if price <= 0:
         raise ValidationFailed("A listing needs a price above zero.", fields={"price": ["Must be positive."]})
+    dedup = normalize.dedup_hash(cleaned["email"], cleaned["phone"])
+    if erased_hashes(hashes=[dedup]):
+        raise Conflict("This person asked Cursive to erase their data and cannot be listed.", code="suppressed")
     listing = Listing(
         **cleaned,
         price=price,
         quality=quality,
         partner=partner,
         revenue_share_percent=share,
-        dedup_hash=normalize.dedup_hash(cleaned["email"], cleaned["phone"]),
+        dedup_hash=dedup,
         has_phone=bool(cleaned["phone"]),
         has_linkedin=bool(cleaned["linkedin_url"]),
     )

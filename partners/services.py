@@ -31,7 +31,9 @@ from cursive.events import emit
 from cursive.jobs import job_enqueue
 from leads import normalize
 from leads.csv_import import CsvFormat, FileRejected, Row, check_size, count_lines, read_rows, reading_plan, validate_mapping
+from leads.models import ERASED_SQL
 from leads.scoring import listing_quality
+from leads.selectors import erased_hashes
 from leads.services import LEAD_FIELDS, lead_fields_clean
 from marketplace.models import Listing
 
@@ -170,6 +172,10 @@ def _row_problems(raw: dict) -> tuple[dict, dict[str, list[str]]]:
     return cleaned, errors
 
 
+# Why a row naming someone erased for privacy is refused (leads.models.Suppression, reason erased).
+ERASED_ROW_MESSAGE = "Suppressed: this person asked Cursive to erase their data, so they cannot be listed again."
+
+
 def _process_chunk(upload: Upload, rows: list[Row]) -> tuple[list[UploadedLead], list[UploadError], dict[str, int]]:
     counts = {"total": len(rows), "valid": 0, "duplicate": 0, "invalid": 0}
     staged: list[UploadedLead] = []
@@ -194,6 +200,10 @@ def _process_chunk(upload: Upload, rows: list[Row]) -> tuple[list[UploadedLead],
             counts["duplicate"] += 1
             continue
         candidates[key] = UploadedLead(upload=upload, row=row.number, dedup_hash=key, quality=listing_quality(cleaned), **cleaned)
+    for key in erased_hashes(hashes=list(candidates)):
+        lead = candidates.pop(key)
+        counts["invalid"] += 1
+        errors.append(UploadError(upload=upload, row=lead.row, field="email", message=ERASED_ROW_MESSAGE))
     if candidates:
         seen = set(
             UploadedLead.objects.filter(upload=upload, dedup_hash__in=list(candidates)).values_list("dedup_hash", flat=True)
@@ -283,7 +293,7 @@ INSERT INTO marketplace_listing ({columns}, partner_id, revenue_share_percent, p
     has_phone, has_linkedin, email_verified, dedup_hash, listed_at)
 SELECT {columns}, %(partner)s, %(share)s, %(price)s, quality, 'available',
     phone <> '', linkedin_url <> '', false, dedup_hash, %(now)s
-FROM partners_uploadedlead WHERE upload_id = %(upload)s
+FROM partners_uploadedlead WHERE upload_id = %(upload)s AND NOT {erased}
 ORDER BY row
 ON CONFLICT DO NOTHING
 """
@@ -302,7 +312,7 @@ def upload_approve(*, upload_id: int, actor: User | None, note: str = "") -> Upl
     columns = ", ".join(LEAD_FIELDS)
     with connection.cursor() as cursor:
         cursor.execute(
-            _LIST_SQL.format(columns=columns),
+            _LIST_SQL.format(columns=columns, erased=ERASED_SQL.format(column="partners_uploadedlead.dedup_hash")),
             {
                 "partner": upload.workspace_id,
                 "share": profile.revenue_share_percent,

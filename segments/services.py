@@ -15,7 +15,7 @@ from accounts.models import User, Workspace
 from credits.errors import InsufficientCredits
 from credits.services import credits_spend, to_credits
 from cursive.errors import Conflict, NotFound, ValidationFailed
-from leads.models import Lead, Person
+from leads.models import Lead, Person, Suppression
 from leads.services import LEAD_FIELDS, leads_announce, leads_rescore
 
 from .filters import clean_filters, people_matching
@@ -188,7 +188,10 @@ def segment_pull(
         )
     matching = people_matching(validated_filters(segment.filters))
     owned = Lead.objects.filter(workspace=workspace, dedup_hash=OuterRef("dedup_hash"))
-    candidates = list(matching.filter(~Exists(owned)).order_by("-score", "id").values_list("id", "score")[:limit])
+    erased = Suppression.objects.filter(workspace__isnull=True, email_hash=OuterRef("dedup_hash"))
+    candidates = list(
+        matching.filter(~Exists(owned), ~Exists(erased)).order_by("-score", "id").values_list("id", "score")[:limit]
+    )
     owned_matching = matching.filter(dedup_hash__in=Lead.objects.filter(workspace=workspace).values("dedup_hash"))
     if len(candidates) == limit:
         last_id, last_score = candidates[-1]

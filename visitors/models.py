@@ -107,7 +107,9 @@ class VisitorEnrichment(models.Model):
     the number of visits or devices."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    # Emptied when the person is erased for privacy (privacy.services): the charge, which a ledger row points at,
+    # outlives them. Still PROTECT: a merge of two people must not lose a paid row.
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, null=True, related_name="+")
     lead = models.ForeignKey(Lead, on_delete=models.SET_NULL, null=True, related_name="+")
     credits_charged = models.DecimalField(max_digits=12, decimal_places=2)
     created_at = models.DateTimeField(default=timezone.now)

@@ -27,6 +27,7 @@ from cursive.events import emit
 from cursive.jobs import job_enqueue
 from leads import normalize
 from leads.models import Lead, Person
+from leads.selectors import erased_hashes
 from leads.services import lead_fields_clean, lead_fill_from_person, lead_record_visitor, leads_engagement_set
 
 from . import click_ids, collect, partitions
@@ -337,10 +338,13 @@ def _lag_ms(seen_at: dt.datetime, now: dt.datetime) -> int:
 def visitor_identify_person(*, visitor_id: int, method: str, traits: dict, seen_at: dt.datetime) -> Visitor | None:
     """The visitor is the person these traits name (an identify call, a form they submitted, a signed click
     id): the workspace's lead for that person is created or updated, with the visitor's engagement. None when
-    the visitor is gone or the traits name nobody."""
+    the visitor is gone, the traits name nobody, or they name someone erased for privacy."""
     visitor = Visitor.objects.select_for_update().select_related("pixel__workspace").filter(pk=visitor_id).first()
     details = _person_details(traits)
-    if visitor is None or not normalize.is_valid_email(normalize.normalize_email(details.get("email"))):
+    email = normalize.normalize_email(details.get("email"))
+    if visitor is None or not normalize.is_valid_email(email):
+        return None
+    if erased_hashes(hashes=[normalize.suppression_hash(email)]):
         return None
     workspace = visitor.pixel.workspace
     lead, _ = lead_record_visitor(workspace=workspace, data=details, source_detail=f"website pixel “{visitor.pixel.name}”")

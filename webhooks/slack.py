@@ -44,6 +44,10 @@ def text(event: OutboxEvent) -> str:
             return f":warning: Credits are low: {balance} left (alert below {threshold}). <{site}/credits/|Buy credits>"
         case "purchase.completed":
             return f":white_check_mark: Purchase completed: {data.get('description') or data.get('purchase_id')}."
+        case "lead.erased":
+            refunded = data.get("refunded_credits")
+            back = f" {refunded} credits were refunded." if refunded and refunded != "0.00" else ""
+            return f":wastebasket: Lead #{data.get('lead_id')} was removed at the person's request.{back}"
         case "webhook.test":
             return ":wave: Cursive is connected to this channel."
         case _:

@@ -31,6 +31,7 @@ NOT_WORKSPACE_OBJECTS = {
     ("payments:local_checkout", "session_id"): "stands in for Stripe's hosted page, addressed by a secret session id",
     ("sequences:open", "token"): "a signed token in an email, reached by its recipient without logging in",
     ("sequences:unsubscribe", "token"): "a signed token in an email, reached by its recipient without logging in",
+    ("privacy:opt_out_confirm", "token"): "a signed token in an email, reached by its recipient without logging in",
     ("staff-job-retry", "source"): "the staff Jobs page: staff see every workspace by design, as in the admin",
     ("staff-job-retry", "job_id"): "the staff Jobs page: staff see every workspace by design, as in the admin",
     ("website:docs_page", "slug"): "documentation pages are public, the same for every visitor",
