@@ -88,11 +88,11 @@ def _bounce(*, workspace: Workspace, email: str, source: str) -> tuple[BounceRef
         source=source,
     )
     credit_accounts_lock(workspaces=[workspace, *([item.partner] if item is not None and item.partner_id else [])])
-    credits_refund(workspace=workspace, amount=refund.credits, reference=refund.reference, reason=f"Refund: {email} bounced")
+    # Ledger reasons outlive an erasure of the person (the ledger is append-only): they name the lead, not the address.
+    reason = f"Refund: lead #{lead.pk}'s email bounced"
+    credits_refund(workspace=workspace, amount=refund.credits, reference=refund.reference, reason=reason)
     if item is not None:
-        sold_item_bounce_refunded(
-            item=item, credits=refund.credits, reason=f"Refund: {email} bounced (sold in purchase #{item.purchase_id})"
-        )
+        sold_item_bounce_refunded(item=item, credits=refund.credits, reason=f"{reason} (sold in purchase #{item.purchase_id})")
     return refund, None
 
 

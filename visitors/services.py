@@ -419,7 +419,8 @@ def visitor_enrich(*, workspace: Workspace, visitor_id, actor: User | None = Non
             amount=enrichment.credits_charged,
             reference=enrichment.reference,
             actor=actor,
-            reason=f"Website visitor {person.email or person.full_name} filled from the lead database",
+            # Not the person's name or address: the ledger is append-only and outlives an erasure.
+            reason=f"Website visitor #{visitor.pk} filled from the lead database",
         )
     lead_fill_from_person(workspace=workspace, lead=lead, person=person)
     visitor.title = lead.title or None
