@@ -33,6 +33,11 @@ class PartnerProfile(models.Model):
     def __str__(self):
         return self.company_name
 
+    @property
+    def under_review(self) -> bool:
+        """Staff have not vouched for this partner yet: no upload of theirs approved, not activated or trusted."""
+        return self.status == self.Status.PENDING and not self.trusted
+
 
 class Upload(models.Model):
     """A partner's CSV and what became of each of its rows."""

@@ -318,6 +318,9 @@ def upload_approve(*, upload_id: int, actor: User | None, note: str = "") -> Upl
     upload.reviewed_by = actor
     upload.reviewed_at = timezone.now()
     upload.save(update_fields=["listed_rows", "status", "review_note", "reviewed_by", "reviewed_at"])
+    # Approving a partner's upload is what approves the partner: their portal stops saying "being reviewed".
+    # A suspended partner stays suspended.
+    PartnerProfile.objects.filter(pk=profile.pk, status=PartnerProfile.Status.PENDING).update(status=PartnerProfile.Status.ACTIVE)
     UploadedLead.objects.filter(upload=upload).delete()
     _announce_review(upload)
     return upload
