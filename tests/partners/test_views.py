@@ -5,6 +5,7 @@ import importlib
 import pytest
 from django.apps import apps
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import Workspace
 from accounts.services import invitation_create
@@ -131,3 +132,41 @@ def test_partners_approved_before_the_fix_are_activated_by_the_migration(partner
     migration.activate(apps, None)
     statuses = dict(PartnerProfile.objects.values_list("workspace_id", "status"))
     assert statuses == {partner.workspace.pk: "active", waiting.workspace.pk: "pending"}
+
+
+def start_upload(client, partner, text: str) -> str:
+    client.force_login(partner.user)
+    start = client.post("/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", text.encode()), "price_per_lead": "3"})
+    return start.url
+
+
+def test_the_mapping_step_shows_the_first_rows_verdicts_before_anything_is_processed(client, partner):
+    rows = [person(1), person(1, phone=""), person(3, email="broken", phone="")] + [person(i) for i in range(4, 40)]
+    url = start_upload(client, partner, csv_text(rows))
+    page = client.get(url).content.decode()
+    assert page.count('data-testid="verdict-row"') == 20
+    assert 'data-outcome="duplicate"' in page and "Same person as line 2 of your file." in page
+    assert 'data-outcome="invalid"' in page and "This is not a valid email address." in page
+    assert "Of the first 20 rows: <strong>18</strong> valid, <strong>1</strong> duplicate, <strong>1</strong> invalid" in page
+    assert not Upload.objects.exists()
+
+
+def test_changing_the_mapping_checks_the_first_rows_again_without_submitting(client, partner):
+    url = start_upload(client, partner, "Nombre,Correo,Otro\nAnn,ann@a.example,bob@b.example\nBob,broken,cy@c.example\n")
+    first = client.get(url).content.decode()
+    assert "Choose the column that holds email addresses or phone numbers" in first, "nothing recognised yet"
+    by_hand = {"col_0": "first_name", "col_1": "email", "col_2": "", "price_per_lead": "3", "preview": "1"}
+    partial = client.post(url, by_hand, HTTP_HX_REQUEST="true")
+    body = partial.content.decode()
+    assert partial.status_code == 200 and partial["Vary"] and "HX-Request" in partial["Vary"]
+    assert body.lstrip().startswith('<section class="card" id="verdicts"') and "<html" not in body
+    assert [o for o in ("valid", "invalid") if f'data-outcome="{o}"' in body] == ["valid", "invalid"]
+    other_column = client.post(url, {**by_hand, "col_1": "", "col_2": "email"}, HTTP_HX_REQUEST="true").content.decode()
+    assert other_column.count('data-outcome="valid"') == 2
+    twice = client.post(url, {**by_hand, "col_2": "email"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Each lead field can come from one column only" in twice and "verdict-row" not in twice
+    without_javascript = client.post(url, by_hand).content.decode()
+    assert "Check the columns" in without_javascript and without_javascript.count('data-testid="verdict-row"') == 2
+    assert not Upload.objects.exists()
+    done = client.post(url, {key: value for key, value in by_hand.items() if key != "preview"})
+    assert done.status_code == 302 and Upload.objects.get().mapping == {"Nombre": "first_name", "Correo": "email"}
