@@ -122,9 +122,16 @@ class UploadedLeadAdmin(ReadOnlyAdmin):
 
 @admin.register(UploadError)
 class UploadErrorAdmin(ReadOnlyAdmin):
-    list_display = ["upload", "row", "field", "message"]
+    list_display = ["upload", "row", "line", "field", "message"]
     list_filter = ["field"]
     search_fields = ["message"]
+    show_full_result_count = False
+
+
+@admin.register(UploadDuplicate)
+class UploadDuplicateAdmin(ReadOnlyAdmin):
+    list_display = ["upload", "row", "line", "original_line"]
+    search_fields = ["upload__original_name"]
     show_full_result_count = False
 
 

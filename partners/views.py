@@ -1,7 +1,9 @@
+from collections import Counter
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -76,11 +78,12 @@ def _preview(path: Path, fmt, form: MappingForm, suggested: dict[str, str]) -> d
         mapping = form.mapping()
     else:
         mapping = suggested
-    if not {"email", "phone"} & set(mapping.values()):
-        return {}
+        try:
+            form.required_fields_check(set(mapping.values()))
+        except ValidationError:
+            return {}
     verdicts, stopped = services.upload_preview(path=path, fmt=fmt, mapping=mapping)
-    counts = {outcome: sum(verdict.outcome == outcome for verdict in verdicts) for outcome in ("valid", "duplicate", "invalid")}
-    return {"verdicts": verdicts, "verdict_counts": counts, "preview_stopped": stopped, "preview_rows": services.PREVIEW_ROWS}
+    return {"verdicts": verdicts, "verdict_counts": Counter(verdict.outcome for verdict in verdicts), "preview_stopped": stopped}
 
 
 @partner_page

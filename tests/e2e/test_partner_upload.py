@@ -3,12 +3,12 @@
 The partner logs in through the form (landing on the Partner portal), opens it again from the sidebar, uploads a
 3,000-row CSV whose headers are spelled the partner's way ("E-mail", "Surname", "Phone Number", ...), checks the
 column mapping (one column, "Org", is not recognised: the partner maps it to Company name by hand) and the first 20
-rows' verdicts, sets a price and processes the file. A real `manage.py qcluster` worker (a child process on the test database, 200 rows per chunk) processes it
-while the upload page polls itself: the test holds the worker between two chunks (a row lock on the upload) long
-enough to see the bar part-way, then the status goes on to Awaiting review and the report shows the exact counts
-(6 invalid rows, 5 duplicates), each named by its line in the file. A staff user approves it in the admin, with a note, through the
-action's confirmation page; a buyer then searches the marketplace for one uploaded lead's company and finds it,
-its email masked.
+rows' verdicts, sets a price and processes the file. A real `manage.py qcluster` worker (a child process on the test
+database, 200 rows per chunk) processes it while the upload page polls itself: the test holds the worker between two
+chunks (a row lock on the upload) long enough to see the bar part-way, then the status goes on to Awaiting review
+and the report shows the exact counts (6 invalid rows, 5 duplicates), each named by its line in the file. A staff
+user approves it in the admin, with a note, through the action's confirmation page; a buyer then searches the
+marketplace for one uploaded lead's company and finds it, its email masked.
 """
 
 from __future__ import annotations
