@@ -3,7 +3,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, HttpResponseRedirect
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.template.loader import render_to_string
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
@@ -31,6 +31,12 @@ def _enter_workspace(request, workspace) -> None:
     request.session[SESSION_WORKSPACE_KEY] = workspace.pk
 
 
+def _workspace_home(workspace) -> str:
+    """Where a workspace's members start: a partner at the partner portal, which says what to do first (the
+    dashboard speaks to buyers); anyone else at the dashboard."""
+    return "partners:dashboard" if workspace is not None and workspace.is_partner else "dashboard"
+
+
 def signup(request):
     if request.user.is_authenticated:
         return redirect("dashboard")
@@ -46,7 +52,7 @@ def signup(request):
             _enter_workspace(request, workspace)
             signals.user_signed_up.send(sender=signup, request=request, user=user, workspace=workspace)
             messages.success(request, f"Welcome to Cursive! Your workspace “{workspace.name}” is ready.")
-            return redirect(safe_next(request) or "dashboard")
+            return redirect(safe_next(request) or _workspace_home(workspace))
     return render(request, "accounts/signup.html", {"form": form, "next": safe_next(request)})
 
 
@@ -54,6 +60,13 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        memberships = list(selectors.memberships_for_user(user=self.request.user))
+        membership = selectors.membership_for_session(
+            memberships=memberships, workspace_id=self.request.session.get(SESSION_WORKSPACE_KEY)
+        )
+        return resolve_url(_workspace_home(membership and membership.workspace))
 
 
 class PasswordResetView(auth_views.PasswordResetView):
@@ -85,7 +98,7 @@ def workspace_new(request):
         else:
             _enter_workspace(request, workspace)
             messages.success(request, f"Workspace “{workspace.name}” created.")
-            return redirect("dashboard")
+            return redirect(_workspace_home(workspace))
     return render(request, "accounts/workspace_new.html", {"form": form})
 
 
@@ -102,7 +115,7 @@ def workspace_switch(request):
         raise Http404("No such workspace.")
     _enter_workspace(request, membership.workspace)
     messages.info(request, f"Switched to {membership.workspace.name}.")
-    return redirect("dashboard")
+    return redirect(_workspace_home(membership.workspace))
 
 
 def _settings_context(request, **extra):
@@ -257,5 +270,5 @@ def invitation_accept(request, token: str):
         else:
             _enter_workspace(request, membership.workspace)
             messages.success(request, f"You joined {membership.workspace.name}.")
-            return redirect("dashboard")
+            return redirect(_workspace_home(membership.workspace))
     return render(request, "accounts/invitation.html", {"invitation": invitation, "form": form})

@@ -19,7 +19,10 @@ scratch database), so the memory measured is that of processing alone:
   peak_rss_mb:          the child's peak resident memory (getrusage ru_maxrss of the child, after it exited);
   rss_before_mb:        the child's RSS just before upload_process (Django and the models loaded);
   peak_rss_sampled_mb:  the highest RSS the parent saw sampling the child with psutil every 20 ms (a cross-check);
-  counts:               total / valid / duplicate / invalid rows of the upload, with what the file was made to hold.
+  counts:               total / valid / duplicate / invalid rows of the upload, with what the file was made to hold;
+  mapping_step_ms:      before that, what the column-mapping page spends on the file (median and worst of 5 runs):
+                        detect_format (the encoding check reads the whole file) and upload_preview (the first
+                        20 rows' verdicts, one query), in this process.
 
 One JSON object goes to stdout; progress to stderr. The scratch database and
 the temp dir are removed at the end: the dev data is never touched. Other
@@ -338,6 +341,29 @@ def run_child(upload_id: int, env: dict) -> dict:
     return result
 
 
+def measure_mapping_step(path: Path, runs: int = 5) -> dict:
+    from leads.csv_import import detect_format, suggest_mapping
+    from partners.services import upload_preview
+
+    detect, preview = [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fmt = detect_format(path)
+        detect.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        verdicts, _ = upload_preview(path=path, fmt=fmt, mapping=suggest_mapping(fmt.header))
+        preview.append((time.perf_counter() - started) * 1000)
+    detect.sort()
+    preview.sort()
+    return {
+        "detect_format_median": round(detect[runs // 2], 1),
+        "detect_format_max": round(detect[-1], 1),
+        "preview_median": round(preview[runs // 2], 2),
+        "preview_max": round(preview[-1], 2),
+        "preview_rows": len(verdicts),
+    }
+
+
 def bench_size(rows: int, *, workdir: Path, partner, user, child_environment: dict, args) -> dict:
     from django.core.files import File
 
@@ -353,7 +379,9 @@ def bench_size(rows: int, *, workdir: Path, partner, user, child_environment: di
     )
     generate_seconds = time.perf_counter() - started
     size = path.stat().st_size
-    log(f"[{rows:,} rows] {size / 1_048_576:,.1f} MB in {generate_seconds:.1f} s; storing it with upload_create")
+    mapping_step = measure_mapping_step(path)
+    log(f"[{rows:,} rows] {size / 1_048_576:,.1f} MB in {generate_seconds:.1f} s; mapping step {mapping_step}")
+    log(f"[{rows:,} rows] storing it with upload_create")
     started = time.perf_counter()
     with open(path, "rb") as handle:
         upload = upload_create(
@@ -389,6 +417,7 @@ def bench_size(rows: int, *, workdir: Path, partner, user, child_environment: di
         "counts_as_expected": counts == expected,
         "staged_leads": UploadedLead.objects.filter(upload=upload).count(),
         "stored_row_errors": UploadError.objects.filter(upload=upload).count(),
+        "mapping_step_ms": mapping_step,
         "generate_seconds": round(generate_seconds, 2),
         "upload_create_seconds": round(create_seconds, 2),
     }

@@ -169,20 +169,25 @@ def detect_format(path: Path) -> CsvFormat:
     return CsvFormat(encoding=encoding, delimiter=delimiter, header=header)
 
 
-def _records(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, list[str]]]:
-    """(row number, cells) of each data row: rows count from 1 after the header, blank lines are skipped and
-    not counted, a quoted line break stays inside its cell. FileRejected if the file stops being CSV."""
+def _records(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, int, list[str]]]:
+    """(row number, line, cells) of each data row. Rows count from 1 after the header, blank lines are skipped and
+    not counted; the line is where a spreadsheet shows the row (the header is line 1, blank lines count, a quoted
+    line break stays inside its cell). FileRejected if the file stops being CSV."""
     number = 0
+    line = 1
     with open(path, encoding=fmt.encoding, errors="replace", newline="") as handle:
         reader = csv.reader(handle, delimiter=fmt.delimiter)
         try:
             next(reader, None)
             for cells in reader:
+                line += 1
                 if cells:
                     number += 1
-                    yield number, cells
+                    yield number, line, cells
         except csv.Error as exc:
-            raise FileRejected(f"Row {number + 1} cannot be read: {exc}. Check for a quote that is never closed.") from exc
+            raise FileRejected(
+                f"Line {line + 1} of your file cannot be read: {exc}. Check for a quote that is never closed."
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,7 @@ class Row:
     values: dict[str, str]
     error: str = ""
     cells: list[str] = dataclass_field(default_factory=list)  # as they are in the file: for a copy that keeps every column
+    line: int = 0  # the line of the file a person finds it on (see _records); messages name rows by it
 
 
 def read_rows(path: Path, fmt: CsvFormat, mapping: dict[str, str]) -> Iterator[Row]:
@@ -199,21 +205,21 @@ def read_rows(path: Path, fmt: CsvFormat, mapping: dict[str, str]) -> Iterator[R
     # A header named twice: the mapping means its first column.
     positions = {field: fmt.header.index(header) for header, field in mapping.items()}
     width = len(fmt.header)
-    for number, cells in _records(path, fmt):
+    for number, line, cells in _records(path, fmt):
         if len(cells) > width and any(cell.strip() for cell in cells[width:]):
-            yield Row(number, {}, f"This row has {len(cells)} cells, the header has {width}.", cells)
+            yield Row(number, {}, f"This row has {len(cells)} cells, the header has {width}.", cells, line)
         elif any("\x00" in cell for cell in cells):
-            yield Row(number, {}, "This row contains binary data (a NUL character).", cells)
+            yield Row(number, {}, "This row contains binary data (a NUL character).", cells, line)
         else:
             values = {name: cells[index] if index < len(cells) else "" for name, index in positions.items()}
-            yield Row(number, values, cells=cells)
+            yield Row(number, values, cells=cells, line=line)
 
 
 def preview_rows(path: Path, fmt: CsvFormat, limit: int = 5) -> list[list[str]]:
     """The first rows as they are, for the mapping step; a file that stops being CSV shows what came before."""
     rows = []
     try:
-        for _, cells in itertools.islice(_records(path, fmt), limit):
+        for _, _, cells in itertools.islice(_records(path, fmt), limit):
             rows.append([cell[:200] for cell in cells])
     except FileRejected:
         pass

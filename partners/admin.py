@@ -6,7 +6,7 @@ from credits.selectors import credit_balance
 from cursive.admin_base import ReadOnlyAdmin
 from cursive.errors import ApplicationError
 
-from .models import PartnerProfile, Payout, Upload, UploadedLead, UploadError
+from .models import PartnerProfile, Payout, Upload, UploadDuplicate, UploadedLead, UploadError
 from .services import payout_record, upload_approve, upload_reject
 
 
@@ -23,12 +23,21 @@ class ErrorInline(admin.TabularInline):
     model = UploadError
     extra = 0
     can_delete = False
-    fields = ["row", "field", "message"]
+    fields = ["row", "line", "field", "message"]
     readonly_fields = fields
     max_num = 0
 
     def get_queryset(self, request):
         return super().get_queryset(request).order_by("row", "id")
+
+
+class DuplicateInline(admin.TabularInline):
+    model = UploadDuplicate
+    extra = 0
+    can_delete = False
+    fields = ["row", "line", "original_line"]
+    readonly_fields = fields
+    max_num = 0
 
 
 class ReviewForm(forms.Form):
@@ -58,7 +67,7 @@ class UploadAdmin(admin.ModelAdmin):
     search_fields = ["original_name", "workspace__name"]
     list_select_related = ["workspace"]
     readonly_fields = [f.name for f in Upload._meta.fields]
-    inlines = [ErrorInline]
+    inlines = [ErrorInline, DuplicateInline]
     actions = ["approve", "reject"]
 
     def has_add_permission(self, request):
@@ -113,9 +122,16 @@ class UploadedLeadAdmin(ReadOnlyAdmin):
 
 @admin.register(UploadError)
 class UploadErrorAdmin(ReadOnlyAdmin):
-    list_display = ["upload", "row", "field", "message"]
+    list_display = ["upload", "row", "line", "field", "message"]
     list_filter = ["field"]
     search_fields = ["message"]
+    show_full_result_count = False
+
+
+@admin.register(UploadDuplicate)
+class UploadDuplicateAdmin(ReadOnlyAdmin):
+    list_display = ["upload", "row", "line", "original_line"]
+    search_fields = ["upload__original_name"]
     show_full_result_count = False
 
 

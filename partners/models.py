@@ -33,6 +33,11 @@ class PartnerProfile(models.Model):
     def __str__(self):
         return self.company_name
 
+    @property
+    def under_review(self) -> bool:
+        """Staff have not vouched for this partner yet: no upload of theirs approved, not activated or trusted."""
+        return self.status == self.Status.PENDING and not self.trusted
+
 
 class Upload(models.Model):
     """A partner's CSV and what became of each of its rows."""
@@ -97,6 +102,7 @@ class UploadedLead(ContactFields):
 
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="staged_leads")
     row = models.PositiveIntegerField(help_text="Data row number in the file, counting from 1.")
+    line = models.PositiveIntegerField(default=0, help_text="Line of the file as a spreadsheet shows it (the header is 1).")
     dedup_hash = models.CharField(max_length=64)
     quality = models.PositiveSmallIntegerField(default=0)
 
@@ -113,6 +119,7 @@ class UploadedLead(ContactFields):
 class UploadError(models.Model):
     upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="errors")
     row = models.PositiveIntegerField(help_text="Data row number, counting from 1; 0 for the file itself.")
+    line = models.PositiveIntegerField(default=0, help_text="Line of the file as a spreadsheet shows it (the header is 1).")
     field = models.CharField(max_length=100)
     message = models.CharField(max_length=500)
 
@@ -121,6 +128,35 @@ class UploadError(models.Model):
 
     def __str__(self):
         return f"row {self.row} {self.field}: {self.message}"
+
+
+def duplicate_reason(original_line: int | None) -> str:
+    """Why a row is skipped as a duplicate, in the words of every report (page, CSV, preview)."""
+    if original_line is None:
+        return "Already in Cursive."
+    return f"Same person as line {original_line} of your file."
+
+
+class UploadDuplicate(models.Model):
+    """A row of an upload skipped as a duplicate, and of what: an earlier line of the same file, or a lead
+    already in Cursive."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="duplicates")
+    row = models.PositiveIntegerField(help_text="Data row number, counting from 1.")
+    line = models.PositiveIntegerField(help_text="Line of the file as a spreadsheet shows it (the header is 1).")
+    original_line = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The earlier line of the file with the same person; empty: already in Cursive."
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["upload", "line"], name="upload_duplicate_line_idx")]
+
+    def __str__(self):
+        return f"line {self.line}: {self.reason}"
+
+    @property
+    def reason(self) -> str:
+        return duplicate_reason(self.original_line)
 
 
 class Payout(models.Model):

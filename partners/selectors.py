@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterator
 from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -12,7 +14,7 @@ from credits.models import CreditTransaction
 from cursive.errors import NotFound
 from marketplace.models import LeadPurchaseItem, Listing
 
-from .models import Payout, Upload, UploadError
+from .models import Payout, Upload, UploadDuplicate, UploadError, duplicate_reason
 
 
 def workspace_uploads(*, workspace: Workspace) -> QuerySet[Upload]:
@@ -28,6 +30,21 @@ def upload_get(*, workspace: Workspace, upload_id) -> Upload:
 
 def upload_errors(*, upload: Upload) -> QuerySet[UploadError]:
     return UploadError.objects.filter(upload=upload).order_by("row", "id")
+
+
+def upload_duplicates(*, upload: Upload) -> QuerySet[UploadDuplicate]:
+    return UploadDuplicate.objects.filter(upload=upload).order_by("line", "id")
+
+
+def upload_skipped_rows(*, upload: Upload) -> Iterator[tuple[int, str, str]]:
+    """(line of the file, field, problem) of every row of an upload that is not listed, in the file's order: its
+    errors (one per problem) and its duplicates (no field; the problem names the original)."""
+    errors = upload_errors(upload=upload).values_list("line", "field", "message").iterator(chunk_size=2000)
+    duplicates = (
+        (line, "", duplicate_reason(original))
+        for line, original in upload_duplicates(upload=upload).values_list("line", "original_line").iterator(chunk_size=2000)
+    )
+    return heapq.merge(errors, duplicates, key=lambda skipped: skipped[0])
 
 
 def partner_sales(*, workspace: Workspace) -> QuerySet[LeadPurchaseItem]:

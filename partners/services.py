@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -37,11 +39,11 @@ from leads.selectors import erased_hashes
 from leads.services import LEAD_FIELDS, lead_fields_clean
 from marketplace.models import Listing
 
-from .models import PartnerProfile, Payout, Upload, UploadedLead, UploadError
+from .models import PartnerProfile, Payout, Upload, UploadDuplicate, UploadedLead, UploadError, duplicate_reason
 
 logger = logging.getLogger("cursive.partners")
 CENT = Decimal("0.01")
-# Rows errors kept per upload; the counts stay exact beyond it.
+# Row errors (and, apart, duplicates) kept per upload; the counts stay exact beyond it.
 MAX_STORED_ERRORS = 10_000
 
 
@@ -175,51 +177,139 @@ def _row_problems(raw: dict) -> tuple[dict, dict[str, list[str]]]:
 # Why a row naming someone erased for privacy is refused (leads.models.Suppression, reason erased).
 ERASED_ROW_MESSAGE = "Suppressed: this person asked Cursive to erase their data, so they cannot be listed again."
 
+VALID, DUPLICATE, INVALID = "valid", "duplicate", "invalid"
+# Rows whose verdicts the mapping step shows before the partner commits to the file.
+PREVIEW_ROWS = 20
 
-def _process_chunk(upload: Upload, rows: list[Row]) -> tuple[list[UploadedLead], list[UploadError], dict[str, int]]:
-    counts = {"total": len(rows), "valid": 0, "duplicate": 0, "invalid": 0}
-    staged: list[UploadedLead] = []
-    errors: list[UploadError] = []
-    candidates: dict[str, UploadedLead] = {}
+
+@dataclass
+class Verdict:
+    """What becomes of one row of a file: valid (staged for listing), a duplicate (of an earlier line of the file, or
+    of a lead already in Cursive) or invalid (and why)."""
+
+    row: Row
+    outcome: str
+    problems: list[tuple[str, str]] = dataclass_field(default_factory=list)  # (field, message) of an invalid row
+    original_line: int | None = None  # a duplicate's earlier line in the file; None: already in Cursive
+    cleaned: dict = dataclass_field(default_factory=dict)
+    key: str = ""
+
+    @property
+    def line(self) -> int:
+        return self.row.line
+
+    @property
+    def name(self) -> str:
+        return " ".join(part for part in (self.row.values.get("first_name", ""), self.row.values.get("last_name", "")) if part)
+
+    @property
+    def contact(self) -> str:
+        return self.row.values.get("email") or self.row.values.get("phone") or ""
+
+    @property
+    def reason(self) -> str:
+        if self.outcome == INVALID:
+            return " ".join(message for _, message in self.problems)
+        if self.outcome == DUPLICATE:
+            return duplicate_reason(self.original_line)
+        return ""
+
+
+def _judge(rows: list[Row], *, upload: Upload | None) -> list[Verdict]:
+    """The one rule that decides each row's fate, for processing and for the preview before it. Rows of earlier
+    chunks of `upload` (staged already) count as earlier lines of the file."""
+    verdicts: list[Verdict] = []
+    firsts: dict[str, Verdict] = {}
+    repeats: list[tuple[Verdict, Verdict]] = []
     for row in rows:
         if row.error:
-            counts["invalid"] += 1
-            errors.append(UploadError(upload=upload, row=row.number, field="row", message=row.error))
+            verdicts.append(Verdict(row, INVALID, problems=[("row", row.error)]))
             continue
         cleaned, problems = _row_problems(row.values)
         if problems:
-            counts["invalid"] += 1
-            errors.extend(
-                UploadError(upload=upload, row=row.number, field=field, message=message)
-                for field, messages in problems.items()
-                for message in messages
+            verdicts.append(
+                Verdict(row, INVALID, problems=[(field, message) for field, messages in problems.items() for message in messages])
             )
             continue
         key = normalize.dedup_hash(cleaned["email"], cleaned["phone"])
-        if key in candidates:
-            counts["duplicate"] += 1
+        if key in firsts:
+            repeat = Verdict(row, DUPLICATE, key=key)
+            repeats.append((repeat, firsts[key]))
+            verdicts.append(repeat)
             continue
-        candidates[key] = UploadedLead(upload=upload, row=row.number, dedup_hash=key, quality=listing_quality(cleaned), **cleaned)
-    for key in erased_hashes(hashes=list(candidates)):
-        lead = candidates.pop(key)
-        counts["invalid"] += 1
-        errors.append(UploadError(upload=upload, row=lead.row, field="email", message=ERASED_ROW_MESSAGE))
-    if candidates:
-        seen = set(
-            UploadedLead.objects.filter(upload=upload, dedup_hash__in=list(candidates)).values_list("dedup_hash", flat=True)
-        )
-        seen |= set(
-            Listing.objects.filter(dedup_hash__in=list(candidates))
+        firsts[key] = Verdict(row, VALID, cleaned=cleaned, key=key)
+        verdicts.append(firsts[key])
+    if firsts:
+        earlier = {}
+        if upload is not None:
+            earlier = dict(
+                UploadedLead.objects.filter(upload=upload, dedup_hash__in=list(firsts)).values_list("dedup_hash", "line")
+            )
+        listed = set(
+            Listing.objects.filter(dedup_hash__in=list(firsts))
             .exclude(status=Listing.Status.WITHDRAWN)
             .values_list("dedup_hash", flat=True)
         )
-        for key, lead in candidates.items():
-            if key in seen:
-                counts["duplicate"] += 1
-            else:
-                staged.append(lead)
-        counts["valid"] = len(staged)
-    return staged, errors, counts
+        erased = set(erased_hashes(hashes=list(firsts)))
+        for key, verdict in firsts.items():
+            if key in erased:
+                verdict.outcome, verdict.problems = INVALID, [("email", ERASED_ROW_MESSAGE)]
+            elif key in earlier:
+                verdict.outcome, verdict.original_line = DUPLICATE, earlier[key]
+            elif key in listed:
+                verdict.outcome = DUPLICATE
+    for repeat, first in repeats:
+        # The person's first line in the whole file, which may be in an earlier chunk.
+        repeat.original_line = first.original_line if first.original_line is not None else first.line
+    return verdicts
+
+
+def _process_chunk(
+    upload: Upload, rows: list[Row]
+) -> tuple[list[UploadedLead], list[UploadError], list[UploadDuplicate], dict[str, int]]:
+    counts = {"total": len(rows), VALID: 0, DUPLICATE: 0, INVALID: 0}
+    staged: list[UploadedLead] = []
+    errors: list[UploadError] = []
+    duplicates: list[UploadDuplicate] = []
+    for verdict in _judge(rows, upload=upload):
+        counts[verdict.outcome] += 1
+        row = verdict.row
+        if verdict.outcome == VALID:
+            staged.append(
+                UploadedLead(
+                    upload=upload,
+                    row=row.number,
+                    line=row.line,
+                    dedup_hash=verdict.key,
+                    quality=listing_quality(verdict.cleaned),
+                    **verdict.cleaned,
+                )
+            )
+        elif verdict.outcome == DUPLICATE:
+            duplicates.append(UploadDuplicate(upload=upload, row=row.number, line=row.line, original_line=verdict.original_line))
+        else:
+            errors.extend(
+                UploadError(upload=upload, row=row.number, line=row.line, field=field, message=message)
+                for field, message in verdict.problems
+            )
+    return staged, errors, duplicates, counts
+
+
+def upload_preview(
+    *, path: Path, fmt: CsvFormat, mapping: dict[str, str], limit: int = PREVIEW_ROWS
+) -> tuple[list[Verdict], str]:
+    """The verdicts of a file's first `limit` rows, before the partner commits to it, by the rule processing applies;
+    and, when the file stops being CSV within them, why. Writes nothing."""
+    rows: list[Row] = []
+    stopped = ""
+    try:
+        for row in read_rows(path, fmt, mapping):
+            rows.append(row)
+            if len(rows) >= limit:
+                break
+    except FileRejected as exc:
+        stopped = str(exc)
+    return _judge(rows, upload=None), stopped
 
 
 def upload_process(*, upload_id: int) -> Upload | None:
@@ -244,16 +334,18 @@ def upload_process(*, upload_id: int) -> Upload | None:
                 break
             if index < upload.chunks_done:
                 continue  # committed by an earlier run of this upload
-            staged, errors, counts = _process_chunk(upload, chunk)
+            staged, errors, duplicates, counts = _process_chunk(upload, chunk)
             with transaction.atomic():
                 UploadedLead.objects.bulk_create(staged, batch_size=5000)
                 stored = UploadError.objects.filter(upload=upload).count()
                 UploadError.objects.bulk_create(errors[: max(0, MAX_STORED_ERRORS - stored)], batch_size=5000)
+                stored = UploadDuplicate.objects.filter(upload=upload).count()
+                UploadDuplicate.objects.bulk_create(duplicates[: max(0, MAX_STORED_ERRORS - stored)], batch_size=5000)
                 updated = Upload.objects.filter(pk=upload.pk, chunks_done=index).update(
                     total_rows=F("total_rows") + counts["total"],
-                    valid_rows=F("valid_rows") + counts["valid"],
-                    duplicate_rows=F("duplicate_rows") + counts["duplicate"],
-                    invalid_rows=F("invalid_rows") + counts["invalid"],
+                    valid_rows=F("valid_rows") + counts[VALID],
+                    duplicate_rows=F("duplicate_rows") + counts[DUPLICATE],
+                    invalid_rows=F("invalid_rows") + counts[INVALID],
                     chunks_done=index + 1,
                     heartbeat_at=timezone.now(),
                 )
@@ -328,6 +420,9 @@ def upload_approve(*, upload_id: int, actor: User | None, note: str = "") -> Upl
     upload.reviewed_by = actor
     upload.reviewed_at = timezone.now()
     upload.save(update_fields=["listed_rows", "status", "review_note", "reviewed_by", "reviewed_at"])
+    # Approving a partner's upload is what approves the partner: their portal stops saying "being reviewed".
+    # A suspended partner stays suspended.
+    PartnerProfile.objects.filter(pk=profile.pk, status=PartnerProfile.Status.PENDING).update(status=PartnerProfile.Status.ACTIVE)
     UploadedLead.objects.filter(upload=upload).delete()
     _announce_review(upload)
     return upload

@@ -1,9 +1,12 @@
+from collections import Counter
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import workspace_required
 from accounts.models import Workspace
@@ -65,7 +68,26 @@ def upload_start(request):
     )
 
 
+def _preview(path: Path, fmt, form: MappingForm, suggested: dict[str, str]) -> dict:
+    """The verdicts of the file's first rows for the mapping on the form (the suggested one before it is sent),
+    or nothing while the mapping cannot make a lead (the form says why)."""
+    if form.is_bound:
+        form.is_valid()
+        if form.non_field_errors():
+            return {}
+        mapping = form.mapping()
+    else:
+        mapping = suggested
+        try:
+            form.required_fields_check(set(mapping.values()))
+        except ValidationError:
+            return {}
+    verdicts, stopped = services.upload_preview(path=path, fmt=fmt, mapping=mapping)
+    return {"verdicts": verdicts, "verdict_counts": Counter(verdict.outcome for verdict in verdicts), "preview_stopped": stopped}
+
+
 @partner_page
+@vary_on_headers("HX-Request")
 def upload_mapping(request, token: str):
     try:
         draft = drafts.draft_get(request.session, kind=DRAFT_KIND, workspace_id=request.workspace.pk, token=token)
@@ -76,6 +98,12 @@ def upload_mapping(request, token: str):
     fmt = detect_format(path)
     suggested = suggest_mapping(fmt.header)
     form = MappingForm(request.POST or None, headers=fmt.header, suggested=suggested, initial={"price_per_lead": draft["price"]})
+    if "preview" in request.POST:
+        # The partner changed the mapping: the first rows' verdicts again, nothing submitted.
+        context = {"form": form, "draft": draft, **_preview(path, fmt, form, suggested)}
+        if request.htmx:
+            return render(request, "partners/upload_mapping.html#verdicts", context)
+        return render(request, "partners/upload_mapping.html", {**context, **mapping_page_context(path, fmt, form)})
     if request.method == "POST" and form.is_valid():
         try:
             upload = drafts.draft_submit(
@@ -103,6 +131,7 @@ def upload_mapping(request, token: str):
             "form": form,
             "draft": draft,
             **mapping_page_context(path, fmt, form),
+            **_preview(path, fmt, form, suggested),
         },
     )
 
@@ -118,6 +147,7 @@ def upload_detail(request, upload_id: int):
         "upload": upload,
         "errors": selectors.upload_errors(upload=upload)[:ERRORS_ON_PAGE],
         "error_count": selectors.upload_errors(upload=upload).count(),
+        "duplicates": selectors.upload_duplicates(upload=upload)[:ERRORS_ON_PAGE],
         "errors_shown": ERRORS_ON_PAGE,
     }
     if request.htmx:
@@ -128,8 +158,8 @@ def upload_detail(request, upload_id: int):
 @partner_page
 def upload_errors_csv(request, upload_id: int):
     upload = _upload(request, upload_id)
-    errors = selectors.upload_errors(upload=upload).iterator()
-    return csv_download(csv_rows(errors, fields=("row", "field", "message")), f"upload-{upload.pk}-errors.csv")
+    skipped = selectors.upload_skipped_rows(upload=upload)
+    return csv_download(csv_rows(skipped, fields=("line", "field", "problem")), f"upload-{upload.pk}-skipped-rows.csv")
 
 
 @partner_page

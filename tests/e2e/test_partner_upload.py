@@ -1,14 +1,14 @@
 """A partner uploads a CSV in a real browser, a real django-q2 worker processes it, staff approve it, a buyer finds it.
 
-The partner logs in through the form, opens the Partner portal from the sidebar, uploads a 3,000-row CSV whose
-headers are spelled the partner's way ("E-mail", "Surname", "Phone Number", ...), checks the column mapping (one
-column, "Org", is not recognised: the partner maps it to Company name by hand), sets a price and processes the
-file. A real `manage.py qcluster` worker (a child process on the test database, 200 rows per chunk) processes it
-while the upload page polls itself: the test holds the worker between two chunks (a row lock on the upload) long
-enough to see the bar part-way, then the status goes on to Awaiting review and the report shows the exact counts
-(6 invalid rows, 5 duplicates). A staff user approves it in the admin, with a note, through the
-action's confirmation page; a buyer then searches the marketplace for one uploaded lead's company and finds it,
-its email masked.
+The partner logs in through the form (landing on the Partner portal), opens it again from the sidebar, uploads a
+3,000-row CSV whose headers are spelled the partner's way ("E-mail", "Surname", "Phone Number", ...), checks the
+column mapping (one column, "Org", is not recognised: the partner maps it to Company name by hand) and the first 20
+rows' verdicts, sets a price and processes the file. A real `manage.py qcluster` worker (a child process on the test
+database, 200 rows per chunk) processes it while the upload page polls itself: the test holds the worker between two
+chunks (a row lock on the upload) long enough to see the bar part-way, then the status goes on to Awaiting review
+and the report shows the exact counts (6 invalid rows, 5 duplicates), each named by its line in the file. A staff
+user approves it in the admin, with a note, through the action's confirmation page; a buyer then searches the
+marketplace for one uploaded lead's company and finds it, its email masked.
 """
 
 from __future__ import annotations
@@ -141,12 +141,12 @@ def _masked(email: str) -> str:
     return f"{local[0]}***@{domain}"
 
 
-def _log_in(page, base: str, email: str, password: str) -> None:
+def _log_in(page, base: str, email: str, password: str, *, lands: str = "/") -> None:
     page.goto(f"{base}/login/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{base}/")
+    expect(page).to_have_url(f"{base}{lands}")
 
 
 READ_REPORT = """() => {
@@ -241,8 +241,8 @@ def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
             env=child_env(MEDIA_ROOT=media, UPLOAD_CHUNK_ROWS=CHUNK_ROWS, Q_WORKERS=1),
         )
     try:
-        # The partner logs in and opens the portal from the sidebar.
-        _log_in(page, base, partner.user.email, partner.password)
+        # The partner logs in, lands on the portal, and opens it again from the sidebar.
+        _log_in(page, base, partner.user.email, partner.password, lands="/partner/")
         nav = page.get_by_role("navigation", name="Main")
         nav.get_by_role("link", name="Partner portal").click()
         expect(page).to_have_url(f"{base}/partner/")
@@ -274,6 +274,16 @@ def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
         expect(page.get_by_label("Price per lead (credits)")).to_have_value(PRICE)
         org.select_option(label="Company name")
         expect(org).to_have_value("company_name")
+        # The first 20 rows' verdicts, checked again (htmx) after the change: row 7 (line 8) is invalid, row 3
+        # (line 4) repeats row 2 (line 3).
+        verdicts = page.get_by_test_id("verdict-row")
+        expect(verdicts).to_have_count(20)
+        expect(page.get_by_test_id("verdict-summary")).to_contain_text("18 valid, 1 duplicate, 1 invalid")
+        expect(verdicts.nth(2)).to_contain_text("Same person as line 3 of your file.")
+        expect(verdicts.nth(2).locator("td").first).to_have_text("4")
+        expect(verdicts.nth(6)).to_contain_text("This is not a valid email address.")
+        expect(verdicts.nth(6).locator("td").first).to_have_text("8")
+        assert not Upload.objects.exists(), "the preview submits nothing"
         page.screenshot(path=str(artifact_path("partner_upload-mapping.png")), full_page=True)
         page.get_by_role("button", name="Process the file").click()
 
@@ -312,7 +322,7 @@ def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
         else:  # the worker outran the test's database polling (not seen so far): the sequence above still holds
             print("the worker finished before it could be held mid-file")
 
-        # The report: exact counts, and the first row errors with their row numbers.
+        # The report: exact counts, the row errors and the duplicates by their line in the file (the header is line 1).
         report = page.get_by_test_id("report")
         expect(report).to_be_visible()
         expect(page.get_by_test_id("total-rows")).to_have_text(f"{EXPECTED_TOTAL:,}")
@@ -321,15 +331,20 @@ def test_partner_uploads_a_csv_staff_approve_it_and_a_buyer_finds_the_lead(
         expect(page.get_by_test_id("progress-bar")).to_have_attribute("data-progress", "100")
         expect(page.locator("#upload-report")).not_to_have_attribute("hx-trigger", re.compile("every"))
         expect(page.locator("#upload-report")).to_contain_text("Processing finished.")
-        errors = page.locator("section", has=page.get_by_role("heading", name="Row errors")).locator("tbody tr")
+        errors = page.get_by_test_id("row-errors").locator("tbody tr")
         expect(errors).to_have_count(len(INVALID))
-        expect(errors.nth(0)).to_contain_text("7")
+        expect(errors.nth(0).locator("td").first).to_have_text("8")
         expect(errors.nth(0)).to_contain_text("This is not a valid email address.")
-        expect(errors.filter(has_text="This is not a valid phone number.")).to_contain_text("250")
-        expect(errors.filter(has_text="disposable")).to_contain_text("777")
-        expect(errors.filter(has_text="A lead needs a first or last name.")).to_contain_text("1234")
-        expect(errors.filter(has_text="A lead needs an email address or a phone number.")).to_contain_text("2001")
-        expect(errors.filter(has_text="This row has 10 cells, the header has 8.")).to_contain_text("2999")
+        expect(errors.filter(has_text="This is not a valid phone number.").locator("td").first).to_have_text("251")
+        expect(errors.filter(has_text="disposable").locator("td").first).to_have_text("778")
+        expect(errors.filter(has_text="A lead needs a first or last name.").locator("td").first).to_have_text("1235")
+        no_contact = errors.filter(has_text="A lead needs an email address or a phone number.")
+        expect(no_contact.locator("td").first).to_have_text("2002")
+        expect(errors.filter(has_text="This row has 10 cells, the header has 8.").locator("td").first).to_have_text("3000")
+        duplicates = page.get_by_test_id("duplicates").locator("tbody tr")
+        expect(duplicates).to_have_text(
+            [f"{row + 1}Same person as line {original + 1} of your file." for row, original in sorted(DUPLICATES.items())]
+        )
         page.screenshot(path=str(artifact_path("partner_upload-report.png")), full_page=True)
 
         upload.refresh_from_db()

@@ -113,7 +113,7 @@ def test_consistency_catches_a_payout_without_its_ledger_row(partner, capsys):
 
 def test_portal_pages(client, partner):
     client.force_login(partner.user)
-    assert b"No uploads yet" in client.get("/partner/").content
+    assert b"Upload your first CSV" in client.get("/partner/").content
     content = csv_text([person(1)]).encode().replace(b"first_name", b"First Name").replace(b"email", b"E-mail")
     start = client.post("/partner/uploads/new/", {"file": SimpleUploadedFile("x.csv", content), "price_per_lead": "3"})
     assert start.status_code == 302 and "/partner/uploads/draft/" in start.url
