@@ -144,7 +144,7 @@ def test_the_preview_gives_the_verdicts_processing_then_gives(partner, tmp_path)
 def test_the_preview_reads_only_the_first_rows_and_writes_nothing(partner, tmp_path, django_assert_max_num_queries):
     path = tmp_path / "big.csv"
     path.write_text(csv_text([person(i) for i in range(1, 5001)]))
-    with django_assert_max_num_queries(1):
+    with django_assert_max_num_queries(2):  # listed already, erased for privacy: whatever the file's size
         verdicts, _ = preview(path)
     assert [verdict.line for verdict in verdicts] == list(range(2, 22))
     assert not UploadedLead.objects.exists() and not UploadError.objects.exists()
