@@ -250,11 +250,11 @@ def _forget_listings(listings: list[Listing], *, report: ErasureReport) -> None:
 
 def _forget_staged_rows(*, email_hash: str, report: ErasureReport) -> None:
     """Rows of partner uploads not yet listed: gone, and the upload's report says why, as a re-upload would."""
-    staged = list(UploadedLead.objects.filter(dedup_hash=email_hash).values_list("pk", "upload_id", "row"))
-    for _, upload_id, row in staged:
+    staged = list(UploadedLead.objects.filter(dedup_hash=email_hash).values_list("pk", "upload_id", "row", "line"))
+    for _, upload_id, row, line in staged:
         Upload.objects.filter(pk=upload_id).update(valid_rows=F("valid_rows") - 1, invalid_rows=F("invalid_rows") + 1)
-        UploadError.objects.create(upload_id=upload_id, row=row, field="email", message=ERASED_ROW_MESSAGE)
-    UploadedLead.objects.filter(pk__in=[pk for pk, _, _ in staged]).delete()
+        UploadError.objects.create(upload_id=upload_id, row=row, line=line, field="email", message=ERASED_ROW_MESSAGE)
+    UploadedLead.objects.filter(pk__in=[pk for pk, *_ in staged]).delete()
     report.staged_rows = len(staged)
 
 

@@ -128,7 +128,8 @@ class TestEverywhere:
         assert UploadedLead.objects.filter(upload=world["upload"]).count() == 1
         upload = Upload.objects.get(pk=world["upload"].pk)
         assert (upload.valid_rows, upload.invalid_rows) == (1, 1)
-        assert UploadError.objects.filter(upload=upload, row=1, message=ERASED_ROW_MESSAGE).exists()
+        # Reported as the partner counts: the first data row is line 2 of their file.
+        assert UploadError.objects.filter(upload=upload, row=1, line=2, message=ERASED_ROW_MESSAGE).exists()
 
         entry = Suppression.objects.get(workspace__isnull=True)
         assert entry.reason == Suppression.Reason.ERASED and entry.email == ""
@@ -202,7 +203,7 @@ class TestNeverAgain:
         upload = upload_bytes(partner, csv_text(rows).encode())
         assert (upload.valid_rows, upload.invalid_rows) == (1, 1)
         error = UploadError.objects.get(upload=upload)
-        assert (error.row, error.field, error.message) == (1, "email", ERASED_ROW_MESSAGE)
+        assert (error.row, error.line, error.field, error.message) == (1, 2, "email", ERASED_ROW_MESSAGE)
         assert not UploadedLead.objects.filter(email=EMAIL).exists()
 
     def test_they_cannot_be_listed(self, partner):
