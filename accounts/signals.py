@@ -1,0 +1,7 @@
+"""Signals of accounts for the apps above it, which accounts must not import."""
+
+from django.dispatch import Signal
+
+# Sent inside the transaction that recorded a workspace's onboarding step for the first time: `workspace`,
+# `step`. A receiver's writes commit or roll back with the step (credits queues the bonus check here).
+onboarding_step_done = Signal()
