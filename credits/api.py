@@ -110,13 +110,14 @@ class OnboardingStepSerializer(serializers.Serializer):
     done = serializers.BooleanField()
 
 
-class OnboardingView(WorkspaceAPIView):
-    class OutputSerializer(serializers.Serializer):
-        steps = OnboardingStepSerializer(many=True)
-        completed = serializers.IntegerField()
-        total = serializers.IntegerField()
-        bonus_credits_granted = serializers.DecimalField(max_digits=14, decimal_places=2)
+class OnboardingSerializer(serializers.Serializer):
+    steps = OnboardingStepSerializer(many=True)
+    completed = serializers.IntegerField()
+    total = serializers.IntegerField()
+    bonus_credits_granted = serializers.DecimalField(max_digits=14, decimal_places=2)
 
-    @extend_schema(responses=OutputSerializer, operation_id="v1_onboarding_retrieve")
+
+class OnboardingView(WorkspaceAPIView):
+    @extend_schema(responses=OnboardingSerializer, operation_id="v1_onboarding_retrieve")
     def get(self, request):
-        return Response(self.OutputSerializer(selectors.onboarding_status(workspace=request.workspace)).data)
+        return Response(OnboardingSerializer(selectors.onboarding_status(workspace=request.workspace)).data)
