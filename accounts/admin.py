@@ -70,3 +70,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "workspace__name"]
     readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+
+
+@admin.register(OnboardingStep)
+class OnboardingStepAdmin(admin.ModelAdmin):
+    """Which workspaces did which getting-started step, and when; written only by the services that do them."""
+
+    list_display = ["workspace", "step", "done_at"]
+    list_filter = ["step"]
+    search_fields = ["workspace__name"]
+    list_select_related = ["workspace"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
