@@ -325,7 +325,8 @@ def onboarding_step_complete(*, workspace: Workspace, step: str) -> bool:
         raise ValueError(f"Unknown onboarding step {step!r}.")
     if OnboardingStep.objects.filter(workspace=workspace, step=step).exists():
         return False
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction a failure here fails it anyway; alone, this is one transaction.
+    with transaction.atomic(savepoint=False):
         # ON CONFLICT: two requests doing the same step at once record it once, and only one tells the receivers.
         with connection.cursor() as cursor:
             cursor.execute(_STEP_INSERT, [workspace.pk, step, timezone.now()])

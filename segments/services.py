@@ -164,7 +164,8 @@ def segment_preview(
     segment.last_count = count
     segment.last_run = timezone.now()
     segment.save(update_fields=["last_count", "last_run", "updated_at"])
-    onboarding_step_complete(workspace=workspace, step=OnboardingStep.Key.SEARCH_DATABASE)
+    if mode == SegmentRun.Mode.PREVIEW:  # someone asked; the daily refresh of counts is not a search
+        onboarding_step_complete(workspace=workspace, step=OnboardingStep.Key.SEARCH_DATABASE)
     return SegmentRun.objects.create(segment=segment, mode=mode, count=count, actor=actor)
 
 

@@ -58,6 +58,14 @@ def test_a_segment_preview_through_the_api_is_a_search_and_saving_a_segment_tick
     assert done(tenant) == {Key.CREATE_SEGMENT, Key.SEARCH_DATABASE}
 
 
+def test_the_daily_refresh_of_segment_counts_is_not_a_search(tenant):
+    from segments.services import segments_refresh_counts
+
+    segment_create(workspace=tenant.workspace, name="Fintech", filters={"industry": ["Fintech"]})
+    assert segments_refresh_counts() == 1
+    assert done(tenant) == {Key.CREATE_SEGMENT}
+
+
 def test_the_pixel_ticks_on_its_first_hit_not_when_it_is_created(tenant):
     pixel = make_pixel(tenant)
     assert done(tenant) == set()
@@ -67,6 +75,18 @@ def test_the_pixel_ticks_on_its_first_hit_not_when_it_is_created(tenant):
     pixel_update(workspace=tenant.workspace, pixel_id=pixel.pk, domain="example.org")
     make_visitor(pixel, url="https://example.org/")
     assert OnboardingStep.objects.get(workspace=tenant.workspace, step=Key.INSTALL_PIXEL).done_at == first, "recorded once"
+
+
+def test_the_first_hit_costs_the_beacon_four_queries_more_and_later_hits_none(client, tenant, django_assert_max_num_queries):
+    """The workspace, whether the step is done, the step and the bonus check's job; only while the pixel waits."""
+    from tests.visitors.conftest import beacon, pageview
+
+    pixel = make_pixel(tenant)
+    with django_assert_max_num_queries(8 + 4):
+        assert beacon(client, pageview(pixel, visitor="a")).status_code == 202
+    assert done(tenant) == {Key.INSTALL_PIXEL}
+    with django_assert_max_num_queries(8):
+        beacon(client, pageview(pixel, visitor="b"))
 
 
 def test_adding_a_webhook_ticks_its_step(tenant):
