@@ -141,7 +141,7 @@ def test_the_last_two_steps_finished_at_the_same_moment_grant_the_bonus_exactly_
     run_bonus_jobs()
     assert bonuses(tenant) == []
 
-    both_recorded = threading.Barrier(2, timeout=30)
+    both_recorded, both_looked = threading.Barrier(2, timeout=30), threading.Barrier(2, timeout=30)
     seen_complete, errors = [], []
 
     def finish(step):
@@ -150,6 +150,7 @@ def test_the_last_two_steps_finished_at_the_same_moment_grant_the_bonus_exactly_
                 step(tenant)
                 both_recorded.wait()  # neither has committed: each sees its own step and the three before
                 seen_complete.append(onboarding_complete(workspace=tenant.workspace))
+                both_looked.wait()
         except Exception as exc:  # surfaced by the assertion below
             errors.append(exc)
         finally:
