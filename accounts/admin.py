@@ -2,13 +2,26 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from .forms import WorkspaceAdminForm
-from .models import ApiKey, Invitation, Membership, User, Workspace
+from .models import ApiKey, Invitation, Membership, OnboardingStep, User, Workspace
 
 
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
+
+
+class OnboardingStepInline(admin.TabularInline):
+    """What the workspace has done of its getting-started steps; set by the services that do them, so read-only."""
+
+    model = OnboardingStep
+    extra = 0
+    fields = ["step", "done_at"]
+    readonly_fields = ["step", "done_at"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(User)
@@ -32,7 +45,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "created_at"]
     list_filter = ["kind"]
     search_fields = ["name", "memberships__user__email"]
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, OnboardingStepInline]
 
 
 @admin.register(Membership)
@@ -57,3 +70,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "workspace__name"]
     readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+
+
+@admin.register(OnboardingStep)
+class OnboardingStepAdmin(admin.ModelAdmin):
+    """Which workspaces did which getting-started step, and when; written only by the services that do them."""
+
+    list_display = ["workspace", "step", "done_at"]
+    list_filter = ["step"]
+    search_fields = ["workspace__name"]
+    list_select_related = ["workspace"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -158,3 +158,31 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class OnboardingStep(models.Model):
+    """A getting-started step a workspace has done for real (credits bought, a pixel's first hit, ...), recorded
+    once by the service that did it: the dashboard checklist, `GET /api/v1/onboarding` and the bonus read these."""
+
+    class Key(models.TextChoices):
+        BUY_CREDITS = "buy_credits", "Buy credits"
+        SEARCH_DATABASE = "search_database", "Search the lead database"
+        CREATE_SEGMENT = "create_segment", "Save a segment"
+        INSTALL_PIXEL = "install_pixel", "Install the website pixel"
+        ADD_WEBHOOK = "add_webhook", "Add a webhook"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="onboarding_steps")
+    step = models.CharField(max_length=32, choices=Key.choices)
+    done_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "step"], name="onboarding_step_once"),
+            models.CheckConstraint(
+                condition=models.Q(step__in=["buy_credits", "search_database", "create_segment", "install_pixel", "add_webhook"]),
+                name="onboarding_step_known",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.workspace}: {self.get_step_display()}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
 
-from .models import ApiKey, Invitation, Membership, User, Workspace
+from .models import ApiKey, Invitation, Membership, OnboardingStep, User, Workspace
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
@@ -46,3 +48,12 @@ def workspace_owner(*, workspace: Workspace) -> User | None:
 
 def account_exists(*, email: str) -> bool:
     return User.objects.filter(email__iexact=email).exists()
+
+
+def onboarding_steps_done(*, workspace: Workspace) -> dict[str, datetime]:
+    """The onboarding steps this workspace has done, each with when."""
+    return dict(OnboardingStep.objects.filter(workspace=workspace).values_list("step", "done_at"))
+
+
+def onboarding_complete(*, workspace: Workspace) -> bool:
+    return OnboardingStep.objects.filter(workspace=workspace).count() == len(OnboardingStep.Key.values)

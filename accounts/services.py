@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +19,8 @@ from django.utils import timezone
 from cursive.audit import audit_record
 from cursive.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
-from .models import ApiKey, Invitation, Membership, User, Workspace
+from .models import ApiKey, Invitation, Membership, OnboardingStep, User, Workspace
+from .signals import onboarding_step_done
 from .validators import SINGLE_LINE_MESSAGE, is_single_line, one_line
 
 API_KEY_PREFIX = "cur_"
@@ -308,3 +309,28 @@ def membership_leave(*, workspace: Workspace, user: User) -> None:
         action="accounts.member_leave",
         target=next((m for m in memberships if m.user_id == user.pk), None),
     )
+
+
+_STEP_INSERT = """
+INSERT INTO accounts_onboardingstep (workspace_id, step, done_at) VALUES (%s, %s, %s)
+ON CONFLICT (workspace_id, step) DO NOTHING RETURNING id
+"""
+
+
+def onboarding_step_complete(*, workspace: Workspace, step: str) -> bool:
+    """Record that the workspace did `step` for real; True the first time, False ever after. Called by the
+    service that did the thing, inside its transaction, so a rolled-back operation ticks nothing. After the
+    first time this is one indexed read, cheap enough for every Lead Search."""
+    if step not in OnboardingStep.Key.values:
+        raise ValueError(f"Unknown onboarding step {step!r}.")
+    if OnboardingStep.objects.filter(workspace=workspace, step=step).exists():
+        return False
+    # No savepoint: inside a caller's transaction a failure here fails it anyway; alone, this is one transaction.
+    with transaction.atomic(savepoint=False):
+        # ON CONFLICT: two requests doing the same step at once record it once, and only one tells the receivers.
+        with connection.cursor() as cursor:
+            cursor.execute(_STEP_INSERT, [workspace.pk, step, timezone.now()])
+            if cursor.fetchone() is None:
+                return False
+        onboarding_step_done.send(sender=OnboardingStep, workspace=workspace, step=step)
+    return True

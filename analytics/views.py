@@ -1,30 +1,49 @@
-from django.shortcuts import render
+from datetime import timedelta
+
+from django.conf import settings
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
-from accounts.selectors import workspace_api_keys, workspace_members
-from credits.selectors import credit_account
+from credits.selectors import credit_account, onboarding_status
 from leads.selectors import workspace_lead_count
+from partners.selectors import workspace_uploads
 
 from . import selectors
 from .charts import chart_alternatives
 
+# Where each getting-started step is done; the step is ticked by doing it there, not by visiting the page.
+STEP_URLS = {
+    "buy_credits": "credits:page",
+    "search_database": "segments:search",
+    "create_segment": "segments:search",
+    "install_pixel": "visitors:pixel_list",
+    "add_webhook": "webhooks:endpoint_new",
+}
+# How long the "onboarding complete" line stays on the dashboard after the bonus, unless dismissed sooner.
+COMPLETE_NOTICE_FOR = timedelta(days=7)
 
-def _getting_started(request, lead_count: int) -> list[dict]:
+
+def _notice_dismissed_key(workspace) -> str:
+    return f"onboarding_notice_dismissed:{workspace.pk}"
+
+
+def _getting_started(request) -> dict:
+    """A buyer workspace's five steps of the contract; a partner's start is its first upload instead."""
     workspace = request.workspace
-    return [
-        {"label": "Create your workspace", "done": True, "url": None},
-        {"label": "Invite a teammate", "done": workspace_members(workspace=workspace).count() > 1, "url": "accounts:settings"},
-        {
-            "label": "Create an API key for your CRM or scripts",
-            "done": workspace_api_keys(workspace=workspace).exists(),
-            "url": "accounts:settings",
-        },
-        {
-            "label": "Get your first lead",
-            "done": lead_count > 0,
-            "url": "partners:upload_start" if workspace.is_partner else "marketplace:browse",
-        },
-    ]
+    if workspace.is_partner:
+        return {"partner": True, "show_partner_start": not workspace_uploads(workspace=workspace).exists()}
+    status = onboarding_status(workspace=workspace)
+    granted_at = status["bonus_granted_at"]
+    return {
+        **status,
+        "steps": [{**step, "url": STEP_URLS[step["key"]]} for step in status["steps"]],
+        "show_checklist": status["completed"] < status["total"],
+        "show_complete": granted_at is not None
+        and timezone.now() - granted_at < COMPLETE_NOTICE_FOR
+        and not request.session.get(_notice_dismissed_key(workspace)),
+    }
 
 
 def _suggestion(request, lead_count: int) -> dict | None:
@@ -41,8 +60,6 @@ def _suggestion(request, lead_count: int) -> dict | None:
 @workspace_required
 def dashboard(request):
     lead_count = workspace_lead_count(workspace=request.workspace)
-    checklist = _getting_started(request, lead_count)
-    done = sum(item["done"] for item in checklist)
     return render(
         request,
         "analytics/dashboard.html",
@@ -51,12 +68,18 @@ def dashboard(request):
             "account": credit_account(workspace=request.workspace),
             "week": selectors.week_glance(workspace=request.workspace),
             "visitors_today": selectors.visitors_today(workspace=request.workspace),
-            "checklist": checklist,
-            "checklist_done": done,
-            "show_checklist": done < len(checklist),
+            "onboarding": _getting_started(request),
+            "bonus_credits": settings.ONBOARDING_BONUS_CREDITS,
             "suggestion": _suggestion(request, lead_count),
         },
     )
+
+
+@workspace_required
+@require_POST
+def onboarding_notice_dismiss(request):
+    request.session[_notice_dismissed_key(request.workspace)] = True
+    return redirect("dashboard")
 
 
 @workspace_required

@@ -3,6 +3,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from accounts.models import OnboardingStep
 from accounts.permissions import IsWorkspaceManager
 from cursive.api.idempotency import idempotent
 from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
@@ -101,3 +102,22 @@ class TransactionListView(WorkspaceAPIView):
         filters.is_valid(raise_exception=True)
         rows = selectors.ledger(workspace=request.workspace, **filters.validated_data)
         return paginated_response(request, rows, ordering=("-created_at", "-id"), serializer_class=TransactionSerializer)
+
+
+class OnboardingStepSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(choices=OnboardingStep.Key.choices)
+    title = serializers.CharField()
+    done = serializers.BooleanField()
+
+
+class OnboardingSerializer(serializers.Serializer):
+    steps = OnboardingStepSerializer(many=True)
+    completed = serializers.IntegerField()
+    total = serializers.IntegerField()
+    bonus_credits_granted = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+
+class OnboardingView(WorkspaceAPIView):
+    @extend_schema(responses=OnboardingSerializer, operation_id="v1_onboarding_retrieve")
+    def get(self, request):
+        return Response(OnboardingSerializer(selectors.onboarding_status(workspace=request.workspace)).data)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
+from accounts.models import OnboardingStep
 from cursive.models import AuditEvent
 from cursive.registry import Registry
 
@@ -71,6 +72,13 @@ def _resolve_adjustments(audit_ids: set[int]) -> set[int]:
     return set(AuditEvent.objects.filter(pk__in=audit_ids, action="credits.adjust").values_list("pk", flat=True))
 
 
+def _resolve_onboarding_bonuses(workspace_ids: set[int]) -> set[int]:
+    """A bonus is owed to a workspace that has done every onboarding step."""
+    steps = len(OnboardingStep.Key.values)
+    done = OnboardingStep.objects.filter(workspace_id__in=workspace_ids).values("workspace_id").annotate(n=Count("id"))
+    return {row["workspace_id"] for row in done if row["n"] == steps}
+
+
 def ledger_rows_have_causes() -> Iterable[str]:
     by_prefix: dict[str, dict[int, int]] = {}
     for pk, reference in CreditTransaction.objects.values_list("pk", "reference").iterator():
@@ -88,6 +96,7 @@ def ledger_rows_have_causes() -> Iterable[str]:
 
 register_reference("credit_purchase", _resolve_credit_purchases)
 register_reference("audit", _resolve_adjustments)
+register_reference("onboarding-bonus", _resolve_onboarding_bonuses)
 CHECKS = {
     "negative balances": negative_balances,
     "balance equals ledger": balances_match_ledgers,

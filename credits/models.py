@@ -77,6 +77,7 @@ class CreditTransaction(models.Model):
         ADJUSTMENT = "adjustment", "Adjustment"
         REVERSAL = "reversal", "Reversal"
         PAYOUT = "payout", "Payout"
+        BONUS = "bonus", "Onboarding bonus"
 
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="transactions")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -93,13 +94,15 @@ class CreditTransaction(models.Model):
             models.CheckConstraint(condition=models.Q(balance_after__gte=0), name="credit_tx_balance_after_not_negative"),
             models.CheckConstraint(
                 condition=(
-                    models.Q(kind__in=["purchase", "refund", "earn"], amount__gt=0)
+                    models.Q(kind__in=["purchase", "refund", "earn", "bonus"], amount__gt=0)
                     | models.Q(kind__in=["spend", "reversal", "payout"], amount__lt=0)
                     | models.Q(kind="adjustment")
                 ),
                 name="credit_tx_sign_matches_kind",
             ),
             models.CheckConstraint(condition=~models.Q(reference=""), name="credit_tx_has_reference"),
+            # The onboarding bonus is granted once per workspace, whoever finishes the last step.
+            models.UniqueConstraint(fields=["reference"], condition=models.Q(kind="bonus"), name="credit_tx_bonus_once"),
         ]
         indexes = [
             # The ledger page and API: newest first within one account.

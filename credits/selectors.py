@@ -5,7 +5,8 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Membership, Workspace
+from accounts.models import Membership, OnboardingStep, Workspace
+from accounts.selectors import onboarding_steps_done
 from cursive.errors import NotFound
 
 from .models import ZERO, BillingProfile, CreditAccount, CreditPackage, CreditPurchase, CreditTransaction, StripeEvent
@@ -65,3 +66,24 @@ def owner_emails(*, workspace: Workspace) -> list[str]:
 
 def billing_profile(*, workspace: Workspace) -> BillingProfile | None:
     return BillingProfile.objects.filter(workspace=workspace).first()
+
+
+def onboarding_status(*, workspace: Workspace) -> dict:
+    """The getting-started steps in the contract's order, what is done, and the bonus granted for them (two
+    queries: the steps, the bonus row)."""
+    done = onboarding_steps_done(workspace=workspace)
+    steps = [{"key": key, "title": title, "done": key in done} for key, title in OnboardingStep.Key.choices]
+    bonus = (
+        CreditTransaction.objects.filter(
+            account__workspace=workspace, kind=CreditTransaction.Kind.BONUS, reference=f"onboarding-bonus:{workspace.pk}"
+        )
+        .values_list("amount", "created_at")
+        .first()
+    )
+    return {
+        "steps": steps,
+        "completed": len(done),
+        "total": len(steps),
+        "bonus_credits_granted": bonus[0] if bonus else ZERO,
+        "bonus_granted_at": bonus[1] if bonus else None,
+    }

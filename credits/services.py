@@ -16,11 +16,14 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import wraps
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User, Workspace
+from accounts.models import OnboardingStep, User, Workspace
+from accounts.selectors import onboarding_complete
+from accounts.services import onboarding_step_complete
 from cursive.audit import audit_record, reviewed_flags_clear
 from cursive.errors import PermissionDenied, ValidationFailed
 from cursive.events import emit
@@ -303,6 +306,35 @@ def credits_adjust(*, workspace: Workspace, amount, actor: User | None, reason: 
     )
 
 
+def onboarding_bonus_reference(workspace_id: int) -> str:
+    return f"onboarding-bonus:{workspace_id}"
+
+
+@transaction.atomic
+def onboarding_bonus_grant(*, workspace: Workspace) -> CreditTransaction | None:
+    """Grant ONBOARDING_BONUS_CREDITS once the workspace has done every onboarding step; None when it has not
+    yet, or already got it. Runs in its own transaction after each step's commit (a job): the account lock
+    serialises two steps finished at once, and the steps are counted after it is taken, so the second grant
+    sees the first one's commit; the last step to commit always finds all five."""
+    amount = to_credits(settings.ONBOARDING_BONUS_CREDITS)
+    if amount <= ZERO:
+        return None
+    _account_for_update(workspace)
+    reference = onboarding_bonus_reference(workspace.pk)
+    if CreditTransaction.objects.filter(kind=Kind.BONUS, reference=reference).exists():
+        return None
+    if not onboarding_complete(workspace=workspace):
+        return None
+    return _post(
+        workspace=workspace,
+        kind=Kind.BONUS,
+        amount=amount,
+        reference=reference,
+        actor=None,
+        reason="Every getting-started step done",
+    )
+
+
 def _threshold_for_package(credits: Decimal) -> Decimal:
     return (credits * AUTO_THRESHOLD_SHARE).quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -515,6 +547,7 @@ def _purchase_pay(purchase: CreditPurchase, *, payment_intent_id: str, paid_cent
     purchase.closed_at = None
     purchase.save(update_fields=["status", "completed_at", "closed_at", "payment_intent_id", "paid_cents"])
     job_enqueue("credits.tasks.send_credit_receipt", purchase_id=purchase.pk)
+    onboarding_step_complete(workspace=purchase.workspace, step=OnboardingStep.Key.BUY_CREDITS)
     emit(
         workspace=purchase.workspace,
         type="purchase.completed",

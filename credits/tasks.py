@@ -64,3 +64,7 @@ def auto_reload_charge(*, purchase_id: int) -> None:
 
 def billing_card_save(*, purchase_id: int) -> None:
     services.billing_card_save(purchase_id=purchase_id)
+
+
+def onboarding_bonus_grant(*, workspace_id: int) -> None:
+    services.onboarding_bonus_grant(workspace=Workspace.objects.get(pk=workspace_id))

@@ -392,6 +392,8 @@ STRIPE_WEBHOOK_LOCK_TIMEOUT_MS = env.int("STRIPE_WEBHOOK_LOCK_TIMEOUT_MS", defau
 CHECKOUT_SESSION_MINUTES = env.int("CHECKOUT_SESSION_MINUTES", default=30)
 # What one credit is worth when something priced in credits is paid by card.
 CREDIT_VALUE_CENTS = env.int("CREDIT_VALUE_CENTS", default=49)
+# Credits granted once to a workspace that has done all five getting-started steps (0 turns the bonus off).
+ONBOARDING_BONUS_CREDITS = Decimal(env.str("ONBOARDING_BONUS_CREDITS", default="10"))
 
 # --- Product ------------------------------------------------------------------
 # Credits charged per person pulled from the lead database into a workspace.

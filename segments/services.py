@@ -11,7 +11,8 @@ from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.models import User, Workspace
+from accounts.models import OnboardingStep, User, Workspace
+from accounts.services import onboarding_step_complete
 from credits.errors import InsufficientCredits
 from credits.services import credits_spend, to_credits
 from cursive.errors import Conflict, NotFound, ValidationFailed
@@ -85,7 +86,7 @@ def segment_create(
 ) -> Segment:
     if status not in Segment.Status.values:
         raise ValidationFailed("Status is active, paused or archived.", fields={"status": ["Unknown status."]})
-    return Segment.objects.create(
+    segment = Segment.objects.create(
         workspace=workspace,
         name=_name(name),
         description=(description or "").strip(),
@@ -94,6 +95,8 @@ def segment_create(
         status=status,
         auto_pull_per_day=_auto_pull_per_day(auto_pull_per_day),
     )
+    onboarding_step_complete(workspace=workspace, step=OnboardingStep.Key.CREATE_SEGMENT)
+    return segment
 
 
 @transaction.atomic
@@ -142,6 +145,12 @@ def search_count(*, filters: dict) -> int:
     return people_matching(validated_filters(filters)).count()
 
 
+def lead_search_record(*, workspace: Workspace, filters: dict) -> None:
+    """A workspace ran a Lead Search: opening the page ticks nothing, searching with a filter does."""
+    if filters:
+        onboarding_step_complete(workspace=workspace, step=OnboardingStep.Key.SEARCH_DATABASE)
+
+
 def search_sample(*, filters: dict, limit: int = 10) -> list[Person]:
     return list(people_matching(validated_filters(filters)).order_by("-score", "id")[:limit])
 
@@ -155,6 +164,8 @@ def segment_preview(
     segment.last_count = count
     segment.last_run = timezone.now()
     segment.save(update_fields=["last_count", "last_run", "updated_at"])
+    if mode == SegmentRun.Mode.PREVIEW:  # someone asked; the daily refresh of counts is not a search
+        onboarding_step_complete(workspace=workspace, step=OnboardingStep.Key.SEARCH_DATABASE)
     return SegmentRun.objects.create(segment=segment, mode=mode, count=count, actor=actor)
 
 

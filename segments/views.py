@@ -82,6 +82,8 @@ def _form_context(filters: dict) -> dict:
 @vary_on_headers("HX-Request")
 def search(request):
     context = _search_context(filters_from_query(request.GET))
+    if context["count"] is not None:
+        services.lead_search_record(workspace=request.workspace, filters=context["filters"])
     if request.htmx and request.htmx.target == "search-results":
         return push_url(
             render(request, "segments/search.html#results", context), reverse("segments:search"), context.get("query", "")

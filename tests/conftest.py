@@ -83,6 +83,17 @@ def _fresh_health_answers():
     _cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Django's cache lives as long as the process: Lead Search's facets (industries, states) computed over one
+    test's people would be shown to the next test's. Each test starts and ends with it empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 class Tenant:
     """A user, their workspace and an API key, as one test actor."""
 

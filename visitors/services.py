@@ -18,7 +18,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from accounts.models import User, Workspace
+from accounts.models import OnboardingStep, User, Workspace
+from accounts.services import onboarding_step_complete
 from credits.errors import InsufficientCredits
 from credits.services import credits_spend
 from cursive import ratelimit
@@ -288,11 +289,11 @@ def events_record(*, events: Sequence[tuple[int, dict]], ip: str | None = None) 
         # KEY SHARE: a pixel deleted now waits for these rows, and one deleted before is not written to.
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT id FROM visitors_pixel WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
+                "SELECT id, workspace_id, status FROM visitors_pixel WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",
                 [sorted({pixel_id for pixel_id, _ in events})],
             )
-            live = {row[0] for row in cursor.fetchall()}
-        events = [(pixel_id, event) for pixel_id, event in events if pixel_id in live]
+            pixels = {row[0]: row[1:] for row in cursor.fetchall()}
+        events = [(pixel_id, event) for pixel_id, event in events if pixel_id in pixels]
         if not events:
             return 0
         visitors: dict[tuple[int, str], _VisitorTotals] = {}
@@ -313,6 +314,11 @@ def events_record(*, events: Sequence[tuple[int, dict]], ip: str | None = None) 
         Pixel.objects.filter(pk__in={pixel_id for pixel_id, _ in events}).exclude(
             status=Pixel.Status.ACTIVE, last_event_at__gt=now - dt.timedelta(seconds=1)
         ).update(status=Pixel.Status.ACTIVE, last_event_at=now)
+        # A waiting pixel's first hit installs it; the workspace's first one ticks its onboarding step.
+        for workspace in Workspace.objects.filter(
+            pk__in={pixels[pixel_id][0] for pixel_id, _ in events if pixels[pixel_id][1] == Pixel.Status.WAITING}
+        ):
+            onboarding_step_complete(workspace=workspace, step=OnboardingStep.Key.INSTALL_PIXEL)
         if work := _identifications(events, visitor_rows, visitors, now):
             job_enqueue("visitors.tasks.visitors_identify", items=work)
     return len(events)

@@ -20,7 +20,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from accounts.models import Workspace
+from accounts.models import OnboardingStep, Workspace
+from accounts.services import onboarding_step_complete
 from cursive import outbound
 from cursive.errors import NotFound, ValidationFailed
 from cursive.events import EVENT_TYPES, emit
@@ -95,7 +96,7 @@ def endpoint_create(
         Workspace.objects.select_for_update().filter(pk=workspace.pk).first()
         if Endpoint.objects.filter(workspace=workspace).count() >= MAX_ENDPOINTS_PER_WORKSPACE:
             raise ValidationFailed(f"A workspace can have at most {MAX_ENDPOINTS_PER_WORKSPACE} endpoints.")
-        return Endpoint.objects.create(
+        endpoint = Endpoint.objects.create(
             workspace=workspace,
             kind=kind,
             url=_url(url),
@@ -104,6 +105,8 @@ def endpoint_create(
             min_score=min_score,
             cooldown_minutes=max(0, int(cooldown_minutes)),
         )
+        onboarding_step_complete(workspace=workspace, step=OnboardingStep.Key.ADD_WEBHOOK)
+        return endpoint
 
 
 def _endpoint_for_update(*, workspace: Workspace, endpoint_id) -> Endpoint:

@@ -66,7 +66,8 @@ def test_the_api_still_answers_400_naming_the_field(buyer):
 
 
 def test_empty_marketplace(browser):
-    assert b"No leads match these filters" in browser.get("/marketplace/").content
+    assert b"No leads for sale right now" in browser.get("/marketplace/").content
+    assert b"No leads match these filters" in browser.get("/marketplace/?industry=Fintech").content
 
 
 def test_cart_survives_navigation_and_checkout_with_credits(browser, buyer):

@@ -85,7 +85,8 @@ def test_segment_list_actions(browser, tenant, people):
 
 def test_empty_states(browser):
     assert b"No active segments" in browser.get("/segments/").content
-    assert b"Nobody matches these filters" in browser.get("/search/").content
+    assert b"The lead database has no people yet" in browser.get("/search/").content
+    assert b"Nobody matches these filters" in browser.get("/search/?industry=Fintech").content
 
 
 def test_auto_pull_within_the_daily_cap(tenant, people):
