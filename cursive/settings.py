@@ -303,6 +303,7 @@ SPECTACULAR_SETTINGS = {
         "SequenceStatusEnum": "sequences.models.Sequence.Status",
         "EnrollmentStatusEnum": "sequences.models.Enrollment.Status",
         "StepOutcomeEnum": "sequences.models.Step.Then",
+        "OnboardingStepKeyEnum": "accounts.models.OnboardingStep.Key",
     },
 }
 
