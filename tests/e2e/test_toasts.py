@@ -55,6 +55,17 @@ def _tag_first_lead(page):
     return toast
 
 
+def _poll_until_announced(page, attempts: int = 3):
+    """Move the page's clock on to its next poll until a poll announces new leads: waiting for answers, not for a
+    fixed number of seconds, is what makes this hold on a busy machine."""
+    for _ in range(attempts):
+        with page.expect_response(lambda response: "/leads/updates/" in response.url) as polled:
+            page.clock.run_for(5500)
+        if "toast" in (polled.value.headers.get("hx-trigger") or ""):
+            return
+    raise AssertionError("no poll of /leads/updates/ announced the new lead")
+
+
 def test_toasts_on_a_laptop_cover_no_button_and_wait_while_read(browser, live_server, tenant):
     lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": "first@lead.example"})
     context, page = _open_my_leads(browser, live_server.url, tenant, {"width": 1280, "height": 800})
@@ -73,8 +84,11 @@ def test_toasts_on_a_laptop_cover_no_button_and_wait_while_read(browser, live_se
     expect(toast).to_have_count(0)
 
     # A lead added by hand while the page is open is announced in words, on the next poll.
+    # No poll in flight while the lead is made: a poll that reads between the lead's insert and its commit moves its
+    # cursor past a lead it could not see (a known gap of the polled cursor, noted on issue 15).
+    page.wait_for_function("() => !document.querySelector('#lead-updates.htmx-request')")
     lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": "second@lead.example"})
-    page.clock.run_for(5500)
+    _poll_until_announced(page)
     arrival = page.locator(".toast", has_text="1 new lead added by hand.")
     expect(arrival).to_be_visible()
     assert arrival.evaluate(COVERED_JS) == []
