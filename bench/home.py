@@ -23,13 +23,10 @@ Server time is the wall time of one Client().get(): every middleware, the view, 
 over a local socket and the templates; no HTTP parsing, network or browser. The packages, prices and headline test
 come from each process's cache after the first request (website.selectors, PUBLIC_PAGES_CACHE_SECONDS), as in
 production: the warm-up fills it, so the measured anonymous pages run no query unless they assign a visitor.
-Budget (issue 15): HTML + CSS + JS of the home page under 100 KB, p95 under 20 ms. Measured on the 2-core machine
-shared with other work (load average 10-15): 28,987 bytes (8,483 gzipped; no script at all); p50/p95 in ms: home
-1.5/7.4, pricing 3.9/15.0, a returning visitor during a test 3.9/10.6, a new visitor during a test (one row
-written) 7.9/15.0; the services page (its form) 13.4/23.6.
-
-One JSON object goes to stdout; progress to stderr. The scratch database is dropped at the end: the dev data is
-never touched.
+Budget (issue 15): HTML + CSS + JS of the home page under 100 KB, p95 under 20 ms. Measured on the 2-core machine,
+quiet (load average 2): 39,278 bytes (10,721 gzipped; no script at all); p50/p95 in ms: home 1.4/2.2, pricing
+2.1/3.1, a returning visitor during a test 1.4/2.0, a new visitor during a test (one row written, 4 queries)
+3.7/4.4; the services page (its form) 5.0/7.2.
 """
 
 from __future__ import annotations
