@@ -6,26 +6,10 @@ from django.utils import timezone
 
 from leads import normalize
 from leads.models import Lead, Person, Suppression
+from leads.services import LEAD_FIELDS
 
-PERSON_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "title",
-    "seniority",
-    "company_name",
-    "company_domain",
-    "company_size",
-    "industry",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "linkedin_url",
-    "email_verified",
-    "created_at",
-)
+# The lead fields every lead carries, and when the lead database learnt them and whether the address was checked.
+PERSON_FIELDS = (*LEAD_FIELDS, "email_verified", "created_at")
 COMPANY_FIELDS = ("name", "domain", "size", "industry", "city", "state", "country")
 
 
