@@ -23,23 +23,28 @@ class Shown:
     cookie: str | None = None  # a value to set: the visitor was assigned just now
 
 
-def _remembered(request, experiment_id: int) -> tuple[int, str] | None:
-    """(variant id, token) from the visitor's cookie when it was set for this experiment."""
+def _cookie(request) -> tuple[int, int, str] | None:
+    """(experiment id, variant id, token) from the visitor's signed cookie; None when it is missing or not ours."""
     value = request.get_signed_cookie(COOKIE, default=None, salt=COOKIE_SALT)
     try:
-        cookie_experiment, variant_id, token = (value or "").split(":", 2)
-        if int(cookie_experiment) == experiment_id:
-            return int(variant_id), token
+        experiment_id, variant_id, token = (value or "").split(":", 2)
+        return int(experiment_id), int(variant_id), token
     except ValueError:
         return None
-    return None
+
+
+def _remembered(request, experiment_id: int) -> tuple[int, str] | None:
+    """(variant id, token) from the visitor's cookie when it was set for this experiment."""
+    cookie = _cookie(request)
+    if cookie is None or cookie[0] != experiment_id:
+        return None
+    return cookie[1], cookie[2]
 
 
 def assignment_token(request) -> str | None:
     """The visitor's assignment token, whatever experiment it was for (the sign-up checks that it still runs)."""
-    value = request.get_signed_cookie(COOKIE, default=None, salt=COOKIE_SALT)
-    parts = (value or "").split(":", 2)
-    return parts[2] if len(parts) == 3 else None
+    cookie = _cookie(request)
+    return cookie[2] if cookie else None
 
 
 def headline_for(request) -> Shown:
