@@ -47,6 +47,9 @@ CENT = Decimal("0.01")
 MAX_LEADS_PER_PURCHASE = 100
 RESERVATION = timedelta(minutes=30)
 
+# A bought lead's `acquired_reference`: the prefix, then the purchase id (what bounce and erasure refunds read).
+LEAD_ACQUIRED_PREFIX = "lead_purchase:"
+
 
 class LeadUnavailable(Conflict):
     code = "lead_unavailable"
@@ -146,7 +149,7 @@ def _deliver(*, purchase: LeadPurchase, listings: list[Listing], items: list[Lea
                 email_status="valid" if listing.email_verified else "unknown",
                 # Card purchases too: the card paid the listing's price in credits, which a bounce gives back.
                 acquired_credits=listing.price,
-                acquired_reference=f"lead_purchase:{purchase.pk}",
+                acquired_reference=f"{LEAD_ACQUIRED_PREFIX}{purchase.pk}",
                 created_by=purchase.created_by,
                 **{field: getattr(listing, field) for field in LEAD_FIELDS},
             )
@@ -628,6 +631,12 @@ def _undo_sale(*, purchase: LeadPurchase, actor: User | None, return_to_market: 
     purchase.status = LeadPurchase.Status.REFUNDED
     purchase.closed_at = timezone.now()
     return listing_ids
+
+
+def purchase_id_of(acquired_reference: str) -> int | None:
+    """The marketplace purchase a lead's `acquired_reference` names, or None when it came another way."""
+    prefix, _, ident = acquired_reference.partition(":")
+    return int(ident) if f"{prefix}:" == LEAD_ACQUIRED_PREFIX and ident.isdigit() else None
 
 
 def sold_item_lock(*, workspace: Workspace, purchase_id: int, lead_id: int) -> LeadPurchaseItem | None:

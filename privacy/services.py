@@ -40,7 +40,7 @@ from leads import normalize
 from leads.models import Lead, Person, Suppression
 from leads.services import LEAD_FIELDS, suppressions_add
 from marketplace.models import LeadPurchaseItem, Listing
-from marketplace.services import sold_item_bounce_refunded, sold_item_lock
+from marketplace.services import purchase_id_of, sold_item_bounce_refunded, sold_item_lock
 from partners.models import Upload, UploadedLead, UploadError
 from partners.services import ERASED_ROW_MESSAGE
 from sequences.models import BounceRefund, InboundMessage
@@ -56,7 +56,6 @@ LINK_SALT = "privacy.opt-out"
 # one address is not sent more than a few links, whoever asks.
 REQUESTS_PER_IP_PER_HOUR = 10
 REQUESTS_PER_ADDRESS_PER_HOUR = 3
-PURCHASE_PREFIX = "lead_purchase:"
 ERASE_ATTEMPTS = 3
 # What a listing or visitor says about the person (the company it names is a company's, not the person's).
 LISTING_PERSONAL_FIELDS = ["first_name", "last_name", "email", "phone", "title", "linkedin_url", "city", "zip"]
@@ -170,8 +169,7 @@ def _leads_locked(*, email_hash: str, report: ErasureReport) -> list[tuple[Lead,
     found = list(Lead.objects.filter(dedup_hash=email_hash).select_related("workspace").order_by("pk"))
 
     def purchase_id(lead: Lead) -> int | None:
-        prefix, _, ident = lead.acquired_reference.partition(":")
-        return int(ident) if f"{prefix}:" == PURCHASE_PREFIX and ident.isdigit() else None
+        return purchase_id_of(lead.acquired_reference)
 
     items: dict[int, LeadPurchaseItem | None] = {}
     for lead in sorted(found, key=lambda lead: (purchase_id(lead) or 0, lead.pk)):
@@ -200,7 +198,7 @@ def _refund(*, leads, email_hash: str, actor: User | None, report: ErasureReport
     for lead, item in leads:
         if lead.acquired_credits <= 0 or lead.created_at < since:
             continue
-        if item is None and lead.acquired_reference.startswith(PURCHASE_PREFIX):
+        if item is None and purchase_id_of(lead.acquired_reference) is not None:
             continue  # the sale was refunded since, and the credits with it
         already = {"workspace_id": lead.workspace_id, "acquired_reference": lead.acquired_reference, "email_hash": email_hash}
         if BounceRefund.objects.filter(**already).exists() or ErasureRefund.objects.filter(**already).exists():

@@ -25,12 +25,11 @@ from leads import normalize
 from leads.models import Lead, Person, Suppression, VerificationStatus
 from leads.services import leads_changed, suppressions_add
 from marketplace.models import LeadPurchaseItem, Listing
-from marketplace.services import sold_item_bounce_refunded, sold_item_lock
+from marketplace.services import purchase_id_of, sold_item_bounce_refunded, sold_item_lock
 
 from .models import BounceRefund
 
 MAX_REPORTED = 1000
-PURCHASE_PREFIX = "lead_purchase:"
 
 
 class Reason:
@@ -71,7 +70,7 @@ def _bounce(*, workspace: Workspace, email: str, source: str) -> tuple[BounceRef
     _mark_invalid(workspace=workspace, lead=lead, email_hash=email_hash)
     if lead.acquired_credits <= 0:
         return None, Reason.NOT_BOUGHT
-    if item is None and lead.acquired_reference.startswith(PURCHASE_PREFIX):  # the sale is no longer complete
+    if item is None and purchase_id_of(lead.acquired_reference) is not None:  # the sale is no longer complete
         return None, Reason.NOT_BOUGHT
     if BounceRefund.objects.filter(
         workspace=workspace, acquired_reference=lead.acquired_reference, email_hash=email_hash
@@ -97,10 +96,10 @@ def _bounce(*, workspace: Workspace, email: str, source: str) -> tuple[BounceRef
 
 
 def _sold_item(*, workspace: Workspace, lead: Lead) -> LeadPurchaseItem | None:
-    prefix, _, ident = lead.acquired_reference.partition(":")
-    if f"{prefix}:" != PURCHASE_PREFIX or not ident.isdigit():
+    purchase_id = purchase_id_of(lead.acquired_reference)
+    if purchase_id is None:
         return None
-    return sold_item_lock(workspace=workspace, purchase_id=int(ident), lead_id=lead.pk)
+    return sold_item_lock(workspace=workspace, purchase_id=purchase_id, lead_id=lead.pk)
 
 
 def _mark_invalid(*, workspace: Workspace, lead: Lead, email_hash: str) -> None:
