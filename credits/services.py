@@ -109,13 +109,12 @@ def credit_accounts_lock(*, workspaces) -> None:
         list(CreditAccount.objects.filter(workspace_id__in=missing).order_by("workspace_id").select_for_update(no_key=True))
 
 
-# One statement moves the balance, takes the row lock and enforces balance >= 0 (and <= what the column
-# holds) against the latest committed value (PostgreSQL re-checks the WHERE after waiting for a concurrent writer).
-_MOVE = """
-UPDATE credits_creditaccount SET balance = balance + %s, updated_at = now()
-WHERE workspace_id = %s AND balance + %s BETWEEN 0 AND %s
-RETURNING id, balance, low_balance_threshold, auto_reload_enabled
-"""
+# One call moves the balance and writes its ledger row (the SQL function `credits_post`, credits' migration 0008,
+# which the marketplace purchase function calls too): it takes the row lock and enforces balance >= 0 (and <= what
+# the column holds) against the latest committed value (PostgreSQL re-checks the WHERE after waiting for a
+# concurrent writer).
+_POST = "SELECT * FROM credits_post(%s, %s, %s, %s, %s, %s, %s)"
+_ENTRY_FIELDS = ["id", "account_id", "kind", "amount", "balance_after", "reference", "reason", "actor_id", "created_at"]
 
 
 def _post(
@@ -124,29 +123,26 @@ def _post(
     """Move `amount` (signed) and write its ledger row; the caller holds the transaction."""
     for _ in range(2):
         with connection.cursor() as cursor:
-            cursor.execute(_MOVE, [amount, workspace.pk, amount, MAX_CREDITS])
+            cursor.execute(_POST, [workspace.pk, kind, amount, reference, actor.pk if actor else None, reason, MAX_CREDITS])
             row = cursor.fetchone()
         if row is not None:
-            account_id, new_balance, threshold, auto_reload = row
-            entry = CreditTransaction.objects.create(
-                account_id=account_id,
+            account_id, new_balance, threshold, auto_reload, entry_id, created_at = row
+            entry = CreditTransaction.from_db(
+                connection.alias,
+                _ENTRY_FIELDS,
+                [entry_id, account_id, kind, amount, new_balance, reference, reason, actor.pk if actor else None, created_at],
+            )
+            if actor is not None:
+                entry.actor = actor
+            credits_posted(
+                workspace=workspace,
                 kind=kind,
                 amount=amount,
-                balance_after=new_balance,
-                reference=reference,
-                actor=actor,
-                reason=reason,
+                account_id=account_id,
+                balance=new_balance,
+                threshold=threshold,
+                auto_reload=auto_reload,
             )
-            # A partner cashing out earnings on purpose is not running low on credits to spend.
-            if amount < ZERO and kind != Kind.PAYOUT and new_balance < threshold:
-                _balance_low(
-                    workspace=workspace,
-                    account_id=account_id,
-                    crossed=new_balance - amount >= threshold,
-                    balance=new_balance,
-                    threshold=threshold,
-                    auto_reload=auto_reload,
-                )
             return entry
         account = CreditAccount.objects.filter(workspace=workspace).first()
         if account is not None and account.balance + amount > MAX_CREDITS:
@@ -160,6 +156,23 @@ def _post(
             raise InsufficientCredits(needed=-amount, balance=ZERO)
         CreditAccount.objects.bulk_create([CreditAccount(workspace=workspace)], ignore_conflicts=True)
     raise RuntimeError(f"credit account of workspace {workspace.pk} vanished while posting")
+
+
+def credits_posted(
+    *, workspace: Workspace, kind: str, amount: Decimal, account_id: int, balance: Decimal, threshold: Decimal, auto_reload: bool
+) -> None:
+    """What a posting sets off, in its transaction: a debit leaving the balance below the threshold alerts and may
+    auto-reload. Every `credits_post` caller runs it with what the function returned (`_post`, the purchase)."""
+    # A partner cashing out earnings on purpose is not running low on credits to spend.
+    if amount < ZERO and kind != Kind.PAYOUT and balance < threshold:
+        _balance_low(
+            workspace=workspace,
+            account_id=account_id,
+            crossed=balance - amount >= threshold,
+            balance=balance,
+            threshold=threshold,
+            auto_reload=auto_reload,
+        )
 
 
 # The account row is already locked by the debit: the hour between two auto-reloads is enforced here, in the

@@ -63,6 +63,12 @@ def emit_many(*, workspace, type: str, items: list[dict]) -> int:
     return len(items)
 
 
+def events_recorded() -> None:
+    """Events were written by SQL in this transaction (the marketplace's purchase function inserts its outbox rows
+    itself, with the types of EVENT_TYPES): the consumers are woken after commit, as `emit()` does."""
+    transaction.on_commit(_wake_consumers)
+
+
 def _wake_consumers() -> None:
     for wake in CONSUMERS.values():
         wake()

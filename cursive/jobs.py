@@ -41,8 +41,14 @@ def job_enqueue(func: str, *, max_attempts: int | None = None, **kwargs) -> Job:
         max_attempts=max_attempts or settings.JOB_MAX_ATTEMPTS,
         next_attempt_at=timezone.now(),
     )
-    transaction.on_commit(lambda: _dispatch(job.pk))
+    job_dispatch_on_commit(job.pk)
     return job
+
+
+def job_dispatch_on_commit(job_id: int) -> None:
+    """A Job row written by SQL in this transaction (the marketplace's purchase function queues its confirmation
+    itself): handed to django-q2 once the transaction commits, as `job_enqueue()` does."""
+    transaction.on_commit(lambda: _dispatch(job_id))
 
 
 def _backoff(attempts: int) -> timedelta:

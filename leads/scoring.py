@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.db.models import Case, F, IntegerField, Q, Value, When
-from django.db.models.functions import Least
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import CharField, DateTimeField, F, Func, IntegerField, Value
 
 # Each present (and, for email and phone, well-formed) field adds its weight; the weights sum to 100.
 QUALITY_WEIGHTS = {
@@ -61,7 +59,7 @@ def _part(label: str, points: int, most: int) -> dict:
 
 def score_factors(lead, profile, now) -> dict[str, dict]:
     """Each factor's points of its most, split into the parts that earn them (each "points of max", summing to
-    the factor), for the lead's detail; the SQL in score_expression() must agree."""
+    the factor), for the lead's detail; the SQL function leads_score must agree."""
     sizes, industries = (profile.company_sizes, profile.industries) if profile else ([], [])
     email, phone = lead.email_status == "valid", lead.phone_status == "valid"
     email_points, phone_points = DELIVERABILITY["email_verified"], DELIVERABILITY["phone_verified"]
@@ -125,26 +123,21 @@ def score_total(factors: dict[str, dict]) -> int:
     return min(100, sum(factor["points"] for factor in factors.values()))
 
 
-def _points(condition, value):
-    return Case(When(condition, then=Value(value)), default=Value(0), output_field=IntegerField())
-
-
 def score_expression(profile, now):
-    """The same score as a SQL expression, so every lead of a workspace is re-scored in one UPDATE."""
+    """The same score as a SQL expression (the `leads_score` function, installed by leads' migration 0012, which
+    the purchase function calls too), so every lead of a workspace is re-scored in one UPDATE."""
     sizes, industries = (profile.company_sizes, profile.industries) if profile else ([], [])
-    deliverability = _points(Q(email_status="valid"), DELIVERABILITY["email_verified"]) + _points(
-        Q(phone_status="valid"), DELIVERABILITY["phone_verified"]
-    )
-    (per_page, pages_cap), (per_point, seconds_cap) = ENGAGEMENT["pages"], ENGAGEMENT["seconds"]
-    engagement = Least(F("pages_viewed") * per_page, Value(pages_cap)) + Least(
-        F("seconds_on_site") / per_point, Value(seconds_cap)
-    )
-    fit = (_points(Q(company_size__in=sizes) & ~Q(company_size=""), FIT["company_size"]) if sizes else Value(0)) + (
-        _points(Q(industry__in=industries) & ~Q(industry=""), FIT["industry"]) if industries else Value(0)
-    )
-    recency = Case(
-        *[When(created_at__gt=now - timedelta(days=days + 1), then=Value(value)) for days, value in RECENCY],
-        default=Value(0),
+    return Func(
+        F("email_status"),
+        F("phone_status"),
+        F("pages_viewed"),
+        F("seconds_on_site"),
+        F("company_size"),
+        F("industry"),
+        F("created_at"),
+        Value(list(sizes), output_field=ArrayField(CharField())),
+        Value(list(industries), output_field=ArrayField(CharField())),
+        Value(now, output_field=DateTimeField()),
+        function="leads_score",
         output_field=IntegerField(),
     )
-    return Least(deliverability + engagement + fit + recency, Value(100))

@@ -13,33 +13,32 @@ inserts that refer to the buyer's workspace or to the purchase itself.
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User, Workspace
 from credits import stripe_gateway
-from credits.errors import PaymentProviderUnavailable
+from credits.errors import InsufficientCredits, PaymentProviderUnavailable
 from credits.models import CreditTransaction
 from credits.services import (
+    MAX_CREDITS,
     credit_accounts_lock,
-    credits_grant,
+    credits_posted,
     credits_refund,
     credits_reverse_or_flag,
-    credits_spend,
 )
 from cursive.audit import audit_record, reviewed_flags_clear
 from cursive.errors import Conflict, NotFound, ValidationFailed
-from cursive.events import emit
-from cursive.jobs import job_enqueue
+from cursive.events import events_recorded
+from cursive.jobs import job_dispatch_on_commit
 from cursive.locks import lock_for_transaction
 from leads import normalize
 from leads.models import Lead
 from leads.selectors import erased_hashes
-from leads.services import LEAD_FIELDS, leads_announce, leads_rescore
 
 from .models import LeadPurchase, LeadPurchaseItem, Listing
 
@@ -95,123 +94,58 @@ def _clean_ids(lead_ids) -> list[int]:
     return ids
 
 
+# The rules of a purchase run in the database (marketplace's migration 0005): these send them one call each.
+_LISTINGS_LOCK = "SELECT * FROM marketplace_listings_lock(%s, %s::bigint[])"
+_DELIVER = "SELECT * FROM marketplace_deliver(%s, %s::bigint[], %s, %s, %s)"
+_PURCHASE_WITH_CREDITS = "SELECT * FROM marketplace_purchase_credits(%s, %s::bigint[], %s, %s, %s, %s)"
+
+
+def _refuse(outcome: str, ids: list[int]) -> None:
+    """The error for what `marketplace_listings_lock` found wrong with the listings asked for, if anything."""
+    if outcome == "not_found":
+        raise NotFound(f"No lead with id {', '.join(map(str, ids))} is on the marketplace.", extra={"lead_ids": ids})
+    if outcome == "unavailable":
+        raise LeadUnavailable(ids)
+    if outcome == "own_listing":
+        raise Conflict(f"Leads {', '.join(map(str, ids))} are your own listings.", code="own_listing", extra={"lead_ids": ids})
+    if outcome == "already_owned":
+        raise Conflict(
+            f"You already have lead{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))} in My Leads.",
+            code="already_owned",
+            extra={"lead_ids": ids},
+        )
+
+
 def _lock_listings(*, workspace: Workspace, ids: list[int]) -> list[Listing]:
     """Lock the requested listings (id order, never waiting) and check every one can be bought now."""
-    listings = list(
-        Listing.objects.filter(pk__in=ids)
-        .select_related("partner")
-        .order_by("pk")
-        .select_for_update(skip_locked=True, of=("self",), no_key=True)
-    )
-    locked_ids = {listing.pk for listing in listings}
-    if missing := [pk for pk in ids if pk not in locked_ids]:
-        exists = set(Listing.objects.filter(pk__in=missing).values_list("pk", flat=True))
-        if unknown := [pk for pk in missing if pk not in exists]:
-            raise NotFound(f"No lead with id {', '.join(map(str, unknown))} is on the marketplace.", extra={"lead_ids": unknown})
-        raise LeadUnavailable(missing)
-    if taken := [listing.pk for listing in listings if listing.status != Listing.Status.AVAILABLE]:
-        raise LeadUnavailable(taken)
-    if own := [listing.pk for listing in listings if listing.partner_id == workspace.pk]:
-        raise Conflict(f"Leads {', '.join(map(str, own))} are your own listings.", code="own_listing", extra={"lead_ids": own})
-    owned = set(
-        Lead.objects.filter(workspace=workspace, dedup_hash__in=[lst.dedup_hash for lst in listings]).values_list(
-            "dedup_hash", flat=True
+    with connection.cursor() as cursor:
+        cursor.execute(_LISTINGS_LOCK, [workspace.pk, ids])
+        outcome, locked = cursor.fetchone()
+    _refuse(outcome, locked)
+    return list(Listing.objects.filter(pk__in=locked).select_related("partner").order_by("pk"))
+
+
+def _delivered(job_id: int) -> None:
+    """After `marketplace_deliver` (inside its transaction): hand its confirmation job to the workers and wake the
+    event consumers once the transaction commits."""
+    job_dispatch_on_commit(job_id)
+    events_recorded()
+
+
+def _deliver(*, purchase: LeadPurchase, listings: list[Listing]) -> None:
+    """Mark the listings sold, copy them into the buyer's leads and pay the partners (`marketplace_deliver`), for
+    a paid card checkout whose pending items name them. Inside the caller's transaction, with the listings and
+    every credit account involved already locked."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _DELIVER,
+            [purchase.pk, [listing.pk for listing in listings], LEAD_ACQUIRED_PREFIX, settings.JOB_MAX_ATTEMPTS, MAX_CREDITS],
         )
-    )
-    if already := [listing.pk for listing in listings if listing.dedup_hash in owned]:
-        raise Conflict(
-            f"You already have lead{'s' if len(already) > 1 else ''} {', '.join(map(str, already))} in My Leads.",
-            code="already_owned",
-            extra={"lead_ids": already},
-        )
-    return listings
-
-
-def _earning(listing: Listing) -> Decimal:
-    if listing.partner_id is None:
-        return Decimal("0.00")
-    return (listing.price * listing.revenue_share_percent / 100).quantize(CENT, rounding=ROUND_DOWN)
-
-
-def _deliver(*, purchase: LeadPurchase, listings: list[Listing], items: list[LeadPurchaseItem] | None) -> None:
-    """Mark the listings sold, copy them into the buyer's leads and pay the partners. Inside the caller's
-    transaction, with the listings and every credit account involved already locked. `items` are the
-    pending purchase's items to complete, or None to create them complete."""
-    now = timezone.now()
-    buyer = purchase.workspace
-    leads = Lead.objects.bulk_create(
-        [
-            Lead(
-                workspace=buyer,
-                source=Lead.Source.MARKETPLACE,
-                dedup_hash=listing.dedup_hash,
-                source_detail=f"marketplace purchase LP-{purchase.pk}",
-                email_status="valid" if listing.email_verified else "unknown",
-                # Card purchases too: the card paid the listing's price in credits, which a bounce gives back.
-                acquired_credits=listing.price,
-                acquired_reference=f"{LEAD_ACQUIRED_PREFIX}{purchase.pk}",
-                created_by=purchase.created_by,
-                **{field: getattr(listing, field) for field in LEAD_FIELDS},
-            )
-            for listing in listings
-        ]
-    )
-    leads_rescore(workspace=buyer, lead_ids=[lead.pk for lead in leads], announce=False)
-    leads_announce(workspace=buyer, lead_ids=[lead.pk for lead in leads])
-    sale = {listing.pk: (lead, _earning(listing)) for listing, lead in zip(listings, leads, strict=True)}
-    if items is None:
-        items = LeadPurchaseItem.objects.bulk_create(
-            [
-                LeadPurchaseItem(
-                    purchase=purchase,
-                    listing=listing,
-                    price=listing.price,
-                    partner_id=listing.partner_id,
-                    lead=sale[listing.pk][0],
-                    partner_earning=sale[listing.pk][1],
-                    is_sale=True,
-                )
-                for listing in listings
-            ]
-        )
-    else:
-        for item in items:
-            item.lead, item.partner_earning = sale[item.listing_id]
-            item.is_sale = True
-        LeadPurchaseItem.objects.bulk_update(items, ["lead", "is_sale", "partner_earning"])
-    Listing.objects.filter(pk__in=list(sale)).update(
-        status=Listing.Status.SOLD, buyer=buyer, sold_at=now, reserved_by=None, reserved_until=None
-    )
-    earnings: dict[int, Decimal] = {}
-    for item in items:
-        if item.partner_id:
-            earnings[item.partner_id] = earnings.get(item.partner_id, Decimal("0.00")) + item.partner_earning
-    partners = {listing.partner_id: listing.partner for listing in listings if listing.partner_id}
-    for partner_id in sorted(earnings):
-        if earnings[partner_id] > 0:
-            credits_grant(
-                workspace=partners[partner_id],
-                amount=earnings[partner_id],
-                kind=CreditTransaction.Kind.EARN,
-                reference=purchase.reference,
-                reason=f"Revenue share on purchase #{purchase.pk}",
-            )
+        _lead_ids, job_id = cursor.fetchone()
     purchase.status = LeadPurchase.Status.COMPLETE
-    purchase.completed_at = purchase.completed_at or now
+    purchase.completed_at = purchase.completed_at or timezone.now()
     purchase.reserved_until = None
-    job_enqueue("marketplace.tasks.send_purchase_confirmation", purchase_id=purchase.pk)
-    emit(
-        workspace=buyer,
-        type="purchase.completed",
-        data={
-            "purchase_id": purchase.reference,
-            "kind": "leads",
-            "lead_ids": [lead.pk for lead in leads],
-            "leads": len(leads),
-            "payment": purchase.payment,
-            "description": f"{len(leads)} marketplace lead{'s' if len(leads) != 1 else ''}",
-        },
-    )
+    _delivered(job_id)
 
 
 def _lock_accounts(workspace: Workspace, listings: list[Listing]) -> None:
@@ -263,25 +197,48 @@ def purchase_create(
 
 @transaction.atomic
 def _purchase_with_credits(*, workspace: Workspace, ids: list[int], created_by: User | None) -> LeadPurchase:
-    listings = _lock_listings(workspace=workspace, ids=ids)
+    """The whole purchase is one call of `marketplace_purchase_credits`: listings locked and checked, the buyer's
+    and partners' accounts locked, the purchase saved complete, the debit, then `marketplace_deliver`. Python
+    turns its refusals into errors (raising rolls back whatever it wrote) and runs what follows a debit."""
+    actor_id = created_by.pk if created_by else None
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _PURCHASE_WITH_CREDITS,
+                [workspace.pk, ids, actor_id, LEAD_ACQUIRED_PREFIX, settings.JOB_MAX_ATTEMPTS, MAX_CREDITS],
+            )
+            outcome, refused, purchase_id, created_at, total, account_id, balance, threshold, auto_reload, _leads, job_id = (
+                cursor.fetchone()
+            )
+        if outcome != "no_account":
+            break
+        # Someone's first credit movement: their account is made where accounts are made, then the call is repeated.
+        credit_accounts_lock(workspaces=[Workspace(pk=pk) for pk in refused])
+    if outcome == "insufficient":
+        raise InsufficientCredits(needed=total, balance=balance)
+    _refuse(outcome, refused)
+    credits_posted(
+        workspace=workspace,
+        kind=CreditTransaction.Kind.SPEND,
+        amount=-total,
+        account_id=account_id,
+        balance=balance,
+        threshold=threshold,
+        auto_reload=auto_reload,
+    )
+    _delivered(job_id)
     purchase = LeadPurchase(
+        pk=purchase_id,
         workspace=workspace,
+        status=LeadPurchase.Status.COMPLETE,
         payment=LeadPurchase.Payment.CREDITS,
+        total_credits=total,
         created_by=created_by,
-        total_credits=sum((lst.price for lst in listings), Decimal("0.00")),
+        created_at=created_at,
+        completed_at=created_at,
     )
-    # Saved complete at once: the whole purchase commits or none of it does.
-    purchase.status, purchase.completed_at = LeadPurchase.Status.COMPLETE, timezone.now()
-    purchase.save()
-    _lock_accounts(workspace, listings)
-    credits_spend(
-        workspace=workspace,
-        amount=purchase.total_credits,
-        reference=purchase.reference,
-        actor=created_by,
-        reason=f"{len(listings)} marketplace lead{'s' if len(listings) > 1 else ''}",
-    )
-    _deliver(purchase=purchase, listings=listings, items=None)
+    purchase._state.adding = False
+    purchase._state.db = connection.alias
     return purchase
 
 
@@ -469,7 +426,7 @@ def _deliver_paid(*, purchase: LeadPurchase, session: dict) -> LeadPurchase:
         purchase.save(update_fields=fields)
         return purchase
     _lock_accounts(purchase.workspace, listings)
-    _deliver(purchase=purchase, listings=listings, items=items)
+    _deliver(purchase=purchase, listings=listings)
     purchase.save(update_fields=fields)
     return purchase
 

@@ -29,7 +29,8 @@ def test_spending_locks_the_account_without_blocking_rows_that_refer_to_it(tenan
     listing = make_listing()
     with Paused(
         lambda: purchase_create(workspace=tenant.workspace, lead_ids=[listing.pk]),
-        r'FROM "credits_creditaccount".* FOR (NO KEY )?UPDATE',
+        # The purchase is one call of its database function: paused after it, the account's lock is held.
+        r"marketplace_purchase_credits",
     ):
         assert not key_share_waits("credits_creditaccount", account.pk)
     account.refresh_from_db()

@@ -143,7 +143,8 @@ def test_a_person_added_by_hand_while_being_bought_is_a_409_not_a_500(tenant, pa
     with Paused(add_by_hand, r'INSERT INTO "leads_lead"'):
         buyer.start()
         deadline = time.monotonic() + 30
-        while not waiting_for_a_lock('INSERT INTO "leads_lead"'):
+        # The purchase is one call of its database function, whose insert of the lead waits for the other's.
+        while not waiting_for_a_lock("SELECT * FROM marketplace_purchase_credits"):
             assert time.monotonic() < deadline, "the purchase never reached its insert"
             time.sleep(0.05)
     buyer.join(30)

@@ -147,3 +147,40 @@ def test_a_person_is_listed_once_until_withdrawn():
     with pytest.raises(ValidationFailed):
         make_listing(email="free@lead.example", price="0")
     assert Listing.objects.count() == 2
+
+
+def test_a_credit_purchase_is_one_database_call(buyer, partner, django_assert_max_num_queries):
+    """Locks, checks, debit, leads, items, shares, job and events: one call of the purchase's SQL function."""
+    purchase_create(workspace=buyer.workspace, lead_ids=[make_listing(partner=partner.workspace).pk])  # the partner's account
+    listings = [make_listing(partner=partner.workspace), make_listing()]
+    with django_assert_max_num_queries(3) as captured:  # the call, inside its transaction (here a savepoint)
+        purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk for listing in listings], created_by=buyer.user)
+    assert [query["sql"].split()[0] for query in captured.captured_queries] == ["SAVEPOINT", "SELECT", "RELEASE"]
+
+
+def test_a_bought_lead_is_scored_and_announced_as_any_new_lead(buyer, partner):
+    """The purchase function scores the lead with the SQL of every re-score (the buyer's profile counts) and
+    announces it with the fields of leads.services.lead_event_data."""
+    from cursive.models import OutboxEvent
+    from leads.scoring import score_factors, score_total
+    from leads.services import ideal_customer_profile_update, lead_event_data
+
+    profile = ideal_customer_profile_update(workspace=buyer.workspace, company_sizes=["51-200"], industries=["SaaS"])
+    listing = make_listing(partner=partner.workspace)
+    Listing.objects.filter(pk=listing.pk).update(email_verified=True)
+    purchase = purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], created_by=buyer.user)
+    lead = Lead.objects.get(workspace=buyer.workspace)
+    assert lead.score == score_total(score_factors(lead, profile, lead.created_at)) == 60, "20 + 12 + 13 + 15"
+    assert (lead.email_status, lead.acquired_credits, lead.created_by_id) == ("valid", listing.price, buyer.user.pk)
+    assert lead.acquired_reference == f"lead_purchase:{purchase.pk}"
+    created = OutboxEvent.objects.get(workspace=buyer.workspace, type="lead.created")
+    assert created.data == lead_event_data(lead)
+    completed = OutboxEvent.objects.get(workspace=buyer.workspace, type="purchase.completed")
+    assert completed.data == {
+        "purchase_id": purchase.reference,
+        "kind": "leads",
+        "lead_ids": [lead.pk],
+        "leads": 1,
+        "payment": "credits",
+        "description": "1 marketplace lead",
+    }

@@ -38,7 +38,9 @@ def test_a_purchase_delivering_the_person_while_the_erasure_waits_is_erased_and_
     eraser = threading.Thread(target=erase)
     # The purchase has locked the listing and delivered the lead, and has not committed yet.
     with Paused(
-        lambda: purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="credits"), r'INSERT INTO "leads_lead"'
+        # One call of the purchase's database function locks the listing and delivers the lead.
+        lambda: purchase_create(workspace=buyer.workspace, lead_ids=[listing.pk], payment="credits"),
+        r"marketplace_purchase_credits",
     ):
         eraser.start()
         deadline = time.monotonic() + 30
