@@ -1,10 +1,11 @@
 """How many one-lead credit purchases per second the marketplace takes from 8 concurrent buyers, against pgbench.
 
     .venv/bin/python bench/purchase.py [--threads 8] [--purchases-per-thread 250] [--http-purchases-per-thread 150]
-                                       [--partners 8] [--gunicorn-workers 4] [--pgbench-seconds 10]
+                                       [--http-gets-per-thread 300] [--partners 8] [--gunicorn-workers 4]
+                                       [--pgbench-seconds 10]
 
-Creates `cursive_bench_purchase` on the project's database server (dropping a
-leftover one first), migrates it, and measures, one after the other:
+Creates `cursive_bench_purchase` on the project's database server (dropping a leftover one first), migrates it, and
+measures, one after the other:
 
   service:     `marketplace.services.purchase_create` called directly by N threads, each with its own Django
                connection and its own funded buyer workspace, each purchase buying ONE distinct lead (the threads
@@ -12,18 +13,29 @@ leftover one first), migrates it, and measures, one after the other:
                round-robin over --partners partners, so every sale also pays a revenue share;
   service_single_thread: the same service from ONE thread (buyer 0, its own listings): the per-call cost with no
                concurrency, to tell what the 8 threads add; one purchase of it runs under a query counter, giving
-               the database round trips of one purchase;
+               the statements one purchase sends (after commit too), which (d) replays;
   http:        the same through `POST /api/v1/marketplace/purchases` served by a real gunicorn
-               (--gunicorn-workers sync workers, DATABASE_URL pointing at the scratch database, the purchase
-               rate limit lifted), N client threads each with its buyer's API key; latency measured by the client;
-  pgbench:     a hand-written purchase transaction (lock the account, debit it, mark the lead sold, insert the
-               purchase) in a custom pgbench script, -c 8 -j 2 -T 10 -n, on tables of its own (schema
-               `pgbench_purchase`) in the same scratch database: the ceiling the service is compared with.
+               (--gunicorn-workers sync workers, DATABASE_URL pointing at the scratch database, the rate limits
+               lifted), N client threads each with its buyer's API key; latency measured by the client;
+  http_get:    `GET /api/v1/credits` (the workspace's credit account: one row) through the same gunicorn, the same
+               middleware, API-key authentication and rate limiting, from the same N client threads: the ceiling
+               of the HTTP purchases;
+  pgbench:     the old hand-written purchase transaction (lock the account, debit it, mark the lead sold, insert
+               the purchase) in a custom pgbench script, -c 8 -j 2 -T 10 -n, on tables of its own (schema
+               `pgbench_purchase`) in the same scratch database, kept for comparison;
+  pgbench_equivalent: the statements the service sent for one purchase (BEGIN, the call of the purchase function,
+               COMMIT, and what runs after commit: the confirmation job's hand-off to django-q2 and the wake-up of
+               the event consumers), replayed by pgbench with the buyer, its user and the listing as variables:
+               N clients (-j 2), client c buying as its own funded buyer c its own block of listings, as many
+               purchases each as a service thread makes: the ceiling of the service.
 
+The JSON's top level names `service_ratio` (service purchases/s over pgbench_equivalent TPS: what Python and Django
+add to the same statements) and `http_ratio` (HTTP purchases/s over http_get requests/s), with the run's load.
 Then it checks that every credit account's balance equals the sum of its ledger (and what the purchases made
-it), that no listing is in two sales, and that pgbench's accounts never went below zero. One JSON object goes
-to stdout; progress to stderr. The scratch database is dropped at the end: the dev data is never touched.
-Other processes using the same server at the same time (other test runs) slow every figure alike.
+it), that no listing is in two sales, that every pgbench_equivalent transaction bought its lead and that
+pgbench's accounts never went below zero. One JSON object goes to stdout; progress to stderr. The scratch
+database is dropped at the end: the dev data is never touched. Other processes using the same server at the
+same time (other test runs) slow every figure alike.
 """
 
 from __future__ import annotations
@@ -45,7 +57,17 @@ import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
-from scratch import ROOT, database_url, latency_summary, log, run_together, scratch_database, server_connection, server_version
+from scratch import (
+    ROOT,
+    database_url,
+    latency_summary,
+    log,
+    run_context,
+    run_together,
+    scratch_database,
+    server_connection,
+    server_version,
+)
 
 SCRATCH_DATABASE = "cursive_bench_purchase"
 PGBENCH_SCHEMA = "pgbench_purchase"
@@ -67,14 +89,14 @@ COMMIT;
 # --- Set-up, through the real services ------------------------------------------------------------------------
 
 
-def make_buyers(count: int, *, funding: Decimal) -> list:
+def make_buyers(count: int, *, funding: Decimal, label: str = "buyer") -> list:
     from accounts.services import user_create, workspace_create
     from credits.services import credits_adjust
 
     buyers = []
     for n in range(count):
-        owner = user_create(email=f"bench-buyer-{n}@bench.test", password="bench-password-correct-9")
-        workspace = workspace_create(name=f"Bench buyer {n}", owner=owner)
+        owner = user_create(email=f"bench-{label}-{n}@bench.test", password="bench-password-correct-9")
+        workspace = workspace_create(name=f"Bench {label} {n}", owner=owner)
         credits_adjust(workspace=workspace, amount=funding, actor=None, reason="bench funding")
         buyers.append((workspace, owner))
     return buyers
@@ -166,7 +188,8 @@ def run_service(name: str, buyers: list, slices: list[list[int]]) -> dict:
 
 def count_queries(buyer: tuple, listing_id: int) -> dict:
     """Run one purchase under Django's query counter: the statements it sends (BEGIN/COMMIT and savepoints
-    included, the job hand-off after commit too)."""
+    included, the job hand-off and the wake-up of the event consumers after commit too), counted by kind, and
+    as sent (`_sent`), for the equivalent pgbench transaction."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -176,11 +199,13 @@ def count_queries(buyer: tuple, listing_id: int) -> dict:
     connection.queries_log.clear()  # a full log (9,000 entries) would make the counter read zero
     with CaptureQueriesContext(connection) as captured:
         purchase_create(workspace=workspace, lead_ids=[listing_id], payment="credits", created_by=owner)
-    statements = [query["sql"].split(None, 1)[0].upper() for query in captured.captured_queries]
+    sent = [query["sql"] for query in captured.captured_queries]
+    statements = [sql.split(None, 1)[0].upper() for sql in sent]
     connection.close()
     return {
         "total": len(statements),
         **{kind.lower(): statements.count(kind) for kind in ("SELECT", "INSERT", "UPDATE", "SAVEPOINT", "RELEASE")},
+        "_sent": sent,
     }
 
 
@@ -228,8 +253,12 @@ def stop_gunicorn(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
-def run_http(base: str, keys: list[str], slices: list[list[int]], *, warmup_requests: int = 5) -> dict:
-    """One client thread per API key, each with its own HTTP connection (reopened when the server closes it)."""
+def run_http(
+    base: str, keys: list[str], work: list[list[tuple[str, str, dict | None]]], *, expected: int, warmup_requests: int = 5
+) -> dict:
+    """One client thread per API key, each with its own HTTP connection (reopened when the server closes it),
+    sending its list of (method, path, body) requests one after the other; an answer other than `expected` is
+    a failure."""
     host, port = base.removeprefix("http://").split(":")
     threads_count = len(keys)
     latencies: list[list[float]] = [[] for _ in range(threads_count)]
@@ -262,17 +291,15 @@ def run_http(base: str, keys: list[str], slices: list[list[int]], *, warmup_requ
                 request(conn, "GET", "/api/v1/me", key)
             barrier.wait()
             mine = latencies[index]
-            for listing_id in slices[index]:
+            for method, path, body in work[index]:
                 started = time.perf_counter()
                 try:
-                    status, data = request(
-                        conn, "POST", "/api/v1/marketplace/purchases", key, {"lead_ids": [listing_id], "payment": "credits"}
-                    )
+                    status, data = request(conn, method, path, key, body)
                 except Exception as exc:  # counted and reported, never hidden
                     errors[index].append(f"{exc.__class__.__name__}: {exc}")
                     continue
                 elapsed_ms = (time.perf_counter() - started) * 1000
-                if status != 201:
+                if status != expected:
                     errors[index].append(f"HTTP {status}: {data[:200].decode(errors='replace')}")
                     continue
                 mine.append(elapsed_ms)
@@ -316,14 +343,26 @@ def pgbench_prepare(database: dict) -> None:
         conn.execute(f"VACUUM ANALYZE {PGBENCH_SCHEMA}.accounts, {PGBENCH_SCHEMA}.leads, {PGBENCH_SCHEMA}.purchases")
 
 
-def run_pgbench(database: dict, *, clients: int, jobs: int, seconds: int) -> dict:
+def run_pgbench(
+    database: dict,
+    *,
+    script: str,
+    clients: int,
+    jobs: int,
+    seconds: int | None = None,
+    transactions_per_client: int | None = None,
+    define: dict | None = None,
+) -> dict:
+    """pgbench -n with `script`, for `seconds` (-T) or `transactions_per_client` (-t); `define` sets variables (-D)."""
     executable = pgbench_binary()
     env = {**os.environ}
     if database.get("PASSWORD"):
         env["PGPASSWORD"] = database["PASSWORD"]
+    length = ["-T", str(seconds)] if seconds else ["-t", str(transactions_per_client)]
+    variables = [arg for name, value in (define or {}).items() for arg in ("-D", f"{name}={value}")]
     with tempfile.TemporaryDirectory(prefix="bench-purchase-") as workdir:
-        script = Path(workdir) / "purchase.sql"
-        script.write_text(PGBENCH_SCRIPT)
+        path = Path(workdir) / "purchase.sql"
+        path.write_text(script)
         command = [
             executable,
             "-h",
@@ -337,22 +376,22 @@ def run_pgbench(database: dict, *, clients: int, jobs: int, seconds: int) -> dic
             str(clients),
             "-j",
             str(jobs),
-            "-T",
-            str(seconds),
+            *length,
+            *variables,
             "-f",
-            str(script),
+            str(path),
             "-l",
             "--log-prefix",
             str(Path(workdir) / "tx"),
             SCRATCH_DATABASE,
         ]
-        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir, timeout=seconds + 120)
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir, timeout=(seconds or 600) + 120)
         if result.returncode != 0:
             raise RuntimeError(f"pgbench failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         # Per-transaction log lines: client_id transaction_no time_us script_no time_epoch time_us_part
         latencies = []
-        for path in Path(workdir).glob("tx.*"):
-            for line in path.read_text().splitlines():
+        for log_path in Path(workdir).glob("tx.*"):
+            for line in log_path.read_text().splitlines():
                 fields = line.split()
                 if len(fields) >= 3 and fields[2].isdigit():
                     latencies.append(int(fields[2]) / 1000)
@@ -362,17 +401,61 @@ def run_pgbench(database: dict, *, clients: int, jobs: int, seconds: int) -> dic
         match = re.search(pattern, out)
         return float(match.group(1)) if match else None
 
+    shown = " ".join(["pgbench -n", f"-c {clients} -j {jobs}", " ".join(length), " ".join(variables), "-f purchase.sql"])
     return {
         "binary": executable,
         "version": subprocess.run([executable, "--version"], capture_output=True, text=True).stdout.strip(),
-        "command": f"pgbench -n -c {clients} -j {jobs} -T {seconds} -f purchase.sql {SCRATCH_DATABASE}",
-        "script": PGBENCH_SCRIPT,
+        "command": f"{shown} {SCRATCH_DATABASE}",
+        "script": script,
         "transactions": int(number(r"number of transactions actually processed: (\d+)") or 0),
         "failed_transactions": int(number(r"number of failed transactions: (\d+)") or 0),
         "tps": number(r"tps = ([\d.]+) \(without initial connection time\)"),
         "latency_average_ms": number(r"latency average = ([\d.]+) ms"),
         "latency_ms": latency_summary(latencies),
     }
+
+
+# --- (d) pgbench, the equivalent of one service purchase -----------------------------------------------------
+
+_CALL = re.compile(r"marketplace_purchase_credits\((\d+), '\{(\d+)\}'::int8\[\], (\d+),")
+
+
+def equivalent_script(sent: list[str], *, buyers: list, first_listing: int, per_client: int) -> str:
+    """The statements one service purchase sent (count_queries), in order, as a pgbench script: the buyer, its
+    user and the listing bought become variables, so client c buys as buyer c the listings
+    first_listing + c * per_client + 0, 1, 2, ... (`k` counts the client's transactions, from -D k=0); every
+    other statement (BEGIN, COMMIT, the job's hand-off and the consumers' wake-up after commit) is replayed as
+    sent."""
+
+    def by_client(values: list[int]) -> str:
+        return "CASE " + " ".join(f"WHEN :client_id = {n} THEN {value}" for n, value in enumerate(values)) + " ELSE -1 END"
+
+    lines = [
+        "\\set k :k + 1",
+        f"\\set lid {first_listing} + :client_id * {per_client} + :k - 1",
+        f"\\set ws {by_client([workspace.pk for workspace, _owner in buyers])}",
+        f"\\set uid {by_client([owner.pk for _workspace, owner in buyers])}",
+    ]
+    calls = 0
+    for sql in sent:
+        if "marketplace_purchase_credits(" in sql:
+            sql, replaced = _CALL.subn("marketplace_purchase_credits(:ws, '{:lid}'::int8[], :uid,", sql)
+            calls += replaced
+        lines.append(sql.strip().rstrip(";") + ";")
+    if calls != 1:
+        raise RuntimeError(f"expected one call of marketplace_purchase_credits in the captured statements, found {calls}")
+    return "\n".join(lines) + "\n"
+
+
+def equivalent_check(*, buyers: list, transactions_per_client: int) -> dict:
+    """Every pgbench transaction bought its listing: as many complete purchases per buyer as transactions."""
+    from marketplace.models import LeadPurchase
+
+    bought = [
+        LeadPurchase.objects.filter(workspace=workspace, status=LeadPurchase.Status.COMPLETE).count()
+        for workspace, _owner in buyers
+    ]
+    return {"purchases_by_client": bought, "every_transaction_bought": all(n == transactions_per_client for n in bought)}
 
 
 def pgbench_check(database: dict, *, transactions: int) -> dict:
@@ -393,8 +476,17 @@ def pgbench_check(database: dict, *, transactions: int) -> dict:
 # --- Final checks -----------------------------------------------------------------------------------------------
 
 
-def check_marketplace(*, buyers: list, partners: list, funding: Decimal, bought_by_buyer: dict[int, int]) -> dict:
-    """Balances == ledger sums (and what the purchases made them); no listing in two sales."""
+def check_marketplace(
+    *,
+    buyers: list,
+    partners: list,
+    funding: Decimal,
+    bought_by_buyer: dict[int, int],
+    other_buyers: tuple[list, Decimal],
+    other_bought: list[int],
+) -> dict:
+    """Balances == ledger sums (and what the purchases made them); no listing in two sales. `other_buyers` (the
+    pgbench clients' buyers, and their funding) bought `other_bought` leads each."""
     from django.db.models import Count, Q, Sum
 
     from credits.models import CreditAccount, CreditTransaction
@@ -412,6 +504,9 @@ def check_marketplace(*, buyers: list, partners: list, funding: Decimal, bought_
         expected = funding - PRICE * bought_by_buyer.get(workspace.pk, 0)
         actual = CreditAccount.objects.get(workspace=workspace).balance
         expected_buyer[workspace.pk] = actual == expected
+    other, other_funding = other_buyers
+    for (workspace, _owner), count in zip(other, other_bought, strict=True):
+        expected_buyer[workspace.pk] = CreditAccount.objects.get(workspace=workspace).balance == other_funding - PRICE * count
     earnings = {
         row["partner"]: row["total"]
         for row in LeadPurchaseItem.objects.filter(is_sale=True, partner__isnull=False)
@@ -472,7 +567,11 @@ def main() -> None:
     parser.add_argument("--pgbench-seconds", type=int, default=10)
     parser.add_argument("--pgbench-clients", type=int, default=8)
     parser.add_argument("--pgbench-jobs", type=int, default=2)
+    parser.add_argument(
+        "--http-gets-per-thread", type=int, default=300, help="the one-row GET the HTTP purchases are compared with"
+    )
     args = parser.parse_args()
+    equivalent_total = args.threads * args.purchases_per_thread
     service_total = args.threads * args.purchases_per_thread
     http_total = args.threads * args.http_purchases_per_thread
     # Every buyer can pay for all of its purchases twice over: no purchase may fail for lack of credits.
@@ -481,6 +580,7 @@ def main() -> None:
 
     from django.conf import settings
 
+    loadavg_before = os.getloadavg()
     results: dict = {}
     gunicorn = None
     # DEBUG off as production (and the gunicorn below) runs: no per-query logging into connection.queries.
@@ -499,7 +599,7 @@ def main() -> None:
 
             log(
                 f"Setting up {args.threads} buyers ({funding} credits each), {args.partners} partners, "
-                f"{service_total + http_total + args.single_thread_purchases + 1} listings"
+                f"{service_total + http_total + args.single_thread_purchases + 1 + equivalent_total} listings"
             )
             started = time.perf_counter()
             buyers = make_buyers(args.threads, funding=funding)
@@ -508,6 +608,13 @@ def main() -> None:
             http_ids = make_listings(http_total, partners=partners, label="http")
             single_ids = make_listings(args.single_thread_purchases + 1, partners=partners, label="single")
             keys = [api_key_create(workspace=workspace, name="bench", created_by=owner)[1] for workspace, owner in buyers]
+            # The equivalent pgbench transaction's own buyers and listings (client c: buyer c, a contiguous block).
+            equivalent_buyers = make_buyers(
+                args.threads, funding=(PRICE * args.purchases_per_thread * 2).quantize(Decimal("0.01")), label="pgbench"
+            )
+            equivalent_ids = make_listings(equivalent_total, partners=partners, label="pgbench")
+            if equivalent_ids != list(range(equivalent_ids[0], equivalent_ids[0] + equivalent_total)):
+                raise RuntimeError("the pgbench listings' ids are not contiguous")
             log(f"  set-up took {time.perf_counter() - started:.1f} s")
             connections.close_all()
 
@@ -515,6 +622,7 @@ def main() -> None:
             log(f"(a0) service, one thread: {args.single_thread_purchases} one-lead purchases")
             results["service_single_thread"] = run_service("single", buyers[:1], [single_ids[1:]])
             results["service_single_thread"]["queries_per_purchase"] = count_queries(buyers[0], single_ids[0])
+            sent = results["service_single_thread"]["queries_per_purchase"].pop("_sent")
             log(
                 f"    {results['service_single_thread']['purchases_per_second']} purchases/s, "
                 f"p50 {results['service_single_thread']['latency_ms']['p50']} ms, "
@@ -546,7 +654,23 @@ def main() -> None:
             }
             gunicorn, base = start_gunicorn(workers=args.gunicorn_workers, env=env, log_file=gunicorn_log)
             http_slices = [http_ids[i :: args.threads] for i in range(args.threads)]
-            results["http"] = run_http(base, keys, http_slices)
+            path = "/api/v1/marketplace/purchases"
+            purchases_work = [
+                [("POST", path, {"lead_ids": [listing_id], "payment": "credits"}) for listing_id in ids] for ids in http_slices
+            ]
+            results["http"] = run_http(base, keys, purchases_work, expected=201)
+            log(
+                f"    {results['http']['purchases_per_second']} purchases/s, p50 {results['http']['latency_ms']['p50']} ms; "
+                f"(b2) GET /api/v1/credits: {args.threads} client threads x {args.http_gets_per_thread}"
+            )
+            get_work = [[("GET", "/api/v1/credits", None)] * args.http_gets_per_thread] * args.threads
+            gets = run_http(base, keys, get_work, expected=200)
+            results["http_get"] = {
+                "path": "/api/v1/credits",
+                "reads": "the workspace's credit account (one row), after the same middleware, API-key authentication and "
+                "rate limiting as the purchases",
+                **{key.replace("purchases", "requests"): value for key, value in gets.items() if not key.startswith("_")},
+            }
             stop_gunicorn(gunicorn)
             gunicorn = None
             results["http"].update(
@@ -567,9 +691,30 @@ def main() -> None:
             pgbench_prepare(scratch)
             log(f"    running pgbench -c {args.pgbench_clients} -j {args.pgbench_jobs} -T {args.pgbench_seconds} -n")
             results["pgbench"] = run_pgbench(
-                scratch, clients=args.pgbench_clients, jobs=args.pgbench_jobs, seconds=args.pgbench_seconds
+                scratch, script=PGBENCH_SCRIPT, clients=args.pgbench_clients, jobs=args.pgbench_jobs, seconds=args.pgbench_seconds
             )
             results["pgbench"]["check"] = pgbench_check(scratch, transactions=results["pgbench"]["transactions"])
+
+            # (d) pgbench replaying exactly what one service purchase sent, each client its own buyer and listings.
+            log(f"(d) pgbench, equivalent transaction: -c {args.threads} -j {args.pgbench_jobs} -t {args.purchases_per_thread}")
+            script = equivalent_script(
+                sent, buyers=equivalent_buyers, first_listing=equivalent_ids[0], per_client=args.purchases_per_thread
+            )
+            results["pgbench_equivalent"] = run_pgbench(
+                scratch,
+                script=script,
+                clients=args.threads,
+                jobs=args.pgbench_jobs,
+                transactions_per_client=args.purchases_per_thread,
+                define={"k": 0},
+            )
+            results["pgbench_equivalent"]["check"] = equivalent_check(
+                buyers=equivalent_buyers, transactions_per_client=args.purchases_per_thread
+            )
+            log(
+                f"    {results['pgbench_equivalent']['tps']} TPS, p50 {results['pgbench_equivalent']['latency_ms']['p50']} ms, "
+                f"every transaction bought: {results['pgbench_equivalent']['check']['every_transaction_bought']}"
+            )
             log(
                 f"    {results['pgbench']['tps']} TPS, p50 {results['pgbench']['latency_ms']['p50']} ms, "
                 f"p95 {results['pgbench']['latency_ms']['p95']} ms"
@@ -587,7 +732,14 @@ def main() -> None:
                 )
             }
             bought[buyers[0][0].pk] += results["service_single_thread"].pop("_succeeded_by_thread")[0] + 1
-            results["check"] = check_marketplace(buyers=buyers, partners=partners, funding=funding, bought_by_buyer=bought)
+            results["check"] = check_marketplace(
+                buyers=buyers,
+                partners=partners,
+                funding=funding,
+                bought_by_buyer=bought,
+                other_buyers=(equivalent_buyers, (PRICE * args.purchases_per_thread * 2).quantize(Decimal("0.01"))),
+                other_bought=results["pgbench_equivalent"]["check"]["purchases_by_client"],
+            )
             log(f"    {'ok' if results['check']['ok'] else 'PROBLEMS FOUND'}")
         except BaseException:
             gunicorn_log.seek(0)
@@ -599,12 +751,30 @@ def main() -> None:
                 stop_gunicorn(gunicorn)
 
     pgbench_tps = results["pgbench"]["tps"]
+    equivalent_tps = results["pgbench_equivalent"]["tps"]
     service_tps = results["service"]["purchases_per_second"]
     http_tps = results["http"]["purchases_per_second"]
+    get_rps = results["http_get"]["requests_per_second"]
+
+    def ratio(numerator, denominator):
+        return round(numerator / denominator, 3) if numerator and denominator else None
+
     print(
         json.dumps(
             {
-                "benchmark": "one-lead credit purchases under concurrency, against a hand-written pgbench transaction",
+                "benchmark": "one-lead credit purchases under concurrency, against pgbench replaying the same statements "
+                "and an authenticated one-row GET",
+                # Service purchases/s over the same run's pgbench TPS of the statements one purchase sends (d): what
+                # Python and Django add. HTTP purchases/s over the same gunicorn's one-row GET requests/s.
+                "service_ratio": ratio(service_tps, equivalent_tps),
+                "http_ratio": ratio(http_tps, get_rps),
+                "service_purchases_per_second": service_tps,
+                "pgbench_equivalent_tps": equivalent_tps,
+                "http_purchases_per_second": http_tps,
+                "http_get_requests_per_second": get_rps,
+                "pgbench_simple_tps": pgbench_tps,
+                "queries_per_purchase": results["service_single_thread"]["queries_per_purchase"]["total"],
+                "run": run_context(loadavg_before),
                 "threads": args.threads,
                 "price_per_lead": str(PRICE),
                 "partners": args.partners,
@@ -618,7 +788,9 @@ def main() -> None:
                 "service_single_thread": results["service_single_thread"],
                 "service": results["service"],
                 "http": results["http"],
+                "http_get": results["http_get"],
                 "pgbench": results["pgbench"],
+                "pgbench_equivalent": results["pgbench_equivalent"],
                 "ratios": {
                     "service_tps_over_pgbench_tps": round(service_tps / pgbench_tps, 3) if service_tps and pgbench_tps else None,
                     "http_tps_over_pgbench_tps": round(http_tps / pgbench_tps, 3) if http_tps and pgbench_tps else None,
@@ -631,6 +803,9 @@ def main() -> None:
                     and not results["service"]["failed_purchases"]
                     and not results["http"]["failed_purchases"]
                     and not results["service_single_thread"]["failed_purchases"]
+                    and not results["http_get"]["failed_requests"]
+                    and results["pgbench_equivalent"]["check"]["every_transaction_bought"]
+                    and not results["pgbench_equivalent"]["failed_transactions"]
                 ),
             }
         )
