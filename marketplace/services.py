@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from accounts.models import User, Workspace
 from credits import stripe_gateway
@@ -95,9 +96,14 @@ def _clean_ids(lead_ids) -> list[int]:
 
 
 # The rules of a purchase run in the database (marketplace's migration 0005): these send them one call each.
-_LISTINGS_LOCK = "SELECT * FROM marketplace_listings_lock(%s, %s::bigint[])"
-_DELIVER = "SELECT * FROM marketplace_deliver(%s, %s::bigint[], %s, %s, %s)"
-_PURCHASE_WITH_CREDITS = "SELECT * FROM marketplace_purchase_credits(%s, %s::bigint[], %s, %s, %s, %s)"
+_LISTINGS_LOCK = "SELECT * FROM marketplace_listings_lock(%s, %s)"
+_DELIVER = "SELECT * FROM marketplace_deliver(%s, %s, %s, %s, %s)"
+_PURCHASE_WITH_CREDITS = "SELECT * FROM marketplace_purchase_credits(%s, %s, %s, %s, %s, %s)"
+
+
+def _id_array(ids) -> list[Int8]:
+    """Ids as the bigint[] the functions take (psycopg would pick int2[] or int4[] by their size)."""
+    return [Int8(pk) for pk in ids]
 
 
 def _refuse(outcome: str, ids: list[int]) -> None:
@@ -119,7 +125,7 @@ def _refuse(outcome: str, ids: list[int]) -> None:
 def _lock_listings(*, workspace: Workspace, ids: list[int]) -> list[Listing]:
     """Lock the requested listings (id order, never waiting) and check every one can be bought now."""
     with connection.cursor() as cursor:
-        cursor.execute(_LISTINGS_LOCK, [workspace.pk, ids])
+        cursor.execute(_LISTINGS_LOCK, [workspace.pk, _id_array(ids)])
         outcome, locked = cursor.fetchone()
     _refuse(outcome, locked)
     return list(Listing.objects.filter(pk__in=locked).select_related("partner").order_by("pk"))
@@ -139,7 +145,13 @@ def _deliver(*, purchase: LeadPurchase, listings: list[Listing]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             _DELIVER,
-            [purchase.pk, [listing.pk for listing in listings], LEAD_ACQUIRED_PREFIX, settings.JOB_MAX_ATTEMPTS, MAX_CREDITS],
+            [
+                purchase.pk,
+                _id_array(listing.pk for listing in listings),
+                LEAD_ACQUIRED_PREFIX,
+                settings.JOB_MAX_ATTEMPTS,
+                MAX_CREDITS,
+            ],
         )
         _lead_ids, job_id = cursor.fetchone()
     purchase.status = LeadPurchase.Status.COMPLETE
@@ -205,7 +217,7 @@ def _purchase_with_credits(*, workspace: Workspace, ids: list[int], created_by: 
         with connection.cursor() as cursor:
             cursor.execute(
                 _PURCHASE_WITH_CREDITS,
-                [workspace.pk, ids, actor_id, LEAD_ACQUIRED_PREFIX, settings.JOB_MAX_ATTEMPTS, MAX_CREDITS],
+                [workspace.pk, _id_array(ids), actor_id, LEAD_ACQUIRED_PREFIX, settings.JOB_MAX_ATTEMPTS, MAX_CREDITS],
             )
             outcome, refused, purchase_id, created_at, total, account_id, balance, threshold, auto_reload, _leads, job_id = (
                 cursor.fetchone()
