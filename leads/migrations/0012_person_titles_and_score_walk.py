@@ -61,7 +61,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='person',
-            index=models.Index(fields=['-score', 'id'], name='person_score_idx'),
+            index=models.Index(fields=['-score', 'id'], include=('industry', 'state', 'city', 'company_size', 'seniority', 'title', 'has_email', 'has_phone', 'has_linkedin', 'email_verified'), name='person_score_idx'),
         ),
         migrations.AddIndex(
             model_name='persontitle',
