@@ -153,7 +153,10 @@ def lead_search_record(*, workspace: Workspace, filters: dict) -> None:
 
 
 def search_sample(*, filters: dict, limit: int = 10) -> list[Person]:
-    return list(people_matching(validated_filters(filters)).order_by("-score", "id")[:limit])
+    # The best few are found in person_score_idx alone, then only they are read from the table: walking the index
+    # with a visit to the table per person passed over took seconds for filters that the best scores rarely match.
+    best = people_matching(validated_filters(filters)).order_by("-score", "id").values("pk")[:limit]
+    return list(Person.objects.filter(pk__in=best).order_by("-score", "id"))
 
 
 @transaction.atomic

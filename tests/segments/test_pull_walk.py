@@ -96,3 +96,11 @@ def test_an_erased_person_is_never_pulled(tenant, ranked):
     run = segment_pull(workspace=tenant.workspace, segment_id=segment.pk, limit=2)
     assert run.pulled == 2
     assert not Lead.objects.filter(workspace=tenant.workspace, email=best.email).exists()
+
+
+def test_the_lead_search_sample_is_the_best_few_matches_best_first(ranked):
+    from segments.services import search_sample
+
+    make_person(score=99, industry="Retail")
+    sample = search_sample(filters={"industry": ["SaaS"]}, limit=5)
+    assert [person.pk for person in sample] == [person.pk for person in best_first(ranked)[:5]]
