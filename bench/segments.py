@@ -214,8 +214,8 @@ class _RolledBack(Exception):
 
 def walk_plans(*, workspace, segment_id, actor, limit: int) -> list[dict]:
     """EXPLAIN (ANALYZE, BUFFERS) of each batch of the walk a pull makes (segments.services._pull_candidates), in
-    a pull that is rolled back afterwards: the nodes, the rows the walk read and dropped, and whether anything
-    sorted the matches."""
+    a pull that is rolled back afterwards: the nodes, the rows the walk read and dropped, and how many rows were
+    sorted."""
     from django.db import connection, transaction
 
     from segments.services import segment_pull
@@ -232,7 +232,8 @@ def walk_plans(*, workspace, segment_id, actor, limit: int) -> list[dict]:
             plans.append(
                 {
                     "plan": " > ".join(chain),
-                    "sorts_matches": any(node["Node Type"] in ("Sort", "Incremental Sort") for node in nodes),
+                    # A walk sorts at most its own batch (the rows it read back from the table), never every match.
+                    "rows_sorted": max((node["Actual Rows"] for node in nodes if "Sort" in node["Node Type"]), default=0),
                     "rows_returned": explained["Plan"]["Actual Rows"],
                     "rows_removed_by_filter": sum(node.get("Rows Removed by Filter", 0) for node in nodes),
                     "shared_hit_blocks": explained["Plan"].get("Shared Hit Blocks"),
