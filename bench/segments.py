@@ -31,7 +31,7 @@ import sys
 import time
 from decimal import Decimal
 
-from scratch import log, original_database, percentile, scratch_database, server_connection
+from scratch import log, original_database, percentile, run_context, scratch_database, server_connection
 
 SCRATCH_DATABASE = "cursive_bench_segments"
 
@@ -208,6 +208,50 @@ def _pull_once(*, workspace, segment_id, actor, limit: int) -> dict:
     }
 
 
+class _RolledBack(Exception):
+    pass
+
+
+def walk_plans(*, workspace, segment_id, actor, limit: int) -> list[dict]:
+    """EXPLAIN (ANALYZE, BUFFERS) of each batch of the walk a pull makes (segments.services._pull_candidates), in
+    a pull that is rolled back afterwards: the nodes, the rows the walk read and dropped, and how many rows were
+    sorted."""
+    from django.db import connection, transaction
+
+    from segments.services import segment_pull
+
+    plans = []
+
+    def wrapper(execute, sql, params, many, context):
+        if 'AS "owned"' in sql and not sql.startswith("EXPLAIN"):
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params)
+                explained = _json(cursor.fetchone()[0])[0]
+            nodes = [node for _, node in _walk(explained["Plan"])]
+            chain = [node["Node Type"] + (f" on {node['Index Name']}" if "Index Name" in node else "") for node in nodes]
+            plans.append(
+                {
+                    "plan": " > ".join(chain),
+                    # A walk sorts at most its own batch (the rows it read back from the table), never every match.
+                    "rows_sorted": max((node["Actual Rows"] for node in nodes if "Sort" in node["Node Type"]), default=0),
+                    "rows_returned": explained["Plan"]["Actual Rows"],
+                    "rows_removed_by_filter": sum(node.get("Rows Removed by Filter", 0) for node in nodes),
+                    "shared_hit_blocks": explained["Plan"].get("Shared Hit Blocks"),
+                    "shared_read_blocks": explained["Plan"].get("Shared Read Blocks"),
+                    "execution_ms": round(explained["Execution Time"], 3),
+                }
+            )
+        return execute(sql, params, many, context)
+
+    try:
+        with connection.execute_wrapper(wrapper), transaction.atomic():
+            segment_pull(workspace=workspace, segment_id=segment_id, limit=limit, actor=actor)
+            raise _RolledBack
+    except _RolledBack:
+        pass
+    return plans
+
+
 def measure_pull(*, limit: int, fresh_workspaces: int, label: str) -> dict:
     from django.db.models import Sum
 
@@ -230,30 +274,58 @@ def measure_pull(*, limit: int, fresh_workspaces: int, label: str) -> dict:
     account = CreditAccount.objects.get(workspace=workspace)
     ledger = CreditTransaction.objects.filter(account=account).aggregate(total=Sum("amount"))["total"]
     first_seconds = [pull["seconds"] for pull in first_pulls]
+    # The walks of a first pull (a fresh workspace) and of one more pull where the best matches are owned.
+    fresh_owner = user_create(email=f"bench-pull-{label}-plan@bench.test", password="bench-password-correct-9")
+    fresh = workspace_create(name=f"Bench pull {label} plan", owner=fresh_owner)
+    credits_grant(workspace=fresh, amount=PULL_PRICE_FUNDING, reference=f"bench:pull-{label}-plan", reason="bench funding")
+    fresh_segment = segment_create(workspace=fresh, name=f"Bench {PULL_COMBO}", filters=filters, created_by=fresh_owner)
+    plans = {
+        "first_pull": walk_plans(workspace=fresh, segment_id=fresh_segment.pk, actor=fresh_owner, limit=limit),
+        "pull_with_owned": walk_plans(workspace=workspace, segment_id=segment.pk, actor=owner, limit=limit),
+    }
     return {
         "segment_filters": filters,
         "limit": limit,
         "first_pull_seconds": {
             "median": round(statistics.median(first_seconds), 3),
+            "p95": percentile(sorted(first_seconds), 0.95),
             "min": min(first_seconds),
             "max": max(first_seconds),
         },
         "first_pulls": first_pulls,
         "second_pull_same_workspace": second,
+        "walk_plans": plans,
         "balance_equals_ledger_sum": account.balance == ledger,
     }
 
 
 def table_sizes() -> dict:
+    """The index budget: leads_person (heap and total) and each of its indexes, and the distinct-titles table that
+    title searches read, in bytes and as PostgreSQL prints them."""
     from django.db import connection
 
+    def size(relation_bytes: int) -> dict:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_size_pretty(%s::bigint)", [relation_bytes])
+            return {"bytes": relation_bytes, "pretty": cursor.fetchone()[0]}
+
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_total_relation_size('leads_person'), pg_relation_size('leads_person')")
-        total, heap = cursor.fetchone()
+        cursor.execute(
+            """SELECT pg_total_relation_size('leads_person'), pg_relation_size('leads_person'),
+                      pg_indexes_size('leads_person'), pg_total_relation_size('leads_persontitle'),
+                      (SELECT count(*) FROM leads_persontitle)"""
+        )
+        total, heap, indexes_total, titles_total, titles = cursor.fetchone()
         cursor.execute("""SELECT indexrelid::regclass::text, pg_relation_size(indexrelid) FROM pg_index
                           WHERE indrelid = 'leads_person'::regclass ORDER BY 1""")
-        indexes = {name: round(size / 2**20, 1) for name, size in cursor.fetchall()}
-    return {"table_total_mb": round(total / 2**20, 1), "heap_mb": round(heap / 2**20, 1), "indexes_mb": indexes}
+        indexes = cursor.fetchall()
+    return {
+        "table_total": size(total),
+        "heap": size(heap),
+        "indexes_total": size(indexes_total),
+        "indexes": {name: size(index_bytes) for name, index_bytes in indexes},
+        "person_titles": {**size(titles_total), "rows": titles},
+    }
 
 
 def run_size(people: int, *, args) -> dict:
@@ -319,6 +391,7 @@ def main() -> None:
             ).fetchall()
         )
 
+    loadavg_before = os.getloadavg()
     sizes = [run_size(people, args=args) for people in args.people]
     slow = [
         {"people": size["people"], "combo": name, "p50_ms": combo["latency_ms"]["p50"], "plan": combo["explain"]["plan"]}
@@ -336,6 +409,7 @@ def main() -> None:
                 "postgres": server_version,
                 "postgres_settings": server_settings,
                 "cpu_count": os.cpu_count(),
+                "run": run_context(loadavg_before),
                 "sizes": sizes,
                 "slow_counts": slow,
             }

@@ -11,9 +11,10 @@ import json
 from collections.abc import Callable
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
-from .models import OutboxEvent
+from .models import OutboxEvent, new_event_id
 from .registry import Registry
 
 EVENT_TYPES = (
@@ -58,9 +59,25 @@ def emit_many(*, workspace, type: str, items: list[dict]) -> int:
         return 0
     if type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {type!r}; add it to cursive.events.EVENT_TYPES.")
-    OutboxEvent.objects.bulk_create([OutboxEvent(workspace=workspace, type=type, data=data) for data in items], batch_size=1000)
+    # One JSON document rather than bulk_create's arrays: quoting 1,000 payloads into a text[] literal (every
+    # quote escaped by a regular expression in Python) took ~200 ms of a 1,000-person segment pull.
+    rows = json.dumps([{"id": new_event_id(), "data": data} for data in items], cls=DjangoJSONEncoder)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _EMIT_MANY_SQL.format(table=OutboxEvent._meta.db_table),
+            {"workspace": workspace.pk, "type": type, "now": timezone.now(), "rows": rows},
+        )
     transaction.on_commit(_wake_consumers)
     return len(items)
+
+
+# In the items' order, so that event ids follow it as they did with bulk_create.
+_EMIT_MANY_SQL = """
+INSERT INTO {table} (public_id, workspace_id, type, data, created_at)
+SELECT item.row ->> 'id', %(workspace)s, %(type)s, item.row -> 'data', %(now)s
+FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS item(row, position)
+ORDER BY item.position
+"""
 
 
 def events_recorded() -> None:

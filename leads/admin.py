@@ -7,7 +7,7 @@ from cursive.admin_base import ReadOnlyAdmin
 from cursive.errors import ApplicationError
 
 from .duplicates import duplicate_pair_dismiss, duplicate_pair_merge
-from .models import Company, DuplicatePair, IdealCustomerProfile, Lead, Person, Suppression
+from .models import Company, DuplicatePair, IdealCustomerProfile, Lead, Person, PersonTitle, Suppression
 from .selectors import duplicate_cards
 
 
@@ -36,6 +36,15 @@ class PersonAdmin(admin.ModelAdmin):
     search_fields = ["email", "last_name", "company_name"]
     raw_id_fields = ["company"]
     readonly_fields = ["dedup_hash"]
+    show_full_result_count = False
+
+
+@admin.register(PersonTitle)
+class PersonTitleAdmin(ReadOnlyAdmin):
+    """The job titles of the lead database that title-words searches look up; PostgreSQL keeps the list."""
+
+    list_display = ["title"]
+    search_fields = ["title"]
     show_full_result_count = False
 
 

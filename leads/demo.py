@@ -30,7 +30,7 @@ import numpy as np
 from django.db import connection, transaction
 from psycopg.copy import QueuedLibpqWriter
 
-from leads.models import PERSON_DEDUP_UNIQUE, Company, CompanySize, Person, Seniority
+from leads.models import PERSON_DEDUP_UNIQUE, PERSON_TITLES_ON_INSERT, Company, CompanySize, Person, Seniority
 from leads.normalize import dedup_hash
 from leads.services import LEAD_FIELDS
 
@@ -715,6 +715,9 @@ def fill_lead_database(target: int, progress=lambda message: None) -> tuple[int,
                 for index in Person._meta.indexes:
                     editor.remove_index(Person, index)
                 editor.remove_constraint(Person, _dedup_unique())
+        # The trigger that keeps PersonTitle would hold every copied row in a transition table (gigabytes at 10M
+        # people): the loader adds the titles it writes itself, from the generator's short list of them.
+        cursor.execute(f"ALTER TABLE leads_person DISABLE TRIGGER {PERSON_TITLES_ON_INSERT}")
         psycopg_cursor = cursor.cursor
         writer = QueuedLibpqWriter(psycopg_cursor)  # formats the next chunk while the server stores this one
         with psycopg_cursor.copy(f"COPY leads_person ({columns}) FROM STDIN", writer=writer) as copy:
@@ -724,6 +727,11 @@ def fill_lead_database(target: int, progress=lambda message: None) -> tuple[int,
                 copy.write(people_rows(layout, chunk, lo, hi, company_pk, first_company, now))
                 progress(f"  people {base + hi:,}/{target:,} ({time.monotonic() - started:.1f} s)")
         progress(f"  people stored ({time.monotonic() - started:.1f} s)")
+        cursor.execute(
+            "INSERT INTO leads_persontitle (title) SELECT unnest(%s::text[]) ON CONFLICT (title) DO NOTHING",
+            [sorted(set(TITLE_VALUES.tolist()))],
+        )
+        cursor.execute(f"ALTER TABLE leads_person ENABLE TRIGGER {PERSON_TITLES_ON_INSERT}")
         if rebuild:
             progress("Recreating the search indexes and the dedup-hash constraint of leads_person")
             with connection.schema_editor(atomic=False) as editor:

@@ -158,6 +158,8 @@ LINKEDIN_KEY = Lower(
 )
 PERSON_FLAGS = ["has_email", "has_phone", "has_linkedin", "email_verified", "score"]
 PERSON_DEDUP_UNIQUE = "person_dedup_hash_unique"
+# The trigger that adds inserted people's titles to PersonTitle (migration 0012); the demo loader pauses it.
+PERSON_TITLES_ON_INSERT = "person_titles_on_insert"
 
 
 class Person(ContactFields):
@@ -176,10 +178,6 @@ class Person(ContactFields):
     score = models.PositiveSmallIntegerField(default=0)
     dedup_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
-    # Job-title words for "title contains all of these words" searches, kept by PostgreSQL itself.
-    title_search = models.GeneratedField(
-        expression=SearchVector("title", config="simple"), output_field=SearchVectorField(), db_persist=True
-    )
 
     class Meta:
         verbose_name_plural = "people"
@@ -197,8 +195,35 @@ class Person(ContactFields):
             models.Index(fields=["seniority", "industry", "company_size"], include=PERSON_FLAGS, name="person_sen_ind_size_idx"),
             models.Index(fields=["state", "city"], include=PERSON_FLAGS, name="person_state_city_idx"),
             models.Index(fields=["company_size", "seniority"], name="person_size_seniority_idx"),
-            models.Index(fields=["-score"], name="person_score_idx"),
-            GinIndex(fields=["title_search"], name="person_title_search_gin"),
+            # Job-title searches: the title words become the titles that have them (PersonTitle), then each of
+            # those titles is one range of this index, which carries every other filter of Lead Search so that
+            # the count is answered from the index alone (PostgreSQL 18 skips over the size, industry and state
+            # keys when a search does not name them).
+            models.Index(
+                fields=["title", "company_size", "industry", "state"],
+                include=["seniority", "city", *PERSON_FLAGS],
+                name="person_title_idx",
+            ),
+            # Pulls and samples take the best people first (score, then id): walking this index in order stops
+            # after the people a pull needs instead of sorting every match. It carries the filter columns so that
+            # the people a segment does not want are passed over in the index, without a visit to the table each
+            # (the best-scored people are mostly senior: a walk for "entry level" passes over millions first).
+            models.Index(
+                fields=["-score", "id"],
+                include=[
+                    "industry",
+                    "state",
+                    "city",
+                    "company_size",
+                    "seniority",
+                    "title",
+                    "has_email",
+                    "has_phone",
+                    "has_linkedin",
+                    "email_verified",
+                ],
+                name="person_score_idx",
+            ),
             # Enrichment's lookups by phone and by LinkedIn profile; partial, as most people lack one or both
             # (an email is found by the dedup-hash constraint's index, name + company through the company).
             models.Index(fields=["phone"], condition=~models.Q(phone=""), name="person_phone_idx"),
@@ -207,6 +232,26 @@ class Person(ContactFields):
 
     def __str__(self):
         return self.full_name
+
+
+class PersonTitle(models.Model):
+    """Every job title held by someone in the lead database, once, with its words indexed.
+
+    A title-words search looks its words up here (a few hundred titles, not millions of people) and then counts
+    the people holding the matching titles through person_title_idx. PostgreSQL keeps it: a trigger on
+    leads_person adds the titles of inserted and updated people (migration 0012). A title that nobody holds (any
+    more) is harmless: it matches no person."""
+
+    title = models.CharField(max_length=200, primary_key=True)
+    words = models.GeneratedField(
+        expression=SearchVector("title", config="simple"), output_field=SearchVectorField(), db_persist=True
+    )
+
+    class Meta:
+        indexes = [GinIndex(fields=["words"], name="person_title_words_gin")]
+
+    def __str__(self):
+        return self.title
 
 
 class IdealCustomerProfile(models.Model):

@@ -6,7 +6,7 @@ from django.contrib.postgres.search import SearchQuery
 from django.db.models import QuerySet
 from rest_framework import serializers
 
-from leads.models import CompanySize, Person, Seniority
+from leads.models import CompanySize, Person, PersonTitle, Seniority
 
 LIST_FIELDS = ("industry", "state", "city", "company_size", "seniority")
 # The names Lead Search and the segment editor give the filters, for messages about them.
@@ -101,5 +101,8 @@ def people_matching(filters: dict) -> QuerySet[Person]:
         # people without a scan of the people table.
         people = people.filter(company__domain__in=[domain.strip().lower() for domain in filters["company_domain"]])
     if filters.get("title", "").strip():
-        people = people.filter(title_search=SearchQuery(filters["title"], search_type="plain", config="simple"))
+        # The words are looked up among the distinct titles, then the people holding those titles are found by
+        # person_title_idx: at 10M people, matching the words against every person's title took 0.7 s.
+        words = SearchQuery(filters["title"], search_type="plain", config="simple")
+        people = people.filter(title__in=PersonTitle.objects.filter(words=words).values("title"))
     return people

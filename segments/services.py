@@ -25,6 +25,7 @@ from .signals import people_pulled
 
 logger = logging.getLogger("cursive.segments")
 MAX_PULL = 10_000
+PULL_WALK_MAX_BATCH = 20_000
 
 
 def _messages(detail) -> list[str]:
@@ -152,7 +153,10 @@ def lead_search_record(*, workspace: Workspace, filters: dict) -> None:
 
 
 def search_sample(*, filters: dict, limit: int = 10) -> list[Person]:
-    return list(people_matching(validated_filters(filters)).order_by("-score", "id")[:limit])
+    # The best few are found in person_score_idx alone, then only they are read from the table: walking the index
+    # with a visit to the table per person passed over took seconds for filters that the best scores rarely match.
+    best = people_matching(validated_filters(filters)).order_by("-score", "id").values("pk")[:limit]
+    return list(Person.objects.filter(pk__in=best).order_by("-score", "id"))
 
 
 @transaction.atomic
@@ -183,6 +187,48 @@ RETURNING id
 """
 
 
+def _pull_candidates(*, workspace: Workspace, matching, limit: int) -> tuple[list[int], int]:
+    """The ids of the best `limit` matching people that the workspace does not own and nobody erased, best first
+    (score, then id), and how many matching people the workspace owns rank before the last of them (all it owns
+    when fewer than `limit` are new).
+
+    The matching people are walked best first in batches through person_score_idx, each row telling whether the
+    workspace owns it, and the walk stops as soon as it has enough: a pull touches the people it takes and the
+    owned ones it skips, instead of every match (sorting 150,000 matches at 10M people took most of a second)."""
+    owned = Lead.objects.filter(workspace=workspace, dedup_hash=OuterRef("dedup_hash"))
+    erased = Suppression.objects.filter(workspace__isnull=True, email_hash=OuterRef("dedup_hash"))
+    best_first = matching.order_by("-score", "id")
+
+    def next_batch(after: Q, size: int) -> list[tuple[int, int, bool, bool]]:
+        # The batch is found in the index alone (it carries the filter columns); only its own rows are then read
+        # from the table, for the dedup hash that says whether the workspace owns them.
+        ids = best_first.filter(after).values("pk")[:size]
+        batch = Person.objects.filter(pk__in=ids).annotate(owned=Exists(owned), erased=Exists(erased))
+        return list(batch.order_by("-score", "id").values_list("id", "score", "owned", "erased"))
+
+    candidates: list[int] = []
+    skipped_owned = 0
+    after, size, batches_without_new = Q(), limit, 0
+    while True:
+        batch = next_batch(after, size)
+        found_before = len(candidates)
+        for person_id, _, is_owned, is_erased in batch:
+            if is_owned:
+                skipped_owned += 1
+            elif not is_erased:
+                candidates.append(person_id)
+                if len(candidates) == limit:
+                    return candidates, skipped_owned
+        if len(batch) < size:
+            return candidates, skipped_owned
+        last_id, last_score = batch[-1][0], batch[-1][1]
+        # score <= last is what the index can start from; the rest of the condition drops the rows already seen.
+        after = Q(score__lte=last_score) & (Q(score__lt=last_score) | Q(id__gt=last_id))
+        # A workspace that owns a long run of the segment's best people is walked past in fewer, larger batches.
+        batches_without_new = batches_without_new + 1 if len(candidates) == found_before else 0
+        size = min(size * 2, PULL_WALK_MAX_BATCH) if batches_without_new > 1 else limit - len(candidates)
+
+
 @transaction.atomic
 def segment_pull(
     *, workspace: Workspace, segment_id, limit, actor: User | None = None, mode: str = SegmentRun.Mode.PULL
@@ -197,17 +243,9 @@ def segment_pull(
             f"“{segment.name}” is {segment.get_status_display().lower()}; make it active to pull from it.",
             code="segment_not_active",
         )
-    matching = people_matching(validated_filters(segment.filters))
-    owned = Lead.objects.filter(workspace=workspace, dedup_hash=OuterRef("dedup_hash"))
-    erased = Suppression.objects.filter(workspace__isnull=True, email_hash=OuterRef("dedup_hash"))
-    candidates = list(
-        matching.filter(~Exists(owned), ~Exists(erased)).order_by("-score", "id").values_list("id", "score")[:limit]
+    candidates, skipped_owned = _pull_candidates(
+        workspace=workspace, matching=people_matching(validated_filters(segment.filters)), limit=limit
     )
-    owned_matching = matching.filter(dedup_hash__in=Lead.objects.filter(workspace=workspace).values("dedup_hash"))
-    if len(candidates) == limit:
-        last_id, last_score = candidates[-1]
-        owned_matching = owned_matching.filter(Q(score__gt=last_score) | Q(score=last_score, id__lt=last_id))
-    skipped_owned = owned_matching.count()
     # The run exists before its leads, which carry its reference (what a bounce refund gives back).
     run = SegmentRun.objects.create(segment=segment, mode=mode, requested=limit, skipped_owned=skipped_owned, actor=actor)
     if candidates:
@@ -219,7 +257,7 @@ def segment_pull(
                     "workspace": workspace.pk,
                     "actor": actor.pk if actor else None,
                     "now": timezone.now(),
-                    "ids": [person_id for person_id, _ in candidates],
+                    "ids": candidates,
                     "detail": f"segment “{segment.name}”"[:200],
                     "price": settings.SEGMENT_PULL_PRICE,
                     "reference": run.reference,
