@@ -56,12 +56,14 @@ def lead_list(request):
     }
     if request.htmx and request.GET.get("cursor"):
         return render(request, "leads/list.html#rows", context)
-    # Counting a huge filtered set costs more than the page: past the cap, say "10,000+".
-    context["matching_cap"] = MATCHING_CAP
-    context["matching"] = leads[: MATCHING_CAP + 1].count()
-    # The empty state tells "no leads match" from "no leads yet", on a live filter change too.
+    # The whole list's count is exact, from the tally the database keeps. Counting a huge filtered set costs more
+    # than the page: past the cap, say "10,000+".
     unfiltered = not meaningful_query(request.GET, drop=("cursor", "sort"))
-    context["total"] = context["matching"] if unfiltered else selectors.workspace_lead_count(workspace=request.workspace)
+    # The empty state tells "no leads match" from "no leads yet", on a live filter change too.
+    context["total"] = selectors.workspace_lead_count(workspace=request.workspace)
+    context["matching_cap"] = MATCHING_CAP
+    context["matching"] = context["total"] if unfiltered else leads[: MATCHING_CAP + 1].count()
+    context["matching_capped"] = not unfiltered and context["matching"] > MATCHING_CAP
     if request.htmx and request.htmx.target == "lead-results":
         return push_url(render(request, "leads/list.html#results", context), reverse("leads:list"), context["query"])
     context.update(
