@@ -99,7 +99,11 @@ def _after(ordering: tuple[str, ...], values: list) -> Q:
         op = "lt" if spec.startswith("-") else "gt"
         equal = {o.lstrip("-"): v for o, v in zip(ordering[:i], values[:i], strict=True)}
         clauses.append(Q(**equal, **{f"{field}__{op}": values[i]}))
-    return reduce(or_, clauses)
+    # The same bound on the first column alone, which PostgreSQL can start an index scan at: the OR of the
+    # clauses alone made it read (and discard) every row of the earlier pages, so a deep page cost more and more.
+    first = ordering[0]
+    start = Q(**{f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": values[0]})
+    return start & reduce(or_, clauses)
 
 
 def parse_page_size(raw, default: int = DEFAULT_PAGE_SIZE) -> int:
