@@ -61,6 +61,19 @@ def workspace_lead_count(*, workspace: Workspace) -> int:
     return LeadTally.objects.filter(workspace=workspace).values_list("leads", flat=True).first() or 0
 
 
+def workspace_leads_matching(*, workspace: Workspace, filters: LeadFilters, cap: int) -> tuple[int, bool]:
+    """How many of the workspace's leads match the filters, and whether counting stopped at the cap. Exact from the
+    tallies when nothing or only a tag narrows the list; otherwise counted no further than cap + 1 rows."""
+    narrowing = {name for name, value in vars(filters).items() if name != "sort" and value not in (None, "")}
+    if not narrowing:
+        return workspace_lead_count(workspace=workspace), False
+    if narrowing == {"tag"}:
+        tally = LeadTagTally.objects.filter(workspace=workspace, tag=filters.tag).values_list("leads", flat=True).first()
+        return tally or 0, False
+    counted = workspace_leads(workspace=workspace, filters=filters)[: cap + 1].count()
+    return counted, counted > cap
+
+
 def ideal_customer_profile(*, workspace: Workspace) -> IdealCustomerProfile | None:
     return IdealCustomerProfile.objects.filter(workspace=workspace).first()
 

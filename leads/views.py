@@ -56,14 +56,15 @@ def lead_list(request):
     }
     if request.htmx and request.GET.get("cursor"):
         return render(request, "leads/list.html#rows", context)
-    # The whole list's count is exact, from the tally the database keeps. Counting a huge filtered set costs more
-    # than the page: past the cap, say "10,000+".
-    unfiltered = not meaningful_query(request.GET, drop=("cursor", "sort"))
+    # Counting a huge filtered set costs more than the page: past the cap, say "10,000+".
+    context["matching_cap"] = MATCHING_CAP
+    context["matching"], context["matching_capped"] = (
+        (0, False)
+        if "non_field_errors" in errors
+        else selectors.workspace_leads_matching(workspace=request.workspace, filters=filters, cap=MATCHING_CAP)
+    )
     # The empty state tells "no leads match" from "no leads yet", on a live filter change too.
     context["total"] = selectors.workspace_lead_count(workspace=request.workspace)
-    context["matching_cap"] = MATCHING_CAP
-    context["matching"] = context["total"] if unfiltered else leads[: MATCHING_CAP + 1].count()
-    context["matching_capped"] = not unfiltered and context["matching"] > MATCHING_CAP
     if request.htmx and request.htmx.target == "lead-results":
         return push_url(render(request, "leads/list.html#results", context), reverse("leads:list"), context["query"])
     context.update(

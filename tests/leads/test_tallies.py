@@ -89,7 +89,7 @@ def test_deleting_a_workspace_leaves_no_tallies_behind(tenant):
 def test_my_leads_counts_exactly_from_the_tally_and_caps_a_filtered_count(client, tenant, monkeypatch):
     monkeypatch.setattr(views, "MATCHING_CAP", 3)
     for n in range(6):
-        make(tenant.workspace, f"c{n}@tally.example", industry="SaaS" if n < 5 else "Retail")
+        make(tenant.workspace, f"c{n}@tally.example", tags=["vip"] if n else [], industry="SaaS" if n < 5 else "Retail")
     client.force_login(tenant.user)
     everything = client.get("/leads/")
     assert everything.context["matching"] == 6
@@ -99,6 +99,11 @@ def test_my_leads_counts_exactly_from_the_tally_and_caps_a_filtered_count(client
     assert ">3+ leads</strong>" in filtered, "a filtered count stops at the cap, and says so"
     one = client.get("/leads/?industry=Retail")
     assert 'data-testid="matching">1 lead<' in one.content.decode()
+    tagged = client.get("/leads/?tag=vip&sort=-created").content.decode()
+    assert 'data-testid="matching">5 leads<' in tagged, "a tag alone: exact, from its tally"
+    assert ">3+ leads</strong>" in client.get("/leads/?tag=vip&industry=SaaS").content.decode()
+    nobody = client.get("/leads/?tag=nobody")
+    assert nobody.context["matching"] == 0 and "No leads match these filters" in nobody.content.decode()
 
 
 def test_my_leads_offers_the_workspace_tags_in_a_fixed_number_of_queries(client, tenant, django_assert_max_num_queries):
