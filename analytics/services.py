@@ -99,7 +99,6 @@ def analytics_rollup(*, days: int | None = 2) -> None:
         cursor.execute(_PIXEL_PAGES, {"since": datetime.combine(pixel_since, time.min, tzinfo=UTC)})
 
 
-@transaction.atomic
 def daily_leads_score_bands_refresh(*, workspace, days: int = PIXEL_HISTORY_DAYS) -> None:
     """Recount the score bands of the workspace's summary rows of the last `days` days (as far back as the
     Analytics page looks) from its leads: after a re-scoring of the whole workspace (a new ideal customer profile,
