@@ -54,6 +54,7 @@ PAGES = {
     "my_leads": "/leads/",
     "my_leads_filtered": "/leads/?source=database&status=new&score_min=40&sort=-created",
     "my_leads_tag": f"/leads/?tag={TAG}",
+    "my_leads_two_filters_tag": f"/leads/?source=database&status=new&tag={TAG}&sort=-score",
     "analytics_30": "/analytics/?period=30",
     "analytics_90": "/analytics/?period=90",
     "dashboard": "/",
