@@ -4,6 +4,7 @@ of counting every lead, so they must match the leads after every kind of write."
 import pytest
 from django.db import connection
 
+from cursive.consistency import run_checks
 from leads import views
 from leads.duplicates import leads_merge
 from leads.models import Lead, LeadTagTally, LeadTally
@@ -114,3 +115,20 @@ def test_my_leads_offers_the_workspace_tags_in_a_fixed_number_of_queries(client,
     assert all(f'<option value="tag-{n}"' in page for n in range(7))
     with django_assert_max_num_queries(12):
         client.get("/leads/")
+
+
+def tally_findings():
+    return [(check, finding) for check, finding in run_checks() if "tallies" in check]
+
+
+def test_check_consistency_finds_a_tally_that_drifted(tenant):
+    make(tenant.workspace, "a@tally.example", tags=["hot"])
+    make(tenant.workspace, "b@tally.example")
+    assert tally_findings() == []
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE leads_leadtally SET leads = 7 WHERE workspace_id = %s", [tenant.workspace.pk])
+        cursor.execute("DELETE FROM leads_leadtagtally WHERE workspace_id = %s", [tenant.workspace.pk])
+    assert tally_findings() == [
+        ("lead tallies match the leads", f"Workspace {tenant.workspace.pk} has 2 leads but its tally says 7."),
+        ("tag tallies match the leads", f"Workspace {tenant.workspace.pk} has 1 leads tagged #hot but its tally says 0."),
+    ]
