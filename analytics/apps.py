@@ -7,6 +7,12 @@ class AnalyticsConfig(AppConfig):
     def ready(self):
         from django_q.models import Schedule
 
+        from leads.signals import leads_rescored
+
+        from .services import leads_rescored_receiver
+
+        leads_rescored.connect(leads_rescored_receiver, dispatch_uid="analytics.leads_rescored")
+
         from cursive.schedules import Recurring, register
 
         register(

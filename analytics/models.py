@@ -28,14 +28,24 @@ class DailyCredits(models.Model):
         return f"{self.workspace_id} {self.day}"
 
 
+# The score bands of the Analytics page's quality chart, (lowest, highest) score.
+QUALITY_BUCKETS = [(0, 19), (20, 39), (40, 59), (60, 79), (80, 100)]
+
+
 class DailyLeads(models.Model):
-    """Leads a workspace acquired on one day from one source, and the credits that source cost."""
+    """Leads a workspace acquired on one day from one source, the credits that source cost, and how many of those
+    leads are in each score band (as scored at the last rollup, or the last re-scoring of the whole workspace)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     source = models.CharField(max_length=20)
     leads = models.PositiveIntegerField(default=0)
     credits = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0.00"))
+    score_0 = models.PositiveIntegerField(default=0, db_default=0, help_text="Leads scoring 0-19.")
+    score_20 = models.PositiveIntegerField(default=0, db_default=0, help_text="Leads scoring 20-39.")
+    score_40 = models.PositiveIntegerField(default=0, db_default=0, help_text="Leads scoring 40-59.")
+    score_60 = models.PositiveIntegerField(default=0, db_default=0, help_text="Leads scoring 60-79.")
+    score_80 = models.PositiveIntegerField(default=0, db_default=0, help_text="Leads scoring 80-100.")
 
     class Meta:
         verbose_name_plural = "daily leads"

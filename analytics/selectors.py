@@ -22,11 +22,10 @@ from segments.selectors import segment_performance
 from visitors.models import Event
 from visitors.selectors import pixel_visitor_figures, visitors_glance, workspace_pixel_ids
 
-from .models import PAGE_OF_URL, DailyCredits, DailyLeads, DailyPixelPages
+from .models import PAGE_OF_URL, QUALITY_BUCKETS, DailyCredits, DailyLeads, DailyPixelPages
 
 PERIODS = (7, 30, 90)
 ZERO = Decimal("0.00")
-QUALITY_BUCKETS = [(0, 19), (20, 39), (40, 59), (60, 79), (80, 100)]
 
 
 def _days(start: date, end: date) -> list[date]:
@@ -70,16 +69,17 @@ def _credits_today(workspace: Workspace) -> tuple[DailyCredits, list[DailyLeads]
     credits = DailyCredits(
         workspace=workspace, day=day, spent=totals["spent"], added=totals["added"], earned=totals["earned"], sales=sales
     )
+    bands = {f"score_{low}": Count("id", filter=Q(score__gte=low, score__lte=high)) for low, high in QUALITY_BUCKETS}
     leads = {
-        row["source"]: row["leads"]
+        row.pop("source"): row
         for row in Lead.objects.filter(workspace=workspace, created_at__gte=start)
         .values("source")
-        .annotate(leads=Count("id"))
+        .annotate(leads=Count("id"), **bands)
         .order_by()
     }
     costs = {source: totals[source] for source in ("marketplace", "database", "enrichment")}
     lead_rows = [
-        DailyLeads(workspace=workspace, day=day, source=source, leads=leads.get(source, 0), credits=costs.get(source, ZERO))
+        DailyLeads(workspace=workspace, day=day, source=source, credits=costs.get(source, ZERO), **leads.get(source, {}))
         for source in sorted(set(leads) | {source for source, cost in costs.items() if cost})
     ]
     return credits, lead_rows
@@ -118,10 +118,8 @@ def workspace_summary(*, workspace: Workspace, days: int = 30) -> dict:
         per_day[row.day] = per_day.get(row.day, 0) + row.leads
     for entry in by_source.values():
         entry["cost_per_lead"] = (entry["credits"] / entry["leads"]).quantize(Decimal("0.01")) if entry["leads"] else None
-    period_start = timezone.now() - timedelta(days=days)
-    quality = Lead.objects.filter(workspace=workspace, created_at__gte=period_start).aggregate(
-        **{f"q{low}": Count("id", filter=Q(score__gte=low, score__lte=high)) for low, high in QUALITY_BUCKETS}
-    )
+    # The score bands of the leads acquired in the period, from the same rows as the sources.
+    quality = {low: sum(getattr(row, f"score_{low}") for row in lead_rows) for low, _ in QUALITY_BUCKETS}
     segments = [
         {
             "id": s.pk,
@@ -141,7 +139,7 @@ def workspace_summary(*, workspace: Workspace, days: int = 30) -> dict:
         "credit_usage": usage,
         "lead_sources": sorted(by_source.values(), key=lambda entry: -entry["leads"]),
         "daily_acquisition": [{"day": day, "leads": count} for day, count in sorted(per_day.items())],
-        "quality": [{"bucket": f"{low}-{high}", "leads": quality[f"q{low}"]} for low, high in QUALITY_BUCKETS],
+        "quality": [{"bucket": f"{low}-{high}", "leads": quality[low]} for low, high in QUALITY_BUCKETS],
         "segments": segments,
         "pixel": pixel_performance(workspace=workspace, start=start),
     }
@@ -212,9 +210,12 @@ def week_glance(*, workspace: Workspace) -> dict:
         total=Sum("spent")
     )["total"]
     spent = (spent or ZERO) + _ledger_today(workspace)["spent"]
-    # A range on created_at itself, so the (workspace, created_at) index serves it.
-    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)
-    leads = Lead.objects.filter(workspace=workspace, created_at__gte=start).count()
+    # Past days from the rollup, today live: a range on created_at itself, so the (workspace, created_at) index
+    # serves it.
+    leads = DailyLeads.objects.filter(workspace=workspace, day__gte=today - timedelta(days=6), day__lt=today).aggregate(
+        total=Sum("leads", default=0)
+    )["total"]
+    leads += Lead.objects.filter(workspace=workspace, created_at__gte=_today_start()).count()
     return {"spent": spent, "leads": leads}
 
 

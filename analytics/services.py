@@ -13,7 +13,7 @@ from cursive.audit import audit_record
 from cursive.errors import PermissionDenied
 
 from . import jobs
-from .models import PAGE_OF_URL
+from .models import PAGE_OF_URL, QUALITY_BUCKETS
 
 _CREDITS = """
 INSERT INTO analytics_dailycredits (workspace_id, day, spent, added, earned, sales)
@@ -34,13 +34,27 @@ WHERE i.is_sale AND i.partner_id IS NOT NULL AND p.completed_at >= %(since)s
 GROUP BY 1, 2
 ON CONFLICT (workspace_id, day) DO UPDATE SET sales = EXCLUDED.sales
 """
-_LEADS = """
-INSERT INTO analytics_dailyleads (workspace_id, day, source, leads, credits)
-SELECT workspace_id, (created_at AT TIME ZONE 'UTC')::date, source, COUNT(*), 0
+# How many leads of a group fall in each score band, as the score_* columns.
+_BAND_COLUMNS = [f"score_{low}" for low, _ in QUALITY_BUCKETS]
+_BANDS = ", ".join(
+    f"COUNT(*) FILTER (WHERE score BETWEEN {low} AND {high}) AS {column}"
+    for (low, high), column in zip(QUALITY_BUCKETS, _BAND_COLUMNS, strict=True)
+)
+_LEADS = f"""
+INSERT INTO analytics_dailyleads (workspace_id, day, source, leads, credits, {", ".join(_BAND_COLUMNS)})
+SELECT workspace_id, (created_at AT TIME ZONE 'UTC')::date, source, COUNT(*), 0, {_BANDS}
 FROM leads_lead WHERE created_at >= %(since)s
 GROUP BY 1, 2, 3
-ON CONFLICT (workspace_id, day, source) DO UPDATE SET leads = EXCLUDED.leads
-"""
+ON CONFLICT (workspace_id, day, source) DO UPDATE SET leads = EXCLUDED.leads,
+    {", ".join(f"{column} = EXCLUDED.{column}" for column in _BAND_COLUMNS)}
+"""  # noqa: S608 (constant expressions, no input)
+# One workspace's score bands after its leads were re-scored, for the days the Analytics page shows.
+_SCORE_BANDS = f"""
+UPDATE analytics_dailyleads d SET ({", ".join(_BAND_COLUMNS)}) = ({", ".join(f"b.{column}" for column in _BAND_COLUMNS)})
+FROM (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, source, {_BANDS}
+      FROM leads_lead WHERE workspace_id = %(workspace)s AND created_at >= %(since)s GROUP BY 1, 2) b
+WHERE d.workspace_id = %(workspace)s AND d.day = b.day AND d.source = b.source
+"""  # noqa: S608 (constant expressions, no input)
 # What each source cost: marketplace purchases, segment pulls and enrichments are the ledger spends with those
 # references.
 _LEAD_CREDITS = """
@@ -83,6 +97,20 @@ def analytics_rollup(*, days: int | None = 2) -> None:
         # is enough; rows for days before it are final.
         pixel_since = max(since, (timezone.now() - timedelta(days=PIXEL_HISTORY_DAYS)).date())
         cursor.execute(_PIXEL_PAGES, {"since": datetime.combine(pixel_since, time.min, tzinfo=UTC)})
+
+
+def daily_leads_score_bands_refresh(*, workspace, days: int = PIXEL_HISTORY_DAYS) -> None:
+    """Recount the score bands of the workspace's summary rows of the last `days` days (as far back as the
+    Analytics page looks) from its leads: after a re-scoring of the whole workspace (a new ideal customer profile,
+    the nightly recency pass) the quality chart shows the new scores at once, not after the nightly rollup."""
+    since = datetime.combine((timezone.now() - timedelta(days=days)).date(), time.min, tzinfo=UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(_SCORE_BANDS, {"workspace": workspace.pk, "since": since})
+
+
+def leads_rescored_receiver(sender, *, workspace, **kwargs) -> None:
+    """leads.signals.leads_rescored, inside the re-scoring's transaction."""
+    daily_leads_score_bands_refresh(workspace=workspace)
 
 
 def analytics_rollup_recent() -> None:

@@ -1,6 +1,6 @@
 """Server time of the dashboard's heaviest pages for a big workspace, in a scratch database.
 
-    .venv/bin/python bench/pages.py [--leads 100000] [--other-leads 50000] [--days 365] [--requests 30]
+    .venv/bin/python bench/pages.py [--leads 100000] [--other-leads 50000] [--listings 100000] [--days 365] [--requests 30]
 
 Creates `cursive_bench_pages` on the project's database server (dropping a leftover one first), migrates it and
 builds one buyer workspace with:
@@ -14,8 +14,11 @@ builds one buyer workspace with:
     the ledger's sum, so `check_consistency` has no findings (it is run and reported);
 
 plus `--other-leads` leads in a second workspace, so that every query has to pick its workspace's rows out of a
-shared table. Then `analytics_rollup(days=None)` (timed, like the nightly job) and `analytics_rollup(days=2)`
-(the every-few-minutes one).
+shared table, and `--listings` marketplace listings (INSERT ... SELECT generate_series) from two partners and the
+house: 90% available, 10% withdrawn (never on sale again: kept by the table, skipped by the browse), listed over
+the last `--days` days, for the browse page (default and filtered), which the bench's buyer sees as any buyer
+does. Then `analytics_rollup(days=None)` (timed, like the nightly job) and `analytics_rollup(days=2)` (the
+every-few-minutes one).
 
 Server time is the wall time of one `django.test.Client().get()` in this process, logged in as the workspace's
 owner: the whole Django stack (WSGI handler, every middleware, the view, its queries against PostgreSQL over a
@@ -51,9 +54,13 @@ PAGES = {
     "my_leads": "/leads/",
     "my_leads_filtered": "/leads/?source=database&status=new&score_min=40&sort=-created",
     "my_leads_tag": f"/leads/?tag={TAG}",
+    "my_leads_two_filters_tag": f"/leads/?source=database&status=new&tag={TAG}&sort=-score",
     "analytics_30": "/analytics/?period=30",
     "analytics_90": "/analytics/?period=90",
     "dashboard": "/",
+    "market_browse": "/marketplace/",
+    "market_browse_filtered": "/marketplace/?industry=SaaS&state=CA&quality_min=60",
+    "market_browse_price": "/marketplace/?industry=Fintech&has_phone=true&sort=price",
 }
 
 # One INSERT for all the leads of a workspace. i runs 1..n; the spreads come from cheap integer hashes of i.
@@ -94,6 +101,32 @@ SELECT %(workspace)s,
 FROM (SELECT i, now() - ((i::bigint * 7919) %% (%(days)s * 86400)) * interval '1 second' AS ts
       FROM generate_series(1, %(n)s) AS i) AS g
 """
+# One INSERT for all the listings; i runs 1..n. Partners take turns with the house (no partner) by i % 3.
+_LISTINGS = """
+INSERT INTO marketplace_listing (
+    first_name, last_name, email, phone, title, seniority, company_name, company_domain, company_size, industry, city,
+    state, zip, country, linkedin_url, partner_id, revenue_share_percent, price, quality, status, has_phone,
+    has_linkedin, email_verified, dedup_hash, reserved_by_id, reserved_until, buyer_id, sold_at, listed_at)
+SELECT (ARRAY['Ava','Liam','Noah','Emma','Mia','Lucas','Zoe','Omar','Priya','Chen','Sofia','Mateo'])[1 + i %% 12],
+       (ARRAY['Smith','Garcia','Nguyen','Patel','Kim','Okafor','Rossi','Larsen','Cohen','Silva'])[1 + (i / 12) %% 10],
+       'listing' || i || '@firm' || (i %% 7919) || '.example',
+       CASE WHEN i %% 3 = 0 THEN '+1212555' || lpad((i %% 10000)::text, 4, '0') ELSE '' END,
+       (ARRAY['VP of Sales','Head of Growth','CTO','Sales Manager','Account Executive','CFO','RevOps Lead',
+              'Marketing Director'])[1 + (i / 7) %% 8],
+       (ARRAY['vp','director','c_level','manager','senior','c_level','senior','director'])[1 + (i / 7) %% 8],
+       'Firm ' || (i %% 7919), 'firm' || (i %% 7919) || '.example',
+       (ARRAY['1-10','11-50','51-200','201-500','501-1000','1001-5000','5001+'])[1 + (i * 5) %% 7],
+       (ARRAY['SaaS','Fintech','Healthcare','Logistics','Retail','Manufacturing','Education','Media'])[1 + (i * 3) %% 8],
+       (ARRAY['San Francisco','New York','Austin','Chicago','Boston','Denver','Miami','Seattle'])[1 + i %% 8],
+       (ARRAY['CA','NY','TX','IL','MA','CO','FL','WA'])[1 + i %% 8], '', 'US',
+       CASE WHEN i %% 4 = 0 THEN 'https://www.linkedin.com/in/listing-' || i ELSE '' END,
+       (ARRAY[%(partner_a)s, %(partner_b)s, NULL])[1 + i %% 3], 70, 2 + (i * 7) %% 19, (i * 37) %% 101,
+       status, i %% 3 = 0, i %% 4 = 0, (i * 13) %% 10 < 4,
+       encode(sha256(('bench-listing-' || i)::bytea), 'hex'), NULL, NULL, NULL, NULL, ts
+FROM (SELECT i, now() - ((i::bigint * 6007) %% (%(days)s * 86400)) * interval '1 second' AS ts,
+             CASE WHEN (i * 29) %% 100 < 90 THEN 'available' ELSE 'withdrawn' END AS status
+      FROM generate_series(1, %(n)s) AS i) AS g
+"""
 _SOURCE_DETAIL = """
 UPDATE leads_lead SET source_detail = CASE source
     WHEN 'database' THEN 'segment “Bench ICP”' WHEN 'marketplace' THEN 'purchase LP-' || (id %% 500)
@@ -112,10 +145,11 @@ FROM (SELECT 5 + (n * 7) %% 21 AS p,
 """
 # A 2,500-credit package every 30 days, the first one an hour before the first pull.
 _CREDIT_PURCHASES = """
-INSERT INTO credits_creditpurchase (workspace_id, package_id, credits, price_cents, status, checkout_session_id,
-    checkout_url, payment_intent_id, refunded_cents, created_by_id, created_at, completed_at, closed_at)
-SELECT %(workspace)s, %(package)s, 2500, 99900, 'complete', 'cs_bench_' || k, '', 'pi_bench_' || k, 0, %(actor)s,
-       ts - interval '2 minutes', ts, ts
+INSERT INTO credits_creditpurchase (workspace_id, package_id, credits, price_cents, status, origin, checkout_session_id,
+    checkout_url, payment_intent_id, paid_cents, refunded_cents, needs_review, review_note, created_by_id, created_at,
+    completed_at, closed_at)
+SELECT %(workspace)s, %(package)s, 2500, 99900, 'complete', 'checkout', 'cs_bench_' || k, '', 'pi_bench_' || k, 99900, 0,
+       false, '', %(actor)s, ts - interval '2 minutes', ts, ts
 FROM (SELECT k, now() - %(days)s * interval '1 day' + k * 30 * interval '1 day' AS ts
       FROM generate_series(0, (%(days)s - 1) / 30) AS k) AS g
 """
@@ -154,6 +188,7 @@ def build(args) -> dict:
     from django.conf import settings
     from django.db import connection, transaction
 
+    from accounts.models import Workspace
     from accounts.services import user_create, workspace_create
     from credits.models import CreditAccount, CreditPackage
     from leads.services import ideal_customer_profile_update, leads_rescore
@@ -164,6 +199,9 @@ def build(args) -> dict:
     workspace = workspace_create(name="Bench Pages Co", owner=owner)
     other_owner = user_create(email="other@bench-pages.test", password=PASSWORD, full_name="Other Owner")
     other = workspace_create(name="Other Tenant", owner=other_owner)
+    partners = [
+        workspace_create(name=f"Bench Partner {letter}", owner=other_owner, kind=Workspace.Kind.PARTNER) for letter in "AB"
+    ]
     segment = segment_create(workspace=workspace, name="Bench ICP", filters={}, created_by=owner)
     package = CreditPackage.objects.filter(active=True).order_by("-credits").first()
     account = CreditAccount.objects.create(workspace=workspace)
@@ -175,6 +213,19 @@ def build(args) -> dict:
         )
         if args.other_leads:
             insert_leads(cursor, workspace_id=other.pk, count=args.other_leads, days=args.days)
+        if args.listings:
+            log(f"Inserting {args.listings:,} marketplace listings")
+            _, setup["insert_listings_seconds"] = timed(
+                "listings",
+                cursor.execute,
+                _LISTINGS,
+                {
+                    "n": args.listings,
+                    "days": args.days,
+                    "partner_a": partners[0].pk,
+                    "partner_b": partners[1].pk,
+                },
+            )
         log(f"Writing {args.days} days of ledger history")
         started = time.perf_counter()
         cursor.execute(
@@ -217,6 +268,7 @@ def build(args) -> dict:
             "segments_segmentrun",
             "credits_creditaccount",
             "segments_segment",
+            "marketplace_listing",
         ):
             cursor.execute(f"VACUUM ANALYZE {table}")
         cursor.execute(
@@ -241,6 +293,10 @@ def build(args) -> dict:
         balance = cursor.fetchone()[0]
         cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('leads_lead'))")
         table_size = cursor.fetchone()[0]
+        cursor.execute("SELECT status, count(*) FROM marketplace_listing GROUP BY 1 ORDER BY 2 DESC")
+        listings_by_status = dict(cursor.fetchall())
+        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('marketplace_listing'))")
+        listings_size = cursor.fetchone()[0]
     setup.update(
         {
             "workspace_leads": leads,
@@ -250,6 +306,8 @@ def build(args) -> dict:
             "lead_scores": {"min": score_min, "median": score_median, "max": score_max},
             "leads_created_between": [first.isoformat(), last.isoformat()],
             "leads_table_size": table_size,
+            "listings_by_status": listings_by_status,
+            "listings_table_size": listings_size,
             "balance": str(balance),
         }
     )
@@ -304,6 +362,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--other-leads", type=int, default=50_000)
+    parser.add_argument("--listings", type=int, default=100_000, help="marketplace listings (all workspaces)")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--requests", type=int, default=30, help="measured requests per page")
     parser.add_argument("--warmup", type=int, default=3, help="warm-up requests per page")
@@ -342,6 +401,8 @@ def main() -> None:
             setup["check_consistency_findings"] = [f"[{check}] {finding}" for check, finding in findings]
             log(f"check_consistency: {len(findings)} finding(s)")
 
+            # django-axes records log-ins by client address, which force_login has none of; throttling is not measured.
+            settings.AXES_ENABLED = False
             client = Client()
             client.force_login(built["owner"])
             timings = measure(client, warmup=args.warmup, rounds=args.requests)
@@ -369,7 +430,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "benchmark": "server time of My Leads, Analytics and the Dashboard for a big workspace",
+                "benchmark": "server time of My Leads, Analytics, the Dashboard and the marketplace browse for a big workspace",
                 "server_time": "wall time of django.test.Client().get() in-process: middleware + view + SQL + templates; "
                 "no HTTP, network or browser rendering",
                 "debug": settings.DEBUG,

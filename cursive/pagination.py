@@ -17,7 +17,8 @@ from operator import or_
 from uuid import UUID
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
 from cursive.errors import ValidationFailed
 
@@ -93,13 +94,22 @@ def decode_cursor(cursor: str, *, model, ordering: tuple[str, ...]) -> list:
 
 
 def _after(ordering: tuple[str, ...], values: list) -> Q:
+    fields = [spec.lstrip("-") for spec in ordering]
+    directions = {spec.startswith("-") for spec in ordering}
+    if len(directions) == 1:
+        # One direction: a row comparison, (score, id) < (40, 1234), which PostgreSQL starts and ends an index
+        # scan at, so a next page reads its own rows only, however deep it is.
+        row = Tuple(*(F(field) for field in fields))
+        return Q((TupleLessThan if directions == {True} else TupleGreaterThan)(row, tuple(values)))
     clauses = []
     for i, spec in enumerate(ordering):
-        field = spec.lstrip("-")
         op = "lt" if spec.startswith("-") else "gt"
-        equal = {o.lstrip("-"): v for o, v in zip(ordering[:i], values[:i], strict=True)}
-        clauses.append(Q(**equal, **{f"{field}__{op}": values[i]}))
-    return reduce(or_, clauses)
+        equal = dict(zip(fields[:i], values[:i], strict=True))
+        clauses.append(Q(**equal, **{f"{fields[i]}__{op}": values[i]}))
+    # Mixed directions: the same bound on the first column alone too, which an index scan can start at.
+    first = ordering[0]
+    start = Q(**{f"{fields[0]}__{'lte' if first.startswith('-') else 'gte'}": values[0]})
+    return start & reduce(or_, clauses)
 
 
 def parse_page_size(raw, default: int = DEFAULT_PAGE_SIZE) -> int:

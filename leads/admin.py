@@ -7,7 +7,7 @@ from cursive.admin_base import ReadOnlyAdmin
 from cursive.errors import ApplicationError
 
 from .duplicates import duplicate_pair_dismiss, duplicate_pair_merge
-from .models import Company, DuplicatePair, IdealCustomerProfile, Lead, Person, PersonTitle, Suppression
+from .models import Company, DuplicatePair, IdealCustomerProfile, Lead, LeadTagTally, LeadTally, Person, PersonTitle, Suppression
 from .selectors import duplicate_cards
 
 
@@ -166,3 +166,17 @@ class DuplicatePairAdmin(admin.ModelAdmin):
 
 def _changelist_url() -> str:
     return reverse("admin:leads_duplicatepair_changelist")
+
+
+@admin.register(LeadTally)
+class LeadTallyAdmin(ReadOnlyAdmin):
+    list_display = ["workspace", "leads"]
+    search_fields = ["workspace__name"]
+    list_select_related = ["workspace"]
+
+
+@admin.register(LeadTagTally)
+class LeadTagTallyAdmin(ReadOnlyAdmin):
+    list_display = ["workspace", "tag", "leads"]
+    search_fields = ["tag", "workspace__name"]
+    list_select_related = ["workspace"]

@@ -112,12 +112,50 @@ class Lead(ContactFields):
             # My Leads: newest first and best first, always within one workspace.
             models.Index(fields=["workspace", "-created_at", "-id"], name="lead_ws_recent_idx"),
             models.Index(fields=["workspace", "-score", "-id"], name="lead_ws_score_idx"),
-            models.Index(fields=["workspace", "source", "status"], name="lead_ws_source_status_idx"),
+            # My Leads filtered: source and status narrow the range (either alone through a skip scan), the score
+            # is a range in it and, with both given, its order; the counts (stopped at 10,001) read the other
+            # filters from the index itself, so they never visit the table.
+            models.Index(
+                fields=["workspace", "source", "status", "-score", "-id"],
+                include=["created_at", "industry", "tags"],
+                name="lead_ws_filters_idx",
+            ),
             GinIndex(fields=["tags"], name="lead_tags_gin"),
         ]
 
     def __str__(self):
         return self.full_name or self.email or self.phone
+
+
+class LeadTally(models.Model):
+    """How many leads a workspace has, kept by PostgreSQL triggers on leads_lead (migration
+    0012_workspace_lead_tallies) in the transaction that adds, deletes or moves the leads: the dashboard and My
+    Leads show it without counting a million rows, whichever code path (ORM, raw SQL, COPY) wrote them."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    leads = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.workspace_id}: {self.leads} leads"
+
+
+class LeadTagTally(models.Model):
+    """How many of a workspace's leads carry a tag, kept by the same triggers: My Leads' tag filter lists the
+    workspace's tags from here instead of unnesting the tags of every lead. A tag no lead carries any more
+    keeps its row at 0."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    tag = models.CharField(max_length=50)
+    leads = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Also the index of My Leads' tag list: one workspace's tags in order.
+            models.UniqueConstraint(fields=["workspace", "tag"], name="lead_tag_tally_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.workspace_id} #{self.tag}: {self.leads} leads"
 
 
 class Company(models.Model):

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from accounts.models import Workspace
 from cursive.errors import NotFound
 
-from .models import DuplicatePair, IdealCustomerProfile, Lead, Suppression
+from .models import DuplicatePair, IdealCustomerProfile, Lead, LeadTagTally, LeadTally, Suppression
 from .normalize import normalize_email, suppression_hash
 
 SORTS = {"-score": ("-score", "-id"), "-created": ("-created_at", "-id")}
@@ -58,7 +57,21 @@ def lead_get(*, workspace: Workspace, lead_id) -> Lead:
 
 
 def workspace_lead_count(*, workspace: Workspace) -> int:
-    return Lead.objects.filter(workspace=workspace).count()
+    """Exact, read from the tally the database keeps with every write: one row, however many leads."""
+    return LeadTally.objects.filter(workspace=workspace).values_list("leads", flat=True).first() or 0
+
+
+def workspace_leads_matching(*, workspace: Workspace, filters: LeadFilters, cap: int) -> tuple[int, bool]:
+    """How many of the workspace's leads match the filters, and whether counting stopped at the cap. Exact from the
+    tallies when nothing or only a tag narrows the list; otherwise counted no further than cap + 1 rows."""
+    narrowing = {name for name, value in vars(filters).items() if name != "sort" and value not in (None, "")}
+    if not narrowing:
+        return workspace_lead_count(workspace=workspace), False
+    if narrowing == {"tag"}:
+        tally = LeadTagTally.objects.filter(workspace=workspace, tag=filters.tag).values_list("leads", flat=True).first()
+        return tally or 0, False
+    counted = workspace_leads(workspace=workspace, filters=filters)[: cap + 1].count()
+    return counted, counted > cap
 
 
 def ideal_customer_profile(*, workspace: Workspace) -> IdealCustomerProfile | None:
@@ -66,12 +79,9 @@ def ideal_customer_profile(*, workspace: Workspace) -> IdealCustomerProfile | No
 
 
 def workspace_tags(*, workspace: Workspace, limit: int = 100) -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT tag FROM leads_lead, unnest(tags) AS tag WHERE workspace_id = %s ORDER BY tag LIMIT %s",
-            [workspace.pk, limit],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    """The tags at least one of the workspace's leads carries, in order, from the tag tallies."""
+    tallies = LeadTagTally.objects.filter(workspace=workspace, leads__gt=0).order_by("tag")
+    return list(tallies.values_list("tag", flat=True)[:limit])
 
 
 def new_leads_since(*, workspace: Workspace, since: datetime) -> list[dict]:

@@ -14,6 +14,7 @@ from cursive.jobs import job_enqueue
 from . import normalize
 from .models import CompanySize, IdealCustomerProfile, Lead, Person, Seniority, Suppression, VerificationStatus
 from .scoring import score_expression
+from .signals import leads_rescored
 
 # Read on every row of million-row uploads: built once, not per call.
 _SENIORITIES = frozenset(Seniority.values)
@@ -230,11 +231,20 @@ def leads_rescore(*, workspace: Workspace, lead_ids: list[int] | None = None, an
     return len(moves)
 
 
+def leads_rescore_workspace(*, workspace: Workspace) -> int:
+    """Re-score every lead of the workspace (a new ideal customer profile, the nightly recency pass) and, if any
+    score changed, tell the apps above whose figures follow the scores (leads.signals.leads_rescored)."""
+    changed = leads_rescore(workspace=workspace)
+    if changed:
+        leads_rescored.send(sender=Lead, workspace=workspace)
+    return changed
+
+
 def leads_rescore_all() -> int:
     """Nightly: recency changes with time, so every workspace's leads are re-scored; returns how many changed."""
     rescored = 0
     for workspace in Workspace.objects.filter(leads__isnull=False).distinct().order_by("pk").iterator():
-        rescored += leads_rescore(workspace=workspace)
+        rescored += leads_rescore_workspace(workspace=workspace)
     return rescored
 
 

@@ -58,10 +58,13 @@ def lead_list(request):
         return render(request, "leads/list.html#rows", context)
     # Counting a huge filtered set costs more than the page: past the cap, say "10,000+".
     context["matching_cap"] = MATCHING_CAP
-    context["matching"] = leads[: MATCHING_CAP + 1].count()
+    context["matching"], context["matching_capped"] = (
+        (0, False)
+        if "non_field_errors" in errors
+        else selectors.workspace_leads_matching(workspace=request.workspace, filters=filters, cap=MATCHING_CAP)
+    )
     # The empty state tells "no leads match" from "no leads yet", on a live filter change too.
-    unfiltered = not meaningful_query(request.GET, drop=("cursor", "sort"))
-    context["total"] = context["matching"] if unfiltered else selectors.workspace_lead_count(workspace=request.workspace)
+    context["total"] = selectors.workspace_lead_count(workspace=request.workspace)
     if request.htmx and request.htmx.target == "lead-results":
         return push_url(render(request, "leads/list.html#results", context), reverse("leads:list"), context["query"])
     context.update(

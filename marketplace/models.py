@@ -79,6 +79,15 @@ class Listing(ContactFields):
             models.Index(fields=["-listed_at", "-id"], condition=Q(status="available"), name="listing_avail_recent_idx"),
             models.Index(fields=["industry", "-quality"], condition=Q(status="available"), name="listing_avail_industry_idx"),
             models.Index(fields=["state", "-quality"], condition=Q(status="available"), name="listing_avail_state_idx"),
+            # Browse filtered: industry and state narrow the range (either alone through a skip scan), quality is
+            # a range in it and, with one of each given, its order; the count (stopped at 10,001) reads every other
+            # filter, the partner left out included, from the index itself, so it never visits the table.
+            models.Index(
+                fields=["industry", "state", "-quality", "-id"],
+                include=["partner", "price", "has_phone", "has_linkedin", "company_size", "seniority", "listed_at"],
+                condition=Q(status="available"),
+                name="listing_avail_filters_idx",
+            ),
             GinIndex(fields=["search"], condition=Q(status="available"), name="listing_avail_search_gin"),
             models.Index(fields=["status", "reserved_until"], condition=Q(status="reserved"), name="listing_reserved_until_idx"),
             models.Index(fields=["partner", "status"], name="listing_partner_status_idx"),

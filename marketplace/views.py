@@ -23,6 +23,7 @@ from .filters import FILTER_LABELS, ListingFilterSerializer
 from .models import LeadPurchase, Listing
 
 PAGE_SIZE = 25
+RESULT_COUNT_CAP = 10_000
 AGE_CHOICES = [(1, "Last 24 hours"), (7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")]
 
 
@@ -75,7 +76,8 @@ def browse(request):
     }
     if request.htmx and request.GET.get("cursor"):
         return render(request, "marketplace/browse.html#rows", context)
-    context["result_count"] = listings.count()
+    context["result_count"] = selectors.listing_count(listings=listings, cap=RESULT_COUNT_CAP)
+    context["result_count_cap"] = RESULT_COUNT_CAP
     if request.htmx and request.htmx.target == "results":
         return push_url(
             render(request, "marketplace/browse.html#results", context), reverse("marketplace:browse"), context["query"]

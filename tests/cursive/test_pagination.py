@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cursive.pagination import keyset_paginate
@@ -82,3 +84,17 @@ def test_a_cursor_only_continues_the_list_and_sort_that_made_it(tenant):
 @pytest.mark.parametrize("limit,status", [("0", 400), ("-1", 400), ("x", 400), ("1", 200), ("5000", 200)])
 def test_page_size_limits(tenant, limit, status):
     assert tenant.api().get(f"/api/v1/leads?limit={limit}").status_code == status
+
+
+@pytest.mark.django_db
+def test_a_next_page_starts_its_scan_at_the_cursor(tenant):
+    """A row comparison, which PostgreSQL uses as an index range start, rather than an OR of clauses."""
+    for i in range(3):
+        lead_create(workspace=tenant.workspace, source=Lead.Source.MANUAL, data={"email": f"s{i}@x.example"})
+    page = keyset_paginate(Lead.objects.all(), ordering=("-score", "-id"), cursor=None, page_size=1)
+    with CaptureQueriesContext(connection) as captured:
+        rest = keyset_paginate(Lead.objects.all(), ordering=("-score", "-id"), cursor=page.next_cursor, page_size=5)
+    where = captured.captured_queries[-1]["sql"].split("WHERE", 1)[1]
+    assert where.strip().startswith('("leads_lead"."score", "leads_lead"."id") < (15, ')
+    expected = list(Lead.objects.order_by("-score", "-id").values_list("pk", flat=True))
+    assert [lead.pk for lead in page.results + rest.results] == expected
