@@ -119,8 +119,10 @@ def test_replica_lag_never_hides_a_purchase_from_its_buyer(replica, tenant_facto
     assert f'data-listing-id="{listing.pk}"' not in page
     assert f'data-listing-id="{listing.pk}"' in browser(other).get("/marketplace/").content.decode()
 
-    # Another workspace browses the replica, which has not seen the sale yet.
+    # Another workspace browses the replica, which has not seen the sale yet; its analytics come from there too.
     assert listing.pk in [row["id"] for row in other.api().get("/api/v1/marketplace/leads").json()["results"]]
+    assert other.api().get("/api/v1/analytics/summary").json()["credits_spent"] == "0.00"
+    assert browser(other).get("/analytics/").status_code == 200
 
 
 def test_an_export_streams_from_the_replica(replica, tenant):
