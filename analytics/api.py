@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from cursive.api.views import WorkspaceAPIView
+from cursive.replicas import reads_from_replica
 
 from . import selectors
 
@@ -15,6 +16,7 @@ class SummaryView(WorkspaceAPIView):
         period = serializers.ChoiceField(choices=[str(days) for days in selectors.PERIODS], required=False, default="30")
 
     @extend_schema(parameters=[OpenApiParameter("period", int, enum=list(selectors.PERIODS))], responses={200: dict})
+    @reads_from_replica
     def get(self, request):
         params = self.PeriodSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)

@@ -8,7 +8,7 @@ import math
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
@@ -184,7 +184,7 @@ def pixel_performance(*, workspace: Workspace, start: date) -> dict | None:
         events=Sum("events", default=0)
     )["events"]
     events_today = Event.objects.filter(pixel_id__in=pixel_ids, received_at__gte=today_start).count()
-    with connection.cursor() as cursor:
+    with connections[router.db_for_read(Event)].cursor() as cursor:
         cursor.execute(
             _TOP_PAGES,
             {

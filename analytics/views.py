@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import workspace_required
 from credits.selectors import credit_account, onboarding_status
+from cursive.replicas import reads_from_replica
 from leads.selectors import workspace_lead_count
 from partners.selectors import workspace_uploads
 
@@ -83,6 +84,7 @@ def onboarding_notice_dismiss(request):
 
 
 @workspace_required
+@reads_from_replica
 def analytics_page(request):
     period = request.GET.get("period", "30")
     days = int(period) if period.isdigit() and int(period) in selectors.PERIODS else 30

@@ -25,6 +25,7 @@ from django_q.tasks import async_task
 
 from cursive.locks import try_lock_for_session, unlock_for_session
 from cursive.models import Job
+from cursive.replicas import replica_fence
 
 logger = logging.getLogger("cursive.jobs")
 
@@ -85,6 +86,8 @@ def job_run(job_id: int) -> str:
         Job.objects.filter(pk=job.pk).update(
             status=Job.Status.SUCCEEDED, finished_at=timezone.now(), last_error="", updated_at=timezone.now()
         )
+        if "workspace_id" in job.kwargs:  # what a job wrote for a workspace is read back like a request's write
+            replica_fence(workspace_id=job.kwargs["workspace_id"])
         return "succeeded"
     finally:
         with suppress(DatabaseError):  # a connection lost meanwhile took the lock with it

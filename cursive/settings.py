@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.WorkspaceMiddleware",
+    # Inside the workspace's resolution: after a request that may have written, it fences the workspace's replica reads.
+    "cursive.replicas.ReplicaFenceMiddleware",
     "cursive.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -121,6 +123,29 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # An unreachable server fails a request (and /health) in seconds rather than hanging a worker.
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
 DATABASES["default"].setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default="test_cursive")
+# Streaming replicas of the primary (comma-separated URLs), as aliases replica1, replica2, ...: only the reads that
+# opt in (cursive.replicas: Lead Search, marketplace browse, analytics, exports) go to them, and a workspace that
+# just wrote reads from the primary until a replica has replayed its write.
+DATABASE_REPLICAS = []
+for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    DATABASES[f"replica{_number}"] = {
+        **environ.Env.db_url_config(_url),
+        "ENGINE": "django.db.backends.postgresql",
+        "CONN_MAX_AGE": DATABASES["default"]["CONN_MAX_AGE"],
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"connect_timeout": DATABASES["default"]["OPTIONS"]["connect_timeout"]},
+        # Tests read the primary's test database through this alias.
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_REPLICAS.append(f"replica{_number}")
+DATABASE_ROUTERS = ["cursive.replicas.ReplicaRouter"]
+# After a write, the workspace's replica reads wait for a replica that has replayed it, this long at least.
+REPLICA_STICKY_SECONDS = env.float("REPLICA_STICKY_SECONDS", default=5.0)
+# A replica further behind than this is skipped (logged); one that cannot be reached is retried after
+# REPLICA_RETRY_SECONDS; each process checks a replica's position at most every REPLICA_STATUS_SECONDS.
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5.0)
+REPLICA_RETRY_SECONDS = env.float("REPLICA_RETRY_SECONDS", default=30.0)
+REPLICA_STATUS_SECONDS = env.float("REPLICA_STATUS_SECONDS", default=1.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

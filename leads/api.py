@@ -4,6 +4,7 @@ from rest_framework.response import Response
 
 from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
 from cursive.api.views import CsvAPIView, WorkspaceAPIView
+from cursive.replicas import replica_alias
 
 from . import selectors, services
 from .export import WORKSPACE_EXPORT_FIELDS, csv_download, queryset_csv
@@ -52,7 +53,7 @@ class LeadExportView(CsvAPIView):
     def get(self, request):
         filters = parse_lead_filters(request.query_params)
         leads = selectors.workspace_leads(workspace=request.workspace, filters=filters).order_by(*selectors.SORTS[filters.sort])
-        return export_response(leads, "cursive-leads.csv")
+        return export_response(leads.using(replica_alias(workspace=request.workspace)), "cursive-leads.csv")
 
 
 class LeadBulkView(WorkspaceAPIView):

@@ -14,6 +14,7 @@ from cursive.errors import ApplicationError, ValidationFailed
 from cursive.forms import apply_error
 from cursive.htmx import meaningful_query, push_url
 from cursive.pagination import keyset_paginate
+from cursive.replicas import replica_alias
 from cursive.views import or_404
 
 from . import duplicates, selectors, services
@@ -169,7 +170,7 @@ def lead_export(request):
         messages.error(request, "Fix the filters before exporting.")
         return redirect("leads:list")
     leads = selectors.workspace_leads(workspace=request.workspace, filters=filters).order_by(*selectors.SORTS[filters.sort])
-    return export_response(leads, "cursive-leads.csv")
+    return export_response(leads.using(replica_alias(workspace=request.workspace)), "cursive-leads.csv")
 
 
 # How a toast names where new leads came from, per source: (one place, several places of that source).

@@ -6,6 +6,7 @@ from cursive.api.idempotency import idempotent
 from cursive.api.pagination import CURSOR_PARAMETERS, page_of, paginated_response
 from cursive.api.views import CsvAPIView, WorkspaceAPIView
 from cursive.errors import Conflict
+from cursive.replicas import reads_from_replica, replica_alias
 from leads import normalize
 from leads.export import csv_download, queryset_csv
 
@@ -61,6 +62,7 @@ class ListingListView(WorkspaceAPIView):
         responses=page_of(ListingOutputSerializer),
         operation_id="v1_marketplace_leads_list",
     )
+    @reads_from_replica
     def get(self, request):
         params = ListingFilterSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -141,4 +143,5 @@ class PurchaseDownloadView(CsvAPIView):
 
 
 def purchase_csv_response(purchase: LeadPurchase):
-    return csv_download(queryset_csv(selectors.purchase_leads(purchase=purchase)), f"cursive-purchase-{purchase.pk}.csv")
+    leads = selectors.purchase_leads(purchase=purchase).using(replica_alias(workspace=purchase.workspace))
+    return csv_download(queryset_csv(leads), f"cursive-purchase-{purchase.pk}.csv")

@@ -13,6 +13,7 @@ from cursive.errors import ApplicationError
 from cursive.filtering import valid_filters
 from cursive.htmx import meaningful_query, push_url
 from cursive.pagination import keyset_paginate
+from cursive.replicas import reads_from_replica
 from cursive.views import or_404, perform, safe_next
 from leads.export import gated_export
 from leads.models import CompanySize, Seniority
@@ -52,6 +53,7 @@ def facet_choices(values: list[str], chosen: list[str]) -> dict[str, list[str]]:
 
 @workspace_required
 @vary_on_headers("HX-Request")
+@reads_from_replica
 def browse(request):
     query = meaningful_query(request.GET)
     params, errors = valid_filters(ListingFilterSerializer, query, labels=FILTER_LABELS)

@@ -15,6 +15,7 @@ from cursive.api.idempotency import request_fingerprint, run_once
 from cursive.errors import ApplicationError, Conflict, ValidationFailed
 from cursive.filtering import labelled
 from cursive.htmx import push_url
+from cursive.replicas import replica_reads
 from cursive.views import or_404, safe_next, safe_referer
 from leads.models import CompanySize, Person, Seniority
 
@@ -81,14 +82,16 @@ def _form_context(filters: dict) -> dict:
 @workspace_required
 @vary_on_headers("HX-Request")
 def search(request):
-    context = _search_context(filters_from_query(request.GET))
+    with replica_reads(workspace=request.workspace):
+        context = _search_context(filters_from_query(request.GET))
     if context["count"] is not None:
         services.lead_search_record(workspace=request.workspace, filters=context["filters"])
     if request.htmx and request.htmx.target == "search-results":
         return push_url(
             render(request, "segments/search.html#results", context), reverse("segments:search"), context.get("query", "")
         )
-    context.update(_form_context(context["filters"]))
+    with replica_reads(workspace=request.workspace):
+        context.update(_form_context(context["filters"]))
     return render(request, "segments/search.html", context)
 
 
