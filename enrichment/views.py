@@ -64,8 +64,8 @@ def enrichment_mapping(request, token: str):
     except drafts.DraftExpired as exc:
         messages.warning(request, str(exc))
         return redirect("enrichment:start")
-    path = Path(draft["path"])
-    fmt = detect_format(path)
+    source = drafts.draft_file(draft)
+    fmt = detect_format(source)
     form = EnrichmentMappingForm(request.POST or None, headers=fmt.header, suggested=suggest_mapping(fmt.header))
     if request.method == "POST" and form.is_valid():
         try:
@@ -89,7 +89,7 @@ def enrichment_mapping(request, token: str):
         {
             "form": form,
             "draft": draft,
-            **mapping_page_context(path, fmt, form),
+            **mapping_page_context(source, fmt, form),
         },
     )
 
