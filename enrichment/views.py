@@ -15,7 +15,7 @@ from cursive.forms import apply_error
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 from leads import drafts
-from leads.csv_import import FileRejected, detect_format, mapping_page_context, suggest_mapping
+from leads.csv_import import FileRejected, mapping_page_context, suggest_mapping
 
 from . import selectors, services
 from .forms import EnrichmentConfirmForm, EnrichmentMappingForm, EnrichmentStartForm
@@ -65,7 +65,7 @@ def enrichment_mapping(request, token: str):
         messages.warning(request, str(exc))
         return redirect("enrichment:start")
     source = drafts.draft_file(draft)
-    fmt = detect_format(source)
+    fmt = drafts.draft_format(draft)
     form = EnrichmentMappingForm(request.POST or None, headers=fmt.header, suggested=suggest_mapping(fmt.header))
     if request.method == "POST" and form.is_valid():
         try:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from cursive.errors import ApplicationError
 from cursive.files import StoredFile
 
-from .csv_import import FileRejected, check_size, detect_format
+from .csv_import import CsvFormat, FileRejected, check_size, detect_format
 
 logger = logging.getLogger(__name__)
 DRAFT_DIR = "drafts"
@@ -59,11 +59,19 @@ def draft_start(session, *, kind: str, workspace_id: int, incoming, **extra) -> 
         raise FileRejected(exc.message) from exc
     token, stored = _draft_save(session, kind=kind, workspace_id=workspace_id, incoming=incoming, **extra)
     try:
-        detect_format(stored)
+        fmt = detect_format(stored)
     except FileRejected:
         draft_discard(session, kind=kind, token=token)
         raise
+    # Kept with the draft: detecting it again reads the whole file (the encoding check), from the bucket when
+    # files are in S3, on every view of the mapping step.
+    session[_session_key(kind)][token]["format"] = {"encoding": fmt.encoding, "delimiter": fmt.delimiter, "header": fmt.header}
+    session.modified = True
     return token
+
+
+def draft_format(draft: dict) -> CsvFormat:
+    return CsvFormat(**draft["format"])
 
 
 def draft_submit(session, *, kind: str, token: str, draft: dict, create):
@@ -80,8 +88,9 @@ def draft_submit(session, *, kind: str, token: str, draft: dict, create):
 
 def draft_get(session, *, kind: str, workspace_id: int, token: str) -> dict:
     draft = session.get(_session_key(kind), {}).get(token)
-    # A session entry without "stored" predates drafts in storage: its file was on one machine's disk.
-    if draft is None or draft["workspace"] != workspace_id or "stored" not in draft or not draft_file(draft).exists():
+    # An entry without "format" predates drafts in storage (its file was on one machine's disk), or its file
+    # was being checked when the request failed.
+    if draft is None or draft["workspace"] != workspace_id or "format" not in draft or not draft_file(draft).exists():
         raise DraftExpired("This upload draft expired; start the upload again.")
     return draft
 

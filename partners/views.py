@@ -15,7 +15,7 @@ from cursive.forms import apply_error
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 from leads import drafts
-from leads.csv_import import FileRejected, Source, detect_format, mapping_page_context, suggest_mapping
+from leads.csv_import import FileRejected, Source, mapping_page_context, suggest_mapping
 from leads.export import csv_download, csv_rows
 
 from . import selectors, services
@@ -94,7 +94,7 @@ def upload_mapping(request, token: str):
         messages.warning(request, str(exc))
         return redirect("partners:upload_start")
     source = drafts.draft_file(draft)
-    fmt = detect_format(source)
+    fmt = drafts.draft_format(draft)
     suggested = suggest_mapping(fmt.header)
     form = MappingForm(request.POST or None, headers=fmt.header, suggested=suggested, initial={"price_per_lead": draft["price"]})
     if "preview" in request.POST:
