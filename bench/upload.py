@@ -351,7 +351,7 @@ def measure_mapping_step(path: Path, runs: int = 5) -> dict:
         fmt = detect_format(path)
         detect.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        verdicts, _ = upload_preview(path=path, fmt=fmt, mapping=suggest_mapping(fmt.header))
+        verdicts, _ = upload_preview(source=path, fmt=fmt, mapping=suggest_mapping(fmt.header))
         preview.append((time.perf_counter() - started) * 1000)
     detect.sort()
     preview.sort()

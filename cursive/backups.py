@@ -19,12 +19,13 @@ import environ
 import psycopg
 from django.conf import settings
 from django.core.files import File
-from django.core.files.storage import InvalidStorageError, Storage, storages
+from django.core.files.storage import FileSystemStorage, InvalidStorageError, Storage, storages
 from django.utils import timezone
 from psycopg.conninfo import make_conninfo
 
 from cursive import embedded_db
 from cursive.errors import ApplicationError
+from cursive.files import StoredFile
 
 # Django's OPTIONS that libpq also reads from the environment; the rest (pool, isolation level...) are
 # psycopg's or Django's own.
@@ -171,8 +172,11 @@ def _timestamped_name() -> str:
 
 
 def backup_create(*, database: Database, output: Path | None = None, storage: str | None = None) -> str:
-    """Dump `database` to `output`, or into the Django storage `storage` under backups/, or by default to
-    .data/backups/; return where it went. A failed dump leaves no file behind under the final name."""
+    """Dump `database` to `output`, or into the Django storage `storage` under backups/; by default into the
+    default storage when that is a bucket (STORAGE_URL: off this machine, where every node finds it), else to
+    .data/backups/. Return where it went. A failed dump leaves no file behind under the final name."""
+    if storage is None and output is None and not isinstance(storages["default"], FileSystemStorage):
+        storage = "default"
     if storage is not None:
         files = _storage(storage)
         with tempfile.TemporaryDirectory() as scratch:
@@ -243,6 +247,6 @@ def backup_restore(*, database: Database, source: str, storage: str | None = Non
         raise BackupFailed(f"No backup file {source!r} in the {storage!r} storage.")
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "cursive.dump"
-        with files.open(source, "rb") as remote, path.open("wb") as local:
+        with StoredFile(files, source).open("rb") as remote, path.open("wb") as local:
             shutil.copyfileobj(remote, local, length=1024 * 1024)
         _restore_file(database, path)

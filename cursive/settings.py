@@ -203,6 +203,31 @@ STORAGES = {
 # no collectstatic; production serves the collected, hashed files only.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / ".data" / "media")
+# Files (uploads, drafts, enrichment lists and results, backups) go to an S3-compatible bucket when STORAGE_URL
+# (cursive/storage_url.py) or AWS_STORAGE_BUCKET_NAME names one, so any web or worker node reads any file; else to
+# MEDIA_ROOT on this machine (one node). STORAGE_URL wins over the AWS_* variables for what it says.
+STORAGE_URL = env.str("STORAGE_URL", default="")
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_LOCATION = env.str("AWS_LOCATION", default="")
+AWS_S3_ADDRESSING_STYLE = env.str("AWS_S3_ADDRESSING_STYLE", default="") or None
+# Two uploads stored under the same name in the same second must not replace each other (S3's default would).
+AWS_S3_FILE_OVERWRITE = False
+# Files are private: links are signed and short-lived, and objects get the bucket's own ACL.
+AWS_DEFAULT_ACL = None
+AWS_QUERYSTRING_AUTH = True
+# Reads through django-storages' S3File (not cursive.files.StoredFile) spill to a temporary file past this.
+AWS_S3_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+if STORAGE_URL or AWS_STORAGE_BUCKET_NAME:
+    from cursive.storage_url import s3_options
+
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": s3_options(STORAGE_URL) if STORAGE_URL else {},
+    }
 
 # --- Email ------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -9,6 +9,7 @@ from django.utils.text import capfirst
 
 from accounts.models import Workspace
 from cursive.errors import Conflict, NotFound
+from cursive.files import StoredFile
 from leads.models import Lead
 
 from .models import Enrichment, EnrichmentRow
@@ -74,7 +75,8 @@ def enrichment_result_chunks(*, enrichment: Enrichment) -> Iterator[bytes]:
         )
     if enrichment.expired_at is not None or not enrichment.result_file:
         raise Conflict("This result was deleted after the retention period; enrich the list again.", code="enrichment_expired")
-    handle = enrichment.result_file.open("rb")
+    # Streamed from storage as it arrives (S3File would first copy the whole object to this node).
+    handle = StoredFile.of(enrichment.result_file).open("rb")
 
     def chunks() -> Iterator[bytes]:
         with handle:

@@ -19,14 +19,11 @@ import io
 import itertools
 import json
 import logging
-import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
@@ -41,10 +38,11 @@ from credits.selectors import credit_balance
 from credits.services import credits_spend, to_credits
 from cursive.errors import Conflict, NotFound, ValidationFailed
 from cursive.events import emit
+from cursive.files import StoredFile
 from cursive.jobs import job_enqueue
 from cursive.models import Job
 from leads import normalize
-from leads.csv_import import CsvFormat, FileRejected, Row, check_size, count_lines, read_rows, reading_plan
+from leads.csv_import import CsvFormat, FileRejected, Row, Source, check_size, count_lines, read_rows, reading_plan
 from leads.export import escape_cell
 from leads.models import ERASED_SQL, LINKEDIN_KEY
 from leads.services import LEAD_FIELDS, leads_announce, leads_rescore
@@ -88,32 +86,14 @@ def mapping_problem(fields: set[str]) -> str | None:
     )
 
 
-def _reading_plan(path: Path, mapping: dict | None) -> tuple[CsvFormat, dict[str, str]]:
-    fmt, resolved = reading_plan(path, mapping)
+def _reading_plan(source: Source, mapping: dict | None) -> tuple[CsvFormat, dict[str, str]]:
+    fmt, resolved = reading_plan(source, mapping)
     problem = mapping_problem(set(resolved.values()))
     if problem:
         found = ", ".join(fmt.header[:10]) or "none"
         message = f"{problem} (Columns found: {found}.)"
         raise ValidationFailed(message, fields={"mapping": [message]})
     return fmt, resolved
-
-
-@contextmanager
-def local_copy(field_file) -> Iterator[Path]:
-    """The stored file as a path on this machine: the storage's own when it keeps files on a local disk, else a
-    temporary copy (storage on another host, S3), so any worker node can read any upload."""
-    try:
-        path = field_file.path
-    except NotImplementedError:
-        path = None
-    if path is not None:
-        yield Path(path)
-        return
-    with tempfile.NamedTemporaryFile(suffix=".csv") as copy:
-        with field_file.open("rb") as source:
-            shutil.copyfileobj(source, copy, 1 << 20)
-        copy.flush()
-        yield Path(copy.name)
 
 
 def enrichment_create(*, workspace: Workspace, file: UploadedFile, mapping: dict | None, created_by: User | None) -> Enrichment:
@@ -133,8 +113,7 @@ def enrichment_create(*, workspace: Workspace, file: UploadedFile, mapping: dict
         enrichment.retention_from(timezone.now())
         enrichment.file.save(f"{workspace.pk}-{timezone.now():%Y%m%d%H%M%S}.csv", file, save=False)
         try:
-            with local_copy(enrichment.file) as path:
-                _, enrichment.mapping = _reading_plan(path, mapping)
+            _, enrichment.mapping = _reading_plan(StoredFile.of(enrichment.file), mapping)
         except ValidationFailed:
             enrichment.file.delete(save=False)
             raise
@@ -525,23 +504,24 @@ def enrichment_match(*, enrichment_id: int) -> Enrichment | None:
     if enrichment is None:
         return None
     try:
-        with local_copy(enrichment.file) as path:
-            try:
-                fmt, mapping = _reading_plan(path, enrichment.mapping)
-            except ValidationFailed as exc:  # checked at upload already; a file changed since
-                return _fail(enrichment, exc.message)
-            if not enrichment.estimated_rows:
-                Enrichment.objects.filter(pk=enrichment.pk).update(estimated_rows=count_lines(path) - 1)
-            rows = read_rows(path, fmt, mapping)
-            seen = SeenPeople.of(enrichment) if enrichment.chunks_done else SeenPeople()
-            for index in itertools.count():
-                chunk = list(itertools.islice(rows, settings.ENRICHMENT_CHUNK_ROWS))
-                if not chunk:
-                    break
-                if index < enrichment.chunks_done:
-                    continue  # committed by an earlier run
-                if not _commit_chunk(enrichment, index, _match_chunk(enrichment, chunk, seen)):
-                    return None
+        # Streamed from storage, whichever node took the upload.
+        source = StoredFile.of(enrichment.file)
+        try:
+            fmt, mapping = _reading_plan(source, enrichment.mapping)
+        except ValidationFailed as exc:  # checked at upload already; a file changed since
+            return _fail(enrichment, exc.message)
+        if not enrichment.estimated_rows:
+            Enrichment.objects.filter(pk=enrichment.pk).update(estimated_rows=count_lines(source) - 1)
+        rows = read_rows(source, fmt, mapping)
+        seen = SeenPeople.of(enrichment) if enrichment.chunks_done else SeenPeople()
+        for index in itertools.count():
+            chunk = list(itertools.islice(rows, settings.ENRICHMENT_CHUNK_ROWS))
+            if not chunk:
+                break
+            if index < enrichment.chunks_done:
+                continue  # committed by an earlier run
+            if not _commit_chunk(enrichment, index, _match_chunk(enrichment, chunk, seen)):
+                return None
     except FileNotFoundError:
         return _fail(enrichment, "The uploaded file is missing on the server; upload it again.")
     except FileRejected as exc:
@@ -837,13 +817,13 @@ def _has_key(values: dict) -> bool:
     )
 
 
-def _write_result(enrichment: Enrichment, path: Path, out) -> int:
+def _write_result(enrichment: Enrichment, source: Source, out) -> int:
     """Every input row in order with its columns as they were (escaped), then the match and the lead fields."""
-    fmt, mapping = _reading_plan(path, enrichment.mapping)
+    fmt, mapping = _reading_plan(source, enrichment.mapping)
     width = len(fmt.header)
     writer = csv.writer(out)
     writer.writerow([escape_cell(cell) for cell in fmt.header] + list(RESULT_COLUMNS) + list(LEAD_FIELDS))
-    rows = read_rows(path, fmt, mapping)
+    rows = read_rows(source, fmt, mapping)
     written = 0
     while batch := list(itertools.islice(rows, RESULT_BATCH_ROWS)):
         first, last = batch[0].number, batch[-1].number
@@ -886,8 +866,7 @@ def enrichment_build_result(*, enrichment_id: int) -> Enrichment | None:
     with tempfile.TemporaryFile("w+b") as spool:
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         try:
-            with local_copy(enrichment.file) as path:
-                _write_result(enrichment, path, text)
+            _write_result(enrichment, StoredFile.of(enrichment.file), text)
         except FileNotFoundError:
             # The people are the workspace's leads already (what was paid for); only the file cannot be made.
             Enrichment.objects.filter(pk=enrichment.pk, status=Enrichment.Status.PROCESSING).update(

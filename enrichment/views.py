@@ -15,7 +15,7 @@ from cursive.forms import apply_error
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 from leads import drafts
-from leads.csv_import import FileRejected, detect_format, mapping_page_context, suggest_mapping
+from leads.csv_import import FileRejected, mapping_page_context, suggest_mapping
 
 from . import selectors, services
 from .forms import EnrichmentConfirmForm, EnrichmentMappingForm, EnrichmentStartForm
@@ -64,8 +64,8 @@ def enrichment_mapping(request, token: str):
     except drafts.DraftExpired as exc:
         messages.warning(request, str(exc))
         return redirect("enrichment:start")
-    path = Path(draft["path"])
-    fmt = detect_format(path)
+    source = drafts.draft_file(draft)
+    fmt = drafts.draft_format(draft)
     form = EnrichmentMappingForm(request.POST or None, headers=fmt.header, suggested=suggest_mapping(fmt.header))
     if request.method == "POST" and form.is_valid():
         try:
@@ -89,7 +89,7 @@ def enrichment_mapping(request, token: str):
         {
             "form": form,
             "draft": draft,
-            **mapping_page_context(path, fmt, form),
+            **mapping_page_context(source, fmt, form),
         },
     )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 
 from cursive.errors import PayloadTooLarge, ValidationFailed
+from cursive.files import StoredFile
 from leads.services import LEAD_FIELDS
 
 SAMPLE_BYTES = 256 * 1024
@@ -61,6 +62,10 @@ _ALIASES = {
     "country": ["country", "countrycode", "nation"],
     "linkedin_url": ["linkedin", "linkedinurl", "linkedinprofile", "linkedinprofileurl", "li", "liurl"],
 }
+# What a lead CSV is read from: a path on this machine, or a file in a Django storage (any node's upload). Both
+# open("rb") to a fresh stream, so a file is read in passes without ever being held whole.
+Source = Path | StoredFile
+
 HEADER_ALIASES = {alias: field for field, aliases in _ALIASES.items() for alias in aliases}
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -114,12 +119,12 @@ def validate_mapping(mapping, headers: list[str] | None = None) -> dict[str, str
     return cleaned
 
 
-def _decodes_as(path: Path, encoding: str) -> bool:
+def _decodes_as(source: Source, encoding: str) -> bool:
     """Whether the whole file decodes in `encoding`: a cp1252 quote may first appear a megabyte in."""
     # Not final: a file cut off inside its last multi-byte character is still that encoding.
     decoder = codecs.getincrementaldecoder(encoding)()
     try:
-        with open(path, "rb") as handle:
+        with source.open("rb") as handle:
             while block := handle.read(1 << 20):
                 decoder.decode(block)
     except UnicodeDecodeError:
@@ -127,7 +132,7 @@ def _decodes_as(path: Path, encoding: str) -> bool:
     return True
 
 
-def _encoding(path: Path, sample: bytes) -> str:
+def _encoding(source: Source, sample: bytes) -> str:
     """UTF-8 (with or without BOM) and UTF-16 with a BOM; else Windows' cp1252, which spreadsheet exports
     use for curly quotes and dashes; Latin-1 last, as it decodes any byte."""
     if sample.startswith(codecs.BOM_UTF8):
@@ -135,18 +140,18 @@ def _encoding(path: Path, sample: bytes) -> str:
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     for encoding in ("utf-8", "cp1252"):
-        if _decodes_as(path, encoding):
+        if _decodes_as(source, encoding):
             return encoding
     return "latin-1"
 
 
-def detect_format(path: Path) -> CsvFormat:
+def detect_format(source: Source) -> CsvFormat:
     """Encoding, delimiter and header of a file, or FileRejected with what is wrong with it."""
-    with open(path, "rb") as handle:
+    with source.open("rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
     if not sample.strip():
         raise FileRejected("The file is empty.")
-    encoding = _encoding(path, sample)
+    encoding = _encoding(source, sample)
     text = sample.decode(encoding, errors="replace")
     if "\x00" in text:
         raise FileRejected("This is not a text CSV file (it contains binary data). Export your leads as CSV.")
@@ -169,13 +174,13 @@ def detect_format(path: Path) -> CsvFormat:
     return CsvFormat(encoding=encoding, delimiter=delimiter, header=header)
 
 
-def _records(path: Path, fmt: CsvFormat) -> Iterator[tuple[int, int, list[str]]]:
+def _records(source: Source, fmt: CsvFormat) -> Iterator[tuple[int, int, list[str]]]:
     """(row number, line, cells) of each data row. Rows count from 1 after the header, blank lines are skipped and
     not counted; the line is where a spreadsheet shows the row (the header is line 1, blank lines count, a quoted
     line break stays inside its cell). FileRejected if the file stops being CSV."""
     number = 0
     line = 1
-    with open(path, encoding=fmt.encoding, errors="replace", newline="") as handle:
+    with io.TextIOWrapper(source.open("rb"), encoding=fmt.encoding, errors="replace", newline="") as handle:
         reader = csv.reader(handle, delimiter=fmt.delimiter)
         try:
             next(reader, None)
@@ -199,13 +204,13 @@ class Row:
     line: int = 0  # the line of the file a person finds it on (see _records); messages name rows by it
 
 
-def read_rows(path: Path, fmt: CsvFormat, mapping: dict[str, str]) -> Iterator[Row]:
+def read_rows(source: Source, fmt: CsvFormat, mapping: dict[str, str]) -> Iterator[Row]:
     """Each data row as lead field -> text through `mapping` (CSV header -> field), or with the error that
     makes that row unusable as a whole; the other rows go on. FileRejected for problems of the whole file."""
     # A header named twice: the mapping means its first column.
     positions = {field: fmt.header.index(header) for header, field in mapping.items()}
     width = len(fmt.header)
-    for number, line, cells in _records(path, fmt):
+    for number, line, cells in _records(source, fmt):
         if len(cells) > width and any(cell.strip() for cell in cells[width:]):
             yield Row(number, {}, f"This row has {len(cells)} cells, the header has {width}.", cells, line)
         elif any("\x00" in cell for cell in cells):
@@ -215,23 +220,23 @@ def read_rows(path: Path, fmt: CsvFormat, mapping: dict[str, str]) -> Iterator[R
             yield Row(number, values, cells=cells, line=line)
 
 
-def preview_rows(path: Path, fmt: CsvFormat, limit: int = 5) -> list[list[str]]:
+def preview_rows(source: Source, fmt: CsvFormat, limit: int = 5) -> list[list[str]]:
     """The first rows as they are, for the mapping step; a file that stops being CSV shows what came before."""
     rows = []
     try:
-        for _, _, cells in itertools.islice(_records(path, fmt), limit):
+        for _, _, cells in itertools.islice(_records(source, fmt), limit):
             rows.append([cell[:200] for cell in cells])
     except FileRejected:
         pass
     return rows
 
 
-def reading_plan(path: Path, mapping: dict | None) -> tuple[CsvFormat, dict[str, str]]:
+def reading_plan(source: Source, mapping: dict | None) -> tuple[CsvFormat, dict[str, str]]:
     """The file's format and the column mapping to read it with (the given one, else the guessed one), or
     ValidationFailed naming `file` or `mapping` with what to fix. What the mapping must contain is the
     caller's rule."""
     try:
-        fmt = detect_format(path)
+        fmt = detect_format(source)
     except FileRejected as exc:
         raise ValidationFailed(str(exc), fields={"file": [str(exc)]}) from exc
     try:
@@ -241,10 +246,10 @@ def reading_plan(path: Path, mapping: dict | None) -> tuple[CsvFormat, dict[str,
     return fmt, resolved
 
 
-def count_lines(path: Path) -> int:
+def count_lines(source: Source) -> int:
     """Lines in the file, read in 1 MB blocks (a quoted newline counts too: it is an estimate)."""
     lines = 0
-    with open(path, "rb") as handle:
+    with source.open("rb") as handle:
         while block := handle.read(1 << 20):
             lines += block.count(b"\n")
     return max(lines, 1)
@@ -259,12 +264,12 @@ def check_size(size: int) -> None:
         )
 
 
-def mapping_page_context(path: Path, fmt: CsvFormat, form) -> dict:
+def mapping_page_context(source: Source, fmt: CsvFormat, form) -> dict:
     """What the column-mapping step shows (templates/components/_column_mapping.html): the file's first rows and
     one select per column."""
     return {
         "header": fmt.header,
-        "rows": preview_rows(path, fmt),
+        "rows": preview_rows(source, fmt),
         "mapping_rows": form.mapping_rows(),
         "encoding": fmt.encoding,
         "delimiter": DELIMITER_NAMES[fmt.delimiter],

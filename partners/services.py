@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -30,9 +29,20 @@ from accounts.models import User, Workspace
 from credits.services import credits_pay_out, to_credits
 from cursive.errors import PermissionDenied, ValidationFailed
 from cursive.events import emit
+from cursive.files import StoredFile
 from cursive.jobs import job_enqueue
 from leads import normalize
-from leads.csv_import import CsvFormat, FileRejected, Row, check_size, count_lines, read_rows, reading_plan, validate_mapping
+from leads.csv_import import (
+    CsvFormat,
+    FileRejected,
+    Row,
+    Source,
+    check_size,
+    count_lines,
+    read_rows,
+    reading_plan,
+    validate_mapping,
+)
 from leads.models import ERASED_SQL
 from leads.scoring import listing_quality
 from leads.selectors import erased_hashes
@@ -109,7 +119,7 @@ def upload_create(
         upload.file.save(f"{workspace.pk}-{timezone.now():%Y%m%d%H%M%S}.csv", file, save=False)
         try:
             # What can be judged from the first lines is answered now (a 400), not after a trip to the worker.
-            _reading_plan(Path(upload.file.path), mapping)
+            _reading_plan(StoredFile.of(upload.file), mapping)
         except ValidationFailed:
             upload.file.delete(save=False)
             raise
@@ -118,10 +128,10 @@ def upload_create(
     return upload
 
 
-def _reading_plan(path: Path, mapping: dict | None) -> tuple[CsvFormat, dict[str, str]]:
+def _reading_plan(source: Source, mapping: dict | None) -> tuple[CsvFormat, dict[str, str]]:
     """The file's format and mapping (leads.csv_import.reading_plan), which must name an email or phone column:
     a listed lead is reached through one of them."""
-    fmt, resolved = reading_plan(path, mapping)
+    fmt, resolved = reading_plan(source, mapping)
     if not {"email", "phone"} & set(resolved.values()):
         found = ", ".join(fmt.header[:10]) or "none"
         message = (
@@ -296,14 +306,14 @@ def _process_chunk(
 
 
 def upload_preview(
-    *, path: Path, fmt: CsvFormat, mapping: dict[str, str], limit: int = PREVIEW_ROWS
+    *, source: Source, fmt: CsvFormat, mapping: dict[str, str], limit: int = PREVIEW_ROWS
 ) -> tuple[list[Verdict], str]:
     """The verdicts of a file's first `limit` rows, before the partner commits to it, by the rule processing applies;
     and, when the file stops being CSV within them, why. Writes nothing."""
     rows: list[Row] = []
     stopped = ""
     try:
-        for row in read_rows(path, fmt, mapping):
+        for row in read_rows(source, fmt, mapping):
             rows.append(row)
             if len(rows) >= limit:
                 break
@@ -316,17 +326,18 @@ def upload_process(*, upload_id: int) -> Upload | None:
     upload = _claim(upload_id)
     if upload is None:
         return None
-    path = Path(upload.file.path)
+    # Read from storage, not a path: the worker running this need not be the node that took the upload.
+    source = StoredFile.of(upload.file)
     try:
-        fmt, mapping = _reading_plan(path, upload.mapping)
-    except ValidationFailed as exc:  # checked at upload already; a file changed on disk since
+        fmt, mapping = _reading_plan(source, upload.mapping)
+    except ValidationFailed as exc:  # checked at upload already; a file changed in storage since
         return _fail(upload, exc.message)
     except FileNotFoundError:
         return _fail(upload, "The uploaded file is missing on the server; upload it again.")
     if not upload.estimated_rows:
-        Upload.objects.filter(pk=upload.pk).update(estimated_rows=count_lines(path) - 1)
+        Upload.objects.filter(pk=upload.pk).update(estimated_rows=count_lines(source) - 1)
     chunk_rows = settings.UPLOAD_CHUNK_ROWS
-    rows = read_rows(path, fmt, mapping)
+    rows = read_rows(source, fmt, mapping)
     try:
         for index in itertools.count():
             chunk = list(itertools.islice(rows, chunk_rows))

@@ -1,5 +1,4 @@
 from collections import Counter
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
@@ -16,7 +15,7 @@ from cursive.forms import apply_error
 from cursive.pagination import keyset_paginate
 from cursive.views import or_404
 from leads import drafts
-from leads.csv_import import FileRejected, detect_format, mapping_page_context, suggest_mapping
+from leads.csv_import import FileRejected, Source, mapping_page_context, suggest_mapping
 from leads.export import csv_download, csv_rows
 
 from . import selectors, services
@@ -68,7 +67,7 @@ def upload_start(request):
     )
 
 
-def _preview(path: Path, fmt, form: MappingForm, suggested: dict[str, str]) -> dict:
+def _preview(source: Source, fmt, form: MappingForm, suggested: dict[str, str]) -> dict:
     """The verdicts of the file's first rows for the mapping on the form (the suggested one before it is sent),
     or nothing while the mapping cannot make a lead (the form says why)."""
     if form.is_bound:
@@ -82,7 +81,7 @@ def _preview(path: Path, fmt, form: MappingForm, suggested: dict[str, str]) -> d
             form.required_fields_check(set(mapping.values()))
         except ValidationError:
             return {}
-    verdicts, stopped = services.upload_preview(path=path, fmt=fmt, mapping=mapping)
+    verdicts, stopped = services.upload_preview(source=source, fmt=fmt, mapping=mapping)
     return {"verdicts": verdicts, "verdict_counts": Counter(verdict.outcome for verdict in verdicts), "preview_stopped": stopped}
 
 
@@ -94,16 +93,16 @@ def upload_mapping(request, token: str):
     except drafts.DraftExpired as exc:
         messages.warning(request, str(exc))
         return redirect("partners:upload_start")
-    path = Path(draft["path"])
-    fmt = detect_format(path)
+    source = drafts.draft_file(draft)
+    fmt = drafts.draft_format(draft)
     suggested = suggest_mapping(fmt.header)
     form = MappingForm(request.POST or None, headers=fmt.header, suggested=suggested, initial={"price_per_lead": draft["price"]})
     if "preview" in request.POST:
         # The partner changed the mapping: the first rows' verdicts again, nothing submitted.
-        context = {"form": form, "draft": draft, **_preview(path, fmt, form, suggested)}
+        context = {"form": form, "draft": draft, **_preview(source, fmt, form, suggested)}
         if request.htmx:
             return render(request, "partners/upload_mapping.html#verdicts", context)
-        return render(request, "partners/upload_mapping.html", {**context, **mapping_page_context(path, fmt, form)})
+        return render(request, "partners/upload_mapping.html", {**context, **mapping_page_context(source, fmt, form)})
     if request.method == "POST" and form.is_valid():
         try:
             upload = drafts.draft_submit(
@@ -130,8 +129,8 @@ def upload_mapping(request, token: str):
         {
             "form": form,
             "draft": draft,
-            **mapping_page_context(path, fmt, form),
-            **_preview(path, fmt, form, suggested),
+            **mapping_page_context(source, fmt, form),
+            **_preview(source, fmt, form, suggested),
         },
     )
 

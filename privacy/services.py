@@ -31,6 +31,7 @@ from cursive import ratelimit
 from cursive.audit import audit_record
 from cursive.errors import ApplicationError, Conflict, RateLimited, ValidationFailed
 from cursive.events import emit
+from cursive.files import StoredFile
 from cursive.jobs import job_enqueue
 from cursive.locks import lock_for_transaction
 from cursive.models import OutboxEvent
@@ -429,7 +430,7 @@ def enrichment_result_strip(*, enrichment_id: int, rows: list[int]) -> int:
         return 0
     wanted, changed = set(rows), 0
     tail = len(RESULT_COLUMNS) + len(LEAD_FIELDS)
-    with storage.open(name, "rb") as source, tempfile.TemporaryFile("w+b") as spool:
+    with StoredFile(storage, name).open("rb") as source, tempfile.TemporaryFile("w+b") as spool:
         reader = csv.reader(io.TextIOWrapper(source, encoding="utf-8", newline=""))
         text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
         writer = csv.writer(text)

@@ -12,6 +12,9 @@ from accounts.services import api_key_create, user_create, workspace_create
 from credits.models import CreditPackage
 from credits.packages import ensure_default_packages
 
+# The S3-compatible test server (moto) and a bucket per test as the default storage: s3_server, s3_storage.
+pytest_plugins = ["tests.s3"]
+
 _counter = itertools.count(1)
 PASSWORD = "correct-horse-battery-9"
 

@@ -73,7 +73,7 @@ def _wait_for_every_worker(base: str, *, workers: int, access_log: Path, deadlin
 
 
 @contextmanager
-def gunicorn(*, workers: int, env: dict, access_log: Path):
+def gunicorn(*, workers: int, env: dict, access_log: Path, cwd: Path = REPO):
     port = free_port()
     # The server's own output goes to a file beside the access log: a pipe nobody reads fills up, and a worker
     # that blocks writing a log line to it stops answering.
@@ -94,7 +94,7 @@ def gunicorn(*, workers: int, env: dict, access_log: Path):
             "--access-logformat",
             "%(p)s %(s)s %(U)s",
         ],
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         stdout=output,
         stderr=subprocess.STDOUT,

@@ -149,6 +149,20 @@ def test_a_backup_through_django_storage_restores_from_it(tenant, settings, empt
     assert balance == (42,)
 
 
+def test_with_files_in_a_bucket_the_default_backup_goes_there_and_restores_from_it(tenant, s3_storage, empty_database, capsys):
+    fund(tenant.workspace, 17)
+    call_command("backup")
+    name = capsys.readouterr().out.strip().splitlines()[-1]
+    assert name.startswith("backups/cursive-") and s3_storage.keys("backups/") == [name]
+
+    call_command("restore", name, storage="default", database_url=empty_database)
+    with _connect(empty_database.rsplit("/", 1)[1]) as conn:
+        balance = conn.execute(
+            "SELECT balance FROM credits_creditaccount WHERE workspace_id = %s", [tenant.workspace.pk]
+        ).fetchone()
+    assert balance == (17,)
+
+
 def test_restore_refuses_a_database_that_already_has_tables(tenant, tmp_path, capsys):
     fund(tenant.workspace, 7)
     call_command("backup", output=str(tmp_path / "cursive.dump"))

@@ -110,7 +110,7 @@ def test_the_api_keeps_counting_data_rows_from_1(partner):
 
 def preview(path: Path, mapping=None):
     fmt = detect_format(path)
-    return upload_preview(path=path, fmt=fmt, mapping=mapping or suggest_mapping(fmt.header))
+    return upload_preview(source=path, fmt=fmt, mapping=mapping or suggest_mapping(fmt.header))
 
 
 def verdicts_of(verdicts):

@@ -8,7 +8,8 @@ from cursive.backups import BackupFailed, Database, backup_create
 
 class Command(BaseCommand):
     help = (
-        "Back up the database with pg_dump (custom format) to a file, by default "
+        "Back up the database with pg_dump (custom format) to a file: by default into the default storage when "
+        "that is a bucket (STORAGE_URL), else "
         ".data/backups/cursive-<UTC timestamp>.dump, and print where it went as the last line."
     )
 
