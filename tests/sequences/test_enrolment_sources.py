@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django_q.models import OrmQ
 
+from cursive import retention
 from cursive.events import emit
 from cursive.models import OutboxEvent
 from leads.models import Lead
@@ -156,7 +157,7 @@ def test_old_handled_events_are_pruned_but_the_newest_stays(tenant, mailbox):
     HandledEvent.objects.update(event_created_at=old)
     newest = HandledEvent.objects.order_by("-event_id").first()
     HandledEvent.objects.filter(pk=newest.pk).update(event_created_at=old + dt.timedelta(hours=1))
-    assert enrolment_sources.handled_events_prune() == 1
+    assert retention.rule_apply(name="handled events") == 1
     assert list(HandledEvent.objects.values_list("pk", flat=True)) == [newest.pk]
 
 

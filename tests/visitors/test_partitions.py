@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from cursive import retention
 from cursive.schedules import SCHEDULES
 from visitors import partitions, tasks
 from visitors.models import Event
@@ -61,7 +62,7 @@ def test_dropping_an_old_partition_removes_only_its_months_events(tenant, settin
     _events_at(pixel, [dt.datetime(kept.year, kept.month, 1, tzinfo=dt.UTC)])
     assert Event.objects.filter(pixel_id=pixel.pk).count() == 4
 
-    tasks.event_partitions_ensure()
+    assert retention.rule_apply(name="pixel event partitions") == 1
 
     assert expired not in _existing() and kept in _existing() and this_month in _existing()
     remaining = Event.objects.filter(pixel_id=pixel.pk)
