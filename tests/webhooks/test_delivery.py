@@ -295,6 +295,19 @@ def test_retention_keeps_what_is_still_being_delivered_or_not_yet_dispatched(ten
     assert retention.rule_apply(name="webhook deliveries") == retention.rule_apply(name="outbox events") == 0
 
 
+def test_slack_cool_down_rows_go_once_past_the_longest_cool_down(tenant, receiver):
+    from webhooks.models import SlackAlertSent
+
+    endpoint, _ = make_endpoint(tenant, receiver)
+    Endpoint.objects.filter(pk=endpoint.pk).update(cooldown_minutes=120)
+    now = timezone.now()
+    for subject, minutes in (("lead:1", 121), ("lead:2", 119)):
+        SlackAlertSent.objects.create(endpoint=endpoint, subject=subject, sent_at=now - dt.timedelta(minutes=minutes))
+
+    assert retention.rule_apply(name="slack alert cool-downs") == 1
+    assert list(SlackAlertSent.objects.values_list("subject", flat=True)) == ["lead:2"]
+
+
 def test_score_band_changes_and_updates_are_events(tenant, receiver):
     from leads.services import ideal_customer_profile_update, leads_bulk_update, leads_rescore
 
