@@ -25,7 +25,8 @@ woken by the commits, as in production (cursive.events -> webhooks.tasks.wake_de
              (webhooks.tasks.deliver) run in this process under cProfile with its SQL timed: deliveries/s of one
              loop, SQL and Python milliseconds per delivery, the functions where the time goes;
   prune:     the backlog phases' deliveries and events are made 31 days old (created_at), `--prune-extra` more aged
-             deliveries are added with INSERT ... SELECT, and webhooks.tasks.prune runs here: rows before/after
+             deliveries are added with INSERT ... SELECT, and the retention rules of deliveries and outbox events
+             (cursive.retention) run here: rows before/after
              and the seconds it took.
 
 During each phase: CPU seconds of the cluster (with its workers), the receiver, PostgreSQL, this process (the
@@ -432,10 +433,10 @@ AGE = "interval '31 days'"
 
 def prune(*, aged_event_ids: list[tuple[int, int]], extra: int, workspace) -> dict:
     """Make the backlog phases' deliveries and events 31 days old, add `extra` aged deliveries (and their events)
-    with INSERT ... SELECT, and time webhooks.tasks.prune; returns the rows before and after."""
+    with INSERT ... SELECT, and time the retention rules of deliveries and events; returns the rows before and after."""
     from django.db import connection
 
-    from webhooks import tasks
+    from cursive import retention
     from webhooks.models import Endpoint
 
     endpoint = Endpoint.objects.get(workspace=workspace)
@@ -463,7 +464,8 @@ def prune(*, aged_event_ids: list[tuple[int, int]], extra: int, workspace) -> di
         aged_deliveries = cursor.fetchone()[0]
     before = count_rows()
     started = time.perf_counter()
-    tasks.prune()
+    retention.rule_apply(name="webhook deliveries")
+    retention.rule_apply(name="outbox events")
     seconds = time.perf_counter() - started
     after = count_rows()
     return {

@@ -56,6 +56,8 @@ class Job(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="job_due_idx"),
+            # Retention: finished jobs by age.
+            models.Index(fields=["finished_at"], condition=models.Q(finished_at__isnull=False), name="job_finished_idx"),
         ]
 
     def __str__(self):
@@ -83,7 +85,10 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["target", "-created_at"], name="audit_target_idx")]
+        indexes = [
+            models.Index(fields=["target", "-created_at"], name="audit_target_idx"),
+            models.Index(fields=["created_at"], name="audit_created_idx"),
+        ]
 
     def __str__(self):
         return f"{self.action} on {self.target}"

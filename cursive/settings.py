@@ -393,6 +393,19 @@ WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", d
 # the migration check (the expensive part) is repeated only this often.
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=2.0)
 HEALTH_MIGRATIONS_RECHECK_SECONDS = env.int("HEALTH_MIGRATIONS_RECHECK_SECONDS", default=300)
+# Retention (cursive.retention, run hourly): days each growing table keeps its rows; 0 keeps them all. Pending and
+# running jobs, undelivered webhooks and events a consumer has not handled are kept whatever their age. A run
+# deletes RETENTION_BATCH_SIZE rows per transaction and stops after RETENTION_MAX_SECONDS (the next run goes on).
+RETENTION_JOB_DAYS = env.int("RETENTION_JOB_DAYS", default=14)
+RETENTION_FAILED_JOB_DAYS = env.int("RETENTION_FAILED_JOB_DAYS", default=90)
+RETENTION_TASK_DAYS = env.int("RETENTION_TASK_DAYS", default=30)
+RETENTION_REQUEST_STATS_DAYS = env.int("RETENTION_REQUEST_STATS_DAYS", default=90)
+RETENTION_AUDIT_DAYS = env.int("RETENTION_AUDIT_DAYS", default=3650)
+RETENTION_OUTBOX_EVENT_DAYS = env.int("RETENTION_OUTBOX_EVENT_DAYS", default=30)
+RETENTION_EMAIL_ACTIVITY_DAYS = env.int("RETENTION_EMAIL_ACTIVITY_DAYS", default=730)
+RETENTION_INBOUND_EMAIL_DAYS = env.int("RETENTION_INBOUND_EMAIL_DAYS", default=180)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=5000)
+RETENTION_MAX_SECONDS = env.int("RETENTION_MAX_SECONDS", default=300)
 
 # --- Observability ------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -10,6 +10,7 @@ class SequencesConfig(AppConfig):
         from django_q.models import Schedule
 
         from credits.consistency import register_reference
+        from cursive import retention
         from cursive.events import on_emitted
         from cursive.schedules import Recurring, register
         from segments.signals import people_pulled
@@ -30,6 +31,26 @@ class SequencesConfig(AppConfig):
         )
         on_emitted(enrolment_sources.WEBSITE_CONSUMER, enrolment_sources.wake_website_enrolment)
         register(Recurring("sequence enrolment from the website", enrolment_sources.WEBSITE_TASK, Schedule.MINUTES, minutes=1))
-        register(Recurring("prune handled events", "sequences.enrolment_sources.handled_events_prune", Schedule.DAILY))
         people_pulled.connect(enrolment_sources.enrol_pulled_people, dispatch_uid="sequences.enrol_pulled_people")
         register(Recurring("sequence sends", "sequences.tasks.send_loop", Schedule.MINUTES, minutes=1))
+
+        retention.register(
+            "handled events",
+            retention.Rule(
+                "sequences.HandledEvent",
+                "event_created_at",
+                lambda: enrolment_sources.HANDLED_RETENTION,
+                enrolment_sources.handled_events_expired,
+            ),
+        )
+        retention.hold("outbox events", "sequences", enrolment_sources.outbox_events_handled)
+        # Messages (one per enrolment and step, what keeps a step from being sent twice) stay with their
+        # enrolment; the timeline rows and the emails read from mailboxes are history.
+        retention.register(
+            "sequence activities",
+            retention.Rule("sequences.Activity", "created_at", retention.days("RETENTION_EMAIL_ACTIVITY_DAYS")),
+        )
+        retention.register(
+            "emails read from mailboxes",
+            retention.Rule("sequences.InboundMessage", "received_at", retention.days("RETENTION_INBOUND_EMAIL_DAYS")),
+        )

@@ -13,7 +13,7 @@ import time
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -37,6 +37,7 @@ LOOKBACK_MARGIN = dt.timedelta(minutes=10)
 # Where a consumer that has handled nothing yet starts.
 FIRST_LOOKBACK = dt.timedelta(hours=1)
 BATCH = 200
+# Handled rows past where the consumer resumes are never read again; a month of them is kept to look into.
 HANDLED_RETENTION = dt.timedelta(days=30)
 
 
@@ -66,8 +67,7 @@ def _settle() -> dt.timedelta:
 
 
 def _unhandled(*, skip: set[int]):
-    newest = HandledEvent.objects.filter(consumer=WEBSITE_CONSUMER).aggregate(newest=Max("event_created_at"))["newest"]
-    since = newest - LOOKBACK_MARGIN if newest else timezone.now() - FIRST_LOOKBACK
+    since = _resume_point() or timezone.now() - FIRST_LOOKBACK
     handled = HandledEvent.objects.filter(consumer=WEBSITE_CONSUMER, event_id=OuterRef("pk"))
     return (
         OutboxEvent.objects.filter(type="visitor.identified", created_at__gte=since).filter(~Exists(handled)).exclude(pk__in=skip)
@@ -186,14 +186,22 @@ def website_rules_match(*, sequence: Sequence, lead: Lead) -> bool:
         return cursor.fetchone()[0]
 
 
-def handled_events_prune() -> int:
-    """Daily: handled rows older than the outbox keeps events go (the newest stays, where the consumer resumes)."""
+def _resume_point() -> dt.datetime | None:
     newest = HandledEvent.objects.filter(consumer=WEBSITE_CONSUMER).aggregate(newest=Max("event_created_at"))["newest"]
-    cutoff = timezone.now() - HANDLED_RETENTION
-    if newest is not None:
-        cutoff = min(cutoff, newest - LOOKBACK_MARGIN)
-    deleted, _ = HandledEvent.objects.filter(event_created_at__lt=cutoff).delete()
-    return deleted
+    return newest - LOOKBACK_MARGIN if newest else None
+
+
+def handled_events_expired() -> Q:
+    """Retention of handled rows (cursive.retention): those older than where the consumer resumes may go (the
+    newest stays, or the consumer would start over from FIRST_LOOKBACK)."""
+    resume = _resume_point()
+    return Q(event_created_at__lt=resume) if resume else Q(pk__in=[])
+
+
+def outbox_events_handled() -> Q:
+    """The hold on outbox retention: identifications from where the consumer resumes on are still to be read."""
+    resume = _resume_point()
+    return ~Q(type="visitor.identified") | Q(created_at__lt=resume) if resume else Q()
 
 
 # --- From a segment --------------------------------------------------------------------------------------------

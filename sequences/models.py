@@ -294,7 +294,10 @@ class Activity(models.Model):
 
     class Meta:
         verbose_name_plural = "activities"
-        indexes = [models.Index(fields=["enrollment", "created_at"], name="activity_enrollment_idx")]
+        indexes = [
+            models.Index(fields=["enrollment", "created_at"], name="activity_enrollment_idx"),
+            models.Index(fields=["created_at"], name="activity_created_idx"),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.enrollment_id}"
@@ -324,6 +327,7 @@ class InboundMessage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["mailbox", "uidvalidity", "uid"], name="inbound_mailbox_uid_unique")]
+        indexes = [models.Index(fields=["received_at"], name="inbound_received_idx")]
 
     def __str__(self):
         return f"{self.kind} {self.message_id}"
@@ -374,8 +378,11 @@ class HandledEvent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["consumer", "event_id"], name="handled_event_once")]
-        # Where a consumer resumes (its newest event) and what the daily prune drops.
-        indexes = [models.Index(fields=["consumer", "event_created_at"], name="handled_event_cursor_idx")]
+        # Where a consumer resumes (its newest event); the second, what retention drops.
+        indexes = [
+            models.Index(fields=["consumer", "event_created_at"], name="handled_event_cursor_idx"),
+            models.Index(fields=["event_created_at"], name="handled_event_created_idx"),
+        ]
 
     def __str__(self):
         return f"{self.consumer} {self.event_id}"

@@ -9,6 +9,9 @@ import datetime as dt
 import re
 
 PARENT = "visitors_event"
+# A DROP waits for every query still reading the partition, and every insert into the table queues behind a
+# waiting DROP: it gives up after this long (the transaction fails) and the next run tries again.
+DROP_LOCK_TIMEOUT_MS = 2000
 _NAME = re.compile(r"^visitors_event_y(\d{4})m(\d{2})$")
 
 CREATE_PARENT = f"""
@@ -82,6 +85,7 @@ def ensure(cursor, *, today: dt.date, ahead: int, retention_months: int | None) 
     oldest_kept = add_months(current, -retention_months)
     for month, name in sorted(before.items()):
         if month < oldest_kept:
+            cursor.execute(f"SET LOCAL lock_timeout = {int(DROP_LOCK_TIMEOUT_MS)}")
             cursor.execute(f"DROP TABLE {name}")
             dropped.append(name)
     return created, dropped

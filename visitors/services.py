@@ -160,7 +160,7 @@ def _partition_ready(moment: dt.datetime) -> None:
     _months_ready.add(month)
 
 
-def event_partitions_ensure(*, today: dt.date, ahead: int, retention_months: int) -> tuple[list[str], list[str]]:
+def event_partitions_ensure(*, today: dt.date, ahead: int, retention_months: int | None) -> tuple[list[str], list[str]]:
     with transaction.atomic(), connection.cursor() as cursor:
         created, dropped = partitions.ensure(cursor, today=today, ahead=ahead, retention_months=retention_months)
     _months_ready.clear()

@@ -9,13 +9,25 @@ from . import services
 logger = logging.getLogger("cursive.visitors")
 
 
+PARTITIONS_AHEAD = 2
+
+
 def event_partitions_ensure() -> None:
-    """Daily: this month's and the next two months' event partitions exist; months past the retention go."""
-    created, dropped = services.event_partitions_ensure(
-        today=timezone.now().date(), ahead=2, retention_months=settings.PIXEL_EVENT_RETENTION_MONTHS
+    """Daily: this month's and the next two months' event partitions exist."""
+    created, _ = services.event_partitions_ensure(today=timezone.now().date(), ahead=PARTITIONS_AHEAD, retention_months=None)
+    if created:
+        logger.info("pixel event partitions", extra={"partitions_created": created})
+
+
+def event_partitions_drop_expired(now: dt.datetime) -> int:
+    """The retention rule of pixel events (cursive.retention): the months past PIXEL_EVENT_RETENTION_MONTHS are
+    dropped whole; returns how many partitions went."""
+    _, dropped = services.event_partitions_ensure(
+        today=now.date(), ahead=PARTITIONS_AHEAD, retention_months=settings.PIXEL_EVENT_RETENTION_MONTHS
     )
-    if created or dropped:
-        logger.info("pixel event partitions", extra={"partitions_created": created, "partitions_dropped": dropped})
+    if dropped:
+        logger.info("pixel event partitions", extra={"partitions_dropped": dropped})
+    return len(dropped)
 
 
 def visitors_identify(*, items: list[dict]) -> None:

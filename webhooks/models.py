@@ -101,6 +101,7 @@ class SlackAlertSent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["endpoint", "subject"], name="slack_alert_subject_uniq")]
+        indexes = [models.Index(fields=["sent_at"], name="slack_alert_sent_at_idx")]
 
     def __str__(self):
         return self.subject

@@ -509,30 +509,3 @@ def _disable(endpoint: Endpoint, by: str, now: dt.datetime) -> None:
     Endpoint.objects.filter(pk=endpoint.pk).update(status=endpoint.status, disabled_by=by, disabled_at=now)
     job_enqueue("webhooks.tasks.email_owners", endpoint_id=endpoint.pk, about=f"disabled_{by}")
     logger.warning("webhook endpoint disabled", extra={"endpoint_id": endpoint.pk, "by": by})
-
-
-# --- Retention -----------------------------------------------------------------------------------------------
-
-PRUNE_BATCH = 10_000
-
-
-_PRUNE = (
-    "DELETE FROM webhooks_delivery WHERE id IN (SELECT id FROM webhooks_delivery WHERE created_at < %s LIMIT %s)",
-    "DELETE FROM cursive_outboxevent WHERE id IN "
-    "(SELECT id FROM cursive_outboxevent WHERE created_at < %s AND dispatched_at IS NOT NULL LIMIT %s)",
-)
-
-
-def deliveries_prune(*, older_than: dt.datetime) -> tuple[int, int]:
-    """Delete deliveries, then dispatched events, created before `older_than`, in batches so that no statement
-    holds locks for long; returns (deliveries, events) deleted."""
-    deleted = [0, 0]
-    for index, statement in enumerate(_PRUNE):
-        while True:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(statement, [older_than, PRUNE_BATCH])
-                count = cursor.rowcount
-            deleted[index] += count
-            if count < PRUNE_BATCH:
-                break
-    return deleted[0], deleted[1]

@@ -86,14 +86,6 @@ def _due_soon() -> bool:
     return due is not None and (due - timezone.now()).total_seconds() < IDLE_SECONDS * 2
 
 
-def prune() -> None:
-    """Daily: deliveries and dispatched events older than WEBHOOK_DELIVERY_RETENTION_DAYS go."""
-    older_than = timezone.now() - timezone.timedelta(days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
-    deliveries, events = services.deliveries_prune(older_than=older_than)
-    if deliveries or events:
-        logger.info("webhook deliveries pruned", extra={"deliveries": deliveries, "events": events})
-
-
 _SUBJECTS = {
     "failing": "Your Cursive webhook has been failing for a day",
     "disabled_failing": "Your Cursive webhook was disabled after 5 days of failures",

@@ -13,7 +13,7 @@ from credits.selectors import credit_balance
 from cursive.api.idempotency import run_once
 from cursive.errors import Conflict
 from cursive.models import IdempotencyRecord
-from cursive.tasks import prune_idempotency_records
+from cursive.retention import rule_apply
 from marketplace.models import LeadPurchase
 from tests.marketplace.conftest import fund, make_listing
 from tests.servers import REPO, child_env
@@ -115,5 +115,5 @@ def test_old_keys_are_pruned(tenant, settings):
     run_once(workspace=tenant.workspace, key="new", fingerprint="f", call=lambda: (201, {}))
     IdempotencyRecord.objects.filter(key="old").update(created_at=timezone.now() - timedelta(hours=73))
 
-    assert prune_idempotency_records() == 1
+    assert rule_apply(name="idempotency records") == 1
     assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]

@@ -6,8 +6,10 @@ import datetime as dt
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django_q.models import OrmQ
 
+from cursive import retention
 from cursive.events import emit
 from cursive.models import OutboxEvent
 from leads.models import Lead
@@ -156,8 +158,31 @@ def test_old_handled_events_are_pruned_but_the_newest_stays(tenant, mailbox):
     HandledEvent.objects.update(event_created_at=old)
     newest = HandledEvent.objects.order_by("-event_id").first()
     HandledEvent.objects.filter(pk=newest.pk).update(event_created_at=old + dt.timedelta(hours=1))
-    assert enrolment_sources.handled_events_prune() == 1
+    assert retention.rule_apply(name="handled events") == 1
     assert list(HandledEvent.objects.values_list("pk", flat=True)) == [newest.pk]
+
+
+def test_identifications_the_consumer_has_not_read_yet_outlive_the_outbox_retention(tenant, mailbox):
+    pixel = make_pixel(tenant)
+    website_sequence(tenant, mailbox, min_score=0, path="")
+    visit_and_identify(pixel, visitor="a", email="a@initech.example")
+    visit_and_identify(pixel, visitor="b", email="b@initech.example")
+    enrolment_sources.website_visitors_enrol()
+    visit_and_identify(pixel, visitor="c", email="c@initech.example")
+    first, last_handled, unread = OutboxEvent.objects.filter(type="visitor.identified").order_by("pk")
+    # All past the outbox's 30 days; the consumer resumes 10 minutes before the last one it handled.
+    old = timezone.now() - dt.timedelta(days=60)
+    for event, at in ((first, old - dt.timedelta(hours=2)), (last_handled, old), (unread, old + dt.timedelta(hours=1))):
+        OutboxEvent.objects.filter(pk=event.pk).update(created_at=at, dispatched_at=timezone.now())
+        HandledEvent.objects.filter(event_id=event.pk).update(event_created_at=at)
+
+    retention.rule_apply(name="outbox events")
+
+    assert list(OutboxEvent.objects.filter(type="visitor.identified").order_by("pk").values_list("pk", flat=True)) == [
+        last_handled.pk,
+        unread.pk,
+    ]
+    assert enrolment_sources.website_visitors_enrol() == 1
 
 
 # --- From a segment --------------------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 import datetime as dt
+import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from cursive import retention
 from cursive.schedules import SCHEDULES
 from visitors import partitions, tasks
 from visitors.models import Event
@@ -61,7 +63,7 @@ def test_dropping_an_old_partition_removes_only_its_months_events(tenant, settin
     _events_at(pixel, [dt.datetime(kept.year, kept.month, 1, tzinfo=dt.UTC)])
     assert Event.objects.filter(pixel_id=pixel.pk).count() == 4
 
-    tasks.event_partitions_ensure()
+    assert retention.rule_apply(name="pixel event partitions") == 1
 
     assert expired not in _existing() and kept in _existing() and this_month in _existing()
     remaining = Event.objects.filter(pixel_id=pixel.pk)
@@ -80,3 +82,35 @@ def test_an_event_is_stored_even_when_its_months_partition_was_never_created(ten
     make_visitor(pixel)
     assert this_month in _existing()
     assert Event.objects.filter(pixel_id=pixel.pk).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partition_in_use_is_not_waited_for_and_goes_at_the_next_run(settings, monkeypatch):
+    settings.PIXEL_EVENT_RETENTION_MONTHS = 13
+    monkeypatch.setattr(partitions, "DROP_LOCK_TIMEOUT_MS", 100)
+    expired = partitions.add_months(partitions.month_start(timezone.now()), -14)
+    with connection.cursor() as cursor:
+        partitions.create_partition(cursor, expired)
+    reading, done = threading.Event(), threading.Event()
+
+    def long_report():
+        try:
+            with transaction.atomic(), connections["default"].cursor() as cursor:
+                cursor.execute(f"SELECT count(*) FROM {partitions.partition_name(expired)}")
+                reading.set()
+                done.wait(30)
+        finally:
+            connections.close_all()
+
+    reader = threading.Thread(target=long_report)
+    reader.start()
+    try:
+        assert reading.wait(30)
+        removed = retention.retention_run()
+        assert removed["pixel event partitions"] == 0 and "rate-limit counters" in removed
+        assert expired in _existing()
+    finally:
+        done.set()
+        reader.join()
+    assert retention.rule_apply(name="pixel event partitions") == 1
+    assert expired not in _existing()

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from cursive import outbound
+from cursive import outbound, retention
 from cursive.events import emit
 from cursive.models import OutboxEvent
 from leads.models import Lead
@@ -260,7 +260,7 @@ def test_members_who_do_not_manage_the_workspace_cannot_manage_endpoints(tenant_
     assert tenant.api().get("/api/v1/webhooks").status_code == 403
 
 
-def test_old_deliveries_and_events_are_pruned_in_batches(tenant, receiver, monkeypatch):
+def test_old_deliveries_and_events_are_pruned_in_batches(tenant, receiver):
     endpoint, _ = make_endpoint(tenant, receiver)
     for n in range(7):
         lead_create(workspace=tenant.workspace, source="manual", data={"email": f"old{n}@x.example"})
@@ -270,10 +270,42 @@ def test_old_deliveries_and_events_are_pruned_in_batches(tenant, receiver, monke
     OutboxEvent.objects.update(created_at=old)
     lead_create(workspace=tenant.workspace, source="manual", data={"email": "new@x.example"})
     deliver_all()
-    monkeypatch.setattr(services, "PRUNE_BATCH", 3)
-    tasks.prune()
+    assert retention.rule_apply(name="webhook deliveries", batch_size=3) == 7
+    assert retention.rule_apply(name="outbox events", batch_size=3) == 7
     assert Delivery.objects.count() == 1 and OutboxEvent.objects.count() == 1
     assert mail.outbox == []
+
+
+def test_retention_keeps_what_is_still_being_delivered_or_not_yet_dispatched(tenant, receiver):
+    endpoint, _ = make_endpoint(tenant, receiver)
+    lead_create(workspace=tenant.workspace, source="manual", data={"email": "done@x.example"})
+    lead_create(workspace=tenant.workspace, source="manual", data={"email": "retrying@x.example"})
+    deliver_all()
+    retrying = Delivery.objects.order_by("pk").last()
+    Delivery.objects.filter(pk=retrying.pk).update(status=Delivery.Status.PENDING)
+    undispatched = emit(workspace=tenant.workspace, type="lead.updated", data={"id": 1})
+    old = timezone.now() - dt.timedelta(days=31)
+    Delivery.objects.update(created_at=old)
+    OutboxEvent.objects.update(created_at=old)
+
+    assert retention.rule_apply(name="webhook deliveries") == 1
+    assert retention.rule_apply(name="outbox events") == 1
+    assert list(Delivery.objects.values_list("pk", flat=True)) == [retrying.pk]
+    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {retrying.event_id, undispatched.pk}
+    assert retention.rule_apply(name="webhook deliveries") == retention.rule_apply(name="outbox events") == 0
+
+
+def test_slack_cool_down_rows_go_once_past_the_longest_cool_down(tenant, receiver):
+    from webhooks.models import SlackAlertSent
+
+    endpoint, _ = make_endpoint(tenant, receiver)
+    Endpoint.objects.filter(pk=endpoint.pk).update(cooldown_minutes=120)
+    now = timezone.now()
+    for subject, minutes in (("lead:1", 121), ("lead:2", 119)):
+        SlackAlertSent.objects.create(endpoint=endpoint, subject=subject, sent_at=now - dt.timedelta(minutes=minutes))
+
+    assert retention.rule_apply(name="slack alert cool-downs") == 1
+    assert list(SlackAlertSent.objects.values_list("subject", flat=True)) == ["lead:2"]
 
 
 def test_score_band_changes_and_updates_are_events(tenant, receiver):
