@@ -129,7 +129,7 @@ class Lead(ContactFields):
 
 class LeadTally(models.Model):
     """How many leads a workspace has, kept by PostgreSQL triggers on leads_lead (migration
-    0012_workspace_lead_tallies) in the transaction that adds, deletes or moves the leads: the dashboard and My
+    0014_workspace_lead_tallies) in the transaction that adds, deletes or moves the leads: the dashboard and My
     Leads show it without counting a million rows, whichever code path (ORM, raw SQL, COPY) wrote them."""
 
     workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE, primary_key=True, related_name="+")

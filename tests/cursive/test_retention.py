@@ -37,7 +37,7 @@ def _days_ago(days: float) -> dt.datetime:
 def test_one_hourly_schedule_runs_every_rule():
     recurring = SCHEDULES.get("retention")
     assert recurring.func == "cursive.retention.retention_run"
-    replaced = importlib.import_module("cursive.migrations.0007_retention_indexes").REPLACED_SCHEDULES
+    replaced = importlib.import_module("cursive.migrations.0008_retention_indexes").REPLACED_SCHEDULES
     assert not set(replaced) & set(SCHEDULES)
     assert not Schedule.objects.filter(name__in=replaced).exists()
     assert Schedule.objects.filter(name="retention", func="cursive.retention.retention_run").exists()

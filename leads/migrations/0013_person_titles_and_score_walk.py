@@ -32,7 +32,7 @@ DROP FUNCTION leads_person_titles_add();
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0011_duplicate_pairs'),
+        ('leads', '0012_lead_score_function'),
     ]
 
     operations = [

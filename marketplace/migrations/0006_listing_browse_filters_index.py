@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_onboarding_steps_backfill'),
-        ('marketplace', '0004_item_bounce_refunded_credits'),
+        ('marketplace', '0005_purchase_functions'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_onboarding_steps_backfill'),
-        ('leads', '0012_workspace_lead_tallies'),
+        ('leads', '0014_workspace_lead_tallies'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_onboarding_steps_backfill'),
-        ('cursive', '0006_outbox'),
+        ('cursive', '0007_replica_fence'),
         ('django_q', '0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -82,7 +82,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0005_onboarding_steps_backfill'),
-        ('leads', '0011_duplicate_pairs'),
+        ('leads', '0013_person_titles_and_score_walk'),
     ]
 
     operations = [
