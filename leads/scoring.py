@@ -57,10 +57,15 @@ def _part(label: str, points: int, most: int) -> dict:
     return {"label": label, "points": points, "max": most}
 
 
+def profile_fit(profile) -> tuple[list[str], list[str]]:
+    """The company sizes and industries of an ideal customer profile (none without one): what fit scores against."""
+    return (list(profile.company_sizes), list(profile.industries)) if profile else ([], [])
+
+
 def score_factors(lead, profile, now) -> dict[str, dict]:
     """Each factor's points of its most, split into the parts that earn them (each "points of max", summing to
     the factor), for the lead's detail; the SQL function leads_score must agree."""
-    sizes, industries = (profile.company_sizes, profile.industries) if profile else ([], [])
+    sizes, industries = profile_fit(profile)
     email, phone = lead.email_status == "valid", lead.phone_status == "valid"
     email_points, phone_points = DELIVERABILITY["email_verified"], DELIVERABILITY["phone_verified"]
     deliverability = [
@@ -126,7 +131,7 @@ def score_total(factors: dict[str, dict]) -> int:
 def score_expression(profile, now):
     """The same score as a SQL expression (the `leads_score` function, installed by leads' migration 0012, which
     the purchase function calls too), so every lead of a workspace is re-scored in one UPDATE."""
-    sizes, industries = (profile.company_sizes, profile.industries) if profile else ([], [])
+    sizes, industries = profile_fit(profile)
     return Func(
         F("email_status"),
         F("phone_status"),

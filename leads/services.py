@@ -13,7 +13,7 @@ from cursive.jobs import job_enqueue
 
 from . import normalize
 from .models import CompanySize, IdealCustomerProfile, Lead, Person, Seniority, Suppression, VerificationStatus
-from .scoring import score_expression
+from .scoring import profile_fit, score_expression
 from .signals import leads_rescored
 
 # Read on every row of million-row uploads: built once, not per call.
@@ -197,6 +197,12 @@ SCORE_BANDS = ((70, "hot"), (40, "warm"), (0, "cold"))
 
 def score_band(score: int) -> str:
     return next(band for floor, band in SCORE_BANDS if score >= floor)
+
+
+def score_profile(*, workspace: Workspace) -> tuple[list[str], list[str]]:
+    """The workspace's ideal customer profile as the `leads_score` SQL function takes it (sizes, industries), for
+    statements that insert leads already scored."""
+    return profile_fit(IdealCustomerProfile.objects.filter(workspace=workspace).first())
 
 
 def leads_rescore(*, workspace: Workspace, lead_ids: list[int] | None = None, announce: bool = True) -> int:

@@ -17,7 +17,7 @@ from credits.errors import InsufficientCredits
 from credits.services import credits_spend, to_credits
 from cursive.errors import Conflict, NotFound, ValidationFailed
 from leads.models import Lead, Person, Suppression
-from leads.services import LEAD_FIELDS, leads_announce, leads_rescore
+from leads.services import LEAD_FIELDS, leads_announce, score_profile
 
 from .filters import clean_filters, people_matching
 from .models import Segment, SegmentRun, SegmentSettings
@@ -173,15 +173,19 @@ def segment_preview(
     return SegmentRun.objects.create(segment=segment, mode=mode, count=count, actor=actor)
 
 
-# New people go in with one INSERT ... SELECT; ON CONFLICT skips anyone another pull added meanwhile,
-# and RETURNING says exactly how many were added, which is what gets charged.
+# New people go in with one INSERT ... SELECT, scored as they go in by leads_score (the one score formula, with the
+# workspace's profile); ON CONFLICT skips anyone another pull added meanwhile, and RETURNING says exactly how many
+# were added, which is what gets charged.
 _PULL_SQL = """
 INSERT INTO leads_lead (workspace_id, source, source_detail, status, email_status, phone_status, score, tags,
                         dedup_hash, pages_viewed, seconds_on_site, acquired_credits, acquired_reference,
                         created_by_id, created_at, updated_at, {columns})
-SELECT %(workspace)s, 'database', %(detail)s, 'new', CASE WHEN email_verified THEN 'valid' ELSE 'unknown' END,
-       'unknown', 0, '{{}}', dedup_hash, 0, 0, %(price)s, %(reference)s, %(actor)s, %(now)s, %(now)s, {columns}
-FROM leads_person WHERE id = ANY(%(ids)s)
+SELECT %(workspace)s, 'database', %(detail)s, 'new', email_status, 'unknown',
+       leads_score(email_status, 'unknown', 0, 0, company_size, industry, %(now)s, %(sizes)s::varchar[],
+                   %(industries)s::varchar[], %(now)s),
+       '{{}}', dedup_hash, 0, 0, %(price)s, %(reference)s, %(actor)s, %(now)s, %(now)s, {columns}
+FROM (SELECT *, CASE WHEN email_verified THEN 'valid' ELSE 'unknown' END AS email_status
+      FROM leads_person WHERE id = ANY(%(ids)s)) AS person
 ON CONFLICT (workspace_id, dedup_hash) DO NOTHING
 RETURNING id
 """
@@ -250,6 +254,7 @@ def segment_pull(
     run = SegmentRun.objects.create(segment=segment, mode=mode, requested=limit, skipped_owned=skipped_owned, actor=actor)
     if candidates:
         columns = ", ".join(LEAD_FIELDS)
+        sizes, industries = score_profile(workspace=workspace)
         with connection.cursor() as cursor:
             cursor.execute(
                 _PULL_SQL.format(columns=columns),
@@ -261,10 +266,11 @@ def segment_pull(
                     "detail": f"segment “{segment.name}”"[:200],
                     "price": settings.SEGMENT_PULL_PRICE,
                     "reference": run.reference,
+                    "sizes": sizes,
+                    "industries": industries,
                 },
             )
             new_ids = [row[0] for row in cursor.fetchall()]
-        leads_rescore(workspace=workspace, lead_ids=new_ids, announce=False)
         leads_announce(workspace=workspace, lead_ids=new_ids)
         run.pulled = len(new_ids)
         run.credits_charged = settings.SEGMENT_PULL_PRICE * run.pulled
