@@ -35,7 +35,7 @@ from django.utils import timezone
 from accounts.models import User, Workspace
 from credits.errors import InsufficientCredits
 from credits.selectors import credit_balance
-from credits.services import credits_spend, to_credits
+from credits.services import credit_accounts_lock, credits_spend, to_credits
 from cursive.errors import Conflict, NotFound, ValidationFailed
 from cursive.events import emit
 from cursive.files import StoredFile
@@ -679,6 +679,9 @@ def enrichment_confirm(*, workspace: Workspace, enrichment_id, max_credits=None,
                     fields={"max_credits": [f"At least {price:.2f}."]},
                 )
         needed = price * rows
+        # The credit account before the leads, as a purchase takes them: inserting leads locks the workspace's
+        # lead tally (leads' migration 0014) until commit, and a purchase holds the account while it inserts.
+        credit_accounts_lock(workspaces=[workspace])
         balance = credit_balance(workspace=workspace)
         if balance < needed:
             raise InsufficientCredits(needed=needed, balance=balance)

@@ -14,7 +14,7 @@ from rest_framework import serializers
 from accounts.models import OnboardingStep, User, Workspace
 from accounts.services import onboarding_step_complete
 from credits.errors import InsufficientCredits
-from credits.services import credits_spend, to_credits
+from credits.services import credit_accounts_lock, credits_spend, to_credits
 from cursive.errors import Conflict, NotFound, ValidationFailed
 from leads.models import Lead, Person, Suppression
 from leads.services import LEAD_FIELDS, leads_announce, score_profile
@@ -247,6 +247,9 @@ def segment_pull(
             f"“{segment.name}” is {segment.get_status_display().lower()}; make it active to pull from it.",
             code="segment_not_active",
         )
+    # The credit account before the leads, as a purchase takes them: inserting leads locks the workspace's lead
+    # tally (leads' migration 0014) until commit, and a purchase holds the account while it inserts.
+    credit_accounts_lock(workspaces=[workspace])
     candidates, skipped_owned = _pull_candidates(
         workspace=workspace, matching=people_matching(validated_filters(segment.filters)), limit=limit
     )

@@ -164,3 +164,38 @@ def waiting_for_a_lock(query_start: str) -> bool:
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s", [query_start + "%"]
         )
         return cursor.fetchone()[0] > 0
+
+
+def test_a_pull_and_a_purchase_in_one_workspace_at_once_both_complete(tenant, partner):
+    """Inserting leads locks the workspace's lead tally until commit, and a purchase inserts its lead while it holds
+    the credit account: a pull that took the tally first and then waited for the account would deadlock with it.
+    The pull takes the account first, so the purchase waits for the pull and both go through."""
+    from segments.services import segment_create, segment_pull
+    from tests.segments.conftest import make_person
+
+    fund(tenant.workspace, 100)
+    listing = make_listing(partner=partner.workspace, price="10.00")
+    make_person(email="pulled@people.example")
+    segment = segment_create(workspace=tenant.workspace, name="Everyone", filters={})
+    outcome = {}
+
+    def buy():
+        try:
+            outcome["purchase"] = purchase_create(workspace=tenant.workspace, lead_ids=[listing.pk])
+        except Exception as exc:  # the test shows whatever it is
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    buyer = threading.Thread(target=buy)
+    with Paused(lambda: segment_pull(workspace=tenant.workspace, segment_id=segment.pk, limit=1), r'INSERT INTO "?leads_lead'):
+        buyer.start()
+        deadline = time.monotonic() + 30
+        while not waiting_for_a_lock("SELECT * FROM marketplace_purchase_credits"):
+            assert time.monotonic() < deadline, "the purchase never waited for the pull"
+            time.sleep(0.05)
+    buyer.join(30)
+
+    assert "error" not in outcome, outcome
+    assert Lead.objects.filter(workspace=tenant.workspace).count() == 2
+    assert_every_balance_equals_its_ledger()
