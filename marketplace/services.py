@@ -37,6 +37,7 @@ from cursive.errors import Conflict, NotFound, ValidationFailed
 from cursive.events import events_recorded
 from cursive.jobs import job_dispatch_on_commit
 from cursive.locks import lock_for_transaction
+from cursive.replicas import replica_fence
 from leads import normalize
 from leads.models import Lead
 from leads.selectors import erased_hashes
@@ -158,6 +159,9 @@ def _deliver(*, purchase: LeadPurchase, listings: list[Listing]) -> None:
     purchase.completed_at = purchase.completed_at or timezone.now()
     purchase.reserved_until = None
     _delivered(job_id)
+    # Paid through Stripe's webhook, a request with no workspace of its own: the buyer's replica reads must still
+    # wait for this delivery.
+    replica_fence(workspace_id=purchase.workspace_id)
 
 
 def _lock_accounts(workspace: Workspace, listings: list[Listing]) -> None:

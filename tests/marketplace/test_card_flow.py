@@ -349,3 +349,18 @@ def test_concurrent_completed_deliveries_complete_once(buyer, partner):
     assert Lead.objects.filter(workspace=buyer.workspace).count() == 1
     assert CreditTransaction.objects.filter(kind="earn").count() == 1
     assert StripeEvent.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_card_purchase_paid_through_stripe_fences_its_buyer_from_lagging_replicas(
+    settings, buyer, partner, django_capture_on_commit_callbacks
+):
+    """Stripe's webhook is a request of no workspace, so the fence of a write request does not cover it: the
+    delivery itself keeps the buyer's replica reads on the primary until a replica has it."""
+    settings.DATABASE_REPLICAS = ["replica1"]
+    purchase = purchase_create(workspace=buyer.workspace, lead_ids=[make_listing(partner=partner.workspace).pk], payment="card")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(session_event(purchase)).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT workspace_id FROM cursive_replica_fence")
+        assert [row[0] for row in cursor.fetchall()] == [buyer.workspace.pk]
