@@ -131,15 +131,7 @@ def test_a_person_added_by_hand_while_being_bought_is_a_409_not_a_500(tenant, pa
             data={"first_name": "Pat", "last_name": "Lee", "email": listing.email},
         )
 
-    def buy():
-        try:
-            outcome["purchase"] = purchase_create(workspace=tenant.workspace, lead_ids=[listing.pk])
-        except Exception as exc:  # the test shows whatever it is
-            outcome["error"] = exc
-        finally:
-            connection.close()
-
-    buyer = threading.Thread(target=buy)
+    buyer = buyer_thread(tenant.workspace, [listing.pk], outcome)
     with Paused(add_by_hand, r'INSERT INTO "leads_lead"'):
         buyer.start()
         deadline = time.monotonic() + 30
@@ -156,6 +148,21 @@ def test_a_person_added_by_hand_while_being_bought_is_a_409_not_a_500(tenant, pa
     assert credit_balance(workspace=tenant.workspace) == 100
     assert Lead.objects.filter(workspace=tenant.workspace).count() == 1
     assert_every_balance_equals_its_ledger()
+
+
+def buyer_thread(workspace, lead_ids, outcome: dict) -> threading.Thread:
+    """A thread (not started) that buys `lead_ids` with credits on its own connection, leaving the purchase or
+    whatever it raised in `outcome`."""
+
+    def buy():
+        try:
+            outcome["purchase"] = purchase_create(workspace=workspace, lead_ids=lead_ids)
+        except Exception as exc:  # the test shows whatever it is
+            outcome["error"] = exc
+        finally:
+            connection.close()
+
+    return threading.Thread(target=buy)
 
 
 def waiting_for_a_lock(query_start: str) -> bool:
@@ -179,15 +186,7 @@ def test_a_pull_and_a_purchase_in_one_workspace_at_once_both_complete(tenant, pa
     segment = segment_create(workspace=tenant.workspace, name="Everyone", filters={})
     outcome = {}
 
-    def buy():
-        try:
-            outcome["purchase"] = purchase_create(workspace=tenant.workspace, lead_ids=[listing.pk])
-        except Exception as exc:  # the test shows whatever it is
-            outcome["error"] = exc
-        finally:
-            connection.close()
-
-    buyer = threading.Thread(target=buy)
+    buyer = buyer_thread(tenant.workspace, [listing.pk], outcome)
     with Paused(lambda: segment_pull(workspace=tenant.workspace, segment_id=segment.pk, limit=1), r'INSERT INTO "?leads_lead'):
         buyer.start()
         deadline = time.monotonic() + 30
