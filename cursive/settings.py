@@ -117,7 +117,7 @@ else:
     DATABASES = {"default": environ.Env.db_url_config(ensure_running().url)}
 DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
 # Persistent connections: a one-query view serves ~4x the requests per second
-# with them (measured on the 2-core machines; docs/self-hosting.md, Scaling).
+# with them (measured on the 2-core machines; docs/scaling.md).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # An unreachable server fails a request (and /health) in seconds rather than hanging a worker.

@@ -40,6 +40,7 @@ PAGE_ORDER = [
     "api",
     "partners",
     "self-hosting",
+    "scaling",
     "privacy",
     "duplicates",
 ]

@@ -21,6 +21,7 @@ A fence's info string is its language, then optionally how it is checked. The ru
 - ``html pixel``: the snippet a pixel's page shows, the same tags and attributes (site and host stand-ins
   aside). ``html``: well-formed markup.
 - ``ini``: parses as an ini (systemd) file.
+- ``env``: ``NAME=value`` lines (and comments), each NAME a setting ``.env.example`` documents.
 
 A fence in any other form fails the test: a new sample needs a runner.
 """
@@ -69,6 +70,7 @@ RUNNERS = {
     ("html", ""),
     ("html", "pixel"),
     ("ini", ""),
+    ("env", ""),
 }
 
 
@@ -389,6 +391,12 @@ def _check_sample(info, code, request, settings, tmp_path):
             shown = re.sub(r'data-site="[^"]+"', 'data-site="SITE_KEY"', shown)
             assert _html_tags(shown) == _html_tags(real) and tags
             assert shown.strip() == real.strip(), "the snippet in the docs differs from the one the product gives"
+    elif lang == "env":
+        documented = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.M))
+        for line in code.splitlines():
+            if line.strip() and not line.startswith("#"):
+                name, equals, _ = line.partition("=")
+                assert equals and name in documented, f"{line}: not a setting .env.example documents"
     elif lang == "ini":
         parser = configparser.ConfigParser(strict=False, interpolation=None)
         parser.optionxform = str
