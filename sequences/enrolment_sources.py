@@ -18,7 +18,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from accounts.models import Workspace
-from cursive.locks import try_lock_for_session, unlock_for_session
+from cursive.locks import any_free_for_session, try_lock_for_session, unlock_for_session
 from cursive.models import OutboxEvent
 from leads.models import Lead
 from visitors.models import Visitor
@@ -54,8 +54,7 @@ def wake_website_enrolment() -> None:
     ends)."""
     if not _website_sequences():
         return
-    if try_lock_for_session(_SLOT):
-        unlock_for_session(_SLOT)
+    if any_free_for_session([_SLOT]):
         async_task(WEBSITE_TASK, task_name="sequences-website-enrolment")
 
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from accounts.models import Workspace
-from cursive.locks import try_lock_for_session, unlock_for_session
+from cursive.locks import any_free_for_session, try_lock_for_session, unlock_for_session
 
 from . import inbound, refunds, sending
 from .models import BounceRefund, Enrollment, Mailbox, Sequence
@@ -30,11 +30,8 @@ def _slots() -> list[str]:
 
 def wake_senders() -> None:
     """After a commit that made steps due: start a loop if a slot is free (a running loop finds the work itself)."""
-    for slot in _slots():
-        if try_lock_for_session(slot):
-            unlock_for_session(slot)
-            async_task("sequences.tasks.send_loop", task_name="sequence-sends")
-            return
+    if any_free_for_session(_slots()):
+        async_task("sequences.tasks.send_loop", task_name="sequence-sends")
 
 
 def send_loop(seconds: float = LOOP_SECONDS) -> int:

@@ -19,7 +19,7 @@ from django_q.tasks import async_task
 
 from accounts.models import Membership
 from cursive import outbound
-from cursive.locks import try_lock_for_session, unlock_for_session
+from cursive.locks import any_free_for_session, try_lock_for_session, unlock_for_session
 from cursive.models import OutboxEvent
 
 from . import services
@@ -38,11 +38,8 @@ def _slots() -> list[str]:
 
 def wake_deliverers() -> None:
     """After an event's commit: start a loop if a slot is free (a running loop finds the event itself)."""
-    for slot in _slots():
-        if try_lock_for_session(slot):
-            unlock_for_session(slot)
-            async_task("webhooks.tasks.deliver", task_name="webhook-deliveries")
-            return
+    if any_free_for_session(_slots()):
+        async_task("webhooks.tasks.deliver", task_name="webhook-deliveries")
 
 
 def deliver(seconds: float = LOOP_SECONDS) -> int:
