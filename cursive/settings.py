@@ -383,6 +383,8 @@ Q_CLUSTER = {
     "poll": 0.5,
     "ack_failures": True,
     "label": "Background jobs",
+    # django-q2's ORM broker without a connection health check on every hand-off (cursive/broker.py).
+    "broker_class": "cursive.broker.OrmBroker",
 }
 # A queued side effect (receipt, notification) is tried this many times in all, waiting
 # JOB_RETRY_BASE_SECONDS * 4^(attempt-1) between tries, then listed under "Failed operations".
