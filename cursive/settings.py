@@ -185,7 +185,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-USE_I18N = True
+# English only: Cursive has no translations, and without the translation machinery every lazy string
+# (form errors, "3 days ago") renders without a catalogue lookup.
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"

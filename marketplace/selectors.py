@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.postgres.search import SearchQuery
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -77,20 +78,27 @@ WITH RECURSIVE facet AS (
 SELECT value FROM facet WHERE value IS NOT NULL LIMIT %s
 """
 FACET_VALUES = 100
+# The sidebar's values change when a new industry or state goes on sale or the last of one sells, which a minute's
+# delay hides from nobody; every browse would otherwise ask again.
+FACETS_CACHE_KEY = "marketplace-facets"
+FACETS_SECONDS = 60
 
 
 def listing_facets() -> dict[str, list[str]]:
-    """The values the browse sidebar offers, from what is actually on sale."""
-    facets = {}
-    with connection.cursor() as cursor:
-        for name in ("industry", "state"):
-            cursor.execute(_FACET.format(column=name), [FACET_VALUES])
-            facets[name] = [row[0] for row in cursor.fetchall()]
+    """The values the browse sidebar offers, from what is actually on sale (at most FACETS_SECONDS old)."""
+    facets = cache.get(FACETS_CACHE_KEY)
+    if facets is None:
+        facets = {}
+        with connection.cursor() as cursor:
+            for name in ("industry", "state"):
+                cursor.execute(_FACET.format(column=name), [FACET_VALUES])
+                facets[name] = [row[0] for row in cursor.fetchall()]
+        cache.set(FACETS_CACHE_KEY, facets, FACETS_SECONDS)
     return facets
 
 
 def listing_count(*, listings: QuerySet[Listing], cap: int) -> int:
-    """How many listings match, counted no further than cap + 1: past the cap the page says "10,000+", and the
+    """How many listings match, counted no further than cap + 1: past the cap the page says "1,000+", and the
     count never reads more than that many index entries however many are on sale."""
     return listings.order_by()[: cap + 1].count()
 

@@ -24,18 +24,22 @@ from .filters import FILTER_LABELS, ListingFilterSerializer
 from .models import LeadPurchase, Listing
 
 PAGE_SIZE = 25
-RESULT_COUNT_CAP = 10_000
+# A buyer picks leads a page at a time: past a thousand, how many more match changes no choice, and counting them
+# would cost more than the page.
+RESULT_COUNT_CAP = 1_000
 AGE_CHOICES = [(1, "Last 24 hours"), (7, "Last 7 days"), (30, "Last 30 days"), (90, "Last 90 days")]
 
 
 def _cart_context(request) -> dict:
-    listings = list(selectors.listings_by_ids(ids=cart.cart_ids(request)))
+    ids = cart.cart_ids(request)
+    listings = list(selectors.listings_by_ids(ids=ids)) if ids else []
     available = [listing for listing in listings if listing.status == listing.Status.AVAILABLE]
     return {
         "cart_listings": listings,
         "cart_ids": {listing.pk for listing in listings},
         "cart_total": sum((listing.price for listing in available), Decimal("0.00")),
         "cart_unavailable": [listing for listing in listings if listing.status != listing.Status.AVAILABLE],
+        "cart_toggle_url": reverse("marketplace:cart_toggle"),
     }
 
 
@@ -104,7 +108,12 @@ def browse(request):
 
 @workspace_required
 @require_POST
-def cart_toggle(request, listing_id: int):
+def cart_toggle(request):
+    # The listing comes from the button that submitted the page's one cart form (see _cart_button.html).
+    try:
+        listing_id = int(request.POST.get("listing", ""))
+    except ValueError:
+        raise Http404("No such lead.") from None
     if listing_id in cart.cart_ids(request):
         cart.cart_remove(request, listing_id)
     else:
@@ -113,7 +122,7 @@ def cart_toggle(request, listing_id: int):
         if not cart.cart_add(request, listing_id):
             messages.warning(request, f"Your cart holds at most {services.MAX_LEADS_PER_PURCHASE} leads.")
     if request.htmx:
-        context = {"listing_id": listing_id, "next_url": request.POST.get("next", ""), **_cart_context(request)}
+        context = {"listing_id": listing_id, **_cart_context(request)}
         response = render(request, "marketplace/_cart_button.html", context)
         response["HX-Trigger"] = "cart-changed"
         return response

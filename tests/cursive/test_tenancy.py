@@ -26,7 +26,6 @@ NOT_WORKSPACE_OBJECTS = {
     ("accounts:password_reset_confirm", "token"): "Django's password-reset link",
     ("partners:upload_mapping", "token"): "an upload draft lives only in its uploader's session",
     ("enrichment:mapping", "token"): "an enrichment draft lives only in its uploader's session",
-    ("marketplace:cart_toggle", "listing_id"): "listings are the marketplace every workspace browses",
     ("credits:buy", "package_id"): "credit packages are the same catalogue for every workspace",
     ("payments:local_checkout", "session_id"): "stands in for Stripe's hosted page, addressed by a secret session id",
     ("sequences:open", "token"): "a signed token in an email, reached by its recipient without logging in",

@@ -2,9 +2,10 @@
 at a cap (and says so) instead of counting every listing on sale."""
 
 import pytest
+from django.core.cache import cache
 
 from marketplace import views
-from marketplace.selectors import listing_facets
+from marketplace.selectors import FACETS_CACHE_KEY, listing_facets
 from marketplace.services import purchase_create
 
 from .conftest import make_listing
@@ -22,6 +23,17 @@ def test_facets_are_the_distinct_values_on_sale_in_order(buyer):
 
 def test_no_facets_without_listings(db):
     assert listing_facets() == {"industry": [], "state": []}
+
+
+def test_facets_are_asked_once_a_minute(db, django_assert_num_queries):
+    make_listing(industry="SaaS", state="CA")
+    with django_assert_num_queries(2):
+        assert listing_facets() == {"industry": ["SaaS"], "state": ["CA"]}
+    make_listing(industry="Aerospace", state="AK")
+    with django_assert_num_queries(0):
+        assert listing_facets() == {"industry": ["SaaS"], "state": ["CA"]}
+    cache.delete(FACETS_CACHE_KEY)  # what FACETS_SECONDS later does
+    assert listing_facets() == {"industry": ["Aerospace", "SaaS"], "state": ["AK", "CA"]}
 
 
 def test_the_count_stops_at_the_cap_and_says_so(client, buyer, monkeypatch):

@@ -67,7 +67,7 @@ class TestReservationCap:
     def test_the_cart_page_says_why(self, client, buyer):
         purchase_create(workspace=buyer.workspace, lead_ids=[make_listing().pk for _ in range(CAP)], payment="card")
         client.force_login(buyer.user)
-        client.post(f"/marketplace/cart/toggle/{make_listing().pk}/")
+        client.post("/marketplace/cart/toggle/", {"listing": make_listing().pk})
         page = client.post("/marketplace/cart/checkout/", {"payment": "card"}, follow=True, HTTP_REFERER="/marketplace/cart/")
         assert page.redirect_chain[-1][0] == "/marketplace/cart/"
         assert "You hold 4 leads in unpaid card checkouts" in page.content.decode()

@@ -72,16 +72,16 @@ def test_empty_marketplace(browser):
 
 def test_cart_survives_navigation_and_checkout_with_credits(browser, buyer):
     a, b = make_listing(price="10.00"), make_listing(price="5.00")
-    browser.post(f"/marketplace/cart/toggle/{a.pk}/")
-    response = browser.post(f"/marketplace/cart/toggle/{b.pk}/", HTTP_HX_REQUEST="true")
+    browser.post("/marketplace/cart/toggle/", {"listing": a.pk})
+    response = browser.post("/marketplace/cart/toggle/", {"listing": b.pk}, HTTP_HX_REQUEST="true")
     assert b"In cart" in response.content and response.headers["HX-Trigger"] == "cart-changed"
     browser.get("/leads/")
     cart = browser.get("/marketplace/cart/").content.decode()
     assert cart.count('data-testid="cart-row"') == 2 and "15.00" in cart
     # Removing on the cart page reloads it with the new total.
-    response = browser.post(f"/marketplace/cart/toggle/{b.pk}/", {"next": "/marketplace/cart/"}, follow=True)
+    response = browser.post("/marketplace/cart/toggle/", {"listing": b.pk, "next": "/marketplace/cart/"}, follow=True)
     assert response.content.decode().count('data-testid="cart-row"') == 1 and b"10.00" in response.content
-    browser.post(f"/marketplace/cart/toggle/{b.pk}/", {"next": "https://evil.example/"})
+    browser.post("/marketplace/cart/toggle/", {"listing": b.pk, "next": "https://evil.example/"})
     done = browser.post("/marketplace/cart/checkout/", {"payment": "credits"}, follow=True)
     assert b"Bought 2 leads" in done.content and b"Download CSV" in done.content
     assert browser.get("/marketplace/cart/").content.count(b'data-testid="cart-row"') == 0
@@ -90,10 +90,31 @@ def test_cart_survives_navigation_and_checkout_with_credits(browser, buyer):
     assert a.email in csv_body and b.email in csv_body
 
 
+def test_a_page_of_listings_carries_one_cart_form_that_each_button_submits(browser):
+    listings = [make_listing() for _ in range(3)]
+    page = browser.get("/marketplace/?industry=SaaS").content.decode()
+    assert page.count('<form id="cart-toggle" method="post" action="/marketplace/cart/toggle/"') == 1
+    assert '<input type="hidden" name="next" value="/marketplace/?industry=SaaS">' in page
+    assert 'name="csrfmiddlewaretoken"' in page
+    for listing in listings:
+        assert f'form="cart-toggle" name="listing" value="{listing.pk}" hx-post="/marketplace/cart/toggle/"' in page
+    # The button that comes back from htmx submits the same form.
+    swapped = browser.post("/marketplace/cart/toggle/", {"listing": listings[0].pk}, HTTP_HX_REQUEST="true").content.decode()
+    assert f'form="cart-toggle" name="listing" value="{listings[0].pk}"' in swapped and "✓ In cart" in swapped
+
+
+@pytest.mark.parametrize("value", [None, "", "abc", "0", "-3", "1.5", "99999999999999999999"])
+def test_toggling_no_listing_is_a_404(browser, value):
+    make_listing()
+    response = browser.post("/marketplace/cart/toggle/", {} if value is None else {"listing": value})
+    assert response.status_code == 404
+    assert browser.get("/marketplace/cart/").content.count(b'data-testid="cart-row"') == 0
+
+
 def test_cart_explains_unavailable_leads_and_missing_credits(browser, buyer, tenant_factory):
     gone, kept = make_listing(price="10.00"), make_listing(price="2000.00")
-    browser.post(f"/marketplace/cart/toggle/{gone.pk}/")
-    browser.post(f"/marketplace/cart/toggle/{kept.pk}/")
+    browser.post("/marketplace/cart/toggle/", {"listing": gone.pk})
+    browser.post("/marketplace/cart/toggle/", {"listing": kept.pk})
     rival = tenant_factory("Rival")
     fund(rival.workspace, 50)
     from marketplace.services import purchase_create
@@ -114,7 +135,7 @@ def test_cart_explains_unavailable_leads_and_missing_credits(browser, buyer, ten
 def test_card_checkout_from_the_cart_goes_to_the_checkout_page(browser, settings):
     settings.STRIPE_SECRET_KEY = ""
     listing = make_listing()
-    browser.post(f"/marketplace/cart/toggle/{listing.pk}/")
+    browser.post("/marketplace/cart/toggle/", {"listing": listing.pk})
     response = browser.post("/marketplace/cart/checkout/", {"payment": "card"})
     assert "/checkout/local/" in response.url
     purchase = LeadPurchase.objects.get()
