@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.workspace",
                 "credits.context_processors.balance",
+                "cursive.context_processors.shell",
             ],
         },
     },

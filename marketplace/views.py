@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -22,6 +22,7 @@ from . import cart, selectors, services
 from .api import purchase_csv_response
 from .filters import FILTER_LABELS, ListingFilterSerializer
 from .models import LeadPurchase, Listing
+from .templatetags.listing_cards import cart_button
 
 PAGE_SIZE = 25
 # A buyer picks leads a page at a time: past a thousand, how many more match changes no choice, and counting them
@@ -122,8 +123,8 @@ def cart_toggle(request):
         if not cart.cart_add(request, listing_id):
             messages.warning(request, f"Your cart holds at most {services.MAX_LEADS_PER_PURCHASE} leads.")
     if request.htmx:
-        context = {"listing_id": listing_id, **_cart_context(request)}
-        response = render(request, "marketplace/_cart_button.html", context)
+        context = _cart_context(request)
+        response = HttpResponse(cart_button(listing_id, context["cart_ids"], context["cart_toggle_url"]))
         response["HX-Trigger"] = "cart-changed"
         return response
     return redirect(safe_next(request) or reverse("marketplace:cart"))
