@@ -186,8 +186,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-# English only: Cursive has no translations, and without the translation machinery every lazy string
-# (form errors, "3 days ago") renders without a catalogue lookup.
+# English only: Cursive has no translations, and without the translation machinery every lazy string (form and
+# validation errors, Django's own labels) renders without a catalogue lookup.
 USE_I18N = False
 USE_TZ = True
 

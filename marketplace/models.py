@@ -96,8 +96,7 @@ class Listing(ContactFields):
     def __str__(self):
         return f"{self.full_name or self.email} ({self.status})"
 
-    # The browse card's lines, joined here rather than by template conditionals: a page renders 25 cards, and this is
-    # a third of the cost of rendering each.
+    # The lines of the browse's listing rows (marketplace/templatetags/listing_cards.py).
     @property
     def role_and_place(self) -> str:
         """'VP · Austin, TX': the seniority and wherever the lead is, each part only when known."""

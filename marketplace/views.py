@@ -110,7 +110,7 @@ def browse(request):
 @workspace_required
 @require_POST
 def cart_toggle(request):
-    # The listing comes from the button that submitted the page's one cart form (see _cart_button.html).
+    # The listing comes from the button that submitted the page's one cart form (listing_cards.cart_button).
     try:
         listing_id = int(request.POST.get("listing", ""))
     except ValueError:
