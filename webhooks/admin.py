@@ -11,7 +11,7 @@ class EndpointAdmin(admin.ModelAdmin):
     list_filter = ["kind", "status", "disabled_by"]
     search_fields = ["url", "description", "workspace__name"]
     list_select_related = ["workspace"]
-    exclude = ["secret", "previous_secret"]
+    exclude = ["secret_encrypted", "previous_secret_encrypted"]
     readonly_fields = ["failing_since", "failure_warning_sent_at", "disabled_at", "created_at"]
 
 

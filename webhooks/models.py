@@ -6,12 +6,17 @@ from django.db import models
 from django.utils import timezone
 
 from accounts.models import Workspace
+from cursive import crypto
 from cursive.models import OutboxEvent
 
 
 def new_secret() -> str:
     """A Standard Webhooks secret: `whsec_` and 24 random bytes in base64."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def new_encrypted_secret() -> str:
+    return crypto.encrypt(new_secret())
 
 
 class Endpoint(models.Model):
@@ -39,8 +44,10 @@ class Endpoint(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ENABLED)
     disabled_by = models.CharField(max_length=16, choices=DisabledBy.choices, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
-    secret = models.CharField(max_length=100, default=new_secret)
-    previous_secret = models.CharField(max_length=100, blank=True)
+    # Encrypted (cursive.crypto): a copy of the database alone cannot sign as Cursive. Read them as `secret` and
+    # `previous_secret`.
+    secret_encrypted = models.TextField(default=new_encrypted_secret)
+    previous_secret_encrypted = models.TextField(blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)
     failure_warning_sent_at = models.DateTimeField(null=True, blank=True)
@@ -57,6 +64,23 @@ class Endpoint(models.Model):
 
     def wants(self, event_type: str) -> bool:
         return not self.events or event_type in self.events
+
+    @property
+    def secret(self) -> str:
+        """Raises crypto.SecretUnreadable when no configured key opens it (the keys changed)."""
+        return crypto.decrypt(self.secret_encrypted)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.secret_encrypted = crypto.encrypt(value)
+
+    @property
+    def previous_secret(self) -> str:
+        return crypto.decrypt(self.previous_secret_encrypted) if self.previous_secret_encrypted else ""
+
+    @previous_secret.setter
+    def previous_secret(self, value: str) -> None:
+        self.previous_secret_encrypted = crypto.encrypt(value) if value else ""
 
 
 class Delivery(models.Model):

@@ -22,7 +22,7 @@ from standardwebhooks.webhooks import Webhook
 
 from accounts.models import OnboardingStep, Workspace
 from accounts.services import onboarding_step_complete
-from cursive import outbound
+from cursive import crypto, outbound
 from cursive.errors import NotFound, ValidationFailed
 from cursive.events import EVENT_TYPES, emit
 from cursive.jobs import job_enqueue
@@ -45,6 +45,10 @@ RETRY_SCHEDULE = [
 ]
 RETRY_AFTER_MOST = dt.timedelta(hours=24)
 SECRET_OVERLAP = dt.timedelta(hours=24)
+UNREADABLE_SECRET = (
+    "The endpoint's signing secret cannot be decrypted with this server's FIELD_ENCRYPTION_KEYS (the keys changed). "
+    "Rotate the secret and give the new one to the receiver."
+)
 WARN_AFTER = dt.timedelta(days=1)
 DISABLE_AFTER = dt.timedelta(days=5)
 TIMEOUT_SECONDS = 15.0
@@ -153,10 +157,14 @@ def endpoint_delete(*, workspace: Workspace, endpoint_id) -> None:
 def endpoint_rotate_secret(*, workspace: Workspace, endpoint_id) -> Endpoint:
     """A new secret; the old one keeps signing alongside for SECRET_OVERLAP, so receivers can switch over."""
     endpoint = _endpoint_for_update(workspace=workspace, endpoint_id=endpoint_id)
-    endpoint.previous_secret = endpoint.secret
+    try:
+        endpoint.previous_secret = endpoint.secret
+    except crypto.SecretUnreadable:
+        # No configured key opens it, so it could not sign alongside: the new secret starts alone.
+        endpoint.previous_secret = ""
     endpoint.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
     endpoint.secret = new_secret()
-    endpoint.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    endpoint.save(update_fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_expires_at"])
     return endpoint
 
 
@@ -325,8 +333,12 @@ def payload(event: OutboxEvent) -> bytes:
 def signature_headers(endpoint: Endpoint, event: OutboxEvent, body: bytes, now: dt.datetime) -> dict[str, str]:
     """Standard Webhooks headers; during a rotation's overlap both secrets sign (space-separated)."""
     secrets = [endpoint.secret]
-    if endpoint.previous_secret and endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > now:
-        secrets.append(endpoint.previous_secret)
+    if (
+        endpoint.previous_secret_expires_at
+        and endpoint.previous_secret_expires_at > now
+        and (previous := endpoint.previous_secret)
+    ):
+        secrets.append(previous)
     text = body.decode()
     return {
         "webhook-id": event.public_id,
@@ -363,7 +375,10 @@ def _send(endpoint: Endpoint, event: OutboxEvent, client: outbound.OutboundClien
         headers = {"Content-Type": "application/json"}
     else:
         body = payload(event)
-        headers = {"Content-Type": "application/json", **signature_headers(endpoint, event, body, now)}
+        try:
+            headers = {"Content-Type": "application/json", **signature_headers(endpoint, event, body, now)}
+        except crypto.SecretUnreadable:
+            return _Attempt(ok=False, error=UNREADABLE_SECRET)
     headers["User-Agent"] = "Cursive-Webhooks/1"
     try:
         answer = client.post(endpoint.url, body=body, headers=headers, timeout=TIMEOUT_SECONDS, keep_bytes=KEEP_BODY_BYTES)
