@@ -23,8 +23,6 @@ def ago(value: datetime | None) -> str:
     seconds = int((timezone.now() - value).total_seconds())
     if seconds < 10:
         return "just now"
-    for size, unit in _UNITS:
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'' if count == 1 else 's'} ago"
-    return "just now"
+    size, unit = next((size, unit) for size, unit in _UNITS if seconds >= size)
+    count = seconds // size
+    return f"{count} {unit}{'' if count == 1 else 's'} ago"

@@ -22,7 +22,6 @@ _PHONE_ICON = mark_safe('<span title="Has a phone number" aria-label="phone">☎
 _LINKEDIN_ICON = mark_safe('<span title="Has a LinkedIn profile" aria-label="LinkedIn" class="li">in</span>')
 
 
-@register.simple_tag
 def cart_button(listing_id: int, cart_ids, toggle_url: str) -> SafeString:
     """One listing's add/remove button. It submits the page's one #cart-toggle form (its CSRF token and the page to
     come back to) naming its listing, so that a page of 25 listings carries one form, not 25; with htmx it posts
