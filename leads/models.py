@@ -81,7 +81,8 @@ class Lead(ContactFields):
         UNQUALIFIED = "unqualified", "Unqualified"
         CUSTOMER = "customer", "Customer"
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="leads")
+    # No index of its own: every index below starts with the workspace, and so serves the foreign key too.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="leads", db_index=False)
     source = models.CharField(max_length=20, choices=Source.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     email_status = models.CharField(max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.UNKNOWN)
@@ -144,7 +145,7 @@ class LeadTagTally(models.Model):
     workspace's tags from here instead of unnesting the tags of every lead. A tag no lead carries any more
     keeps its row at 0."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)  # see Meta
     tag = models.CharField(max_length=50)
     leads = models.BigIntegerField(default=0)
 
