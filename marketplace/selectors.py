@@ -84,17 +84,18 @@ FACETS_CACHE_KEY = "marketplace-facets"
 FACETS_SECONDS = 60
 
 
+def _facets_on_sale() -> dict[str, list[str]]:
+    facets = {}
+    with connection.cursor() as cursor:
+        for name in ("industry", "state"):
+            cursor.execute(_FACET.format(column=name), [FACET_VALUES])
+            facets[name] = [row[0] for row in cursor.fetchall()]
+    return facets
+
+
 def listing_facets() -> dict[str, list[str]]:
     """The values the browse sidebar offers, from what is actually on sale (at most FACETS_SECONDS old)."""
-    facets = cache.get(FACETS_CACHE_KEY)
-    if facets is None:
-        facets = {}
-        with connection.cursor() as cursor:
-            for name in ("industry", "state"):
-                cursor.execute(_FACET.format(column=name), [FACET_VALUES])
-                facets[name] = [row[0] for row in cursor.fetchall()]
-        cache.set(FACETS_CACHE_KEY, facets, FACETS_SECONDS)
-    return facets
+    return cache.get_or_set(FACETS_CACHE_KEY, _facets_on_sale, FACETS_SECONDS)
 
 
 def listing_count(*, listings: QuerySet[Listing], cap: int) -> int:

@@ -30,14 +30,14 @@ SAMPLE_SIZE = 10
 
 def _facets() -> dict:
     """Industries and states on offer; a DISTINCT over millions of people is worth caching for minutes."""
-    facets = cache.get("lead-search-facets")
-    if facets is None:
-        facets = {
+    return cache.get_or_set(
+        "lead-search-facets",
+        lambda: {
             name: list(Person.objects.order_by(name).values_list(name, flat=True).distinct().exclude(**{name: ""})[:100])
             for name in ("industry", "state")
-        }
-        cache.set("lead-search-facets", facets, FACETS_SECONDS)
-    return facets
+        },
+        FACETS_SECONDS,
+    )
 
 
 def _search_context(raw: dict) -> dict:

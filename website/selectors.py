@@ -24,11 +24,7 @@ _CACHE_KEYS = ("website:package_offers", "website:credit_prices", "website:home_
 
 
 def _cached(key: str, compute):
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, settings.PUBLIC_PAGES_CACHE_SECONDS)
-    return value
+    return cache.get_or_set(key, compute, settings.PUBLIC_PAGES_CACHE_SECONDS)
 
 
 def public_cache_clear(**kwargs) -> None:
