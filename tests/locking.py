@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection, connections, transaction
 from psycopg import errors
 
 
@@ -64,3 +66,37 @@ def key_share_waits(table: str, pk: int) -> bool:
             return True
         raise
     return False
+
+
+@contextmanager
+def held_elsewhere(take: Callable[[], object], give_back: Callable[[], object] | None = None) -> Iterator[None]:
+    """Another connection (a thread of its own) runs `take` in a transaction and keeps what it took (row locks, a
+    session lock, a read in progress) for the whole block; then it runs `give_back`, if any, and ends. A failure
+    in `take` is raised here."""
+    held, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                take()
+                held.set()
+                release.wait(30)
+                if give_back is not None:
+                    give_back()
+        except BaseException as exc:  # raised again in the test's own thread
+            failures.append(exc)
+            held.set()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert held.wait(30), "the other connection never took its hold"
+        if failures:
+            raise failures[0]
+        yield
+    finally:
+        release.set()
+        thread.join(30)

@@ -1,11 +1,10 @@
 """Named advisory locks: asking whether a loop's slot is free takes nothing and leaves nothing held."""
 
-import threading
-
 import pytest
 from django.db import connection
 
 from cursive.locks import any_free_for_session, try_lock_for_session, unlock_for_session
+from tests.locking import held_elsewhere
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,28 +15,15 @@ def advisory_locks_held_here() -> int:
         return cursor.fetchone()[0]
 
 
+def take_slot_0() -> None:
+    assert try_lock_for_session("test.loop:0")
+
+
 def test_a_slot_is_free_until_another_process_holds_it_and_asking_holds_nothing():
-    held, release = threading.Event(), threading.Event()
-
-    def loop_holding_slot_0():
-        try:
-            assert try_lock_for_session("test.loop:0")
-            held.set()
-            release.wait(30)
-            unlock_for_session("test.loop:0")
-        finally:
-            connection.close()
-
     assert any_free_for_session(["test.loop:0"])
-    other = threading.Thread(target=loop_holding_slot_0)
-    other.start()
-    try:
-        assert held.wait(30)
+    with held_elsewhere(take_slot_0, lambda: unlock_for_session("test.loop:0")):
         assert not any_free_for_session(["test.loop:0"])
         assert any_free_for_session(["test.loop:0", "test.loop:1"])
         assert advisory_locks_held_here() == 0
-    finally:
-        release.set()
-        other.join(30)
     assert any_free_for_session(["test.loop:0"])
     assert advisory_locks_held_here() == 0

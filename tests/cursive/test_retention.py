@@ -6,13 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import re
-import threading
 import time
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_q.models import Schedule, Task
@@ -26,6 +25,7 @@ from cursive.models import AuditEvent, IdempotencyRecord, Job, OutboxEvent, Rate
 from cursive.observability import request_stats
 from cursive.ratelimit import hit
 from cursive.schedules import SCHEDULES
+from tests.locking import held_elsewhere
 
 pytestmark = pytest.mark.django_db
 
@@ -206,50 +206,20 @@ def test_the_scheduled_run_applies_every_rule_and_a_second_run_deletes_nothing(t
 def test_a_row_in_use_is_skipped_not_waited_for():
     _counters(3, age_seconds=3 * 3600)
     held = RateLimitCounter.objects.order_by("pk").first()
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_row():
-        try:
-            with transaction.atomic():
-                RateLimitCounter.objects.select_for_update().get(pk=held.pk)
-                locked.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold_row)
-    holder.start()
-    try:
-        assert locked.wait(30)
+    with held_elsewhere(lambda: RateLimitCounter.objects.select_for_update().get(pk=held.pk)):
         assert retention.rule_apply(name="rate-limit counters") == 2
         assert list(RateLimitCounter.objects.values_list("pk", flat=True)) == [held.pk]
-    finally:
-        release.set()
-        holder.join()
     assert retention.rule_apply(name="rate-limit counters") == 1
 
 
 @pytest.mark.django_db(transaction=True)
 def test_one_run_at_a_time_across_workers():
     _counters(2, age_seconds=3 * 3600)
-    taken, release = threading.Event(), threading.Event()
 
-    def other_worker():
-        try:
-            assert try_lock_for_session("cursive.retention")
-            taken.set()
-            release.wait(30)
-            unlock_for_session("cursive.retention")
-        finally:
-            connections.close_all()
+    def other_worker_runs() -> None:
+        assert try_lock_for_session("cursive.retention")
 
-    worker = threading.Thread(target=other_worker)
-    worker.start()
-    try:
-        assert taken.wait(30)
+    with held_elsewhere(other_worker_runs, lambda: unlock_for_session("cursive.retention")):
         assert retention.retention_run() == {}
         assert RateLimitCounter.objects.count() == 2
-    finally:
-        release.set()
-        worker.join()
     assert retention.retention_run()["rate-limit counters"] == 2

@@ -1,12 +1,12 @@
 import datetime as dt
-import threading
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.utils import timezone
 
 from cursive import retention
 from cursive.schedules import SCHEDULES
+from tests.locking import held_elsewhere
 from visitors import partitions, tasks
 from visitors.models import Event
 
@@ -91,26 +91,14 @@ def test_a_partition_in_use_is_not_waited_for_and_goes_at_the_next_run(settings,
     expired = partitions.add_months(partitions.month_start(timezone.now()), -14)
     with connection.cursor() as cursor:
         partitions.create_partition(cursor, expired)
-    reading, done = threading.Event(), threading.Event()
 
-    def long_report():
-        try:
-            with transaction.atomic(), connections["default"].cursor() as cursor:
-                cursor.execute(f"SELECT count(*) FROM {partitions.partition_name(expired)}")
-                reading.set()
-                done.wait(30)
-        finally:
-            connections.close_all()
+    def long_report() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {partitions.partition_name(expired)}")
 
-    reader = threading.Thread(target=long_report)
-    reader.start()
-    try:
-        assert reading.wait(30)
+    with held_elsewhere(long_report):
         removed = retention.retention_run()
         assert removed["pixel event partitions"] == 0 and "rate-limit counters" in removed
         assert expired in _existing()
-    finally:
-        done.set()
-        reader.join()
     assert retention.rule_apply(name="pixel event partitions") == 1
     assert expired not in _existing()
