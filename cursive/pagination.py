@@ -93,7 +93,9 @@ def decode_cursor(cursor: str, *, model, ordering: tuple[str, ...]) -> list:
     return typed
 
 
-def _after(ordering: tuple[str, ...], values: list) -> Q:
+def keyset_after(ordering: tuple[str, ...], values: list) -> Q:
+    """The rows that come after the row with these `values` in `ordering` (such as ("-score", "id")), in a form an
+    index on those columns can start its scan at."""
     fields = [spec.lstrip("-") for spec in ordering]
     directions = {spec.startswith("-") for spec in ordering}
     if len(directions) == 1:
@@ -128,7 +130,7 @@ def keyset_paginate(
     queryset: QuerySet, *, ordering: tuple[str, ...], cursor: str | None, page_size: int = DEFAULT_PAGE_SIZE
 ) -> KeysetPage:
     if cursor:
-        queryset = queryset.filter(_after(ordering, decode_cursor(cursor, model=queryset.model, ordering=ordering)))
+        queryset = queryset.filter(keyset_after(ordering, decode_cursor(cursor, model=queryset.model, ordering=ordering)))
     rows = list(queryset.order_by(*ordering)[: page_size + 1])
     has_more = len(rows) > page_size
     rows = rows[:page_size]

@@ -16,6 +16,7 @@ from accounts.services import onboarding_step_complete
 from credits.errors import InsufficientCredits
 from credits.services import credit_accounts_lock, credits_spend, to_credits
 from cursive.errors import Conflict, NotFound, ValidationFailed
+from cursive.pagination import keyset_after
 from leads.models import Lead, Person, Suppression
 from leads.services import LEAD_FIELDS, leads_announce, score_profile
 
@@ -226,8 +227,7 @@ def _pull_candidates(*, workspace: Workspace, matching, limit: int) -> tuple[lis
         if len(batch) < size:
             return candidates, skipped_owned
         last_id, last_score = batch[-1][0], batch[-1][1]
-        # score <= last is what the index can start from; the rest of the condition drops the rows already seen.
-        after = Q(score__lte=last_score) & (Q(score__lt=last_score) | Q(id__gt=last_id))
+        after = keyset_after(("-score", "id"), [last_score, last_id])
         # A workspace that owns a long run of the segment's best people is walked past in fewer, larger batches.
         batches_without_new = batches_without_new + 1 if len(candidates) == found_before else 0
         size = min(size * 2, PULL_WALK_MAX_BATCH) if batches_without_new > 1 else limit - len(candidates)
